@@ -1,0 +1,24 @@
+//! One tenant's event store: WAL, memtable, encrypted Parquet segments, catalog, compaction.
+//!
+//! Main types: [`Partition`] (a tenant's store, opened from its directory), [`EventRecord`]
+//! (one stored event: pseudonymized subject, public JSON, sealed blob — the store never
+//! opens the sealed blob), [`Catalog`] (the embedded redb catalog), [`SubjectScan`] (a
+//! timeline query). The store knows the tenant key only to wrap segment keys and to encrypt
+//! WAL payloads at rest; it knows nothing of schemas, roles or JSON shapes.
+
+mod catalog;
+mod compaction;
+mod dedup;
+mod error;
+pub mod limits;
+mod memtable;
+mod partition;
+mod record;
+mod segment;
+
+pub use catalog::{Catalog, CatalogError, SegmentMeta};
+pub use dedup::EventKey;
+pub use error::StoreError;
+pub use partition::{AppendOutcome, Partition, PartitionConfig, PartitionKeys, PartitionStats, SubjectScan};
+pub use record::{decode_batch, encode_batch, EventRecord, NewEvent, WalBatch};
+pub use steward_wal::Lsn;

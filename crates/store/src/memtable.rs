@@ -1,0 +1,68 @@
+//! The in-memory table of acknowledged events not yet in a segment.
+
+use std::collections::HashMap;
+use std::time::Instant;
+use steward_crypto::{Pseudonym, WrappedKey};
+
+use crate::dedup::EventKey;
+use crate::record::EventRecord;
+use crate::segment::sort_key;
+
+/// Events in acknowledgement order, indexed by subject for timeline reads.
+pub struct Memtable {
+    rows: Vec<(EventRecord, EventKey)>,
+    by_subject: HashMap<Pseudonym, Vec<u32>>,
+    /// Subject keys first written by the batches in this table; committed to the catalog with its segment.
+    pub new_keys: Vec<(Pseudonym, WrappedKey)>,
+    bytes: usize,
+    pub max_lsn: u64,
+    pub created: Instant,
+}
+
+impl Memtable {
+    pub fn new() -> Memtable {
+        Memtable { rows: Vec::new(), by_subject: HashMap::new(), new_keys: Vec::new(), bytes: 0, max_lsn: 0, created: Instant::now() }
+    }
+
+    pub fn insert(&mut self, lsn: u64, record: EventRecord, key: EventKey) {
+        debug_assert!(lsn >= self.max_lsn, "memtable inserts must follow the log");
+        self.max_lsn = lsn;
+        self.bytes += record.footprint_bytes();
+        let index = u32::try_from(self.rows.len()).unwrap_or(u32::MAX);
+        self.by_subject.entry(record.event.subject).or_default().push(index);
+        self.rows.push((record, key));
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes + self.new_keys.len() * 96
+    }
+
+    pub fn scan_subject(&self, subject: &Pseudonym, mut f: impl FnMut(&EventRecord)) {
+        if let Some(indexes) = self.by_subject.get(subject) {
+            for &i in indexes {
+                f(&self.rows[i as usize].0);
+            }
+        }
+    }
+
+    /// The rows sorted as a segment stores them.
+    pub fn sorted_rows(&self) -> Vec<(EventRecord, EventKey)> {
+        let mut rows = self.rows.clone();
+        rows.sort_unstable_by(|a, b| sort_key(&a.0).cmp(&sort_key(&b.0)));
+        rows
+    }
+}
+
+impl Default for Memtable {
+    fn default() -> Memtable {
+        Memtable::new()
+    }
+}

@@ -1,0 +1,558 @@
+//! A tenant's store: the write path (dedup → WAL → memtable), flush, compaction, recovery
+//! and subject scans.
+//!
+//! Concurrency: appenders hold `append_lock` shared across "WAL append + memtable insert";
+//! freezing the memtable takes it exclusively together with a WAL rotation, so every record
+//! in a closed WAL file is in a frozen memtable or a segment, and truncating the WAL after
+//! a flush can never drop an acknowledged event.
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use steward_crypto::{hmac_sha256, Key256, Pseudonym, WrappedKey};
+use steward_wal::{Wal, WalConfig};
+
+use crate::catalog::{Catalog, SegmentMeta};
+use crate::dedup::{DedupIndex, EventKey};
+use crate::limits::{BATCH_EVENTS_MAX, FROZEN_MEMTABLES_MAX, MEMTABLE_BYTES_MAX, SCAN_EVENTS_MAX};
+use crate::memtable::Memtable;
+use crate::record::{decode_batch, encode_batch, EventRecord, NewEvent, WalBatch};
+use crate::segment::{segment_key_context, sync_dir, write_segment, Segment};
+use crate::{compaction, StoreError};
+
+const META_FLUSHED_LSN: &str = "flushed_lsn";
+const WAL_PLAIN: u8 = 0;
+const WAL_SEALED: u8 = 1;
+const SUBJECT_KEY_CACHE_MAX: usize = 100_000;
+
+/// How a partition is stored.
+#[derive(Clone, Debug)]
+pub struct PartitionConfig {
+    pub dir: PathBuf,
+    pub tenant: String,
+    /// Encrypt WAL payloads and segments with tenant-derived keys. Off only for forensic tests.
+    pub encrypt_at_rest: bool,
+    pub memtable_bytes_max: usize,
+    pub wal: WalConfig,
+}
+
+impl PartitionConfig {
+    pub fn new(dir: PathBuf, tenant: String) -> PartitionConfig {
+        PartitionConfig { dir, tenant, encrypt_at_rest: true, memtable_bytes_max: MEMTABLE_BYTES_MAX, wal: WalConfig::default() }
+    }
+}
+
+/// Keys the partition needs, all derived from the tenant key.
+pub struct PartitionKeys {
+    pub tenant_key: Key256,
+}
+
+/// What happened to each event of an append, in input order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// true: stored now; false: an event with the same id was already stored.
+    pub stored: Vec<bool>,
+    pub lsn: Option<u64>,
+}
+
+/// A timeline query for one subject.
+#[derive(Clone, Debug)]
+pub struct SubjectScan {
+    pub subject: Pseudonym,
+    pub from_us: Option<i64>,
+    pub to_us: Option<i64>,
+    pub types: Option<Vec<String>>,
+    /// Resume strictly after this (time, seq) position.
+    pub after: Option<(i64, u64)>,
+    pub limit: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PartitionStats {
+    pub segments: u64,
+    pub segment_bytes: u64,
+    pub segment_rows: u64,
+    pub memtable_events: u64,
+    pub frozen_memtables: u64,
+    pub wal_files: u64,
+    pub stored_events: u64,
+}
+
+struct State {
+    active: Memtable,
+    frozen: Vec<Arc<Memtable>>,
+    segments: Vec<Arc<Segment>>,
+}
+
+struct PendingKey {
+    wrapped: WrappedKey,
+    durable: bool,
+}
+
+pub struct Partition {
+    config: PartitionConfig,
+    tenant_key: Key256,
+    wal_key: Key256,
+    catalog: Catalog,
+    wal: Wal,
+    append_lock: RwLock<()>,
+    state: RwLock<State>,
+    dedup: Mutex<DedupIndex>,
+    pending_keys: Mutex<HashMap<Pseudonym, PendingKey>>,
+    key_cache: Mutex<HashMap<Pseudonym, Key256>>,
+    flush_lock: Mutex<()>,
+    frozen_changed: Condvar,
+    frozen_wait: Mutex<()>,
+    next_segment_id: AtomicU64,
+    poisoned: AtomicBool,
+}
+
+impl Partition {
+    /// Opens or creates the partition in `config.dir`, replaying the WAL.
+    pub fn open(config: PartitionConfig, keys: PartitionKeys) -> Result<Partition, StoreError> {
+        let dir = &config.dir;
+        let segments_dir = dir.join("segments");
+        std::fs::create_dir_all(&segments_dir).map_err(StoreError::io(&segments_dir))?;
+        let catalog = Catalog::open(&dir.join("catalog.redb"))?;
+        let tenant_key = keys.tenant_key;
+        let wal_key = Key256::from_bytes(hmac_sha256(&tenant_key, &[b"steward-wal-key"]));
+        let dedup_key: [u8; 16] = hmac_sha256(&tenant_key, &[b"steward-dedup-key"])[..16].try_into().unwrap_or([0; 16]);
+        let mut dedup = DedupIndex::new(dedup_key);
+
+        let metas = catalog.segments()?;
+        remove_orphans(&segments_dir, &metas)?;
+        let mut segments = Vec::with_capacity(metas.len());
+        for meta in metas {
+            let key = match &meta.wrapped_key {
+                Some(w) => Some(tenant_key.unwrap_key(w, &segment_key_context(&config.tenant, meta.id))?),
+                None => None,
+            };
+            let segment = Segment::new(meta.clone(), segments_dir.join(meta.file_name()), key);
+            segment.read_event_keys(|k| {
+                dedup.insert(k);
+            })?;
+            segments.push(Arc::new(segment));
+        }
+        let next_segment_id = segments.iter().map(|s| s.meta.id + 1).max().unwrap_or(1);
+        let flushed_lsn = match catalog.meta(META_FLUSHED_LSN)? {
+            Some(bytes) => u64::from_le_bytes(bytes.as_slice().try_into().map_err(|_| StoreError::Corrupted {
+                what: "catalog meta",
+                path: catalog.path().to_owned(),
+                reason: "flushed_lsn width".into(),
+            })?),
+            None => 0,
+        };
+
+        let mut active = Memtable::new();
+        let mut pending = HashMap::new();
+        let wal_dir = dir.join("wal");
+        let (wal, recovery) = Wal::open(&wal_dir, config.wal.clone(), flushed_lsn, |lsn, payload| {
+            let plain = open_wal_payload(&wal_key, &config.tenant, payload).map_err(steward_wal::ReplayError)?;
+            let batch = decode_batch(&plain).map_err(|reason| steward_wal::ReplayError(format!("lsn {lsn}: {reason}")))?;
+            for (subject, wrapped) in batch.new_keys {
+                active.new_keys.push((subject, wrapped.clone()));
+                pending.insert(subject, PendingKey { wrapped, durable: true });
+            }
+            for (index, event) in batch.events.into_iter().enumerate() {
+                let key = dedup.key_of(&event.event_id);
+                dedup.insert(key);
+                active.insert(lsn, EventRecord { seq: EventRecord::seq_of(lsn, index), event }, key);
+            }
+            Ok(())
+        })?;
+        if let Some(torn) = &recovery.torn_tail {
+            tracing::warn!(tenant = %config.tenant, file = %torn.file.display(), offset = torn.offset, bytes = torn.bytes_truncated, "truncated a torn WAL tail");
+        }
+        tracing::info!(tenant = %config.tenant, replayed = recovery.records_replayed, segments = segments.len(), "partition opened");
+        let partition = Partition {
+            tenant_key,
+            wal_key,
+            catalog,
+            wal,
+            append_lock: RwLock::new(()),
+            state: RwLock::new(State { active, frozen: Vec::new(), segments }),
+            dedup: Mutex::new(dedup),
+            pending_keys: Mutex::new(pending),
+            key_cache: Mutex::new(HashMap::new()),
+            flush_lock: Mutex::new(()),
+            frozen_changed: Condvar::new(),
+            frozen_wait: Mutex::new(()),
+            next_segment_id: AtomicU64::new(next_segment_id),
+            poisoned: AtomicBool::new(false),
+            config,
+        };
+        partition.publish_gauges();
+        Ok(partition)
+    }
+
+    pub fn tenant(&self) -> &str {
+        &self.config.tenant
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    fn subject_key_context(&self, subject: &Pseudonym) -> Vec<u8> {
+        steward_crypto::context(&[b"subject", self.config.tenant.as_bytes(), subject.as_bytes()])
+    }
+
+    /// The data key of `subject`, created (not yet durable: it becomes durable with the
+    /// first WAL batch that uses it) when `create` is set and the subject is new.
+    pub fn subject_key(&self, subject: &Pseudonym, create: bool) -> Result<Option<Key256>, StoreError> {
+        if let Some(key) = self.key_cache.lock().get(subject) {
+            return Ok(Some(key.clone()));
+        }
+        let wrapped = {
+            let mut pending = self.pending_keys.lock();
+            if let Some(p) = pending.get(subject) {
+                Some(p.wrapped.clone())
+            } else if let Some(w) = self.catalog.subject_key(subject)? {
+                Some(w)
+            } else if create {
+                let wrapped = self.tenant_key.wrap(&Key256::random(), &self.subject_key_context(subject));
+                pending.insert(*subject, PendingKey { wrapped: wrapped.clone(), durable: false });
+                Some(wrapped)
+            } else {
+                None
+            }
+        };
+        let Some(wrapped) = wrapped else { return Ok(None) };
+        let key = self.tenant_key.unwrap_key(&wrapped, &self.subject_key_context(subject))?;
+        let mut cache = self.key_cache.lock();
+        if cache.len() >= SUBJECT_KEY_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(*subject, key.clone());
+        Ok(Some(key))
+    }
+
+    /// Stores the events durably, skipping ids already stored; returns after fsync.
+    pub fn append(&self, events: Vec<NewEvent>) -> Result<AppendOutcome, StoreError> {
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(StoreError::Poisoned);
+        }
+        if events.len() > BATCH_EVENTS_MAX {
+            return Err(StoreError::BatchTooLarge(events.len()));
+        }
+        let mut stored = Vec::with_capacity(events.len());
+        let mut keys = Vec::with_capacity(events.len());
+        let mut fresh = Vec::with_capacity(events.len());
+        {
+            let mut dedup = self.dedup.lock();
+            for event in events {
+                let key = dedup.key_of(&event.event_id);
+                let is_new = dedup.insert(key);
+                stored.push(is_new);
+                if is_new {
+                    keys.push(key);
+                    fresh.push(event);
+                }
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(AppendOutcome { stored, lsn: None });
+        }
+        let new_keys: Vec<(Pseudonym, WrappedKey)> = {
+            let pending = self.pending_keys.lock();
+            let mut seen = std::collections::HashSet::new();
+            fresh
+                .iter()
+                .filter(|e| seen.insert(e.subject))
+                .filter_map(|e| pending.get(&e.subject).filter(|p| !p.durable).map(|p| (e.subject, p.wrapped.clone())))
+                .collect()
+        };
+        self.wait_for_flush_room();
+        let batch = WalBatch { new_keys, events: fresh };
+        let payload = self.seal_wal_payload(&encode_batch(&batch));
+        let result = {
+            let _shared = self.append_lock.read();
+            match self.wal.append(&payload) {
+                Ok(lsn) => {
+                    let mut state = self.state.write();
+                    state.active.new_keys.extend(batch.new_keys.iter().cloned());
+                    for (index, (event, key)) in batch.events.into_iter().zip(keys.iter()).enumerate() {
+                        state.active.insert(lsn, EventRecord { seq: EventRecord::seq_of(lsn, index), event }, *key);
+                    }
+                    Ok(lsn)
+                }
+                Err(e) => Err(e),
+            }
+        };
+        let lsn = match result {
+            Ok(lsn) => lsn,
+            Err(e) => {
+                self.poisoned.store(true, Ordering::SeqCst);
+                let mut dedup = self.dedup.lock();
+                for key in keys {
+                    dedup.remove(key);
+                }
+                tracing::error!(tenant = %self.config.tenant, error = %e, "WAL append failed; partition poisoned");
+                return Err(e.into());
+            }
+        };
+        {
+            let mut pending = self.pending_keys.lock();
+            for (subject, wrapped) in &batch.new_keys {
+                if let Some(p) = pending.get_mut(subject).filter(|p| &p.wrapped == wrapped) {
+                    p.durable = true;
+                }
+            }
+        }
+        if self.state.read().active.bytes() >= self.config.memtable_bytes_max {
+            self.freeze()?;
+        }
+        Ok(AppendOutcome { stored, lsn: Some(lsn) })
+    }
+
+    /// Blocks appenders while too many frozen memtables wait for flush, bounding memory.
+    fn wait_for_flush_room(&self) {
+        let mut guard = self.frozen_wait.lock();
+        while self.state.read().frozen.len() >= FROZEN_MEMTABLES_MAX {
+            self.frozen_changed.wait_for(&mut guard, Duration::from_millis(50));
+        }
+    }
+
+    fn seal_wal_payload(&self, plain: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(plain.len() + 1 + steward_crypto::SEAL_OVERHEAD_BYTES);
+        if self.config.encrypt_at_rest {
+            out.push(WAL_SEALED);
+            steward_crypto::seal_into(&self.wal_key, &wal_context(&self.config.tenant), plain, &mut out);
+        } else {
+            out.push(WAL_PLAIN);
+            out.extend_from_slice(plain);
+        }
+        out
+    }
+
+    /// Turns the active memtable into a frozen one and starts a new WAL file. Returns false if empty.
+    pub fn freeze(&self) -> Result<bool, StoreError> {
+        let _exclusive = self.append_lock.write();
+        let mut state = self.state.write();
+        if state.active.is_empty() {
+            return Ok(false);
+        }
+        let last_lsn = self.wal.rotate()?;
+        let mut table = std::mem::take(&mut state.active);
+        assert!(table.max_lsn <= last_lsn, "memtable holds records past the rotated WAL");
+        table.max_lsn = last_lsn;
+        state.frozen.push(Arc::new(table));
+        Ok(true)
+    }
+
+    /// True if the memtable is old enough or big enough to flush.
+    pub fn needs_flush(&self, age: Duration) -> bool {
+        let state = self.state.read();
+        !state.frozen.is_empty() || (!state.active.is_empty() && state.active.created.elapsed() >= age)
+    }
+
+    /// Freezes the active memtable and writes every frozen memtable to a segment.
+    pub fn flush(&self) -> Result<u64, StoreError> {
+        self.freeze()?;
+        let mut flushed = 0;
+        while self.flush_one()? {
+            flushed += 1;
+        }
+        Ok(flushed)
+    }
+
+    fn flush_one(&self) -> Result<bool, StoreError> {
+        let _one_at_a_time = self.flush_lock.lock();
+        let Some(table) = self.state.read().frozen.first().cloned() else { return Ok(false) };
+        let rows = table.sorted_rows();
+        let segment = if rows.is_empty() { None } else { Some(self.write_new_segment(&rows, 0)?) };
+        self.catalog.write(|txn| {
+            if let Some(segment) = &segment {
+                txn.put_segment(&segment.meta)?;
+            }
+            for (subject, wrapped) in &table.new_keys {
+                txn.put_subject_key(subject, wrapped)?;
+            }
+            txn.put_meta(META_FLUSHED_LSN, &table.max_lsn.to_le_bytes())
+        })?;
+        {
+            let mut state = self.state.write();
+            assert!(state.frozen.first().is_some_and(|t| Arc::ptr_eq(t, &table)), "frozen memtables flush in order");
+            state.frozen.remove(0);
+            if let Some(segment) = segment {
+                state.segments.push(Arc::new(segment));
+            }
+        }
+        {
+            let mut pending = self.pending_keys.lock();
+            for (subject, wrapped) in &table.new_keys {
+                if pending.get(subject).is_some_and(|p| &p.wrapped == wrapped && p.durable) {
+                    pending.remove(subject);
+                }
+            }
+        }
+        self.frozen_changed.notify_all();
+        self.wal.truncate_through(table.max_lsn)?;
+        metrics::counter!("steward_flushes_total", "tenant" => self.config.tenant.clone()).increment(1);
+        self.publish_gauges();
+        Ok(true)
+    }
+
+    fn write_new_segment(&self, rows: &[(EventRecord, EventKey)], level: u8) -> Result<Segment, StoreError> {
+        let id = self.next_segment_id.fetch_add(1, Ordering::SeqCst);
+        let (key, wrapped) = if self.config.encrypt_at_rest {
+            let key = Key256::random();
+            let wrapped = self.tenant_key.wrap(&key, &segment_key_context(&self.config.tenant, id));
+            (Some(key), Some(wrapped))
+        } else {
+            (None, None)
+        };
+        let mut meta = SegmentMeta {
+            id,
+            rows: rows.len() as u64,
+            bytes: 0,
+            min_time_us: rows.iter().map(|r| r.0.event.time_us).min().unwrap_or(0),
+            max_time_us: rows.iter().map(|r| r.0.event.time_us).max().unwrap_or(0),
+            max_seq: rows.iter().map(|r| r.0.seq).max().unwrap_or(0),
+            min_subject: rows.first().map(|r| r.0.event.subject).unwrap_or(Pseudonym::from_bytes([0; 32])),
+            max_subject: rows.last().map(|r| r.0.event.subject).unwrap_or(Pseudonym::from_bytes([0; 32])),
+            level,
+            wrapped_key: wrapped,
+        };
+        let path = self.config.dir.join("segments").join(meta.file_name());
+        let wrapped_bytes = meta.wrapped_key.as_ref().map(|w| w.as_bytes().to_vec());
+        meta.bytes = write_segment(&path, rows, key.as_ref().zip(wrapped_bytes.as_deref()))?;
+        Ok(Segment::new(meta, path, key))
+    }
+
+    /// Merges small segments if enough exist; returns whether it did.
+    pub fn compact_once(&self) -> Result<bool, StoreError> {
+        let _one_at_a_time = self.flush_lock.lock();
+        let current: Vec<Arc<Segment>> = self.state.read().segments.clone();
+        let metas: Vec<SegmentMeta> = current.iter().map(|s| s.meta.clone()).collect();
+        let Some(ids) = compaction::pick(&metas) else { return Ok(false) };
+        let inputs: Vec<Arc<Segment>> = current.into_iter().filter(|s| ids.contains(&s.meta.id)).collect();
+        let mut rows = Vec::new();
+        for segment in &inputs {
+            rows.extend(segment.read_all()?);
+        }
+        rows.sort_unstable_by(|a, b| crate::segment::sort_key(&a.0).cmp(&crate::segment::sort_key(&b.0)));
+        let level = inputs.iter().map(|s| s.meta.level).max().unwrap_or(0).saturating_add(1);
+        let merged = self.write_new_segment(&rows, level)?;
+        let input_rows: u64 = inputs.iter().map(|s| s.meta.rows).sum();
+        assert_eq!(merged.meta.rows, input_rows, "compaction must keep every row");
+        self.catalog.write(|txn| {
+            for segment in &inputs {
+                txn.remove_segment(segment.meta.id)?;
+            }
+            txn.put_segment(&merged.meta)
+        })?;
+        {
+            let mut state = self.state.write();
+            state.segments.retain(|s| !ids.contains(&s.meta.id));
+            state.segments.push(Arc::new(merged));
+        }
+        for segment in inputs {
+            segment.retire();
+        }
+        metrics::counter!("steward_compactions_total", "tenant" => self.config.tenant.clone()).increment(1);
+        self.publish_gauges();
+        Ok(true)
+    }
+
+    /// The subject's events in (time, seq) order after the filters; `.1` is true if more follow.
+    pub fn scan_subject(&self, scan: &SubjectScan) -> Result<(Vec<EventRecord>, bool), StoreError> {
+        let limit = scan.limit.clamp(1, SCAN_EVENTS_MAX);
+        let keep = |r: &EventRecord| {
+            let e = &r.event;
+            scan.from_us.is_none_or(|from| e.time_us >= from)
+                && scan.to_us.is_none_or(|to| e.time_us < to)
+                && scan.types.as_ref().is_none_or(|types| types.iter().any(|t| t == &e.event_type))
+                && scan.after.is_none_or(|after| (e.time_us, r.seq) > after)
+        };
+        let mut out = Vec::new();
+        let (frozen, segments) = {
+            let state = self.state.read();
+            state.active.scan_subject(&scan.subject, |r| {
+                if keep(r) {
+                    out.push(r.clone());
+                }
+            });
+            (state.frozen.clone(), state.segments.clone())
+        };
+        for table in &frozen {
+            table.scan_subject(&scan.subject, |r| {
+                if keep(r) {
+                    out.push(r.clone());
+                }
+            });
+        }
+        for segment in &segments {
+            if scan.from_us.is_some_and(|from| segment.meta.max_time_us < from) || scan.to_us.is_some_and(|to| segment.meta.min_time_us >= to) {
+                continue;
+            }
+            out.extend(segment.scan_subject(&scan.subject)?.into_iter().filter(|r| keep(r)));
+        }
+        out.sort_unstable_by_key(|r| (r.event.time_us, r.seq));
+        let more = out.len() > limit;
+        out.truncate(limit);
+        Ok((out, more))
+    }
+
+    pub fn stats(&self) -> PartitionStats {
+        let state = self.state.read();
+        let segment_rows: u64 = state.segments.iter().map(|s| s.meta.rows).sum();
+        let memtable_events = state.active.len() as u64 + state.frozen.iter().map(|t| t.len() as u64).sum::<u64>();
+        PartitionStats {
+            segments: state.segments.len() as u64,
+            segment_bytes: state.segments.iter().map(|s| s.meta.bytes).sum(),
+            segment_rows,
+            memtable_events,
+            frozen_memtables: state.frozen.len() as u64,
+            wal_files: self.wal.files().len() as u64,
+            stored_events: segment_rows + memtable_events,
+        }
+    }
+
+    fn publish_gauges(&self) {
+        let stats = self.stats();
+        let tenant = self.config.tenant.clone();
+        metrics::gauge!("steward_segments", "tenant" => tenant.clone()).set(stats.segments as f64);
+        metrics::gauge!("steward_segment_bytes", "tenant" => tenant.clone()).set(stats.segment_bytes as f64);
+        metrics::gauge!("steward_stored_events", "tenant" => tenant).set(stats.stored_events as f64);
+    }
+
+    pub fn wal_dir(&self) -> PathBuf {
+        self.config.dir.join("wal")
+    }
+}
+
+fn wal_context(tenant: &str) -> Vec<u8> {
+    steward_crypto::context(&[b"wal", tenant.as_bytes()])
+}
+
+fn open_wal_payload(wal_key: &Key256, tenant: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+    match payload.split_first() {
+        Some((&WAL_PLAIN, rest)) => Ok(rest.to_vec()),
+        Some((&WAL_SEALED, rest)) => steward_crypto::open(wal_key, &wal_context(tenant), rest).map_err(|e| e.to_string()),
+        _ => Err("unknown WAL payload marker".into()),
+    }
+}
+
+/// Removes segment files the catalog does not list: leftovers of a crash between writing a
+/// segment and committing it, or between a compaction commit and the old files' removal.
+fn remove_orphans(dir: &Path, metas: &[SegmentMeta]) -> Result<(), StoreError> {
+    let listed: std::collections::HashSet<String> = metas.iter().map(|m| m.file_name()).collect();
+    let mut removed = false;
+    for entry in std::fs::read_dir(dir).map_err(StoreError::io(dir))? {
+        let entry = entry.map_err(StoreError::io(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !listed.contains(&name) {
+            tracing::info!(file = %name, "removing segment file not in the catalog");
+            std::fs::remove_file(entry.path()).map_err(StoreError::io(entry.path()))?;
+            removed = true;
+        }
+    }
+    if removed {
+        sync_dir(&dir.join("x"))?;
+    }
+    Ok(())
+}
