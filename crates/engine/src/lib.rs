@@ -1,1 +1,213 @@
-//! placeholder
+//! The engine: one data directory's tenants, keys, schemas and event stores, and the
+//! operations the server and CLI expose (ingest, resolve, timeline, administration).
+//!
+//! Main types: [`Engine`] (opened from a data directory), [`EngineConfig`], [`IngestReport`],
+//! [`TimelinePage`]. The engine takes JSON *values* for event properties (schemas are about
+//! JSON), but knows nothing of HTTP or wire envelopes: those live in `steward-server`.
+
+mod background;
+mod config;
+mod datadir;
+mod error;
+mod ingest;
+pub mod limits;
+mod rotate;
+mod sealing;
+mod system;
+mod tenant;
+mod timeline;
+
+pub use config::EngineConfig;
+pub use datadir::{init, InitOutput};
+pub use error::EngineError;
+pub use ingest::{EventError, EventOutcome, IngestOptions, IngestReport};
+pub use rotate::rotate_master;
+pub use system::{TenantInfo};
+pub use timeline::{Cursor, TimelineEvent, TimelinePage, TimelineQuery};
+
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use steward_access::{ApiKeyRecord, ApiKeySecret, Principal, Role, TokenKind};
+use steward_crypto::{MasterKey, Pseudonym};
+use steward_privacy::SchemaVersion;
+
+use crate::datadir::DataDir;
+use crate::system::SystemCatalog;
+use crate::tenant::Tenant;
+
+/// An open data directory. Cheap to share (`Arc<Engine>`); every method is thread-safe and
+/// blocking (the server calls the slow ones from a blocking pool).
+pub struct Engine {
+    config: EngineConfig,
+    dir: DataDir,
+    master: MasterKey,
+    system: SystemCatalog,
+    tenants: RwLock<HashMap<String, Arc<Tenant>>>,
+    stopping: Arc<AtomicBool>,
+    background: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Engine {
+    /// Opens an initialized data directory: loads the master key, checks it, opens every tenant
+    /// (replaying WALs) and starts background flush and compaction.
+    pub fn open(config: EngineConfig) -> Result<Arc<Engine>, EngineError> {
+        let dir = DataDir::lock(&config.data_dir)?;
+        let master = dir.load_master_key()?;
+        let system = SystemCatalog::open(&dir.system_catalog_path())?;
+        system.check_master(&master)?;
+        let engine = Arc::new(Engine {
+            config,
+            dir,
+            master,
+            system,
+            tenants: RwLock::new(HashMap::new()),
+            stopping: Arc::new(AtomicBool::new(false)),
+            background: parking_lot::Mutex::new(None),
+        });
+        for info in engine.system.tenants()? {
+            let tenant = Tenant::open(&engine.config, &engine.dir, &engine.master, info)?;
+            engine.tenants.write().insert(tenant.id().to_owned(), Arc::new(tenant));
+        }
+        if engine.config.background {
+            let handle = background::spawn(Arc::downgrade(&engine), engine.stopping.clone(), engine.config.flush_interval_ms);
+            *engine.background.lock() = Some(handle);
+        }
+        Ok(engine)
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Stops background work and flushes every memtable to a segment.
+    pub fn shutdown(&self) -> Result<(), EngineError> {
+        self.stopping.store(true, Ordering::SeqCst);
+        if let Some(handle) = self.background.lock().take() {
+            let _ = handle.join();
+        }
+        self.flush_all()
+    }
+
+    pub fn flush_all(&self) -> Result<(), EngineError> {
+        for tenant in self.tenant_list() {
+            tenant.partition().flush()?;
+        }
+        Ok(())
+    }
+
+    /// Runs compaction until nothing is left to merge (tests and operators).
+    pub fn compact_all(&self) -> Result<u64, EngineError> {
+        let mut runs = 0;
+        for tenant in self.tenant_list() {
+            while tenant.partition().compact_once()? {
+                runs += 1;
+            }
+        }
+        Ok(runs)
+    }
+
+    fn tenant_list(&self) -> Vec<Arc<Tenant>> {
+        self.tenants.read().values().cloned().collect()
+    }
+
+    pub(crate) fn tenant(&self, id: &str) -> Result<Arc<Tenant>, EngineError> {
+        self.tenants.read().get(id).cloned().ok_or(EngineError::NotFound { what: "tenant" })
+    }
+
+    /// Checks a bearer token; errors are deliberately uninformative to the caller.
+    pub fn authenticate(&self, token: &str) -> Result<Principal, EngineError> {
+        let secret = ApiKeySecret::parse(token).map_err(|_| EngineError::Unauthenticated { reason: "malformed token" })?;
+        match secret.kind {
+            TokenKind::Operator => {
+                if self.system.operator_accepts(&secret)? {
+                    Ok(Principal::Operator)
+                } else {
+                    Err(EngineError::Unauthenticated { reason: "unknown operator key" })
+                }
+            }
+            TokenKind::Tenant => {
+                let record = self.system.key(&secret.id)?.ok_or(EngineError::Unauthenticated { reason: "unknown key id" })?;
+                if !record.accepts(&secret, chrono::Utc::now()) {
+                    return Err(EngineError::Unauthenticated { reason: "wrong secret, revoked or expired" });
+                }
+                Ok(Principal::Key { tenant: record.tenant, key_id: record.id, role: record.role })
+            }
+        }
+    }
+
+    pub fn create_tenant(&self, id: &str) -> Result<TenantInfo, EngineError> {
+        let info = self.system.create_tenant(id, &self.master)?;
+        let tenant = Tenant::open(&self.config, &self.dir, &self.master, info.clone())?;
+        self.tenants.write().insert(id.to_owned(), Arc::new(tenant));
+        tracing::info!(tenant = id, "tenant created");
+        Ok(info)
+    }
+
+    pub fn list_tenants(&self) -> Result<Vec<TenantInfo>, EngineError> {
+        self.system.tenants()
+    }
+
+    /// Creates an API key; the token is returned once and only its hash is kept.
+    pub fn create_key(
+        &self,
+        tenant: &str,
+        name: &str,
+        role: Role,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<(ApiKeyRecord, String), EngineError> {
+        self.tenant(tenant)?;
+        self.system.create_key(tenant, name, role, expires_at)
+    }
+
+    pub fn list_keys(&self, tenant: &str) -> Result<Vec<ApiKeyRecord>, EngineError> {
+        self.tenant(tenant)?;
+        self.system.keys_of(tenant)
+    }
+
+    pub fn revoke_key(&self, tenant: &str, key_id: &str) -> Result<ApiKeyRecord, EngineError> {
+        self.tenant(tenant)?;
+        self.system.revoke_key(tenant, key_id)
+    }
+
+    /// Stores a new version of an event type's schema (unchanged documents keep their version).
+    pub fn put_schema(&self, tenant: &str, event_type: &str, document: &serde_json::Value) -> Result<Arc<SchemaVersion>, EngineError> {
+        self.tenant(tenant)?.put_schema(event_type, document)
+    }
+
+    pub fn get_schema(&self, tenant: &str, event_type: &str, version: Option<u32>) -> Result<Arc<SchemaVersion>, EngineError> {
+        self.tenant(tenant)?.schema(event_type, version)
+    }
+
+    pub fn list_schemas(&self, tenant: &str) -> Result<Vec<Arc<SchemaVersion>>, EngineError> {
+        Ok(self.tenant(tenant)?.latest_schemas())
+    }
+
+    pub fn resolve_subject(&self, tenant: &str, external_id: &str) -> Result<Pseudonym, EngineError> {
+        self.tenant(tenant)?.pseudonym(external_id)
+    }
+
+    pub fn ingest(&self, tenant: &str, events: &[serde_json::Value], options: IngestOptions) -> Result<IngestReport, EngineError> {
+        ingest::ingest(&*self.tenant(tenant)?, events, options)
+    }
+
+    pub fn timeline(&self, tenant: &str, query: &TimelineQuery) -> Result<TimelinePage, EngineError> {
+        timeline::read(&*self.tenant(tenant)?, query)
+    }
+
+    pub fn tenant_stats(&self, tenant: &str) -> Result<steward_store::PartitionStats, EngineError> {
+        Ok(self.tenant(tenant)?.partition().stats())
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+}

@@ -5,7 +5,7 @@
 //! ACID with copy-on-write B-trees and fsync on commit, MVCC readers that never block the
 //! writer. The scale-out catalog on PostgreSQL will sit behind the same operations.
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::{Path, PathBuf};
 use steward_crypto::{Pseudonym, WrappedKey};
 

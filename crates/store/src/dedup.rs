@@ -47,10 +47,7 @@ impl DedupIndex {
         self.keys.remove(&key.0);
     }
 
-    pub fn contains(&self, key: EventKey) -> bool {
-        self.keys.contains(&key.0)
-    }
-
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.keys.len()
     }

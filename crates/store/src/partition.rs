@@ -150,8 +150,8 @@ impl Partition {
         let mut pending = HashMap::new();
         let wal_dir = dir.join("wal");
         let (wal, recovery) = Wal::open(&wal_dir, config.wal.clone(), flushed_lsn, |lsn, payload| {
-            let plain = open_wal_payload(&wal_key, &config.tenant, payload).map_err(steward_wal::ReplayError)?;
-            let batch = decode_batch(&plain).map_err(|reason| steward_wal::ReplayError(format!("lsn {lsn}: {reason}")))?;
+            let plain = open_wal_payload(&wal_key, &config.tenant, payload).map_err(steward_wal::ReplayError::new)?;
+            let batch = decode_batch(&plain).map_err(|reason| steward_wal::ReplayError::new(format!("lsn {lsn}: {reason}")))?;
             for (subject, wrapped) in batch.new_keys {
                 active.new_keys.push((subject, wrapped.clone()));
                 pending.insert(subject, PendingKey { wrapped, durable: true });

@@ -1,0 +1,29 @@
+//! Engine settings.
+
+use std::path::PathBuf;
+
+/// How an engine runs. Built by the CLI from flags; tests build it directly.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub data_dir: PathBuf,
+    /// Encrypt WAL payloads and segments at rest (default). Off only for forensic tests:
+    /// sealed personal fields stay sealed either way.
+    pub encrypt_at_rest: bool,
+    /// A memtable older than this is flushed to a segment.
+    pub flush_interval_ms: u64,
+    pub memtable_bytes_max: usize,
+    /// Run the flush and compaction thread (tests may drive these by hand).
+    pub background: bool,
+}
+
+impl EngineConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
+        EngineConfig {
+            data_dir: data_dir.into(),
+            encrypt_at_rest: true,
+            flush_interval_ms: steward_store::limits::FLUSH_INTERVAL_MS,
+            memtable_bytes_max: steward_store::limits::MEMTABLE_BYTES_MAX,
+            background: true,
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! The engine's error type; the server maps each variant to a status and a stable code once.
+
+use steward_privacy::FieldError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// Authentication failed; `reason` is for logs only, never for the client.
+    #[error("unauthenticated: {reason}")]
+    Unauthenticated { reason: &'static str },
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    #[error("{what} already exists")]
+    Conflict { what: &'static str },
+    /// The caller's input is wrong; `code` is stable, `field` names the offending input.
+    #[error("{message}")]
+    Invalid { code: &'static str, field: Option<String>, message: String },
+    #[error("invalid schema: {0}")]
+    Schema(#[from] steward_privacy::SchemaError),
+    #[error("properties do not match the schema")]
+    Fields(Vec<FieldError>),
+    #[error("data directory {path}: {reason}")]
+    DataDir { path: std::path::PathBuf, reason: String },
+    #[error(transparent)]
+    Store(#[from] steward_store::StoreError),
+    #[error(transparent)]
+    Catalog(#[from] steward_store::CatalogError),
+    #[error(transparent)]
+    Crypto(#[from] steward_crypto::CryptoError),
+    #[error("limit exceeded: {0}")]
+    Limit(String),
+}
+
+impl EngineError {
+    pub(crate) fn invalid(code: &'static str, field: Option<&str>, message: impl Into<String>) -> EngineError {
+        EngineError::Invalid { code, field: field.map(str::to_owned), message: message.into() }
+    }
+}

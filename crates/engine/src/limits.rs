@@ -1,0 +1,16 @@
+//! Bounds of the engine's inputs, units last.
+
+/// Events one ingest call takes (a request with more is split by the server or rejected).
+pub const INGEST_BATCH_EVENTS_MAX: usize = 10_000;
+pub const EXTERNAL_ID_BYTES_MAX: usize = 512;
+pub const EVENT_ID_BYTES_MAX: usize = steward_store::limits::EVENT_ID_BYTES_MAX;
+pub const TENANT_ID_BYTES_MAX: usize = 63;
+pub const KEY_NAME_BYTES_MAX: usize = 128;
+pub const KEYS_PER_TENANT_MAX: usize = 1_000;
+pub const TENANTS_MAX: usize = 10_000;
+pub const TIMELINE_EVENTS_MAX: usize = 1_000;
+/// Properties object as serialized JSON.
+pub const PROPERTIES_BYTES_MAX: usize = 256 * 1024;
+
+const _: () = assert!(INGEST_BATCH_EVENTS_MAX <= steward_store::limits::BATCH_EVENTS_MAX);
+const _: () = assert!(TIMELINE_EVENTS_MAX <= steward_store::limits::SCAN_EVENTS_MAX);

@@ -1,0 +1,118 @@
+//! One open tenant: its secrets (unwrapped in memory), its event store and its schemas.
+
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::Arc;
+use steward_crypto::{Key256, MasterKey, Pseudonym};
+use steward_privacy::{validate_event_type, Schema, SchemaVersion};
+use steward_store::{Partition, PartitionConfig, PartitionKeys};
+
+use crate::datadir::DataDir;
+use crate::limits::EXTERNAL_ID_BYTES_MAX;
+use crate::system::{pseudonym_secret_context, tenant_key_context, TenantInfo};
+use crate::{EngineConfig, EngineError};
+
+const SCHEMAS: &str = "schemas";
+
+pub(crate) struct Tenant {
+    info: TenantInfo,
+    pseudonym_secret: Key256,
+    partition: Partition,
+    /// Every version of every event type, oldest first.
+    schemas: RwLock<HashMap<String, Vec<Arc<SchemaVersion>>>>,
+}
+
+impl Tenant {
+    pub fn open(config: &EngineConfig, dir: &DataDir, master: &MasterKey, info: TenantInfo) -> Result<Tenant, EngineError> {
+        let tenant_key = master.key().unwrap_key(&info.wrapped_key, &tenant_key_context(&info.id))?;
+        let pseudonym_secret = master.key().unwrap_key(&info.wrapped_pseudonym_secret, &pseudonym_secret_context(&info.id))?;
+        let mut partition_config = PartitionConfig::new(dir.tenant_dir(&info.id), info.id.clone());
+        partition_config.encrypt_at_rest = config.encrypt_at_rest;
+        partition_config.memtable_bytes_max = config.memtable_bytes_max;
+        let partition = Partition::open(partition_config, PartitionKeys { tenant_key })?;
+        let mut schemas: HashMap<String, Vec<Arc<SchemaVersion>>> = HashMap::new();
+        for (key, value) in partition.catalog().scan_prefix(SCHEMAS, b"")? {
+            let version = decode_schema_entry(&key, &value)?;
+            schemas.entry(version.event_type.clone()).or_default().push(Arc::new(version));
+        }
+        for versions in schemas.values_mut() {
+            versions.sort_by_key(|v| v.version);
+        }
+        Ok(Tenant { info, pseudonym_secret, partition, schemas: RwLock::new(schemas) })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.info.id
+    }
+
+    pub fn partition(&self) -> &Partition {
+        &self.partition
+    }
+
+    pub fn pseudonym(&self, external_id: &str) -> Result<Pseudonym, EngineError> {
+        validate_external_id(external_id, "external_id")?;
+        Ok(Pseudonym::derive(&self.pseudonym_secret, external_id))
+    }
+
+    pub fn pseudonym_unchecked(&self, external_id: &str) -> Pseudonym {
+        Pseudonym::derive(&self.pseudonym_secret, external_id)
+    }
+
+    pub fn put_schema(&self, event_type: &str, document: &serde_json::Value) -> Result<Arc<SchemaVersion>, EngineError> {
+        validate_event_type(event_type).map_err(|e| EngineError::invalid("invalid_event_type", Some("event_type"), e.to_string()))?;
+        let schema = Schema::from_json(document)?;
+        let mut schemas = self.schemas.write();
+        let versions = schemas.entry(event_type.to_owned()).or_default();
+        if let Some(latest) = versions.last().filter(|v| v.schema == schema) {
+            return Ok(latest.clone());
+        }
+        let version = versions.last().map_or(1, |v| v.version + 1);
+        let entry = Arc::new(SchemaVersion { event_type: event_type.to_owned(), version, schema });
+        let key = schema_key(event_type, version);
+        let value = serde_json::to_vec(&entry.schema.to_json()).unwrap_or_default();
+        self.partition.catalog().write(|txn| txn.put(SCHEMAS, &key, &value))?;
+        versions.push(entry.clone());
+        tracing::info!(tenant = %self.info.id, event_type, version, "schema stored");
+        Ok(entry)
+    }
+
+    pub fn schema(&self, event_type: &str, version: Option<u32>) -> Result<Arc<SchemaVersion>, EngineError> {
+        let schemas = self.schemas.read();
+        let versions = schemas.get(event_type).ok_or(EngineError::NotFound { what: "schema" })?;
+        let found = match version {
+            Some(v) => versions.iter().find(|s| s.version == v),
+            None => versions.last(),
+        };
+        found.cloned().ok_or(EngineError::NotFound { what: "schema version" })
+    }
+
+    pub fn latest_schemas(&self) -> Vec<Arc<SchemaVersion>> {
+        let mut out: Vec<_> = self.schemas.read().values().filter_map(|v| v.last().cloned()).collect();
+        out.sort_by(|a, b| a.event_type.cmp(&b.event_type));
+        out
+    }
+}
+
+pub(crate) fn validate_external_id(external_id: &str, field: &str) -> Result<(), EngineError> {
+    if external_id.is_empty() || external_id.len() > EXTERNAL_ID_BYTES_MAX {
+        return Err(EngineError::invalid("invalid_subject", Some(field), format!("expected a string of 1 to {EXTERNAL_ID_BYTES_MAX} bytes")));
+    }
+    Ok(())
+}
+
+fn schema_key(event_type: &str, version: u32) -> Vec<u8> {
+    let mut key = event_type.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+fn decode_schema_entry(key: &[u8], value: &[u8]) -> Result<SchemaVersion, EngineError> {
+    let corrupted = |reason: String| EngineError::DataDir { path: "catalog.redb".into(), reason: format!("corrupted schema entry: {reason}") };
+    let split = key.iter().position(|&b| b == 0).ok_or_else(|| corrupted("key".into()))?;
+    let event_type = String::from_utf8(key[..split].to_vec()).map_err(|e| corrupted(e.to_string()))?;
+    let version = u32::from_be_bytes(key[split + 1..].try_into().map_err(|_| corrupted("version".into()))?);
+    let document: serde_json::Value = serde_json::from_slice(value).map_err(|e| corrupted(e.to_string()))?;
+    let schema = Schema::from_json(&document).map_err(|e| corrupted(e.to_string()))?;
+    Ok(SchemaVersion { event_type, version, schema })
+}

@@ -1,0 +1,102 @@
+//! Reading a subject's timeline, with sealed fields opened only when the caller may see them.
+
+use serde_json::{Map, Value};
+use steward_crypto::Pseudonym;
+use steward_privacy::format_timestamp_micros;
+use steward_store::SubjectScan;
+
+use crate::limits::TIMELINE_EVENTS_MAX;
+use crate::sealing::open_fields;
+use crate::tenant::Tenant;
+use crate::EngineError;
+
+/// An opaque position in a timeline: (time, seq) of the last event returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub time_us: i64,
+    pub seq: u64,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.time_us.to_be_bytes());
+        bytes[8..].copy_from_slice(&self.seq.to_be_bytes());
+        data_encoding::BASE64URL_NOPAD.encode(&bytes)
+    }
+
+    pub fn decode(text: &str) -> Result<Cursor, EngineError> {
+        let bad = || EngineError::invalid("invalid_cursor", Some("cursor"), "expected a cursor returned by a previous page");
+        let bytes = data_encoding::BASE64URL_NOPAD.decode(text.as_bytes()).map_err(|_| bad())?;
+        let bytes: [u8; 16] = bytes.try_into().map_err(|_| bad())?;
+        Ok(Cursor {
+            time_us: i64::from_be_bytes(bytes[..8].try_into().map_err(|_| bad())?),
+            seq: u64::from_be_bytes(bytes[8..].try_into().map_err(|_| bad())?),
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TimelineQuery {
+    pub subject: Pseudonym,
+    pub from_us: Option<i64>,
+    pub to_us: Option<i64>,
+    pub types: Option<Vec<String>>,
+    pub cursor: Option<Cursor>,
+    pub limit: usize,
+    /// Open sealed fields (the caller's role allows it); otherwise they read as null.
+    pub open_personal: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimelineEvent {
+    pub event_id: String,
+    pub event_type: String,
+    pub time: String,
+    pub schema_version: u32,
+    pub properties: Map<String, Value>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimelinePage {
+    pub events: Vec<TimelineEvent>,
+    pub next_cursor: Option<Cursor>,
+}
+
+pub(crate) fn read(tenant: &Tenant, query: &TimelineQuery) -> Result<TimelinePage, EngineError> {
+    if query.limit == 0 || query.limit > TIMELINE_EVENTS_MAX {
+        return Err(EngineError::invalid("invalid_limit", Some("limit"), format!("expected 1 to {TIMELINE_EVENTS_MAX}")));
+    }
+    let scan = SubjectScan {
+        subject: query.subject,
+        from_us: query.from_us,
+        to_us: query.to_us,
+        types: query.types.clone(),
+        after: query.cursor.map(|c| (c.time_us, c.seq)),
+        limit: query.limit,
+    };
+    let (records, more) = tenant.partition().scan_subject(&scan)?;
+    let key = if query.open_personal { tenant.partition().subject_key(&query.subject, false)? } else { None };
+    let mut events = Vec::with_capacity(records.len());
+    for record in &records {
+        let e = &record.event;
+        let mut properties: Map<String, Value> = serde_json::from_slice(&e.public).map_err(|err| EngineError::DataDir {
+            path: tenant.partition().wal_dir(),
+            reason: format!("stored public fields are not JSON: {err}"),
+        })?;
+        let opened = open_fields(&e.sealed, key.as_ref(), tenant.id(), &e.subject, &e.event_id)
+            .map_err(|reason| EngineError::DataDir { path: tenant.partition().wal_dir(), reason })?;
+        for field in opened {
+            properties.insert(field.name, field.value.unwrap_or(Value::Null));
+        }
+        events.push(TimelineEvent {
+            event_id: e.event_id.clone(),
+            event_type: e.event_type.clone(),
+            time: format_timestamp_micros(e.time_us).unwrap_or_default(),
+            schema_version: e.schema_version,
+            properties,
+        });
+    }
+    let next_cursor = if more { records.last().map(|r| Cursor { time_us: r.event.time_us, seq: r.seq }) } else { None };
+    Ok(TimelinePage { events, next_cursor })
+}
