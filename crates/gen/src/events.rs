@@ -3,15 +3,15 @@
 //! The stream keeps only counters (events emitted, users signed up, the current session's
 //! user) and one PRNG, so memory is constant in the number of events. Users sign up on a
 //! schedule that front-loads arrivals (`users * sqrt(progress)`) and is proven to fit every
-//! user into the stream whenever `users <= events` (see [`EventStream::signup_due`]).
+//! user into the stream whenever `users <= events` (see the private `EventStream::signup_due`).
 
 use serde_json::{Map, Value, json};
 
 use crate::clock::{self, Clock};
-use crate::names::{self, DOMAINS, GENRE_WEIGHTS, GENRES, QUERY_MOODS};
+use crate::queries;
 use crate::rng::{self, Rng};
 use crate::tracks::Catalog;
-use crate::users::{Device, FAVOURITE_GENRES, User, user};
+use crate::users::{Device, User, user};
 use crate::{CanaryConfig, GenConfig};
 
 /// Share of non-signup events by kind, in per-mille: play, skip, like, search.
@@ -19,15 +19,8 @@ use crate::{CanaryConfig, GenConfig};
 const MIX_PER_MILLE: [u64; 4] = [710, 150, 70, 70];
 /// Chance that an event continues the previous event's user: listening comes in sessions.
 const SESSION_CONTINUE: f64 = 0.5;
-/// Chance a play/skip/like follows the user's taste rather than the global chart.
-const TASTE_FOLLOW: f64 = 0.8;
-/// How a user's listening splits across favourite genres, most preferred first.
-const TASTE_SPLIT: [f64; FAVOURITE_GENRES] = [0.6, 0.3, 0.1];
 /// Chance the event comes from the user's usual device.
 const PRIMARY_DEVICE: f64 = 0.8;
-/// Share of search queries carrying an email address, and then a phone number.
-pub const QUERY_EMAIL_SHARE: f64 = 0.03;
-pub const QUERY_PHONE_SHARE: f64 = 0.02;
 
 /// Event type, as spelled on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -277,17 +270,6 @@ impl EventStream {
         }
     }
 
-    /// A track the user would plausibly play: from a favourite genre most of the time.
-    fn pick_track(&mut self, u: &User) -> (u64, &'static str) {
-        let genre = if self.rng.chance(TASTE_FOLLOW) {
-            u.genres[self.rng.weighted(&TASTE_SPLIT)]
-        } else {
-            self.rng.weighted(GENRE_WEIGHTS)
-        };
-        let track = self.catalog.pick(&mut self.rng, genre);
-        (track, GENRES[self.catalog.genre_of(track)])
-    }
-
     fn signup(&mut self) -> (u64, String, Props) {
         let index = self.signed_up;
         self.signed_up += 1;
@@ -308,13 +290,13 @@ impl EventStream {
         let roll = self.rng.below(1000);
         let [_, skip, like, search] = MIX_PER_MILLE;
         if roll < search {
-            let query = self.query(u);
+            let query = queries::search_query(&mut self.rng, &self.catalog, u);
             return Props::Search {
                 query,
                 device: self.device(u),
             };
         }
-        let (track, genre) = self.pick_track(u);
+        let (track, genre) = u.pick_track(&mut self.rng, &self.catalog);
         if roll < search + like {
             return Props::Like { track, genre };
         }
@@ -341,71 +323,6 @@ impl EventStream {
             ms_played,
             device,
             ip: u.ip.clone(),
-        }
-    }
-
-    /// A search query; some carry an email (the user's own or a stranger's) or a phone
-    /// number, so the PII scanner has something to find in free text.
-    fn query(&mut self, u: &User) -> String {
-        let roll = self.rng.unit();
-        if roll < QUERY_EMAIL_SHARE {
-            let email = if self.rng.chance(0.5) {
-                u.email.clone()
-            } else {
-                let a = names::word(&mut self.rng, 1, 2);
-                let b = names::word(&mut self.rng, 1, 3);
-                let d = DOMAINS[self.rng.index(DOMAINS.len())];
-                format!("{a}.{b}{}@{d}", self.rng.below(100))
-            };
-            return match self.rng.below(5) {
-                0 => email,
-                1 => format!("contact {email}"),
-                2 => format!("send playlist to {email}"),
-                3 => format!("{email} password reset"),
-                _ => format!("is {email} my account"),
-            };
-        }
-        if roll < QUERY_EMAIL_SHARE + QUERY_PHONE_SHARE {
-            let phone = self.phone();
-            return match self.rng.below(4) {
-                0 => phone,
-                1 => format!("call me at {phone}"),
-                2 => format!("my number is {phone}"),
-                _ => format!("text {phone} the playlist"),
-            };
-        }
-        let (track, genre) = self.pick_track(u);
-        let t = self.catalog.track(track);
-        let mood = QUERY_MOODS[self.rng.index(QUERY_MOODS.len())];
-        match self.rng.below(6) {
-            0 | 1 => t.artist.to_lowercase(),
-            2 => t.title.to_lowercase(),
-            3 => format!("{mood} {genre}"),
-            4 => format!("{genre} for {mood}"),
-            _ => {
-                // A half-typed title, as search-as-you-type sends.
-                let lower = t.title.to_lowercase();
-                let keep = (lower.len() / 2).max(1);
-                lower
-                    .chars()
-                    .take(keep)
-                    .collect::<String>()
-                    .trim_end()
-                    .to_string()
-            }
-        }
-    }
-
-    /// A phone number from ranges reserved for fiction (UK 020 7946 0xxx, US 555-01xx).
-    fn phone(&mut self) -> String {
-        let uk = self.rng.below(1000);
-        let us = self.rng.below(100);
-        match self.rng.below(5) {
-            0 => format!("+44 20 7946 0{uk:03}"),
-            1 => format!("020 7946 0{uk:03}"),
-            2 => format!("+1 202-555-01{us:02}"),
-            3 => format!("(202) 555-01{us:02}"),
-            _ => format!("+1202555{:04}", 100 + us),
         }
     }
 }

@@ -18,13 +18,14 @@
 //!   ([`CanaryConfig`]) every personal value embeds a unique marker that tests can grep
 //!   for on disk.
 //!
-//! Entry points: [`events`] (as `serde_json::Value`s), [`write_ndjson`] (fast, the ingest
+//! Entry points: [`events`](fn@events) (as `serde_json::Value`s), [`write_ndjson`] (fast, the ingest
 //! wire format) and [`music_schemas`] (the schema document for each event type).
 
 pub mod clock;
 pub mod events;
 pub mod names;
 pub mod ndjson;
+pub mod queries;
 pub mod rng;
 pub mod schemas;
 pub mod tracks;

@@ -3,8 +3,9 @@
 use std::fmt::Write as _;
 
 use crate::CanaryConfig;
-use crate::names::{self, COUNTRIES, DOMAINS, GENRE_WEIGHTS};
+use crate::names::{self, COUNTRIES, DOMAINS, GENRE_WEIGHTS, GENRES};
 use crate::rng::{self, Rng};
+use crate::tracks::Catalog;
 
 /// Subscription plan; a public, low-cardinality attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +53,11 @@ impl Device {
 /// Number of favourite genres per user.
 pub const FAVOURITE_GENRES: usize = 3;
 
+/// Chance a play/skip/like follows the user's taste rather than the global chart.
+const TASTE_FOLLOW: f64 = 0.8;
+/// How a user's listening splits across favourite genres, most preferred first.
+const TASTE_SPLIT: [f64; FAVOURITE_GENRES] = [0.6, 0.3, 0.1];
+
 /// One user. Every field is derived from `(seed, index)`, so nothing is ever stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct User {
@@ -76,6 +82,18 @@ impl User {
     /// what real tenants key customers by (and why it must never be stored in the clear).
     pub fn external_id(&self) -> &str {
         &self.email
+    }
+
+    /// A track this user would plausibly play, with its genre: from a favourite genre
+    /// most of the time, which is the signal recommenders learn.
+    pub fn pick_track(&self, r: &mut Rng, catalog: &Catalog) -> (u64, &'static str) {
+        let genre = if r.chance(TASTE_FOLLOW) {
+            self.genres[r.weighted(&TASTE_SPLIT)]
+        } else {
+            r.weighted(GENRE_WEIGHTS)
+        };
+        let track = catalog.pick(r, genre);
+        (track, GENRES[catalog.genre_of(track)])
     }
 }
 

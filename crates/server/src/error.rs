@@ -1,0 +1,116 @@
+//! The one API error type and its single mapping to status codes and problem+json bodies.
+//!
+//! Authentication failures are vague to the client and precise in the logs; internal
+//! errors never leak details. Every body carries a stable `code` clients can match on.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use steward_engine::EngineError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub field: Option<String>,
+    pub errors: Vec<Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError { status, code, detail: detail.into(), field: None, errors: Vec::new() }
+    }
+
+    pub fn bad_request(code: &'static str, field: Option<&str>, detail: impl Into<String>) -> ApiError {
+        ApiError { field: field.map(str::to_owned), ..ApiError::new(StatusCode::BAD_REQUEST, code, detail) }
+    }
+
+    pub fn unauthenticated() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid API key is required: Authorization: Bearer <key>")
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    pub fn too_large(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", detail)
+    }
+
+    pub fn unavailable(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+    }
+
+    pub fn internal() -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the server log has details under this request id")
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(error: EngineError) -> ApiError {
+        match error {
+            EngineError::Unauthenticated { reason } => {
+                tracing::warn!(reason, "authentication failed");
+                ApiError::unauthenticated()
+            }
+            EngineError::NotFound { what } => ApiError::not_found(what),
+            EngineError::Conflict { what } => ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists")),
+            EngineError::Invalid { code, field, message } => ApiError::bad_request(code, field.as_deref(), message),
+            EngineError::Schema(e) => ApiError::bad_request("invalid_schema", e.field(), e.to_string()),
+            EngineError::Fields(errors) => {
+                let mut api = ApiError::bad_request("invalid_properties", None, "properties do not match the schema");
+                api.errors = errors.iter().map(|e| json!({"field": e.field, "code": e.code.code(), "message": e.message})).collect();
+                api
+            }
+            EngineError::Limit(message) => ApiError::too_large(message),
+            EngineError::Store(steward_store::StoreError::Poisoned) => {
+                tracing::error!("store poisoned after an I/O failure");
+                ApiError::unavailable("storage failed; the server must be restarted to recover")
+            }
+            other => {
+                tracing::error!(error = %other, "internal error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": format!("https://steward.dev/problems/{}", self.code),
+            "title": self.status.canonical_reason().unwrap_or("error"),
+            "status": self.status.as_u16(),
+            "code": self.code,
+            "detail": self.detail,
+        });
+        if let Some(field) = self.field {
+            body["field"] = Value::String(field);
+        }
+        if !self.errors.is_empty() {
+            body["errors"] = Value::Array(self.errors);
+        }
+        let mut response = (self.status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Maps axum's body/JSON extraction failures to our problem shape.
+pub(crate) fn from_json_rejection(rejection: axum::extract::rejection::JsonRejection) -> ApiError {
+    use axum::extract::rejection::JsonRejection::*;
+    match rejection {
+        MissingJsonContentType(_) => ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "expected Content-Type: application/json"),
+        BytesRejection(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large("request body too large"),
+        other => ApiError::bad_request("invalid_json", None, other.body_text()),
+    }
+}

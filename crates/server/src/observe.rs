@@ -1,0 +1,50 @@
+//! Per-request observation: request id, structured log line, request count and latency.
+//!
+//! Logs and metrics carry the route *template* (`/v1/tenants/{tenant}/subjects/{subject}/events`),
+//! never the concrete path, so no identifier of a person reaches them.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use rand::RngCore;
+use std::time::Instant;
+use tracing::Instrument;
+
+use crate::AppState;
+
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+pub(crate) async fn observe(State(_state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map(str::to_owned)
+        .unwrap_or_else(new_request_id);
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let span = tracing::info_span!("request", id = %request_id, %method, %route);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    metrics::counter!("steward_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.to_string()).increment(1);
+    metrics::histogram!("steward_http_request_duration_seconds", "method" => method, "route" => route).record(seconds);
+    span.in_scope(|| tracing::info!(status, ms = seconds * 1e3, "done"));
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 12];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    data_encoding::HEXLOWER.encode(&bytes)
+}

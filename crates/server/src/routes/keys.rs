@@ -1,0 +1,51 @@
+//! Tenant API keys: create (secret shown once), list, revoke.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+use steward_access::{Action, Role};
+
+use crate::auth::Caller;
+use crate::routes::body;
+use crate::{wire, ApiError, AppState};
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    request: Result<Json<wire::CreateKey>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.may(Action::ManageKeys, Some(&tenant))?;
+    let request = body(request)?;
+    let role = Role::parse(&request.role).map_err(|e| ApiError::bad_request("invalid_role", Some("role"), e.to_string()))?;
+    let expires_at = match &request.expires_at {
+        Some(text) => Some(
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map_err(|_| ApiError::bad_request("invalid_expiry", Some("expires_at"), "expected an RFC 3339 timestamp"))?
+                .with_timezone(&chrono::Utc),
+        ),
+        None => None,
+    };
+    let (record, secret) = state.blocking(move |engine| engine.create_key(&tenant, &request.name, role, expires_at)).await?;
+    let mut out = wire::key(&record);
+    out["secret"] = Value::String(secret);
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller, Path(tenant): Path<String>) -> Result<Json<Value>, ApiError> {
+    caller.may(Action::ManageKeys, Some(&tenant))?;
+    let keys = state.blocking(move |engine| engine.list_keys(&tenant)).await?;
+    Ok(Json(json!({"keys": keys.iter().map(wire::key).collect::<Vec<_>>()})))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, key_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.may(Action::ManageKeys, Some(&tenant))?;
+    let record = state.blocking(move |engine| engine.revoke_key(&tenant, &key_id)).await?;
+    Ok(Json(wire::key(&record)))
+}

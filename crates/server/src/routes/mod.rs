@@ -1,0 +1,22 @@
+//! Route handlers, one file per resource.
+
+pub mod events;
+pub mod health;
+pub mod keys;
+pub mod schemas;
+pub mod subjects;
+pub mod tenants;
+
+use axum::extract::rejection::JsonRejection;
+use axum::Json;
+
+use crate::ApiError;
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("route")
+}
+
+/// Unwraps a JSON body, mapping axum's rejection to our problem shape.
+pub(crate) fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    json.map(|Json(v)| v).map_err(crate::error::from_json_rejection)
+}

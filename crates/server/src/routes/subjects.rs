@@ -1,0 +1,82 @@
+//! Subjects: resolve an external id (in the body, never the URL) to its pseudonym; read a timeline.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use steward_access::Action;
+use steward_crypto::Pseudonym;
+use steward_engine::{Cursor, TimelineQuery};
+use steward_privacy::parse_timestamp_micros;
+
+use crate::auth::Caller;
+use crate::routes::body;
+use crate::{wire, ApiError, AppState};
+
+/// Purposes a read may declare; the policy engine of the next phase decides what each sees.
+pub const PURPOSES: [&str; 6] = ["analytics", "model_training", "personalization", "support", "security", "legal"];
+const DEFAULT_LIMIT: usize = 100;
+
+pub async fn resolve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    request: Result<Json<wire::Resolve>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.may(Action::ResolveSubject, Some(&tenant))?;
+    let request = body(request)?;
+    let subject = state.blocking(move |engine| engine.resolve_subject(&tenant, &request.external_id)).await?;
+    Ok(Json(json!({"subject": subject.to_hex()})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineParams {
+    purpose: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(rename = "type")]
+    types: Option<String>,
+}
+
+pub async fn timeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, subject)): Path<(String, String)>,
+    params: Result<Query<TimelineParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.may(Action::ReadTimeline, Some(&tenant))?;
+    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
+    let subject = Pseudonym::parse_hex(&subject)
+        .map_err(|_| ApiError::bad_request("invalid_subject", Some("subject"), "expected a 64-hex-digit pseudonym from subjects/resolve"))?;
+    let purpose = params.purpose.unwrap_or_else(|| "support".to_owned());
+    if !PURPOSES.contains(&purpose.as_str()) {
+        return Err(ApiError::bad_request("invalid_purpose", Some("purpose"), format!("expected one of {}", PURPOSES.join(", "))));
+    }
+    let open_personal = caller.may(Action::ReadPersonal, Some(&tenant)).is_ok();
+    let time = |field: &str, text: &Option<String>| -> Result<Option<i64>, ApiError> {
+        text.as_deref()
+            .map(|t| parse_timestamp_micros(t).ok_or_else(|| ApiError::bad_request("invalid_time", Some(field), "expected an RFC 3339 timestamp")))
+            .transpose()
+    };
+    let query = TimelineQuery {
+        subject,
+        from_us: time("from", &params.from)?,
+        to_us: time("to", &params.to)?,
+        types: params.types.map(|t| t.split(',').map(str::to_owned).collect()),
+        cursor: params.cursor.as_deref().map(Cursor::decode).transpose()?,
+        limit: params.limit.unwrap_or(DEFAULT_LIMIT),
+        open_personal,
+    };
+    let page = state.blocking(move |engine| engine.timeline(&tenant, &query)).await?;
+    Ok(Json(json!({
+        "subject": subject.to_hex(),
+        "purpose": purpose,
+        "personal_fields": if open_personal { "opened" } else { "masked" },
+        "events": page.events.iter().map(wire::timeline_event).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor.map(|c| c.encode()),
+    })))
+}

@@ -1,0 +1,29 @@
+//! Tenants: created and listed by the operator key.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+use steward_access::Action;
+
+use crate::auth::Caller;
+use crate::routes::body;
+use crate::{wire, ApiError, AppState};
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    request: Result<Json<wire::CreateTenant>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.may(Action::ManageTenants, None)?;
+    let request = body(request)?;
+    let info = state.blocking(move |engine| engine.create_tenant(&request.id)).await?;
+    Ok((StatusCode::CREATED, Json(wire::tenant(&info))))
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.may(Action::ManageTenants, None)?;
+    let tenants = state.blocking(|engine| engine.list_tenants()).await?;
+    Ok(Json(json!({"tenants": tenants.iter().map(wire::tenant).collect::<Vec<_>>()})))
+}

@@ -1,0 +1,63 @@
+//! Shared state of the HTTP server.
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use steward_engine::{Engine, EngineError};
+use tokio::sync::Semaphore;
+
+use crate::limits::ENGINE_CALLS_MAX;
+use crate::ApiError;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    ready: Arc<AtomicBool>,
+    engine_calls: Arc<Semaphore>,
+}
+
+/// The process-wide Prometheus recorder (metrics has one global recorder).
+pub(crate) fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+            .map(|b| b.build_recorder())
+            .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+        let handle = recorder.handle();
+        // Another recorder may already be installed (tests embedding several servers): keep it.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+impl AppState {
+    pub fn new(engine: Arc<Engine>) -> AppState {
+        prometheus();
+        AppState { engine, ready: Arc::new(AtomicBool::new(true)), engine_calls: Arc::new(Semaphore::new(ENGINE_CALLS_MAX)) }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    pub fn set_not_ready(&self) {
+        self.ready.store(false, Ordering::SeqCst);
+    }
+
+    /// Runs a blocking engine call on the blocking pool, at most ENGINE_CALLS_MAX at once.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Engine) -> Result<T, EngineError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self.engine_calls.clone().acquire_owned().await.map_err(|_| ApiError::unavailable("shutting down"))?;
+        let engine = self.engine.clone();
+        match tokio::task::spawn_blocking(move || f(&engine)).await {
+            Ok(result) => result.map_err(ApiError::from),
+            Err(error) => {
+                tracing::error!(%error, "engine task panicked");
+                Err(ApiError::internal())
+            }
+        }
+    }
+}

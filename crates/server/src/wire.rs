@@ -1,0 +1,92 @@
+//! Request and response bodies of the public API, converted by hand from engine types.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use steward_access::ApiKeyRecord;
+use steward_engine::{IngestReport, TenantInfo, TimelineEvent};
+
+use crate::limits::REJECTED_LISTED_MAX;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    pub id: String,
+}
+
+pub fn tenant(info: &TenantInfo) -> Value {
+    json!({"id": info.id, "created_at": info.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)})
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    pub name: String,
+    pub role: String,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+pub fn key(record: &ApiKeyRecord) -> Value {
+    let time = |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    json!({
+        "id": record.id,
+        "name": record.name,
+        "role": record.role.as_str(),
+        "created_at": time(&record.created_at),
+        "expires_at": record.expires_at.as_ref().map(time),
+        "revoked_at": record.revoked_at.as_ref().map(time),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resolve {
+    pub external_id: String,
+}
+
+/// The ingest response: counts always complete, rejected events listed up to a bound.
+#[derive(Serialize, Default)]
+pub struct IngestResponse {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected_count: u64,
+    pub rejected: Vec<Value>,
+}
+
+impl IngestResponse {
+    /// Adds a chunk's report; `offset` is the index of the chunk's first event in the request.
+    pub fn add(&mut self, report: &IngestReport, offset: usize) {
+        self.accepted += report.accepted() as u64;
+        self.duplicates += report.duplicates() as u64;
+        for (index, error) in report.rejected() {
+            self.rejected_count += 1;
+            if self.rejected.len() < REJECTED_LISTED_MAX {
+                let details: Vec<Value> = error.all.iter().map(|(code, field, message)| json!({"code": code, "field": field, "message": message})).collect();
+                self.rejected.push(json!({
+                    "index": offset + index,
+                    "code": error.code,
+                    "field": error.field,
+                    "message": error.message,
+                    "errors": details,
+                }));
+            }
+        }
+    }
+
+    pub fn reject_line(&mut self, index: usize, code: &str, message: &str) {
+        self.rejected_count += 1;
+        if self.rejected.len() < REJECTED_LISTED_MAX {
+            self.rejected.push(json!({"index": index, "code": code, "field": null, "message": message}));
+        }
+    }
+}
+
+pub fn timeline_event(event: &TimelineEvent) -> Value {
+    json!({
+        "event_id": event.event_id,
+        "type": event.event_type,
+        "time": event.time,
+        "schema_version": event.schema_version,
+        "properties": event.properties,
+    })
+}
