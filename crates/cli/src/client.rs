@@ -1,0 +1,68 @@
+//! A small blocking HTTP client for the client commands; problem+json answers become `CliError::Api`.
+
+use serde_json::Value;
+
+use crate::error::CliError;
+use crate::Remote;
+
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    key: Option<String>,
+}
+
+impl Client {
+    pub fn new(remote: &Remote) -> Client {
+        let config = ureq::Agent::config_builder().http_status_as_error(false).build();
+        Client { agent: config.into(), base: remote.url.trim_end_matches('/').to_owned(), key: remote.key.clone() }
+    }
+
+    fn auth(&self) -> Result<String, CliError> {
+        self.key.as_ref().map(|k| format!("Bearer {k}")).ok_or_else(|| CliError::Usage("an API key is needed: --key or STEWARD_KEY".into()))
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value, CliError> {
+        let response = self.agent.get(format!("{}{path}", self.base)).header("Authorization", self.auth()?).call();
+        finish(response)
+    }
+
+    pub fn delete(&self, path: &str) -> Result<Value, CliError> {
+        let response = self.agent.delete(format!("{}{path}", self.base)).header("Authorization", self.auth()?).call();
+        finish(response)
+    }
+
+    pub fn send_json(&self, method: &str, path: &str, body: &Value) -> Result<Value, CliError> {
+        let url = format!("{}{path}", self.base);
+        let auth = self.auth()?;
+        let response = match method {
+            "PUT" => self.agent.put(url).header("Authorization", auth).send_json(body),
+            _ => self.agent.post(url).header("Authorization", auth).send_json(body),
+        };
+        finish(response)
+    }
+
+    /// Posts an NDJSON body (a batch of lines).
+    pub fn post_ndjson(&self, path: &str, body: &[u8]) -> Result<Value, CliError> {
+        let response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", self.auth()?)
+            .header("Content-Type", "application/x-ndjson")
+            .send(body);
+        finish(response)
+    }
+}
+
+fn finish(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value, CliError> {
+    let mut response = response.map_err(|e| CliError::Http(e.to_string()))?;
+    let status = response.status().as_u16();
+    let body: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+    if (200..300).contains(&status) {
+        return Ok(body);
+    }
+    Err(CliError::Api {
+        status,
+        code: body["code"].as_str().unwrap_or("unknown").to_owned(),
+        detail: body["detail"].as_str().unwrap_or("").to_owned(),
+    })
+}

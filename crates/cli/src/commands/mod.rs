@@ -1,0 +1,10 @@
+//! One module per command.
+
+pub mod admin;
+pub mod demo;
+pub mod events;
+pub mod generate;
+pub mod ingest;
+pub mod init;
+pub mod keys;
+pub mod serve;
