@@ -34,7 +34,7 @@ pub enum Denied {
     OtherTenant,
     #[error("role {role} may not {action:?}")]
     Role { role: &'static str, action: Action },
-    #[error("the operator key manages tenants only")]
+    #[error("the operator key manages tenants and keys only")]
     OperatorOnly,
     #[error("only the operator key may {0:?}")]
     NotOperator(Action),
@@ -43,8 +43,10 @@ pub enum Denied {
 /// Decides whether `principal` may perform `action` on `tenant` (None for deployment-wide actions).
 pub fn authorize(principal: &Principal, action: Action, tenant: Option<&str>) -> Result<(), Denied> {
     match principal {
+        // The operator may also manage a tenant's keys: the way back in when a tenant has
+        // lost every admin key. It never reads tenant data.
         Principal::Operator => match action {
-            Action::ManageTenants => Ok(()),
+            Action::ManageTenants | Action::ManageKeys => Ok(()),
             _ => Err(Denied::OperatorOnly),
         },
         Principal::Key { tenant: own, role, .. } => {
@@ -87,7 +89,7 @@ mod tests {
         use Action::*;
         let actions = [ManageTenants, ManageKeys, ManageSchemas, ReadSchemas, Ingest, ResolveSubject, ReadTimeline, ReadPersonal];
         let table: [(Principal, [bool; 8]); 5] = [
-            (Principal::Operator, [true, false, false, false, false, false, false, false]),
+            (Principal::Operator, [true, true, false, false, false, false, false, false]),
             (key(Role::Admin), [false, true, true, true, true, true, true, true]),
             (key(Role::Writer), [false, false, false, true, true, true, false, false]),
             (key(Role::Reader), [false, false, false, true, false, true, true, false]),

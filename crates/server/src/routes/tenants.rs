@@ -18,8 +18,18 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.may(Action::ManageTenants, None)?;
     let request = body(request)?;
-    let info = state.blocking(move |engine| engine.create_tenant(&request.id)).await?;
-    Ok((StatusCode::CREATED, Json(wire::tenant(&info))))
+    let (info, record, secret) = state
+        .blocking(move |engine| {
+            let info = engine.create_tenant(&request.id)?;
+            let (record, secret) = engine.create_key(&info.id, "initial-admin", steward_access::Role::Admin, None)?;
+            Ok((info, record, secret))
+        })
+        .await?;
+    let mut body = wire::tenant(&info);
+    let mut key = wire::key(&record);
+    key["secret"] = Value::String(secret);
+    body["admin_key"] = key;
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The project's one test command (README, .ci/run). Runs every test of the workspace:
+# unit, property, end-to-end (real server on loopback), crash and leak tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v cargo-nextest >/dev/null 2>&1 && ! cargo nextest --version >/dev/null 2>&1; then
+  echo "cargo-nextest not found; installing it (once) from crates.io" >&2
+  cargo install --locked cargo-nextest
+fi
+cargo build --workspace --all-targets
+cargo nextest run --workspace --no-fail-fast "$@"
