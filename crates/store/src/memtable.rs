@@ -25,8 +25,9 @@ impl Memtable {
     }
 
     pub fn insert(&mut self, lsn: u64, record: EventRecord, key: EventKey) {
-        debug_assert!(lsn >= self.max_lsn, "memtable inserts must follow the log");
-        self.max_lsn = lsn;
+        // Group commit acknowledges a frame's appenders together, so they may insert in any
+        // order; `seq` (from the lsn) orders events, `max_lsn` only bounds the table.
+        self.max_lsn = self.max_lsn.max(lsn);
         self.bytes += record.footprint_bytes();
         let index = u32::try_from(self.rows.len()).unwrap_or(u32::MAX);
         self.by_subject.entry(record.event.subject).or_default().push(index);

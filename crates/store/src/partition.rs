@@ -6,7 +6,7 @@
 //! in a closed WAL file is in a frozen memtable or a segment, and truncating the WAL after
 //! a flush can never drop an acknowledged event.
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -104,8 +104,6 @@ pub struct Partition {
     pending_keys: Mutex<HashMap<Pseudonym, PendingKey>>,
     key_cache: Mutex<HashMap<Pseudonym, Key256>>,
     flush_lock: Mutex<()>,
-    frozen_changed: Condvar,
-    frozen_wait: Mutex<()>,
     next_segment_id: AtomicU64,
     poisoned: AtomicBool,
 }
@@ -178,8 +176,6 @@ impl Partition {
             pending_keys: Mutex::new(pending),
             key_cache: Mutex::new(HashMap::new()),
             flush_lock: Mutex::new(()),
-            frozen_changed: Condvar::new(),
-            frozen_wait: Mutex::new(()),
             next_segment_id: AtomicU64::new(next_segment_id),
             poisoned: AtomicBool::new(false),
             config,
@@ -265,7 +261,7 @@ impl Partition {
                 .filter_map(|e| pending.get(&e.subject).filter(|p| !p.durable).map(|p| (e.subject, p.wrapped.clone())))
                 .collect()
         };
-        self.wait_for_flush_room();
+        self.make_flush_room()?;
         let batch = WalBatch { new_keys, events: fresh };
         let payload = self.seal_wal_payload(&encode_batch(&batch));
         let result = {
@@ -308,12 +304,13 @@ impl Partition {
         Ok(AppendOutcome { stored, lsn: Some(lsn) })
     }
 
-    /// Blocks appenders while too many frozen memtables wait for flush, bounding memory.
-    fn wait_for_flush_room(&self) {
-        let mut guard = self.frozen_wait.lock();
+    /// Bounds memory: while too many frozen memtables wait, the appender flushes one itself
+    /// (so ingest never depends on the background thread keeping up, or running at all).
+    fn make_flush_room(&self) -> Result<(), StoreError> {
         while self.state.read().frozen.len() >= FROZEN_MEMTABLES_MAX {
-            self.frozen_changed.wait_for(&mut guard, Duration::from_millis(50));
+            self.flush_one()?;
         }
+        Ok(())
     }
 
     fn seal_wal_payload(&self, plain: &[u8]) -> Vec<u8> {
@@ -389,7 +386,6 @@ impl Partition {
                 }
             }
         }
-        self.frozen_changed.notify_all();
         self.wal.truncate_through(table.max_lsn)?;
         metrics::counter!("steward_flushes_total", "tenant" => self.config.tenant.clone()).increment(1);
         self.publish_gauges();
