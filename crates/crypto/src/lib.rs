@@ -11,11 +11,11 @@ mod key;
 mod master;
 mod pseudonym;
 
-pub use aead::{open, seal, seal_into, SEAL_OVERHEAD_BYTES};
+pub use aead::{open, seal, seal_into, Sealer, SEAL_OVERHEAD_BYTES};
 pub use error::CryptoError;
 pub use key::{Key256, WrappedKey, WRAPPED_KEY_BYTES};
 pub use master::{MasterKey, MASTER_KEY_ENV};
-pub use pseudonym::{hmac_sha256, sha256, Pseudonym, PSEUDONYM_BYTES};
+pub use pseudonym::{hmac_sha256, sha256, Pseudonym, PseudonymKey, PSEUDONYM_BYTES};
 
 /// Builds associated data from parts with length prefixes, so ("ab","c") and ("a","bc") differ.
 pub fn context(parts: &[&[u8]]) -> Vec<u8> {

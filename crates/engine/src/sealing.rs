@@ -4,7 +4,7 @@
 //!
 //! Format v1: `version u8 | count u16 | (class u8, name len u16, name, ct len u32, ct)*`.
 
-use steward_crypto::{Key256, Pseudonym};
+use steward_crypto::{Key256, Pseudonym, Sealer};
 use steward_privacy::PrivacyClass;
 
 const FORMAT_VERSION: u8 = 1;
@@ -33,6 +33,7 @@ pub(crate) fn seal_fields(
     if fields.is_empty() {
         return Vec::new();
     }
+    let sealer = Sealer::new(key);
     let mut out = Vec::with_capacity(64 * fields.len());
     out.push(FORMAT_VERSION);
     out.extend_from_slice(&(fields.len() as u16).to_le_bytes());
@@ -43,7 +44,7 @@ pub(crate) fn seal_fields(
         out.extend_from_slice(name.as_bytes());
         let len_at = out.len();
         out.extend_from_slice(&[0; 4]);
-        steward_crypto::seal_into(key, &field_context(tenant, subject, event_id, name), &plain, &mut out);
+        sealer.seal_into(&field_context(tenant, subject, event_id, name), &plain, &mut out);
         let ct_len = (out.len() - len_at - 4) as u32;
         out[len_at..len_at + 4].copy_from_slice(&ct_len.to_le_bytes());
     }
@@ -78,6 +79,7 @@ pub(crate) fn open_fields(
     if take(1)?[0] != FORMAT_VERSION {
         return Err("unknown sealed blob version".into());
     }
+    let sealer = key.map(Sealer::new);
     let count = u16::from_le_bytes(take(2)?.try_into().map_err(|_| "count")?) as usize;
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
@@ -86,8 +88,8 @@ pub(crate) fn open_fields(
         let name = String::from_utf8(take(name_len)?.to_vec()).map_err(|_| "field name")?;
         let ct_len = u32::from_le_bytes(take(4)?.try_into().map_err(|_| "ct length")?) as usize;
         let ct = take(ct_len)?;
-        let value = key.and_then(|key| {
-            let plain = steward_crypto::open(key, &field_context(tenant, subject, event_id, &name), ct).ok()?;
+        let value = sealer.as_ref().and_then(|sealer| {
+            let plain = sealer.open(&field_context(tenant, subject, event_id, &name), ct).ok()?;
             serde_json::from_slice(&plain).ok()
         });
         out.push(OpenedField { name, value });

@@ -3,7 +3,7 @@
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::Arc;
-use steward_crypto::{Key256, MasterKey, Pseudonym};
+use steward_crypto::{MasterKey, Pseudonym, PseudonymKey};
 use steward_privacy::{validate_event_type, Schema, SchemaVersion};
 use steward_store::{Partition, PartitionConfig, PartitionKeys};
 
@@ -16,7 +16,7 @@ const SCHEMAS: &str = "schemas";
 
 pub(crate) struct Tenant {
     info: TenantInfo,
-    pseudonym_secret: Key256,
+    pseudonym_key: PseudonymKey,
     partition: Partition,
     /// Every version of every event type, oldest first.
     schemas: RwLock<HashMap<String, Vec<Arc<SchemaVersion>>>>,
@@ -38,7 +38,7 @@ impl Tenant {
         for versions in schemas.values_mut() {
             versions.sort_by_key(|v| v.version);
         }
-        Ok(Tenant { info, pseudonym_secret, partition, schemas: RwLock::new(schemas) })
+        Ok(Tenant { info, pseudonym_key: PseudonymKey::new(&pseudonym_secret), partition, schemas: RwLock::new(schemas) })
     }
 
     pub fn id(&self) -> &str {
@@ -51,11 +51,11 @@ impl Tenant {
 
     pub fn pseudonym(&self, external_id: &str) -> Result<Pseudonym, EngineError> {
         validate_external_id(external_id, "external_id")?;
-        Ok(Pseudonym::derive(&self.pseudonym_secret, external_id))
+        Ok(self.pseudonym_key.derive(external_id))
     }
 
     pub fn pseudonym_unchecked(&self, external_id: &str) -> Pseudonym {
-        Pseudonym::derive(&self.pseudonym_secret, external_id)
+        self.pseudonym_key.derive(external_id)
     }
 
     pub fn put_schema(&self, event_type: &str, document: &serde_json::Value) -> Result<Arc<SchemaVersion>, EngineError> {

@@ -21,6 +21,9 @@ pub struct GenArgs {
     /// Also write one schema document per event type into this directory ({type}.json).
     #[arg(long)]
     pub schemas: Option<PathBuf>,
+    /// Also write the track catalog (id, title, artist, genre, duration_ms) as NDJSON here.
+    #[arg(long)]
+    pub tracks: Option<PathBuf>,
     /// Embed unique canary markers with this prefix in every personal value (for leak tests).
     #[arg(long)]
     pub canary: Option<String>,
@@ -41,6 +44,17 @@ pub fn run(args: GenArgs) -> Result<(), CliError> {
             let text = serde_json::to_string_pretty(&document).unwrap_or_default();
             std::fs::write(&path, text).map_err(CliError::io(path.display()))?;
         }
+    }
+    if let Some(path) = &args.tracks {
+        let file = std::fs::File::create(path).map_err(CliError::io(path.display()))?;
+        let mut out = BufWriter::new(file);
+        let catalog = steward_gen::Catalog::new(args.seed, config.tracks);
+        for j in 0..config.tracks {
+            let t = catalog.track(j);
+            let line = serde_json::json!({"id": t.id, "title": t.title, "artist": t.artist, "genre": t.genre, "duration_ms": t.duration_ms});
+            writeln!(out, "{line}").map_err(CliError::io(path.display()))?;
+        }
+        out.flush().map_err(CliError::io(path.display()))?;
     }
     let written = match &args.out {
         Some(path) => {

@@ -1,0 +1,98 @@
+//! Repository rules as tests: file docs and crate layering (see ARCHITECTURE.md).
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if name != "target" && !name.starts_with('.') {
+                rust_files(&path, out);
+            }
+        } else if name.ends_with(".rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_rust_file_opens_with_a_doc_line() {
+    let mut files = Vec::new();
+    rust_files(&root().join("crates"), &mut files);
+    if root().join("fuzz").exists() {
+        rust_files(&root().join("fuzz"), &mut files);
+    }
+    assert!(files.len() > 20, "found only {} files", files.len());
+    let missing: Vec<_> = files
+        .iter()
+        .filter(|f| !std::fs::read_to_string(f).unwrap().trim_start().starts_with("//!"))
+        .map(|f| f.strip_prefix(root()).unwrap().display().to_string())
+        .collect();
+    assert!(missing.is_empty(), "files without a `//!` first line: {missing:#?}");
+}
+
+/// The crates each crate may depend on (normal dependencies), from ARCHITECTURE.md.
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("crypto", &[]),
+    ("wal", &[]),
+    ("gen", &[]),
+    ("tidy", &[]),
+    ("privacy", &["crypto"]),
+    ("access", &["crypto"]),
+    ("store", &["crypto", "wal"]),
+    ("engine", &["crypto", "wal", "store", "privacy", "access"]),
+    ("server", &["engine", "crypto", "store", "privacy", "access"]),
+    ("cli", &["server", "engine", "gen", "crypto", "store", "privacy", "access"]),
+    ("bench", &["engine", "gen", "crypto", "store", "wal", "privacy", "access"]),
+];
+
+/// Third-party crates only some crates may use: HTTP at the edge, async only where needed.
+const EDGE_ONLY: &[(&str, &[&str])] = &[("axum", &["server"]), ("tower-http", &["server"]), ("tokio", &["server", "cli"]), ("clap", &["cli", "bench"])];
+
+fn normal_dependencies(manifest: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_deps = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]";
+            continue;
+        }
+        if in_deps {
+            if let Some((name, _)) = line.split_once(['=', '.']) {
+                let name = name.trim();
+                if !name.is_empty() && !name.starts_with('#') {
+                    out.push(name.to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn crates_depend_only_downward() {
+    let crates_dir = root().join("crates");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&crates_dir).unwrap() {
+        let dir = entry.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else { continue };
+        let allowed = ALLOWED.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("crate {name} is not in the layering table; add it (and to ARCHITECTURE.md)")).1;
+        for dep in normal_dependencies(&manifest) {
+            if let Some(inner) = dep.strip_prefix("steward-") {
+                assert!(allowed.contains(&inner), "{name} must not depend on {dep}");
+            }
+            if let Some((_, users)) = EDGE_ONLY.iter().find(|(d, _)| *d == dep) {
+                assert!(users.contains(&name.as_str()), "{name} must not depend on {dep} (edge-only)");
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 9);
+}
