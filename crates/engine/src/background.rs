@@ -17,10 +17,10 @@ pub(crate) fn spawn(engine: Weak<Engine>, stopping: Arc<AtomicBool>, flush_inter
                 let Some(engine) = engine.upgrade() else { return };
                 for tenant in engine.tenant_list() {
                     let partition = tenant.partition();
-                    if partition.needs_flush(age) {
-                        if let Err(error) = partition.flush() {
-                            tracing::error!(tenant = tenant.id(), %error, "flush failed");
-                        }
+                    if partition.needs_flush(age)
+                        && let Err(error) = partition.flush()
+                    {
+                        tracing::error!(tenant = tenant.id(), %error, "flush failed");
                     }
                     if let Err(error) = partition.compact_once() {
                         tracing::error!(tenant = tenant.id(), %error, "compaction failed");

@@ -53,10 +53,10 @@ pub fn rotate_master(data_dir: &Path) -> Result<String, EngineError> {
 }
 
 fn finish_interrupted(system: &SystemCatalog, current: &Path, new: &Path) -> Result<(), EngineError> {
-    if let Ok(candidate) = MasterKey::load(new) {
-        if system.check_master(&candidate).is_ok() {
-            std::fs::rename(new, current).map_err(|e| EngineError::DataDir { path: new.to_owned(), reason: e.to_string() })?;
-        }
+    if let Ok(candidate) = MasterKey::load(new)
+        && system.check_master(&candidate).is_ok()
+    {
+        std::fs::rename(new, current).map_err(|e| EngineError::DataDir { path: new.to_owned(), reason: e.to_string() })?;
     }
     Ok(())
 }

@@ -18,6 +18,9 @@ pub enum CatalogError {
     Corrupted { path: PathBuf, table: String, reason: String },
 }
 
+/// A key and its value, as read from a named table.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// An immutable segment as the catalog lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SegmentMeta {
@@ -180,7 +183,7 @@ impl Catalog {
     }
 
     /// Every entry of a named table, in key order, whose key starts with `prefix`.
-    pub fn scan_prefix(&self, table: &str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CatalogError> {
+    pub fn scan_prefix(&self, table: &str, prefix: &[u8]) -> Result<Vec<Entry>, CatalogError> {
         let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(table);
         let txn = self.db.begin_read().map_err(|e| db_err(&self.path, e))?;
         let table = match txn.open_table(def) {

@@ -282,10 +282,10 @@ impl Segment {
 
 impl Drop for Segment {
     fn drop(&mut self) {
-        if self.obsolete.load(Ordering::SeqCst) {
-            if let Err(error) = std::fs::remove_file(&self.path) {
-                tracing::warn!(path = %self.path.display(), %error, "could not remove retired segment; it is removed at next start");
-            }
+        if self.obsolete.load(Ordering::SeqCst)
+            && let Err(error) = std::fs::remove_file(&self.path)
+        {
+            tracing::warn!(path = %self.path.display(), %error, "could not remove retired segment; it is removed at next start");
         }
     }
 }

@@ -63,12 +63,10 @@ fn normal_dependencies(manifest: &str) -> Vec<String> {
             in_deps = line == "[dependencies]";
             continue;
         }
-        if in_deps {
-            if let Some((name, _)) = line.split_once(['=', '.']) {
-                let name = name.trim();
-                if !name.is_empty() && !name.starts_with('#') {
-                    out.push(name.to_owned());
-                }
+        if in_deps && let Some((name, _)) = line.split_once(['=', '.']) {
+            let name = name.trim();
+            if !name.is_empty() && !name.starts_with('#') {
+                out.push(name.to_owned());
             }
         }
     }

@@ -33,6 +33,9 @@ pub struct IngestArgs {
     pub remote: Remote,
 }
 
+/// Sends one batch of NDJSON lines ending at a byte offset of the input, and records the answer.
+type SendBatch<'a> = dyn FnMut(&mut Vec<u8>, u64, &mut Totals) -> Result<(), CliError> + 'a;
+
 #[derive(Default)]
 struct Totals {
     accepted: u64,
@@ -126,7 +129,7 @@ pub fn run(args: IngestArgs) -> Result<(), CliError> {
 fn ingest_csv(
     args: &IngestArgs,
     start: u64,
-    send: &mut dyn FnMut(&mut Vec<u8>, u64, &mut Totals) -> Result<(), CliError>,
+    send: &mut SendBatch<'_>,
     totals: &mut Totals,
 ) -> Result<(), CliError> {
     let file = std::fs::File::open(&args.file).map_err(CliError::io(args.file.display()))?;
@@ -179,10 +182,10 @@ fn typed_cell(cell: &str) -> Value {
     if let Ok(i) = cell.parse::<i64>() {
         return Value::from(i);
     }
-    if let Ok(f) = cell.parse::<f64>() {
-        if f.is_finite() {
-            return Value::from(f);
-        }
+    if let Ok(f) = cell.parse::<f64>()
+        && f.is_finite()
+    {
+        return Value::from(f);
     }
     match cell {
         "true" => Value::Bool(true),
