@@ -55,8 +55,9 @@ impl Engine {
     /// (replaying WALs) and starts background flush and compaction.
     pub fn open(config: EngineConfig) -> Result<Arc<Engine>, EngineError> {
         let dir = DataDir::lock(&config.data_dir)?;
-        let master = dir.load_master_key()?;
         let system = SystemCatalog::open(&dir.system_catalog_path())?;
+        rotate::finish_interrupted(&system, &dir.master_key_path(), &dir.path().join("master.key.new"))?;
+        let master = dir.load_master_key()?;
         system.check_master(&master)?;
         let engine = Arc::new(Engine {
             config,

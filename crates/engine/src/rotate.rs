@@ -52,7 +52,11 @@ pub fn rotate_master(data_dir: &Path) -> Result<String, EngineError> {
     Ok(new.fingerprint())
 }
 
-fn finish_interrupted(system: &SystemCatalog, current: &Path, new: &Path) -> Result<(), EngineError> {
+/// Completes a rotation that crashed after its catalog commit but before the key file rename.
+pub(crate) fn finish_interrupted(system: &SystemCatalog, current: &Path, new: &Path) -> Result<(), EngineError> {
+    if std::env::var_os(MASTER_KEY_ENV).is_some() || !new.exists() {
+        return Ok(());
+    }
     if let Ok(candidate) = MasterKey::load(new)
         && system.check_master(&candidate).is_ok()
     {
