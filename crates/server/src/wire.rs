@@ -54,8 +54,17 @@ pub struct IngestResponse {
 }
 
 impl IngestResponse {
-    /// Adds a chunk's report; `offset` is the index of the chunk's first event in the request.
+    /// Adds a report whose event `i` is the request's event `offset + i`.
     pub fn add(&mut self, report: &IngestReport, offset: usize) {
+        self.add_with(report, |i| offset + i);
+    }
+
+    /// Adds a report whose event `i` is the request's event `indexes[i]` (NDJSON line numbers).
+    pub fn add_mapped(&mut self, report: &IngestReport, indexes: &[usize]) {
+        self.add_with(report, |i| indexes.get(i).copied().unwrap_or(i));
+    }
+
+    fn add_with(&mut self, report: &IngestReport, index_of: impl Fn(usize) -> usize) {
         self.accepted += report.accepted() as u64;
         self.duplicates += report.duplicates() as u64;
         for (index, error) in report.rejected() {
@@ -63,7 +72,7 @@ impl IngestResponse {
             if self.rejected.len() < REJECTED_LISTED_MAX {
                 let details: Vec<Value> = error.all.iter().map(|(code, field, message)| json!({"code": code, "field": field, "message": message})).collect();
                 self.rejected.push(json!({
-                    "index": offset + index,
+                    "index": index_of(index),
                     "code": error.code,
                     "field": error.field,
                     "message": error.message,
@@ -71,6 +80,14 @@ impl IngestResponse {
                 }));
             }
         }
+    }
+
+    pub fn merge(&mut self, other: IngestResponse) {
+        self.accepted += other.accepted;
+        self.duplicates += other.duplicates;
+        self.rejected_count += other.rejected_count;
+        let room = REJECTED_LISTED_MAX.saturating_sub(self.rejected.len());
+        self.rejected.extend(other.rejected.into_iter().take(room));
     }
 
     pub fn reject_line(&mut self, index: usize, code: &str, message: &str) {

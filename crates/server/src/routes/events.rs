@@ -1,6 +1,6 @@
 //! Ingest: one event, a JSON array, or a streamed NDJSON body processed in bounded chunks.
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -97,78 +97,69 @@ async fn ingest_json(state: AppState, tenant: String, params: IngestParams, body
     Ok((status, Json(response)))
 }
 
-/// A chunk of NDJSON lines with their event index in the request.
-type Chunk = Vec<(usize, Bytes)>;
-
+/// Reads the NDJSON body in chunks of whole lines (≤ NDJSON_CHUNK_BYTES_MAX) and hands each
+/// to the blocking pool, keeping one chunk in flight while the next is read. An event's
+/// `index` in the response is its 0-based line number in the body.
 async fn ingest_ndjson(state: AppState, tenant: String, body: Body) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
     let mut stream = body.into_data_stream();
     let mut response = IngestResponse::default();
-    let mut pending = Vec::<u8>::new();
-    let mut chunk: Chunk = Vec::new();
-    let mut chunk_bytes = 0usize;
-    let mut next_index = 0usize;
+    let mut pending = Vec::<u8>::with_capacity(NDJSON_CHUNK_BYTES_MAX + NDJSON_LINE_BYTES_MAX);
+    let mut pending_first_line = 0usize;
     let mut total_bytes = 0u64;
-    let mut in_flight: Option<tokio::task::JoinHandle<Result<(IngestResponse, usize), ApiError>>> = None;
     let mut discarding_long_line = false;
+    let mut in_flight: Option<tokio::task::JoinHandle<Result<IngestResponse, ApiError>>> = None;
     loop {
         let data = match stream.next().await {
             Some(Ok(data)) => Some(data),
             Some(Err(error)) => {
                 tracing::warn!(%error, "NDJSON body ended with an error");
-                return Err(ApiError::bad_request("body_read_failed", None, "the request body could not be read to the end; events before the failure may be stored (retrying is safe: event ids are idempotent)"));
+                return Err(ApiError::bad_request(
+                    "body_read_failed",
+                    None,
+                    "the request body could not be read to the end; events before the failure may be stored (retrying is safe: event ids are idempotent)",
+                ));
             }
             None => None,
         };
         let done = data.is_none();
-        if let Some(data) = data {
+        if let Some(mut data) = data {
             total_bytes += data.len() as u64;
             if total_bytes > INGEST_NDJSON_BODY_BYTES_MAX {
-                return Err(ApiError::too_large(format!("an NDJSON body may hold at most {INGEST_NDJSON_BODY_BYTES_MAX} bytes; events before the limit may be stored (retrying is safe)")));
+                return Err(ApiError::too_large(format!(
+                    "an NDJSON body may hold at most {INGEST_NDJSON_BODY_BYTES_MAX} bytes; events before the limit may be stored (retrying is safe)"
+                )));
+            }
+            if discarding_long_line {
+                // Skip the rest of an over-long line without buffering it.
+                match data.iter().position(|&b| b == b'\n') {
+                    Some(at) => {
+                        data = data.slice(at + 1..);
+                        discarding_long_line = false;
+                        pending_first_line += 1;
+                    }
+                    None => continue,
+                }
             }
             pending.extend_from_slice(&data);
-        } else if !pending.is_empty() {
+        } else if !pending.is_empty() && pending.last() != Some(&b'\n') {
             pending.push(b'\n');
         }
-        let mut start = 0;
-        while let Some(offset) = pending[start..].iter().position(|&b| b == b'\n') {
-            let line = &pending[start..start + offset];
-            start += offset + 1;
-            if discarding_long_line {
-                discarding_long_line = false;
-                continue;
-            }
-            let trimmed = line.trim_ascii();
-            if trimmed.is_empty() {
-                continue;
-            }
-            let index = next_index;
-            next_index += 1;
-            if trimmed.len() > NDJSON_LINE_BYTES_MAX {
-                response.reject_line(index, "too_large", &format!("a line may hold at most {NDJSON_LINE_BYTES_MAX} bytes"));
-                continue;
-            }
-            chunk_bytes += trimmed.len();
-            chunk.push((index, Bytes::copy_from_slice(trimmed)));
-        }
-        pending.drain(..start);
-        if pending.len() > NDJSON_LINE_BYTES_MAX && !discarding_long_line {
-            // A line longer than the limit: reject it without buffering the rest of it.
-            response.reject_line(next_index, "too_large", &format!("a line may hold at most {NDJSON_LINE_BYTES_MAX} bytes"));
-            next_index += 1;
-            pending.clear();
-            discarding_long_line = true;
-        } else if discarding_long_line {
-            pending.clear();
-        }
-        if chunk.len() >= NDJSON_CHUNK_EVENTS_MAX || chunk_bytes >= NDJSON_CHUNK_BYTES_MAX || (done && !chunk.is_empty()) {
+        let complete = pending.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1);
+        let tail_too_long = pending.len() - complete > NDJSON_LINE_BYTES_MAX;
+        if complete > 0 && (complete >= NDJSON_CHUNK_BYTES_MAX || done || tail_too_long) {
+            let chunk: Vec<u8> = pending.drain(..complete).collect();
+            let first_line = pending_first_line;
+            pending_first_line += chunk.iter().filter(|&&b| b == b'\n').count();
             if let Some(previous) = in_flight.take() {
                 merge(&mut response, previous).await?;
             }
-            let lines = std::mem::take(&mut chunk);
-            chunk_bytes = 0;
-            let state2 = state.clone();
-            let tenant2 = tenant.clone();
-            in_flight = Some(tokio::spawn(async move { ingest_chunk(state2, tenant2, lines).await }));
+            let (state2, tenant2) = (state.clone(), tenant.clone());
+            in_flight = Some(tokio::spawn(async move { ingest_chunk(state2, tenant2, chunk, first_line).await }));
+        }
+        if tail_too_long {
+            response.reject_line(pending_first_line, "too_large", &format!("a line may hold at most {NDJSON_LINE_BYTES_MAX} bytes"));
+            pending.clear();
+            discarding_long_line = true;
         }
         if done {
             break;
@@ -180,49 +171,52 @@ async fn ingest_ndjson(state: AppState, tenant: String, body: Body) -> Result<(S
     Ok((StatusCode::OK, Json(response)))
 }
 
-async fn merge(response: &mut IngestResponse, task: tokio::task::JoinHandle<Result<(IngestResponse, usize), ApiError>>) -> Result<(), ApiError> {
-    let (part, _) = task.await.map_err(|_| ApiError::internal())??;
-    response.accepted += part.accepted;
-    response.duplicates += part.duplicates;
-    response.rejected_count += part.rejected_count;
-    for item in part.rejected {
-        if response.rejected.len() < REJECTED_LISTED_MAX {
-            response.rejected.push(item);
-        }
-    }
+async fn merge(response: &mut IngestResponse, task: tokio::task::JoinHandle<Result<IngestResponse, ApiError>>) -> Result<(), ApiError> {
+    let part = task.await.map_err(|_| ApiError::internal())??;
+    response.merge(part);
     Ok(())
 }
 
-/// Parses and ingests one chunk on the blocking pool (JSON parsing is CPU work).
-async fn ingest_chunk(state: AppState, tenant: String, lines: Chunk) -> Result<(IngestResponse, usize), ApiError> {
+/// Splits, parses and ingests one chunk of whole lines on the blocking pool (parsing is CPU work).
+async fn ingest_chunk(state: AppState, tenant: String, chunk: Vec<u8>, first_line: usize) -> Result<IngestResponse, ApiError> {
     state
         .blocking(move |engine| {
             let mut response = IngestResponse::default();
-            let mut events = Vec::with_capacity(lines.len());
-            let mut indexes = Vec::with_capacity(lines.len());
-            for (index, line) in &lines {
+            let mut events = Vec::with_capacity(NDJSON_CHUNK_EVENTS_MAX);
+            let mut lines = Vec::with_capacity(NDJSON_CHUNK_EVENTS_MAX);
+            let submit = |events: &mut Vec<Value>, lines: &mut Vec<usize>, response: &mut IngestResponse| -> Result<(), steward_engine::EngineError> {
+                if events.is_empty() {
+                    return Ok(());
+                }
+                let report = engine.ingest(&tenant, events, IngestOptions::default())?;
+                response.add_mapped(&report, lines);
+                events.clear();
+                lines.clear();
+                Ok(())
+            };
+            for (offset, line) in chunk.split(|&b| b == b'\n').enumerate() {
+                let index = first_line + offset;
+                let line = line.trim_ascii();
+                if line.is_empty() {
+                    continue;
+                }
+                if line.len() > NDJSON_LINE_BYTES_MAX {
+                    response.reject_line(index, "too_large", &format!("a line may hold at most {NDJSON_LINE_BYTES_MAX} bytes"));
+                    continue;
+                }
                 match serde_json::from_slice::<Value>(line) {
                     Ok(value) => {
                         events.push(value);
-                        indexes.push(*index);
+                        lines.push(index);
                     }
-                    Err(e) => response.reject_line(*index, "invalid_json", &format!("line is not JSON: {e}")),
+                    Err(e) => response.reject_line(index, "invalid_json", &format!("line is not JSON: {e}")),
+                }
+                if events.len() >= NDJSON_CHUNK_EVENTS_MAX {
+                    submit(&mut events, &mut lines, &mut response)?;
                 }
             }
-            if !events.is_empty() {
-                let report = engine.ingest(&tenant, &events, IngestOptions::default())?;
-                let mut part = IngestResponse::default();
-                part.add(&report, 0);
-                response.accepted += part.accepted;
-                response.duplicates += part.duplicates;
-                response.rejected_count += part.rejected_count;
-                for mut item in part.rejected {
-                    let local = item["index"].as_u64().unwrap_or(0) as usize;
-                    item["index"] = Value::from(indexes.get(local).copied().unwrap_or(0));
-                    response.rejected.push(item);
-                }
-            }
-            Ok((response, lines.len()))
+            submit(&mut events, &mut lines, &mut response)?;
+            Ok(response)
         })
         .await
 }
