@@ -6,7 +6,7 @@
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use rand::RngCore;
 use std::time::Instant;
 use tracing::Instrument;
@@ -32,6 +32,9 @@ pub(crate) async fn observe(State(_state): State<AppState>, request: Request, ne
         .unwrap_or_else(|| "unmatched".to_owned());
     let span = tracing::info_span!("request", id = %request_id, %method, %route);
     let mut response = next.run(request).instrument(span.clone()).await;
+    if response.status().as_u16() >= 400 && is_plain_text(&response) {
+        response = into_problem(response).await;
+    }
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
     metrics::counter!("steward_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.to_string()).increment(1);
@@ -41,6 +44,33 @@ pub(crate) async fn observe(State(_state): State<AppState>, request: Request, ne
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+/// Our own errors are JSON (problem+json, or the ingest report); the framework's are text.
+fn is_plain_text(response: &Response) -> bool {
+    response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"))
+}
+
+/// Rewrites an error answered by the framework itself (a path that does not decode, a
+/// method the route lacks) as problem+json, so every error has the same shape and a code.
+async fn into_problem(response: Response) -> Response {
+    let status = response.status();
+    let code = match status.as_u16() {
+        400 => "bad_request",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "too_large",
+        415 => "unsupported_media_type",
+        422 => "unprocessable",
+        _ if status.is_server_error() => "internal",
+        _ => "error",
+    };
+    let text = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let detail = if status.is_server_error() { "internal error".to_owned() } else { String::from_utf8_lossy(&text).into_owned() };
+    crate::ApiError::new(status, code, detail).into_response()
 }
 
 fn new_request_id() -> String {

@@ -79,3 +79,18 @@ async fn an_over_long_line_is_rejected_alone_without_buffering_it() {
     assert_eq!(answer["rejected"][0]["index"], 1);
     assert_eq!(answer["rejected"][0]["code"], "too_large");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framework_errors_are_problem_json_too() {
+    let fixture = fixture();
+    let app = steward_server::app(steward_server::AppState::new(fixture.engine.clone()));
+    for (method, path) in [("PATCH", "/v1/tenants"), ("GET", "/v1/tenants/acme/events"), ("GET", "/no/such/route")] {
+        let request = Request::builder().method(method).uri(path).header("authorization", format!("Bearer {}", fixture.writer)).body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert!(response.status().is_client_error(), "{method} {path}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{method} {path}");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(body["code"].is_string(), "{body}");
+    }
+}
