@@ -54,9 +54,9 @@ impl Memtable {
         }
     }
 
-    /// The rows sorted as a segment stores them.
-    pub fn sorted_rows(&self) -> Vec<(EventRecord, EventKey)> {
-        let mut rows = self.rows.clone();
+    /// The rows in the order a segment stores them (borrowed: the table stays readable).
+    pub fn sorted_rows(&self) -> Vec<&(EventRecord, EventKey)> {
+        let mut rows: Vec<&(EventRecord, EventKey)> = self.rows.iter().collect();
         rows.sort_unstable_by(|a, b| sort_key(&a.0).cmp(&sort_key(&b.0)));
         rows
     }

@@ -392,7 +392,7 @@ impl Partition {
         Ok(true)
     }
 
-    fn write_new_segment(&self, rows: &[(EventRecord, EventKey)], level: u8) -> Result<Segment, StoreError> {
+    fn write_new_segment(&self, rows: &[&(EventRecord, EventKey)], level: u8) -> Result<Segment, StoreError> {
         let id = self.next_segment_id.fetch_add(1, Ordering::SeqCst);
         let (key, wrapped) = if self.config.encrypt_at_rest {
             let key = Key256::random();
@@ -432,7 +432,8 @@ impl Partition {
         }
         rows.sort_unstable_by(|a, b| crate::segment::sort_key(&a.0).cmp(&crate::segment::sort_key(&b.0)));
         let level = inputs.iter().map(|s| s.meta.level).max().unwrap_or(0).saturating_add(1);
-        let merged = self.write_new_segment(&rows, level)?;
+        let refs: Vec<&(EventRecord, EventKey)> = rows.iter().collect();
+        let merged = self.write_new_segment(&refs, level)?;
         let input_rows: u64 = inputs.iter().map(|s| s.meta.rows).sum();
         assert_eq!(merged.meta.rows, input_rows, "compaction must keep every row");
         self.catalog.write(|txn| {

@@ -54,7 +54,7 @@ pub fn segment_key_context(tenant: &str, id: u64) -> Vec<u8> {
 /// Writes `rows` (already sorted) to `path` durably; returns the file size.
 pub fn write_segment(
     path: &Path,
-    rows: &[(EventRecord, EventKey)],
+    rows: &[&(EventRecord, EventKey)],
     key: Option<(&Key256, &[u8])>,
 ) -> Result<u64, StoreError> {
     let perr = |source| StoreError::Parquet { path: path.to_owned(), source };
@@ -96,7 +96,7 @@ pub(crate) fn sort_key(r: &EventRecord) -> (&[u8; 32], i64, u64) {
     (r.event.subject.as_bytes(), r.event.time_us, r.seq)
 }
 
-fn to_batch(rows: &[(EventRecord, EventKey)]) -> Result<RecordBatch, StoreError> {
+fn to_batch(rows: &[&(EventRecord, EventKey)]) -> Result<RecordBatch, StoreError> {
     let n = rows.len();
     let mut subject = FixedSizeBinaryBuilder::with_capacity(n, 32);
     let mut time = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
@@ -112,7 +112,7 @@ fn to_batch(rows: &[(EventRecord, EventKey)]) -> Result<RecordBatch, StoreError>
         path: PathBuf::new(),
         reason: e.to_string(),
     };
-    for (r, key) in rows {
+    for &(r, key) in rows {
         subject.append_value(r.event.subject.as_bytes()).map_err(internal)?;
         time.append_value(r.event.time_us);
         seq.append_value(r.seq);
