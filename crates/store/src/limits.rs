@@ -9,11 +9,12 @@ pub const FLUSH_INTERVAL_MS: u64 = 30_000;
 /// Rows per Parquet row group; the unit of pruning by subject and time statistics.
 pub const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// Segments smaller than this are candidates for compaction.
-pub const COMPACTION_SEGMENT_BYTES_MIN: u64 = 32 * 1024 * 1024;
+pub const COMPACTION_SEGMENT_BYTES_MIN: u64 = 16 * 1024 * 1024;
 /// Compaction starts when at least this many small segments exist.
 pub const COMPACTION_TRIGGER_SEGMENTS: usize = 4;
-/// Bytes of segments merged in one compaction (bounds its memory).
-pub const COMPACTION_INPUT_BYTES_MAX: u64 = 256 * 1024 * 1024;
+/// Bytes of segments merged in one compaction. Compaction decodes its inputs in memory, so
+/// this bounds its memory (about 4x this after decompression).
+pub const COMPACTION_INPUT_BYTES_MAX: u64 = 128 * 1024 * 1024;
 /// Events in one WAL batch; index within the batch is packed into the low bits of `seq`.
 pub const BATCH_EVENTS_MAX: usize = 1 << SEQ_INDEX_BITS;
 /// Bits of `seq` that hold the index within a WAL batch.
