@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 use steward_crypto::Pseudonym;
-use steward_privacy::{parse_timestamp_micros, validate_event_type, FieldError};
+use steward_privacy::{format_timestamp_micros, parse_timestamp_micros, validate_event_type, FieldError};
 use steward_store::NewEvent;
 
 use crate::limits::{EVENT_ID_BYTES_MAX, EXTERNAL_ID_BYTES_MAX, INGEST_BATCH_EVENTS_MAX, PROPERTIES_BYTES_MAX};
@@ -175,6 +175,7 @@ fn check(tenant: &Tenant, event: &Value) -> Result<Checked, EventError> {
     let subject = string_field(object, "subject", "invalid_subject", EXTERNAL_ID_BYTES_MAX)?;
     let time = string_field(object, "time", "invalid_time", 64)?;
     let time_us = parse_timestamp_micros(time)
+        .filter(|&us| format_timestamp_micros(us).is_some())
         .ok_or_else(|| EventError::one("invalid_time", Some("time"), "expected an RFC 3339 timestamp such as 2026-11-22T10:00:00Z"))?;
     let empty = Map::new();
     let properties = match object.get("properties") {

@@ -1,0 +1,300 @@
+//! Tenants are walls, proven per route of `steward_server::ROUTES` against the real binary:
+//! every key of tenant A, on every route naming tenant B, gets 403 or 404 (the same answer as for
+//! a tenant that does not exist) and never a byte of B's data; B is unchanged afterwards. And for
+//! every authenticated route: no key, a garbage key, a wrong secret, a revoked key and an expired
+//! key get 401; the operator key off its routes and a role without the right get 403.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use steward_server::{RouteSpec, ROUTES};
+
+const A: &str = "tenant-a";
+const B: &str = "tenant-b";
+
+/// Who may call each authenticated route ("operator" or a role). A route missing here fails the
+/// test: a new route must say who may call it.
+fn allowed(route: &RouteSpec) -> &'static [&'static str] {
+    match (route.method, route.path) {
+        ("POST", "/v1/tenants") | ("GET", "/v1/tenants") => &["operator"],
+        ("POST", "/v1/tenants/{tenant}/keys")
+        | ("GET", "/v1/tenants/{tenant}/keys")
+        | ("DELETE", "/v1/tenants/{tenant}/keys/{key_id}") => &["admin", "operator"],
+        ("GET", "/v1/tenants/{tenant}/schemas") | ("GET", "/v1/tenants/{tenant}/schemas/{event_type}") => {
+            &["admin", "writer", "reader", "privacy_officer"]
+        }
+        ("PUT", "/v1/tenants/{tenant}/schemas/{event_type}") => &["admin"],
+        ("POST", "/v1/tenants/{tenant}/events") => &["admin", "writer"],
+        ("POST", "/v1/tenants/{tenant}/subjects/resolve") => &["admin", "writer", "reader", "privacy_officer"],
+        ("GET", "/v1/tenants/{tenant}/subjects/{subject}/events") => &["admin", "reader", "privacy_officer"],
+        (method, path) => panic!("route {method} {path} is not in the isolation test's table: say who may call it"),
+    }
+}
+
+/// Plausible path parameters.
+struct Params<'a> {
+    tenant: &'a str,
+    key_id: &'a str,
+    subject: &'a str,
+}
+
+fn fill(route: &RouteSpec, p: &Params) -> String {
+    let mut path = route
+        .path
+        .replace("{tenant}", p.tenant)
+        .replace("{key_id}", p.key_id)
+        .replace("{subject}", p.subject)
+        .replace("{event_type}", "play");
+    assert!(!path.contains('{'), "unfilled parameter in {path}");
+    if path.ends_with("/events") && route.method == "GET" {
+        path.push_str("?purpose=support");
+    }
+    path
+}
+
+/// A plausible body for the route (unique where the route creates something).
+fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Option<Value> {
+    match (route.method, route.path) {
+        ("POST", "/v1/tenants") => Some(json!({"id": format!("t-made-{n}")})),
+        ("POST", "/v1/tenants/{tenant}/keys") => Some(json!({"name": format!("made-{n}"), "role": "admin"})),
+        ("PUT", "/v1/tenants/{tenant}/schemas/{event_type}") => {
+            let mut schema = play_schema();
+            schema["fields"]["intruder"] = json!({"type": "string", "class": "public"});
+            Some(schema)
+        }
+        ("POST", "/v1/tenants/{tenant}/events") => Some(json!([play_event(
+            &format!("planted-{n}"),
+            subject_external_id,
+            &time_at(7_000_000_000 + n as i64),
+            "planted@mail.example",
+            "planted-track",
+            1
+        )])),
+        ("POST", "/v1/tenants/{tenant}/subjects/resolve") => Some(json!({"external_id": subject_external_id})),
+        _ => None,
+    }
+}
+
+fn call(api: &Api, route: &RouteSpec, path: &str, authorization: Option<&str>, body: Option<Value>) -> Resp {
+    let body = body.map(|b| ("application/json", b.to_string().into_bytes()));
+    api.try_request_with_authorization(route.method, path, authorization, body)
+        .unwrap_or_else(|e| panic!("{} {path}: {e}", route.method))
+}
+
+fn bearer(key: &str) -> String {
+    format!("Bearer {key}")
+}
+
+/// What B has, none of which may ever reach A.
+struct Secrets {
+    strings: Vec<String>,
+}
+
+impl Secrets {
+    fn assert_absent(&self, resp: &Resp, what: &str) {
+        self.assert_absent_unless_sent(resp, "", what);
+    }
+
+    /// Like `assert_absent`, but a value the request itself carried may be echoed.
+    fn assert_absent_unless_sent(&self, resp: &Resp, sent: &str, what: &str) {
+        for s in self.strings.iter().filter(|s| !sent.contains(s.as_str())) {
+            assert!(!resp.text.contains(s.as_str()), "{what}: the answer carries B's {s:?}: {}", resp.text);
+        }
+    }
+}
+
+#[test]
+fn tenants_are_walls_on_every_route() {
+    let started = Instant::now();
+    let mut deployment = Deployment::init();
+    let server = deployment.start(&[]);
+    let api = server.api();
+    let op = deployment.operator_key.clone();
+
+    let a = tenant_with_keys(&api, &op, A);
+    let b = tenant_with_keys(&api, &op, B);
+    // An expiring key, made early so the wait for its expiry overlaps the rest of the test.
+    let expires_at = (chrono::Utc::now() + chrono::Duration::seconds(4)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let expires_instant = chrono::DateTime::parse_from_rfc3339(&expires_at).unwrap().with_timezone(&chrono::Utc);
+    let (_, expiring) = create_key(&api, &a.admin, A, "admin", Some(&expires_at));
+    api.get(&a.path("/schemas"), Some(&expiring)).expect(200, "an expiring key works before it expires");
+
+    for t in [&a, &b] {
+        put_schema(&api, &t.admin, &t.id, "play", &play_schema());
+    }
+    // The same external id in both tenants, plus one only B has.
+    let shared = "shared-person@example.org";
+    let b_only = format!("b-only-{}@example.org", random_hex(6));
+    let canary = format!("b-canary-{}@example.org", random_hex(8));
+    let b_events: Vec<Value> = (0..6)
+        .map(|i| {
+            let who = if i % 2 == 0 { shared } else { b_only.as_str() };
+            play_event(&format!("b-evt-{}-{i}", random_hex(4)), who, &time_at(i * 1000), &canary, &format!("b-track-{i}"), i)
+        })
+        .collect();
+    assert_eq!(ingest(&api, &b.writer, B, &b_events)["accepted"], 6);
+    let a_events: Vec<Value> =
+        (0..3).map(|i| play_event(&format!("a-evt-{i}"), shared, &time_at(i * 1000), "a-person@mail.example", &format!("a-track-{i}"), i)).collect();
+    assert_eq!(ingest(&api, &a.writer, A, &a_events)["accepted"], 3);
+    let b_shared = resolve(&api, &b.reader, B, shared);
+    let b_only_subject = resolve(&api, &b.reader, B, &b_only);
+    let a_shared = resolve(&api, &a.reader, A, shared);
+    assert_ne!(a_shared, b_shared, "the same person has unrelated pseudonyms in two tenants");
+    let b_key_id = b.key_ids.iter().find(|(r, _)| r == "writer").map(|(_, id)| id.clone()).unwrap();
+
+    let mut strings = vec![canary.clone(), b_only.clone(), b_shared.clone(), b_only_subject.clone(), b.admin.clone(), b.writer.clone()];
+    strings.extend(b_events.iter().map(|e| e["event_id"].as_str().unwrap().to_owned()));
+    strings.extend(b.key_ids.iter().map(|(_, id)| id.clone()));
+    strings.extend((0..6).map(|i| format!("b-track-{i}")));
+    let secrets = Secrets { strings };
+
+    let b_timeline_before = timeline_all(&api, &b.privacy_officer, B, &b_shared, 1000).0;
+    let b_keys_before = api.get(&b.path("/keys"), Some(&b.admin)).expect(200, "B keys").body;
+
+    // --- every route naming a tenant, with tenant B in the path and each of A's keys
+    let mut n = 0;
+    let mut cross_calls = 0;
+    for route in ROUTES.iter().filter(|r| r.path.contains("{tenant}")) {
+        assert!(route.authenticated, "{} {} names a tenant but needs no key", route.method, route.path);
+        for role in ROLES {
+            n += 1;
+            let key = a.key(role);
+            let params_b = Params { tenant: B, key_id: &b_key_id, subject: &b_shared };
+            let path = fill(route, &params_b);
+            let resp = call(&api, route, &path, Some(&bearer(key)), body_for(route, shared, n));
+            let what = format!("A's {role} key on {} {path}", route.method);
+            assert!(resp.status == 403 || resp.status == 404, "{what}: expected 403 or 404, got {} {}", resp.status, resp.text);
+            assert_problem_shape(&resp, &what);
+            secrets.assert_absent(&resp, &what);
+            // The same answer as for a tenant that does not exist: existence is not revealed.
+            let params_none = Params { tenant: "no-such-tenant", key_id: &b_key_id, subject: &b_shared };
+            let none = call(&api, route, &fill(route, &params_none), Some(&bearer(key)), body_for(route, shared, n));
+            assert_eq!((none.status, &none.body["code"]), (resp.status, &resp.body["code"]), "{what}: differs from a missing tenant");
+            // A's own tenant, B's key id / pseudonym / external id in the other parameters.
+            let params_a = Params { tenant: A, key_id: &b_key_id, subject: &b_shared };
+            let own_path = fill(route, &params_a);
+            let body = match (route.method, route.path) {
+                ("POST", "/v1/tenants/{tenant}/subjects/resolve") => Some(json!({"external_id": b_only})),
+                _ => body_for(route, shared, n),
+            };
+            let sent = format!("{own_path} {}", body.as_ref().map(Value::to_string).unwrap_or_default());
+            let own = call(&api, route, &own_path, Some(&bearer(key)), body);
+            secrets.assert_absent_unless_sent(&own, &sent, &format!("A's {role} key on {} {own_path}", route.method));
+            cross_calls += 1;
+        }
+    }
+    assert!(cross_calls >= 4 * 8, "every tenant route was tried with every role ({cross_calls})");
+    // A's view of "the same" external id is A's own pseudonym; of B's pseudonym, nothing.
+    assert_eq!(resolve(&api, &a.reader, A, shared), a_shared);
+    let a_on_b_subject = timeline_all(&api, &a.admin, A, &b_shared, 1000).0;
+    assert!(a_on_b_subject.is_empty(), "A reading B's pseudonym in A's tenant finds nothing: {a_on_b_subject:?}");
+
+    // --- B is unchanged: its keys live (none revoked by A, none added), its schema and timeline as before
+    for role in ROLES {
+        api.get(&b.path("/schemas"), Some(b.key(role))).expect(200, "B's keys still work");
+    }
+    let b_keys_after = api.get(&b.path("/keys"), Some(&b.admin)).expect(200, "B keys").body;
+    assert_eq!(b_keys_before, b_keys_after, "A created or revoked none of B's keys");
+    let schema = api.get(&b.path("/schemas/play"), Some(&b.reader)).expect(200, "B schema").body;
+    assert_eq!(schema["version"], 1, "A did not change B's schema: {schema}");
+    assert_eq!(timeline_all(&api, &b.privacy_officer, B, &b_shared, 1000).0, b_timeline_before, "A planted nothing in B");
+
+    // --- authentication and roles on every authenticated route (A's own tenant)
+    let (revoked_id, revoked) = create_key(&api, &a.admin, A, "admin", None);
+    api.get(&a.path("/schemas"), Some(&revoked)).expect(200, "key works before revocation");
+    let answer = api.delete(&a.path(&format!("/keys/{revoked_id}")), Some(&a.admin)).expect(200, "revoke");
+    assert!(answer.body["revoked_at"].is_string(), "{}", answer.text);
+    // A well-formed token with the wrong secret: A's writer key with its last character changed.
+    let mut wrong_secret = a.writer.clone();
+    let last = wrong_secret.pop().unwrap();
+    wrong_secret.push(if last == 'a' { 'b' } else { 'a' });
+
+    let authenticated: Vec<&RouteSpec> = ROUTES.iter().filter(|r| r.authenticated).collect();
+    assert!(authenticated.len() >= 10, "{}", authenticated.len());
+    let params_a = Params { tenant: A, key_id: "kxxxxxxxxxxxxxxxxxxxxxxxxxxx", subject: &a_shared };
+    let bad_headers: Vec<(String, &str)> = vec![
+        ("garbage".to_owned(), "a garbage token"),
+        ("Bearer garbage".to_owned(), "a garbage bearer token"),
+        ("Bearer ".to_owned(), "an empty bearer token"),
+        (format!("Basic {}", a.admin), "a key under the Basic scheme"),
+        (bearer(&wrong_secret), "a wrong secret"),
+        (bearer(&revoked), "a revoked key"),
+    ];
+    for route in &authenticated {
+        n += 1;
+        let path = fill(route, &params_a);
+        let what = |who: &str| format!("{} {path} with {who}", route.method);
+        let resp = call(&api, route, &path, None, body_for(route, shared, n));
+        assert_eq!(resp.status, 401, "{}: {}", what("no key"), resp.text);
+        assert_problem_shape(&resp, &what("no key"));
+        assert_eq!(resp.body["code"], "unauthenticated");
+        for (header, who) in &bad_headers {
+            let resp = call(&api, route, &path, Some(header), body_for(route, shared, n));
+            assert_eq!(resp.status, 401, "{}: {}", what(who), resp.text);
+            assert_eq!(resp.body["code"], "unauthenticated", "{}", what(who));
+        }
+        // Roles and the operator: 403 where not allowed, success where allowed.
+        let who_may = allowed(route);
+        for principal in ["operator", "admin", "writer", "reader", "privacy_officer"] {
+            let doc_mentions = route.who.contains(principal) || (principal != "operator" && route.who.contains("any tenant role"));
+            assert_eq!(doc_mentions, who_may.contains(&principal), "ROUTES `who` of {} {} vs who may call it ({principal})", route.method, route.path);
+            let key = if principal == "operator" { op.as_str() } else { a.key(principal) };
+            // Revoking needs a key to revoke: a fresh one each time.
+            let key_id = if route.method == "DELETE" && who_may.contains(&principal) {
+                create_key(&api, &a.admin, A, "reader", None).0
+            } else {
+                "kxxxxxxxxxxxxxxxxxxxxxxxxxxx".to_owned()
+            };
+            let path = fill(route, &Params { tenant: A, key_id: &key_id, subject: &a_shared });
+            n += 1;
+            let resp = call(&api, route, &path, Some(&bearer(key)), body_for(route, shared, n));
+            if who_may.contains(&principal) {
+                assert!((200..300).contains(&resp.status), "{}: allowed, got {} {}", what(principal), resp.status, resp.text);
+            } else {
+                assert_eq!(resp.status, 403, "{}: not allowed, got {}", what(principal), resp.text);
+                assert_problem_shape(&resp, &what(principal));
+                assert_eq!(resp.body["code"], "forbidden", "{}", what(principal));
+            }
+        }
+    }
+
+    // --- the expired key, once its time has passed
+    let wait_until = expires_instant + chrono::Duration::milliseconds(1100);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while chrono::Utc::now() < wait_until {
+        assert!(Instant::now() < deadline, "clock did not reach the expiry");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for route in &authenticated {
+        n += 1;
+        let path = fill(route, &params_a);
+        let resp = call(&api, route, &path, Some(&bearer(&expiring)), body_for(route, shared, n));
+        assert_eq!(resp.status, 401, "{} {path} with an expired key: {}", route.method, resp.text);
+        assert_eq!(resp.body["code"], "unauthenticated");
+    }
+
+    // --- after a restart: revoked and expired keys stay dead, the others live, walls stand
+    let status = server.terminate();
+    assert!(status.success(), "graceful stop: {status}");
+    let server = deployment.start(&[]);
+    let api = server.api();
+    for (who, key, want) in [("revoked", &revoked, 401), ("expired", &expiring, 401), ("A's reader", &a.reader, 200), ("B's reader", &b.reader, 404)] {
+        let resp = api.get(&a.path("/schemas"), Some(key));
+        assert_eq!(resp.status, want, "{who} key on A after a restart: {}", resp.text);
+    }
+    let resp = api.get(&b.path(&format!("/subjects/{b_shared}/events")), Some(&a.privacy_officer));
+    assert_eq!(resp.status, 404, "{}", resp.text);
+    secrets.assert_absent(&resp, "A on B after a restart");
+
+    // --- routes without authentication answer without a key
+    for route in ROUTES.iter().filter(|r| !r.authenticated) {
+        assert!(!route.path.contains('{'), "an unauthenticated route takes no parameters: {}", route.path);
+        let resp = api.request(route.method, route.path, None, None);
+        assert_eq!(resp.status, 200, "{} {}: {}", route.method, route.path, resp.text);
+        secrets.assert_absent(&resp, route.path);
+    }
+    drop(server);
+    eprintln!("isolation took {:?}", started.elapsed());
+}
