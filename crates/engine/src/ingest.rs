@@ -84,7 +84,8 @@ struct Checked {
     event_id: String,
     event_type: String,
     schema_version: u32,
-    public: Map<String, Value>,
+    /// Public fields as stored: a JSON object.
+    public: Vec<u8>,
     sealed: Vec<(String, steward_privacy::PrivacyClass, Value)>,
 }
 
@@ -112,32 +113,40 @@ pub(crate) fn ingest(tenant: &Tenant, events: &[Value], options: IngestOptions) 
     }
 
     let mut new_events = Vec::with_capacity(events.len());
+    let mut errors: Vec<Option<EventError>> = Vec::with_capacity(events.len());
     let mut bytes = 0u64;
-    for c in checked.iter().flatten() {
+    for c in checked {
+        let c = match c {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(Some(e));
+                continue;
+            }
+        };
+        errors.push(None);
         let key = tenant
             .partition()
             .subject_key(&c.subject, true)?
             .ok_or(EngineError::NotFound { what: "subject key" })?;
         let sealed = seal_fields(&key, tenant.id(), &c.subject, &c.event_id, &c.sealed);
-        let public = serde_json::to_vec(&c.public).unwrap_or_default();
-        bytes += (public.len() + sealed.len()) as u64;
+        bytes += (c.public.len() + sealed.len()) as u64;
         new_events.push(NewEvent {
             subject: c.subject,
             time_us: c.time_us,
-            event_id: c.event_id.clone(),
-            event_type: c.event_type.clone(),
+            event_id: c.event_id,
+            event_type: c.event_type,
             schema_version: c.schema_version,
-            public,
+            public: c.public,
             sealed,
         });
     }
     let stored = if new_events.is_empty() { Vec::new() } else { tenant.partition().append(new_events)?.stored };
     let mut stored = stored.into_iter();
-    let outcomes: Vec<EventOutcome> = checked
+    let outcomes: Vec<EventOutcome> = errors
         .into_iter()
-        .map(|c| match c {
-            Err(e) => EventOutcome::Rejected(e),
-            Ok(_) => match stored.next() {
+        .map(|e| match e {
+            Some(e) => EventOutcome::Rejected(e),
+            None => match stored.next() {
                 Some(true) => EventOutcome::Accepted,
                 _ => EventOutcome::Duplicate,
             },
@@ -191,8 +200,8 @@ fn check(tenant: &Tenant, event: &Value) -> Result<Checked, EventError> {
     for (field, reference) in &validated.identifiers {
         public.insert(field.clone(), Value::String(tenant.pseudonym_unchecked(reference).to_hex()));
     }
-    let public_len = serde_json::to_vec(&public).map(|v| v.len()).unwrap_or(0);
-    if public_len > PROPERTIES_BYTES_MAX {
+    let public = serde_json::to_vec(&public).unwrap_or_default();
+    if public.len() > PROPERTIES_BYTES_MAX {
         return Err(EventError::one("too_large", Some("properties"), format!("expected at most {PROPERTIES_BYTES_MAX} bytes of properties")));
     }
     Ok(Checked {
