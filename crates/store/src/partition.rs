@@ -20,7 +20,7 @@ use crate::dedup::{DedupIndex, EventKey};
 use crate::limits::{BATCH_EVENTS_MAX, FROZEN_MEMTABLES_MAX, MEMTABLE_BYTES_MAX, SCAN_EVENTS_MAX};
 use crate::memtable::Memtable;
 use crate::record::{decode_batch, encode_batch, EventRecord, NewEvent, WalBatch};
-use crate::segment::{segment_key_context, sync_dir, write_segment, Segment};
+use crate::segment::{segment_key_context, sync_dir, write_segment, Packing, Segment};
 use crate::{compaction, StoreError};
 
 const META_FLUSHED_LSN: &str = "flushed_lsn";
@@ -415,7 +415,8 @@ impl Partition {
         };
         let path = self.config.dir.join("segments").join(meta.file_name());
         let wrapped_bytes = meta.wrapped_key.as_ref().map(|w| w.as_bytes().to_vec());
-        meta.bytes = write_segment(&path, rows, key.as_ref().zip(wrapped_bytes.as_deref()))?;
+        let packing = if level == 0 { Packing::Fast } else { Packing::Tight };
+        meta.bytes = write_segment(&path, rows, key.as_ref().zip(wrapped_bytes.as_deref()), packing)?;
         Ok(Segment::new(meta, path, key))
     }
 

@@ -51,17 +51,29 @@ pub fn segment_key_context(tenant: &str, id: u64) -> Vec<u8> {
     steward_crypto::context(&[b"segment", tenant.as_bytes(), &id.to_le_bytes()])
 }
 
+/// How hard a segment is compressed: flushes are on the ingest path and compress fast (LZ4);
+/// compaction rewrites cold data and compresses tight (zstd).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Packing {
+    Fast,
+    Tight,
+}
+
 /// Writes `rows` (already sorted) to `path` durably; returns the file size.
 pub fn write_segment(
     path: &Path,
     rows: &[&(EventRecord, EventKey)],
     key: Option<(&Key256, &[u8])>,
+    packing: Packing,
 ) -> Result<u64, StoreError> {
     let perr = |source| StoreError::Parquet { path: path.to_owned(), source };
     debug_assert!(rows.windows(2).all(|w| sort_key(&w[0].0) <= sort_key(&w[1].0)), "segment rows unsorted");
     let mut props = WriterProperties::builder()
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(perr)?))
+        .set_compression(match packing {
+            Packing::Fast => Compression::LZ4_RAW,
+            Packing::Tight => Compression::ZSTD(ZstdLevel::try_new(1).map_err(perr)?),
+        })
         .set_created_by(format!("steward segment v{SEGMENT_FORMAT_VERSION}"));
     if let Some((segment_key, wrapped)) = key {
         let encryption = FileEncryptionProperties::builder(segment_key.expose().to_vec())
