@@ -10,7 +10,9 @@ pub struct Latencies {
 
 impl Latencies {
     pub fn with_capacity(n: usize) -> Latencies {
-        Latencies { ms: Vec::with_capacity(n) }
+        Latencies {
+            ms: Vec::with_capacity(n),
+        }
     }
 
     pub fn record(&mut self, elapsed: Duration) {
@@ -48,10 +50,18 @@ pub fn round3(x: f64) -> f64 {
 
 /// A `kB` field of /proc/self/status (VmRSS, VmHWM) in MiB; 0 where unavailable.
 pub fn proc_status_mb(field: &str) -> f64 {
-    let Ok(text) = std::fs::read_to_string("/proc/self/status") else { return 0.0 };
+    let Ok(text) = std::fs::read_to_string("/proc/self/status") else {
+        return 0.0;
+    };
     text.lines()
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
         .map(|kb| round3(kb / 1024.0))
         .unwrap_or(0.0)
 }

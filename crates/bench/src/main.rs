@@ -1,0 +1,61 @@
+//! `steward-bench`: whole-system durable-ingest benchmarks (in-process and over HTTP NDJSON).
+//!
+//! Each subcommand prints one JSON line on stdout (progress goes to stderr), so
+//! `bench/ingest.sh` can collect, compare and take medians. Micro benchmarks of the parts
+//! (WAL append, sealing, pseudonyms, validation, batch encoding) are Criterion benches in
+//! `benches/`: `cargo bench -p steward-bench`.
+
+mod http;
+mod inproc;
+mod stats;
+
+use clap::{Parser, Subcommand};
+use std::fmt::Display;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "steward-bench",
+    about = "Steward durable-ingest benchmarks; one JSON line per run"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest generated events through the engine API (W writer threads, batches of B).
+    Inproc(inproc::InprocArgs),
+    /// POST an NDJSON file to a running server (C connections, B events per request).
+    Http(http::HttpArgs),
+}
+
+/// Why a run failed; printed on stderr, exit status 1.
+#[derive(Debug)]
+pub struct Failed(pub String);
+
+impl Failed {
+    pub fn io(what: impl Display) -> impl FnOnce(std::io::Error) -> Failed {
+        move |e| Failed(format!("{what}: {e}"))
+    }
+
+    pub fn engine(what: &'static str) -> impl FnOnce(steward_engine::EngineError) -> Failed {
+        move |e| Failed(format!("{what}: {e}"))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inproc(args) => inproc::run(args),
+        Command::Http(args) => http::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failed(message)) => {
+            eprintln!("steward-bench: FAILED: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
