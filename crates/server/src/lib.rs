@@ -41,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tenants/{tenant}/subjects/resolve", post(subjects::resolve))
         .route("/v1/tenants/{tenant}/subjects/{subject}/events", get(subjects::timeline))
         .fallback(routes::not_found)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize_route))
         .layer(axum::extract::DefaultBodyLimit::max(limits::JSON_BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)

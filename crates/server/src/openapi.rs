@@ -2,6 +2,7 @@
 //! so a route added to the router but not here fails the route-coverage test.
 
 use serde_json::{json, Map, Value};
+use steward_access::Action;
 
 /// One route of the public API.
 pub struct RouteSpec {
@@ -9,27 +10,29 @@ pub struct RouteSpec {
     pub path: &'static str,
     /// Needs a bearer token.
     pub authenticated: bool,
+    /// The action the authorization middleware decides for this route (None: public route).
+    pub action: Option<Action>,
     /// Who may call it, for the document.
     pub who: &'static str,
     pub summary: &'static str,
 }
 
 pub const ROUTES: &[RouteSpec] = &[
-    RouteSpec { method: "GET", path: "/healthz", authenticated: false, who: "anyone", summary: "Liveness" },
-    RouteSpec { method: "GET", path: "/readyz", authenticated: false, who: "anyone", summary: "Readiness (503 while shutting down)" },
-    RouteSpec { method: "GET", path: "/metrics", authenticated: false, who: "anyone", summary: "Prometheus metrics" },
-    RouteSpec { method: "GET", path: "/openapi.json", authenticated: false, who: "anyone", summary: "This document" },
-    RouteSpec { method: "POST", path: "/v1/tenants", authenticated: true, who: "operator", summary: "Create a tenant; answers with its first admin key (shown once)" },
-    RouteSpec { method: "GET", path: "/v1/tenants", authenticated: true, who: "operator", summary: "List tenants" },
-    RouteSpec { method: "POST", path: "/v1/tenants/{tenant}/keys", authenticated: true, who: "admin, operator", summary: "Create an API key (secret shown once)" },
-    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/keys", authenticated: true, who: "admin, operator", summary: "List API keys" },
-    RouteSpec { method: "DELETE", path: "/v1/tenants/{tenant}/keys/{key_id}", authenticated: true, who: "admin, operator", summary: "Revoke an API key" },
-    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/schemas", authenticated: true, who: "any tenant role", summary: "Latest schema of every event type" },
-    RouteSpec { method: "PUT", path: "/v1/tenants/{tenant}/schemas/{event_type}", authenticated: true, who: "admin", summary: "Store a new schema version" },
-    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/schemas/{event_type}", authenticated: true, who: "any tenant role", summary: "Read a schema (?version=)" },
-    RouteSpec { method: "POST", path: "/v1/tenants/{tenant}/events", authenticated: true, who: "writer, admin", summary: "Ingest one event, a JSON array, or NDJSON (?all_or_nothing=true for arrays)" },
-    RouteSpec { method: "POST", path: "/v1/tenants/{tenant}/subjects/resolve", authenticated: true, who: "writer, reader, privacy_officer, admin", summary: "External id (in the body) to pseudonym" },
-    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/subjects/{subject}/events", authenticated: true, who: "reader (masked), privacy_officer and admin (opened)", summary: "A subject's timeline (?purpose=&from=&to=&type=&limit=&cursor=)" },
+    RouteSpec { method: "GET", path: "/healthz", authenticated: false, action: None, who: "anyone", summary: "Liveness" },
+    RouteSpec { method: "GET", path: "/readyz", authenticated: false, action: None, who: "anyone", summary: "Readiness (503 while shutting down)" },
+    RouteSpec { method: "GET", path: "/metrics", authenticated: false, action: None, who: "anyone", summary: "Prometheus metrics" },
+    RouteSpec { method: "GET", path: "/openapi.json", authenticated: false, action: None, who: "anyone", summary: "This document" },
+    RouteSpec { method: "POST", path: "/v1/tenants", authenticated: true, action: Some(Action::ManageTenants), who: "operator", summary: "Create a tenant; answers with its first admin key (shown once)" },
+    RouteSpec { method: "GET", path: "/v1/tenants", authenticated: true, action: Some(Action::ManageTenants), who: "operator", summary: "List tenants" },
+    RouteSpec { method: "POST", path: "/v1/tenants/{tenant}/keys", authenticated: true, action: Some(Action::ManageKeys), who: "admin, operator", summary: "Create an API key (secret shown once)" },
+    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/keys", authenticated: true, action: Some(Action::ManageKeys), who: "admin, operator", summary: "List API keys" },
+    RouteSpec { method: "DELETE", path: "/v1/tenants/{tenant}/keys/{key_id}", authenticated: true, action: Some(Action::ManageKeys), who: "admin, operator", summary: "Revoke an API key" },
+    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/schemas", authenticated: true, action: Some(Action::ReadSchemas), who: "any tenant role", summary: "Latest schema of every event type" },
+    RouteSpec { method: "PUT", path: "/v1/tenants/{tenant}/schemas/{event_type}", authenticated: true, action: Some(Action::ManageSchemas), who: "admin", summary: "Store a new schema version" },
+    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/schemas/{event_type}", authenticated: true, action: Some(Action::ReadSchemas), who: "any tenant role", summary: "Read a schema (?version=)" },
+    RouteSpec { method: "POST", path: "/v1/tenants/{tenant}/events", authenticated: true, action: Some(Action::Ingest), who: "writer, admin", summary: "Ingest one event, a JSON array, or NDJSON (?all_or_nothing=true for arrays)" },
+    RouteSpec { method: "POST", path: "/v1/tenants/{tenant}/subjects/resolve", authenticated: true, action: Some(Action::ResolveSubject), who: "writer, reader, privacy_officer, admin", summary: "External id (in the body) to pseudonym" },
+    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/subjects/{subject}/events", authenticated: true, action: Some(Action::ReadTimeline), who: "reader (masked), privacy_officer and admin (opened)", summary: "A subject's timeline (?purpose=&from=&to=&type=&limit=&cursor=)" },
 ];
 
 pub fn openapi_document() -> Value {

@@ -8,10 +8,9 @@ use axum::Json;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
-use steward_access::Action;
 use steward_engine::IngestOptions;
 
-use crate::auth::Caller;
+use crate::auth::Authorized;
 use crate::limits::*;
 use crate::wire::IngestResponse;
 use crate::{ApiError, AppState};
@@ -44,13 +43,12 @@ fn format_of(headers: &HeaderMap) -> Result<Format, ApiError> {
 
 pub async fn ingest(
     State(state): State<AppState>,
-    caller: Caller,
+    _auth: Authorized,
     Path(tenant): Path<String>,
     params: Result<Query<IngestParams>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
-    caller.may(Action::Ingest, Some(&tenant))?;
     let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
     match format_of(&headers)? {
         Format::Json => ingest_json(state, tenant, params, body).await,

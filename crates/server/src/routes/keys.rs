@@ -5,19 +5,18 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
-use steward_access::{Action, Role};
+use steward_access::Role;
 
-use crate::auth::Caller;
+use crate::auth::Authorized;
 use crate::routes::body;
 use crate::{wire, ApiError, AppState};
 
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    _auth: Authorized,
     Path(tenant): Path<String>,
     request: Result<Json<wire::CreateKey>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.may(Action::ManageKeys, Some(&tenant))?;
     let request = body(request)?;
     let role = Role::parse(&request.role).map_err(|e| ApiError::bad_request("invalid_role", Some("role"), e.to_string()))?;
     let expires_at = match &request.expires_at {
@@ -34,18 +33,16 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller, Path(tenant): Path<String>) -> Result<Json<Value>, ApiError> {
-    caller.may(Action::ManageKeys, Some(&tenant))?;
+pub async fn list(State(state): State<AppState>, _auth: Authorized, Path(tenant): Path<String>) -> Result<Json<Value>, ApiError> {
     let keys = state.blocking(move |engine| engine.list_keys(&tenant)).await?;
     Ok(Json(json!({"keys": keys.iter().map(wire::key).collect::<Vec<_>>()})))
 }
 
 pub async fn revoke(
     State(state): State<AppState>,
-    caller: Caller,
+    _auth: Authorized,
     Path((tenant, key_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.may(Action::ManageKeys, Some(&tenant))?;
     let record = state.blocking(move |engine| engine.revoke_key(&tenant, &key_id)).await?;
     Ok(Json(wire::key(&record)))
 }

@@ -5,10 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use steward_access::Action;
 use steward_privacy::SchemaVersion;
 
-use crate::auth::Caller;
+use crate::auth::Authorized;
 use crate::routes::body;
 use crate::{ApiError, AppState};
 
@@ -18,11 +17,10 @@ fn schema_json(version: &SchemaVersion) -> Value {
 
 pub async fn put(
     State(state): State<AppState>,
-    caller: Caller,
+    _auth: Authorized,
     Path((tenant, event_type)): Path<(String, String)>,
     request: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.may(Action::ManageSchemas, Some(&tenant))?;
     let document = body(request)?;
     let version = state.blocking(move |engine| engine.put_schema(&tenant, &event_type, &document)).await?;
     Ok(Json(schema_json(&version)))
@@ -36,18 +34,16 @@ pub struct VersionQuery {
 
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
+    _auth: Authorized,
     Path((tenant, event_type)): Path<(String, String)>,
     query: Result<Query<VersionQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.may(Action::ReadSchemas, Some(&tenant))?;
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
     let version = state.blocking(move |engine| engine.get_schema(&tenant, &event_type, query.version)).await?;
     Ok(Json(schema_json(&version)))
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller, Path(tenant): Path<String>) -> Result<Json<Value>, ApiError> {
-    caller.may(Action::ReadSchemas, Some(&tenant))?;
+pub async fn list(State(state): State<AppState>, _auth: Authorized, Path(tenant): Path<String>) -> Result<Json<Value>, ApiError> {
     let versions = state.blocking(move |engine| engine.list_schemas(&tenant)).await?;
     Ok(Json(json!({"schemas": versions.iter().map(|v| schema_json(v)).collect::<Vec<_>>()})))
 }

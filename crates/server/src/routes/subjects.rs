@@ -10,7 +10,7 @@ use steward_crypto::Pseudonym;
 use steward_engine::{Cursor, TimelineQuery};
 use steward_privacy::parse_timestamp_micros;
 
-use crate::auth::Caller;
+use crate::auth::Authorized;
 use crate::routes::body;
 use crate::{wire, ApiError, AppState};
 
@@ -20,11 +20,10 @@ const DEFAULT_LIMIT: usize = 100;
 
 pub async fn resolve(
     State(state): State<AppState>,
-    caller: Caller,
+    _auth: Authorized,
     Path(tenant): Path<String>,
     request: Result<Json<wire::Resolve>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.may(Action::ResolveSubject, Some(&tenant))?;
     let request = body(request)?;
     let subject = state.blocking(move |engine| engine.resolve_subject(&tenant, &request.external_id)).await?;
     Ok(Json(json!({"subject": subject.to_hex()})))
@@ -44,11 +43,10 @@ pub struct TimelineParams {
 
 pub async fn timeline(
     State(state): State<AppState>,
-    caller: Caller,
+    auth: Authorized,
     Path((tenant, subject)): Path<(String, String)>,
     params: Result<Query<TimelineParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.may(Action::ReadTimeline, Some(&tenant))?;
     let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
     let subject = Pseudonym::parse_hex(&subject)
         .map_err(|_| ApiError::bad_request("invalid_subject", Some("subject"), "expected a 64-hex-digit pseudonym from subjects/resolve"))?;
@@ -56,7 +54,7 @@ pub async fn timeline(
     if !PURPOSES.contains(&purpose.as_str()) {
         return Err(ApiError::bad_request("invalid_purpose", Some("purpose"), format!("expected one of {}", PURPOSES.join(", "))));
     }
-    let open_personal = caller.may(Action::ReadPersonal, Some(&tenant)).is_ok();
+    let open_personal = auth.also_may(Action::ReadPersonal);
     let time = |field: &str, text: &Option<String>| -> Result<Option<i64>, ApiError> {
         text.as_deref()
             .map(|t| parse_timestamp_micros(t).ok_or_else(|| ApiError::bad_request("invalid_time", Some(field), "expected an RFC 3339 timestamp")))
