@@ -1,4 +1,5 @@
-//! The background thread: flushes old or full memtables and compacts small segments.
+//! Background work: one thread flushes old or full memtables, another compacts small
+//! segments, so a long compaction never delays a flush that appenders may be waiting for.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -6,29 +7,47 @@ use std::time::Duration;
 
 use crate::Engine;
 
-const TICK_MS: u64 = 100;
+const FLUSH_TICK_MS: u64 = 50;
+const COMPACTION_TICK_MS: u64 = 500;
 
-pub(crate) fn spawn(engine: Weak<Engine>, stopping: Arc<AtomicBool>, flush_interval_ms: u64) -> std::thread::JoinHandle<()> {
+pub(crate) fn spawn(engine: Weak<Engine>, stopping: Arc<AtomicBool>, flush_interval_ms: u64) -> Vec<std::thread::JoinHandle<()>> {
+    let age = Duration::from_millis(flush_interval_ms);
+    let flusher = worker("steward-flush", engine.clone(), stopping.clone(), FLUSH_TICK_MS, move |engine| {
+        for tenant in engine.tenant_list() {
+            let partition = tenant.partition();
+            if partition.needs_flush(age)
+                && let Err(error) = partition.flush()
+            {
+                tracing::error!(tenant = tenant.id(), %error, "flush failed");
+            }
+        }
+    });
+    let compactor = worker("steward-compact", engine, stopping, COMPACTION_TICK_MS, |engine| {
+        for tenant in engine.tenant_list() {
+            if let Err(error) = tenant.partition().compact_once() {
+                tracing::error!(tenant = tenant.id(), %error, "compaction failed");
+            }
+        }
+    });
+    vec![flusher, compactor]
+}
+
+fn worker(
+    name: &str,
+    engine: Weak<Engine>,
+    stopping: Arc<AtomicBool>,
+    tick_ms: u64,
+    work: impl Fn(&Engine) + Send + 'static,
+) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
-        .name("steward-background".into())
+        .name(name.to_owned())
         .spawn(move || {
-            let age = Duration::from_millis(flush_interval_ms);
             while !stopping.load(Ordering::SeqCst) {
                 let Some(engine) = engine.upgrade() else { return };
-                for tenant in engine.tenant_list() {
-                    let partition = tenant.partition();
-                    if partition.needs_flush(age)
-                        && let Err(error) = partition.flush()
-                    {
-                        tracing::error!(tenant = tenant.id(), %error, "flush failed");
-                    }
-                    if let Err(error) = partition.compact_once() {
-                        tracing::error!(tenant = tenant.id(), %error, "compaction failed");
-                    }
-                }
+                work(&engine);
                 drop(engine);
-                std::thread::sleep(Duration::from_millis(TICK_MS));
+                std::thread::sleep(Duration::from_millis(tick_ms));
             }
         })
-        .unwrap_or_else(|e| panic!("cannot start the background thread: {e}"))
+        .unwrap_or_else(|e| panic!("cannot start a background thread: {e}"))
 }

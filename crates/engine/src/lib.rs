@@ -47,7 +47,7 @@ pub struct Engine {
     system: SystemCatalog,
     tenants: RwLock<HashMap<String, Arc<Tenant>>>,
     stopping: Arc<AtomicBool>,
-    background: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
+    background: parking_lot::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 impl Engine {
@@ -66,15 +66,15 @@ impl Engine {
             system,
             tenants: RwLock::new(HashMap::new()),
             stopping: Arc::new(AtomicBool::new(false)),
-            background: parking_lot::Mutex::new(None),
+            background: parking_lot::Mutex::new(Vec::new()),
         });
         for info in engine.system.tenants()? {
             let tenant = Tenant::open(&engine.config, &engine.dir, &engine.master, info)?;
             engine.tenants.write().insert(tenant.id().to_owned(), Arc::new(tenant));
         }
         if engine.config.background {
-            let handle = background::spawn(Arc::downgrade(&engine), engine.stopping.clone(), engine.config.flush_interval_ms);
-            *engine.background.lock() = Some(handle);
+            let handles = background::spawn(Arc::downgrade(&engine), engine.stopping.clone(), engine.config.flush_interval_ms);
+            *engine.background.lock() = handles;
         }
         Ok(engine)
     }
@@ -86,7 +86,7 @@ impl Engine {
     /// Stops background work and flushes every memtable to a segment.
     pub fn shutdown(&self) -> Result<(), EngineError> {
         self.stopping.store(true, Ordering::SeqCst);
-        if let Some(handle) = self.background.lock().take() {
+        for handle in std::mem::take(&mut *self.background.lock()) {
             let _ = handle.join();
         }
         self.flush_all()

@@ -104,6 +104,9 @@ pub struct Partition {
     pending_keys: Mutex<HashMap<Pseudonym, PendingKey>>,
     key_cache: Mutex<HashMap<Pseudonym, Key256>>,
     flush_lock: Mutex<()>,
+    /// Compaction runs apart from flushes: a long merge must never hold up a flush that
+    /// appenders may be waiting for.
+    compaction_lock: Mutex<()>,
     next_segment_id: AtomicU64,
     poisoned: AtomicBool,
 }
@@ -176,6 +179,7 @@ impl Partition {
             pending_keys: Mutex::new(pending),
             key_cache: Mutex::new(HashMap::new()),
             flush_lock: Mutex::new(()),
+            compaction_lock: Mutex::new(()),
             next_segment_id: AtomicU64::new(next_segment_id),
             poisoned: AtomicBool::new(false),
             config,
@@ -422,7 +426,7 @@ impl Partition {
 
     /// Merges small segments if enough exist; returns whether it did.
     pub fn compact_once(&self) -> Result<bool, StoreError> {
-        let _one_at_a_time = self.flush_lock.lock();
+        let _one_at_a_time = self.compaction_lock.lock();
         let current: Vec<Arc<Segment>> = self.state.read().segments.clone();
         let metas: Vec<SegmentMeta> = current.iter().map(|s| s.meta.clone()).collect();
         let Some(ids) = compaction::pick(&metas) else { return Ok(false) };

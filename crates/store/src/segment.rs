@@ -14,7 +14,8 @@ use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::encryption::decrypt::FileDecryptionProperties;
 use parquet::encryption::encrypt::FileEncryptionProperties;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use parquet::file::statistics::Statistics;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -74,7 +75,15 @@ pub fn write_segment(
             Packing::Fast => Compression::LZ4_RAW,
             Packing::Tight => Compression::ZSTD(ZstdLevel::try_new(1).map_err(perr)?),
         })
-        .set_created_by(format!("steward segment v{SEGMENT_FORMAT_VERSION}"));
+        .set_created_by(format!("steward segment v{SEGMENT_FORMAT_VERSION}"))
+        // Dictionaries pay off only for the low-cardinality columns; statistics only where
+        // reads prune by them (subject, time, seq, type). Ciphertext and JSON blobs get neither.
+        .set_dictionary_enabled(false)
+        .set_column_dictionary_enabled(ColumnPath::from("type"), true)
+        .set_column_dictionary_enabled(ColumnPath::from("schema_version"), true);
+    for column in ["event_key", "event_id", "public", "sealed"] {
+        props = props.set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
+    }
     if let Some((segment_key, wrapped)) = key {
         let encryption = FileEncryptionProperties::builder(segment_key.expose().to_vec())
             .with_footer_key_metadata(wrapped.to_vec())
