@@ -1,9 +1,11 @@
-//! Subject pseudonym: HMAC-SHA256 of an external id under the tenant's pseudonym secret.
+//! Subject pseudonym: HMAC-SHA256 of an external id under the tenant's pseudonym secret;
+//! `derive` keys the HMAC per call, `derive_precomputed` clones a keyed `PseudonymKey`
+//! (what ingest does).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
-use steward_crypto::{Key256, Pseudonym};
+use steward_crypto::{Key256, Pseudonym, PseudonymKey};
 
 fn derive(c: &mut Criterion) {
     let secret = Key256::random();
@@ -14,6 +16,10 @@ fn derive(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("derive", |b| {
         b.iter(|| Pseudonym::derive(black_box(&secret), black_box("user-42@example.org")))
+    });
+    let key = PseudonymKey::new(&secret);
+    group.bench_function("derive_precomputed", |b| {
+        b.iter(|| key.derive(black_box("user-42@example.org")))
     });
     group.finish();
 }

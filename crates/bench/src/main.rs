@@ -13,6 +13,10 @@ use clap::{Parser, Subcommand};
 use std::fmt::Display;
 use std::process::ExitCode;
 
+/// The same allocator as the `steward` binary, so in-process numbers match the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "steward-bench",

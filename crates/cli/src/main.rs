@@ -11,6 +11,9 @@ use std::process::ExitCode;
 
 use crate::error::CliError;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "steward", version, about = "Customer-event platform that remembers only what it may")]
 struct Cli {

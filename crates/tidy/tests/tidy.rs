@@ -44,6 +44,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("tidy", &[]),
     ("privacy", &["crypto"]),
     ("access", &["crypto"]),
+    ("policy", &["access"]),
+    ("audit", &["crypto"]),
     ("store", &["crypto", "wal"]),
     ("engine", &["crypto", "wal", "store", "privacy", "access"]),
     ("server", &["engine", "crypto", "store", "privacy", "access"]),
