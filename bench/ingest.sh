@@ -64,10 +64,11 @@ machine_line() {
     jq -cn --arg cpu "$cpu" --arg nproc "$(nproc)" --arg mem "$(free -g | awk '/Mem:/ {print $2}')" \
         --arg storage "$storage" --arg fs "$(df -PT "${TMPDIR:-/tmp}" | awk 'NR==2 {print $2}')" \
         --arg kernel "$(uname -r)" --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo none)" \
+        --arg dirty "$(git status --porcelain --untracked-files=no 2>/dev/null | wc -l)" \
         --arg events "$EVENTS" --arg runs "$RUNS" --arg seed "$SEED" --arg writers "$WRITERS" \
         --arg batch "$BATCH" --arg connections "$CONNECTIONS" --arg half "$HALF_EVENTS" \
         '{cpu: $cpu, nproc: ($nproc|tonumber), mem_gib: ($mem|tonumber), storage: $storage, fs: $fs,
-          kernel: $kernel, commit: $commit, events: ($events|tonumber), runs: ($runs|tonumber),
+          kernel: $kernel, commit: $commit, modified_files: ($dirty|tonumber), events: ($events|tonumber), runs: ($runs|tonumber),
           seed: ($seed|tonumber), writers: ($writers|tonumber), batch: ($batch|tonumber),
           connections: ($connections|tonumber), half_events: ($half|tonumber)}'
 }

@@ -16,7 +16,7 @@ pub(crate) fn spawn(engine: Weak<Engine>, stopping: Arc<AtomicBool>, flush_inter
         for tenant in engine.tenant_list() {
             let partition = tenant.partition();
             if partition.needs_flush(age)
-                && let Err(error) = partition.flush()
+                && let Err(error) = partition.flush_in_background(age)
             {
                 tracing::error!(tenant = tenant.id(), %error, "flush failed");
             }
