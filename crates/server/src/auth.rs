@@ -27,7 +27,9 @@ impl Authorized {
     /// A further decision within an allowed request (e.g. opening personal fields), through
     /// the same decision function.
     pub fn also_may(&self, action: Action) -> bool {
-        authorize(&self.principal, action, self.tenant.as_deref()).is_ok()
+        let allowed = authorize(&self.principal, action, self.tenant.as_deref()).is_ok();
+        tracing::debug!(route_action = ?self.action, further = ?action, allowed, "further decision");
+        allowed
     }
 }
 
