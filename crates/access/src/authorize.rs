@@ -24,6 +24,8 @@ pub enum Action {
     ReadTimeline,
     /// Seeing sealed (personal, free text, sensitive) fields in the clear.
     ReadPersonal,
+    /// Reading the tenant's audit log: heads and proofs.
+    ReadAudit,
 }
 
 /// Why a request was refused. `OtherTenant` maps to 404 so a key cannot probe which tenants exist.
@@ -71,7 +73,7 @@ fn role_allows(role: Role, action: Action) -> bool {
         Role::Admin => true,
         Role::Writer => matches!(action, Ingest | ReadSchemas | ResolveSubject),
         Role::Reader => matches!(action, ReadSchemas | ResolveSubject | ReadTimeline),
-        Role::PrivacyOfficer => matches!(action, ReadSchemas | ResolveSubject | ReadTimeline | ReadPersonal),
+        Role::PrivacyOfficer => matches!(action, ReadSchemas | ResolveSubject | ReadTimeline | ReadPersonal | ReadAudit),
     }
 }
 
@@ -87,13 +89,13 @@ mod tests {
     #[test]
     fn decision_table() {
         use Action::*;
-        let actions = [ManageTenants, ManageKeys, ManageSchemas, ReadSchemas, Ingest, ResolveSubject, ReadTimeline, ReadPersonal];
-        let table: [(Principal, [bool; 8]); 5] = [
-            (Principal::Operator, [true, true, false, false, false, false, false, false]),
-            (key(Role::Admin), [false, true, true, true, true, true, true, true]),
-            (key(Role::Writer), [false, false, false, true, true, true, false, false]),
-            (key(Role::Reader), [false, false, false, true, false, true, true, false]),
-            (key(Role::PrivacyOfficer), [false, false, false, true, false, true, true, true]),
+        let actions = [ManageTenants, ManageKeys, ManageSchemas, ReadSchemas, Ingest, ResolveSubject, ReadTimeline, ReadPersonal, ReadAudit];
+        let table: [(Principal, [bool; 9]); 5] = [
+            (Principal::Operator, [true, true, false, false, false, false, false, false, false]),
+            (key(Role::Admin), [false, true, true, true, true, true, true, true, true]),
+            (key(Role::Writer), [false, false, false, true, true, true, false, false, false]),
+            (key(Role::Reader), [false, false, false, true, false, true, true, false, false]),
+            (key(Role::PrivacyOfficer), [false, false, false, true, false, true, true, true, true]),
         ];
         for (principal, expected) in table {
             for (action, allowed) in actions.iter().zip(expected) {

@@ -29,6 +29,9 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         ("POST", "/v1/tenants/{tenant}/events") => &["admin", "writer"],
         ("POST", "/v1/tenants/{tenant}/subjects/resolve") => &["admin", "writer", "reader", "privacy_officer"],
         ("GET", "/v1/tenants/{tenant}/subjects/{subject}/events") => &["admin", "reader", "privacy_officer"],
+        ("GET", "/v1/tenants/{tenant}/audit/head")
+        | ("GET", "/v1/tenants/{tenant}/audit/proofs/inclusion")
+        | ("GET", "/v1/tenants/{tenant}/audit/proofs/consistency") => &["admin", "privacy_officer"],
         (method, path) => panic!("route {method} {path} is not in the isolation test's table: say who may call it"),
     }
 }
@@ -50,6 +53,12 @@ fn fill(route: &RouteSpec, p: &Params) -> String {
     assert!(!path.contains('{'), "unfilled parameter in {path}");
     if path.ends_with("/events") && route.method == "GET" {
         path.push_str("?purpose=support");
+    }
+    if path.ends_with("/proofs/inclusion") {
+        path.push_str("?index=0");
+    }
+    if path.ends_with("/proofs/consistency") {
+        path.push_str("?from=1&to=1");
     }
     path
 }

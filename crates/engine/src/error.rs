@@ -29,6 +29,9 @@ pub enum EngineError {
     Crypto(#[from] steward_crypto::CryptoError),
     #[error("limit exceeded: {0}")]
     Limit(String),
+    /// The audit log could not record a decision: the request must fail closed.
+    #[error("audit log: {0}")]
+    Audit(String),
 }
 
 impl EngineError {

@@ -5,6 +5,7 @@
 //! [`TimelinePage`]. The engine takes JSON *values* for event properties (schemas are about
 //! JSON), but knows nothing of HTTP or wire envelopes: those live in `steward-server`.
 
+mod audit;
 mod background;
 mod config;
 mod datadir;
@@ -17,7 +18,9 @@ mod system;
 mod tenant;
 mod timeline;
 
+pub use audit::AUDIT_HEAD_INTERVAL_MS;
 pub use config::EngineConfig;
+pub use steward_audit::{AuditRecord, Decision as AuditDecision, VerifyingKey};
 pub use datadir::{init, InitOutput};
 pub use error::EngineError;
 pub use ingest::{EventError, EventOutcome, IngestOptions, IngestReport};
@@ -47,6 +50,7 @@ pub struct Engine {
     system: SystemCatalog,
     tenants: RwLock<HashMap<String, Arc<Tenant>>>,
     stopping: Arc<AtomicBool>,
+    signing_key: steward_audit::SigningKey,
     background: parking_lot::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
@@ -59,6 +63,7 @@ impl Engine {
         rotate::finish_interrupted(&system, &dir.master_key_path(), &dir.path().join("master.key.new"))?;
         let master = dir.load_master_key()?;
         system.check_master(&master)?;
+        let signing_key = audit::load_or_create_signing_key(&dir.path().join("audit-signing.key"))?;
         let engine = Arc::new(Engine {
             config,
             dir,
@@ -66,6 +71,7 @@ impl Engine {
             system,
             tenants: RwLock::new(HashMap::new()),
             stopping: Arc::new(AtomicBool::new(false)),
+            signing_key,
             background: parking_lot::Mutex::new(Vec::new()),
         });
         for info in engine.system.tenants()? {
@@ -89,6 +95,7 @@ impl Engine {
         for handle in std::mem::take(&mut *self.background.lock()) {
             let _ = handle.join();
         }
+        self.sign_audit_heads(std::time::Duration::ZERO);
         self.flush_all()
     }
 

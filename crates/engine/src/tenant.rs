@@ -18,6 +18,7 @@ pub(crate) struct Tenant {
     info: TenantInfo,
     pseudonym_key: PseudonymKey,
     partition: Partition,
+    audit: steward_audit::AuditLog,
     /// Every version of every event type, oldest first.
     schemas: RwLock<HashMap<String, Vec<Arc<SchemaVersion>>>>,
 }
@@ -38,7 +39,9 @@ impl Tenant {
         for versions in schemas.values_mut() {
             versions.sort_by_key(|v| v.version);
         }
-        Ok(Tenant { info, pseudonym_key: PseudonymKey::new(&pseudonym_secret), partition, schemas: RwLock::new(schemas) })
+        let audit = steward_audit::AuditLog::open(&dir.tenant_dir(&info.id).join("audit"), steward_audit::AuditConfig::new(info.id.clone()))
+            .map_err(|e| EngineError::Audit(e.to_string()))?;
+        Ok(Tenant { info, pseudonym_key: PseudonymKey::new(&pseudonym_secret), partition, audit, schemas: RwLock::new(schemas) })
     }
 
     pub fn id(&self) -> &str {
@@ -47,6 +50,10 @@ impl Tenant {
 
     pub fn partition(&self) -> &Partition {
         &self.partition
+    }
+
+    pub fn audit(&self) -> &steward_audit::AuditLog {
+        &self.audit
     }
 
     pub fn pseudonym(&self, external_id: &str) -> Result<Pseudonym, EngineError> {

@@ -12,6 +12,9 @@ use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use steward_access::{authorize, Action, Denied, Principal};
+use steward_engine::{AuditDecision, AuditRecord};
+
+use crate::observe::RequestId;
 
 use crate::{ApiError, AppState, ROUTES};
 
@@ -71,22 +74,107 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
     let Some(action) = spec.action else {
         return next.run(Request::from_parts(parts, body)).await;
     };
-    let principal = match authenticate(&state, &parts.headers) {
-        Ok(principal) => principal,
-        Err(error) => return error.into_response(),
-    };
     let tenant = match RawPathParams::from_request_parts(&mut parts, &state).await {
         Ok(params) => params.iter().find(|(name, _)| *name == "tenant").map(|(_, value)| value.to_owned()),
         Err(rejection) => return rejection.into_response(),
     };
+    let principal = match authenticate(&state, &parts.headers) {
+        Ok(principal) => principal,
+        Err(error) => {
+            // A failed authentication against a tenant is a denied attempt in its log.
+            if let Some(t) = tenant {
+                let record = AuditRecord {
+                    time_us: chrono::Utc::now().timestamp_micros(),
+                    principal: "unauthenticated".to_owned(),
+                    action: format!("{action:?}"),
+                    purpose: None,
+                    resource: matched.replace(['{', '}'], ""),
+                    subject_refs: Vec::new(),
+                    subject_count: 0,
+                    decision: AuditDecision::Deny,
+                    policy_ids: Vec::new(),
+                    request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default(),
+                    result_rows: 0,
+                };
+                let engine = state.engine.clone();
+                let _ = tokio::task::spawn_blocking(move || engine.audit(&t, &record, false)).await;
+            }
+            return error.into_response();
+        }
+    };
+    let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let purpose = parts.uri.query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("purpose="))).map(str::to_owned);
+    let record = |decision: AuditDecision| AuditRecord {
+        time_us: chrono::Utc::now().timestamp_micros(),
+        principal: principal_name(&principal),
+        action: format!("{action:?}"),
+        purpose: purpose.clone().filter(|p| !p.is_empty() && p.len() <= 64 && p.bytes().all(steward_audit_char)),
+        resource: matched.replace(['{', '}'], ""),
+        subject_refs: Vec::new(),
+        subject_count: 0,
+        decision,
+        policy_ids: Vec::new(),
+        request_id: request_id.clone(),
+        result_rows: 0,
+    };
     if let Err(denied) = authorize(&principal, action, tenant.as_deref()) {
         tracing::info!(?action, reason = %denied, "denied");
+        // The denial goes to the log of the tenant that was targeted, if it exists.
+        if let Some(t) = &tenant {
+            let (engine, t, r) = (state.engine.clone(), t.clone(), record(AuditDecision::Deny));
+            let _ = tokio::task::spawn_blocking(move || engine.audit(&t, &r, false)).await;
+        }
         return match denied {
             Denied::OtherTenant => ApiError::not_found("tenant"),
             other => ApiError::forbidden(other.to_string()),
         }
         .into_response();
     }
-    parts.extensions.insert(Authorized { principal, action, tenant });
-    next.run(Request::from_parts(parts, body)).await
+    let mutating = parts.method != axum::http::Method::GET;
+    parts.extensions.insert(Authorized { principal: principal.clone(), action, tenant: tenant.clone() });
+    let Some(t) = tenant else {
+        // Deployment-level requests (the operator's tenant list and creation) have no tenant log yet.
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    if mutating {
+        // Durable before the response: the record is written alongside the handler's work and
+        // the answer waits for both; if the audit log cannot write, the request fails closed.
+        let (engine, t2, r) = (state.engine.clone(), t.clone(), record(AuditDecision::Allow));
+        let audit = tokio::task::spawn_blocking(move || engine.audit(&t2, &r, true));
+        let response = next.run(Request::from_parts(parts, body)).await;
+        return match audit.await {
+            Ok(Ok(_)) => response,
+            _ => ApiError::unavailable("the audit log could not record this request").into_response(),
+        };
+    }
+    let response = next.run(Request::from_parts(parts, body)).await;
+    let mut r = record(AuditDecision::Allow);
+    if let Some(facts) = response.extensions().get::<AuditFacts>() {
+        r.result_rows = facts.rows;
+        r.subject_count = facts.subjects.len() as u64;
+        r.subject_refs = facts.subjects.clone();
+    }
+    let engine = state.engine.clone();
+    match tokio::task::spawn_blocking(move || engine.audit(&t, &r, false)).await {
+        Ok(Ok(_)) => response,
+        _ => ApiError::unavailable("the audit log could not record this read").into_response(),
+    }
+}
+
+/// What a handler tells the audit record about its result: rows returned, subjects touched.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFacts {
+    pub rows: u64,
+    pub subjects: Vec<[u8; 32]>,
+}
+
+fn principal_name(principal: &Principal) -> String {
+    match principal {
+        Principal::Operator => "operator".to_owned(),
+        Principal::Key { key_id, .. } => format!("key:{key_id}"),
+    }
+}
+
+fn steward_audit_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'/' | b'.' | b'-')
 }

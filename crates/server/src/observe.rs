@@ -15,7 +15,11 @@ use crate::AppState;
 
 const REQUEST_ID_HEADER: &str = "x-request-id";
 
-pub(crate) async fn observe(State(_state): State<AppState>, request: Request, next: Next) -> Response {
+/// The request id, for handlers and the audit record.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+pub(crate) async fn observe(State(_state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request
         .headers()
@@ -30,6 +34,7 @@ pub(crate) async fn observe(State(_state): State<AppState>, request: Request, ne
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
+    request.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", id = %request_id, %method, %route);
     let mut response = next.run(request).instrument(span.clone()).await;
     if response.status().as_u16() >= 400 && is_plain_text(&response) {

@@ -32,6 +32,9 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/schemas/{event_type}", authenticated: true, action: Some(Action::ReadSchemas), who: "any tenant role", summary: "Read a schema (?version=)" },
     RouteSpec { method: "POST", path: "/v1/tenants/{tenant}/events", authenticated: true, action: Some(Action::Ingest), who: "writer, admin", summary: "Ingest one event, a JSON array, or NDJSON (?all_or_nothing=true for arrays)" },
     RouteSpec { method: "POST", path: "/v1/tenants/{tenant}/subjects/resolve", authenticated: true, action: Some(Action::ResolveSubject), who: "writer, reader, privacy_officer, admin", summary: "External id (in the body) to pseudonym" },
+    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/audit/head", authenticated: true, action: Some(Action::ReadAudit), who: "privacy_officer, admin", summary: "The audit log's current size and root, and its latest signed tree head" },
+    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/audit/proofs/inclusion", authenticated: true, action: Some(Action::ReadAudit), who: "privacy_officer, admin", summary: "Inclusion proof (?index=&size=) per RFC 9162" },
+    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/audit/proofs/consistency", authenticated: true, action: Some(Action::ReadAudit), who: "privacy_officer, admin", summary: "Consistency proof (?from=&to=) per RFC 9162" },
     RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/subjects/{subject}/events", authenticated: true, action: Some(Action::ReadTimeline), who: "reader (masked), privacy_officer and admin (opened)", summary: "A subject's timeline (?purpose=&from=&to=&type=&limit=&cursor=)" },
 ];
 

@@ -47,9 +47,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("policy", &["access"]),
     ("audit", &["crypto"]),
     ("store", &["crypto", "wal"]),
-    ("engine", &["crypto", "wal", "store", "privacy", "access"]),
-    ("server", &["engine", "crypto", "store", "privacy", "access"]),
-    ("cli", &["server", "engine", "gen", "crypto", "store", "privacy", "access"]),
+    ("engine", &["crypto", "wal", "store", "privacy", "access", "audit"]),
+    ("server", &["engine", "crypto", "store", "privacy", "access", "audit"]),
+    ("cli", &["server", "engine", "gen", "crypto", "store", "privacy", "access", "audit"]),
     ("bench", &["engine", "gen", "crypto", "store", "wal", "privacy", "access"]),
 ];
 

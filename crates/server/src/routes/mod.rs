@@ -1,5 +1,6 @@
 //! Route handlers, one file per resource.
 
+pub mod audit;
 pub mod events;
 pub mod health;
 pub mod keys;

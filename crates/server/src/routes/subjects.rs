@@ -10,7 +10,8 @@ use steward_crypto::Pseudonym;
 use steward_engine::{Cursor, TimelineQuery};
 use steward_privacy::parse_timestamp_micros;
 
-use crate::auth::Authorized;
+use crate::auth::{AuditFacts, Authorized};
+use axum::response::IntoResponse;
 use crate::routes::body;
 use crate::{wire, ApiError, AppState};
 
@@ -46,7 +47,7 @@ pub async fn timeline(
     auth: Authorized,
     Path((tenant, subject)): Path<(String, String)>,
     params: Result<Query<TimelineParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
     let subject = Pseudonym::parse_hex(&subject)
         .map_err(|_| ApiError::bad_request("invalid_subject", Some("subject"), "expected a 64-hex-digit pseudonym from subjects/resolve"))?;
@@ -69,12 +70,22 @@ pub async fn timeline(
         limit: params.limit.unwrap_or(DEFAULT_LIMIT),
         open_personal,
     };
-    let page = state.blocking(move |engine| engine.timeline(&tenant, &query)).await?;
-    Ok(Json(json!({
+    let (page, reference) = state
+        .blocking(move |engine| {
+            let page = engine.timeline(&tenant, &query)?;
+            let reference = engine.subject_ref(&tenant, &query.subject)?;
+            Ok((page, reference))
+        })
+        .await?;
+    let facts = AuditFacts { rows: page.events.len() as u64, subjects: reference.into_iter().collect() };
+    let mut response = Json(json!({
         "subject": subject.to_hex(),
         "purpose": purpose,
         "personal_fields": if open_personal { "opened" } else { "masked" },
         "events": page.events.iter().map(wire::timeline_event).collect::<Vec<_>>(),
         "next_cursor": page.next_cursor.map(|c| c.encode()),
-    })))
+    }))
+    .into_response();
+    response.extensions_mut().insert(facts);
+    Ok(response)
 }
