@@ -64,6 +64,9 @@ enum Command {
     Events(commands::events::EventsArgs),
     /// Write a synthetic music-streaming data set (deterministic by seed).
     Gen(commands::generate::GenArgs),
+    /// Verify or export a tenant's audit log (offline).
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
     /// Key management of a data directory (offline).
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Events(args) => commands::events::run(args),
         Command::Gen(args) => commands::generate::run(args),
         Command::Keys(cmd) => commands::keys::run(cmd),
+        Command::Audit(cmd) => commands::audit::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
