@@ -83,19 +83,8 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
         Err(error) => {
             // A failed authentication against a tenant is a denied attempt in its log.
             if let Some(t) = tenant {
-                let record = AuditRecord {
-                    time_us: chrono::Utc::now().timestamp_micros(),
-                    principal: "unauthenticated".to_owned(),
-                    action: format!("{action:?}"),
-                    purpose: None,
-                    resource: matched.replace(['{', '}'], ""),
-                    subject_refs: Vec::new(),
-                    subject_count: 0,
-                    decision: AuditDecision::Deny,
-                    policy_ids: Vec::new(),
-                    request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default(),
-                    result_rows: 0,
-                };
+                let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+                let record = decision_record("unauthenticated".to_owned(), action, None, &matched, request_id, AuditDecision::Deny);
                 let engine = state.engine.clone();
                 let _ = tokio::task::spawn_blocking(move || engine.audit(&t, &record, false)).await;
             }
@@ -104,19 +93,7 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
     };
     let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let purpose = parts.uri.query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("purpose="))).map(str::to_owned);
-    let record = |decision: AuditDecision| AuditRecord {
-        time_us: chrono::Utc::now().timestamp_micros(),
-        principal: principal_name(&principal),
-        action: format!("{action:?}"),
-        purpose: purpose.clone().filter(|p| !p.is_empty() && p.len() <= 64 && p.bytes().all(steward_audit_char)),
-        resource: matched.replace(['{', '}'], ""),
-        subject_refs: Vec::new(),
-        subject_count: 0,
-        decision,
-        policy_ids: Vec::new(),
-        request_id: request_id.clone(),
-        result_rows: 0,
-    };
+    let record = |decision: AuditDecision| decision_record(principal_name(&principal), action, purpose.clone(), &matched, request_id.clone(), decision);
     if let Err(denied) = authorize(&principal, action, tenant.as_deref()) {
         tracing::info!(?action, reason = %denied, "denied");
         // The denial goes to the log of the tenant that was targeted, if it exists.
@@ -166,6 +143,24 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
 pub struct AuditFacts {
     pub rows: u64,
     pub subjects: Vec<[u8; 32]>,
+}
+
+/// An audit record of a decision on a route. Only ids, names and the route template go in; a
+/// purpose outside the audit character set (it is caller text) is left out rather than logged.
+fn decision_record(principal: String, action: Action, purpose: Option<String>, route: &str, request_id: String, decision: AuditDecision) -> AuditRecord {
+    AuditRecord {
+        time_us: chrono::Utc::now().timestamp_micros(),
+        principal,
+        action: format!("{action:?}"),
+        purpose: purpose.filter(|p| !p.is_empty() && p.len() <= 64 && p.bytes().all(steward_audit_char)),
+        resource: route.replace(['{', '}'], ""),
+        subject_refs: Vec::new(),
+        subject_count: 0,
+        decision,
+        policy_ids: Vec::new(),
+        request_id,
+        result_rows: 0,
+    }
 }
 
 fn principal_name(principal: &Principal) -> String {
