@@ -336,9 +336,14 @@ pub struct Api {
 
 impl Api {
     pub fn new(base: &str) -> Api {
+        // No connection reuse: the server closes a connection after answering an error
+        // before reading the request body, and a pooled connection can race that close
+        // ("Peer disconnected" on the next request). Fresh connections make tests exact.
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(HTTP_TIMEOUT))
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
             .build();
         Api { agent: config.into(), base: base.trim_end_matches('/').to_owned() }
     }
