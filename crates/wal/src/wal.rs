@@ -119,7 +119,16 @@ impl Wal {
     pub fn rotate(&self) -> Result<Lsn, WalError> {
         let mut writer = self.writer.lock();
         self.check_poisoned()?;
-        writer.rotate().inspect_err(|_| self.poison())
+        let closed_through = writer.rotate().inspect_err(|_| self.poison())?;
+        // A leader may have written and fsynced a frame into the file just closed without having
+        // published it yet; publish it here so `last_lsn()` never lags what closed files hold.
+        // Lock order is writer, then queue: a leader never holds the queue while taking the writer.
+        let mut queue = self.queue.lock();
+        if queue.durable_lsn < closed_through {
+            queue.durable_lsn = closed_through;
+            self.queue_changed.notify_all();
+        }
+        Ok(closed_through)
     }
 
     /// Deletes every closed file whose records all have lsn <= `lsn`, oldest first; never the
@@ -187,7 +196,7 @@ impl Wal {
         });
         queue.leader_active = false;
         match &outcome {
-            Ok(Ok(())) => queue.durable_lsn = batch.last_lsn,
+            Ok(Ok(())) => queue.durable_lsn = queue.durable_lsn.max(batch.last_lsn),
             Ok(Err(_)) | Err(_) => self.poison(),
         }
         queue.recycle(batch.frame);
@@ -201,7 +210,10 @@ impl Wal {
     fn write_batch(&self, batch: &Batch) -> Result<(), WalError> {
         let mut writer = self.writer.lock();
         self.check_poisoned()?;
-        writer.write_frame(&batch.frame, batch.first_lsn, batch.last_lsn)
+        // Poison while still holding the writer, so `rotate` never closes a half-written file.
+        writer
+            .write_frame(&batch.frame, batch.first_lsn, batch.last_lsn)
+            .inspect_err(|_| self.poison())
     }
 
     fn poison(&self) {
