@@ -6,9 +6,14 @@
 //! of the next phase replaces one function, not a scattering of checks.
 
 mod authorize;
+mod jwt;
 mod key;
 mod role;
 
 pub use authorize::{authorize, Action, Denied, Principal};
+pub use jwt::{
+    looks_like_jwt, verify, IssuerConfig, Jwks, JwksError, JwtError, UserClaims, JWKS_BYTES_MAX, JWKS_KEYS_MAX,
+    TOKEN_BYTES_MAX,
+};
 pub use key::{ApiKeyRecord, ApiKeySecret, KeyParseError, TokenKind, KEY_ID_BYTES};
 pub use role::{Role, RoleParseError};
