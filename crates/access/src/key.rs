@@ -97,6 +97,10 @@ pub struct ApiKeyRecord {
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Purposes the key may read for; empty: whatever its role permits.
+    pub purposes: Vec<String>,
+    /// Token-bucket limit; `None`: the deployment's default.
+    pub rate_limit: Option<crate::RateLimit>,
 }
 
 impl ApiKeyRecord {
@@ -125,6 +129,8 @@ mod tests {
             created_at: Utc::now(),
             expires_at: None,
             revoked_at: None,
+            purposes: Vec::new(),
+            rate_limit: None,
         }
     }
 

@@ -1,16 +1,15 @@
-//! Who may do what: principals, API keys, roles and the one authorization function.
+//! Who is calling: principals, API keys, roles, rate limits.
 //!
 //! Main types: [`ApiKeySecret`] (the bearer token shown once), [`ApiKeyRecord`] (what is
-//! stored: a hash, never the secret), [`Principal`] (an authenticated caller), [`Action`]
-//! and [`authorize`]. Every request is decided by `authorize` alone, so the Cedar engine
-//! of the next phase replaces one function, not a scattering of checks.
+//! stored: a hash, never the secret), [`Principal`] (an authenticated caller). What a
+//! principal may do is decided by the Cedar policies of `steward-policy`, not here.
 
-mod authorize;
 mod jwt;
 mod key;
+mod principal;
 mod role;
 
-pub use authorize::{authorize, Action, Denied, Principal};
+pub use principal::{Principal, RateLimit};
 pub use jwt::{
     looks_like_jwt, verify, IssuerConfig, Jwks, JwksError, JwtError, UserClaims, JWKS_BYTES_MAX, JWKS_KEYS_MAX,
     TOKEN_BYTES_MAX,

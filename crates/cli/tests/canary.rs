@@ -88,7 +88,7 @@ fn read_back(api: &Api, keys: &TenantKeys, events: &[Value]) -> Vec<String> {
         let got = opened.iter().find(|e| e["event_id"] == event["event_id"]).unwrap_or_else(|| panic!("{} not readable", event["event_id"]));
         assert_eq!(got["properties"]["email"], event["properties"]["email"], "opened through the read path");
         assert_eq!(got["properties"]["name"], event["properties"]["name"]);
-        let (masked, _) = timeline_all(api, &keys.reader, TENANT, &subject, 100);
+        let (masked, _) = timeline_masked(api, &keys.reader, TENANT, &subject, 100);
         assert!(masked.iter().all(|e| e["properties"]["email"].is_null() && e["properties"]["name"].is_null()), "masked for the reader");
     }
     pseudonyms

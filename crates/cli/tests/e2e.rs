@@ -35,7 +35,7 @@ fn assert_same_event(got: &Value, sent: &Value, personal_opened: bool) {
 /// Reads `subject`'s whole timeline with the privacy officer key, as a map by event id.
 fn opened_timeline(api: &Api, keys: &TenantKeys, subject: &str) -> BTreeMap<String, Value> {
     let (events, page) = timeline_all(api, &keys.privacy_officer, TENANT, subject, 1000);
-    assert_eq!(page["personal_fields"], "opened");
+    assert_eq!(page["masked_classes"], serde_json::json!([]), "everything opened for legal");
     let map = by_id(&events);
     assert_eq!(map.len(), events.len(), "no event twice");
     map
@@ -107,7 +107,7 @@ fn end_to_end_over_http() {
     assert_eq!(resolve(&api, &keys.privacy_officer, TENANT, user1), s1, "resolving is deterministic");
     let sent1: Vec<&Value> = batch.iter().chain(nd.iter().step_by(2)).collect();
     let (opened, page) = timeline_all(&api, &keys.privacy_officer, TENANT, &s1, 100);
-    assert_eq!(page["personal_fields"], "opened");
+    assert_eq!(page["masked_classes"], serde_json::json!([]), "everything opened for legal");
     assert_eq!(page["subject"], s1.as_str());
     assert_eq!(opened.len(), sent1.len(), "user-1 timeline: {page}");
     let times: Vec<i64> = opened.iter().map(|e| micros_of(e["time"].as_str().unwrap())).collect();
@@ -116,15 +116,16 @@ fn end_to_end_over_http() {
     for sent in &sent1 {
         assert_same_event(&opened_map[sent["event_id"].as_str().unwrap()], sent, true);
     }
-    let (masked, page) = timeline_all(&api, &keys.reader, TENANT, &s1, 100);
-    assert_eq!(page["personal_fields"], "masked");
+    let (masked, page) = timeline_masked(&api, &keys.reader, TENANT, &s1, 100);
+    assert_eq!(page["masked_classes"], serde_json::json!(["personal", "free_text", "sensitive"]), "{page}");
+    assert_eq!(page["purpose"], "analytics");
     let masked_map = by_id(&masked);
     assert_eq!(masked_map.len(), sent1.len());
     for sent in &sent1 {
         assert_same_event(&masked_map[sent["event_id"].as_str().unwrap()], sent, false);
     }
     let admin_view = timeline_all(&api, &keys.admin, TENANT, &s2, 100).1;
-    assert_eq!(admin_view["personal_fields"], "opened");
+    assert_eq!(admin_view["masked_classes"], serde_json::json!([]));
     assert_eq!(admin_view["events"].as_array().unwrap().len(), 3);
     // A writer may not read timelines.
     api.get(&keys.path(&format!("/subjects/{s1}/events")), Some(&keys.writer)).expect_problem(403, "forbidden", "writer timeline");
@@ -269,10 +270,10 @@ fn end_to_end_over_http() {
     api.request("POST", &keys.path("/subjects/resolve"), Some(&keys.reader), Some(("application/json", b"{\"external_id\": ".to_vec())))
         .expect_problem(400, "invalid_json", "resolve malformed JSON");
     api.get("/v1/no/such/route", Some(&keys.admin)).expect_problem(404, "not_found", "unknown route");
-    api.get(&keys.path("/subjects/not-a-pseudonym/events"), Some(&keys.reader)).expect_problem(400, "invalid_subject", "bad subject");
+    api.get(&keys.path("/subjects/not-a-pseudonym/events?purpose=analytics"), Some(&keys.reader)).expect_problem(400, "invalid_subject", "bad subject");
     api.get(&keys.path(&format!("/subjects/{s1}/events?purpose=gossip")), Some(&keys.reader)).expect_problem(400, "invalid_purpose", "bad purpose");
-    api.get(&keys.path(&format!("/subjects/{s1}/events?cursor=%21%21")), Some(&keys.reader)).expect_problem(400, "invalid_cursor", "bad cursor");
-    api.get(&keys.path(&format!("/subjects/{s1}/events?limit=0")), Some(&keys.reader)).expect_problem(400, "invalid_limit", "bad limit");
+    api.get(&keys.path(&format!("/subjects/{s1}/events?purpose=analytics&cursor=%21%21")), Some(&keys.reader)).expect_problem(400, "invalid_cursor", "bad cursor");
+    api.get(&keys.path(&format!("/subjects/{s1}/events?purpose=analytics&limit=0")), Some(&keys.reader)).expect_problem(400, "invalid_limit", "bad limit");
     api.get(&keys.path("/schemas/nothing_here"), Some(&keys.reader)).expect_problem(404, "not_found", "missing schema");
     api.post("/v1/tenants", Some(&op), &json!({"id": TENANT})).expect_problem(409, "conflict", "tenant twice");
     api.post("/v1/tenants", Some(&op), &json!({"id": "Bad Id!"})).expect_problem(400, "invalid_tenant_id", "bad tenant id");
@@ -299,10 +300,10 @@ fn end_to_end_over_http() {
             assert_same_event(&paged_map[sent["event_id"].as_str().unwrap()], sent, true);
         }
     }
-    let full = api.get(&keys.path(&format!("/subjects/{sp}/events?limit=23")), Some(&keys.reader)).expect(200, "one page").body;
+    let full = api.get(&keys.path(&format!("/subjects/{sp}/events?purpose=analytics&limit=23")), Some(&keys.reader)).expect(200, "one page").body;
     assert_eq!(full["next_cursor"], Value::Null, "no cursor after the last page: {full}");
     let filtered = api
-        .get(&keys.path(&format!("/subjects/{sp}/events?limit=1000&from={}&to={}", time_at(50_001_000), time_at(50_002_000))), Some(&keys.reader))
+        .get(&keys.path(&format!("/subjects/{sp}/events?purpose=analytics&limit=1000&from={}&to={}", time_at(50_001_000), time_at(50_002_000))), Some(&keys.reader))
         .expect(200, "time filter")
         .body;
     assert_eq!(filtered["events"].as_array().unwrap().len(), 3, "[from, to) holds the three events at 50.001 s: {filtered}");
@@ -328,7 +329,7 @@ fn end_to_end_over_http() {
 
     // --- restart (SIGTERM, wait, start again): everything still readable, ids still deduplicated
     let before: Vec<BTreeMap<String, Value>> = [&s1, &s2, &sp].iter().map(|s| opened_timeline(&api, &keys, s)).collect();
-    let masked_before = timeline_all(&api, &keys.reader, TENANT, &s1, 1000).0;
+    let masked_before = timeline_masked(&api, &keys.reader, TENANT, &s1, 1000).0;
     let status = server.terminate();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
     let server = deployment.start(&[]);
@@ -337,7 +338,7 @@ fn end_to_end_over_http() {
     assert_eq!(resolve(&api, &keys.reader, TENANT, user1), s1, "pseudonyms survive a restart");
     let after: Vec<BTreeMap<String, Value>> = [&s1, &s2, &sp].iter().map(|s| opened_timeline(&api, &keys, s)).collect();
     assert_eq!(before, after, "every timeline reads the same after a restart");
-    assert_eq!(timeline_all(&api, &keys.reader, TENANT, &s1, 1000).0, masked_before);
+    assert_eq!(timeline_masked(&api, &keys.reader, TENANT, &s1, 1000).0, masked_before);
     let report = ingest(&api, &keys.writer, TENANT, &batch);
     assert_eq!(report["duplicates"], 5, "deduplication survives a restart: {report}");
     let got = api.get(&keys.path("/schemas/play"), Some(&keys.admin)).expect(200, "schema after restart");

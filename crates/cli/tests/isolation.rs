@@ -2,13 +2,17 @@
 //! every key of tenant A, on every route naming tenant B, gets 403 or 404 (the same answer as for
 //! a tenant that does not exist) and never a byte of B's data; B is unchanged afterwards. And for
 //! every authenticated route: no key, a garbage key, a wrong secret, a revoked key and an expired
-//! key get 401; the operator key off its routes and a role without the right get 403.
+//! key get 401; the operator key off its routes, a role without the right, a read without a
+//! purpose or for a purpose outside the key's scope get 403. Every refused attempt on an
+//! existing tenant is in that tenant's audit log as denied, counted per principal.
 
 mod common;
 
 use common::*;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+use steward_engine::steward_policy::DEFAULT_POLICIES;
 use steward_server::{RouteSpec, ROUTES};
 
 const A: &str = "tenant-a";
@@ -31,7 +35,15 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         ("GET", "/v1/tenants/{tenant}/subjects/{subject}/events") => &["admin", "reader", "privacy_officer"],
         ("GET", "/v1/tenants/{tenant}/audit/head")
         | ("GET", "/v1/tenants/{tenant}/audit/proofs/inclusion")
-        | ("GET", "/v1/tenants/{tenant}/audit/proofs/consistency") => &["admin", "privacy_officer"],
+        | ("GET", "/v1/tenants/{tenant}/audit/proofs/consistency")
+        | ("POST", "/v1/tenants/{tenant}/audit/reports/subject")
+        | ("GET", "/v1/tenants/{tenant}/audit/reports/principal") => &["admin", "privacy_officer"],
+        ("GET", "/v1/tenants/{tenant}/identity")
+        | ("PUT", "/v1/tenants/{tenant}/identity")
+        | ("GET", "/v1/tenants/{tenant}/policies")
+        | ("PUT", "/v1/tenants/{tenant}/policies")
+        | ("GET", "/v1/tenants/{tenant}/policies/versions")
+        | ("POST", "/v1/tenants/{tenant}/policies/check") => &["admin"],
         (method, path) => panic!("route {method} {path} is not in the isolation test's table: say who may call it"),
     }
 }
@@ -60,6 +72,9 @@ fn fill(route: &RouteSpec, p: &Params) -> String {
     if path.ends_with("/proofs/consistency") {
         path.push_str("?from=1&to=1");
     }
+    if path.ends_with("/reports/principal") {
+        path.push_str("?principal=key:kxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    }
     path
 }
 
@@ -81,13 +96,28 @@ fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Option<Va
             "planted-track",
             1
         )])),
-        ("POST", "/v1/tenants/{tenant}/subjects/resolve") => Some(json!({"external_id": subject_external_id})),
+        ("POST", "/v1/tenants/{tenant}/subjects/resolve") | ("POST", "/v1/tenants/{tenant}/audit/reports/subject") => {
+            Some(json!({"external_id": subject_external_id}))
+        }
+        ("PUT", "/v1/tenants/{tenant}/identity") => Some(json!({
+            "issuer": "https://login.example",
+            "audience": "steward",
+            "jwks": {"keys": [{"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "kid": "k1", "x": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]},
+        })),
+        ("POST", "/v1/tenants/{tenant}/policies/check") => {
+            Some(json!({"role": "reader", "action": "read_timeline", "purpose": "support", "resource": {"kind": "Subject", "id": "x"}}))
+        }
         _ => None,
     }
 }
 
 fn call(api: &Api, route: &RouteSpec, path: &str, authorization: Option<&str>, body: Option<Value>) -> Resp {
-    let body = body.map(|b| ("application/json", b.to_string().into_bytes()));
+    // Policies are Cedar text; the default set again changes nothing about who may do what.
+    let body = if (route.method, route.path) == ("PUT", "/v1/tenants/{tenant}/policies") {
+        Some(("text/plain", DEFAULT_POLICIES.as_bytes().to_vec()))
+    } else {
+        body.map(|b| ("application/json", b.to_string().into_bytes()))
+    };
     api.try_request_with_authorization(route.method, path, authorization, body)
         .unwrap_or_else(|e| panic!("{} {path}: {e}", route.method))
 }
@@ -162,6 +192,10 @@ fn tenants_are_walls_on_every_route() {
     let b_timeline_before = timeline_all(&api, &b.privacy_officer, B, &b_shared, 1000).0;
     let b_keys_before = api.get(&b.path("/keys"), Some(&b.admin)).expect(200, "B keys").body;
 
+    // Denied attempts each tenant's audit log must hold, by principal name.
+    let mut denied: BTreeMap<(&str, String), u64> = BTreeMap::new();
+    let key_name = |t: &TenantKeys, role: &str| format!("key:{}", t.key_ids.iter().find(|(r, _)| r == role).map(|(_, id)| id.as_str()).unwrap());
+
     // --- every route naming a tenant, with tenant B in the path and each of A's keys
     let mut n = 0;
     let mut cross_calls = 0;
@@ -175,6 +209,7 @@ fn tenants_are_walls_on_every_route() {
             let resp = call(&api, route, &path, Some(&bearer(key)), body_for(route, shared, n));
             let what = format!("A's {role} key on {} {path}", route.method);
             assert!(resp.status == 403 || resp.status == 404, "{what}: expected 403 or 404, got {} {}", resp.status, resp.text);
+            *denied.entry((B, key_name(&a, role))).or_default() += 1;
             assert_problem_shape(&resp, &what);
             secrets.assert_absent(&resp, &what);
             // The same answer as for a tenant that does not exist: existence is not revealed.
@@ -191,6 +226,9 @@ fn tenants_are_walls_on_every_route() {
             let sent = format!("{own_path} {}", body.as_ref().map(Value::to_string).unwrap_or_default());
             let own = call(&api, route, &own_path, Some(&bearer(key)), body);
             secrets.assert_absent_unless_sent(&own, &sent, &format!("A's {role} key on {} {own_path}", route.method));
+            if own.status == 403 {
+                *denied.entry((A, key_name(&a, role))).or_default() += 1;
+            }
             cross_calls += 1;
         }
     }
@@ -235,7 +273,9 @@ fn tenants_are_walls_on_every_route() {
         n += 1;
         let path = fill(route, &params_a);
         let what = |who: &str| format!("{} {path} with {who}", route.method);
+        let logged = u64::from(route.path.contains("{tenant}"));
         let resp = call(&api, route, &path, None, body_for(route, shared, n));
+        *denied.entry((A, "unauthenticated".to_owned())).or_default() += logged * (1 + bad_headers.len() as u64);
         assert_eq!(resp.status, 401, "{}: {}", what("no key"), resp.text);
         assert_problem_shape(&resp, &what("no key"));
         assert_eq!(resp.body["code"], "unauthenticated");
@@ -263,11 +303,38 @@ fn tenants_are_walls_on_every_route() {
                 assert!((200..300).contains(&resp.status), "{}: allowed, got {} {}", what(principal), resp.status, resp.text);
             } else {
                 assert_eq!(resp.status, 403, "{}: not allowed, got {}", what(principal), resp.text);
+                if route.path.contains("{tenant}") {
+                    let name = if principal == "operator" { "operator".to_owned() } else { key_name(&a, principal) };
+                    *denied.entry((A, name)).or_default() += 1;
+                }
                 assert_problem_shape(&resp, &what(principal));
                 assert_eq!(resp.body["code"], "forbidden", "{}", what(principal));
             }
         }
     }
+
+    // --- purposes: a read names one, within the key's scope and the role's purposes
+    let timeline = |purpose: &str| a.path(&format!("/subjects/{a_shared}/events{purpose}"));
+    let (scoped_id, scoped) = create_key_with(&api, &a.admin, A, json!({"name": "scoped", "role": "reader", "purposes": ["analytics"]}));
+    for (key, name, purpose, policy) in [
+        (a.reader.as_str(), key_name(&a, "reader"), "", "platform.reads-name-a-purpose"),
+        (a.reader.as_str(), key_name(&a, "reader"), "?purpose=legal", ""),
+        (a.writer.as_str(), key_name(&a, "writer"), "?purpose=support", ""),
+        (scoped.as_str(), format!("key:{scoped_id}"), "?purpose=support", "platform.purpose-scope"),
+        (scoped.as_str(), format!("key:{scoped_id}"), "?purpose=model_training", "platform.purpose-scope"),
+    ] {
+        let resp = api.get(&timeline(purpose), Some(key)).expect_problem(403, "forbidden", &format!("{name} reading {purpose:?}"));
+        if !policy.is_empty() {
+            assert!(resp.text.contains(policy), "the refusal names {policy}: {}", resp.text);
+        }
+        secrets.assert_absent(&resp, "purpose refusal");
+        *denied.entry((A, name)).or_default() += 1;
+    }
+    let resp = api.get(&timeline("?purpose=analytics"), Some(&scoped)).expect(200, "the scoped key within its scope");
+    assert_eq!(resp.body["purpose"], "analytics");
+    assert_eq!(resp.body["masked_classes"], json!(["personal", "free_text", "sensitive"]), "{}", resp.text);
+    api.get(&timeline("?purpose=gossip"), Some(&scoped)).expect_problem(400, "invalid_purpose", "unknown purpose");
+    *denied.entry((A, format!("key:{scoped_id}"))).or_default() += 1;
 
     // --- the expired key, once its time has passed
     let wait_until = expires_instant + chrono::Duration::milliseconds(1100);
@@ -280,6 +347,7 @@ fn tenants_are_walls_on_every_route() {
         n += 1;
         let path = fill(route, &params_a);
         let resp = call(&api, route, &path, Some(&bearer(&expiring)), body_for(route, shared, n));
+        *denied.entry((A, "unauthenticated".to_owned())).or_default() += u64::from(route.path.contains("{tenant}"));
         assert_eq!(resp.status, 401, "{} {path} with an expired key: {}", route.method, resp.text);
         assert_eq!(resp.body["code"], "unauthenticated");
     }
@@ -292,10 +360,26 @@ fn tenants_are_walls_on_every_route() {
     for (who, key, want) in [("revoked", &revoked, 401), ("expired", &expiring, 401), ("A's reader", &a.reader, 200), ("B's reader", &b.reader, 404)] {
         let resp = api.get(&a.path("/schemas"), Some(key));
         assert_eq!(resp.status, want, "{who} key on A after a restart: {}", resp.text);
+        if want == 401 {
+            *denied.entry((A, "unauthenticated".to_owned())).or_default() += 1;
+        }
     }
-    let resp = api.get(&b.path(&format!("/subjects/{b_shared}/events")), Some(&a.privacy_officer));
+    *denied.entry((A, key_name(&b, "reader"))).or_default() += 1;
+    let resp = api.get(&b.path(&format!("/subjects/{b_shared}/events?purpose=legal")), Some(&a.privacy_officer));
     assert_eq!(resp.status, 404, "{}", resp.text);
     secrets.assert_absent(&resp, "A on B after a restart");
+    *denied.entry((B, key_name(&a, "privacy_officer"))).or_default() += 1;
+
+    // --- every refused attempt is in the targeted tenant's audit log as denied
+    for ((tenant, principal), want) in &denied {
+        let admin = if *tenant == A { &a.admin } else { &b.admin };
+        let path = format!("/v1/tenants/{tenant}/audit/reports/principal?principal={principal}&limit=10000");
+        let report = api.get(&path, Some(admin)).expect(200, "principal report").body;
+        let records = report["records"].as_array().unwrap();
+        let got = records.iter().filter(|r| r["decision"] == "deny").count() as u64;
+        assert_eq!(got, *want, "denied attempts of {principal} in {tenant}'s audit log ({} records)", records.len());
+        assert!(records.iter().all(|r| r["principal"] == principal.as_str()));
+    }
 
     // --- routes without authentication answer without a key
     for route in ROUTES.iter().filter(|r| !r.authenticated) {

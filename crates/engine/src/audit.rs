@@ -11,6 +11,10 @@ use steward_crypto::Pseudonym;
 
 use crate::{Engine, EngineError};
 
+/// The name of the deployment-wide log (`<data>/audit`) in its records and heads; tenant
+/// ids cannot start with `_`, so it names no tenant.
+pub const SYSTEM_LOG: &str = "_system";
+
 /// Seconds between signed tree heads of a tenant's log (when records were added).
 pub const AUDIT_HEAD_INTERVAL_MS: u64 = 10_000;
 
@@ -52,6 +56,16 @@ impl Engine {
         })
     }
 
+    /// Records a deployment-wide decision (the operator's tenant administration) in the
+    /// system log, like [`audit`](Self::audit).
+    pub fn audit_system(&self, record: &AuditRecord, durable: bool) -> Result<u64, EngineError> {
+        let result = if durable { self.system_audit.append_durable(std::slice::from_ref(record)) } else { self.system_audit.append_batched(record) };
+        result.map_err(|e| {
+            tracing::error!(error = %e, "system audit append failed; failing closed");
+            EngineError::Audit(e.to_string())
+        })
+    }
+
     /// The keyed audit reference of a subject, or None if the subject has no key (unknown or erased).
     pub fn subject_ref(&self, tenant: &str, subject: &Pseudonym) -> Result<Option<SubjectRef>, EngineError> {
         let tenant = self.tenant(tenant)?;
@@ -86,6 +100,9 @@ impl Engine {
             if let Err(error) = tenant.audit().flush().and_then(|()| tenant.audit().maybe_sign(&self.signing_key, interval)) {
                 tracing::error!(tenant = tenant.id(), %error, "signing the audit head failed");
             }
+        }
+        if let Err(error) = self.system_audit.flush().and_then(|()| self.system_audit.maybe_sign(&self.signing_key, interval)) {
+            tracing::error!(%error, "signing the system audit head failed");
         }
     }
 }

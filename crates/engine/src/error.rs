@@ -32,6 +32,12 @@ pub enum EngineError {
     /// The audit log could not record a decision: the request must fail closed.
     #[error("audit log: {0}")]
     Audit(String),
+    /// A policy text was refused; nothing changed. Every problem, with position.
+    #[error("invalid policies ({} problems)", .0.len())]
+    Policies(Vec<steward_policy::PolicyDiagnostic>),
+    /// Policies that should have validated did not (the shipped set, a stored version).
+    #[error("policy engine: {0}")]
+    Policy(String),
 }
 
 impl EngineError {

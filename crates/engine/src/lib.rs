@@ -11,6 +11,9 @@ mod config;
 mod datadir;
 mod error;
 mod ingest;
+mod identity;
+mod policies;
+mod reports;
 pub mod limits;
 mod rotate;
 mod sealing;
@@ -24,8 +27,12 @@ pub use steward_audit::{AuditRecord, Decision as AuditDecision, VerifyingKey};
 pub use datadir::{init, InitOutput};
 pub use error::EngineError;
 pub use ingest::{EventError, EventOutcome, IngestOptions, IngestReport};
+pub use identity::IdentityInfo;
+pub use policies::PolicyVersion;
+pub use reports::{Report, ReportFilter};
 pub use rotate::rotate_master;
-pub use system::{TenantInfo};
+pub use steward_policy;
+pub use system::{NewKey, TenantInfo};
 pub use timeline::{Cursor, TimelineEvent, TimelinePage, TimelineQuery};
 
 use parking_lot::RwLock;
@@ -33,7 +40,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use steward_access::{ApiKeyRecord, ApiKeySecret, Principal, Role, TokenKind};
+use steward_access::{ApiKeyRecord, ApiKeySecret, Principal, TokenKind};
 use steward_crypto::{MasterKey, Pseudonym};
 use steward_privacy::SchemaVersion;
 
@@ -51,6 +58,8 @@ pub struct Engine {
     tenants: RwLock<HashMap<String, Arc<Tenant>>>,
     stopping: Arc<AtomicBool>,
     signing_key: steward_audit::SigningKey,
+    /// Deployment-wide decisions (tenants created and listed by the operator).
+    system_audit: steward_audit::AuditLog,
     background: parking_lot::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
@@ -64,6 +73,8 @@ impl Engine {
         let master = dir.load_master_key()?;
         system.check_master(&master)?;
         let signing_key = audit::load_or_create_signing_key(&dir.path().join("audit-signing.key"))?;
+        let system_audit = steward_audit::AuditLog::open(&dir.path().join("audit"), steward_audit::AuditConfig::new(audit::SYSTEM_LOG.to_owned()))
+            .map_err(|e| EngineError::Audit(e.to_string()))?;
         let engine = Arc::new(Engine {
             config,
             dir,
@@ -72,6 +83,7 @@ impl Engine {
             tenants: RwLock::new(HashMap::new()),
             stopping: Arc::new(AtomicBool::new(false)),
             signing_key,
+            system_audit,
             background: parking_lot::Mutex::new(Vec::new()),
         });
         for info in engine.system.tenants()? {
@@ -125,7 +137,16 @@ impl Engine {
         self.tenants.read().get(id).cloned().ok_or(EngineError::NotFound { what: "tenant" })
     }
 
-    /// Checks a bearer token; errors are deliberately uninformative to the caller.
+    /// Checks a bearer token for a request about `tenant` (a JWT is checked against that
+    /// tenant's issuer); errors are deliberately uninformative to the caller.
+    pub fn authenticate_for(&self, token: &str, tenant: Option<&str>) -> Result<Principal, EngineError> {
+        if steward_access::looks_like_jwt(token) {
+            return self.authenticate_user(token, tenant);
+        }
+        self.authenticate(token)
+    }
+
+    /// Checks an API key; errors are deliberately uninformative to the caller.
     pub fn authenticate(&self, token: &str) -> Result<Principal, EngineError> {
         let secret = ApiKeySecret::parse(token).map_err(|_| EngineError::Unauthenticated { reason: "malformed token" })?;
         match secret.kind {
@@ -141,7 +162,7 @@ impl Engine {
                 if !record.accepts(&secret, chrono::Utc::now()) {
                     return Err(EngineError::Unauthenticated { reason: "wrong secret, revoked or expired" });
                 }
-                Ok(Principal::Key { tenant: record.tenant, key_id: record.id, role: record.role })
+                Ok(Principal::Key { tenant: record.tenant, key_id: record.id, role: record.role, purposes: record.purposes, rate_limit: record.rate_limit })
             }
         }
     }
@@ -159,15 +180,9 @@ impl Engine {
     }
 
     /// Creates an API key; the token is returned once and only its hash is kept.
-    pub fn create_key(
-        &self,
-        tenant: &str,
-        name: &str,
-        role: Role,
-        expires_at: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<(ApiKeyRecord, String), EngineError> {
+    pub fn create_key(&self, tenant: &str, new: NewKey) -> Result<(ApiKeyRecord, String), EngineError> {
         self.tenant(tenant)?;
-        self.system.create_key(tenant, name, role, expires_at)
+        self.system.create_key(tenant, new)
     }
 
     pub fn list_keys(&self, tenant: &str) -> Result<Vec<ApiKeyRecord>, EngineError> {
@@ -207,6 +222,38 @@ impl Engine {
 
     pub fn tenant_stats(&self, tenant: &str) -> Result<steward_store::PartitionStats, EngineError> {
         Ok(self.tenant(tenant)?.partition().stats())
+    }
+
+    /// The policy engine in force for a tenant, and its version.
+    pub fn policy_engine(&self, tenant: &str) -> Result<(u32, Arc<steward_policy::PolicyEngine>), EngineError> {
+        let tenant = self.tenant(tenant)?;
+        let policies = tenant.policies();
+        Ok((policies.version(), policies.engine()))
+    }
+
+    /// The shipped default policies (for requests about no existing tenant: the guardrails
+    /// refuse them the same way whichever tenant set is asked).
+    pub fn default_policy_engine(&self) -> Result<Arc<steward_policy::PolicyEngine>, EngineError> {
+        policies::default_engine()
+    }
+
+    /// Validates and stores a tenant's new policy text; on any problem nothing changes and
+    /// the error lists every diagnostic.
+    pub fn put_policies(&self, tenant: &str, text: &str, by: &str) -> Result<PolicyVersion, EngineError> {
+        let tenant = self.tenant(tenant)?;
+        tenant.policies().put(tenant.partition().catalog(), text, by)
+    }
+
+    /// One version of a tenant's policies (`None`: the one in force).
+    pub fn policies(&self, tenant: &str, version: Option<u32>) -> Result<PolicyVersion, EngineError> {
+        let tenant = self.tenant(tenant)?;
+        tenant.policies().get(tenant.partition().catalog(), version)
+    }
+
+    /// Every version of a tenant's policies, without texts.
+    pub fn policy_history(&self, tenant: &str) -> Result<Vec<PolicyVersion>, EngineError> {
+        let tenant = self.tenant(tenant)?;
+        tenant.policies().history(tenant.partition().catalog())
     }
 
     pub fn data_dir(&self) -> &std::path::Path {

@@ -9,6 +9,13 @@ pub const KEY_NAME_BYTES_MAX: usize = 128;
 pub const KEYS_PER_TENANT_MAX: usize = 1_000;
 pub const TENANTS_MAX: usize = 10_000;
 pub const TIMELINE_EVENTS_MAX: usize = 1_000;
+/// A tenant's policy text; the default set is about 4 KiB.
+pub const POLICY_TEXT_BYTES_MAX: usize = 256 * 1024;
+pub const POLICY_VERSIONS_MAX: usize = 100_000;
+/// Purposes one key may be scoped to.
+pub const KEY_PURPOSES_MAX: usize = 32;
+/// Rows of one compliance report page.
+pub const REPORT_ROWS_MAX: usize = 10_000;
 /// Properties object as serialized JSON.
 pub const PROPERTIES_BYTES_MAX: usize = 256 * 1024;
 

@@ -22,6 +22,15 @@ fn class_code(class: PrivacyClass) -> u8 {
     }
 }
 
+/// Unknown codes read as sensitive: the most restricted class, never one seen more widely.
+fn class_of(code: u8) -> PrivacyClass {
+    match code {
+        1 => PrivacyClass::Personal,
+        2 => PrivacyClass::FreeText,
+        _ => PrivacyClass::Sensitive,
+    }
+}
+
 /// Seals every field; `fields` holds (name, class, JSON value).
 pub(crate) fn seal_fields(
     key: &Key256,
@@ -54,6 +63,7 @@ pub(crate) fn seal_fields(
 /// A sealed field as read back: its name, and its value if the key opened it.
 pub(crate) struct OpenedField {
     pub name: String,
+    pub class: PrivacyClass,
     pub value: Option<serde_json::Value>,
 }
 
@@ -83,7 +93,7 @@ pub(crate) fn open_fields(
     let count = u16::from_le_bytes(take(2)?.try_into().map_err(|_| "count")?) as usize;
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
-        let _class = take(1)?[0];
+        let class = class_of(take(1)?[0]);
         let name_len = u16::from_le_bytes(take(2)?.try_into().map_err(|_| "name length")?) as usize;
         let name = String::from_utf8(take(name_len)?.to_vec()).map_err(|_| "field name")?;
         let ct_len = u32::from_le_bytes(take(4)?.try_into().map_err(|_| "ct length")?) as usize;
@@ -92,7 +102,7 @@ pub(crate) fn open_fields(
             let plain = sealer.open(&field_context(tenant, subject, event_id, &name), ct).ok()?;
             serde_json::from_slice(&plain).ok()
         });
-        out.push(OpenedField { name, value });
+        out.push(OpenedField { name, class, value });
     }
     Ok(out)
 }

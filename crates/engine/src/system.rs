@@ -6,11 +6,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use steward_access::{ApiKeyRecord, ApiKeySecret, Role, TokenKind};
+use steward_access::{ApiKeyRecord, ApiKeySecret, RateLimit, Role, TokenKind};
 use steward_crypto::{constant_time_eq, Key256, MasterKey, WrappedKey};
 use steward_store::Catalog;
 
-use crate::limits::{KEYS_PER_TENANT_MAX, KEY_NAME_BYTES_MAX, TENANTS_MAX, TENANT_ID_BYTES_MAX};
+use crate::limits::{KEYS_PER_TENANT_MAX, KEY_NAME_BYTES_MAX, KEY_PURPOSES_MAX, TENANTS_MAX, TENANT_ID_BYTES_MAX};
 use crate::EngineError;
 
 const TENANTS: &str = "tenants";
@@ -44,6 +44,28 @@ struct KeyDoc {
     created_at: DateTime<Utc>,
     expires_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    purposes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rate_limit: Option<(u32, u32)>,
+}
+
+/// What a new API key is to be: all but its secret.
+#[derive(Clone, Debug)]
+pub struct NewKey {
+    pub name: String,
+    pub role: Role,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Purposes it may read for; empty: any its role permits. Names as in the policies.
+    pub purposes: Vec<String>,
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl NewKey {
+    /// A key with a name and a role, no expiry, no purpose scope, the default rate limit.
+    pub fn new(name: impl Into<String>, role: Role) -> NewKey {
+        NewKey { name: name.into(), role, expires_at: None, purposes: Vec::new(), rate_limit: None }
+    }
 }
 
 const HEX: data_encoding::Encoding = data_encoding::HEXLOWER;
@@ -148,13 +170,18 @@ impl SystemCatalog {
         Ok(keys)
     }
 
-    pub fn create_key(
-        &self,
-        tenant: &str,
-        name: &str,
-        role: Role,
-        expires_at: Option<DateTime<Utc>>,
-    ) -> Result<(ApiKeyRecord, String), EngineError> {
+    pub fn create_key(&self, tenant: &str, new: NewKey) -> Result<(ApiKeyRecord, String), EngineError> {
+        let NewKey { name, role, expires_at, purposes, rate_limit } = new;
+        let name = name.as_str();
+        if purposes.len() > KEY_PURPOSES_MAX {
+            return Err(EngineError::invalid("invalid_purposes", Some("purposes"), format!("at most {KEY_PURPOSES_MAX} purposes")));
+        }
+        for purpose in &purposes {
+            steward_policy::Purpose::parse(purpose).map_err(|e| EngineError::invalid("invalid_purpose", Some("purposes"), e.to_string()))?;
+        }
+        let mut purposes = purposes;
+        purposes.sort();
+        purposes.dedup();
         if name.is_empty() || name.len() > KEY_NAME_BYTES_MAX || name.chars().any(char::is_control) {
             return Err(EngineError::invalid("invalid_key_name", Some("name"), format!("expected 1 to {KEY_NAME_BYTES_MAX} bytes without control characters")));
         }
@@ -175,6 +202,8 @@ impl SystemCatalog {
             created_at: now,
             expires_at,
             revoked_at: None,
+            purposes,
+            rate_limit,
         };
         self.catalog.write(|txn| txn.put(API_KEYS, record.id.as_bytes(), &encode_key(&record)))?;
         Ok((record, secret.token()))
@@ -244,6 +273,8 @@ fn encode_key(record: &ApiKeyRecord) -> Vec<u8> {
         created_at: record.created_at,
         expires_at: record.expires_at,
         revoked_at: record.revoked_at,
+        purposes: record.purposes.clone(),
+        rate_limit: record.rate_limit.map(|r| (r.per_second, r.burst)),
     };
     serde_json::to_vec(&doc).unwrap_or_default()
 }
@@ -260,5 +291,7 @@ fn decode_key(bytes: &[u8]) -> Result<ApiKeyRecord, EngineError> {
         created_at: doc.created_at,
         expires_at: doc.expires_at,
         revoked_at: doc.revoked_at,
+        purposes: doc.purposes,
+        rate_limit: doc.rate_limit.map(|(per_second, burst)| RateLimit::new(per_second, burst)).transpose().map_err(|e| corrupted("key", e))?,
     })
 }

@@ -9,6 +9,8 @@ use steward_store::{Partition, PartitionConfig, PartitionKeys};
 
 use crate::datadir::DataDir;
 use crate::limits::EXTERNAL_ID_BYTES_MAX;
+use crate::identity::TenantIdentity;
+use crate::policies::TenantPolicies;
 use crate::system::{pseudonym_secret_context, tenant_key_context, TenantInfo};
 use crate::{EngineConfig, EngineError};
 
@@ -21,6 +23,8 @@ pub(crate) struct Tenant {
     audit: steward_audit::AuditLog,
     /// Every version of every event type, oldest first.
     schemas: RwLock<HashMap<String, Vec<Arc<SchemaVersion>>>>,
+    policies: TenantPolicies,
+    identity: TenantIdentity,
 }
 
 impl Tenant {
@@ -41,7 +45,9 @@ impl Tenant {
         }
         let audit = steward_audit::AuditLog::open(&dir.tenant_dir(&info.id).join("audit"), steward_audit::AuditConfig::new(info.id.clone()))
             .map_err(|e| EngineError::Audit(e.to_string()))?;
-        Ok(Tenant { info, pseudonym_key: PseudonymKey::new(&pseudonym_secret), partition, audit, schemas: RwLock::new(schemas) })
+        let policies = TenantPolicies::load(partition.catalog())?;
+        let identity = TenantIdentity::load(partition.catalog())?;
+        Ok(Tenant { info, pseudonym_key: PseudonymKey::new(&pseudonym_secret), partition, audit, schemas: RwLock::new(schemas), policies, identity })
     }
 
     pub fn id(&self) -> &str {
@@ -54,6 +60,14 @@ impl Tenant {
 
     pub fn audit(&self) -> &steward_audit::AuditLog {
         &self.audit
+    }
+
+    pub fn policies(&self) -> &TenantPolicies {
+        &self.policies
+    }
+
+    pub fn identity(&self) -> &TenantIdentity {
+        &self.identity
     }
 
     pub fn pseudonym(&self, external_id: &str) -> Result<Pseudonym, EngineError> {

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 use steward_crypto::Pseudonym;
-use steward_privacy::format_timestamp_micros;
+use steward_privacy::{format_timestamp_micros, PrivacyClass};
 use steward_store::SubjectScan;
 
 use crate::limits::TIMELINE_EVENTS_MAX;
@@ -44,8 +44,9 @@ pub struct TimelineQuery {
     pub types: Option<Vec<String>>,
     pub cursor: Option<Cursor>,
     pub limit: usize,
-    /// Open sealed fields (the caller's role allows it); otherwise they read as null.
-    pub open_personal: bool,
+    /// The classes the caller sees in the clear (decided by the policies for its purpose);
+    /// every other field reads as null.
+    pub visible: Vec<PrivacyClass>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -76,7 +77,9 @@ pub(crate) fn read(tenant: &Tenant, query: &TimelineQuery) -> Result<TimelinePag
         limit: query.limit,
     };
     let (records, more) = tenant.partition().scan_subject(&scan)?;
-    let key = if query.open_personal { tenant.partition().subject_key(&query.subject, false)? } else { None };
+    let sees = |class: PrivacyClass| query.visible.contains(&class);
+    let any_sealed = PrivacyClass::ALL.into_iter().any(|c| c.is_sealed() && sees(c));
+    let key = if any_sealed { tenant.partition().subject_key(&query.subject, false)? } else { None };
     let mut events = Vec::with_capacity(records.len());
     for record in &records {
         let e = &record.event;
@@ -84,10 +87,22 @@ pub(crate) fn read(tenant: &Tenant, query: &TimelineQuery) -> Result<TimelinePag
             path: tenant.partition().wal_dir(),
             reason: format!("stored public fields are not JSON: {err}"),
         })?;
+        // Stored in the clear are public fields and identifiers (already pseudonyms); the
+        // schema version the event was written under says which is which.
+        if !(sees(PrivacyClass::Public) && sees(PrivacyClass::Identifier)) {
+            let schema = tenant.schema(&e.event_type, Some(e.schema_version)).ok();
+            for (name, value) in properties.iter_mut() {
+                let class = schema.as_ref().and_then(|s| s.schema.field(name)).map_or(PrivacyClass::Identifier, |f| f.class);
+                if !sees(class) {
+                    *value = Value::Null;
+                }
+            }
+        }
         let opened = open_fields(&e.sealed, key.as_ref(), tenant.id(), &e.subject, &e.event_id)
             .map_err(|reason| EngineError::DataDir { path: tenant.partition().wal_dir(), reason })?;
         for field in opened {
-            properties.insert(field.name, field.value.unwrap_or(Value::Null));
+            let value = if sees(field.class) { field.value } else { None };
+            properties.insert(field.name, value.unwrap_or(Value::Null));
         }
         events.push(TimelineEvent {
             event_id: e.event_id.clone(),

@@ -34,7 +34,7 @@ fn query(engine: &Engine, subject: &str, open_personal: bool, limit: usize) -> T
         types: None,
         cursor: None,
         limit,
-        open_personal,
+        visible: if open_personal { steward_privacy::PrivacyClass::ALL.to_vec() } else { vec![steward_privacy::PrivacyClass::Public, steward_privacy::PrivacyClass::Identifier] },
     }
 }
 
@@ -47,7 +47,7 @@ fn full_round_trip_survives_flush_compaction_and_reopen() {
     engine.create_tenant("acme").unwrap();
     assert!(engine.create_tenant("acme").is_err(), "duplicate tenant");
     assert!(engine.create_tenant("Bad Id").is_err());
-    let (record, token) = engine.create_key("acme", "ingest", Role::Writer, None).unwrap();
+    let (record, token) = engine.create_key("acme", steward_engine::NewKey::new("ingest", Role::Writer)).unwrap();
     assert!(matches!(engine.authenticate(&token).unwrap(), Principal::Key { ref tenant, .. } if tenant == "acme"));
     engine.put_schema("acme", "play", &play_schema()).unwrap();
     assert_eq!(engine.put_schema("acme", "play", &play_schema()).unwrap().version, 1, "same document keeps its version");

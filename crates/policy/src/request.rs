@@ -90,23 +90,6 @@ impl Action {
         Action::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
-    /// The policy action for a route's `steward_access::Action` (the table the server's
-    /// routes are declared with); `None` for one this crate does not know yet.
-    pub fn from_access(action: steward_access::Action) -> Option<Action> {
-        use steward_access::Action as A;
-        Some(match action {
-            A::ManageTenants => Action::ManageTenants,
-            A::ManageKeys => Action::ManageKeys,
-            A::ManageSchemas => Action::ManageSchemas,
-            A::ReadSchemas => Action::ReadSchemas,
-            A::Ingest => Action::Ingest,
-            A::ResolveSubject => Action::ResolveSubject,
-            A::ReadTimeline => Action::ReadTimeline,
-            A::ReadPersonal => Action::ReadPersonal,
-            _ => return None,
-        })
-    }
-
     /// Reads of event data: each must name a purpose.
     pub fn is_read(self) -> bool {
         matches!(
@@ -248,22 +231,22 @@ pub enum PrincipalRef {
 
 impl PrincipalRef {
     /// The policy principal for an authenticated `steward_access::Principal`, with the
-    /// purposes its key is scoped to (empty: any its role permits).
-    pub fn from_access(
-        principal: &steward_access::Principal,
-        purposes: Vec<String>,
-    ) -> PrincipalRef {
+    /// purposes its key (or token) is scoped to.
+    pub fn from_access(principal: &steward_access::Principal) -> PrincipalRef {
+        use steward_access::Principal as P;
         match principal {
-            steward_access::Principal::Operator => PrincipalRef::Operator,
-            steward_access::Principal::Key {
-                tenant,
-                key_id,
-                role,
-            } => PrincipalRef::ApiKey {
+            P::Operator => PrincipalRef::Operator,
+            P::Key { tenant, key_id, role, purposes, .. } => PrincipalRef::ApiKey {
                 id: key_id.clone(),
                 tenant: tenant.clone(),
                 role: *role,
-                purposes,
+                purposes: purposes.clone(),
+            },
+            P::User { tenant, sub, roles, purposes } => PrincipalRef::User {
+                sub: sub.clone(),
+                tenant: tenant.clone(),
+                roles: roles.clone(),
+                purposes: purposes.clone(),
             },
         }
     }

@@ -1,39 +1,47 @@
-//! Authentication and the one authorization decision every route goes through.
+//! Authentication and the one Cedar decision every route goes through.
 //!
 //! `authorize_route` is a middleware on the whole router: it finds the route in [`ROUTES`]
-//! by method and matched path, authenticates the bearer token, and asks for a decision on
-//! the route's action and tenant. Handlers receive the outcome as the [`Authorized`]
-//! extractor, which exists only if the middleware allowed the request, so a handler cannot
-//! run without a decision. A route missing from the table is refused (fail closed).
+//! by method and matched path, authenticates the bearer token, applies the principal's rate
+//! limit, and asks the tenant's policies (`steward-policy`) about the route's action on the
+//! route's resource, with the declared purpose, the client address and the time as context.
+//! Handlers receive the outcome as the [`Authorized`] extractor, which exists only if the
+//! middleware allowed the request, so a handler cannot run without a decision. A route
+//! missing from the table is refused (fail closed).
+//!
+//! Every decision is recorded in the audit log of the tenant it targeted (deployment-wide
+//! requests in the system log): denials and reads batched (durable within
+//! `steward_audit::limits::READ_FLUSH_MS`), mutations durably before the answer. If the log
+//! cannot write, the request fails with 503 and no data.
 
-use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use steward_access::{authorize, Action, Denied, Principal};
-use steward_engine::{AuditDecision, AuditRecord};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use steward_access::Principal;
+use steward_engine::steward_policy::{Action, AuthzRequest, Decision, PolicyEngine, PrincipalRef, ResourceKind, ResourceRef};
+use steward_engine::{AuditDecision, AuditRecord, Engine};
+use steward_privacy::PrivacyClass;
 
 use crate::observe::RequestId;
-
+use crate::openapi::RouteSpec;
 use crate::{ApiError, AppState, ROUTES};
+
+/// The response header naming the purpose a read was served under.
+pub const PURPOSE_HEADER: &str = "steward-purpose";
 
 /// What the middleware established about an allowed request.
 #[derive(Clone, Debug)]
 pub struct Authorized {
     pub principal: Principal,
-    pub action: Action,
-    pub tenant: Option<String>,
-}
-
-impl Authorized {
-    /// A further decision within an allowed request (e.g. opening personal fields), through
-    /// the same decision function.
-    pub fn also_may(&self, action: Action) -> bool {
-        let allowed = authorize(&self.principal, action, self.tenant.as_deref()).is_ok();
-        tracing::debug!(route_action = ?self.action, further = ?action, allowed, "further decision");
-        allowed
-    }
+    /// The declared purpose (reads always have one).
+    pub purpose: Option<String>,
+    /// For reads: the field classes this principal sees in the clear for this purpose.
+    pub visible: Vec<PrivacyClass>,
+    /// The policies that permitted the request.
+    pub policy_ids: Vec<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Authorized {
@@ -47,17 +55,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Authorized {
     }
 }
 
-pub(crate) fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     let header = headers.get(header::AUTHORIZATION).ok_or_else(|| {
         tracing::debug!("no Authorization header");
         ApiError::unauthenticated()
     })?;
-    let token = header
+    header
         .to_str()
         .ok()
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .ok_or_else(ApiError::unauthenticated)?;
-    Ok(state.engine.authenticate(token)?)
+        .ok_or_else(ApiError::unauthenticated)
+}
+
+/// The request as the middleware sees it before a decision.
+struct Pending {
+    spec: &'static RouteSpec,
+    action: Action,
+    tenant: Option<String>,
+    resource_id: Option<String>,
+    request_id: String,
+    purpose: Option<String>,
+    source_ip: Option<std::net::IpAddr>,
 }
 
 pub(crate) async fn authorize_route(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -74,68 +92,221 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
     let Some(action) = spec.action else {
         return next.run(Request::from_parts(parts, body)).await;
     };
-    let tenant = match RawPathParams::from_request_parts(&mut parts, &state).await {
-        Ok(params) => params.iter().find(|(name, _)| *name == "tenant").map(|(_, value)| value.to_owned()),
+    let (tenant, resource_id) = match RawPathParams::from_request_parts(&mut parts, &state).await {
+        Ok(params) => {
+            let find = |name: &str| params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_owned());
+            (find("tenant"), spec.resource_param.and_then(find))
+        }
         Err(rejection) => return rejection.into_response(),
     };
-    let principal = match authenticate(&state, &parts.headers) {
+    let pending = Pending {
+        spec,
+        action,
+        tenant,
+        resource_id,
+        request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default(),
+        purpose: purpose_param(parts.uri.query()),
+        source_ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+    };
+    let principal = match bearer(&parts.headers).and_then(|token| Ok(state.engine.authenticate_for(token, pending.tenant.as_deref())?)) {
         Ok(principal) => principal,
         Err(error) => {
             // A failed authentication against a tenant is a denied attempt in its log.
-            if let Some(t) = tenant {
-                let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-                let record = decision_record("unauthenticated".to_owned(), action, None, &matched, request_id, AuditDecision::Deny);
-                let engine = state.engine.clone();
-                let _ = tokio::task::spawn_blocking(move || engine.audit(&t, &record, false)).await;
+            let record = pending.record("unauthenticated".to_owned(), &[], AuditDecision::Deny);
+            if record_decision(&state.engine, pending.tenant.clone(), record, false).await.is_err() {
+                return audit_unavailable();
             }
             return error.into_response();
         }
     };
-    let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-    let purpose = parts.uri.query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("purpose="))).map(str::to_owned);
-    let record = |decision: AuditDecision| decision_record(principal_name(&principal), action, purpose.clone(), &matched, request_id.clone(), decision);
-    if let Err(denied) = authorize(&principal, action, tenant.as_deref()) {
-        tracing::info!(?action, reason = %denied, "denied");
-        // The denial goes to the log of the tenant that was targeted, if it exists.
-        if let Some(t) = &tenant {
-            let (engine, t, r) = (state.engine.clone(), t.clone(), record(AuditDecision::Deny));
-            let _ = tokio::task::spawn_blocking(move || engine.audit(&t, &r, false)).await;
-        }
-        return match denied {
-            Denied::OtherTenant => ApiError::not_found("tenant"),
-            other => ApiError::forbidden(other.to_string()),
-        }
-        .into_response();
+    if let Some(limit) = state.rate_limit_of(&principal)
+        && let Err(retry_after) = state.limiter.take(&principal.audit_name(), limit, std::time::Instant::now())
+    {
+        metrics::counter!("steward_rate_limited_total").increment(1);
+        let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("this key's rate limit is {}/s with bursts of {}; retry later", limit.per_second, limit.burst)).into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        return response;
     }
-    let mutating = parts.method != axum::http::Method::GET;
-    parts.extensions.insert(Authorized { principal: principal.clone(), action, tenant: tenant.clone() });
-    let Some(t) = tenant else {
-        // Deployment-level requests (the operator's tenant list and creation) have no tenant log yet.
-        return next.run(Request::from_parts(parts, body)).await;
+    let decided = decide(&state.engine, &principal, &pending);
+    let (authorized, decision) = match decided {
+        Ok(pair) => pair,
+        Err(DecideError::Api(error)) => {
+            let record = pending.record(principal.audit_name(), &[], AuditDecision::Deny);
+            if record_decision(&state.engine, pending.tenant.clone(), record, false).await.is_err() {
+                return audit_unavailable();
+            }
+            return error.into_response();
+        }
+        Err(DecideError::Internal(error)) => {
+            tracing::error!(%error, "policy engine unavailable; refused");
+            return ApiError::internal().into_response();
+        }
     };
-    if mutating {
+    if !decision.allowed {
+        tracing::info!(action = %action, policies = ?decision.policy_ids, errors = ?decision.errors, "denied");
+        let record = pending.record(principal.audit_name(), &decision.policy_ids, AuditDecision::Deny);
+        if record_decision(&state.engine, pending.tenant.clone(), record, false).await.is_err() {
+            return audit_unavailable();
+        }
+        return denial(&pending, &decision).into_response();
+    }
+    let mut record = pending.record(principal.audit_name(), &decision.policy_ids, AuditDecision::Allow);
+    parts.extensions.insert(authorized);
+    if parts.method != axum::http::Method::GET {
         // Durable before the response: the record is written alongside the handler's work and
         // the answer waits for both; if the audit log cannot write, the request fails closed.
-        let (engine, t2, r) = (state.engine.clone(), t.clone(), record(AuditDecision::Allow));
-        let audit = tokio::task::spawn_blocking(move || engine.audit(&t2, &r, true));
+        let engine = state.engine.clone();
+        let tenant = pending.tenant.clone();
+        let audit = tokio::spawn(async move { record_decision(&engine, tenant, record, true).await });
         let response = next.run(Request::from_parts(parts, body)).await;
         return match audit.await {
-            Ok(Ok(_)) => response,
-            _ => ApiError::unavailable("the audit log could not record this request").into_response(),
+            Ok(Ok(())) => response,
+            _ => audit_unavailable(),
         };
     }
-    let response = next.run(Request::from_parts(parts, body)).await;
-    let mut r = record(AuditDecision::Allow);
+    let mut response = next.run(Request::from_parts(parts, body)).await;
     if let Some(facts) = response.extensions().get::<AuditFacts>() {
-        r.result_rows = facts.rows;
-        r.subject_count = facts.subjects.len() as u64;
-        r.subject_refs = facts.subjects.clone();
+        record.result_rows = facts.rows;
+        record.subject_count = facts.subjects.len() as u64;
+        record.subject_refs = facts.subjects.clone();
     }
-    let engine = state.engine.clone();
-    match tokio::task::spawn_blocking(move || engine.audit(&t, &r, false)).await {
-        Ok(Ok(_)) => response,
-        _ => ApiError::unavailable("the audit log could not record this read").into_response(),
+    if record_decision(&state.engine, pending.tenant.clone(), record, false).await.is_err() {
+        return audit_unavailable();
     }
+    if action.is_read()
+        && let Some(value) = pending.purpose.as_deref().and_then(|p| HeaderValue::from_str(p).ok())
+    {
+        response.headers_mut().insert(PURPOSE_HEADER, value);
+    }
+    response
+}
+
+enum DecideError {
+    /// The request is refused before policies are asked (malformed or unknown purpose).
+    Api(ApiError),
+    Internal(steward_engine::EngineError),
+}
+
+/// Asks the policies in force for the targeted tenant (the default set when the tenant does
+/// not exist: the guardrails refuse the same everywhere, and the handler answers 404).
+fn decide(engine: &Engine, principal: &Principal, pending: &Pending) -> Result<(Authorized, Decision), DecideError> {
+    let policies: Arc<PolicyEngine> = match pending.tenant.as_deref().map(|t| engine.policy_engine(t)) {
+        Some(Ok((_, policies))) => policies,
+        _ => engine.default_policy_engine().map_err(DecideError::Internal)?,
+    };
+    if let Some(purpose) = pending.purpose.as_deref() {
+        policies.purpose(purpose).map_err(|e| {
+            DecideError::Api(ApiError::bad_request("invalid_purpose", Some("purpose"), format!("{e}; this tenant's purposes: {}", policies.purposes().join(", "))))
+        })?;
+    }
+    let request = pending.authz_request(principal);
+    let decision = policies.decide(&request);
+    let visible = if decision.allowed && pending.action.is_read() {
+        let classes = policies.visible_classes(&request);
+        PrivacyClass::ALL.into_iter().filter(|c| classes.iter().any(|f| f.as_str() == c.as_str())).collect()
+    } else {
+        Vec::new()
+    };
+    let authorized = Authorized {
+        principal: principal.clone(),
+        purpose: pending.purpose.clone(),
+        visible,
+        policy_ids: decision.policy_ids.clone(),
+    };
+    Ok((authorized, decision))
+}
+
+impl Pending {
+    fn authz_request(&self, principal: &Principal) -> AuthzRequest {
+        let tenant = self.tenant.clone().unwrap_or_default();
+        let resource = match self.spec.resource {
+            ResourceKind::Deployment => ResourceRef::deployment(),
+            ResourceKind::Tenant => ResourceRef::tenant(tenant),
+            kind => ResourceRef::new(kind, tenant, self.resource_id.clone().unwrap_or_else(|| kind.as_str().to_owned())),
+        };
+        let mut request = AuthzRequest::new(PrincipalRef::from_access(principal), self.action, resource)
+            .with_time(chrono::Utc::now().timestamp())
+            .with_subject_in_request(self.spec.resource == ResourceKind::Subject);
+        if let Some(purpose) = &self.purpose {
+            request = request.with_purpose(purpose.clone());
+        }
+        if let Some(ip) = self.source_ip {
+            request = request.with_source_ip(ip);
+        }
+        request
+    }
+
+    /// An audit record of this request's decision: ids, names and the route template only.
+    fn record(&self, principal: String, policy_ids: &[String], decision: AuditDecision) -> AuditRecord {
+        AuditRecord {
+            time_us: chrono::Utc::now().timestamp_micros(),
+            principal: audit_safe(&principal),
+            action: self.action.as_str().to_owned(),
+            // Caller text: recorded only if it is a well-formed purpose name.
+            purpose: self.purpose.clone().filter(|p| steward_engine::steward_policy::Purpose::parse(p).is_ok()),
+            resource: self.spec.path.replace(['{', '}'], ""),
+            subject_refs: Vec::new(),
+            subject_count: 0,
+            decision,
+            policy_ids: policy_ids.iter().take(steward_audit::limits::POLICY_IDS_MAX).map(|id| audit_safe(id)).collect(),
+            request_id: self.request_id.clone(),
+            result_rows: 0,
+        }
+    }
+}
+
+/// The refusal: another tenant's resource is "not found" (a key cannot probe which tenants
+/// exist); anything else is 403 naming the deciding policies and the purpose.
+fn denial(pending: &Pending, decision: &Decision) -> ApiError {
+    if decision.policy_ids.iter().any(|id| id.starts_with("platform.tenant-wall")) {
+        return ApiError::not_found("tenant");
+    }
+    let purpose = pending.purpose.as_deref().map(|p| format!(" for purpose {p}")).unwrap_or_default();
+    let detail = if decision.policy_ids.is_empty() {
+        format!("no policy permits {}{purpose}", pending.action)
+    } else {
+        format!("{}{purpose} is forbidden by policy {}", pending.action, decision.policy_ids.join(", "))
+    };
+    let mut error = ApiError::forbidden(detail);
+    error.errors = decision.policy_ids.iter().map(|id| serde_json::json!({"policy_id": id})).collect();
+    error
+}
+
+/// Writes a decision to the targeted tenant's log, or the system log for deployment-wide
+/// requests; a tenant that does not exist has no log (the attempt is in the server log).
+async fn record_decision(engine: &Arc<Engine>, tenant: Option<String>, record: AuditRecord, durable: bool) -> Result<(), ()> {
+    let engine = engine.clone();
+    let outcome = tokio::task::spawn_blocking(move || match tenant {
+        Some(t) => match engine.audit(&t, &record, durable) {
+            Err(steward_engine::EngineError::NotFound { .. }) => Ok(0),
+            other => other,
+        },
+        None => engine.audit_system(&record, durable),
+    })
+    .await;
+    match outcome {
+        Ok(Ok(_)) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+fn audit_unavailable() -> Response {
+    ApiError::unavailable("the audit log could not record this request").into_response()
+}
+
+fn purpose_param(query: Option<&str>) -> Option<String> {
+    query?.split('&').find_map(|kv| kv.strip_prefix("purpose=")).map(|p| p.to_owned())
+}
+
+/// Policy ids and principal names are caller-chosen text; the audit log takes only
+/// `[A-Za-z0-9_:/.-]`, so anything else becomes `_` (never a failed append, never content).
+fn audit_safe(text: &str) -> String {
+    let mut out: String = text.chars().map(|c| if c.is_ascii() && steward_audit::is_audit_char(c as u8) { c } else { '_' }).collect();
+    out.truncate(steward_audit::limits::STRING_BYTES_MAX);
+    if out.is_empty() {
+        out.push('_');
+    }
+    out
 }
 
 /// What a handler tells the audit record about its result: rows returned, subjects touched.
@@ -143,33 +314,4 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
 pub struct AuditFacts {
     pub rows: u64,
     pub subjects: Vec<[u8; 32]>,
-}
-
-/// An audit record of a decision on a route. Only ids, names and the route template go in; a
-/// purpose outside the audit character set (it is caller text) is left out rather than logged.
-fn decision_record(principal: String, action: Action, purpose: Option<String>, route: &str, request_id: String, decision: AuditDecision) -> AuditRecord {
-    AuditRecord {
-        time_us: chrono::Utc::now().timestamp_micros(),
-        principal,
-        action: format!("{action:?}"),
-        purpose: purpose.filter(|p| !p.is_empty() && p.len() <= 64 && p.bytes().all(steward_audit_char)),
-        resource: route.replace(['{', '}'], ""),
-        subject_refs: Vec::new(),
-        subject_count: 0,
-        decision,
-        policy_ids: Vec::new(),
-        request_id,
-        result_rows: 0,
-    }
-}
-
-fn principal_name(principal: &Principal) -> String {
-    match principal {
-        Principal::Operator => "operator".to_owned(),
-        Principal::Key { key_id, .. } => format!("key:{key_id}"),
-    }
-}
-
-fn steward_audit_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'/' | b'.' | b'-')
 }

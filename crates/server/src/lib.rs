@@ -10,13 +10,14 @@ mod error;
 pub mod limits;
 mod observe;
 mod openapi;
+mod ratelimit;
 mod routes;
 mod state;
 mod wire;
 
 pub use error::ApiError;
 pub use openapi::{openapi_document, RouteSpec, ROUTES};
-pub use state::AppState;
+pub use state::{AppState, ServerOptions};
 
 use axum::routing::{delete, get, post, put};
 use axum::Router;
@@ -35,6 +36,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tenants", post(tenants::create).get(tenants::list))
         .route("/v1/tenants/{tenant}/keys", post(keys::create).get(keys::list))
         .route("/v1/tenants/{tenant}/keys/{key_id}", delete(keys::revoke))
+        .route("/v1/tenants/{tenant}/identity", get(identity::get).put(identity::put))
+        .route("/v1/tenants/{tenant}/policies", get(policies::get).put(policies::put))
+        .route("/v1/tenants/{tenant}/policies/versions", get(policies::versions))
+        .route("/v1/tenants/{tenant}/policies/check", post(policies::check))
         .route("/v1/tenants/{tenant}/schemas", get(schemas::list))
         .route("/v1/tenants/{tenant}/schemas/{event_type}", put(schemas::put).get(schemas::get))
         .route("/v1/tenants/{tenant}/events", post(events::ingest))
@@ -43,6 +48,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tenants/{tenant}/audit/head", get(audit::head))
         .route("/v1/tenants/{tenant}/audit/proofs/inclusion", get(audit::inclusion))
         .route("/v1/tenants/{tenant}/audit/proofs/consistency", get(audit::consistency))
+        .route("/v1/tenants/{tenant}/audit/reports/subject", post(reports::subject))
+        .route("/v1/tenants/{tenant}/audit/reports/principal", get(reports::principal))
         .fallback(routes::not_found)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize_route))
         .layer(axum::extract::DefaultBodyLimit::max(limits::JSON_BODY_BYTES_MAX))
@@ -53,14 +60,16 @@ pub fn app(state: AppState) -> Router {
 /// Serves until `shutdown` resolves, then drains requests and flushes every tenant.
 pub async fn serve(
     engine: Arc<Engine>,
+    options: ServerOptions,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = AppState::new(engine.clone());
+    let state = AppState::with_options(engine.clone(), options);
     let router = app(state.clone());
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, "serving");
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    // The client address goes into each decision's context (`context.source_ip`).
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await?;
     state.set_not_ready();
     tracing::info!("shutting down: flushing memtables");
     let flushed = tokio::task::spawn_blocking(move || engine.shutdown()).await;

@@ -2,7 +2,7 @@
 //! so a route added to the router but not here fails the route-coverage test.
 
 use serde_json::{json, Map, Value};
-use steward_access::Action;
+use steward_engine::steward_policy::{Action, ResourceKind};
 
 /// One route of the public API.
 pub struct RouteSpec {
@@ -10,32 +10,54 @@ pub struct RouteSpec {
     pub path: &'static str,
     /// Needs a bearer token.
     pub authenticated: bool,
-    /// The action the authorization middleware decides for this route (None: public route).
+    /// The Cedar action the authorization middleware decides for this route (None: public).
     pub action: Option<Action>,
-    /// Who may call it, for the document.
+    /// The kind of resource the decision is about.
+    pub resource: ResourceKind,
+    /// The path parameter naming the resource (its id in the decision), if any.
+    pub resource_param: Option<&'static str>,
+    /// Who may call it under the default policies, for the document.
     pub who: &'static str,
     pub summary: &'static str,
 }
 
+const fn public(method: &'static str, path: &'static str, summary: &'static str) -> RouteSpec {
+    RouteSpec { method, path, authenticated: false, action: None, resource: ResourceKind::Deployment, resource_param: None, who: "anyone", summary }
+}
+
+const fn route(method: &'static str, path: &'static str, action: Action, resource: ResourceKind, resource_param: Option<&'static str>, who: &'static str, summary: &'static str) -> RouteSpec {
+    RouteSpec { method, path, authenticated: true, action: Some(action), resource, resource_param, who, summary }
+}
+
+use ResourceKind as R;
+
 pub const ROUTES: &[RouteSpec] = &[
-    RouteSpec { method: "GET", path: "/healthz", authenticated: false, action: None, who: "anyone", summary: "Liveness" },
-    RouteSpec { method: "GET", path: "/readyz", authenticated: false, action: None, who: "anyone", summary: "Readiness (503 while shutting down)" },
-    RouteSpec { method: "GET", path: "/metrics", authenticated: false, action: None, who: "anyone", summary: "Prometheus metrics" },
-    RouteSpec { method: "GET", path: "/openapi.json", authenticated: false, action: None, who: "anyone", summary: "This document" },
-    RouteSpec { method: "POST", path: "/v1/tenants", authenticated: true, action: Some(Action::ManageTenants), who: "operator", summary: "Create a tenant; answers with its first admin key (shown once)" },
-    RouteSpec { method: "GET", path: "/v1/tenants", authenticated: true, action: Some(Action::ManageTenants), who: "operator", summary: "List tenants" },
-    RouteSpec { method: "POST", path: "/v1/tenants/{tenant}/keys", authenticated: true, action: Some(Action::ManageKeys), who: "admin, operator", summary: "Create an API key (secret shown once)" },
-    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/keys", authenticated: true, action: Some(Action::ManageKeys), who: "admin, operator", summary: "List API keys" },
-    RouteSpec { method: "DELETE", path: "/v1/tenants/{tenant}/keys/{key_id}", authenticated: true, action: Some(Action::ManageKeys), who: "admin, operator", summary: "Revoke an API key" },
-    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/schemas", authenticated: true, action: Some(Action::ReadSchemas), who: "any tenant role", summary: "Latest schema of every event type" },
-    RouteSpec { method: "PUT", path: "/v1/tenants/{tenant}/schemas/{event_type}", authenticated: true, action: Some(Action::ManageSchemas), who: "admin", summary: "Store a new schema version" },
-    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/schemas/{event_type}", authenticated: true, action: Some(Action::ReadSchemas), who: "any tenant role", summary: "Read a schema (?version=)" },
-    RouteSpec { method: "POST", path: "/v1/tenants/{tenant}/events", authenticated: true, action: Some(Action::Ingest), who: "writer, admin", summary: "Ingest one event, a JSON array, or NDJSON (?all_or_nothing=true for arrays)" },
-    RouteSpec { method: "POST", path: "/v1/tenants/{tenant}/subjects/resolve", authenticated: true, action: Some(Action::ResolveSubject), who: "writer, reader, privacy_officer, admin", summary: "External id (in the body) to pseudonym" },
-    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/audit/head", authenticated: true, action: Some(Action::ReadAudit), who: "privacy_officer, admin", summary: "The audit log's current size and root, and its latest signed tree head" },
-    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/audit/proofs/inclusion", authenticated: true, action: Some(Action::ReadAudit), who: "privacy_officer, admin", summary: "Inclusion proof (?index=&size=) per RFC 9162" },
-    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/audit/proofs/consistency", authenticated: true, action: Some(Action::ReadAudit), who: "privacy_officer, admin", summary: "Consistency proof (?from=&to=) per RFC 9162" },
-    RouteSpec { method: "GET", path: "/v1/tenants/{tenant}/subjects/{subject}/events", authenticated: true, action: Some(Action::ReadTimeline), who: "reader (masked), privacy_officer and admin (opened)", summary: "A subject's timeline (?purpose=&from=&to=&type=&limit=&cursor=)" },
+    public("GET", "/healthz", "Liveness"),
+    public("GET", "/readyz", "Readiness (503 while shutting down)"),
+    public("GET", "/metrics", "Prometheus metrics"),
+    public("GET", "/openapi.json", "This document"),
+    route("POST", "/v1/tenants", Action::ManageTenants, R::Deployment, None, "operator", "Create a tenant; answers with its first admin key (shown once)"),
+    route("GET", "/v1/tenants", Action::ManageTenants, R::Deployment, None, "operator", "List tenants"),
+    route("POST", "/v1/tenants/{tenant}/keys", Action::ManageKeys, R::Tenant, None, "admin, operator", "Create an API key (secret shown once; optional purposes scope, expiry, rate_limit)"),
+    route("GET", "/v1/tenants/{tenant}/keys", Action::ManageKeys, R::Tenant, None, "admin, operator", "List API keys"),
+    route("DELETE", "/v1/tenants/{tenant}/keys/{key_id}", Action::ManageKeys, R::Tenant, None, "admin, operator", "Revoke an API key"),
+    route("GET", "/v1/tenants/{tenant}/identity", Action::Admin, R::Tenant, None, "admin", "The tenant's JWT issuer for users (issuer, audience, key ids)"),
+    route("PUT", "/v1/tenants/{tenant}/identity", Action::Admin, R::Tenant, None, "admin", "Configure the JWT issuer for users: issuer, audience, JWKS document"),
+    route("GET", "/v1/tenants/{tenant}/policies", Action::ManagePolicies, R::PolicySet, None, "admin", "The policy text in force (?version= for an older one) and its version"),
+    route("PUT", "/v1/tenants/{tenant}/policies", Action::ManagePolicies, R::PolicySet, None, "admin", "Replace the tenant's policies (text/plain Cedar); 422 with every diagnostic, old set stays"),
+    route("GET", "/v1/tenants/{tenant}/policies/versions", Action::ManagePolicies, R::PolicySet, None, "admin", "Every policy version: number, time, author"),
+    route("POST", "/v1/tenants/{tenant}/policies/check", Action::ManagePolicies, R::PolicySet, None, "admin", "Dry-run a request against the policies in force (or a draft text): decision and deciding policies"),
+    route("GET", "/v1/tenants/{tenant}/schemas", Action::ReadSchemas, R::Tenant, None, "any tenant role", "Latest schema of every event type"),
+    route("PUT", "/v1/tenants/{tenant}/schemas/{event_type}", Action::ManageSchemas, R::EventType, Some("event_type"), "admin", "Store a new schema version"),
+    route("GET", "/v1/tenants/{tenant}/schemas/{event_type}", Action::ReadSchemas, R::EventType, Some("event_type"), "any tenant role", "Read a schema (?version=)"),
+    route("POST", "/v1/tenants/{tenant}/events", Action::Ingest, R::Tenant, None, "writer, admin", "Ingest one event, a JSON array, or NDJSON (?all_or_nothing=true for arrays)"),
+    route("POST", "/v1/tenants/{tenant}/subjects/resolve", Action::ResolveSubject, R::Tenant, None, "writer, reader, privacy_officer, admin", "External id (in the body) to pseudonym"),
+    route("GET", "/v1/tenants/{tenant}/subjects/{subject}/events", Action::ReadTimeline, R::Subject, Some("subject"), "reader, privacy_officer, admin, per purpose", "A subject's timeline (?purpose= required; &from=&to=&type=&limit=&cursor=); fields the purpose may not see read as null"),
+    route("GET", "/v1/tenants/{tenant}/audit/head", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "The audit log's current size and root, and its latest signed tree head"),
+    route("GET", "/v1/tenants/{tenant}/audit/proofs/inclusion", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Inclusion proof (?index=&size=) per RFC 9162"),
+    route("GET", "/v1/tenants/{tenant}/audit/proofs/consistency", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Consistency proof (?from=&to=) per RFC 9162"),
+    route("POST", "/v1/tenants/{tenant}/audit/reports/subject", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Every decision about one subject (external id in the body); ?format=csv"),
+    route("GET", "/v1/tenants/{tenant}/audit/reports/principal", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Everything one principal did (?principal=key:<id>|user:<sub>&from=&to=&format=csv)"),
 ];
 
 pub fn openapi_document() -> Value {
@@ -53,7 +75,8 @@ pub fn openapi_document() -> Value {
         if route.authenticated {
             op["security"] = json!([{"bearer": []}]);
             op["responses"]["401"] = json!({"description": "Missing or invalid API key"});
-            op["responses"]["403"] = json!({"description": "Not allowed for this key's role"});
+            op["responses"]["403"] = json!({"description": "Refused by the tenant's policies (the problem lists the deciding policy ids)"});
+            op["responses"]["429"] = json!({"description": "The key's rate limit; see Retry-After"});
             op["responses"]["404"] = json!({"description": "Not found (also: another tenant's resource)"});
         }
         let params: Vec<Value> = route

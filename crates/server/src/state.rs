@@ -6,7 +6,10 @@ use std::sync::{Arc, OnceLock};
 use steward_engine::{Engine, EngineError};
 use tokio::sync::Semaphore;
 
+use steward_access::{Principal, RateLimit};
+
 use crate::limits::ENGINE_CALLS_MAX;
+use crate::ratelimit::RateLimiter;
 use crate::ApiError;
 
 #[derive(Clone)]
@@ -14,6 +17,15 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     ready: Arc<AtomicBool>,
     engine_calls: Arc<Semaphore>,
+    pub(crate) limiter: Arc<RateLimiter>,
+    options: ServerOptions,
+}
+
+/// Deployment-wide settings of the HTTP edge.
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    /// The rate limit of every key and user that has none of its own (`None`: unlimited).
+    pub default_rate_limit: Option<RateLimit>,
 }
 
 /// The process-wide Prometheus recorder (metrics has one global recorder).
@@ -33,8 +45,27 @@ pub(crate) fn prometheus() -> &'static PrometheusHandle {
 
 impl AppState {
     pub fn new(engine: Arc<Engine>) -> AppState {
+        AppState::with_options(engine, ServerOptions::default())
+    }
+
+    pub fn with_options(engine: Arc<Engine>, options: ServerOptions) -> AppState {
         prometheus();
-        AppState { engine, ready: Arc::new(AtomicBool::new(true)), engine_calls: Arc::new(Semaphore::new(ENGINE_CALLS_MAX)) }
+        AppState {
+            engine,
+            ready: Arc::new(AtomicBool::new(true)),
+            engine_calls: Arc::new(Semaphore::new(ENGINE_CALLS_MAX)),
+            limiter: Arc::new(RateLimiter::default()),
+            options,
+        }
+    }
+
+    /// The principal's own limit, else the deployment default; the operator is not limited.
+    pub(crate) fn rate_limit_of(&self, principal: &Principal) -> Option<RateLimit> {
+        match principal {
+            Principal::Operator => None,
+            Principal::Key { rate_limit, .. } => rate_limit.or(self.options.default_rate_limit),
+            Principal::User { .. } => self.options.default_rate_limit,
+        }
     }
 
     pub fn is_ready(&self) -> bool {

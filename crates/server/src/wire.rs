@@ -24,6 +24,18 @@ pub struct CreateKey {
     pub role: String,
     #[serde(default)]
     pub expires_at: Option<String>,
+    /// Purposes the key may read for; absent or empty: any its role permits.
+    #[serde(default)]
+    pub purposes: Vec<String>,
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitBody {
+    pub per_second: u32,
+    pub burst: u32,
 }
 
 pub fn key(record: &ApiKeyRecord) -> Value {
@@ -35,6 +47,8 @@ pub fn key(record: &ApiKeyRecord) -> Value {
         "created_at": time(&record.created_at),
         "expires_at": record.expires_at.as_ref().map(time),
         "revoked_at": record.revoked_at.as_ref().map(time),
+        "purposes": record.purposes,
+        "rate_limit": record.rate_limit.map(|r| json!({"per_second": r.per_second, "burst": r.burst})),
     })
 }
 

@@ -22,7 +22,7 @@ fn fixture() -> Fixture {
     engine.create_tenant("acme").unwrap();
     let schema = json!({"fields": {"track_id": {"type": "string", "class": "public", "required": true}, "email": {"type": "string", "class": "personal"}}});
     engine.put_schema("acme", "play", &schema).unwrap();
-    let (_, writer) = engine.create_key("acme", "w", steward_access::Role::Writer, None).unwrap();
+    let (_, writer) = engine.create_key("acme", steward_engine::NewKey::new("w", steward_access::Role::Writer)).unwrap();
     Fixture { _dir: dir, engine, writer }
 }
 

@@ -47,10 +47,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("policy", &["access"]),
     ("audit", &["crypto"]),
     ("store", &["crypto", "wal"]),
-    ("engine", &["crypto", "wal", "store", "privacy", "access", "audit"]),
-    ("server", &["engine", "crypto", "store", "privacy", "access", "audit"]),
-    ("cli", &["server", "engine", "gen", "crypto", "store", "privacy", "access", "audit"]),
-    ("bench", &["engine", "gen", "crypto", "store", "wal", "privacy", "access"]),
+    ("engine", &["crypto", "wal", "store", "privacy", "access", "audit", "policy"]),
+    ("server", &["engine", "crypto", "store", "privacy", "access", "audit", "policy"]),
+    ("cli", &["server", "engine", "gen", "crypto", "store", "privacy", "access", "audit", "policy"]),
+    ("bench", &["engine", "gen", "crypto", "store", "wal", "privacy", "access", "audit", "policy", "server"]),
 ];
 
 /// Third-party crates only some crates may use: HTTP at the edge, async only where needed.

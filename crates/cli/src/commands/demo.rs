@@ -29,7 +29,7 @@ pub struct DemoArgs {
 pub fn run(args: DemoArgs) -> Result<(), CliError> {
     let first_run = !args.data.join("STEWARD").exists();
     let operator_key = if first_run { Some(steward_engine::init(&args.data)?.operator_key) } else { None };
-    let serve_args = ServeArgs { data: args.data.clone(), listen: args.listen.clone(), flush_interval_ms: 5_000, no_encrypt_at_rest: false };
+    let serve_args = ServeArgs { data: args.data.clone(), listen: args.listen.clone(), flush_interval_ms: 5_000, no_encrypt_at_rest: false, rate_limit: None };
     let engine = Engine::open(engine_config(&serve_args))?;
     if !engine.list_tenants()?.iter().any(|t| t.id == TENANT) {
         engine.create_tenant(TENANT)?;
@@ -42,10 +42,10 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     }
     let keys: Vec<(Role, String)> = [Role::Admin, Role::Writer, Role::Reader, Role::PrivacyOfficer]
         .into_iter()
-        .map(|role| engine.create_key(TENANT, &format!("demo-{}", role.as_str()), role, None).map(|(_, token)| (role, token)))
+        .map(|role| engine.create_key(TENANT, steward_engine::NewKey::new(format!("demo-{}", role.as_str()), role)).map(|(_, token)| (role, token)))
         .collect::<Result<_, _>>()?;
     let sample_subject = steward_gen::user(args.seed, 0, None).email;
-    runtime()?.block_on(serve(engine, &args.listen, move |addr| {
+    runtime()?.block_on(serve(engine, steward_server::ServerOptions::default(), &args.listen, move |addr| {
         let url = format!("http://{addr}");
         println!();
         println!("Steward demo running at {url}   (Ctrl-C stops it; data in {})", args.data.display());

@@ -19,6 +19,20 @@ pub struct ServeArgs {
     /// sealed personal fields stay sealed, everything else is readable on disk.
     #[arg(long, hide = true)]
     pub no_encrypt_at_rest: bool,
+    /// Rate limit of every key without its own, as PER_SECOND or PER_SECOND:BURST (default
+    /// burst: one second's worth). Unset: unlimited.
+    #[arg(long, value_parser = parse_rate_limit)]
+    pub rate_limit: Option<steward_access::RateLimit>,
+}
+
+fn parse_rate_limit(text: &str) -> Result<steward_access::RateLimit, String> {
+    let (rate, burst) = text.split_once(':').unwrap_or((text, text));
+    let number = |s: &str| s.trim().parse::<u32>().map_err(|_| format!("expected PER_SECOND[:BURST], got {text:?}"));
+    steward_access::RateLimit::new(number(rate)?, number(burst)?)
+}
+
+pub fn server_options(args: &ServeArgs) -> steward_server::ServerOptions {
+    steward_server::ServerOptions { default_rate_limit: args.rate_limit }
 }
 
 fn steward_store_flush_default() -> u64 {
@@ -34,7 +48,7 @@ pub fn engine_config(args: &ServeArgs) -> EngineConfig {
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let engine = Engine::open(engine_config(&args))?;
-    runtime()?.block_on(serve(engine, &args.listen, |addr| {
+    runtime()?.block_on(serve(engine, server_options(&args), &args.listen, |addr| {
         println!("steward listening on http://{addr}");
     }))
 }
@@ -44,11 +58,11 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 /// Binds, calls `on_bound` with the address, and serves until a shutdown signal.
-pub async fn serve(engine: Arc<Engine>, listen: &str, on_bound: impl FnOnce(std::net::SocketAddr)) -> Result<(), CliError> {
+pub async fn serve(engine: Arc<Engine>, options: steward_server::ServerOptions, listen: &str, on_bound: impl FnOnce(std::net::SocketAddr)) -> Result<(), CliError> {
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(CliError::io(listen))?;
     let addr = listener.local_addr().map_err(CliError::io(listen))?;
     on_bound(addr);
-    steward_server::serve(engine, listener, shutdown_signal()).await.map_err(CliError::io("server"))
+    steward_server::serve(engine, options, listener, shutdown_signal()).await.map_err(CliError::io("server"))
 }
 
 async fn shutdown_signal() {

@@ -528,6 +528,12 @@ pub fn create_key(api: &Api, by: &str, tenant: &str, role: &str, expires_at: Opt
     (id, secret)
 }
 
+/// Creates a key from a whole request body (purposes, rate limit...); returns (id, secret).
+pub fn create_key_with(api: &Api, by: &str, tenant: &str, body: Value) -> (String, String) {
+    let resp = api.post(&format!("/v1/tenants/{tenant}/keys"), Some(by), &body).expect(201, "create key");
+    (resp.body["id"].as_str().expect("key id").to_owned(), resp.body["secret"].as_str().expect("key secret").to_owned())
+}
+
 /// A tenant with a fresh key of every role, each created over the API.
 pub fn tenant_with_keys(api: &Api, operator_key: &str, id: &str) -> TenantKeys {
     let created = create_tenant(api, operator_key, id);
@@ -597,14 +603,25 @@ pub fn ndjson(events: &[Value]) -> Vec<u8> {
     body
 }
 
-/// Every event of a subject's timeline, following cursors; `limit` per page. Panics after too
-/// many pages (a cursor that does not advance).
+/// Every event of a subject's timeline read for purpose `legal` (what privacy officers and
+/// admins read everything for), following cursors; `limit` per page.
 pub fn timeline_all(api: &Api, key: &str, tenant: &str, subject: &str, limit: usize) -> (Vec<Value>, Value) {
+    timeline_for(api, key, tenant, subject, limit, "legal")
+}
+
+/// A subject's timeline read for `analytics`: public fields and identifiers only (readers).
+pub fn timeline_masked(api: &Api, key: &str, tenant: &str, subject: &str, limit: usize) -> (Vec<Value>, Value) {
+    timeline_for(api, key, tenant, subject, limit, "analytics")
+}
+
+/// Every event of a subject's timeline for `purpose`, following cursors; `limit` per page.
+/// Panics after too many pages (a cursor that does not advance).
+pub fn timeline_for(api: &Api, key: &str, tenant: &str, subject: &str, limit: usize, purpose: &str) -> (Vec<Value>, Value) {
     let mut events = Vec::new();
     let mut cursor: Option<String> = None;
     let mut first_page = Value::Null;
     for _ in 0..100_000 {
-        let mut path = format!("/v1/tenants/{tenant}/subjects/{subject}/events?purpose=support&limit={limit}");
+        let mut path = format!("/v1/tenants/{tenant}/subjects/{subject}/events?purpose={purpose}&limit={limit}");
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }

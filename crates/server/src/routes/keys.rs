@@ -1,11 +1,13 @@
-//! Tenant API keys: create (secret shown once), list, revoke.
+//! Tenant API keys: create (secret shown once; optionally scoped to purposes, with its own
+//! rate limit), list, revoke.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
-use steward_access::Role;
+use steward_access::{RateLimit, Role};
+use steward_engine::NewKey;
 
 use crate::auth::Authorized;
 use crate::routes::body;
@@ -27,7 +29,14 @@ pub async fn create(
         ),
         None => None,
     };
-    let (record, secret) = state.blocking(move |engine| engine.create_key(&tenant, &request.name, role, expires_at)).await?;
+    let rate_limit = request
+        .rate_limit
+        .as_ref()
+        .map(|r| RateLimit::new(r.per_second, r.burst))
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_rate_limit", Some("rate_limit"), e))?;
+    let new = NewKey { name: request.name, role, expires_at, purposes: request.purposes, rate_limit };
+    let (record, secret) = state.blocking(move |engine| engine.create_key(&tenant, new)).await?;
     let mut out = wire::key(&record);
     out["secret"] = Value::String(secret);
     Ok((StatusCode::CREATED, Json(out)))

@@ -3,7 +3,10 @@
 pub mod audit;
 pub mod events;
 pub mod health;
+pub mod identity;
 pub mod keys;
+pub mod policies;
+pub mod reports;
 pub mod schemas;
 pub mod subjects;
 pub mod tenants;

@@ -1,22 +1,20 @@
-//! Subjects: resolve an external id (in the body, never the URL) to its pseudonym; read a timeline.
+//! Subjects: resolve an external id (in the body, never the URL) to its pseudonym; read a
+//! timeline for a declared purpose, with the field classes that purpose may not see masked.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use steward_access::Action;
 use steward_crypto::Pseudonym;
 use steward_engine::{Cursor, TimelineQuery};
-use steward_privacy::parse_timestamp_micros;
+use steward_privacy::{parse_timestamp_micros, PrivacyClass};
 
 use crate::auth::{AuditFacts, Authorized};
 use axum::response::IntoResponse;
 use crate::routes::body;
 use crate::{wire, ApiError, AppState};
 
-/// Purposes a read may declare; the policy engine of the next phase decides what each sees.
-pub const PURPOSES: [&str; 6] = ["analytics", "model_training", "personalization", "support", "security", "legal"];
 const DEFAULT_LIMIT: usize = 100;
 
 pub async fn resolve(
@@ -33,6 +31,7 @@ pub async fn resolve(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineParams {
+    #[allow(dead_code, reason = "read by the authorization middleware; listed so the query is checked whole")]
     purpose: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
@@ -51,11 +50,9 @@ pub async fn timeline(
     let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
     let subject = Pseudonym::parse_hex(&subject)
         .map_err(|_| ApiError::bad_request("invalid_subject", Some("subject"), "expected a 64-hex-digit pseudonym from subjects/resolve"))?;
-    let purpose = params.purpose.unwrap_or_else(|| "support".to_owned());
-    if !PURPOSES.contains(&purpose.as_str()) {
-        return Err(ApiError::bad_request("invalid_purpose", Some("purpose"), format!("expected one of {}", PURPOSES.join(", "))));
-    }
-    let open_personal = auth.also_may(Action::ReadPersonal);
+    // The middleware refused a read without a purpose; what it decided is what the caller sees.
+    let purpose = auth.purpose.clone().unwrap_or_default();
+    let visible = auth.visible.clone();
     let time = |field: &str, text: &Option<String>| -> Result<Option<i64>, ApiError> {
         text.as_deref()
             .map(|t| parse_timestamp_micros(t).ok_or_else(|| ApiError::bad_request("invalid_time", Some(field), "expected an RFC 3339 timestamp")))
@@ -68,7 +65,7 @@ pub async fn timeline(
         types: params.types.map(|t| t.split(',').map(str::to_owned).collect()),
         cursor: params.cursor.as_deref().map(Cursor::decode).transpose()?,
         limit: params.limit.unwrap_or(DEFAULT_LIMIT),
-        open_personal,
+        visible: visible.clone(),
     };
     let (page, reference) = state
         .blocking(move |engine| {
@@ -81,7 +78,9 @@ pub async fn timeline(
     let mut response = Json(json!({
         "subject": subject.to_hex(),
         "purpose": purpose,
-        "personal_fields": if open_personal { "opened" } else { "masked" },
+        "decided_by": auth.policy_ids,
+        "visible_classes": visible.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+        "masked_classes": PrivacyClass::ALL.into_iter().filter(|c| !visible.contains(c)).map(|c| c.as_str()).collect::<Vec<_>>(),
         "events": page.events.iter().map(wire::timeline_event).collect::<Vec<_>>(),
         "next_cursor": page.next_cursor.map(|c| c.encode()),
     }))

@@ -19,7 +19,7 @@ pub async fn create(
     let (info, record, secret) = state
         .blocking(move |engine| {
             let info = engine.create_tenant(&request.id)?;
-            let (record, secret) = engine.create_key(&info.id, "initial-admin", steward_access::Role::Admin, None)?;
+            let (record, secret) = engine.create_key(&info.id, steward_engine::NewKey::new("initial-admin", steward_access::Role::Admin))?;
             Ok((info, record, secret))
         })
         .await?;
