@@ -54,7 +54,7 @@ struct ClientResult {
 }
 
 /// Cuts the file into request bodies of `batch` non-empty lines; returns them and the event count.
-fn bodies(text: &[u8], batch: usize, limit: Option<usize>) -> (Vec<(Vec<u8>, usize)>, usize) {
+pub fn bodies(text: &[u8], batch: usize, limit: Option<usize>) -> (Vec<(Vec<u8>, usize)>, usize) {
     let mut out = Vec::new();
     let mut body = Vec::new();
     let mut in_body = 0;
@@ -94,70 +94,114 @@ pub fn run(args: HttpArgs) -> Result<(), Failed> {
     if events == 0 {
         return Err(Failed(format!("{}: no events", args.file.display())));
     }
-    let url = format!(
-        "{}/v1/tenants/{}/events",
-        args.url.trim_end_matches('/'),
-        args.tenant
-    );
-    let auth = format!("Bearer {}", args.key);
-    let next = AtomicUsize::new(0);
-    let interval_s = args.rate.map(|r| args.batch as f64 / r);
-
-    let started = Instant::now();
-    let results: Vec<ClientResult> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..args.connections)
-            .map(|_| {
-                let (bodies, next, url, auth) = (&bodies, &next, &url, &auth);
-                scope.spawn(move || client(bodies, next, url, auth, started, interval_s))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| panic!("client thread panicked"))
-            })
-            .collect()
-    });
-    let seconds = started.elapsed().as_secs_f64();
-
-    let mut from_send = Latencies::with_capacity(bodies.len());
-    let mut from_due = Latencies::with_capacity(bodies.len());
-    let mut accepted = 0u64;
-    for result in results {
-        if let Some(failure) = result.failure {
-            return Err(Failed(format!("http: {failure}")));
-        }
-        accepted += result.accepted;
-        from_send.merge(result.from_send);
-        from_due.merge(result.from_due);
-    }
-    if accepted != events as u64 {
-        return Err(Failed(format!(
-            "http: accepted {accepted} events, sent {events}"
-        )));
-    }
+    let load = Load {
+        url: args.url.clone(),
+        tenant: args.tenant.clone(),
+        key: args.key.clone(),
+        connections: args.connections,
+        rate: args.rate,
+        batch: args.batch,
+    };
+    let measured = load.run(&bodies, events)?;
     let mut line = serde_json::json!({
         "mode": "http",
         "events": events,
         "connections": args.connections,
         "batch": args.batch,
         "rate_target": args.rate,
-        "seconds": round3(seconds),
-        "events_per_s": (accepted as f64 / seconds).round(),
-        "ack_p50_ms": round3(from_send.percentile(50.0)),
-        "ack_p99_ms": round3(from_send.percentile(99.0)),
-        "ack_max_ms": round3(from_send.max()),
-        "requests": from_send.len(),
+        "seconds": round3(measured.seconds),
+        "events_per_s": (measured.accepted as f64 / measured.seconds).round(),
+        "ack_p50_ms": round3(measured.from_send.percentile(50.0)),
+        "ack_p99_ms": round3(measured.from_send.percentile(99.0)),
+        "ack_max_ms": round3(measured.from_send.max()),
+        "requests": measured.from_send.len(),
         "file": args.file.display().to_string(),
     });
     if args.rate.is_some() {
-        line["ack_from_due_p50_ms"] = round3(from_due.percentile(50.0)).into();
-        line["ack_from_due_p99_ms"] = round3(from_due.percentile(99.0)).into();
-        line["ack_from_due_max_ms"] = round3(from_due.max()).into();
+        line["ack_from_due_p50_ms"] = round3(measured.from_due.percentile(50.0)).into();
+        line["ack_from_due_p99_ms"] = round3(measured.from_due.percentile(99.0)).into();
+        line["ack_from_due_max_ms"] = round3(measured.from_due.max()).into();
     }
     println!("{line}");
     Ok(())
+}
+
+/// One NDJSON ingest load against a server: where, as whom, how many connections, at what rate.
+pub struct Load {
+    /// Base URL, e.g. `http://127.0.0.1:7700`.
+    pub url: String,
+    pub tenant: String,
+    /// The bearer token sent with every request.
+    pub key: String,
+    pub connections: usize,
+    /// Open-loop events/s; `None`: closed loop.
+    pub rate: Option<f64>,
+    /// Events per request (for the open-loop schedule).
+    pub batch: usize,
+}
+
+/// What a load measured; every event was accepted.
+pub struct Measured {
+    pub seconds: f64,
+    pub accepted: u64,
+    pub from_send: Latencies,
+    pub from_due: Latencies,
+}
+
+impl Load {
+    /// POSTs every body (as cut by [`bodies`]) over `connections` keep-alive connections and
+    /// fails unless all `events` are accepted.
+    pub fn run(&self, bodies: &[(Vec<u8>, usize)], events: usize) -> Result<Measured, Failed> {
+        let url = format!(
+            "{}/v1/tenants/{}/events",
+            self.url.trim_end_matches('/'),
+            self.tenant
+        );
+        let auth = format!("Bearer {}", self.key);
+        let next = AtomicUsize::new(0);
+        let interval_s = self.rate.map(|r| self.batch as f64 / r);
+
+        let started = Instant::now();
+        let results: Vec<ClientResult> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..self.connections)
+                .map(|_| {
+                    let (next, url, auth) = (&next, &url, &auth);
+                    scope.spawn(move || client(bodies, next, url, auth, started, interval_s))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| panic!("client thread panicked"))
+                })
+                .collect()
+        });
+        let seconds = started.elapsed().as_secs_f64();
+
+        let mut from_send = Latencies::with_capacity(bodies.len());
+        let mut from_due = Latencies::with_capacity(bodies.len());
+        let mut accepted = 0u64;
+        for result in results {
+            if let Some(failure) = result.failure {
+                return Err(Failed(format!("http: {failure}")));
+            }
+            accepted += result.accepted;
+            from_send.merge(result.from_send);
+            from_due.merge(result.from_due);
+        }
+        if accepted != events as u64 {
+            return Err(Failed(format!(
+                "http: accepted {accepted} events, sent {events}"
+            )));
+        }
+        Ok(Measured {
+            seconds,
+            accepted,
+            from_send,
+            from_due,
+        })
+    }
 }
 
 fn client(

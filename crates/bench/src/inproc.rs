@@ -107,7 +107,7 @@ fn pooled(pool: &[Value], index: u64) -> Value {
 }
 
 /// Creates `tenant` and stores the five music schemas.
-fn tenant_with_schemas(engine: &Engine, tenant: &str) -> Result<(), Failed> {
+pub(crate) fn tenant_with_schemas(engine: &Engine, tenant: &str) -> Result<(), Failed> {
     engine
         .create_tenant(tenant)
         .map_err(Failed::engine("create tenant"))?;

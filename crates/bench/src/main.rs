@@ -1,4 +1,5 @@
-//! `steward-bench`: whole-system durable-ingest benchmarks (in-process and over HTTP NDJSON).
+//! `steward-bench`: whole-system durable-ingest benchmarks (in-process and over HTTP NDJSON),
+//! and HTTP ingest with authorization and audit on against off (`http-guard`).
 //!
 //! Each subcommand prints one JSON line on stdout (progress goes to stderr), so
 //! `bench/ingest.sh` can collect, compare and take medians. Micro benchmarks of the parts
@@ -6,6 +7,7 @@
 //! `benches/`: `cargo bench -p steward-bench`.
 
 mod http;
+mod http_guard;
 mod inproc;
 mod stats;
 
@@ -33,6 +35,8 @@ enum Command {
     Inproc(inproc::InprocArgs),
     /// POST an NDJSON file to a running server (C connections, B events per request).
     Http(http::HttpArgs),
+    /// HTTP ingest with authorization and audit on and off, served in this process, alternating.
+    HttpGuard(http_guard::HttpGuardArgs),
 }
 
 /// Why a run failed; printed on stderr, exit status 1.
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inproc(args) => inproc::run(args),
         Command::Http(args) => http::run(args),
+        Command::HttpGuard(args) => http_guard::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

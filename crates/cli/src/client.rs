@@ -41,6 +41,17 @@ impl Client {
         finish(response)
     }
 
+    /// Sends a text body (Cedar policies).
+    pub fn send_text(&self, method: &str, path: &str, body: &str) -> Result<Value, CliError> {
+        let url = format!("{}{path}", self.base);
+        let auth = self.auth()?;
+        let request = match method {
+            "PUT" => self.agent.put(url),
+            _ => self.agent.post(url),
+        };
+        finish(request.header("Authorization", auth).header("Content-Type", "text/plain; charset=utf-8").send(body.as_bytes()))
+    }
+
     /// Posts an NDJSON body (a batch of lines).
     pub fn post_ndjson(&self, path: &str, body: &[u8]) -> Result<Value, CliError> {
         let response = self
@@ -60,9 +71,15 @@ fn finish(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Re
     if (200..300).contains(&status) {
         return Ok(body);
     }
-    Err(CliError::Api {
-        status,
-        code: body["code"].as_str().unwrap_or("unknown").to_owned(),
-        detail: body["detail"].as_str().unwrap_or("").to_owned(),
-    })
+    // Itemized problems (policy diagnostics, field errors) follow the summary, one a line.
+    let mut detail = body["detail"].as_str().unwrap_or("").to_owned();
+    for item in body["errors"].as_array().into_iter().flatten() {
+        let line = match (item["line"].as_u64(), item["column"].as_u64(), item["message"].as_str()) {
+            (Some(l), Some(c), Some(m)) => format!("{l}:{c}: {}{m}", item["policy_id"].as_str().map(|p| format!("policy \"{p}\": ")).unwrap_or_default()),
+            _ => item.to_string(),
+        };
+        detail.push_str("\n  ");
+        detail.push_str(&line);
+    }
+    Err(CliError::Api { status, code: body["code"].as_str().unwrap_or("unknown").to_owned(), detail })
 }

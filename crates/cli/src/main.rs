@@ -55,6 +55,9 @@ enum Command {
     /// Manage a tenant's API keys (admin key).
     #[command(subcommand)]
     Key(commands::admin::KeyCommand),
+    /// Read, replace and dry-run a tenant's Cedar policies (admin key).
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
     /// Manage event schemas.
     #[command(subcommand)]
     Schema(commands::admin::SchemaCommand),
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Tenant(cmd) => commands::admin::tenant(cmd),
         Command::Key(cmd) => commands::admin::key(cmd),
         Command::Schema(cmd) => commands::admin::schema(cmd),
+        Command::Policy(cmd) => commands::policy::run(cmd),
         Command::Ingest(args) => commands::ingest::run(args),
         Command::Events(args) => commands::events::run(args),
         Command::Gen(args) => commands::generate::run(args),

@@ -113,7 +113,7 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
         Err(error) => {
             // A failed authentication against a tenant is a denied attempt in its log.
             let record = pending.record("unauthenticated".to_owned(), &[], AuditDecision::Deny);
-            if record_decision(&state.engine, pending.tenant.clone(), record, false).await.is_err() {
+            if record_decision(&state.engine, pending.tenant.clone(), record, false, pending.subject()).await.is_err() {
                 return audit_unavailable();
             }
             return error.into_response();
@@ -132,7 +132,7 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
         Ok(pair) => pair,
         Err(DecideError::Api(error)) => {
             let record = pending.record(principal.audit_name(), &[], AuditDecision::Deny);
-            if record_decision(&state.engine, pending.tenant.clone(), record, false).await.is_err() {
+            if record_decision(&state.engine, pending.tenant.clone(), record, false, pending.subject()).await.is_err() {
                 return audit_unavailable();
             }
             return error.into_response();
@@ -145,19 +145,19 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
     if !decision.allowed {
         tracing::info!(action = %action, policies = ?decision.policy_ids, errors = ?decision.errors, "denied");
         let record = pending.record(principal.audit_name(), &decision.policy_ids, AuditDecision::Deny);
-        if record_decision(&state.engine, pending.tenant.clone(), record, false).await.is_err() {
+        if record_decision(&state.engine, pending.tenant.clone(), record, false, pending.subject()).await.is_err() {
             return audit_unavailable();
         }
         return denial(&pending, &decision).into_response();
     }
     let mut record = pending.record(principal.audit_name(), &decision.policy_ids, AuditDecision::Allow);
     parts.extensions.insert(authorized);
-    if parts.method != axum::http::Method::GET {
+    if pending.spec.changes {
         // Durable before the response: the record is written alongside the handler's work and
         // the answer waits for both; if the audit log cannot write, the request fails closed.
         let engine = state.engine.clone();
         let tenant = pending.tenant.clone();
-        let audit = tokio::spawn(async move { record_decision(&engine, tenant, record, true).await });
+        let audit = tokio::spawn(async move { record_decision(&engine, tenant, record, true, None).await });
         let response = next.run(Request::from_parts(parts, body)).await;
         return match audit.await {
             Ok(Ok(())) => response,
@@ -170,7 +170,7 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
         record.subject_count = facts.subjects.len() as u64;
         record.subject_refs = facts.subjects.clone();
     }
-    if record_decision(&state.engine, pending.tenant.clone(), record, false).await.is_err() {
+    if record_decision(&state.engine, pending.tenant.clone(), record, false, pending.subject()).await.is_err() {
         return audit_unavailable();
     }
     if action.is_read()
@@ -217,6 +217,11 @@ fn decide(engine: &Engine, principal: &Principal, pending: &Pending) -> Result<(
 }
 
 impl Pending {
+    /// The pseudonym a subject route names (for linking refusals to the subject).
+    fn subject(&self) -> Option<String> {
+        (self.spec.resource == ResourceKind::Subject).then(|| self.resource_id.clone()).flatten()
+    }
+
     fn authz_request(&self, principal: &Principal) -> AuthzRequest {
         let tenant = self.tenant.clone().unwrap_or_default();
         let resource = match self.spec.resource {
@@ -274,10 +279,10 @@ fn denial(pending: &Pending, decision: &Decision) -> ApiError {
 
 /// Writes a decision to the targeted tenant's log, or the system log for deployment-wide
 /// requests; a tenant that does not exist has no log (the attempt is in the server log).
-async fn record_decision(engine: &Arc<Engine>, tenant: Option<String>, record: AuditRecord, durable: bool) -> Result<(), ()> {
+async fn record_decision(engine: &Arc<Engine>, tenant: Option<String>, mut record: AuditRecord, durable: bool, subject: Option<String>) -> Result<(), ()> {
     let engine = engine.clone();
     let outcome = tokio::task::spawn_blocking(move || match tenant {
-        Some(t) => match engine.audit(&t, &record, durable) {
+        Some(t) => match link_subject(&engine, &t, &mut record, subject.as_deref()).and_then(|()| engine.audit(&t, &record, durable)) {
             Err(steward_engine::EngineError::NotFound { .. }) => Ok(0),
             other => other,
         },
@@ -288,6 +293,19 @@ async fn record_decision(engine: &Arc<Engine>, tenant: Option<String>, record: A
         Ok(Ok(_)) => Ok(()),
         _ => Err(()),
     }
+}
+
+/// A refused request about one subject names it in the record (by its keyed reference, if the
+/// subject has a key in that tenant), so the subject's compliance report shows the attempt.
+fn link_subject(engine: &Engine, tenant: &str, record: &mut AuditRecord, subject: Option<&str>) -> Result<(), steward_engine::EngineError> {
+    let Some(pseudonym) = subject.and_then(|s| steward_crypto::Pseudonym::parse_hex(s).ok()) else { return Ok(()) };
+    if record.subject_refs.is_empty()
+        && let Some(reference) = engine.subject_ref(tenant, &pseudonym)?
+    {
+        record.subject_refs = vec![reference];
+        record.subject_count = 1;
+    }
+    Ok(())
 }
 
 fn audit_unavailable() -> Response {

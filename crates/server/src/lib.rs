@@ -13,11 +13,15 @@ mod openapi;
 mod ratelimit;
 mod routes;
 mod state;
+#[cfg(feature = "bench-unguarded")]
+mod unguarded;
 mod wire;
 
 pub use error::ApiError;
 pub use openapi::{openapi_document, RouteSpec, ROUTES};
 pub use state::{AppState, ServerOptions};
+#[cfg(feature = "bench-unguarded")]
+pub use unguarded::{app_unguarded, LoopbackServer};
 
 use axum::routing::{delete, get, post, put};
 use axum::Router;
@@ -27,6 +31,15 @@ use steward_engine::Engine;
 
 /// Builds the router over an open engine.
 pub fn app(state: AppState) -> Router {
+    routes()
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize_route))
+        .layer(axum::extract::DefaultBodyLimit::max(limits::JSON_BODY_BYTES_MAX))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe))
+        .with_state(state)
+}
+
+/// Every route and the fallback, before any middleware (shared with `app_unguarded`).
+fn routes() -> Router<AppState> {
     use routes::*;
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -51,10 +64,6 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tenants/{tenant}/audit/reports/subject", post(reports::subject))
         .route("/v1/tenants/{tenant}/audit/reports/principal", get(reports::principal))
         .fallback(routes::not_found)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize_route))
-        .layer(axum::extract::DefaultBodyLimit::max(limits::JSON_BODY_BYTES_MAX))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe))
-        .with_state(state)
 }
 
 /// Serves until `shutdown` resolves, then drains requests and flushes every tenant.

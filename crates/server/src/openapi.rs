@@ -16,17 +16,26 @@ pub struct RouteSpec {
     pub resource: ResourceKind,
     /// The path parameter naming the resource (its id in the decision), if any.
     pub resource_param: Option<&'static str>,
+    /// Changes state: its audit record is durable before the answer. Reads (GET, and POSTs
+    /// that only carry a query in their body) are recorded after the handler, with its facts.
+    pub changes: bool,
     /// Who may call it under the default policies, for the document.
     pub who: &'static str,
     pub summary: &'static str,
 }
 
 const fn public(method: &'static str, path: &'static str, summary: &'static str) -> RouteSpec {
-    RouteSpec { method, path, authenticated: false, action: None, resource: ResourceKind::Deployment, resource_param: None, who: "anyone", summary }
+    RouteSpec { method, path, authenticated: false, action: None, resource: ResourceKind::Deployment, resource_param: None, changes: false, who: "anyone", summary }
 }
 
 const fn route(method: &'static str, path: &'static str, action: Action, resource: ResourceKind, resource_param: Option<&'static str>, who: &'static str, summary: &'static str) -> RouteSpec {
-    RouteSpec { method, path, authenticated: true, action: Some(action), resource, resource_param, who, summary }
+    let changes = !matches!(method.as_bytes(), b"GET");
+    RouteSpec { method, path, authenticated: true, action: Some(action), resource, resource_param, changes, who, summary }
+}
+
+/// A POST whose body is a query (an external id, a dry-run request): a read, not a change.
+const fn post_read(path: &'static str, action: Action, resource: ResourceKind, who: &'static str, summary: &'static str) -> RouteSpec {
+    RouteSpec { changes: false, ..route("POST", path, action, resource, None, who, summary) }
 }
 
 use ResourceKind as R;
@@ -46,17 +55,17 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/v1/tenants/{tenant}/policies", Action::ManagePolicies, R::PolicySet, None, "admin", "The policy text in force (?version= for an older one) and its version"),
     route("PUT", "/v1/tenants/{tenant}/policies", Action::ManagePolicies, R::PolicySet, None, "admin", "Replace the tenant's policies (text/plain Cedar); 422 with every diagnostic, old set stays"),
     route("GET", "/v1/tenants/{tenant}/policies/versions", Action::ManagePolicies, R::PolicySet, None, "admin", "Every policy version: number, time, author"),
-    route("POST", "/v1/tenants/{tenant}/policies/check", Action::ManagePolicies, R::PolicySet, None, "admin", "Dry-run a request against the policies in force (or a draft text): decision and deciding policies"),
+    post_read("/v1/tenants/{tenant}/policies/check", Action::ManagePolicies, R::PolicySet, "admin", "Dry-run a request against the policies in force (or a draft text): decision and deciding policies"),
     route("GET", "/v1/tenants/{tenant}/schemas", Action::ReadSchemas, R::Tenant, None, "any tenant role", "Latest schema of every event type"),
     route("PUT", "/v1/tenants/{tenant}/schemas/{event_type}", Action::ManageSchemas, R::EventType, Some("event_type"), "admin", "Store a new schema version"),
     route("GET", "/v1/tenants/{tenant}/schemas/{event_type}", Action::ReadSchemas, R::EventType, Some("event_type"), "any tenant role", "Read a schema (?version=)"),
     route("POST", "/v1/tenants/{tenant}/events", Action::Ingest, R::Tenant, None, "writer, admin", "Ingest one event, a JSON array, or NDJSON (?all_or_nothing=true for arrays)"),
-    route("POST", "/v1/tenants/{tenant}/subjects/resolve", Action::ResolveSubject, R::Tenant, None, "writer, reader, privacy_officer, admin", "External id (in the body) to pseudonym"),
+    post_read("/v1/tenants/{tenant}/subjects/resolve", Action::ResolveSubject, R::Tenant, "writer, reader, privacy_officer, admin", "External id (in the body) to pseudonym"),
     route("GET", "/v1/tenants/{tenant}/subjects/{subject}/events", Action::ReadTimeline, R::Subject, Some("subject"), "reader, privacy_officer, admin, per purpose", "A subject's timeline (?purpose= required; &from=&to=&type=&limit=&cursor=); fields the purpose may not see read as null"),
     route("GET", "/v1/tenants/{tenant}/audit/head", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "The audit log's current size and root, and its latest signed tree head"),
     route("GET", "/v1/tenants/{tenant}/audit/proofs/inclusion", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Inclusion proof (?index=&size=) per RFC 9162"),
     route("GET", "/v1/tenants/{tenant}/audit/proofs/consistency", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Consistency proof (?from=&to=) per RFC 9162"),
-    route("POST", "/v1/tenants/{tenant}/audit/reports/subject", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Every decision about one subject (external id in the body); ?format=csv"),
+    post_read("/v1/tenants/{tenant}/audit/reports/subject", Action::ReadAudit, R::AuditLog, "privacy_officer, admin", "Every decision about one subject (external id in the body); ?format=csv"),
     route("GET", "/v1/tenants/{tenant}/audit/reports/principal", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Everything one principal did (?principal=key:<id>|user:<sub>&from=&to=&format=csv)"),
 ];
 

@@ -34,6 +34,12 @@ pub enum KeyCommand {
         /// RFC 3339 expiry.
         #[arg(long)]
         expires_at: Option<String>,
+        /// Purposes the key may read for, comma-separated (default: any its role permits).
+        #[arg(long, value_delimiter = ',')]
+        purposes: Vec<String>,
+        /// Its own rate limit, PER_SECOND:BURST (default: the server's).
+        #[arg(long)]
+        rate_limit: Option<String>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -91,8 +97,14 @@ pub fn tenant(command: TenantCommand) -> Result<(), CliError> {
 
 pub fn key(command: KeyCommand) -> Result<(), CliError> {
     match command {
-        KeyCommand::Create { tenant, name, role, expires_at, remote } => {
-            let body = json!({"name": name, "role": role, "expires_at": expires_at});
+        KeyCommand::Create { tenant, name, role, expires_at, purposes, rate_limit, remote } => {
+            let mut body = json!({"name": name, "role": role, "expires_at": expires_at, "purposes": purposes});
+            if let Some(text) = rate_limit {
+                let bad = || CliError::Usage(format!("--rate-limit: expected PER_SECOND:BURST, got {text:?}"));
+                let (rate, burst) = text.split_once(':').ok_or_else(bad)?;
+                let (rate, burst): (u32, u32) = (rate.parse().map_err(|_| bad())?, burst.parse().map_err(|_| bad())?);
+                body["rate_limit"] = json!({"per_second": rate, "burst": burst});
+            }
             print(&Client::new(&remote).send_json("POST", &format!("/v1/tenants/{tenant}/keys"), &body)?);
         }
         KeyCommand::List { tenant, remote } => print(&Client::new(&remote).get(&format!("/v1/tenants/{tenant}/keys"))?),

@@ -8,4 +8,5 @@ pub mod generate;
 pub mod ingest;
 pub mod init;
 pub mod keys;
+pub mod policy;
 pub mod serve;

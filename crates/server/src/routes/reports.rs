@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use steward_engine::{Report, ReportFilter};
 use steward_privacy::{format_timestamp_micros, parse_timestamp_micros};
 
-use crate::auth::Authorized;
+use crate::auth::{AuditFacts, Authorized};
 use crate::routes::body;
 use crate::{wire, ApiError, AppState};
 
@@ -68,13 +68,17 @@ pub async fn subject(
     let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
     let request = body(request)?;
     let (mut filter, format) = filter(&params)?;
-    let report = state
+    let (report, reference) = state
         .blocking(move |engine| {
-            filter.subject = Some(engine.resolve_subject(&tenant, &request.external_id)?);
-            engine.audit_report(&tenant, &filter)
+            let subject = engine.resolve_subject(&tenant, &request.external_id)?;
+            filter.subject = Some(subject);
+            Ok((engine.audit_report(&tenant, &filter)?, engine.subject_ref(&tenant, &subject)?))
         })
         .await?;
-    Ok(render(&report, format))
+    // Reading about a subject is an access to its data: this read is in its own report.
+    let mut response = render(&report, format);
+    response.extensions_mut().insert(AuditFacts { rows: report.rows.len() as u64, subjects: reference.into_iter().collect() });
+    Ok(response)
 }
 
 pub async fn principal(

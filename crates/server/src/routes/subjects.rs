@@ -22,10 +22,17 @@ pub async fn resolve(
     _auth: Authorized,
     Path(tenant): Path<String>,
     request: Result<Json<wire::Resolve>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let request = body(request)?;
-    let subject = state.blocking(move |engine| engine.resolve_subject(&tenant, &request.external_id)).await?;
-    Ok(Json(json!({"subject": subject.to_hex()})))
+    let (subject, reference) = state
+        .blocking(move |engine| {
+            let subject = engine.resolve_subject(&tenant, &request.external_id)?;
+            Ok((subject, engine.subject_ref(&tenant, &subject)?))
+        })
+        .await?;
+    let mut response = Json(json!({"subject": subject.to_hex()})).into_response();
+    response.extensions_mut().insert(AuditFacts { rows: 1, subjects: reference.into_iter().collect() });
+    Ok(response)
 }
 
 #[derive(Deserialize)]
