@@ -40,6 +40,11 @@ fn decisions_are_audited_and_the_log_verifies_offline() {
     assert!(ok, "verify: {report}");
     assert!(report["records"].as_u64().unwrap() >= size);
     assert!(report["signed_heads"].as_u64().unwrap() >= 1, "{report}");
+    // The operator's tenant administration is in the deployment's own log, signed too.
+    let (ok, system) = verify(&deployment.data, "_system");
+    assert!(ok, "verify the system log: {system}");
+    assert!(system["records"].as_u64().unwrap() >= 1, "creating the tenant is recorded: {system}");
+    assert!(system["signed_heads"].as_u64().unwrap() >= 1, "{system}");
 
     // Flip one byte inside the third record's frame: verify fails and names a record.
     let log = deployment.data.join("tenants/acme/audit/records.log");

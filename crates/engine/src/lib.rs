@@ -21,7 +21,7 @@ mod system;
 mod tenant;
 mod timeline;
 
-pub use audit::AUDIT_HEAD_INTERVAL_MS;
+pub use audit::{AUDIT_HEAD_INTERVAL_MS, SYSTEM_LOG as SYSTEM_AUDIT_LOG};
 pub use config::EngineConfig;
 pub use steward_audit::{AuditRecord, Decision as AuditDecision, VerifyingKey};
 pub use datadir::{init, InitOutput};

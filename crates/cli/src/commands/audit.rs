@@ -13,6 +13,7 @@ pub enum AuditCommand {
     Verify {
         #[arg(long)]
         data: PathBuf,
+        /// The tenant, or `_system` for the deployment's own log (tenants created and listed).
         #[arg(long)]
         tenant: String,
     },
@@ -46,11 +47,21 @@ fn steward_audit_hex(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// Where a log lives: a tenant's under `tenants/<t>/audit`; the deployment's own (tenant
+/// administration by the operator) is `--tenant _system`, under `audit`.
+fn log_dir(data: &Path, tenant: &str) -> PathBuf {
+    if tenant == steward_engine::SYSTEM_AUDIT_LOG {
+        data.join("audit")
+    } else {
+        data.join("tenants").join(tenant).join("audit")
+    }
+}
+
 pub fn run(command: AuditCommand) -> Result<(), CliError> {
     match command {
         AuditCommand::Verify { data, tenant } => {
             let key = public_key(&data)?;
-            let dir = data.join("tenants").join(&tenant).join("audit");
+            let dir = log_dir(&data, &tenant);
             match steward_audit::verify_dir(&dir, &tenant, &key) {
                 Ok(report) => {
                     println!(
@@ -71,7 +82,7 @@ pub fn run(command: AuditCommand) -> Result<(), CliError> {
         }
         AuditCommand::Export { data, tenant, out } => {
             let key = public_key(&data)?;
-            let dir = data.join("tenants").join(&tenant).join("audit");
+            let dir = log_dir(&data, &tenant);
             let report = steward_audit::export(&dir, &out, &tenant, &key).map_err(|e| CliError::Usage(e.to_string()))?;
             println!("exported to {}: {report:?}", out.display());
             Ok(())
