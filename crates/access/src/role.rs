@@ -1,6 +1,6 @@
 //! Roles a tenant API key can hold.
 
-/// A key's role; the policy engine of the next phase maps roles to purposes.
+/// A key's role: what the Cedar policies (`steward-policy`) match principals on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Role {
