@@ -5,7 +5,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use steward_crypto::Pseudonym;
 use steward_engine::{Cursor, TimelineQuery};
 use steward_privacy::{parse_timestamp_micros, PrivacyClass};
