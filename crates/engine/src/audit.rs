@@ -15,7 +15,8 @@ use crate::{Engine, EngineError};
 /// ids cannot start with `_`, so it names no tenant.
 pub const SYSTEM_LOG: &str = "_system";
 
-/// Seconds between signed tree heads of a tenant's log (when records were added).
+/// Default milliseconds between signed tree heads of a log (when records were added);
+/// `EngineConfig::audit_head_interval_ms`, `steward serve --audit-head-interval-ms`.
 pub const AUDIT_HEAD_INTERVAL_MS: u64 = 10_000;
 
 /// Loads the deployment's Ed25519 head-signing key (`audit-signing.key`, mode 0600), creating

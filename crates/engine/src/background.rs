@@ -10,9 +10,9 @@ use crate::Engine;
 const FLUSH_TICK_MS: u64 = 50;
 const COMPACTION_TICK_MS: u64 = 500;
 
-pub(crate) fn spawn(engine: Weak<Engine>, stopping: Arc<AtomicBool>, flush_interval_ms: u64) -> Vec<std::thread::JoinHandle<()>> {
+pub(crate) fn spawn(engine: Weak<Engine>, stopping: Arc<AtomicBool>, flush_interval_ms: u64, head_interval_ms: u64) -> Vec<std::thread::JoinHandle<()>> {
     let age = Duration::from_millis(flush_interval_ms);
-    let heads = std::time::Duration::from_millis(crate::AUDIT_HEAD_INTERVAL_MS);
+    let heads = Duration::from_millis(head_interval_ms);
     let flusher = worker("steward-flush", engine.clone(), stopping.clone(), FLUSH_TICK_MS, move |engine| {
         engine.sign_audit_heads(heads);
         for tenant in engine.tenant_list() {

@@ -14,6 +14,8 @@ pub struct EngineConfig {
     pub memtable_bytes_max: usize,
     /// Run the flush and compaction thread (tests may drive these by hand).
     pub background: bool,
+    /// How often each audit log's head is signed (when records were added since).
+    pub audit_head_interval_ms: u64,
 }
 
 impl EngineConfig {
@@ -24,6 +26,7 @@ impl EngineConfig {
             flush_interval_ms: steward_store::limits::FLUSH_INTERVAL_MS,
             memtable_bytes_max: steward_store::limits::MEMTABLE_BYTES_MAX,
             background: true,
+            audit_head_interval_ms: crate::AUDIT_HEAD_INTERVAL_MS,
         }
     }
 }

@@ -91,7 +91,7 @@ impl Engine {
             engine.tenants.write().insert(tenant.id().to_owned(), Arc::new(tenant));
         }
         if engine.config.background {
-            let handles = background::spawn(Arc::downgrade(&engine), engine.stopping.clone(), engine.config.flush_interval_ms);
+            let handles = background::spawn(Arc::downgrade(&engine), engine.stopping.clone(), engine.config.flush_interval_ms, engine.config.audit_head_interval_ms);
             *engine.background.lock() = handles;
         }
         Ok(engine)

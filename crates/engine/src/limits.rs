@@ -9,6 +9,8 @@ pub const KEY_NAME_BYTES_MAX: usize = 128;
 pub const KEYS_PER_TENANT_MAX: usize = 1_000;
 pub const TENANTS_MAX: usize = 10_000;
 pub const TIMELINE_EVENTS_MAX: usize = 1_000;
+/// Stored bytes of the events of one timeline page (a response stays within a few times this).
+pub const TIMELINE_PAGE_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// A tenant's policy text; the default set is about 4 KiB.
 pub const POLICY_TEXT_BYTES_MAX: usize = 256 * 1024;
 pub const POLICY_VERSIONS_MAX: usize = 100_000;

@@ -5,7 +5,7 @@ use steward_crypto::Pseudonym;
 use steward_privacy::{format_timestamp_micros, PrivacyClass};
 use steward_store::SubjectScan;
 
-use crate::limits::TIMELINE_EVENTS_MAX;
+use crate::limits::{TIMELINE_EVENTS_MAX, TIMELINE_PAGE_BYTES_MAX};
 use crate::sealing::open_fields;
 use crate::tenant::Tenant;
 use crate::EngineError;
@@ -81,8 +81,17 @@ pub(crate) fn read(tenant: &Tenant, query: &TimelineQuery) -> Result<TimelinePag
     let any_sealed = PrivacyClass::ALL.into_iter().any(|c| c.is_sealed() && sees(c));
     let key = if any_sealed { tenant.partition().subject_key(&query.subject, false)? } else { None };
     let mut events = Vec::with_capacity(records.len());
+    // A page also ends at a byte bound, so a page of large events stays a bounded response;
+    // the cursor then resumes after the last event included.
+    let mut bytes = 0usize;
+    let mut cut_short = false;
     for record in &records {
         let e = &record.event;
+        if !events.is_empty() && bytes > TIMELINE_PAGE_BYTES_MAX {
+            cut_short = true;
+            break;
+        }
+        bytes += e.public.len() + e.sealed.len() + e.event_id.len() + e.event_type.len();
         let mut properties: Map<String, Value> = serde_json::from_slice(&e.public).map_err(|err| EngineError::DataDir {
             path: tenant.partition().wal_dir(),
             reason: format!("stored public fields are not JSON: {err}"),
@@ -112,6 +121,7 @@ pub(crate) fn read(tenant: &Tenant, query: &TimelineQuery) -> Result<TimelinePag
             properties,
         });
     }
-    let next_cursor = if more { records.last().map(|r| Cursor { time_us: r.event.time_us, seq: r.seq }) } else { None };
+    let last = records.get(events.len().saturating_sub(1));
+    let next_cursor = if more || cut_short { last.map(|r| Cursor { time_us: r.event.time_us, seq: r.seq }) } else { None };
     Ok(TimelinePage { events, next_cursor })
 }

@@ -201,3 +201,33 @@ fn an_interrupted_rotation_is_finished_at_open() {
     assert_eq!(engine.list_tenants().unwrap().len(), 1);
     assert!(!dir.path().join("master.key.new").exists());
 }
+
+#[test]
+fn a_timeline_page_ends_at_its_byte_bound_and_the_cursor_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    steward_engine::init(dir.path()).unwrap();
+    let engine = open(dir.path());
+    engine.create_tenant("acme").unwrap();
+    engine.put_schema("acme", "play", &play_schema()).unwrap();
+    // 160 events of about 60 KiB each (strings are at most 64 KiB): about 9.4 MiB, past the
+    // 8 MiB page bound.
+    let big = "x".repeat(60 * 1024);
+    let events: Vec<Value> = (0..160).map(|i| event(&format!("big-{i}"), "heavy", &format!("2026-11-22T10:{:02}:{:02}Z", i / 60, i % 60), &big)).collect();
+    let report = engine.ingest("acme", &events, IngestOptions::default()).unwrap();
+    assert_eq!(report.accepted(), 160);
+    let mut q = query(&engine, "heavy", false, 1000);
+    let first = engine.timeline("acme", &q).unwrap();
+    assert!(first.events.len() < 160 && !first.events.is_empty(), "{} events on the first page", first.events.len());
+    let bytes: usize = first.events.iter().map(|e| serde_json::to_vec(&e.properties).unwrap().len()).sum();
+    assert!(bytes <= steward_engine::limits::TIMELINE_PAGE_BYTES_MAX + 100 * 1024, "{bytes} bytes");
+    let mut seen = first.events.len();
+    let mut cursor = first.next_cursor;
+    while let Some(c) = cursor {
+        q.cursor = Some(c);
+        let page = engine.timeline("acme", &q).unwrap();
+        assert!(!page.events.is_empty());
+        seen += page.events.len();
+        cursor = page.next_cursor;
+    }
+    assert_eq!(seen, 160, "every event once, across pages");
+}

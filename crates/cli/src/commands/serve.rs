@@ -23,6 +23,9 @@ pub struct ServeArgs {
     /// burst: one second's worth). Unset: unlimited.
     #[arg(long, value_parser = parse_rate_limit)]
     pub rate_limit: Option<steward_access::RateLimit>,
+    /// Sign each audit log's tree head this often (when records were added since).
+    #[arg(long, default_value_t = steward_engine::AUDIT_HEAD_INTERVAL_MS, value_parser = clap::value_parser!(u64).range(100..))]
+    pub audit_head_interval_ms: u64,
 }
 
 fn parse_rate_limit(text: &str) -> Result<steward_access::RateLimit, String> {
@@ -43,6 +46,7 @@ pub fn engine_config(args: &ServeArgs) -> EngineConfig {
     let mut config = EngineConfig::new(&args.data);
     config.flush_interval_ms = args.flush_interval_ms;
     config.encrypt_at_rest = !args.no_encrypt_at_rest;
+    config.audit_head_interval_ms = args.audit_head_interval_ms;
     config
 }
 
