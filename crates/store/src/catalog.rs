@@ -99,7 +99,8 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 /// An open catalog file.
 pub struct Catalog {
-    db: Database,
+    /// Behind a lock only so `compact` can take the database whole; every other use reads.
+    db: parking_lot::RwLock<Database>,
     path: PathBuf,
 }
 
@@ -112,7 +113,7 @@ pub struct CatalogTxn<'a> {
 impl Catalog {
     pub fn open(path: &Path) -> Result<Catalog, CatalogError> {
         let db = Database::create(path).map_err(|e| db_err(path, e))?;
-        let catalog = Catalog { db, path: path.to_owned() };
+        let catalog = Catalog { db: parking_lot::RwLock::new(db), path: path.to_owned() };
         // Create the fixed tables so reads never meet a missing table.
         catalog.write(|txn| {
             txn.txn.open_table(SEGMENTS).map_err(|e| db_err(txn.path, e))?;
@@ -127,9 +128,27 @@ impl Catalog {
         &self.path
     }
 
+    /// Rewrites the file without its free pages, so bytes of deleted entries (an erased
+    /// subject's pseudonym, its destroyed key) do not linger in unused pages. Waits for the
+    /// transactions in flight; new ones wait for it.
+    pub fn compact(&self) -> Result<(), CatalogError> {
+        let mut db = self.db.write();
+        db.compact().map_err(|e| db_err(&self.path, e))?;
+        Ok(())
+    }
+
+    /// Removes a subject's wrapped key (crypto-shredding); true if there was one.
+    pub fn remove_subject_key(&self, subject: &Pseudonym) -> Result<bool, CatalogError> {
+        self.write(|txn| {
+            let mut table = txn.txn.open_table(SUBJECT_KEYS).map_err(|e| db_err(txn.path, e))?;
+            let removed = table.remove(subject.as_bytes().as_slice()).map_err(|e| db_err(txn.path, e))?.is_some();
+            Ok(removed)
+        })
+    }
+
     /// Runs `f` in one write transaction and commits it (fsync) if it returns Ok.
     pub fn write<T>(&self, f: impl FnOnce(&mut CatalogTxn<'_>) -> Result<T, CatalogError>) -> Result<T, CatalogError> {
-        let txn = self.db.begin_write().map_err(|e| db_err(&self.path, e))?;
+        let txn = self.db.read().begin_write().map_err(|e| db_err(&self.path, e))?;
         let mut wrapper = CatalogTxn { txn, path: &self.path };
         let out = f(&mut wrapper)?;
         wrapper.txn.commit().map_err(|e| db_err(&self.path, e))?;
@@ -137,7 +156,7 @@ impl Catalog {
     }
 
     pub fn segments(&self) -> Result<Vec<SegmentMeta>, CatalogError> {
-        let txn = self.db.begin_read().map_err(|e| db_err(&self.path, e))?;
+        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
         let table = txn.open_table(SEGMENTS).map_err(|e| db_err(&self.path, e))?;
         let mut out = Vec::new();
         for entry in table.iter().map_err(|e| db_err(&self.path, e))? {
@@ -148,7 +167,7 @@ impl Catalog {
     }
 
     pub fn subject_key(&self, subject: &Pseudonym) -> Result<Option<WrappedKey>, CatalogError> {
-        let txn = self.db.begin_read().map_err(|e| db_err(&self.path, e))?;
+        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
         let table = txn.open_table(SUBJECT_KEYS).map_err(|e| db_err(&self.path, e))?;
         let value = table.get(subject.as_bytes().as_slice()).map_err(|e| db_err(&self.path, e))?;
         value
@@ -157,13 +176,13 @@ impl Catalog {
     }
 
     pub fn subject_count(&self) -> Result<u64, CatalogError> {
-        let txn = self.db.begin_read().map_err(|e| db_err(&self.path, e))?;
+        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
         let table = txn.open_table(SUBJECT_KEYS).map_err(|e| db_err(&self.path, e))?;
         table.len().map_err(|e| db_err(&self.path, e))
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, CatalogError> {
-        let txn = self.db.begin_read().map_err(|e| db_err(&self.path, e))?;
+        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
         let table = txn.open_table(META).map_err(|e| db_err(&self.path, e))?;
         let value = table.get(key).map_err(|e| db_err(&self.path, e))?;
         Ok(value.map(|v| v.value().to_vec()))
@@ -172,7 +191,7 @@ impl Catalog {
     /// Reads one entry of a named table of the layers above; a missing table reads as empty.
     pub fn get(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, CatalogError> {
         let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(table);
-        let txn = self.db.begin_read().map_err(|e| db_err(&self.path, e))?;
+        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
         let table = match txn.open_table(def) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -185,7 +204,7 @@ impl Catalog {
     /// Every entry of a named table, in key order, whose key starts with `prefix`.
     pub fn scan_prefix(&self, table: &str, prefix: &[u8]) -> Result<Vec<Entry>, CatalogError> {
         let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(table);
-        let txn = self.db.begin_read().map_err(|e| db_err(&self.path, e))?;
+        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
         let table = match txn.open_table(def) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),

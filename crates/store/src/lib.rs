@@ -3,13 +3,16 @@
 //! Main types: [`Partition`] (a tenant's store, opened from its directory), [`EventRecord`]
 //! (one stored event: pseudonymized subject, public JSON, sealed blob — the store never
 //! opens the sealed blob), [`Catalog`] (the embedded redb catalog), [`SubjectScan`] (a
-//! timeline query). The store knows the tenant key only to wrap segment keys and to encrypt
+//! timeline query). Erasure (`erasure.rs`): shred a subject's key, hide its rows, purge
+//! them from every file. The store knows the tenant key only to wrap segment keys and to encrypt
 //! WAL payloads at rest; it knows nothing of schemas, roles or JSON shapes.
 
 mod catalog;
 mod compaction;
 mod dedup;
+mod erasure;
 mod error;
+mod forensics;
 pub mod limits;
 mod memtable;
 mod partition;
@@ -18,6 +21,7 @@ mod segment;
 
 pub use catalog::{Catalog, CatalogError, SegmentMeta};
 pub use dedup::EventKey;
+pub use erasure::{Purged, Shredded};
 pub use error::StoreError;
 pub use partition::{AppendOutcome, Partition, PartitionConfig, PartitionKeys, PartitionStats, SubjectScan};
 pub use record::{decode_batch, encode_batch, EventRecord, NewEvent, WalBatch};

@@ -81,34 +81,39 @@ pub struct PartitionStats {
     pub stored_events: u64,
 }
 
-struct State {
-    active: Memtable,
-    frozen: Vec<Arc<Memtable>>,
-    segments: Vec<Arc<Segment>>,
+pub(crate) struct State {
+    pub(crate) active: Memtable,
+    pub(crate) frozen: Vec<Arc<Memtable>>,
+    pub(crate) segments: Vec<Arc<Segment>>,
 }
 
-struct PendingKey {
-    wrapped: WrappedKey,
+pub(crate) struct PendingKey {
+    pub(crate) wrapped: WrappedKey,
     durable: bool,
 }
 
 pub struct Partition {
-    config: PartitionConfig,
-    tenant_key: Key256,
-    wal_key: Key256,
-    catalog: Catalog,
-    wal: Wal,
-    append_lock: RwLock<()>,
-    state: RwLock<State>,
+    pub(crate) config: PartitionConfig,
+    pub(crate) tenant_key: Key256,
+    pub(crate) wal_key: Key256,
+    pub(crate) catalog: Catalog,
+    pub(crate) wal: Wal,
+    pub(crate) append_lock: RwLock<()>,
+    pub(crate) state: RwLock<State>,
     dedup: Mutex<DedupIndex>,
-    pending_keys: Mutex<HashMap<Pseudonym, PendingKey>>,
-    key_cache: Mutex<HashMap<Pseudonym, Key256>>,
+    pub(crate) pending_keys: Mutex<HashMap<Pseudonym, PendingKey>>,
+    pub(crate) key_cache: Mutex<HashMap<Pseudonym, Key256>>,
     flush_lock: Mutex<()>,
     /// Compaction runs apart from flushes: a long merge must never hold up a flush that
     /// appenders may be waiting for.
-    compaction_lock: Mutex<()>,
+    pub(crate) compaction_lock: Mutex<()>,
     next_segment_id: AtomicU64,
     poisoned: AtomicBool,
+    /// Erased subjects whose rows are hidden until purged: every row with seq <= the value.
+    pub(crate) tombstones: RwLock<HashMap<Pseudonym, u64>>,
+    /// Keyed hashes of destroyed subject keys: a copy met in the WAL or a memtable is never
+    /// installed again.
+    pub(crate) destroyed: Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
 impl Partition {
@@ -147,6 +152,7 @@ impl Partition {
             None => 0,
         };
 
+        let (tombstones, destroyed) = crate::erasure::load(&catalog)?;
         let mut active = Memtable::new();
         let mut pending = HashMap::new();
         let wal_dir = dir.join("wal");
@@ -154,6 +160,9 @@ impl Partition {
             let plain = open_wal_payload(&wal_key, &config.tenant, payload).map_err(steward_wal::ReplayError::new)?;
             let batch = decode_batch(&plain).map_err(|reason| steward_wal::ReplayError::new(format!("lsn {lsn}: {reason}")))?;
             for (subject, wrapped) in batch.new_keys {
+                if destroyed.contains(&crate::erasure::key_fingerprint(&tenant_key, &wrapped)) {
+                    continue;
+                }
                 active.new_keys.push((subject, wrapped.clone()));
                 pending.insert(subject, PendingKey { wrapped, durable: true });
             }
@@ -182,6 +191,8 @@ impl Partition {
             compaction_lock: Mutex::new(()),
             next_segment_id: AtomicU64::new(next_segment_id),
             poisoned: AtomicBool::new(false),
+            tombstones: RwLock::new(tombstones),
+            destroyed: Mutex::new(destroyed),
             config,
         };
         partition.publish_gauges();
@@ -266,24 +277,31 @@ impl Partition {
                 .collect()
         };
         self.make_flush_room()?;
-        let batch = WalBatch { new_keys, events: fresh };
-        let payload = self.seal_wal_payload(&encode_batch(&batch));
         let result = {
             let _shared = self.append_lock.read();
-            match self.wal.append(&payload) {
-                Ok(lsn) => {
+            // A subject shredded since its key was looked up: its key is not written again
+            // (the events sealed under it stay unreadable). Checked under the append lock,
+            // which shredding takes exclusively.
+            let new_keys = {
+                let destroyed = self.destroyed.lock();
+                new_keys.into_iter().filter(|(_, w)| destroyed.is_empty() || !destroyed.contains(&crate::erasure::key_fingerprint(&self.tenant_key, w))).collect()
+            };
+            let batch = WalBatch { new_keys, events: fresh };
+            let payload = self.seal_wal_payload(&encode_batch(&batch));
+            match self.wal.append(&payload).map(|lsn| (lsn, batch)) {
+                Ok((lsn, batch)) => {
                     let mut state = self.state.write();
                     state.active.new_keys.extend(batch.new_keys.iter().cloned());
                     for (index, (event, key)) in batch.events.into_iter().zip(keys.iter()).enumerate() {
                         state.active.insert(lsn, EventRecord { seq: EventRecord::seq_of(lsn, index), event }, *key);
                     }
-                    Ok(lsn)
+                    Ok((lsn, batch.new_keys))
                 }
                 Err(e) => Err(e),
             }
         };
-        let lsn = match result {
-            Ok(lsn) => lsn,
+        let (lsn, new_keys) = match result {
+            Ok(pair) => pair,
             Err(e) => {
                 self.poisoned.store(true, Ordering::SeqCst);
                 let mut dedup = self.dedup.lock();
@@ -296,7 +314,7 @@ impl Partition {
         };
         {
             let mut pending = self.pending_keys.lock();
-            for (subject, wrapped) in &batch.new_keys {
+            for (subject, wrapped) in &new_keys {
                 if let Some(p) = pending.get_mut(subject).filter(|p| &p.wrapped == wrapped) {
                     p.durable = true;
                 }
@@ -387,8 +405,11 @@ impl Partition {
             if let Some(segment) = &segment {
                 txn.put_segment(&segment.meta)?;
             }
+            let destroyed = self.destroyed.lock();
             for (subject, wrapped) in &table.new_keys {
-                txn.put_subject_key(subject, wrapped)?;
+                if !destroyed.contains(&crate::erasure::key_fingerprint(&self.tenant_key, wrapped)) {
+                    txn.put_subject_key(subject, wrapped)?;
+                }
             }
             txn.put_meta(META_FLUSHED_LSN, &table.max_lsn.to_le_bytes())
         })?;
@@ -414,7 +435,7 @@ impl Partition {
         Ok(true)
     }
 
-    fn write_new_segment(&self, rows: &[&(EventRecord, EventKey)], level: u8) -> Result<Segment, StoreError> {
+    pub(crate) fn write_new_segment(&self, rows: &[&(EventRecord, EventKey)], level: u8) -> Result<Segment, StoreError> {
         let id = self.next_segment_id.fetch_add(1, Ordering::SeqCst);
         let (key, wrapped) = if self.config.encrypt_at_rest {
             let key = Key256::random();
@@ -481,9 +502,11 @@ impl Partition {
     /// The subject's events in (time, seq) order after the filters; `.1` is true if more follow.
     pub fn scan_subject(&self, scan: &SubjectScan) -> Result<(Vec<EventRecord>, bool), StoreError> {
         let limit = scan.limit.clamp(1, SCAN_EVENTS_MAX);
+        let hidden_through = self.tombstones.read().get(&scan.subject).copied();
         let keep = |r: &EventRecord| {
             let e = &r.event;
-            scan.from_us.is_none_or(|from| e.time_us >= from)
+            hidden_through.is_none_or(|cut| r.seq > cut)
+                && scan.from_us.is_none_or(|from| e.time_us >= from)
                 && scan.to_us.is_none_or(|to| e.time_us < to)
                 && scan.types.as_ref().is_none_or(|types| types.iter().any(|t| t == &e.event_type))
                 && scan.after.is_none_or(|after| (e.time_us, r.seq) > after)
@@ -532,7 +555,7 @@ impl Partition {
         }
     }
 
-    fn publish_gauges(&self) {
+    pub(crate) fn publish_gauges(&self) {
         let stats = self.stats();
         let tenant = self.config.tenant.clone();
         metrics::gauge!("steward_segments", "tenant" => tenant.clone()).set(stats.segments as f64);
@@ -549,7 +572,7 @@ fn wal_context(tenant: &str) -> Vec<u8> {
     steward_crypto::context(&[b"wal", tenant.as_bytes()])
 }
 
-fn open_wal_payload(wal_key: &Key256, tenant: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn open_wal_payload(wal_key: &Key256, tenant: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
     match payload.split_first() {
         Some((&WAL_PLAIN, rest)) => Ok(rest.to_vec()),
         Some((&WAL_SEALED, rest)) => steward_crypto::open(wal_key, &wal_context(tenant), rest).map_err(|e| e.to_string()),

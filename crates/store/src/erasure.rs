@@ -1,0 +1,149 @@
+//! Forgetting a subject in one tenant's store: shred (destroy its key), hide (a tombstone
+//! masks its rows from every scan), purge (rewrite every segment that held its rows without
+//! them, drop the WAL files that held them, compact the catalog).
+//!
+//! Shredding takes the append lock exclusively, so every event acknowledged before it has a
+//! sequence number at or below the tombstone's cutoff and every later one above it: later
+//! events (which start a new subject key) stay visible. A destroyed key's keyed fingerprint
+//! is kept (never the key), so a copy of it still in the WAL or in a memtable is never
+//! installed again, whether by a flush or by recovery after a crash.
+//!
+//! Each step is idempotent and durable before it returns, so an erasure interrupted by a
+//! crash resumes by running the steps again.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use steward_crypto::{hmac_sha256, Key256, Pseudonym, WrappedKey};
+
+use crate::partition::Partition;
+use crate::{Catalog, EventRecord, StoreError};
+
+const TOMBSTONES: &str = "tombstones";
+const DESTROYED_KEYS: &str = "destroyed_keys";
+
+/// What shredding found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shredded {
+    /// The subject had a key (stored or about to be): it had data here.
+    pub had_key: bool,
+    /// Rows with a sequence number at or below this are the erased subject's old rows.
+    pub hidden_through_seq: u64,
+}
+
+/// What purging did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub rows_removed: u64,
+    /// Segments rewritten without the subject's rows (or dropped when nothing else was left).
+    pub segments_rewritten: u64,
+    /// Files deleted: old segments and WAL files.
+    pub files_removed: u64,
+}
+
+pub(crate) fn key_fingerprint(tenant_key: &Key256, wrapped: &WrappedKey) -> [u8; 32] {
+    hmac_sha256(tenant_key, &[b"steward-destroyed-key", wrapped.as_bytes()])
+}
+
+/// The tombstones and destroyed-key fingerprints stored in the catalog.
+pub(crate) fn load(catalog: &Catalog) -> Result<(HashMap<Pseudonym, u64>, HashSet<[u8; 32]>), StoreError> {
+    let corrupted = |what: &'static str| StoreError::Corrupted { what, path: catalog.path().to_owned(), reason: "entry width".into() };
+    let mut tombstones = HashMap::new();
+    for (key, value) in catalog.scan_prefix(TOMBSTONES, b"")? {
+        let subject: [u8; 32] = key.as_slice().try_into().map_err(|_| corrupted("tombstone"))?;
+        let cut: [u8; 8] = value.as_slice().try_into().map_err(|_| corrupted("tombstone"))?;
+        tombstones.insert(Pseudonym::from_bytes(subject), u64::from_le_bytes(cut));
+    }
+    let mut destroyed = HashSet::new();
+    for (key, _) in catalog.scan_prefix(DESTROYED_KEYS, b"")? {
+        destroyed.insert(key.as_slice().try_into().map_err(|_| corrupted("destroyed key"))?);
+    }
+    Ok((tombstones, destroyed))
+}
+
+impl Partition {
+    /// Destroys the subject's key and hides its rows, durably, in one catalog commit. Called
+    /// again (after a crash, or for a subject already shredded) it keeps the first cutoff.
+    pub fn shred_subject(&self, subject: &Pseudonym) -> Result<Shredded, StoreError> {
+        let _exclusive = self.append_lock.write();
+        if let Some(&cut) = self.tombstones.read().get(subject) {
+            // Already shredded; a key made since belongs to new events and stays.
+            return Ok(Shredded { had_key: true, hidden_through_seq: cut });
+        }
+        let cut = EventRecord::seq_of(self.wal.last_lsn() + 1, 0) - 1;
+        let mut wrapped_keys = Vec::new();
+        if let Some(w) = self.catalog.subject_key(subject)? {
+            wrapped_keys.push(w);
+        }
+        if let Some(p) = self.pending_keys.lock().get(subject) {
+            wrapped_keys.push(p.wrapped.clone());
+        }
+        let fingerprints: Vec<[u8; 32]> = wrapped_keys.iter().map(|w| key_fingerprint(&self.tenant_key, w)).collect();
+        self.catalog.write(|txn| {
+            for f in &fingerprints {
+                txn.put(DESTROYED_KEYS, f, &[])?;
+            }
+            txn.put(TOMBSTONES, subject.as_bytes(), &cut.to_le_bytes())?;
+            Ok(())
+        })?;
+        self.catalog.remove_subject_key(subject)?;
+        self.destroyed.lock().extend(fingerprints);
+        self.pending_keys.lock().remove(subject);
+        self.key_cache.lock().remove(subject);
+        self.tombstones.write().insert(*subject, cut);
+        metrics::counter!("steward_subjects_shredded_total", "tenant" => self.config.tenant.clone()).increment(1);
+        Ok(Shredded { had_key: !wrapped_keys.is_empty(), hidden_through_seq: cut })
+    }
+
+    /// Whether the subject has a tombstone (shredded, not yet purged).
+    pub fn is_hidden(&self, subject: &Pseudonym) -> bool {
+        self.tombstones.read().contains_key(subject)
+    }
+
+    /// Physically removes the shredded subject's old rows: flushes every memtable (so the WAL
+    /// files that held them are deleted), rewrites each segment whose subject range covers it,
+    /// drops the tombstone and compacts the catalog. A no-op for a subject not shredded.
+    pub fn purge_subject(&self, subject: &Pseudonym) -> Result<Purged, StoreError> {
+        let Some(cut) = self.tombstones.read().get(subject).copied() else { return Ok(Purged::default()) };
+        let wal_files_before = self.wal.files().len() as u64;
+        self.flush()?;
+        let mut out = Purged { files_removed: wal_files_before.saturating_sub(self.wal.files().len() as u64), ..Purged::default() };
+        {
+            let _one_at_a_time = self.compaction_lock.lock();
+            let segments: Vec<Arc<crate::segment::Segment>> = self.state.read().segments.clone();
+            for segment in segments.iter().filter(|s| s.meta.min_subject <= *subject && *subject <= s.meta.max_subject) {
+                let rows = segment.read_all()?;
+                let before = rows.len();
+                let kept: Vec<_> = rows.into_iter().filter(|(r, _)| !(r.event.subject == *subject && r.seq <= cut)).collect();
+                if kept.len() == before {
+                    continue;
+                }
+                out.rows_removed += (before - kept.len()) as u64;
+                let refs: Vec<_> = kept.iter().collect();
+                let replacement = if refs.is_empty() { None } else { Some(self.write_new_segment(&refs, segment.meta.level)?) };
+                self.catalog.write(|txn| {
+                    txn.remove_segment(segment.meta.id)?;
+                    if let Some(r) = &replacement {
+                        txn.put_segment(&r.meta)?;
+                    }
+                    Ok(())
+                })?;
+                {
+                    let mut state = self.state.write();
+                    state.segments.retain(|s| s.meta.id != segment.meta.id);
+                    if let Some(r) = replacement {
+                        state.segments.push(Arc::new(r));
+                    }
+                }
+                segment.retire();
+                out.segments_rewritten += 1;
+                out.files_removed += 1;
+            }
+        }
+        self.catalog.write(|txn| txn.delete(TOMBSTONES, subject.as_bytes()))?;
+        self.tombstones.write().remove(subject);
+        self.catalog.compact()?;
+        metrics::counter!("steward_subjects_purged_total", "tenant" => self.config.tenant.clone()).increment(1);
+        self.publish_gauges();
+        Ok(out)
+    }
+}
