@@ -67,6 +67,12 @@ enum Command {
     Events(commands::events::EventsArgs),
     /// Write a synthetic music-streaming data set (deterministic by seed).
     Gen(commands::generate::GenArgs),
+    /// Erase a subject (right to be forgotten) and follow the request.
+    #[command(subcommand)]
+    Erasure(commands::erasure::ErasureCommand),
+    /// Search a stopped data directory for personal data with the master key (offline).
+    #[command(subcommand)]
+    Forensics(commands::forensics::ForensicsCommand),
     /// Verify or export a tenant's audit log (offline).
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -91,6 +97,12 @@ fn main() -> ExitCode {
         Command::Gen(args) => commands::generate::run(args),
         Command::Keys(cmd) => commands::keys::run(cmd),
         Command::Audit(cmd) => commands::audit::run(cmd),
+        Command::Erasure(cmd) => commands::erasure::run(cmd),
+        Command::Forensics(cmd) => match commands::forensics::run(cmd) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

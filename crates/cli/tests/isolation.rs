@@ -38,6 +38,7 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         | ("GET", "/v1/tenants/{tenant}/audit/proofs/consistency")
         | ("POST", "/v1/tenants/{tenant}/audit/reports/subject")
         | ("GET", "/v1/tenants/{tenant}/audit/reports/principal") => &["admin", "privacy_officer"],
+        ("POST", "/v1/tenants/{tenant}/erasures") | ("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}") => &["admin", "privacy_officer"],
         ("GET", "/v1/tenants/{tenant}/identity")
         | ("PUT", "/v1/tenants/{tenant}/identity")
         | ("GET", "/v1/tenants/{tenant}/policies")
@@ -53,6 +54,7 @@ struct Params<'a> {
     tenant: &'a str,
     key_id: &'a str,
     subject: &'a str,
+    erasure_id: &'a str,
 }
 
 fn fill(route: &RouteSpec, p: &Params) -> String {
@@ -61,6 +63,7 @@ fn fill(route: &RouteSpec, p: &Params) -> String {
         .replace("{tenant}", p.tenant)
         .replace("{key_id}", p.key_id)
         .replace("{subject}", p.subject)
+        .replace("{erasure_id}", p.erasure_id)
         .replace("{event_type}", "play");
     assert!(!path.contains('{'), "unfilled parameter in {path}");
     if path.ends_with("/events") && route.method == "GET" {
@@ -99,6 +102,8 @@ fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Option<Va
         ("POST", "/v1/tenants/{tenant}/subjects/resolve") | ("POST", "/v1/tenants/{tenant}/audit/reports/subject") => {
             Some(json!({"external_id": subject_external_id}))
         }
+        // A throwaway subject: erasing it changes nothing the test reads.
+        ("POST", "/v1/tenants/{tenant}/erasures") => Some(json!({"external_id": format!("erase-me-{n}@example.org")})),
         ("PUT", "/v1/tenants/{tenant}/identity") => Some(json!({
             "issuer": "https://login.example",
             "audience": "steward",
@@ -192,6 +197,10 @@ fn tenants_are_walls_on_every_route() {
     let b_timeline_before = timeline_all(&api, &b.privacy_officer, B, &b_shared, 1000).0;
     let b_keys_before = api.get(&b.path("/keys"), Some(&b.admin)).expect(200, "B keys").body;
 
+    // An erasure of a throwaway subject, so its route has a real id to read.
+    let erasure = api.post(&a.path("/erasures"), Some(&a.privacy_officer), &json!({"external_id": "throwaway@example.org"})).expect(202, "erasure");
+    let erasure_id = erasure.body["id"].as_str().unwrap().to_owned();
+
     // Denied attempts each tenant's audit log must hold, by principal name.
     let mut denied: BTreeMap<(&str, String), u64> = BTreeMap::new();
     let key_name = |t: &TenantKeys, role: &str| format!("key:{}", t.key_ids.iter().find(|(r, _)| r == role).map(|(_, id)| id.as_str()).unwrap());
@@ -204,7 +213,7 @@ fn tenants_are_walls_on_every_route() {
         for role in ROLES {
             n += 1;
             let key = a.key(role);
-            let params_b = Params { tenant: B, key_id: &b_key_id, subject: &b_shared };
+            let params_b = Params { tenant: B, key_id: &b_key_id, subject: &b_shared, erasure_id: &erasure_id };
             let path = fill(route, &params_b);
             let resp = call(&api, route, &path, Some(&bearer(key)), body_for(route, shared, n));
             let what = format!("A's {role} key on {} {path}", route.method);
@@ -213,11 +222,11 @@ fn tenants_are_walls_on_every_route() {
             assert_problem_shape(&resp, &what);
             secrets.assert_absent(&resp, &what);
             // The same answer as for a tenant that does not exist: existence is not revealed.
-            let params_none = Params { tenant: "no-such-tenant", key_id: &b_key_id, subject: &b_shared };
+            let params_none = Params { tenant: "no-such-tenant", key_id: &b_key_id, subject: &b_shared, erasure_id: &erasure_id };
             let none = call(&api, route, &fill(route, &params_none), Some(&bearer(key)), body_for(route, shared, n));
             assert_eq!((none.status, &none.body["code"]), (resp.status, &resp.body["code"]), "{what}: differs from a missing tenant");
             // A's own tenant, B's key id / pseudonym / external id in the other parameters.
-            let params_a = Params { tenant: A, key_id: &b_key_id, subject: &b_shared };
+            let params_a = Params { tenant: A, key_id: &b_key_id, subject: &b_shared, erasure_id: &erasure_id };
             let own_path = fill(route, &params_a);
             let body = match (route.method, route.path) {
                 ("POST", "/v1/tenants/{tenant}/subjects/resolve") => Some(json!({"external_id": b_only})),
@@ -260,7 +269,7 @@ fn tenants_are_walls_on_every_route() {
 
     let authenticated: Vec<&RouteSpec> = ROUTES.iter().filter(|r| r.authenticated).collect();
     assert!(authenticated.len() >= 10, "{}", authenticated.len());
-    let params_a = Params { tenant: A, key_id: "kxxxxxxxxxxxxxxxxxxxxxxxxxxx", subject: &a_shared };
+    let params_a = Params { tenant: A, key_id: "kxxxxxxxxxxxxxxxxxxxxxxxxxxx", subject: &a_shared, erasure_id: &erasure_id };
     let bad_headers: Vec<(String, &str)> = vec![
         ("garbage".to_owned(), "a garbage token"),
         ("Bearer garbage".to_owned(), "a garbage bearer token"),
@@ -296,7 +305,7 @@ fn tenants_are_walls_on_every_route() {
             } else {
                 "kxxxxxxxxxxxxxxxxxxxxxxxxxxx".to_owned()
             };
-            let path = fill(route, &Params { tenant: A, key_id: &key_id, subject: &a_shared });
+            let path = fill(route, &Params { tenant: A, key_id: &key_id, subject: &a_shared, erasure_id: &erasure_id });
             n += 1;
             let resp = call(&api, route, &path, Some(&bearer(key)), body_for(route, shared, n));
             if who_may.contains(&principal) {

@@ -16,6 +16,9 @@ pub struct EngineConfig {
     pub background: bool,
     /// How often each audit log's head is signed (when records were added since).
     pub audit_head_interval_ms: u64,
+    /// An erasure's rows are physically purged this long after the request (unless it
+    /// asks for `now`); they are unreadable and hidden from the start.
+    pub erasure_purge_after_s: u64,
 }
 
 impl EngineConfig {
@@ -27,6 +30,7 @@ impl EngineConfig {
             memtable_bytes_max: steward_store::limits::MEMTABLE_BYTES_MAX,
             background: true,
             audit_head_interval_ms: crate::AUDIT_HEAD_INTERVAL_MS,
+            erasure_purge_after_s: 3600,
         }
     }
 }

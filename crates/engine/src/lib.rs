@@ -9,7 +9,9 @@ mod audit;
 mod background;
 mod config;
 mod datadir;
+mod erasure;
 mod error;
+mod forensics;
 mod ingest;
 mod identity;
 mod policies;
@@ -25,7 +27,9 @@ pub use audit::{AUDIT_HEAD_INTERVAL_MS, SYSTEM_LOG as SYSTEM_AUDIT_LOG};
 pub use config::EngineConfig;
 pub use steward_audit::{AuditRecord, Decision as AuditDecision, VerifyingKey};
 pub use datadir::{init, InitOutput};
+pub use erasure::{ErasureRequest, ErasureState};
 pub use error::EngineError;
+pub use forensics::ForensicHit;
 pub use ingest::{EventError, EventOutcome, IngestOptions, IngestReport};
 pub use identity::IdentityInfo;
 pub use policies::PolicyVersion;
@@ -88,6 +92,8 @@ impl Engine {
         });
         for info in engine.system.tenants()? {
             let tenant = Tenant::open(&engine.config, &engine.dir, &engine.master, info)?;
+            let open = Engine::count_open_erasures(&tenant)?;
+            tenant.open_erasures().store(open, Ordering::SeqCst);
             engine.tenants.write().insert(tenant.id().to_owned(), Arc::new(tenant));
         }
         if engine.config.background {

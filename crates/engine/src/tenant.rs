@@ -25,6 +25,10 @@ pub(crate) struct Tenant {
     schemas: RwLock<HashMap<String, Vec<Arc<SchemaVersion>>>>,
     policies: TenantPolicies,
     identity: TenantIdentity,
+    /// Keys erasure request ids (a keyed hash of the pseudonym).
+    erasure_key: steward_crypto::Key256,
+    erasure_lock: parking_lot::Mutex<()>,
+    open_erasures: std::sync::atomic::AtomicUsize,
 }
 
 impl Tenant {
@@ -47,7 +51,19 @@ impl Tenant {
             .map_err(|e| EngineError::Audit(e.to_string()))?;
         let policies = TenantPolicies::load(partition.catalog())?;
         let identity = TenantIdentity::load(partition.catalog())?;
-        Ok(Tenant { info, pseudonym_key: PseudonymKey::new(&pseudonym_secret), partition, audit, schemas: RwLock::new(schemas), policies, identity })
+        let erasure_key = steward_crypto::Key256::from_bytes(steward_crypto::hmac_sha256(&pseudonym_secret, &[b"steward-erasure-id"]));
+        Ok(Tenant {
+            info,
+            pseudonym_key: PseudonymKey::new(&pseudonym_secret),
+            partition,
+            audit,
+            schemas: RwLock::new(schemas),
+            policies,
+            identity,
+            erasure_key,
+            erasure_lock: parking_lot::Mutex::new(()),
+            open_erasures: std::sync::atomic::AtomicUsize::new(0),
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -68,6 +84,20 @@ impl Tenant {
 
     pub fn identity(&self) -> &TenantIdentity {
         &self.identity
+    }
+
+    /// The id of the erasure request for a subject: stable, and naming no one to whoever
+    /// lacks the tenant's secrets.
+    pub fn erasure_id(&self, subject: &Pseudonym) -> String {
+        data_encoding::HEXLOWER.encode(&steward_crypto::hmac_sha256(&self.erasure_key, &[subject.as_bytes()])[..16])
+    }
+
+    pub fn erasure_lock(&self) -> &parking_lot::Mutex<()> {
+        &self.erasure_lock
+    }
+
+    pub fn open_erasures(&self) -> &std::sync::atomic::AtomicUsize {
+        &self.open_erasures
     }
 
     pub fn pseudonym(&self, external_id: &str) -> Result<Pseudonym, EngineError> {

@@ -57,6 +57,8 @@ fn routes() -> Router<AppState> {
         .route("/v1/tenants/{tenant}/schemas/{event_type}", put(schemas::put).get(schemas::get))
         .route("/v1/tenants/{tenant}/events", post(events::ingest))
         .route("/v1/tenants/{tenant}/subjects/resolve", post(subjects::resolve))
+        .route("/v1/tenants/{tenant}/erasures", post(erasures::create))
+        .route("/v1/tenants/{tenant}/erasures/{erasure_id}", get(erasures::get))
         .route("/v1/tenants/{tenant}/subjects/{subject}/events", get(subjects::timeline))
         .route("/v1/tenants/{tenant}/audit/head", get(audit::head))
         .route("/v1/tenants/{tenant}/audit/proofs/inclusion", get(audit::inclusion))

@@ -62,6 +62,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/v1/tenants/{tenant}/events", Action::Ingest, R::Tenant, None, "writer, admin", "Ingest one event, a JSON array, or NDJSON (?all_or_nothing=true for arrays)"),
     post_read("/v1/tenants/{tenant}/subjects/resolve", Action::ResolveSubject, R::Tenant, "writer, reader, privacy_officer, admin", "External id (in the body) to pseudonym"),
     route("GET", "/v1/tenants/{tenant}/subjects/{subject}/events", Action::ReadTimeline, R::Subject, Some("subject"), "reader, privacy_officer, admin, per purpose", "A subject's timeline (?purpose= required; &from=&to=&type=&limit=&cursor=); fields the purpose may not see read as null"),
+    route("POST", "/v1/tenants/{tenant}/erasures", Action::Erase, R::Tenant, None, "privacy_officer, admin", "Erase a subject (external id in the body; now: purge at once): 202 once its key is destroyed and its rows hidden"),
+    route("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}", Action::Erase, R::Tenant, None, "privacy_officer, admin", "An erasure request: state (received, shredded, hidden, purged, derived, done) and history"),
     route("GET", "/v1/tenants/{tenant}/audit/head", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "The audit log's current size and root, and its latest signed tree head"),
     route("GET", "/v1/tenants/{tenant}/audit/proofs/inclusion", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Inclusion proof (?index=&size=) per RFC 9162"),
     route("GET", "/v1/tenants/{tenant}/audit/proofs/consistency", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Consistency proof (?from=&to=) per RFC 9162"),

@@ -458,7 +458,11 @@ impl Partition {
         };
         let path = self.config.dir.join("segments").join(meta.file_name());
         let wrapped_bytes = meta.wrapped_key.as_ref().map(|w| w.as_bytes().to_vec());
-        let packing = if level == 0 { Packing::Fast } else { Packing::Tight };
+        let packing = match (self.config.encrypt_at_rest, level) {
+            (false, _) => Packing::Plain,
+            (true, 0) => Packing::Fast,
+            (true, _) => Packing::Tight,
+        };
         meta.bytes = write_segment(&path, rows, key.as_ref().zip(wrapped_bytes.as_deref()), packing)?;
         Ok(Segment::new(meta, path, key))
     }

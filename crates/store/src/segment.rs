@@ -58,6 +58,9 @@ pub fn segment_key_context(tenant: &str, id: u64) -> Vec<u8> {
 pub enum Packing {
     Fast,
     Tight,
+    /// No compression: with encryption at rest off (forensic testing), a plain byte scan of
+    /// a segment then sees every value it holds, so a scan that finds nothing proves something.
+    Plain,
 }
 
 /// Writes `rows` (already sorted) to `path` durably; returns the file size.
@@ -74,6 +77,7 @@ pub fn write_segment(
         .set_compression(match packing {
             Packing::Fast => Compression::LZ4_RAW,
             Packing::Tight => Compression::ZSTD(ZstdLevel::try_new(1).map_err(perr)?),
+            Packing::Plain => Compression::UNCOMPRESSED,
         })
         .set_created_by(format!("steward segment v{SEGMENT_FORMAT_VERSION}"))
         // Dictionaries pay off only for the low-cardinality columns; statistics only where

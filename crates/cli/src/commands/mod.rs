@@ -3,7 +3,9 @@
 pub mod admin;
 pub mod audit;
 pub mod demo;
+pub mod erasure;
 pub mod events;
+pub mod forensics;
 pub mod generate;
 pub mod ingest;
 pub mod init;

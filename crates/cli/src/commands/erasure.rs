@@ -1,0 +1,44 @@
+//! `steward erasure request | get`: file a subject's erasure and follow it to done.
+
+use serde_json::json;
+
+use crate::client::Client;
+use crate::error::CliError;
+use crate::Remote;
+
+#[derive(clap::Subcommand)]
+pub enum ErasureCommand {
+    /// Erase a subject: its key is destroyed and its rows hidden before this returns; the
+    /// purge follows (at the server's deadline, or at once with --now).
+    Request {
+        #[arg(long)]
+        tenant: String,
+        /// The subject's external id (sent in the body, never in a URL).
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        now: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Show an erasure request: state and history.
+    Get {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+pub fn run(command: ErasureCommand) -> Result<(), CliError> {
+    let answer = match command {
+        ErasureCommand::Request { tenant, subject, now, remote } => {
+            Client::new(&remote).send_json("POST", &format!("/v1/tenants/{tenant}/erasures"), &json!({"external_id": subject, "now": now}))?
+        }
+        ErasureCommand::Get { tenant, id, remote } => Client::new(&remote).get(&format!("/v1/tenants/{tenant}/erasures/{id}"))?,
+    };
+    println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
+    Ok(())
+}

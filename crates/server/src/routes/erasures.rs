@@ -1,0 +1,61 @@
+//! Erasure requests: `POST` files one (the external id in the body, never the URL) and
+//! answers 202 once the subject's key is destroyed and its rows hidden; `GET` follows it
+//! through purged, derived and done.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use steward_engine::ErasureRequest;
+
+use crate::auth::Authorized;
+use crate::routes::body;
+use crate::{ApiError, AppState};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EraseBody {
+    external_id: String,
+    /// Purge at once instead of at the deployment's deadline.
+    #[serde(default)]
+    now: bool,
+}
+
+fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+pub(crate) fn erasure_json(r: &ErasureRequest) -> Value {
+    json!({
+        "id": r.id,
+        "state": r.state.as_str(),
+        "history": r.history.iter().map(|(s, at)| json!({"state": s.as_str(), "at": time(at)})).collect::<Vec<_>>(),
+        "no_data": r.no_data,
+        "purge_after": time(&r.purge_after),
+        "rows_removed": r.rows_removed,
+        "segments_rewritten": r.segments_rewritten,
+        "files_removed": r.files_removed,
+        "derived_artifacts": r.derived_artifacts,
+    })
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path(tenant): Path<String>,
+    request: Result<Json<EraseBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let request = body(request)?;
+    let erasure = state.blocking(move |engine| engine.request_erasure(&tenant, &request.external_id, request.now)).await?;
+    Ok((StatusCode::ACCEPTED, Json(erasure_json(&erasure))))
+}
+
+pub async fn get(State(state): State<AppState>, _auth: Authorized, Path((tenant, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad_request("invalid_erasure_id", Some("id"), "expected the 32-hex-digit id a request returned"));
+    }
+    let erasure = state.blocking(move |engine| engine.erasure(&tenant, &id)).await?;
+    Ok(Json(erasure_json(&erasure)))
+}
