@@ -39,6 +39,10 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         | ("POST", "/v1/tenants/{tenant}/audit/reports/subject")
         | ("GET", "/v1/tenants/{tenant}/audit/reports/principal") => &["admin", "privacy_officer"],
         ("POST", "/v1/tenants/{tenant}/erasures") | ("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}") => &["admin", "privacy_officer"],
+        ("GET", "/v1/tenants/{tenant}/subjects/{subject}/consents")
+        | ("PUT", "/v1/tenants/{tenant}/subjects/{subject}/consents/{purpose}")
+        | ("POST", "/v1/tenants/{tenant}/consents") => &["admin", "privacy_officer"],
+        ("GET", "/v1/tenants/{tenant}/consent-regimes") | ("PUT", "/v1/tenants/{tenant}/consent-regimes/{purpose}") => &["admin"],
         ("GET", "/v1/tenants/{tenant}/identity")
         | ("PUT", "/v1/tenants/{tenant}/identity")
         | ("GET", "/v1/tenants/{tenant}/policies")
@@ -64,6 +68,7 @@ fn fill(route: &RouteSpec, p: &Params) -> String {
         .replace("{key_id}", p.key_id)
         .replace("{subject}", p.subject)
         .replace("{erasure_id}", p.erasure_id)
+        .replace("{purpose}", "personalization")
         .replace("{event_type}", "play");
     assert!(!path.contains('{'), "unfilled parameter in {path}");
     if path.ends_with("/events") && route.method == "GET" {
@@ -104,6 +109,10 @@ fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Option<Va
         }
         // A throwaway subject: erasing it changes nothing the test reads.
         ("POST", "/v1/tenants/{tenant}/erasures") => Some(json!({"external_id": format!("erase-me-{n}@example.org")})),
+        // Consent decisions about a purpose the test never reads for.
+        ("PUT", "/v1/tenants/{tenant}/subjects/{subject}/consents/{purpose}") => Some(json!({"granted": true})),
+        ("POST", "/v1/tenants/{tenant}/consents") => Some(json!({"external_id": subject_external_id, "purpose": "personalization", "granted": true})),
+        ("PUT", "/v1/tenants/{tenant}/consent-regimes/{purpose}") => Some(json!({"regime": "opt_out"})),
         ("PUT", "/v1/tenants/{tenant}/identity") => Some(json!({
             "issuer": "https://login.example",
             "audience": "steward",

@@ -187,6 +187,7 @@ impl Engine {
         }
         if request.state < ErasureState::Purged {
             if let Some(subject) = subject {
+                Engine::forget_consents(tenant, &subject)?;
                 let purged = tenant.partition().purge_subject(&subject)?;
                 request.rows_removed += purged.rows_removed;
                 request.segments_rewritten += purged.segments_rewritten;

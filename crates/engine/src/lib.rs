@@ -9,6 +9,7 @@ mod audit;
 mod background;
 mod config;
 mod datadir;
+mod consent;
 mod erasure;
 mod error;
 mod forensics;
@@ -27,6 +28,7 @@ pub use audit::{AUDIT_HEAD_INTERVAL_MS, SYSTEM_LOG as SYSTEM_AUDIT_LOG};
 pub use config::EngineConfig;
 pub use steward_audit::{AuditRecord, Decision as AuditDecision, VerifyingKey};
 pub use datadir::{init, InitOutput};
+pub use consent::{Consent, ConsentSource, Regime};
 pub use erasure::{ErasureRequest, ErasureState};
 pub use error::EngineError;
 pub use forensics::ForensicHit;
@@ -222,8 +224,16 @@ impl Engine {
         ingest::ingest(&*self.tenant(tenant)?, events, options)
     }
 
+    /// A subject's events for the query's purpose: none if the subject withholds consent
+    /// for it, and only the field classes the query may see.
     pub fn timeline(&self, tenant: &str, query: &TimelineQuery) -> Result<TimelinePage, EngineError> {
-        timeline::read(&*self.tenant(tenant)?, query)
+        let tenant = self.tenant(tenant)?;
+        if let Some(purpose) = &query.purpose
+            && !self.consents_to(&tenant, &query.subject, purpose)?
+        {
+            return Ok(TimelinePage { events: Vec::new(), next_cursor: None });
+        }
+        timeline::read(&tenant, query)
     }
 
     pub fn tenant_stats(&self, tenant: &str) -> Result<steward_store::PartitionStats, EngineError> {

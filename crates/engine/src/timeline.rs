@@ -44,6 +44,9 @@ pub struct TimelineQuery {
     pub types: Option<Vec<String>>,
     pub cursor: Option<Cursor>,
     pub limit: usize,
+    /// The read's purpose: a subject who withholds consent for it is in no row. `None` only
+    /// for the subject's own access request and operator tools, never for an API read.
+    pub purpose: Option<String>,
     /// The classes the caller sees in the clear (decided by the policies for its purpose);
     /// every other field reads as null.
     pub visible: Vec<PrivacyClass>,

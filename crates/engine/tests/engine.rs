@@ -34,6 +34,7 @@ fn query(engine: &Engine, subject: &str, open_personal: bool, limit: usize) -> T
         types: None,
         cursor: None,
         limit,
+        purpose: None,
         visible: if open_personal { steward_privacy::PrivacyClass::ALL.to_vec() } else { vec![steward_privacy::PrivacyClass::Public, steward_privacy::PrivacyClass::Identifier] },
     }
 }

@@ -1,6 +1,7 @@
 //! Route handlers, one file per resource.
 
 pub mod audit;
+pub mod consents;
 pub mod erasures;
 pub mod events;
 pub mod health;

@@ -73,6 +73,7 @@ pub async fn timeline(
         cursor: params.cursor.as_deref().map(Cursor::decode).transpose()?,
         limit: params.limit.unwrap_or(DEFAULT_LIMIT),
         visible: visible.clone(),
+        purpose: Some(purpose.clone()),
     };
     let (page, reference) = state
         .blocking(move |engine| {

@@ -1,0 +1,175 @@
+//! Consent and opt-out: per subject and purpose, granted or denied, with its source and time
+//! and an append-only history; per tenant, a regime for each purpose (opt-out: allowed until
+//! denied, the default; opt-in: denied until granted).
+//!
+//! Enforcement is one function, [`Engine::consents_to`], which every read of event data asks
+//! with the read's purpose before it returns a row of a subject (today the timeline; SQL,
+//! data sets and serving are to call the same). A change is committed before the call that
+//! makes it returns, so a read that starts afterwards sees it.
+//!
+//! Entries are keyed by pseudonym; an erasure deletes them with the subject's other data.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use steward_crypto::Pseudonym;
+
+use crate::tenant::Tenant;
+use crate::{Engine, EngineError};
+
+const CONSENTS: &str = "consents";
+const CONSENT_HISTORY: &str = "consent_history";
+const CONSENT_REGIMES: &str = "consent_regimes";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentSource {
+    Api,
+    Import,
+    /// A Global Privacy Control signal from the subject's browser.
+    Gpc,
+}
+
+impl ConsentSource {
+    pub fn parse(text: &str) -> Option<ConsentSource> {
+        match text {
+            "api" => Some(ConsentSource::Api),
+            "import" => Some(ConsentSource::Import),
+            "gpc" => Some(ConsentSource::Gpc),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentSource::Api => "api",
+            ConsentSource::Import => "import",
+            ConsentSource::Gpc => "gpc",
+        }
+    }
+}
+
+/// How a purpose treats a subject who said nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Regime {
+    /// Allowed until the subject opts out (the default).
+    OptOut,
+    /// Denied until the subject opts in.
+    OptIn,
+}
+
+/// One decision of a subject about a purpose.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    pub purpose: String,
+    pub granted: bool,
+    pub source: ConsentSource,
+    pub at: DateTime<Utc>,
+}
+
+fn key(subject: &Pseudonym, purpose: &str) -> Vec<u8> {
+    let mut k = subject.as_bytes().to_vec();
+    k.extend_from_slice(purpose.as_bytes());
+    k
+}
+
+fn corrupted(e: impl std::fmt::Display) -> EngineError {
+    EngineError::DataDir { path: "catalog.redb".into(), reason: format!("corrupted consent entry: {e}") }
+}
+
+fn check_purpose(purpose: &str) -> Result<(), EngineError> {
+    steward_policy::Purpose::parse(purpose).map(|_| ()).map_err(|e| EngineError::invalid("invalid_purpose", Some("purpose"), e.to_string()))
+}
+
+impl Engine {
+    /// Records a subject's decision about a purpose (appending it to the history) and makes
+    /// it the one in force. Returns the decision stored.
+    pub fn set_consent(&self, tenant: &str, subject: &Pseudonym, purpose: &str, granted: bool, source: ConsentSource, at: Option<DateTime<Utc>>) -> Result<Consent, EngineError> {
+        check_purpose(purpose)?;
+        let t = self.tenant(tenant)?;
+        let consent = Consent { purpose: purpose.to_owned(), granted, source, at: at.unwrap_or_else(Utc::now) };
+        let value = serde_json::to_vec(&consent).map_err(corrupted)?;
+        let _serialized = t.erasure_lock().lock();
+        t.partition().catalog().write(|txn| {
+            // History keys end in a counter: subject | purpose | 0 | n (big-endian).
+            let prefix = {
+                let mut p = key(subject, purpose);
+                p.push(0);
+                p
+            };
+            let mut n: u64 = 0;
+            while txn.get(CONSENT_HISTORY, &[prefix.as_slice(), &n.to_be_bytes()].concat())?.is_some() {
+                n += 1;
+            }
+            txn.put(CONSENT_HISTORY, &[prefix.as_slice(), &n.to_be_bytes()].concat(), &value)?;
+            txn.put(CONSENTS, &key(subject, purpose), &value)
+        })?;
+        Ok(consent)
+    }
+
+    /// The subject's decisions in force, one per purpose it decided about.
+    pub fn consents(&self, tenant: &str, subject: &Pseudonym) -> Result<Vec<Consent>, EngineError> {
+        let t = self.tenant(tenant)?;
+        t.partition().catalog().scan_prefix(CONSENTS, subject.as_bytes())?.into_iter().map(|(_, v)| serde_json::from_slice(&v).map_err(corrupted)).collect()
+    }
+
+    /// Every decision the subject ever made, oldest first per purpose.
+    pub fn consent_history(&self, tenant: &str, subject: &Pseudonym) -> Result<Vec<Consent>, EngineError> {
+        let t = self.tenant(tenant)?;
+        t.partition().catalog().scan_prefix(CONSENT_HISTORY, subject.as_bytes())?.into_iter().map(|(_, v)| serde_json::from_slice(&v).map_err(corrupted)).collect()
+    }
+
+    pub fn set_consent_regime(&self, tenant: &str, purpose: &str, regime: Regime) -> Result<(), EngineError> {
+        check_purpose(purpose)?;
+        let t = self.tenant(tenant)?;
+        let value = serde_json::to_vec(&regime).map_err(corrupted)?;
+        t.partition().catalog().write(|txn| txn.put(CONSENT_REGIMES, purpose.as_bytes(), &value))?;
+        Ok(())
+    }
+
+    /// Every purpose whose regime the tenant set (the others are opt-out).
+    pub fn consent_regimes(&self, tenant: &str) -> Result<Vec<(String, Regime)>, EngineError> {
+        let t = self.tenant(tenant)?;
+        t.partition()
+            .catalog()
+            .scan_prefix(CONSENT_REGIMES, b"")?
+            .into_iter()
+            .map(|(k, v)| Ok((String::from_utf8(k).map_err(corrupted)?, serde_json::from_slice(&v).map_err(corrupted)?)))
+            .collect()
+    }
+
+    /// Whether a read for `purpose` may return rows of `subject`: the subject's decision if
+    /// it made one, else the purpose's regime. The one consent check of every read path.
+    pub(crate) fn consents_to(&self, tenant: &Tenant, subject: &Pseudonym, purpose: &str) -> Result<bool, EngineError> {
+        let catalog = tenant.partition().catalog();
+        if let Some(v) = catalog.get(CONSENTS, &key(subject, purpose))? {
+            let consent: Consent = serde_json::from_slice(&v).map_err(corrupted)?;
+            return Ok(consent.granted);
+        }
+        let regime = match catalog.get(CONSENT_REGIMES, purpose.as_bytes())? {
+            Some(v) => serde_json::from_slice(&v).map_err(corrupted)?,
+            None => Regime::OptOut,
+        };
+        Ok(regime == Regime::OptOut)
+    }
+
+    /// Deletes every consent entry of a subject (erasure). Returns how many.
+    pub(crate) fn forget_consents(tenant: &Tenant, subject: &Pseudonym) -> Result<u64, EngineError> {
+        let catalog = tenant.partition().catalog();
+        let current = catalog.scan_prefix(CONSENTS, subject.as_bytes())?;
+        let history = catalog.scan_prefix(CONSENT_HISTORY, subject.as_bytes())?;
+        let removed = (current.len() + history.len()) as u64;
+        if removed > 0 {
+            catalog.write(|txn| {
+                for (k, _) in &current {
+                    txn.delete(CONSENTS, k)?;
+                }
+                for (k, _) in &history {
+                    txn.delete(CONSENT_HISTORY, k)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,153 @@
+//! Consent and opt-out: a subject's decision per purpose (with its history), bulk import by
+//! external id (NDJSON), and the tenant's regime per purpose (opt-out by default, or opt-in).
+
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use steward_crypto::Pseudonym;
+use steward_engine::{Consent, ConsentSource, Regime};
+
+use crate::auth::Authorized;
+use crate::routes::body;
+use crate::{ApiError, AppState};
+
+/// Lines of one import request; the CLI sends bigger files in chunks.
+pub const IMPORT_LINES_MAX: usize = 10_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentBody {
+    granted: bool,
+    #[serde(default)]
+    source: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportLine {
+    external_id: String,
+    purpose: String,
+    granted: bool,
+    #[serde(default)]
+    source: Option<String>,
+    /// RFC 3339; default: now.
+    #[serde(default)]
+    at: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegimeBody {
+    regime: String,
+}
+
+fn consent_json(c: &Consent) -> Value {
+    json!({"purpose": c.purpose, "granted": c.granted, "source": c.source.as_str(), "at": c.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)})
+}
+
+fn source(text: Option<&str>, default: ConsentSource) -> Result<ConsentSource, ApiError> {
+    match text {
+        None => Ok(default),
+        Some(s) => ConsentSource::parse(s).ok_or_else(|| ApiError::bad_request("invalid_source", Some("source"), "expected api, import or gpc")),
+    }
+}
+
+fn subject(hex: &str) -> Result<Pseudonym, ApiError> {
+    Pseudonym::parse_hex(hex).map_err(|_| ApiError::bad_request("invalid_subject", Some("subject"), "expected a 64-hex-digit pseudonym from subjects/resolve"))
+}
+
+pub async fn put(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path((tenant, subject_hex, purpose)): Path<(String, String, String)>,
+    request: Result<Json<ConsentBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let request = body(request)?;
+    let subject = subject(&subject_hex)?;
+    let source = source(request.source.as_deref(), ConsentSource::Api)?;
+    let consent = state.blocking(move |engine| engine.set_consent(&tenant, &subject, &purpose, request.granted, source, None)).await?;
+    Ok(Json(consent_json(&consent)))
+}
+
+pub async fn get(State(state): State<AppState>, _auth: Authorized, Path((tenant, subject_hex)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    let subject = subject(&subject_hex)?;
+    let (current, history, regimes) = state
+        .blocking(move |engine| Ok((engine.consents(&tenant, &subject)?, engine.consent_history(&tenant, &subject)?, engine.consent_regimes(&tenant)?)))
+        .await?;
+    Ok(Json(json!({
+        "consents": current.iter().map(consent_json).collect::<Vec<_>>(),
+        "history": history.iter().map(consent_json).collect::<Vec<_>>(),
+        "regimes": regimes.iter().map(|(p, r)| (p.clone(), json!(r))).collect::<serde_json::Map<_, _>>(),
+    })))
+}
+
+/// NDJSON lines `{"external_id", "purpose", "granted", "source"?, "at"?}`; each line is
+/// checked and applied on its own, and the answer lists the refused lines by number.
+pub async fn import(State(state): State<AppState>, _auth: Authorized, Path(tenant): Path<String>, text: Bytes) -> Result<Json<Value>, ApiError> {
+    let text = std::str::from_utf8(&text).map_err(|_| ApiError::bad_request("invalid_ndjson", None, "expected UTF-8 NDJSON"))?;
+    let lines: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).collect();
+    if lines.len() > IMPORT_LINES_MAX {
+        return Err(ApiError::too_large(format!("at most {IMPORT_LINES_MAX} lines per request")));
+    }
+    let mut parsed = Vec::with_capacity(lines.len());
+    let mut rejected = Vec::new();
+    for (index, line) in lines {
+        let outcome = serde_json::from_str::<ImportLine>(line)
+            .map_err(|e| ("invalid_json", e.to_string()))
+            .and_then(|l| {
+                let source = source(l.source.as_deref(), ConsentSource::Import).map_err(|e| (e.code, e.detail))?;
+                let at = l
+                    .at
+                    .as_deref()
+                    .map(|t| chrono::DateTime::parse_from_rfc3339(t).map(|d| d.with_timezone(&chrono::Utc)).map_err(|_| ("invalid_time", "expected an RFC 3339 time".to_owned())))
+                    .transpose()?;
+                Ok((l, source, at))
+            });
+        match outcome {
+            Ok(ok) => parsed.push((index, ok)),
+            Err((code, message)) => rejected.push(json!({"index": index, "code": code, "message": message})),
+        }
+    }
+    let (accepted, more_rejected) = state
+        .blocking(move |engine| {
+            let mut accepted = 0u64;
+            let mut rejected = Vec::new();
+            for (index, (line, source, at)) in parsed {
+                let result = engine.resolve_subject(&tenant, &line.external_id).and_then(|s| engine.set_consent(&tenant, &s, &line.purpose, line.granted, source, at));
+                match result {
+                    Ok(_) => accepted += 1,
+                    Err(steward_engine::EngineError::Invalid { code, message, .. }) => rejected.push(json!({"index": index, "code": code, "message": message})),
+                    Err(other) => return Err(other),
+                }
+            }
+            Ok((accepted, rejected))
+        })
+        .await?;
+    rejected.extend(more_rejected);
+    Ok(Json(json!({"accepted": accepted, "rejected_count": rejected.len(), "rejected": rejected})))
+}
+
+pub async fn put_regime(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path((tenant, purpose)): Path<(String, String)>,
+    request: Result<Json<RegimeBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let request = body(request)?;
+    let regime = match request.regime.as_str() {
+        "opt_in" => Regime::OptIn,
+        "opt_out" => Regime::OptOut,
+        _ => return Err(ApiError::bad_request("invalid_regime", Some("regime"), "expected opt_in or opt_out")),
+    };
+    let p = purpose.clone();
+    state.blocking(move |engine| engine.set_consent_regime(&tenant, &p, regime)).await?;
+    Ok(Json(json!({"purpose": purpose, "regime": request.regime})))
+}
+
+pub async fn regimes(State(state): State<AppState>, _auth: Authorized, Path(tenant): Path<String>) -> Result<Json<Value>, ApiError> {
+    let regimes = state.blocking(move |engine| engine.consent_regimes(&tenant)).await?;
+    Ok(Json(json!({"default": "opt_out", "regimes": regimes.iter().map(|(p, r)| (p.clone(), json!(r))).collect::<serde_json::Map<_, _>>()})))
+}
