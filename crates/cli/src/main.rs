@@ -67,6 +67,9 @@ enum Command {
     Events(commands::events::EventsArgs),
     /// Write a synthetic music-streaming data set (deterministic by seed).
     Gen(commands::generate::GenArgs),
+    /// Record, read and import subjects' consents per purpose.
+    #[command(subcommand)]
+    Consent(commands::consent::ConsentCommand),
     /// Erase a subject (right to be forgotten) and follow the request.
     #[command(subcommand)]
     Erasure(commands::erasure::ErasureCommand),
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         Command::Keys(cmd) => commands::keys::run(cmd),
         Command::Audit(cmd) => commands::audit::run(cmd),
         Command::Erasure(cmd) => commands::erasure::run(cmd),
+        Command::Consent(cmd) => commands::consent::run(cmd),
         Command::Forensics(cmd) => match commands::forensics::run(cmd) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),

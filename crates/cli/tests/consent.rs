@@ -67,6 +67,19 @@ fn an_opted_out_subject_is_in_no_row_of_that_purpose() {
     let regimes = api.get(&keys.path("/consent-regimes"), Some(&keys.admin)).expect(200, "regimes").body;
     assert_eq!(regimes["regimes"]["personalization"], "opt_in", "{regimes}");
 
+    // The same through the CLI: a file, chunked, with a progress bar; line numbers from 1.
+    let file = deployment.root().join("consents.ndjson");
+    std::fs::write(&file, format!("{}\nnot json\n", json!({"external_id": people[0], "purpose": "personalization", "granted": true}))).unwrap();
+    let out = std::process::Command::new(steward_bin())
+        .args(["consent", "import", "--tenant", TENANT, "--url", &server.base(), "--key", &keys.privacy_officer])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((summary["accepted"].as_u64(), summary["rejected"][0]["line"].as_u64()), (Some(1), Some(2)), "{summary}");
+    assert_eq!(rows(&ann, "personalization"), 3, "granted through the CLI import");
+
     // --- an erasure forgets the subject's consents with everything else
     let erasure = api.post(&keys.path("/erasures"), Some(&keys.privacy_officer), &json!({"external_id": people[0], "now": true})).expect(202, "erase").body;
     let id = erasure["id"].as_str().unwrap();
