@@ -73,6 +73,9 @@ enum Command {
     /// Erase a subject (right to be forgotten) and follow the request.
     #[command(subcommand)]
     Erasure(commands::erasure::ErasureCommand),
+    /// Verify an erasure receipt offline.
+    #[command(subcommand)]
+    Receipt(commands::receipt::ReceiptCommand),
     /// Search a stopped data directory for personal data with the master key (offline).
     #[command(subcommand)]
     Forensics(commands::forensics::ForensicsCommand),
@@ -102,6 +105,11 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => commands::audit::run(cmd),
         Command::Erasure(cmd) => commands::erasure::run(cmd),
         Command::Consent(cmd) => commands::consent::run(cmd),
+        Command::Receipt(cmd) => match commands::receipt::run(cmd) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
         Command::Forensics(cmd) => match commands::forensics::run(cmd) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),

@@ -95,6 +95,7 @@ fn erased_subjects_leave_nothing_behind_and_others_are_intact() {
     // --- erase 0 and 1 now; the answer comes once the key is gone and the rows hidden
     let erased = [0usize, 1, 2];
     let mut ids = Vec::new();
+    let mut salts = Vec::new();
     for &n in &erased[..2] {
         let r = api.post(&keys.path("/erasures"), Some(&keys.privacy_officer), &json!({"external_id": people[n].external_id, "now": true})).expect(202, "erase").body;
         let states: Vec<&str> = r["history"].as_array().unwrap().iter().map(|h| h["state"].as_str().unwrap()).collect();
@@ -102,9 +103,11 @@ fn erased_subjects_leave_nothing_behind_and_others_are_intact() {
         let (events, _) = timeline_all(&api, &keys.privacy_officer, TENANT, &people[n].pseudonym, 100);
         assert!(events.is_empty(), "hidden at once");
         ids.push(r["id"].as_str().unwrap().to_owned());
+        salts.push(r["subject_salt"].as_str().expect("the filing answer carries the salt").to_owned());
     }
     let again = api.post(&keys.path("/erasures"), Some(&keys.admin), &json!({"external_id": people[0].external_id})).expect(202, "again").body;
     assert_eq!(again["id"], ids[0].as_str(), "the same subject twice is the same request");
+    assert!(again.get("subject_salt").is_none(), "the salt is given once, to the filer");
 
     // --- subject 2: erased with a purge deadline far away, the server killed, then purged on demand
     let r = api.post(&keys.path("/erasures"), Some(&keys.privacy_officer), &json!({"external_id": people[2].external_id})).expect(202, "erase later").body;
@@ -124,6 +127,33 @@ fn erased_subjects_leave_nothing_behind_and_others_are_intact() {
         assert_eq!(states, ["received", "shredded", "hidden", "purged", "derived", "done"], "{done}");
         assert!(done["rows_removed"].as_u64().unwrap() >= 4, "{done}");
     }
+    // --- receipts: signed, with the audit proof of completion; any change breaks them
+    let head = api.get(&keys.path("/audit/head"), Some(&keys.privacy_officer)).expect(200, "head").body;
+    let public_key = head["public_key"].as_str().unwrap().to_owned();
+    let receipt = api.get(&keys.path(&format!("/erasures/{}/receipt", ids[0])), Some(&keys.privacy_officer)).expect(200, "receipt").body;
+    let file = deployment.root().join("receipt.json");
+    let verify = |extra: &[&str]| {
+        let out = Command::new(steward_bin()).args(["receipt", "verify"]).arg(&file).args(extra).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    std::fs::write(&file, receipt.to_string()).unwrap();
+    let (code, out) = verify(&["--public-key", &public_key, "--salt", &salts[0], "--subject", &people[0].pseudonym]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!receipt.to_string().contains(&people[0].pseudonym), "the receipt names no one: {receipt}");
+    let (code, out) = verify(&["--salt", &salts[0], "--subject", &people[1].pseudonym]);
+    assert_eq!(code, Some(1), "another subject's pseudonym does not match: {out}");
+    let mut forged = receipt.clone();
+    forged["body"]["rows_removed"] = json!(forged["body"]["rows_removed"].as_u64().unwrap() + 1);
+    std::fs::write(&file, forged.to_string()).unwrap();
+    assert_eq!(verify(&[]).0, Some(1), "a modified receipt fails");
+    let mut forged = receipt.clone();
+    forged["body"]["audit"]["index"] = json!(0);
+    std::fs::write(&file, forged.to_string()).unwrap();
+    assert_eq!(verify(&[]).0, Some(1), "a moved proof fails");
+    std::fs::write(&file, receipt.to_string()).unwrap();
+    let other = data_encoding::HEXLOWER.encode(ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key().as_bytes());
+    assert_eq!(verify(&["--public-key", &other]).0, Some(1), "a receipt signed by another key fails");
+
     let unknown = api.post(&keys.path("/erasures"), Some(&keys.privacy_officer), &json!({"external_id": "nobody@example.org", "now": true})).expect(202, "unknown").body;
     let unknown = wait_done(&api, &keys, unknown["id"].as_str().unwrap());
     assert_eq!(unknown["no_data"], true, "{unknown}");

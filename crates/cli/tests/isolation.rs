@@ -38,7 +38,9 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         | ("GET", "/v1/tenants/{tenant}/audit/proofs/consistency")
         | ("POST", "/v1/tenants/{tenant}/audit/reports/subject")
         | ("GET", "/v1/tenants/{tenant}/audit/reports/principal") => &["admin", "privacy_officer"],
-        ("POST", "/v1/tenants/{tenant}/erasures") | ("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}") => &["admin", "privacy_officer"],
+        ("POST", "/v1/tenants/{tenant}/erasures")
+        | ("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}")
+        | ("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}/receipt") => &["admin", "privacy_officer"],
         ("GET", "/v1/tenants/{tenant}/subjects/{subject}/consents")
         | ("PUT", "/v1/tenants/{tenant}/subjects/{subject}/consents/{purpose}")
         | ("POST", "/v1/tenants/{tenant}/consents") => &["admin", "privacy_officer"],
@@ -207,8 +209,13 @@ fn tenants_are_walls_on_every_route() {
     let b_keys_before = api.get(&b.path("/keys"), Some(&b.admin)).expect(200, "B keys").body;
 
     // An erasure of a throwaway subject, so its route has a real id to read.
-    let erasure = api.post(&a.path("/erasures"), Some(&a.privacy_officer), &json!({"external_id": "throwaway@example.org"})).expect(202, "erasure");
+    let erasure = api.post(&a.path("/erasures"), Some(&a.privacy_officer), &json!({"external_id": "throwaway@example.org", "now": true})).expect(202, "erasure");
     let erasure_id = erasure.body["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while api.get(&a.path(&format!("/erasures/{erasure_id}")), Some(&a.admin)).expect(200, "erasure").body["state"] != "done" {
+        assert!(Instant::now() < deadline, "throwaway erasure not done");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     // Denied attempts each tenant's audit log must hold, by principal name.
     let mut denied: BTreeMap<(&str, String), u64> = BTreeMap::new();

@@ -18,6 +18,7 @@ use crate::tenant::Tenant;
 use crate::{Engine, EngineError};
 
 const ERASURES: &str = "erasures";
+const RECEIPTS: &str = "erasure_receipts";
 /// The audit principal of the steps the engine takes on its own.
 const ERASURE_PRINCIPAL: &str = "steward:erasure";
 
@@ -59,6 +60,12 @@ pub struct ErasureRequest {
     pub files_removed: u64,
     /// Data sets and models handled (none exist yet: lineage comes with data sets).
     pub derived_artifacts: u64,
+    /// `SHA-256(salt ‖ pseudonym)`; the salt went only to the requester.
+    #[serde(default)]
+    pub subject_hash: String,
+    /// The salt, in the answer that filed the request only; never stored.
+    #[serde(skip)]
+    pub subject_salt: Option<String>,
     /// The pseudonym (hex) until the purge; `None` afterwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     subject: Option<String>,
@@ -102,6 +109,7 @@ impl Engine {
             }
             None => {
                 let at = Utc::now();
+                let salt = steward_crypto::Key256::random();
                 let purge_after = if now { at } else { at + chrono::Duration::seconds(self.config.erasure_purge_after_s as i64) };
                 let request = ErasureRequest {
                     id: id.clone(),
@@ -113,6 +121,8 @@ impl Engine {
                     segments_rewritten: 0,
                     files_removed: 0,
                     derived_artifacts: 0,
+                    subject_hash: crate::receipt::subject_hash(salt.expose(), subject.as_bytes()),
+                    subject_salt: Some(data_encoding::HEXLOWER.encode(salt.expose())),
                     subject: Some(subject.to_hex()),
                 };
                 // The receipt of the request links to the subject while its key still exists.
@@ -209,13 +219,24 @@ impl Engine {
         if request.state < ErasureState::Done {
             request.enter(ErasureState::Done);
             store(tenant, &request)?;
-            self.audit_step(tenant, &request, None)?;
+            let index = self.audit_step(tenant, &request, None)?;
+            let proof = tenant.audit().prove_inclusion(index, index + 1).map_err(|e| EngineError::Audit(e.to_string()))?;
+            let receipt = crate::receipt::build(&self.signing_key, tenant.id(), &request, &proof);
+            let bytes = serde_json::to_vec(&receipt).map_err(|e| EngineError::Audit(e.to_string()))?;
+            tenant.partition().catalog().write(|txn| txn.put(RECEIPTS, request.id.as_bytes(), &bytes))?;
             tracing::info!(tenant = tenant.id(), id = %request.id, rows = request.rows_removed, "erasure done");
         }
         Ok(request)
     }
 
-    fn audit_step(&self, tenant: &Tenant, request: &ErasureRequest, reference: Option<steward_audit::SubjectRef>) -> Result<(), EngineError> {
+    /// The signed receipt of a done erasure.
+    pub fn erasure_receipt(&self, tenant_id: &str, id: &str) -> Result<serde_json::Value, EngineError> {
+        let tenant = self.tenant(tenant_id)?;
+        let bytes = tenant.partition().catalog().get(RECEIPTS, id.as_bytes())?.ok_or(EngineError::NotFound { what: "receipt (the erasure is not done)" })?;
+        serde_json::from_slice(&bytes).map_err(|e| EngineError::DataDir { path: "catalog.redb".into(), reason: format!("corrupted receipt: {e}") })
+    }
+
+    fn audit_step(&self, tenant: &Tenant, request: &ErasureRequest, reference: Option<steward_audit::SubjectRef>) -> Result<u64, EngineError> {
         let record = AuditRecord {
             time_us: Utc::now().timestamp_micros(),
             principal: ERASURE_PRINCIPAL.to_owned(),
@@ -229,7 +250,7 @@ impl Engine {
             request_id: request.id.clone(),
             result_rows: request.rows_removed,
         };
-        self.audit(tenant.id(), &record, true).map(|_| ())
+        self.audit(tenant.id(), &record, true)
     }
 
     /// Counts the open erasures of a tenant at open, so the background thread knows to look.

@@ -69,6 +69,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PUT", "/v1/tenants/{tenant}/consent-regimes/{purpose}", Action::Admin, R::Tenant, None, "admin", "Set a purpose's regime: {regime: opt_in|opt_out}"),
     route("POST", "/v1/tenants/{tenant}/erasures", Action::Erase, R::Tenant, None, "privacy_officer, admin", "Erase a subject (external id in the body; now: purge at once): 202 once its key is destroyed and its rows hidden"),
     route("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}", Action::Erase, R::Tenant, None, "privacy_officer, admin", "An erasure request: state (received, shredded, hidden, purged, derived, done) and history"),
+    route("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}/receipt", Action::Erase, R::Tenant, None, "privacy_officer, admin", "The signed receipt of a done erasure (verify offline: steward receipt verify)"),
     route("GET", "/v1/tenants/{tenant}/audit/head", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "The audit log's current size and root, and its latest signed tree head"),
     route("GET", "/v1/tenants/{tenant}/audit/proofs/inclusion", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Inclusion proof (?index=&size=) per RFC 9162"),
     route("GET", "/v1/tenants/{tenant}/audit/proofs/consistency", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Consistency proof (?from=&to=) per RFC 9162"),

@@ -21,6 +21,15 @@ pub enum ErasureCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Fetch the signed receipt of a done erasure (JSON on stdout).
+    Receipt {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Show an erasure request: state and history.
     Get {
         #[arg(long)]
@@ -38,6 +47,7 @@ pub fn run(command: ErasureCommand) -> Result<(), CliError> {
             Client::new(&remote).send_json("POST", &format!("/v1/tenants/{tenant}/erasures"), &json!({"external_id": subject, "now": now}))?
         }
         ErasureCommand::Get { tenant, id, remote } => Client::new(&remote).get(&format!("/v1/tenants/{tenant}/erasures/{id}"))?,
+        ErasureCommand::Receipt { tenant, id, remote } => Client::new(&remote).get(&format!("/v1/tenants/{tenant}/erasures/{id}/receipt"))?,
     };
     println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
     Ok(())

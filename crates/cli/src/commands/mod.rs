@@ -12,4 +12,5 @@ pub mod ingest;
 pub mod init;
 pub mod keys;
 pub mod policy;
+pub mod receipt;
 pub mod serve;

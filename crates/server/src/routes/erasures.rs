@@ -38,6 +38,7 @@ pub(crate) fn erasure_json(r: &ErasureRequest) -> Value {
         "segments_rewritten": r.segments_rewritten,
         "files_removed": r.files_removed,
         "derived_artifacts": r.derived_artifacts,
+        "subject_hash": r.subject_hash,
     })
 }
 
@@ -49,13 +50,30 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let request = body(request)?;
     let erasure = state.blocking(move |engine| engine.request_erasure(&tenant, &request.external_id, request.now)).await?;
-    Ok((StatusCode::ACCEPTED, Json(erasure_json(&erasure))))
+    let mut out = erasure_json(&erasure);
+    // Only the answer that filed the request carries the salt: keep it with your receipt to
+    // show the receipt is about you (SHA-256(salt ‖ pseudonym) = subject_hash).
+    if let Some(salt) = &erasure.subject_salt {
+        out["subject_salt"] = Value::String(salt.clone());
+    }
+    Ok((StatusCode::ACCEPTED, Json(out)))
 }
 
-pub async fn get(State(state): State<AppState>, _auth: Authorized, Path((tenant, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+fn check_id(id: &str) -> Result<(), ApiError> {
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::bad_request("invalid_erasure_id", Some("id"), "expected the 32-hex-digit id a request returned"));
     }
+    Ok(())
+}
+
+/// The signed receipt of a done erasure (404 until it is done).
+pub async fn receipt(State(state): State<AppState>, _auth: Authorized, Path((tenant, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    check_id(&id)?;
+    Ok(Json(state.blocking(move |engine| engine.erasure_receipt(&tenant, &id)).await?))
+}
+
+pub async fn get(State(state): State<AppState>, _auth: Authorized, Path((tenant, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    check_id(&id)?;
     let erasure = state.blocking(move |engine| engine.erasure(&tenant, &id)).await?;
     Ok(Json(erasure_json(&erasure)))
 }
