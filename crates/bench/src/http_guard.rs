@@ -8,7 +8,8 @@
 //! authorization, no audit). The same closed-loop NDJSON load as `steward-bench http` (C
 //! keep-alive connections, B events per request, every event must be accepted) runs against
 //! each, in ABBA order over the pairs (on, off, off, on, on, off, …) so a drift in the
-//! machine's speed does not favour one side.
+//! machine's speed does not favour one side, after an unmeasured warm-up run of each (the
+//! first runs in a process are markedly slower).
 //!
 //! One JSON line per run (`guard`: `on`/`off`, events/s, acknowledgement percentiles, the
 //! process's CPU seconds per million events, the audit records the run added, the 1-minute
@@ -34,6 +35,10 @@ pub struct HttpGuardArgs {
     /// Pairs of runs (one with authorization and audit, one without).
     #[arg(long, default_value_t = 3)]
     pub pairs: usize,
+    /// Events of the unmeasured warm-up runs (one on, one off) before the measured ones: the
+    /// first runs in a process are slower (fresh memory from the OS, cold caches).
+    #[arg(long, default_value_t = 200_000)]
+    pub warmup_events: u64,
     /// Client connections (threads).
     #[arg(long, default_value_t = 4)]
     pub connections: usize,
@@ -64,7 +69,11 @@ impl Guard {
 
     /// Run `run`'s side in ABBA order: on, off, off, on, on, off, …
     fn of_run(run: usize) -> Guard {
-        if (run % 2 == 0) == (run / 2 % 2 == 0) { Guard::On } else { Guard::Off }
+        if run.is_multiple_of(2) == (run / 2).is_multiple_of(2) {
+            Guard::On
+        } else {
+            Guard::Off
+        }
     }
 }
 
@@ -76,8 +85,11 @@ pub fn run(args: HttpGuardArgs) -> Result<(), Failed> {
     }
     let prepare_started = Instant::now();
     let mut text = Vec::new();
-    steward_gen::write_ndjson(&steward_gen::GenConfig::new(args.seed, args.events), &mut text)
-        .map_err(Failed::io("generate events"))?;
+    steward_gen::write_ndjson(
+        &steward_gen::GenConfig::new(args.seed, args.events),
+        &mut text,
+    )
+    .map_err(Failed::io("generate events"))?;
     let (bodies, events) = bodies(&text, args.batch, None);
     drop(text);
     eprintln!(
@@ -86,12 +98,26 @@ pub fn run(args: HttpGuardArgs) -> Result<(), Failed> {
         prepare_started.elapsed().as_secs_f64()
     );
 
+    let warmup_requests = (args.warmup_events as usize)
+        .div_ceil(args.batch)
+        .min(bodies.len());
+    let warmup = &bodies[..warmup_requests];
+    let warmup_events: usize = warmup.iter().map(|(_, lines)| lines).sum();
+    if warmup_events > 0 {
+        for guard in [Guard::On, Guard::Off] {
+            let line = one_run(&args, warmup, warmup_events, guard, 0)?;
+            eprintln!("http-guard: warm-up (not counted): {line}");
+        }
+    }
     let (mut on, mut off) = (Vec::new(), Vec::new());
     for run in 0..2 * args.pairs {
         let guard = Guard::of_run(run);
         let line = one_run(&args, &bodies, events, guard, run)?;
         let rate = line["events_per_s"].as_f64().unwrap_or(0.0);
-        eprintln!("http-guard: run {run} guard {} {rate:.0} events/s", guard.as_str());
+        eprintln!(
+            "http-guard: run {run} guard {} {rate:.0} events/s",
+            guard.as_str()
+        );
         println!("{line}");
         match guard {
             Guard::On => on.push(rate),
@@ -108,6 +134,7 @@ pub fn run(args: HttpGuardArgs) -> Result<(), Failed> {
         "on_events_per_s_median": on.round(),
         "off_events_per_s_median": off.round(),
         "on_over_off": round3(on / off),
+        "warmup_events": warmup_events,
     });
     println!("{summary}");
     Ok(())
@@ -144,8 +171,8 @@ fn one_run(
         Guard::On => steward_server::app(state),
         Guard::Off => steward_server::app_unguarded(state),
     };
-    let server = steward_server::LoopbackServer::start(router)
-        .map_err(Failed::io("loopback server"))?;
+    let server =
+        steward_server::LoopbackServer::start(router).map_err(Failed::io("loopback server"))?;
     let load = Load {
         url: format!("http://{}", server.addr()),
         tenant: args.tenant.clone(),
@@ -201,7 +228,11 @@ fn median(values: &mut [f64]) -> f64 {
     }
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 }
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
 }
 
 /// User + system CPU seconds of this process, server and client threads together (Linux
@@ -215,7 +246,12 @@ fn process_cpu_s() -> f64 {
         return 0.0;
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     (ticks(11) + ticks(12)) as f64 / 100.0
 }
 
