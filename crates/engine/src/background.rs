@@ -26,6 +26,7 @@ pub(crate) fn spawn(engine: Weak<Engine>, stopping: Arc<AtomicBool>, flush_inter
     });
     let compactor = worker("steward-compact", engine, stopping, COMPACTION_TICK_MS, |engine| {
         engine.advance_erasures();
+        engine.enforce_retention(false);
         for tenant in engine.tenant_list() {
             if let Err(error) = tenant.partition().compact_once() {
                 tracing::error!(tenant = tenant.id(), %error, "compaction failed");

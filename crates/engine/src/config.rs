@@ -19,6 +19,9 @@ pub struct EngineConfig {
     /// An erasure's rows are physically purged this long after the request (unless it
     /// asks for `now`); they are unreadable and hidden from the start.
     pub erasure_purge_after_s: u64,
+    /// How often rows past their type's retention are looked for and removed from disk: an
+    /// expired row is unreadable at once and gone from every file within this interval.
+    pub retention_check_interval_ms: u64,
 }
 
 impl EngineConfig {
@@ -31,6 +34,7 @@ impl EngineConfig {
             background: true,
             audit_head_interval_ms: crate::AUDIT_HEAD_INTERVAL_MS,
             erasure_purge_after_s: 3600,
+            retention_check_interval_ms: 60_000,
         }
     }
 }

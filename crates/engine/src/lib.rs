@@ -18,6 +18,7 @@ mod identity;
 mod policies;
 mod receipt;
 mod reports;
+mod retention;
 pub mod limits;
 mod rotate;
 mod sealing;
@@ -68,6 +69,8 @@ pub struct Engine {
     signing_key: steward_audit::SigningKey,
     /// Deployment-wide decisions (tenants created and listed by the operator).
     system_audit: steward_audit::AuditLog,
+    /// When the last retention pass started (µs since the epoch).
+    last_retention_us: std::sync::atomic::AtomicI64,
     background: parking_lot::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
@@ -92,6 +95,7 @@ impl Engine {
             stopping: Arc::new(AtomicBool::new(false)),
             signing_key,
             system_audit,
+            last_retention_us: std::sync::atomic::AtomicI64::new(0),
             background: parking_lot::Mutex::new(Vec::new()),
         });
         for info in engine.system.tenants()? {

@@ -137,6 +137,11 @@ impl Tenant {
         found.cloned().ok_or(EngineError::NotFound { what: "schema version" })
     }
 
+    /// The retention of an event type (its latest schema's), in seconds.
+    pub fn retention_s(&self, event_type: &str) -> Option<u64> {
+        self.schemas.read().get(event_type).and_then(|v| v.last()).and_then(|s| s.schema.retention_seconds())
+    }
+
     pub fn latest_schemas(&self) -> Vec<Arc<SchemaVersion>> {
         let mut out: Vec<_> = self.schemas.read().values().filter_map(|v| v.last().cloned()).collect();
         out.sort_by(|a, b| a.event_type.cmp(&b.event_type));

@@ -88,8 +88,13 @@ pub(crate) fn read(tenant: &Tenant, query: &TimelineQuery) -> Result<TimelinePag
     // the cursor then resumes after the last event included.
     let mut bytes = 0usize;
     let mut cut_short = false;
+    let now_us = chrono::Utc::now().timestamp_micros();
     for record in &records {
         let e = &record.event;
+        // Past its type's retention: unreadable from the moment it expires, before the purge.
+        if tenant.retention_s(&e.event_type).is_some_and(|ttl| e.time_us.saturating_add((ttl as i64).saturating_mul(1_000_000)) <= now_us) {
+            continue;
+        }
         if !events.is_empty() && bytes > TIMELINE_PAGE_BYTES_MAX {
             cut_short = true;
             break;

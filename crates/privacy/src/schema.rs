@@ -40,6 +40,8 @@ pub struct Schema {
     fields: BTreeMap<String, FieldSpec>,
     allow_unknown_fields: bool,
     description: Option<String>,
+    /// Events of this type are purged this long after their event time.
+    retention_seconds: Option<u64>,
 }
 
 impl Schema {
@@ -76,7 +78,19 @@ impl Schema {
             fields,
             allow_unknown_fields,
             description,
+            retention_seconds: None,
         })
+    }
+
+    /// Sets how long events of this type are kept after their event time (`None`: forever).
+    pub fn with_retention(mut self, seconds: Option<u64>) -> Schema {
+        self.retention_seconds = seconds;
+        self
+    }
+
+    /// How long events of this type are kept after their event time.
+    pub fn retention_seconds(&self) -> Option<u64> {
+        self.retention_seconds
     }
 
     /// The fields, ordered by name.

@@ -13,7 +13,33 @@ use crate::field_type::FieldType;
 use crate::limits::{FIELDS_MAX, LIST_NESTING_DEPTH_MAX};
 use crate::schema::{DESCRIPTION_EXPECTED, FieldSpec, Schema, validate_field_name};
 
-const DOCUMENT_KEYS: [&str; 3] = ["fields", "allow_unknown_fields", "description"];
+const DOCUMENT_KEYS: [&str; 4] = ["fields", "allow_unknown_fields", "description", "retention"];
+/// `retention`: a count and a unit, `s`, `m`, `h` or `d` (`"30d"`), at most 100 years.
+const RETENTION_EXPECTED: &str = "a duration like \"30d\", \"12h\", \"90m\" or \"45s\" (at most 100 years)";
+const RETENTION_SECONDS_MAX: u64 = 100 * 365 * 86_400;
+
+/// Parses a retention like `"30d"` into seconds.
+fn parse_retention(text: &str) -> Option<u64> {
+    let (count, unit) = text.split_at(text.len().checked_sub(1)?);
+    let count: u64 = count.parse().ok().filter(|c| *c > 0)?;
+    let seconds = count.checked_mul(match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return None,
+    })?;
+    (seconds <= RETENTION_SECONDS_MAX).then_some(seconds)
+}
+
+fn format_retention(seconds: u64) -> String {
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if seconds % size == 0 {
+            return format!("{}{unit}", seconds / size);
+        }
+    }
+    format!("{seconds}s")
+}
 /// Keys of a top-level field spec that are not type options; list item specs take none of them.
 const FIELD_KEYS: [&str; 3] = ["class", "required", "description"];
 
@@ -59,7 +85,12 @@ impl Schema {
             let spec = parse_field(name, &fields[name])?;
             specs.insert(name.to_owned(), spec);
         }
-        Schema::new(specs, allow_unknown_fields, description)
+        let retention = match get_opt(obj, "retention") {
+            None => None,
+            Some(Value::String(s)) => Some(parse_retention(s).ok_or(SchemaError::BadDocumentValue { key: "retention", expected: RETENTION_EXPECTED, found: "another string" })?),
+            Some(other) => return Err(bad_doc("retention", RETENTION_EXPECTED, other)),
+        };
+        Ok(Schema::new(specs, allow_unknown_fields, description)?.with_retention(retention))
     }
 
     /// Writes the schema as a document that [`Schema::from_json`] reads back equal.
@@ -79,6 +110,9 @@ impl Schema {
         );
         if let Some(description) = self.description() {
             doc.insert("description".into(), Value::from(description));
+        }
+        if let Some(seconds) = self.retention_seconds() {
+            doc.insert("retention".into(), Value::from(format_retention(seconds)));
         }
         Value::Object(doc)
     }

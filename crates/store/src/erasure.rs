@@ -12,7 +12,6 @@
 //! crash resumes by running the steps again.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use steward_crypto::{hmac_sha256, Key256, Pseudonym, WrappedKey};
 
 use crate::partition::Partition;
@@ -106,44 +105,20 @@ impl Partition {
         let Some(cut) = self.tombstones.read().get(subject).copied() else { return Ok(Purged::default()) };
         let wal_files_before = self.wal.files().len() as u64;
         self.flush()?;
-        let mut out = Purged { files_removed: wal_files_before.saturating_sub(self.wal.files().len() as u64), ..Purged::default() };
-        {
-            let _one_at_a_time = self.compaction_lock.lock();
-            let segments: Vec<Arc<crate::segment::Segment>> = self.state.read().segments.clone();
-            for segment in segments.iter().filter(|s| s.meta.min_subject <= *subject && *subject <= s.meta.max_subject) {
-                let rows = segment.read_all()?;
-                let before = rows.len();
-                let kept: Vec<_> = rows.into_iter().filter(|(r, _)| !(r.event.subject == *subject && r.seq <= cut)).collect();
-                if kept.len() == before {
-                    continue;
-                }
-                out.rows_removed += (before - kept.len()) as u64;
-                let refs: Vec<_> = kept.iter().collect();
-                let replacement = if refs.is_empty() { None } else { Some(self.write_new_segment(&refs, segment.meta.level)?) };
-                self.catalog.write(|txn| {
-                    txn.remove_segment(segment.meta.id)?;
-                    if let Some(r) = &replacement {
-                        txn.put_segment(&r.meta)?;
-                    }
-                    Ok(())
-                })?;
-                {
-                    let mut state = self.state.write();
-                    state.segments.retain(|s| s.meta.id != segment.meta.id);
-                    if let Some(r) = replacement {
-                        state.segments.push(Arc::new(r));
-                    }
-                }
-                segment.retire();
-                out.segments_rewritten += 1;
-                out.files_removed += 1;
-            }
-        }
+        let wal_files_removed = wal_files_before.saturating_sub(self.wal.files().len() as u64);
+        let rewritten = self.rewrite_segments(
+            |meta| meta.min_subject <= *subject && *subject <= meta.max_subject,
+            |r| r.event.subject == *subject && r.seq <= cut,
+        )?;
+        let out = Purged {
+            rows_removed: rewritten.rows_removed,
+            segments_rewritten: rewritten.segments_rewritten,
+            files_removed: wal_files_removed + rewritten.segments_rewritten,
+        };
         self.catalog.write(|txn| txn.delete(TOMBSTONES, subject.as_bytes()))?;
         self.tombstones.write().remove(subject);
         self.catalog.compact()?;
         metrics::counter!("steward_subjects_purged_total", "tenant" => self.config.tenant.clone()).increment(1);
-        self.publish_gauges();
         Ok(out)
     }
 }

@@ -17,11 +17,15 @@ pub mod limits;
 mod memtable;
 mod partition;
 mod record;
+mod retention;
+mod rewrite;
 mod segment;
 
 pub use catalog::{Catalog, CatalogError, SegmentMeta};
 pub use dedup::EventKey;
 pub use erasure::{Purged, Shredded};
+pub use retention::Expired;
+pub use rewrite::Rewritten;
 pub use error::StoreError;
 pub use partition::{AppendOutcome, Partition, PartitionConfig, PartitionKeys, PartitionStats, SubjectScan};
 pub use record::{decode_batch, encode_batch, EventRecord, NewEvent, WalBatch};

@@ -26,6 +26,12 @@ pub struct ServeArgs {
     /// Sign each audit log's tree head this often (when records were added since).
     #[arg(long, default_value_t = steward_engine::AUDIT_HEAD_INTERVAL_MS, value_parser = clap::value_parser!(u64).range(100..))]
     pub audit_head_interval_ms: u64,
+    /// Look for rows past their type's retention this often; they leave the disk within it.
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub retention_check_interval_ms: u64,
+    /// Purge an erasure's rows this long after the request unless it asks for `now`.
+    #[arg(long, default_value_t = 3600)]
+    pub erasure_purge_after_s: u64,
 }
 
 fn parse_rate_limit(text: &str) -> Result<steward_access::RateLimit, String> {
@@ -47,6 +53,8 @@ pub fn engine_config(args: &ServeArgs) -> EngineConfig {
     config.flush_interval_ms = args.flush_interval_ms;
     config.encrypt_at_rest = !args.no_encrypt_at_rest;
     config.audit_head_interval_ms = args.audit_head_interval_ms;
+    config.retention_check_interval_ms = args.retention_check_interval_ms;
+    config.erasure_purge_after_s = args.erasure_purge_after_s;
     config
 }
 
