@@ -80,6 +80,27 @@ fn an_opted_out_subject_is_in_no_row_of_that_purpose() {
     assert_eq!((summary["accepted"].as_u64(), summary["rejected"][0]["line"].as_u64()), (Some(1), Some(2)), "{summary}");
     assert_eq!(rows(&ann, "personalization"), 3, "granted through the CLI import");
 
+    // --- the subject's access request: everything held about them, in one archive
+    let archive = api.request("POST", &keys.path("/access-requests"), Some(&keys.privacy_officer), Some(("application/json", json!({"external_id": people[0]}).to_string().into_bytes())));
+    assert_eq!(archive.status, 200, "{}", archive.text);
+    assert_eq!(archive.content_type, "application/x-tar");
+    let dir = deployment.root().join("archive");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.tar"), archive.text.as_bytes()).unwrap();
+    let untar = std::process::Command::new("tar").arg("-xf").arg(dir.join("a.tar")).arg("-C").arg(&dir).output().unwrap();
+    assert!(untar.status.success(), "{}", String::from_utf8_lossy(&untar.stderr));
+    let events = std::fs::read_to_string(dir.join("events.ndjson")).unwrap();
+    assert_eq!(events.lines().count(), 3);
+    assert!(events.contains("x@example.org"), "personal fields opened for the subject's own request");
+    let consents: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("consents.json")).unwrap()).unwrap();
+    assert!(consents["history"].as_array().unwrap().len() >= 3, "{consents}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("access_report.json")).unwrap()).unwrap();
+    assert!(report.as_array().unwrap().iter().any(|r| r["action"] == "read_timeline"), "the access report lists reads: {report}");
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("subject.json")).unwrap()).unwrap();
+    assert_eq!((summary["subject"].as_str(), summary["events"].as_u64()), (Some(ann.as_str()), Some(3)), "{summary}");
+    api.request("POST", &keys.path("/access-requests"), Some(&keys.reader), Some(("application/json", json!({"external_id": people[0]}).to_string().into_bytes())))
+        .expect_problem(403, "forbidden", "readers do not file access requests");
+
     // --- an erasure forgets the subject's consents with everything else
     let erasure = api.post(&keys.path("/erasures"), Some(&keys.privacy_officer), &json!({"external_id": people[0], "now": true})).expect(202, "erase").body;
     let id = erasure["id"].as_str().unwrap();

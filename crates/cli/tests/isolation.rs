@@ -39,6 +39,7 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         | ("POST", "/v1/tenants/{tenant}/audit/reports/subject")
         | ("GET", "/v1/tenants/{tenant}/audit/reports/principal") => &["admin", "privacy_officer"],
         ("POST", "/v1/tenants/{tenant}/erasures")
+        | ("POST", "/v1/tenants/{tenant}/access-requests")
         | ("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}")
         | ("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}/receipt") => &["admin", "privacy_officer"],
         ("GET", "/v1/tenants/{tenant}/subjects/{subject}/consents")
@@ -106,7 +107,7 @@ fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Option<Va
             "planted-track",
             1
         )])),
-        ("POST", "/v1/tenants/{tenant}/subjects/resolve") | ("POST", "/v1/tenants/{tenant}/audit/reports/subject") => {
+        ("POST", "/v1/tenants/{tenant}/subjects/resolve") | ("POST", "/v1/tenants/{tenant}/audit/reports/subject") | ("POST", "/v1/tenants/{tenant}/access-requests") => {
             Some(json!({"external_id": subject_external_id}))
         }
         // A throwaway subject: erasing it changes nothing the test reads.

@@ -136,6 +136,12 @@ impl Engine {
         self.advance(&tenant, request, false)
     }
 
+    /// The erasure request of a subject, if one was filed.
+    pub fn erasure_for_subject(&self, tenant_id: &str, subject: &Pseudonym) -> Result<Option<ErasureRequest>, EngineError> {
+        let tenant = self.tenant(tenant_id)?;
+        load(&tenant, &tenant.erasure_id(subject))
+    }
+
     pub fn erasure(&self, tenant_id: &str, id: &str) -> Result<ErasureRequest, EngineError> {
         let tenant = self.tenant(tenant_id)?;
         load(&tenant, id)?.ok_or(EngineError::NotFound { what: "erasure request" })

@@ -5,6 +5,7 @@
 //! [`TimelinePage`]. The engine takes JSON *values* for event properties (schemas are about
 //! JSON), but knows nothing of HTTP or wire envelopes: those live in `steward-server`.
 
+mod access_request;
 mod audit;
 mod background;
 mod config;
@@ -23,10 +24,12 @@ pub mod limits;
 mod rotate;
 mod sealing;
 mod system;
+mod tar;
 mod tenant;
 mod timeline;
 
 pub use audit::{AUDIT_HEAD_INTERVAL_MS, SYSTEM_LOG as SYSTEM_AUDIT_LOG};
+pub use access_request::AccessArchive;
 pub use config::EngineConfig;
 pub use steward_audit::{AuditRecord, Decision as AuditDecision, VerifyingKey};
 pub use datadir::{init, InitOutput};

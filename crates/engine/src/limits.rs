@@ -18,6 +18,8 @@ pub const POLICY_VERSIONS_MAX: usize = 100_000;
 pub const KEY_PURPOSES_MAX: usize = 32;
 /// Rows of one compliance report page.
 pub const REPORT_ROWS_MAX: usize = 10_000;
+/// An access-request archive (built in memory).
+pub const ACCESS_ARCHIVE_BYTES_MAX: usize = 256 * 1024 * 1024;
 /// Properties object as serialized JSON.
 pub const PROPERTIES_BYTES_MAX: usize = 256 * 1024;
 

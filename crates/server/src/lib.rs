@@ -62,6 +62,7 @@ fn routes() -> Router<AppState> {
         .route("/v1/tenants/{tenant}/consents", post(consents::import))
         .route("/v1/tenants/{tenant}/consent-regimes", get(consents::regimes))
         .route("/v1/tenants/{tenant}/consent-regimes/{purpose}", put(consents::put_regime))
+        .route("/v1/tenants/{tenant}/access-requests", post(access_requests::create))
         .route("/v1/tenants/{tenant}/erasures", post(erasures::create))
         .route("/v1/tenants/{tenant}/erasures/{erasure_id}", get(erasures::get))
         .route("/v1/tenants/{tenant}/erasures/{erasure_id}/receipt", get(erasures::receipt))

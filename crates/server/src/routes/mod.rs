@@ -1,5 +1,6 @@
 //! Route handlers, one file per resource.
 
+pub mod access_requests;
 pub mod audit;
 pub mod consents;
 pub mod erasures;
