@@ -97,7 +97,9 @@ fn erased_subjects_leave_nothing_behind_and_others_are_intact() {
     let mut ids = Vec::new();
     let mut salts = Vec::new();
     for &n in &erased[..2] {
-        let r = api.post(&keys.path("/erasures"), Some(&keys.privacy_officer), &json!({"external_id": people[n].external_id, "now": true})).expect(202, "erase").body;
+        // Subject 1 also asks that nothing new about them be accepted.
+        let body = json!({"external_id": people[n].external_id, "now": true, "block_future": n == 1});
+        let r = api.post(&keys.path("/erasures"), Some(&keys.privacy_officer), &body).expect(202, "erase").body;
         let states: Vec<&str> = r["history"].as_array().unwrap().iter().map(|h| h["state"].as_str().unwrap()).collect();
         assert!(states.starts_with(&["received", "shredded", "hidden"]), "{r}");
         let (events, _) = timeline_all(&api, &keys.privacy_officer, TENANT, &people[n].pseudonym, 100);
@@ -222,4 +224,21 @@ fn erased_subjects_leave_nothing_behind_and_others_are_intact() {
 
     let out = Command::new(steward_bin()).args(["audit", "verify", "--data"]).arg(&deployment.data).args(["--tenant", TENANT]).output().unwrap();
     assert!(out.status.success(), "the audit log still verifies: {}", String::from_utf8_lossy(&out.stdout));
+
+    // --- after the erasure: a suppressed subject's events are refused, another's start afresh
+    let server = deployment.start(&args);
+    let api = server.api();
+    let late = |n: usize| play_event(&format!("late-{n}"), &people[n].external_id, &time_at(99_000_000), "late@example.org", "late-track", 1);
+    let refused = ingest(&api, &keys.writer, TENANT, &[late(1)]);
+    assert_eq!((refused["accepted"].as_u64(), refused["rejected"][0]["code"].as_str()), (Some(0), Some("subject_suppressed")), "{refused}");
+    let fresh = ingest(&api, &keys.writer, TENANT, &[late(0)]);
+    assert_eq!(fresh["accepted"], 1, "{fresh}");
+    let (events, _) = timeline_all(&api, &keys.privacy_officer, TENANT, &people[0].pseudonym, 100);
+    assert_eq!(events.len(), 1, "only the event sent after the erasure, under a new key");
+    assert_eq!(events[0]["properties"]["email"], "late@example.org");
+    // The suppression holds across a restart.
+    assert!(server.terminate().success());
+    let server = deployment.start(&args);
+    let refused = ingest(&server.api(), &keys.writer, TENANT, &[late(1)]);
+    assert_eq!(refused["rejected"][0]["code"], "subject_suppressed", "{refused}");
 }

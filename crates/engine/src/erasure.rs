@@ -94,11 +94,16 @@ fn store(tenant: &Tenant, request: &ErasureRequest) -> Result<(), EngineError> {
 impl Engine {
     /// Files (or finds) the erasure of the subject with this external id, and shreds and
     /// hides it before returning. `now` makes the purge due at once.
-    pub fn request_erasure(&self, tenant_id: &str, external_id: &str, now: bool) -> Result<ErasureRequest, EngineError> {
+    /// With `block_future`, the subject's future events are refused (a suppression entry, a
+    /// keyed hash of the pseudonym); otherwise new events start a new subject key.
+    pub fn request_erasure(&self, tenant_id: &str, external_id: &str, now: bool, block_future: bool) -> Result<ErasureRequest, EngineError> {
         let tenant = self.tenant(tenant_id)?;
         let subject = tenant.pseudonym(external_id)?;
         let id = tenant.erasure_id(&subject);
         let _serialized = tenant.erasure_lock().lock();
+        if block_future {
+            tenant.suppress(&subject)?;
+        }
         let request = match load(&tenant, &id)? {
             Some(mut existing) => {
                 if now && existing.state < ErasureState::Purged && existing.purge_after > Utc::now() {

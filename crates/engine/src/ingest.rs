@@ -204,8 +204,12 @@ fn check(tenant: &Tenant, event: &Value) -> Result<Checked, EventError> {
     if public.len() > PROPERTIES_BYTES_MAX {
         return Err(EventError::one("too_large", Some("properties"), format!("expected at most {PROPERTIES_BYTES_MAX} bytes of properties")));
     }
+    let subject = tenant.pseudonym_unchecked(subject);
+    if tenant.is_suppressed(&subject) {
+        return Err(EventError::one("subject_suppressed", Some("subject"), "this subject was erased and asked that no new data about them be accepted"));
+    }
     Ok(Checked {
-        subject: tenant.pseudonym_unchecked(subject),
+        subject,
         time_us,
         event_id: event_id.to_owned(),
         event_type: event_type.to_owned(),

@@ -15,6 +15,7 @@ use crate::system::{pseudonym_secret_context, tenant_key_context, TenantInfo};
 use crate::{EngineConfig, EngineError};
 
 const SCHEMAS: &str = "schemas";
+const SUPPRESSED: &str = "suppressed_subjects";
 
 pub(crate) struct Tenant {
     info: TenantInfo,
@@ -29,6 +30,8 @@ pub(crate) struct Tenant {
     erasure_key: steward_crypto::Key256,
     erasure_lock: parking_lot::Mutex<()>,
     open_erasures: std::sync::atomic::AtomicUsize,
+    /// Keyed hashes of subjects whose future events are refused (erasure with block_future).
+    suppressed: RwLock<std::collections::HashSet<[u8; 32]>>,
 }
 
 impl Tenant {
@@ -52,6 +55,12 @@ impl Tenant {
         let policies = TenantPolicies::load(partition.catalog())?;
         let identity = TenantIdentity::load(partition.catalog())?;
         let erasure_key = steward_crypto::Key256::from_bytes(steward_crypto::hmac_sha256(&pseudonym_secret, &[b"steward-erasure-id"]));
+        let mut suppressed = std::collections::HashSet::new();
+        for (key, _) in partition.catalog().scan_prefix(SUPPRESSED, b"")? {
+            if let Ok(k) = key.as_slice().try_into() {
+                suppressed.insert(k);
+            }
+        }
         Ok(Tenant {
             info,
             pseudonym_key: PseudonymKey::new(&pseudonym_secret),
@@ -63,6 +72,7 @@ impl Tenant {
             erasure_key,
             erasure_lock: parking_lot::Mutex::new(()),
             open_erasures: std::sync::atomic::AtomicUsize::new(0),
+            suppressed: RwLock::new(suppressed),
         })
     }
 
@@ -90,6 +100,24 @@ impl Tenant {
     /// lacks the tenant's secrets.
     pub fn erasure_id(&self, subject: &Pseudonym) -> String {
         data_encoding::HEXLOWER.encode(&steward_crypto::hmac_sha256(&self.erasure_key, &[subject.as_bytes()])[..16])
+    }
+
+    /// The suppression entry of a subject: a keyed hash, never the pseudonym itself.
+    fn suppression_key(&self, subject: &Pseudonym) -> [u8; 32] {
+        steward_crypto::hmac_sha256(&self.erasure_key, &[b"suppress", subject.as_bytes()])
+    }
+
+    /// Refuses the subject's future events (durably, before returning).
+    pub fn suppress(&self, subject: &Pseudonym) -> Result<(), EngineError> {
+        let key = self.suppression_key(subject);
+        self.partition.catalog().write(|txn| txn.put(SUPPRESSED, &key, &[]))?;
+        self.suppressed.write().insert(key);
+        Ok(())
+    }
+
+    pub fn is_suppressed(&self, subject: &Pseudonym) -> bool {
+        let suppressed = self.suppressed.read();
+        !suppressed.is_empty() && suppressed.contains(&self.suppression_key(subject))
     }
 
     pub fn erasure_lock(&self) -> &parking_lot::Mutex<()> {

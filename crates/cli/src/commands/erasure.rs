@@ -18,6 +18,9 @@ pub enum ErasureCommand {
         subject: String,
         #[arg(long)]
         now: bool,
+        /// Refuse the subject's future events.
+        #[arg(long)]
+        block_future: bool,
         #[command(flatten)]
         remote: Remote,
     },
@@ -43,8 +46,8 @@ pub enum ErasureCommand {
 
 pub fn run(command: ErasureCommand) -> Result<(), CliError> {
     let answer = match command {
-        ErasureCommand::Request { tenant, subject, now, remote } => {
-            Client::new(&remote).send_json("POST", &format!("/v1/tenants/{tenant}/erasures"), &json!({"external_id": subject, "now": now}))?
+        ErasureCommand::Request { tenant, subject, now, block_future, remote } => {
+            Client::new(&remote).send_json("POST", &format!("/v1/tenants/{tenant}/erasures"), &json!({"external_id": subject, "now": now, "block_future": block_future}))?
         }
         ErasureCommand::Get { tenant, id, remote } => Client::new(&remote).get(&format!("/v1/tenants/{tenant}/erasures/{id}"))?,
         ErasureCommand::Receipt { tenant, id, remote } => Client::new(&remote).get(&format!("/v1/tenants/{tenant}/erasures/{id}/receipt"))?,

@@ -21,6 +21,9 @@ pub struct EraseBody {
     /// Purge at once instead of at the deployment's deadline.
     #[serde(default)]
     now: bool,
+    /// Refuse the subject's future events (default: they start a new subject key).
+    #[serde(default)]
+    block_future: bool,
 }
 
 fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
@@ -49,7 +52,7 @@ pub async fn create(
     request: Result<Json<EraseBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let request = body(request)?;
-    let erasure = state.blocking(move |engine| engine.request_erasure(&tenant, &request.external_id, request.now)).await?;
+    let erasure = state.blocking(move |engine| engine.request_erasure(&tenant, &request.external_id, request.now, request.block_future)).await?;
     let mut out = erasure_json(&erasure);
     // Only the answer that filed the request carries the salt: keep it with your receipt to
     // show the receipt is about you (SHA-256(salt ‖ pseudonym) = subject_hash).
