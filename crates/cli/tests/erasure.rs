@@ -159,6 +159,13 @@ fn erased_subjects_leave_nothing_behind_and_others_are_intact() {
     let unknown = api.post(&keys.path("/erasures"), Some(&keys.privacy_officer), &json!({"external_id": "nobody@example.org", "now": true})).expect(202, "unknown").body;
     let unknown = wait_done(&api, &keys, unknown["id"].as_str().unwrap());
     assert_eq!(unknown["no_data"], true, "{unknown}");
+    // A batch: one request per subject, each to done with its own receipt.
+    let batch = api.post(&keys.path("/erasures/batch"), Some(&keys.privacy_officer), &json!({"external_ids": ["nobody-1@example.org", "nobody-2@example.org"], "now": true})).expect(202, "batch").body;
+    for r in batch["requests"].as_array().unwrap() {
+        wait_done(&api, &keys, r["id"].as_str().unwrap());
+        api.get(&keys.path(&format!("/erasures/{}/receipt", r["id"].as_str().unwrap())), Some(&keys.admin)).expect(200, "batch receipt");
+    }
+    api.post(&keys.path("/erasures/batch"), Some(&keys.privacy_officer), &json!({"external_ids": []})).expect_problem(400, "invalid_batch", "empty batch");
 
     // --- the others are intact through the API; the erased read as empty
     for (n, p) in people.iter().enumerate() {

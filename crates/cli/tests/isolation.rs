@@ -39,6 +39,7 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         | ("POST", "/v1/tenants/{tenant}/audit/reports/subject")
         | ("GET", "/v1/tenants/{tenant}/audit/reports/principal") => &["admin", "privacy_officer"],
         ("POST", "/v1/tenants/{tenant}/erasures")
+        | ("POST", "/v1/tenants/{tenant}/erasures/batch")
         | ("POST", "/v1/tenants/{tenant}/access-requests")
         | ("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}")
         | ("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}/receipt") => &["admin", "privacy_officer"],
@@ -112,6 +113,7 @@ fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Option<Va
         }
         // A throwaway subject: erasing it changes nothing the test reads.
         ("POST", "/v1/tenants/{tenant}/erasures") => Some(json!({"external_id": format!("erase-me-{n}@example.org")})),
+        ("POST", "/v1/tenants/{tenant}/erasures/batch") => Some(json!({"external_ids": [format!("erase-me-{n}-a@example.org"), format!("erase-me-{n}-b@example.org")]})),
         // Consent decisions about a purpose the test never reads for.
         ("PUT", "/v1/tenants/{tenant}/subjects/{subject}/consents/{purpose}") => Some(json!({"granted": true})),
         ("POST", "/v1/tenants/{tenant}/consents") => Some(json!({"external_id": subject_external_id, "purpose": "personalization", "granted": true})),

@@ -153,11 +153,15 @@ impl Engine {
         Ok(regime == Regime::OptOut)
     }
 
-    /// Deletes every consent entry of a subject (erasure). Returns how many.
-    pub(crate) fn forget_consents(tenant: &Tenant, subject: &Pseudonym) -> Result<u64, EngineError> {
+    /// Deletes every consent entry of the subjects (erasure), in one commit. Returns how many.
+    pub(crate) fn forget_consents(tenant: &Tenant, subjects: &[Pseudonym]) -> Result<u64, EngineError> {
         let catalog = tenant.partition().catalog();
-        let current = catalog.scan_prefix(CONSENTS, subject.as_bytes())?;
-        let history = catalog.scan_prefix(CONSENT_HISTORY, subject.as_bytes())?;
+        let mut current = Vec::new();
+        let mut history = Vec::new();
+        for subject in subjects {
+            current.extend(catalog.scan_prefix(CONSENTS, subject.as_bytes())?);
+            history.extend(catalog.scan_prefix(CONSENT_HISTORY, subject.as_bytes())?);
+        }
         let removed = (current.len() + history.len()) as u64;
         if removed > 0 {
             catalog.write(|txn| {

@@ -19,6 +19,8 @@ use crate::{Engine, EngineError};
 
 const ERASURES: &str = "erasures";
 const RECEIPTS: &str = "erasure_receipts";
+/// Subjects in one batch request.
+pub const ERASURE_BATCH_MAX: usize = 10_000;
 /// The audit principal of the steps the engine takes on its own.
 const ERASURE_PRINCIPAL: &str = "steward:erasure";
 
@@ -85,60 +87,128 @@ fn load(tenant: &Tenant, id: &str) -> Result<Option<ErasureRequest>, EngineError
         .map_err(|e| EngineError::DataDir { path: "catalog.redb".into(), reason: format!("corrupted erasure request: {e}") })
 }
 
-fn store(tenant: &Tenant, request: &ErasureRequest) -> Result<(), EngineError> {
-    let value = serde_json::to_vec(request).map_err(|e| EngineError::DataDir { path: "catalog.redb".into(), reason: e.to_string() })?;
-    tenant.partition().catalog().write(|txn| txn.put(ERASURES, request.id.as_bytes(), &value))?;
+/// Stores requests in one catalog commit.
+fn store(tenant: &Tenant, requests: &[&ErasureRequest]) -> Result<(), EngineError> {
+    let values: Vec<(String, Vec<u8>)> = requests
+        .iter()
+        .map(|r| serde_json::to_vec(r).map(|v| (r.id.clone(), v)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| EngineError::DataDir { path: "catalog.redb".into(), reason: e.to_string() })?;
+    tenant.partition().catalog().write(|txn| {
+        for (id, value) in &values {
+            txn.put(ERASURES, id.as_bytes(), value)?;
+        }
+        Ok(())
+    })?;
     Ok(())
+}
+
+fn subject_of(request: &ErasureRequest) -> Option<Pseudonym> {
+    request.subject.as_deref().and_then(|hex| Pseudonym::parse_hex(hex).ok())
 }
 
 impl Engine {
     /// Files (or finds) the erasure of the subject with this external id, and shreds and
-    /// hides it before returning. `now` makes the purge due at once.
-    /// With `block_future`, the subject's future events are refused (a suppression entry, a
-    /// keyed hash of the pseudonym); otherwise new events start a new subject key.
+    /// hides it before returning. `now` makes the purge due at once. With `block_future`, the
+    /// subject's future events are refused (a suppression entry, a keyed hash of the
+    /// pseudonym); otherwise new events start a new subject key.
     pub fn request_erasure(&self, tenant_id: &str, external_id: &str, now: bool, block_future: bool) -> Result<ErasureRequest, EngineError> {
+        let mut requests = self.request_erasures(tenant_id, &[external_id.to_owned()], now, block_future)?;
+        requests.pop().ok_or(EngineError::NotFound { what: "erasure request" })
+    }
+
+    /// [`request_erasure`](Self::request_erasure) for many subjects at once: one catalog
+    /// commit per step and one durable audit append per step, whatever the count.
+    pub fn request_erasures(&self, tenant_id: &str, external_ids: &[String], now: bool, block_future: bool) -> Result<Vec<ErasureRequest>, EngineError> {
+        if external_ids.is_empty() || external_ids.len() > ERASURE_BATCH_MAX {
+            return Err(EngineError::invalid("invalid_batch", Some("external_ids"), format!("expected 1 to {ERASURE_BATCH_MAX} external ids")));
+        }
         let tenant = self.tenant(tenant_id)?;
-        let subject = tenant.pseudonym(external_id)?;
-        let id = tenant.erasure_id(&subject);
+        let subjects: Vec<Pseudonym> = external_ids.iter().map(|e| tenant.pseudonym(e)).collect::<Result<_, _>>()?;
         let _serialized = tenant.erasure_lock().lock();
         if block_future {
-            tenant.suppress(&subject)?;
+            tenant.suppress(&subjects)?;
         }
-        let request = match load(&tenant, &id)? {
-            Some(mut existing) => {
-                if now && existing.state < ErasureState::Purged && existing.purge_after > Utc::now() {
-                    existing.purge_after = Utc::now();
-                    store(&tenant, &existing)?;
+        let at = Utc::now();
+        let purge_after = if now { at } else { at + chrono::Duration::seconds(i64::try_from(self.config.erasure_purge_after_s).unwrap_or(i64::MAX / 2)) };
+        let mut requests = Vec::with_capacity(subjects.len());
+        let mut changed = Vec::new();
+        let mut received = Vec::new();
+        for subject in &subjects {
+            let id = tenant.erasure_id(subject);
+            if requests.iter().any(|r: &ErasureRequest| r.id == id) {
+                continue;
+            }
+            match load(&tenant, &id)? {
+                Some(mut existing) => {
+                    if now && existing.state < ErasureState::Purged && existing.purge_after > at {
+                        existing.purge_after = at;
+                        changed.push(requests.len());
+                    }
+                    requests.push(existing);
                 }
-                existing
+                None => {
+                    let salt = steward_crypto::Key256::random();
+                    let request = ErasureRequest {
+                        id,
+                        state: ErasureState::Received,
+                        history: vec![(ErasureState::Received, at)],
+                        no_data: false,
+                        purge_after,
+                        rows_removed: 0,
+                        segments_rewritten: 0,
+                        files_removed: 0,
+                        derived_artifacts: 0,
+                        subject_hash: crate::receipt::subject_hash(salt.expose(), subject.as_bytes()),
+                        subject_salt: Some(data_encoding::HEXLOWER.encode(salt.expose())),
+                        subject: Some(subject.to_hex()),
+                    };
+                    // The record of the request links to the subject while its key exists.
+                    received.push(step_record(&request, self.subject_ref(tenant_id, subject)?));
+                    changed.push(requests.len());
+                    requests.push(request);
+                }
             }
-            None => {
-                let at = Utc::now();
-                let salt = steward_crypto::Key256::random();
-                let purge_after = if now { at } else { at + chrono::Duration::seconds(self.config.erasure_purge_after_s as i64) };
-                let request = ErasureRequest {
-                    id: id.clone(),
-                    state: ErasureState::Received,
-                    history: vec![(ErasureState::Received, at)],
-                    no_data: false,
-                    purge_after,
-                    rows_removed: 0,
-                    segments_rewritten: 0,
-                    files_removed: 0,
-                    derived_artifacts: 0,
-                    subject_hash: crate::receipt::subject_hash(salt.expose(), subject.as_bytes()),
-                    subject_salt: Some(data_encoding::HEXLOWER.encode(salt.expose())),
-                    subject: Some(subject.to_hex()),
-                };
-                // The receipt of the request links to the subject while its key still exists.
-                let reference = self.subject_ref(tenant_id, &subject)?;
-                store(&tenant, &request)?;
-                self.audit_step(&tenant, &request, reference)?;
-                tenant.open_erasures().fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                request
+        }
+        if !changed.is_empty() {
+            store(&tenant, &changed.iter().map(|&i| &requests[i]).collect::<Vec<_>>())?;
+        }
+        if !received.is_empty() {
+            self.audit_many(&tenant, &received)?;
+            tenant.open_erasures().fetch_add(received.len(), std::sync::atomic::Ordering::SeqCst);
+        }
+        self.shred_and_hide(&tenant, &mut requests)?;
+        Ok(requests)
+    }
+
+    /// Destroys the keys and hides the rows of every request not yet hidden, in one store
+    /// commit, then records shredded and hidden.
+    fn shred_and_hide(&self, tenant: &Tenant, requests: &mut [ErasureRequest]) -> Result<(), EngineError> {
+        let pending: Vec<usize> = (0..requests.len()).filter(|&i| requests[i].state < ErasureState::Hidden).collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let subjects: Vec<Pseudonym> = pending
+            .iter()
+            .map(|&i| subject_of(&requests[i]).ok_or_else(|| EngineError::DataDir { path: "catalog.redb".into(), reason: "erasure request lost its subject before the purge".into() }))
+            .collect::<Result<_, _>>()?;
+        let started = Instant::now();
+        let shredded = tenant.partition().shred_subjects(&subjects)?;
+        metrics::histogram!("steward_erasure_shred_seconds").record(started.elapsed().as_secs_f64());
+        let mut records = Vec::with_capacity(pending.len());
+        for (&i, outcome) in pending.iter().zip(&shredded) {
+            let request = &mut requests[i];
+            request.no_data = !outcome.had_key;
+            if request.state < ErasureState::Shredded {
+                request.enter(ErasureState::Shredded);
             }
-        };
-        self.advance(&tenant, request, false)
+            // One catalog commit made the key unreadable and the rows hidden: both states hold.
+            request.enter(ErasureState::Hidden);
+            records.push(step_record(request, None));
+        }
+        store(tenant, &pending.iter().map(|&i| &requests[i]).collect::<Vec<_>>())?;
+        self.audit_many(tenant, &records)?;
+        Ok(())
     }
 
     /// The erasure request of a subject, if one was filed.
@@ -152,94 +222,6 @@ impl Engine {
         load(&tenant, id)?.ok_or(EngineError::NotFound { what: "erasure request" })
     }
 
-    /// Moves every open erasure of every tenant as far as it can go now (the background
-    /// thread calls this; so does opening a data directory, to resume after a crash).
-    pub fn advance_erasures(&self) {
-        for tenant in self.tenant_list() {
-            if tenant.open_erasures().load(std::sync::atomic::Ordering::SeqCst) == 0 {
-                continue;
-            }
-            let open = match tenant.partition().catalog().scan_prefix(ERASURES, b"") {
-                Ok(entries) => entries,
-                Err(error) => {
-                    tracing::error!(tenant = tenant.id(), %error, "reading erasure requests failed");
-                    continue;
-                }
-            };
-            let mut still_open = 0;
-            for (_, value) in open {
-                let Ok(request) = serde_json::from_slice::<ErasureRequest>(&value) else { continue };
-                if request.state == ErasureState::Done {
-                    continue;
-                }
-                let _serialized = tenant.erasure_lock().lock();
-                match self.advance(&tenant, request, true) {
-                    Ok(r) if r.state == ErasureState::Done => {}
-                    Ok(_) => still_open += 1,
-                    Err(error) => {
-                        still_open += 1;
-                        tracing::error!(tenant = tenant.id(), %error, "erasure step failed; retried later");
-                    }
-                }
-            }
-            tenant.open_erasures().store(still_open, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
-
-    /// Runs the steps that are due; `purge` allows the (slow) purge step.
-    fn advance(&self, tenant: &Tenant, mut request: ErasureRequest, purge: bool) -> Result<ErasureRequest, EngineError> {
-        let subject = request.subject.as_deref().and_then(|hex| Pseudonym::parse_hex(hex).ok());
-        if request.state < ErasureState::Hidden {
-            let subject = subject.ok_or_else(|| EngineError::DataDir { path: "catalog.redb".into(), reason: "erasure request lost its subject before the purge".into() })?;
-            let started = Instant::now();
-            let shredded = tenant.partition().shred_subject(&subject)?;
-            metrics::histogram!("steward_erasure_shred_seconds").record(started.elapsed().as_secs_f64());
-            request.no_data = !shredded.had_key;
-            if request.state < ErasureState::Shredded {
-                request.enter(ErasureState::Shredded);
-            }
-            // One catalog commit made the key unreadable and the rows hidden; both states hold.
-            request.enter(ErasureState::Hidden);
-            store(tenant, &request)?;
-            self.audit_step(tenant, &request, None)?;
-        }
-        if !purge || request.purge_after > Utc::now() {
-            return Ok(request);
-        }
-        if request.state < ErasureState::Purged {
-            if let Some(subject) = subject {
-                Engine::forget_consents(tenant, &subject)?;
-                let purged = tenant.partition().purge_subject(&subject)?;
-                request.rows_removed += purged.rows_removed;
-                request.segments_rewritten += purged.segments_rewritten;
-                request.files_removed += purged.files_removed;
-            }
-            request.subject = None;
-            request.enter(ErasureState::Purged);
-            store(tenant, &request)?;
-            // The request no longer names the subject: drop the freed pages that did.
-            tenant.partition().catalog().compact()?;
-            self.audit_step(tenant, &request, None)?;
-        }
-        if request.state < ErasureState::Derived {
-            // No data sets or models exist yet; this is where lineage will be followed.
-            request.enter(ErasureState::Derived);
-            store(tenant, &request)?;
-            self.audit_step(tenant, &request, None)?;
-        }
-        if request.state < ErasureState::Done {
-            request.enter(ErasureState::Done);
-            store(tenant, &request)?;
-            let index = self.audit_step(tenant, &request, None)?;
-            let proof = tenant.audit().prove_inclusion(index, index + 1).map_err(|e| EngineError::Audit(e.to_string()))?;
-            let receipt = crate::receipt::build(&self.signing_key, tenant.id(), &request, &proof);
-            let bytes = serde_json::to_vec(&receipt).map_err(|e| EngineError::Audit(e.to_string()))?;
-            tenant.partition().catalog().write(|txn| txn.put(RECEIPTS, request.id.as_bytes(), &bytes))?;
-            tracing::info!(tenant = tenant.id(), id = %request.id, rows = request.rows_removed, "erasure done");
-        }
-        Ok(request)
-    }
-
     /// The signed receipt of a done erasure.
     pub fn erasure_receipt(&self, tenant_id: &str, id: &str) -> Result<serde_json::Value, EngineError> {
         let tenant = self.tenant(tenant_id)?;
@@ -247,21 +229,100 @@ impl Engine {
         serde_json::from_slice(&bytes).map_err(|e| EngineError::DataDir { path: "catalog.redb".into(), reason: format!("corrupted receipt: {e}") })
     }
 
-    fn audit_step(&self, tenant: &Tenant, request: &ErasureRequest, reference: Option<steward_audit::SubjectRef>) -> Result<u64, EngineError> {
-        let record = AuditRecord {
-            time_us: Utc::now().timestamp_micros(),
-            principal: ERASURE_PRINCIPAL.to_owned(),
-            action: format!("erase.{}", request.state.as_str()),
-            purpose: None,
-            resource: format!("erasures/{}", request.id),
-            subject_count: u64::from(reference.is_some()),
-            subject_refs: reference.into_iter().collect(),
-            decision: Decision::Allow,
-            policy_ids: Vec::new(),
-            request_id: request.id.clone(),
-            result_rows: request.rows_removed,
-        };
-        self.audit(tenant.id(), &record, true)
+    /// Moves every open erasure of every tenant as far as it can go now: the background
+    /// thread calls this, which also resumes erasures interrupted by a crash.
+    pub fn advance_erasures(&self) {
+        for tenant in self.tenant_list() {
+            if tenant.open_erasures().load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                continue;
+            }
+            let _serialized = tenant.erasure_lock().lock();
+            match self.advance_tenant(&tenant) {
+                Ok(open) => tenant.open_erasures().store(open, std::sync::atomic::Ordering::SeqCst),
+                Err(error) => tracing::error!(tenant = tenant.id(), %error, "erasure step failed; retried later"),
+            }
+        }
+    }
+
+    /// Returns how many requests are still open.
+    fn advance_tenant(&self, tenant: &Tenant) -> Result<usize, EngineError> {
+        let mut open: Vec<ErasureRequest> = tenant
+            .partition()
+            .catalog()
+            .scan_prefix(ERASURES, b"")?
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_slice::<ErasureRequest>(&v).ok())
+            .filter(|r| r.state != ErasureState::Done)
+            .collect();
+        self.shred_and_hide(tenant, &mut open)?;
+        let now = Utc::now();
+        let (mut due, waiting): (Vec<ErasureRequest>, Vec<ErasureRequest>) = open.into_iter().partition(|r| r.purge_after <= now);
+        if due.is_empty() {
+            return Ok(waiting.len());
+        }
+        // Purged: every row of every due subject out of every file, in one pass.
+        let purging: Vec<usize> = (0..due.len()).filter(|&i| due[i].state < ErasureState::Purged).collect();
+        if !purging.is_empty() {
+            let subjects: Vec<Pseudonym> = purging.iter().filter_map(|&i| subject_of(&due[i])).collect();
+            Engine::forget_consents(tenant, &subjects)?;
+            let purged = tenant.partition().purge_subjects(&subjects)?;
+            let mut records = Vec::with_capacity(purging.len());
+            for &i in &purging {
+                let request = &mut due[i];
+                if let Some(subject) = subject_of(request) {
+                    request.rows_removed += purged.rows_by_subject.get(&subject).copied().unwrap_or(0);
+                }
+                // Segments and files are shared by the subjects of one pass: each receipt
+                // says what the pass that purged it rewrote and removed.
+                request.segments_rewritten += purged.segments_rewritten;
+                request.files_removed += purged.files_removed;
+                request.subject = None;
+                request.enter(ErasureState::Purged);
+                records.push(step_record(request, None));
+            }
+            store(tenant, &purging.iter().map(|&i| &due[i]).collect::<Vec<_>>())?;
+            // The requests no longer name the subjects: drop the freed pages that did.
+            tenant.partition().catalog().compact()?;
+            self.audit_many(tenant, &records)?;
+        }
+        for (state, _) in [(ErasureState::Derived, ()), (ErasureState::Done, ())] {
+            let stepping: Vec<usize> = (0..due.len()).filter(|&i| due[i].state < state).collect();
+            if stepping.is_empty() {
+                continue;
+            }
+            // Derived: no data sets or models exist yet; this is where lineage will be followed.
+            for &i in &stepping {
+                due[i].enter(state);
+            }
+            store(tenant, &stepping.iter().map(|&i| &due[i]).collect::<Vec<_>>())?;
+            let records: Vec<AuditRecord> = stepping.iter().map(|&i| step_record(&due[i], None)).collect();
+            let first = self.audit_many(tenant, &records)?;
+            if state == ErasureState::Done {
+                let mut receipts = Vec::with_capacity(stepping.len());
+                for (k, &i) in stepping.iter().enumerate() {
+                    let index = first + k as u64;
+                    let proof = tenant.audit().prove_inclusion(index, index + 1).map_err(|e| EngineError::Audit(e.to_string()))?;
+                    let receipt = crate::receipt::build(&self.signing_key, tenant.id(), &due[i], &proof);
+                    receipts.push((due[i].id.clone(), serde_json::to_vec(&receipt).map_err(|e| EngineError::Audit(e.to_string()))?));
+                }
+                tenant.partition().catalog().write(|txn| {
+                    for (id, bytes) in &receipts {
+                        txn.put(RECEIPTS, id.as_bytes(), bytes)?;
+                    }
+                    Ok(())
+                })?;
+                tracing::info!(tenant = tenant.id(), requests = stepping.len(), "erasures done");
+            }
+        }
+        Ok(waiting.len())
+    }
+
+    /// Appends the records of one step durably; returns the index of the first.
+    fn audit_many(&self, tenant: &Tenant, records: &[AuditRecord]) -> Result<u64, EngineError> {
+        tenant.audit().append_durable(records).map_err(|e| {
+            tracing::error!(tenant = tenant.id(), error = %e, "audit append failed; the erasure step is retried");
+            EngineError::Audit(e.to_string())
+        })
     }
 
     /// Counts the open erasures of a tenant at open, so the background thread knows to look.
@@ -273,5 +334,22 @@ impl Engine {
             }
         }
         Ok(open)
+    }
+}
+
+/// The audit record of a request entering its current state.
+fn step_record(request: &ErasureRequest, reference: Option<steward_audit::SubjectRef>) -> AuditRecord {
+    AuditRecord {
+        time_us: Utc::now().timestamp_micros(),
+        principal: ERASURE_PRINCIPAL.to_owned(),
+        action: format!("erase.{}", request.state.as_str()),
+        purpose: None,
+        resource: format!("erasures/{}", request.id),
+        subject_count: u64::from(reference.is_some()),
+        subject_refs: reference.into_iter().collect(),
+        decision: Decision::Allow,
+        policy_ids: Vec::new(),
+        request_id: request.id.clone(),
+        result_rows: request.rows_removed,
     }
 }

@@ -107,11 +107,16 @@ impl Tenant {
         steward_crypto::hmac_sha256(&self.erasure_key, &[b"suppress", subject.as_bytes()])
     }
 
-    /// Refuses the subject's future events (durably, before returning).
-    pub fn suppress(&self, subject: &Pseudonym) -> Result<(), EngineError> {
-        let key = self.suppression_key(subject);
-        self.partition.catalog().write(|txn| txn.put(SUPPRESSED, &key, &[]))?;
-        self.suppressed.write().insert(key);
+    /// Refuses the subjects' future events (durably, before returning).
+    pub fn suppress(&self, subjects: &[Pseudonym]) -> Result<(), EngineError> {
+        let keys: Vec<[u8; 32]> = subjects.iter().map(|s| self.suppression_key(s)).collect();
+        self.partition.catalog().write(|txn| {
+            for key in &keys {
+                txn.put(SUPPRESSED, key, &[])?;
+            }
+            Ok(())
+        })?;
+        self.suppressed.write().extend(keys);
         Ok(())
     }
 

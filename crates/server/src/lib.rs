@@ -64,6 +64,7 @@ fn routes() -> Router<AppState> {
         .route("/v1/tenants/{tenant}/consent-regimes/{purpose}", put(consents::put_regime))
         .route("/v1/tenants/{tenant}/access-requests", post(access_requests::create))
         .route("/v1/tenants/{tenant}/erasures", post(erasures::create))
+        .route("/v1/tenants/{tenant}/erasures/batch", post(erasures::create_batch))
         .route("/v1/tenants/{tenant}/erasures/{erasure_id}", get(erasures::get))
         .route("/v1/tenants/{tenant}/erasures/{erasure_id}/receipt", get(erasures::receipt))
         .route("/v1/tenants/{tenant}/subjects/{subject}/events", get(subjects::timeline))

@@ -69,6 +69,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PUT", "/v1/tenants/{tenant}/consent-regimes/{purpose}", Action::Admin, R::Tenant, None, "admin", "Set a purpose's regime: {regime: opt_in|opt_out}"),
     post_read("/v1/tenants/{tenant}/access-requests", Action::AccessRequest, R::Tenant, "privacy_officer, admin", "Everything held about a subject (external id in the body) as a tar archive (GDPR art. 15, 20)"),
     route("POST", "/v1/tenants/{tenant}/erasures", Action::Erase, R::Tenant, None, "privacy_officer, admin", "Erase a subject (external id in the body; now: purge at once): 202 once its key is destroyed and its rows hidden"),
+    route("POST", "/v1/tenants/{tenant}/erasures/batch", Action::Erase, R::Tenant, None, "privacy_officer, admin", "Erase up to 10,000 subjects at once ({external_ids, now?, block_future?}): 202 with one request each"),
     route("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}", Action::Erase, R::Tenant, None, "privacy_officer, admin", "An erasure request: state (received, shredded, hidden, purged, derived, done) and history"),
     route("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}/receipt", Action::Erase, R::Tenant, None, "privacy_officer, admin", "The signed receipt of a done erasure (verify offline: steward receipt verify)"),
     route("GET", "/v1/tenants/{tenant}/audit/head", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "The audit log's current size and root, and its latest signed tree head"),

@@ -137,14 +137,6 @@ impl Catalog {
         Ok(())
     }
 
-    /// Removes a subject's wrapped key (crypto-shredding); true if there was one.
-    pub fn remove_subject_key(&self, subject: &Pseudonym) -> Result<bool, CatalogError> {
-        self.write(|txn| {
-            let mut table = txn.txn.open_table(SUBJECT_KEYS).map_err(|e| db_err(txn.path, e))?;
-            let removed = table.remove(subject.as_bytes().as_slice()).map_err(|e| db_err(txn.path, e))?.is_some();
-            Ok(removed)
-        })
-    }
 
     /// Runs `f` in one write transaction and commits it (fsync) if it returns Ok.
     pub fn write<T>(&self, f: impl FnOnce(&mut CatalogTxn<'_>) -> Result<T, CatalogError>) -> Result<T, CatalogError> {
@@ -247,6 +239,13 @@ impl CatalogTxn<'_> {
             table.insert(subject.as_bytes().as_slice(), key.as_bytes()).map_err(|e| db_err(self.path, e))?;
         }
         Ok(())
+    }
+
+    /// Removes a subject's wrapped key (crypto-shredding); true if there was one.
+    pub fn remove_subject_key(&mut self, subject: &Pseudonym) -> Result<bool, CatalogError> {
+        let mut table = self.txn.open_table(SUBJECT_KEYS).map_err(|e| db_err(self.path, e))?;
+        let removed = table.remove(subject.as_bytes().as_slice()).map_err(|e| db_err(self.path, e))?.is_some();
+        Ok(removed)
     }
 
     pub fn put_meta(&mut self, key: &str, value: &[u8]) -> Result<(), CatalogError> {

@@ -30,9 +30,11 @@ pub struct Shredded {
 }
 
 /// What purging did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Purged {
     pub rows_removed: u64,
+    /// Rows removed per subject (for the receipts of a batch).
+    pub rows_by_subject: HashMap<Pseudonym, u64>,
     /// Segments rewritten without the subject's rows (or dropped when nothing else was left).
     pub segments_rewritten: u64,
     /// Files deleted: old segments and WAL files.
@@ -63,34 +65,65 @@ impl Partition {
     /// Destroys the subject's key and hides its rows, durably, in one catalog commit. Called
     /// again (after a crash, or for a subject already shredded) it keeps the first cutoff.
     pub fn shred_subject(&self, subject: &Pseudonym) -> Result<Shredded, StoreError> {
+        Ok(self.shred_subjects(std::slice::from_ref(subject))?[0])
+    }
+
+    /// [`shred_subject`](Self::shred_subject) for many subjects in one catalog commit (one
+    /// fsync, whatever the count).
+    pub fn shred_subjects(&self, subjects: &[Pseudonym]) -> Result<Vec<Shredded>, StoreError> {
         let _exclusive = self.append_lock.write();
-        if let Some(&cut) = self.tombstones.read().get(subject) {
-            // Already shredded; a key made since belongs to new events and stays.
-            return Ok(Shredded { had_key: true, hidden_through_seq: cut });
-        }
         let cut = EventRecord::seq_of(self.wal.last_lsn() + 1, 0) - 1;
-        let mut wrapped_keys = Vec::new();
-        if let Some(w) = self.catalog.subject_key(subject)? {
-            wrapped_keys.push(w);
+        let mut out = Vec::with_capacity(subjects.len());
+        let mut fresh = Vec::new();
+        let mut fingerprints = Vec::new();
+        {
+            let tombstones = self.tombstones.read();
+            let pending = self.pending_keys.lock();
+            for subject in subjects {
+                if let Some(&earlier) = tombstones.get(subject) {
+                    // Already shredded; a key made since belongs to new events and stays.
+                    out.push(Shredded { had_key: true, hidden_through_seq: earlier });
+                    continue;
+                }
+                let mut had_key = false;
+                if let Some(w) = self.catalog.subject_key(subject)? {
+                    fingerprints.push(key_fingerprint(&self.tenant_key, &w));
+                    had_key = true;
+                }
+                if let Some(p) = pending.get(subject) {
+                    fingerprints.push(key_fingerprint(&self.tenant_key, &p.wrapped));
+                    had_key = true;
+                }
+                fresh.push(*subject);
+                out.push(Shredded { had_key, hidden_through_seq: cut });
+            }
         }
-        if let Some(p) = self.pending_keys.lock().get(subject) {
-            wrapped_keys.push(p.wrapped.clone());
+        if fresh.is_empty() {
+            return Ok(out);
         }
-        let fingerprints: Vec<[u8; 32]> = wrapped_keys.iter().map(|w| key_fingerprint(&self.tenant_key, w)).collect();
         self.catalog.write(|txn| {
             for f in &fingerprints {
                 txn.put(DESTROYED_KEYS, f, &[])?;
             }
-            txn.put(TOMBSTONES, subject.as_bytes(), &cut.to_le_bytes())?;
+            for subject in &fresh {
+                txn.put(TOMBSTONES, subject.as_bytes(), &cut.to_le_bytes())?;
+                txn.remove_subject_key(subject)?;
+            }
             Ok(())
         })?;
-        self.catalog.remove_subject_key(subject)?;
         self.destroyed.lock().extend(fingerprints);
-        self.pending_keys.lock().remove(subject);
-        self.key_cache.lock().remove(subject);
-        self.tombstones.write().insert(*subject, cut);
-        metrics::counter!("steward_subjects_shredded_total", "tenant" => self.config.tenant.clone()).increment(1);
-        Ok(Shredded { had_key: !wrapped_keys.is_empty(), hidden_through_seq: cut })
+        {
+            let mut pending = self.pending_keys.lock();
+            let mut cache = self.key_cache.lock();
+            let mut tombstones = self.tombstones.write();
+            for subject in &fresh {
+                pending.remove(subject);
+                cache.remove(subject);
+                tombstones.insert(*subject, cut);
+            }
+        }
+        metrics::counter!("steward_subjects_shredded_total", "tenant" => self.config.tenant.clone()).increment(fresh.len() as u64);
+        Ok(out)
     }
 
     /// Whether the subject has a tombstone (shredded, not yet purged).
@@ -102,23 +135,54 @@ impl Partition {
     /// files that held them are deleted), rewrites each segment whose subject range covers it,
     /// drops the tombstone and compacts the catalog. A no-op for a subject not shredded.
     pub fn purge_subject(&self, subject: &Pseudonym) -> Result<Purged, StoreError> {
-        let Some(cut) = self.tombstones.read().get(subject).copied() else { return Ok(Purged::default()) };
+        self.purge_subjects(std::slice::from_ref(subject))
+    }
+
+    /// [`purge_subject`](Self::purge_subject) for many subjects: one flush, one pass over the
+    /// segments, one catalog compaction.
+    pub fn purge_subjects(&self, subjects: &[Pseudonym]) -> Result<Purged, StoreError> {
+        let cuts: HashMap<Pseudonym, u64> = {
+            let tombstones = self.tombstones.read();
+            subjects.iter().filter_map(|s| tombstones.get(s).map(|c| (*s, *c))).collect()
+        };
+        if cuts.is_empty() {
+            return Ok(Purged::default());
+        }
+        let (lowest, highest) = (cuts.keys().min().copied(), cuts.keys().max().copied());
         let wal_files_before = self.wal.files().len() as u64;
-        self.flush()?;
+        self.flush_and_drop_wal()?;
         let wal_files_removed = wal_files_before.saturating_sub(self.wal.files().len() as u64);
+        let by_subject = std::cell::RefCell::new(HashMap::new());
         let rewritten = self.rewrite_segments(
-            |meta| meta.min_subject <= *subject && *subject <= meta.max_subject,
-            |r| r.event.subject == *subject && r.seq <= cut,
+            |meta| lowest.is_some_and(|l| l <= meta.max_subject) && highest.is_some_and(|h| meta.min_subject <= h) && (cuts.len() > 64 || cuts.keys().any(|s| meta.min_subject <= *s && *s <= meta.max_subject)),
+            |r| {
+                let hit = cuts.get(&r.event.subject).is_some_and(|cut| r.seq <= *cut);
+                if hit {
+                    *by_subject.borrow_mut().entry(r.event.subject).or_insert(0) += 1;
+                }
+                hit
+            },
         )?;
         let out = Purged {
+            rows_by_subject: by_subject.into_inner(),
             rows_removed: rewritten.rows_removed,
             segments_rewritten: rewritten.segments_rewritten,
             files_removed: wal_files_removed + rewritten.segments_rewritten,
         };
-        self.catalog.write(|txn| txn.delete(TOMBSTONES, subject.as_bytes()))?;
-        self.tombstones.write().remove(subject);
+        self.catalog.write(|txn| {
+            for subject in cuts.keys() {
+                txn.delete(TOMBSTONES, subject.as_bytes())?;
+            }
+            Ok(())
+        })?;
+        {
+            let mut tombstones = self.tombstones.write();
+            for subject in cuts.keys() {
+                tombstones.remove(subject);
+            }
+        }
         self.catalog.compact()?;
-        metrics::counter!("steward_subjects_purged_total", "tenant" => self.config.tenant.clone()).increment(1);
+        metrics::counter!("steward_subjects_purged_total", "tenant" => self.config.tenant.clone()).increment(cuts.len() as u64);
         Ok(out)
     }
 }

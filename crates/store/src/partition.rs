@@ -173,6 +173,9 @@ impl Partition {
             }
             Ok(())
         })?;
+        // A crash between a flush's catalog commit and its WAL truncation leaves closed files
+        // whose records are all in segments: remove them now, not at the next flush.
+        wal.truncate_through(flushed_lsn)?;
         if let Some(torn) = &recovery.torn_tail {
             tracing::warn!(tenant = %config.tenant, file = %torn.file.display(), offset = torn.offset, bytes = torn.bytes_truncated, "truncated a torn WAL tail");
         }
@@ -360,6 +363,29 @@ impl Partition {
         table.max_lsn = last_lsn;
         state.frozen.push(Arc::new(table));
         Ok(true)
+    }
+
+    /// Flushes every memtable and then deletes every WAL file whose records are all in
+    /// segments, the current file included (a file recovered after a crash may hold only
+    /// such records while the memtable is empty). Erasure relies on it.
+    pub fn flush_and_drop_wal(&self) -> Result<(), StoreError> {
+        self.flush()?;
+        let flushed = match self.catalog.meta(META_FLUSHED_LSN)? {
+            Some(bytes) => u64::from_le_bytes(bytes.as_slice().try_into().map_err(|_| StoreError::Corrupted {
+                what: "catalog meta",
+                path: self.catalog.path().to_owned(),
+                reason: "flushed_lsn width".into(),
+            })?),
+            None => 0,
+        };
+        {
+            let _exclusive = self.append_lock.write();
+            if self.state.read().active.is_empty() {
+                self.wal.rotate()?;
+            }
+        }
+        self.wal.truncate_through(flushed)?;
+        Ok(())
     }
 
     /// True if the memtable is old enough or big enough to flush.

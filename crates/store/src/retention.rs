@@ -38,7 +38,7 @@ impl Partition {
             }
         }
         if memtable_expired {
-            self.flush()?;
+            self.flush_and_drop_wal()?;
         }
         let horizon = now_us.saturating_sub(i64::try_from(shortest_ttl_s).unwrap_or(i64::MAX / 2).saturating_mul(1_000_000));
         let oldest_cell = std::cell::Cell::new(oldest);

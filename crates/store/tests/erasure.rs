@@ -127,3 +127,26 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_wal_file_left_behind_by_a_crash_after_a_flush_is_removed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = Key256::random();
+    let partition = open(dir.path(), &key);
+    partition.append(vec![event(&partition, 1, "x0", 0)]).unwrap();
+    let wal_dir = dir.path().join("wal");
+    let saved: Vec<_> = std::fs::read_dir(&wal_dir).unwrap().map(|e| e.unwrap().path()).map(|p| (p.clone(), std::fs::read(&p).unwrap())).collect();
+    partition.flush().unwrap();
+    drop(partition);
+    // As if the process died after the flush's catalog commit, before the WAL truncation.
+    for (path, bytes) in &saved {
+        std::fs::write(path, bytes).unwrap();
+    }
+    let partition = open(dir.path(), &key);
+    assert_eq!(stored_ids(&partition, 1), vec!["x0".to_owned()], "the row is in its segment only, not twice");
+    assert!(saved.iter().all(|(path, _)| !path.exists()), "the stale WAL file is gone");
+    // Shredding and purging still remove every copy.
+    partition.shred_subject(&subject(1)).unwrap();
+    partition.purge_subject(&subject(1)).unwrap();
+    assert!(stored_ids(&partition, 1).is_empty());
+}

@@ -26,6 +26,16 @@ pub struct EraseBody {
     block_future: bool,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EraseBatchBody {
+    external_ids: Vec<String>,
+    #[serde(default)]
+    now: bool,
+    #[serde(default)]
+    block_future: bool,
+}
+
 fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
@@ -60,6 +70,28 @@ pub async fn create(
         out["subject_salt"] = Value::String(salt.clone());
     }
     Ok((StatusCode::ACCEPTED, Json(out)))
+}
+
+/// Many subjects at once (up to 10,000): one commit and one audit append per step.
+pub async fn create_batch(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path(tenant): Path<String>,
+    request: Result<Json<EraseBatchBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let request = body(request)?;
+    let erasures = state.blocking(move |engine| engine.request_erasures(&tenant, &request.external_ids, request.now, request.block_future)).await?;
+    let requests: Vec<Value> = erasures
+        .iter()
+        .map(|e| {
+            let mut out = erasure_json(e);
+            if let Some(salt) = &e.subject_salt {
+                out["subject_salt"] = Value::String(salt.clone());
+            }
+            out
+        })
+        .collect();
+    Ok((StatusCode::ACCEPTED, Json(json!({"requests": requests}))))
 }
 
 fn check_id(id: &str) -> Result<(), ApiError> {
