@@ -7,6 +7,10 @@
 //! into public, identifier and sealed values). [`SchemaVersion`] is the registry's
 //! unit. Every bound lives in [`limits`].
 //!
+//! [`pii`] finds personal data in free text ([`pii::scan`]: e-mail addresses, phone
+//! numbers, payment cards, IBANs, IP addresses, US SSNs, dates of birth, personal URLs)
+//! and rewrites it under a schema's [`pii::PiiAction`] ([`pii::apply`]).
+//!
 //! Architecture invariant: no error from this crate carries a property value; field
 //! errors name types and bounds only, since values may be personal data.
 //! Architecture invariant: the JSON shape of schema documents lives in `wire.rs` alone;
@@ -16,6 +20,7 @@ mod class;
 mod error;
 mod field_type;
 pub mod limits;
+pub mod pii;
 mod schema;
 mod timestamp;
 mod validate;

@@ -40,9 +40,28 @@ pub const TIMESTAMP_BYTES_MAX: usize = 64;
 /// Longest field name echoed back in an error, in bytes; longer names are clipped.
 pub const ERROR_NAME_BYTES_MAX: usize = 80;
 
+/// Most bytes of one text the PII scanner reads; anything after is not scanned.
+///
+/// Every value that passes validation is shorter, so a validated field is always
+/// scanned whole; callers scanning other text must seal or refuse what is longer.
+pub const PII_SCAN_BYTES_MAX: usize = 1 << 20;
+
+/// Bytes before a candidate span searched for context words (for example "phone").
+pub const PII_CONTEXT_BEFORE_BYTES: usize = 40;
+
+/// Bytes after a candidate span searched for context words.
+pub const PII_CONTEXT_AFTER_BYTES: usize = 20;
+
+/// Bytes after a birth keyword ("born", "DOB") searched for the date it introduces.
+pub const PII_DOB_WINDOW_BYTES: usize = 40;
+
 const _: () = assert!(ENUM_VALUE_BYTES_MAX <= STRING_BYTES_MAX);
 const _: () = assert!(TIMESTAMP_BYTES_MAX <= STRING_BYTES_MAX);
 const _: () = assert!(NAME_BYTES_MAX <= ERROR_NAME_BYTES_MAX);
+const _: () = assert!(
+    PII_SCAN_BYTES_MAX >= STRING_BYTES_MAX && PII_SCAN_BYTES_MAX >= OBJECT_BYTES_MAX,
+    "a validated value must always be scanned whole"
+);
 const _: () = assert!(
     LIST_NESTING_DEPTH_MAX >= 2,
     "lists of lists must be allowed"

@@ -34,7 +34,7 @@ fn parse_retention(text: &str) -> Option<u64> {
 
 fn format_retention(seconds: u64) -> String {
     for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if seconds % size == 0 {
+        if seconds.is_multiple_of(size) {
             return format!("{}{unit}", seconds / size);
         }
     }
