@@ -79,6 +79,14 @@ fn phone_national_formats() {
 }
 
 #[test]
+fn phone_lists_of_any_length() {
+    let numbers: Vec<String> = (0..12).map(|k| format!("415 555 26{k:02}")).collect();
+    let text = format!("call {}", numbers.join(" "));
+    let expect: Vec<String> = numbers.iter().map(|n| format!("phone={n}")).collect();
+    check(&text, &expect.join(" | "));
+}
+
+#[test]
 fn phone_bare_runs_need_context() {
     check("call me on 4155552671", "phone=4155552671");
     check("reference 4155552671 attached", "");

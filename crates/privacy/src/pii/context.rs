@@ -100,7 +100,8 @@ impl WordList {
     /// ignoring ASCII case.
     #[inline]
     pub fn find_at(&self, text: &str, j: usize) -> Option<&'static str> {
-        self.find_key(text, j, key_at(text.as_bytes(), j))
+        let key = key_at(text.as_bytes(), j);
+        self.find_key(text, j, key, slot_of(key))
     }
 
     /// Whether `word` (ASCII, any case) is in the list.
@@ -130,8 +131,8 @@ impl WordList {
 
     /// As [`WordList::find_at`], with the key of the word at `j` already computed.
     #[inline(always)]
-    fn find_key(&self, text: &str, j: usize, key: u64) -> Option<&'static str> {
-        let mut slot = slot_of(key);
+    fn find_key(&self, text: &str, j: usize, key: u64, first_slot: usize) -> Option<&'static str> {
+        let mut slot = first_slot;
         loop {
             match self.slots[slot] {
                 0 => return None,
@@ -225,19 +226,29 @@ pub(super) fn score(
 ) -> (f32, Vec<&'static str>) {
     let bytes = text.as_bytes();
     let mut positive: Vec<&'static str> = Vec::new();
-    let mut nearest_positive = usize::MAX;
-    let mut nearest_negative = usize::MAX;
-    let mut visit = |j: usize, distance: usize, before: bool| {
-        let key = key_at(bytes, j);
-        if let Some(w) = words.positive.find_key(text, j, key) {
-            nearest_positive = nearest_positive.min(distance);
+    #[inline(always)]
+    fn visit(
+        text: &str,
+        j: usize,
+        distance: usize,
+        before: bool,
+        words: &ContextWords,
+        positive: &mut Vec<&'static str>,
+        nearest: &mut (usize, usize),
+    ) {
+        let key = key_at(text.as_bytes(), j);
+        let slot = slot_of(key);
+        if let Some(w) = words.positive.find_key(text, j, key, slot) {
+            nearest.0 = nearest.0.min(distance);
             if !positive.contains(&w) {
                 positive.push(w);
             }
-        } else if before && words.negative.find_key(text, j, key).is_some() {
-            nearest_negative = nearest_negative.min(distance);
+        } else if before && words.negative.find_key(text, j, key, slot).is_some() {
+            nearest.1 = nearest.1.min(distance);
         }
-    };
+    }
+    // (nearest positive, nearest negative) distances.
+    let mut nearest = (usize::MAX, usize::MAX);
     // Backward from the span to the window's edge or the sentence's start, word by word.
     let low = start.saturating_sub(PII_CONTEXT_BEFORE_BYTES);
     let mut j = start;
@@ -249,7 +260,7 @@ pub(super) fn score(
                     j -= 1;
                 }
                 if bytes[j].is_ascii_alphabetic() && is_word_start(text, j) {
-                    visit(j, start - j, true);
+                    visit(text, j, start - j, true, words, &mut positive, &mut nearest);
                 }
             }
             STOP if sentence_ends_at(bytes, j) => break,
@@ -263,7 +274,7 @@ pub(super) fn score(
         match CLASS[usize::from(bytes[j])] {
             ALNUM => {
                 if bytes[j].is_ascii_alphabetic() && is_word_start(text, j) {
-                    visit(j, j - end, false);
+                    visit(text, j, j - end, false, words, &mut positive, &mut nearest);
                 }
                 while j < high && CLASS[usize::from(bytes[j])] == ALNUM {
                     j += 1;
@@ -275,6 +286,7 @@ pub(super) fn score(
         }
         j += 1;
     }
+    let (nearest_positive, nearest_negative) = nearest;
     let confidence = if !positive.is_empty() && nearest_positive <= nearest_negative {
         base + words.boost
     } else if nearest_negative < usize::MAX {

@@ -10,7 +10,7 @@
 use super::context::{char_at, char_before};
 use super::{CONFIDENCE_MIN, PiiFinding, card, iban, ip, phone, ssn};
 
-/// Most digit groups read into one run; a longer run is cut there (and its rest skipped).
+/// Most digit groups read into one run; a longer run is cut at its last space before that.
 const RUN_GROUPS_MAX: usize = 16;
 
 /// Most digits in a range handed to a recognizer (a 19-digit card is the longest).
@@ -178,7 +178,20 @@ pub(super) fn scan_run(text: &str, i: usize, out: &mut Vec<PiiFinding>) -> usize
             break;
         }
     }
-    let end = pos;
+    let mut end = pos;
+    if n == RUN_GROUPS_MAX {
+        // The buffer is full: end the run at its last space, and the caller starts a new
+        // run after it (`415 555 2671 415 555 2672 ...`). A run of that many groups
+        // without a space is no number.
+        let space_before = |k: usize| bytes[groups[k - 1].1..groups[k].0].contains(&b' ');
+        match (1..n).rev().find(|&k| space_before(k)) {
+            Some(k) => {
+                n = k;
+                end = groups[k - 1].1;
+            }
+            None => return end,
+        }
+    }
     let groups = &groups[..n];
     // One group before a colon and a hex digit is a group of an IPv6 address or a time
     // (`2001:db8::1`, `10:30`), not a number of its own.
@@ -200,10 +213,7 @@ pub(super) fn scan_run(text: &str, i: usize, out: &mut Vec<PiiFinding>) -> usize
     if plus {
         start -= 1;
     }
-    if attached_left(text, start, !(plus || lparen))
-        || attached_right(text, end)
-        || n == RUN_GROUPS_MAX
-    {
+    if attached_left(text, start, !(plus || lparen)) || attached_right(text, end) {
         return end;
     }
 
