@@ -6,6 +6,7 @@
 //! (WAL append, sealing, pseudonyms, validation, batch encoding) are Criterion benches in
 //! `benches/`: `cargo bench -p steward-bench`.
 
+mod erasure;
 mod http;
 mod http_guard;
 mod inproc;
@@ -37,6 +38,8 @@ enum Command {
     Http(http::HttpArgs),
     /// HTTP ingest with authorization and audit on and off, served in this process, alternating.
     HttpGuard(http_guard::HttpGuardArgs),
+    /// Erasure: shred latency, purge of a heavy subject, a batch of subjects.
+    Erasure(erasure::ErasureArgs),
 }
 
 /// Why a run failed; printed on stderr, exit status 1.
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Inproc(args) => inproc::run(args),
         Command::Http(args) => http::run(args),
         Command::HttpGuard(args) => http_guard::run(args),
+        Command::Erasure(args) => erasure::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

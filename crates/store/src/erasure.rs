@@ -152,13 +152,13 @@ impl Partition {
         let wal_files_before = self.wal.files().len() as u64;
         self.flush_and_drop_wal()?;
         let wal_files_removed = wal_files_before.saturating_sub(self.wal.files().len() as u64);
-        let by_subject = std::cell::RefCell::new(HashMap::new());
+        let by_subject = parking_lot::Mutex::new(HashMap::new());
         let rewritten = self.rewrite_segments(
             |meta| lowest.is_some_and(|l| l <= meta.max_subject) && highest.is_some_and(|h| meta.min_subject <= h) && (cuts.len() > 64 || cuts.keys().any(|s| meta.min_subject <= *s && *s <= meta.max_subject)),
             |r| {
                 let hit = cuts.get(&r.event.subject).is_some_and(|cut| r.seq <= *cut);
                 if hit {
-                    *by_subject.borrow_mut().entry(r.event.subject).or_insert(0) += 1;
+                    *by_subject.lock().entry(r.event.subject).or_insert(0) += 1;
                 }
                 hit
             },

@@ -18,20 +18,45 @@ impl Partition {
     /// Replaces every segment that `may_hold` admits and that holds a row `drop` selects with
     /// one without those rows (catalog swap, then the old file is deleted once unread). Runs
     /// under the compaction lock, so it never races a merge.
-    pub(crate) fn rewrite_segments(&self, may_hold: impl Fn(&SegmentMeta) -> bool, drop: impl Fn(&EventRecord) -> bool) -> Result<Rewritten, StoreError> {
+    pub(crate) fn rewrite_segments(&self, may_hold: impl Fn(&SegmentMeta) -> bool, drop: impl Fn(&EventRecord) -> bool + Sync) -> Result<Rewritten, StoreError> {
         let _one_at_a_time = self.compaction_lock.lock();
         let mut out = Rewritten::default();
-        let segments: Vec<Arc<crate::segment::Segment>> = self.state.read().segments.clone();
-        for segment in segments.iter().filter(|s| may_hold(&s.meta)) {
-            let rows = segment.read_all()?;
-            let before = rows.len();
-            let kept: Vec<_> = rows.into_iter().filter(|(r, _)| !drop(r)).collect();
-            if kept.len() == before {
-                continue;
-            }
-            out.rows_removed += (before - kept.len()) as u64;
-            let refs: Vec<_> = kept.iter().collect();
-            let replacement = if refs.is_empty() { None } else { Some(self.write_new_segment(&refs, segment.meta.level)?) };
+        let segments: Vec<Arc<crate::segment::Segment>> = self.state.read().segments.iter().filter(|s| may_hold(&s.meta)).cloned().collect();
+        // Reading, filtering and writing the replacements runs on every core; the catalog
+        // swaps follow one by one. At most `threads` segments' rows are in memory at once.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<Result<Vec<(usize, u64, Option<crate::segment::Segment>)>, StoreError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            let Some(segment) = segments.get(i) else { return Ok(done) };
+                            let rows = segment.read_all()?;
+                            let before = rows.len();
+                            let kept: Vec<_> = rows.into_iter().filter(|(r, _)| !drop(r)).collect();
+                            if kept.len() == before {
+                                continue;
+                            }
+                            let refs: Vec<_> = kept.iter().collect();
+                            let replacement = if refs.is_empty() { None } else { Some(self.write_new_segment(&refs, segment.meta.level)?) };
+                            done.push((i, (before - kept.len()) as u64, replacement));
+                        }
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err(StoreError::Poisoned))).collect()
+        });
+        let mut rewritten = Vec::new();
+        for result in results {
+            rewritten.extend(result?);
+        }
+        rewritten.sort_by_key(|(i, _, _)| *i);
+        for (i, removed, replacement) in rewritten {
+            let segment = &segments[i];
+            out.rows_removed += removed;
             self.catalog.write(|txn| {
                 txn.remove_segment(segment.meta.id)?;
                 if let Some(r) = &replacement {
