@@ -47,6 +47,7 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         | ("PUT", "/v1/tenants/{tenant}/subjects/{subject}/consents/{purpose}")
         | ("POST", "/v1/tenants/{tenant}/consents") => &["admin", "privacy_officer"],
         ("GET", "/v1/tenants/{tenant}/consent-regimes") | ("PUT", "/v1/tenants/{tenant}/consent-regimes/{purpose}") => &["admin"],
+        ("POST", "/v1/tenants/{tenant}/pii/scan") => &["admin"],
         ("GET", "/v1/tenants/{tenant}/identity")
         | ("PUT", "/v1/tenants/{tenant}/identity")
         | ("GET", "/v1/tenants/{tenant}/policies")
@@ -118,6 +119,7 @@ fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Option<Va
         ("PUT", "/v1/tenants/{tenant}/subjects/{subject}/consents/{purpose}") => Some(json!({"granted": true})),
         ("POST", "/v1/tenants/{tenant}/consents") => Some(json!({"external_id": subject_external_id, "purpose": "personalization", "granted": true})),
         ("PUT", "/v1/tenants/{tenant}/consent-regimes/{purpose}") => Some(json!({"regime": "opt_out"})),
+        ("POST", "/v1/tenants/{tenant}/pii/scan") => Some(json!({"text": "call +1 415 555 0100"})),
         ("PUT", "/v1/tenants/{tenant}/identity") => Some(json!({
             "issuer": "https://login.example",
             "audience": "steward",

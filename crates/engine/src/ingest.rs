@@ -197,6 +197,15 @@ fn check(tenant: &Tenant, event: &Value) -> Result<Checked, EventError> {
         .map_err(|_| EventError::one("unknown_event_type", Some("type"), "no schema is registered for this event type; PUT one first"))?;
     let validated = schema.schema.validate(properties).map_err(EventError::from_fields)?;
     let mut public = validated.public;
+    // Free text with a PII action: what the scanner finds is replaced, the rest kept in the clear.
+    for (field, action, text) in &validated.scan {
+        let findings = steward_privacy::pii::scan(text);
+        for finding in &findings {
+            metrics::counter!("steward_pii_findings_total", "entity" => finding.entity.as_str()).increment(1);
+        }
+        let cleaned = steward_privacy::pii::apply(text, &findings, *action, &|entity, value| steward_privacy::pii::hmac_token(tenant.pii_token_key(), entity, value));
+        public.insert(field.clone(), Value::String(cleaned));
+    }
     for (field, reference) in &validated.identifiers {
         public.insert(field.clone(), Value::String(tenant.pseudonym_unchecked(reference).to_hex()));
     }

@@ -225,6 +225,12 @@ impl Engine {
         Ok(self.tenant(tenant)?.latest_schemas())
     }
 
+    /// Applies a PII action to a text as ingest would (tokens under the tenant's key).
+    pub fn pii_apply(&self, tenant: &str, text: &str, findings: &[steward_privacy::pii::PiiFinding], action: steward_privacy::pii::PiiAction) -> Result<String, EngineError> {
+        let tenant = self.tenant(tenant)?;
+        Ok(steward_privacy::pii::apply(text, findings, action, &|entity, value| steward_privacy::pii::hmac_token(tenant.pii_token_key(), entity, value)))
+    }
+
     pub fn resolve_subject(&self, tenant: &str, external_id: &str) -> Result<Pseudonym, EngineError> {
         self.tenant(tenant)?.pseudonym(external_id)
     }

@@ -28,6 +28,8 @@ pub(crate) struct Tenant {
     identity: TenantIdentity,
     /// Keys erasure request ids (a keyed hash of the pseudonym).
     erasure_key: steward_crypto::Key256,
+    /// Keys PII tokens (`tokenize`): stable per tenant, unlinkable across tenants.
+    pii_token_key: steward_crypto::Key256,
     erasure_lock: parking_lot::Mutex<()>,
     open_erasures: std::sync::atomic::AtomicUsize,
     /// Keyed hashes of subjects whose future events are refused (erasure with block_future).
@@ -70,6 +72,7 @@ impl Tenant {
             policies,
             identity,
             erasure_key,
+            pii_token_key: steward_crypto::Key256::from_bytes(steward_crypto::hmac_sha256(&pseudonym_secret, &[b"steward-pii-token"])),
             erasure_lock: parking_lot::Mutex::new(()),
             open_erasures: std::sync::atomic::AtomicUsize::new(0),
             suppressed: RwLock::new(suppressed),
@@ -123,6 +126,10 @@ impl Tenant {
     pub fn is_suppressed(&self, subject: &Pseudonym) -> bool {
         let suppressed = self.suppressed.read();
         !suppressed.is_empty() && suppressed.contains(&self.suppression_key(subject))
+    }
+
+    pub fn pii_token_key(&self) -> &steward_crypto::Key256 {
+        &self.pii_token_key
     }
 
     pub fn erasure_lock(&self) -> &parking_lot::Mutex<()> {

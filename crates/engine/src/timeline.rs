@@ -109,7 +109,7 @@ pub(crate) fn read(tenant: &Tenant, query: &TimelineQuery) -> Result<TimelinePag
         if !(sees(PrivacyClass::Public) && sees(PrivacyClass::Identifier)) {
             let schema = tenant.schema(&e.event_type, Some(e.schema_version)).ok();
             for (name, value) in properties.iter_mut() {
-                let class = schema.as_ref().and_then(|s| s.schema.field(name)).map_or(PrivacyClass::Identifier, |f| f.class);
+                let class = stored_class(schema.as_deref().map(|s| &s.schema), name);
                 if !sees(class) {
                     *value = Value::Null;
                 }
@@ -132,4 +132,18 @@ pub(crate) fn read(tenant: &Tenant, query: &TimelineQuery) -> Result<TimelinePag
     let last = records.get(events.len().saturating_sub(1));
     let next_cursor = if more || cut_short { last.map(|r| Cursor { time_us: r.event.time_us, seq: r.seq }) } else { None };
     Ok(TimelinePage { events, next_cursor })
+}
+
+/// The class a field stored in the clear is read as: free text cleaned of PII (a `pii`
+/// action other than `seal`) reads as public; a field the schema does not know reads as an
+/// identifier (the narrower class) unless undeclared fields are cleaned.
+fn stored_class(schema: Option<&steward_privacy::Schema>, name: &str) -> PrivacyClass {
+    use steward_privacy::pii::PiiAction;
+    let Some(schema) = schema else { return PrivacyClass::Identifier };
+    match schema.field(name) {
+        Some(_) if schema.pii_action(name).is_some_and(|a| a != PiiAction::Seal) => PrivacyClass::Public,
+        Some(field) => field.class,
+        None if schema.unknown_fields_pii().is_some_and(|a| a != PiiAction::Seal) => PrivacyClass::Public,
+        None => PrivacyClass::Identifier,
+    }
 }

@@ -42,6 +42,10 @@ pub struct Schema {
     description: Option<String>,
     /// Events of this type are purged this long after their event time.
     retention_seconds: Option<u64>,
+    /// `free_text` fields scanned for PII, and what to do with what is found.
+    pii: BTreeMap<String, crate::pii::PiiAction>,
+    /// The same for undeclared fields (when they are allowed).
+    unknown_fields_pii: Option<crate::pii::PiiAction>,
 }
 
 impl Schema {
@@ -79,7 +83,37 @@ impl Schema {
             allow_unknown_fields,
             description,
             retention_seconds: None,
+            pii: BTreeMap::new(),
+            unknown_fields_pii: None,
         })
+    }
+
+    /// Sets PII handling: per `free_text` string field, and for undeclared string fields.
+    /// Checks that each named field exists, is `free_text` and a string, and that undeclared
+    /// fields are allowed when they get an action.
+    pub fn with_pii(mut self, fields: BTreeMap<String, crate::pii::PiiAction>, unknown: Option<crate::pii::PiiAction>) -> Result<Schema, SchemaError> {
+        for name in fields.keys() {
+            let ok = self.fields.get(name).is_some_and(|f| f.class == PrivacyClass::FreeText && matches!(f.field_type, FieldType::String { .. }));
+            if !ok {
+                return Err(SchemaError::BadKeyValue { field: name.clone(), key: "pii", expected: "an action on a free_text string field", found: "another field" });
+            }
+        }
+        if unknown.is_some() && !self.allow_unknown_fields {
+            return Err(SchemaError::BadDocumentValue { key: "unknown_fields_pii", expected: "an action only with allow_unknown_fields: true", found: "allow_unknown_fields: false" });
+        }
+        self.pii = fields;
+        self.unknown_fields_pii = unknown;
+        Ok(self)
+    }
+
+    /// What to do with PII found in this field (`None`: not scanned; the class decides).
+    pub fn pii_action(&self, field: &str) -> Option<crate::pii::PiiAction> {
+        self.pii.get(field).copied()
+    }
+
+    /// What to do with PII found in undeclared string fields.
+    pub fn unknown_fields_pii(&self) -> Option<crate::pii::PiiAction> {
+        self.unknown_fields_pii
     }
 
     /// Sets how long events of this type are kept after their event time (`None`: forever).

@@ -26,6 +26,10 @@ pub struct ValidatedProperties {
     /// Fields to seal under the subject key as (field, class, value): `personal`,
     /// `free_text`, `sensitive`, and unknown fields (as `personal`) when the schema allows them.
     pub sealed: Vec<(String, PrivacyClass, Value)>,
+    /// Text to scan for PII as (field, action, text): `free_text` fields with a `pii` action
+    /// other than `seal`, and undeclared string fields under `unknown_fields_pii`. The caller
+    /// replaces what the scanner finds and stores the result in the clear.
+    pub scan: Vec<(String, crate::pii::PiiAction, String)>,
 }
 
 impl Schema {
@@ -88,8 +92,12 @@ impl Schema {
                 let message = "expected a field name matching ^[a-z_][a-z0-9_]{0,63}$".to_owned();
                 checker.report(at, FieldErrorCode::InvalidFieldName, message);
             } else if !value.is_null() && checker.check_opaque(value, at) {
-                out.sealed
-                    .push((name.to_owned(), PrivacyClass::Personal, value.clone()));
+                match (self.unknown_fields_pii(), value) {
+                    (Some(action), Value::String(text)) if action != crate::pii::PiiAction::Seal => {
+                        out.scan.push((name.to_owned(), action, text.clone()));
+                    }
+                    _ => out.sealed.push((name.to_owned(), PrivacyClass::Personal, value.clone())),
+                }
             }
             return;
         };
@@ -110,6 +118,12 @@ impl Schema {
             (PrivacyClass::Identifier, v) => {
                 out.sealed
                     .push((name.to_owned(), PrivacyClass::Personal, v))
+            }
+            (PrivacyClass::FreeText, Value::String(text))
+                if self.pii_action(name).is_some_and(|a| a != crate::pii::PiiAction::Seal) =>
+            {
+                let action = self.pii_action(name).unwrap_or(crate::pii::PiiAction::Seal);
+                out.scan.push((name.to_owned(), action, text));
             }
             (class, v) => out.sealed.push((name.to_owned(), class, v)),
         }

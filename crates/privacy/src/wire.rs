@@ -11,9 +11,10 @@ use crate::class::PrivacyClass;
 use crate::error::{SchemaError, clip};
 use crate::field_type::FieldType;
 use crate::limits::{FIELDS_MAX, LIST_NESTING_DEPTH_MAX};
+use crate::pii::PiiAction;
 use crate::schema::{DESCRIPTION_EXPECTED, FieldSpec, Schema, validate_field_name};
 
-const DOCUMENT_KEYS: [&str; 4] = ["fields", "allow_unknown_fields", "description", "retention"];
+const DOCUMENT_KEYS: [&str; 5] = ["fields", "allow_unknown_fields", "description", "retention", "unknown_fields_pii"];
 /// `retention`: a count and a unit, `s`, `m`, `h` or `d` (`"30d"`), at most 100 years.
 const RETENTION_EXPECTED: &str = "a duration like \"30d\", \"12h\", \"90m\" or \"45s\" (at most 100 years)";
 const RETENTION_SECONDS_MAX: u64 = 100 * 365 * 86_400;
@@ -41,7 +42,8 @@ fn format_retention(seconds: u64) -> String {
     format!("{seconds}s")
 }
 /// Keys of a top-level field spec that are not type options; list item specs take none of them.
-const FIELD_KEYS: [&str; 3] = ["class", "required", "description"];
+const FIELD_KEYS: [&str; 4] = ["class", "required", "description", "pii"];
+const PII_EXPECTED: &str = "one of redact, mask, tokenize, seal";
 
 impl Schema {
     /// Parses and checks a schema document (the body of `PUT .../schemas/{event_type}`).
@@ -80,17 +82,31 @@ impl Schema {
             });
         }
         let mut specs = BTreeMap::new();
+        let mut pii = BTreeMap::new();
         for name in sorted_keys(fields) {
             validate_field_name(name)?;
             let spec = parse_field(name, &fields[name])?;
             specs.insert(name.to_owned(), spec);
+            match fields[name].get("pii") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(s)) => {
+                    let action = PiiAction::parse(s).ok_or(SchemaError::BadKeyValue { field: name.to_owned(), key: "pii", expected: PII_EXPECTED, found: "another string" })?;
+                    pii.insert(name.to_owned(), action);
+                }
+                Some(other) => return Err(bad_key(name, "pii", PII_EXPECTED, other)),
+            }
         }
+        let unknown_pii = match get_opt(obj, "unknown_fields_pii") {
+            None => None,
+            Some(Value::String(s)) => Some(PiiAction::parse(s).ok_or(SchemaError::BadDocumentValue { key: "unknown_fields_pii", expected: PII_EXPECTED, found: "another string" })?),
+            Some(other) => return Err(bad_doc("unknown_fields_pii", PII_EXPECTED, other)),
+        };
         let retention = match get_opt(obj, "retention") {
             None => None,
             Some(Value::String(s)) => Some(parse_retention(s).ok_or(SchemaError::BadDocumentValue { key: "retention", expected: RETENTION_EXPECTED, found: "another string" })?),
             Some(other) => return Err(bad_doc("retention", RETENTION_EXPECTED, other)),
         };
-        Ok(Schema::new(specs, allow_unknown_fields, description)?.with_retention(retention))
+        Schema::new(specs, allow_unknown_fields, description)?.with_retention(retention).with_pii(pii, unknown_pii)
     }
 
     /// Writes the schema as a document that [`Schema::from_json`] reads back equal.
@@ -100,7 +116,13 @@ impl Schema {
     pub fn to_json(&self) -> Value {
         let fields: Map<String, Value> = self
             .fields()
-            .map(|(name, spec)| (name.to_owned(), field_to_json(spec)))
+            .map(|(name, spec)| {
+                let mut json = field_to_json(spec);
+                if let Some(action) = self.pii_action(name) {
+                    json["pii"] = Value::from(action.as_str());
+                }
+                (name.to_owned(), json)
+            })
             .collect();
         let mut doc = Map::new();
         doc.insert("fields".into(), Value::Object(fields));
@@ -110,6 +132,9 @@ impl Schema {
         );
         if let Some(description) = self.description() {
             doc.insert("description".into(), Value::from(description));
+        }
+        if let Some(action) = self.unknown_fields_pii() {
+            doc.insert("unknown_fields_pii".into(), Value::from(action.as_str()));
         }
         if let Some(seconds) = self.retention_seconds() {
             doc.insert("retention".into(), Value::from(format_retention(seconds)));

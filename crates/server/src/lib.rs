@@ -53,6 +53,7 @@ fn routes() -> Router<AppState> {
         .route("/v1/tenants/{tenant}/policies", get(policies::get).put(policies::put))
         .route("/v1/tenants/{tenant}/policies/versions", get(policies::versions))
         .route("/v1/tenants/{tenant}/policies/check", post(policies::check))
+        .route("/v1/tenants/{tenant}/pii/scan", post(pii::scan))
         .route("/v1/tenants/{tenant}/schemas", get(schemas::list))
         .route("/v1/tenants/{tenant}/schemas/{event_type}", put(schemas::put).get(schemas::get))
         .route("/v1/tenants/{tenant}/events", post(events::ingest))

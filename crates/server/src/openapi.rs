@@ -56,6 +56,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PUT", "/v1/tenants/{tenant}/policies", Action::ManagePolicies, R::PolicySet, None, "admin", "Replace the tenant's policies (text/plain Cedar); 422 with every diagnostic, old set stays"),
     route("GET", "/v1/tenants/{tenant}/policies/versions", Action::ManagePolicies, R::PolicySet, None, "admin", "Every policy version: number, time, author"),
     post_read("/v1/tenants/{tenant}/policies/check", Action::ManagePolicies, R::PolicySet, "admin", "Dry-run a request against the policies in force (or a draft text): decision and deciding policies"),
+    post_read("/v1/tenants/{tenant}/pii/scan", Action::ManageSchemas, R::Tenant, "admin", "Try the PII scanner on a text ({text, action?}): findings and the text after the action"),
     route("GET", "/v1/tenants/{tenant}/schemas", Action::ReadSchemas, R::Tenant, None, "any tenant role", "Latest schema of every event type"),
     route("PUT", "/v1/tenants/{tenant}/schemas/{event_type}", Action::ManageSchemas, R::EventType, Some("event_type"), "admin", "Store a new schema version"),
     route("GET", "/v1/tenants/{tenant}/schemas/{event_type}", Action::ReadSchemas, R::EventType, Some("event_type"), "any tenant role", "Read a schema (?version=)"),

@@ -8,6 +8,7 @@ pub mod events;
 pub mod health;
 pub mod identity;
 pub mod keys;
+pub mod pii;
 pub mod policies;
 pub mod reports;
 pub mod schemas;
