@@ -15,9 +15,10 @@ pub struct ServeArgs {
     /// Flush memtables older than this to segments.
     #[arg(long, default_value_t = steward_store_flush_default())]
     pub flush_interval_ms: u64,
-    /// Store WAL and segments without tenant-level encryption. FOR FORENSIC TESTING ONLY:
-    /// sealed personal fields stay sealed, everything else is readable on disk.
-    #[arg(long, hide = true)]
+    /// storage.encrypt_at_rest = false: store WAL and segments without tenant-level encryption
+    /// (and segments uncompressed). FOR FORENSIC TESTING ONLY: sealed personal fields stay
+    /// sealed, everything else is readable on disk, so a plain byte scan can check erasure.
+    #[arg(long)]
     pub no_encrypt_at_rest: bool,
     /// Rate limit of every key without its own, as PER_SECOND or PER_SECOND:BURST (default
     /// burst: one second's worth). Unset: unlimited.
