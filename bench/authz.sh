@@ -3,15 +3,16 @@
 #
 # Usage: bench/authz.sh
 #
-# Each of RUNS rounds:
+# First (the measurement most sensitive to other work on the machine):
+#   `steward-bench http-guard --pairs RUNS`, durable HTTP NDJSON ingest against an in-process
+#   server with authorization and audit on (`steward_server::app`) and off (`app_unguarded`),
+#   alternating in ABBA order after a warm-up run of each, each run on a fresh data directory.
+# Then RUNS rounds of:
 #   1. the decision latency example of steward-policy (default policies, 100k decisions:
 #      Cedar uncached, through the decision cache, visible_classes cached and uncached),
 #      at high priority (`nice -n -15`) where permitted
 #   2. the Criterion benches of steward-policy (`decide`) and steward-audit (`audit`: durable
 #      appends of 1000-record batches, batched appends, verify_dir over 1M records, proofs)
-# then once: `steward-bench http-guard --pairs RUNS`, durable HTTP NDJSON ingest against an
-#   in-process server with authorization and audit on (`steward_server::app`) and off
-#   (`app_unguarded`), alternating in ABBA order, each run on a fresh data directory.
 # Raw output goes to bench/out/authz-<timestamp>/ (latency-N.txt, criterion-N.json,
 # http-guard.jsonl), the summary to stdout and bench/out/authz-<timestamp>/summary.md.
 #
@@ -70,6 +71,10 @@ print(json.dumps(found))
 EOF
 }
 
+log "HTTP ingest, authorization and audit on vs off: $RUNS pairs of $EVENTS events (load $(cut -d' ' -f1 /proc/loadavg))"
+"$bench" http-guard --pairs "$RUNS" --events "$EVENTS" --connections "$CONNECTIONS" --batch "$BATCH" \
+    --seed "$SEED" | tee "$out/http-guard.jsonl"
+
 for run in $(seq 1 "$RUNS"); do
     log "run $run/$RUNS: policy decision latency (load $(cut -d' ' -f1 /proc/loadavg))"
     "${nice[@]}" "$latency" | tee "$out/latency-$run.txt" >&2
@@ -79,10 +84,6 @@ for run in $(seq 1 "$RUNS"); do
     criterion_medians policy audit_append audit_verify audit_proofs audit_open >"$out/criterion-$run.json"
     printf '{"load1": %s}\n' "$(cut -d' ' -f1 /proc/loadavg)" >"$out/load-$run.json"
 done
-
-log "HTTP ingest, authorization and audit on vs off: $RUNS pairs of $EVENTS events (load $(cut -d' ' -f1 /proc/loadavg))"
-"$bench" http-guard --pairs "$RUNS" --events "$EVENTS" --connections "$CONNECTIONS" --batch "$BATCH" \
-    --seed "$SEED" | tee "$out/http-guard.jsonl"
 
 python3 - "$out" "$RUNS" <<'EOF' | tee "$out/summary.md"
 import json, pathlib, re, statistics, sys
@@ -105,6 +106,9 @@ print("| --- | ---: | ---: | ---: | --- |")
 for label, values in rows.items():
     med = [statistics.median(v[i] for v in values) for i in range(3)]
     print(f"| {label} | {med[0]:.2f} | {med[1]:.2f} | {med[2]:.2f} | {', '.join(f'{v[1]:.2f}' for v in values)} |")
+
+loads = [str(json.loads((out / f"load-{run}.json").read_text())["load1"]) for run in range(1, runs + 1)]
+print(f"\n1-minute load average after each round of micro benchmarks: {', '.join(loads)}")
 
 # 2. Criterion medians (per-iteration time), median over runs.
 crit = [json.loads((out / f"criterion-{run}.json").read_text()) for run in range(1, runs + 1)]
