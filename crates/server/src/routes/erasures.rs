@@ -63,13 +63,17 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let request = body(request)?;
     let erasure = state.blocking(move |engine| engine.request_erasure(&tenant, &request.external_id, request.now, request.block_future)).await?;
-    let mut out = erasure_json(&erasure);
-    // Only the answer that filed the request carries the salt: keep it with your receipt to
-    // show the receipt is about you (SHA-256(salt ‖ pseudonym) = subject_hash).
+    Ok((StatusCode::ACCEPTED, Json(filed_json(&erasure))))
+}
+
+/// A request as answered to whoever filed it: only that answer carries the salt (keep it with
+/// your receipt to show the receipt is about you: SHA-256(salt ‖ pseudonym) = subject_hash).
+fn filed_json(erasure: &ErasureRequest) -> Value {
+    let mut out = erasure_json(erasure);
     if let Some(salt) = &erasure.subject_salt {
         out["subject_salt"] = Value::String(salt.clone());
     }
-    Ok((StatusCode::ACCEPTED, Json(out)))
+    out
 }
 
 /// Many subjects at once (up to 10,000): one commit and one audit append per step.
@@ -81,16 +85,7 @@ pub async fn create_batch(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let request = body(request)?;
     let erasures = state.blocking(move |engine| engine.request_erasures(&tenant, &request.external_ids, request.now, request.block_future)).await?;
-    let requests: Vec<Value> = erasures
-        .iter()
-        .map(|e| {
-            let mut out = erasure_json(e);
-            if let Some(salt) = &e.subject_salt {
-                out["subject_salt"] = Value::String(salt.clone());
-            }
-            out
-        })
-        .collect();
+    let requests: Vec<Value> = erasures.iter().map(filed_json).collect();
     Ok((StatusCode::ACCEPTED, Json(json!({"requests": requests}))))
 }
 
