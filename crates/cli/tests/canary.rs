@@ -117,11 +117,13 @@ fn no_personal_data_on_disk_or_in_logs(no_encrypt: bool) {
     put_schema(&api, &keys.admin, TENANT, "play", &play_schema());
     let mut planted = Planted { secret: Vec::new(), public: Vec::new(), events: Vec::new() };
 
-    // Six requests, alternately JSON and NDJSON, each followed by a pause past the flush interval.
-    for request in 0..6 {
-        let events: Vec<Value> = (0..3).map(|i| planted_event(&format!("r{request}"), request * 3 + i, &mut planted)).collect();
+    // Eight requests, alternately JSON and NDJSON, each followed by a pause past the flush
+    // interval. A flush writes one segment per subject range (16) and compaction merges within
+    // a range, so each request spans enough subjects for some range to gather a merge.
+    for request in 0..8 {
+        let events: Vec<Value> = (0..12).map(|i| planted_event(&format!("r{request}"), request * 12 + i, &mut planted)).collect();
         let report = if request % 2 == 0 { ingest(&api, &keys.writer, TENANT, &events) } else { ingest_ndjson(&api, &keys.writer, TENANT, &events) };
-        assert_eq!(report["accepted"], 3, "{report}");
+        assert_eq!(report["accepted"], 12, "{report}");
         std::thread::sleep(Duration::from_millis(350));
     }
     // Bad events carrying canaries: rejection messages and logs must not echo them.

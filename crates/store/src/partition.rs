@@ -426,9 +426,13 @@ impl Partition {
         let _one_at_a_time = self.flush_lock.lock();
         let Some(table) = self.state.read().frozen.first().cloned() else { return Ok(false) };
         let rows = table.sorted_rows();
-        let segment = if rows.is_empty() { None } else { Some(self.write_new_segment(&rows, 0)?) };
+        // One segment per subject range (rows are sorted by subject, so each range is a run).
+        let mut written = Vec::new();
+        for run in rows.chunk_by(|a, b| compaction::subject_range(&a.0.event.subject) == compaction::subject_range(&b.0.event.subject)) {
+            written.push(self.write_new_segment(run, 0)?);
+        }
         self.catalog.write(|txn| {
-            if let Some(segment) = &segment {
+            for segment in &written {
                 txn.put_segment(&segment.meta)?;
             }
             let destroyed = self.destroyed.lock();
@@ -443,9 +447,7 @@ impl Partition {
             let mut state = self.state.write();
             assert!(state.frozen.first().is_some_and(|t| Arc::ptr_eq(t, &table)), "frozen memtables flush in order");
             state.frozen.remove(0);
-            if let Some(segment) = segment {
-                state.segments.push(Arc::new(segment));
-            }
+            state.segments.extend(written.into_iter().map(Arc::new));
         }
         {
             let mut pending = self.pending_keys.lock();
@@ -498,7 +500,7 @@ impl Partition {
         let _one_at_a_time = self.compaction_lock.lock();
         let current: Vec<Arc<Segment>> = self.state.read().segments.clone();
         let metas: Vec<SegmentMeta> = current.iter().map(|s| s.meta.clone()).collect();
-        let Some(ids) = compaction::pick(&metas) else { return Ok(false) };
+        let Some(ids) = compaction::pick_in_one_range(&metas) else { return Ok(false) };
         let inputs: Vec<Arc<Segment>> = current.into_iter().filter(|s| ids.contains(&s.meta.id)).collect();
         let mut rows = Vec::new();
         for segment in &inputs {
