@@ -1,6 +1,6 @@
 //! Choosing which small segments to merge, within one subject range.
 //!
-//! Subjects are spread over [`SUBJECT_RANGES`] ranges by the top bits of the pseudonym; a
+//! Subjects are spread over 16 ranges by the top four bits of the pseudonym; a
 //! flush writes one segment per range and compaction merges only within a range, so a
 //! subject's rows live in 1/16 of the segments: an erasure rewrites 1/16 of the store, and a
 //! timeline reads 1/16 of the segments.
@@ -10,9 +10,6 @@ use steward_crypto::Pseudonym;
 
 use crate::limits::{COMPACTION_INPUT_BYTES_MAX, COMPACTION_SEGMENT_BYTES_MIN, COMPACTION_TRIGGER_SEGMENTS};
 use crate::SegmentMeta;
-
-/// How many subject ranges the store keeps apart.
-pub const SUBJECT_RANGES: usize = 16;
 
 /// The range of a subject: the top four bits of its pseudonym (uniform: pseudonyms are HMACs).
 pub fn subject_range(subject: &Pseudonym) -> u8 {
