@@ -175,7 +175,9 @@ impl Engine {
         }
         if !received.is_empty() {
             self.audit_many(&tenant, &received)?;
-            tenant.open_erasures().fetch_add(received.len(), std::sync::atomic::Ordering::SeqCst);
+        }
+        if let Some(earliest) = changed.iter().map(|&i| requests[i].purge_after.timestamp_micros()).min() {
+            tenant.erasures_due_us().fetch_min(earliest, std::sync::atomic::Ordering::SeqCst);
         }
         self.shred_and_hide(&tenant, &mut requests)?;
         Ok(requests)
@@ -233,19 +235,20 @@ impl Engine {
     /// thread calls this, which also resumes erasures interrupted by a crash.
     pub fn advance_erasures(&self) {
         for tenant in self.tenant_list() {
-            if tenant.open_erasures().load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            // Nothing is due before this time: the requests are not even read until then.
+            if Utc::now().timestamp_micros() < tenant.erasures_due_us().load(std::sync::atomic::Ordering::SeqCst) {
                 continue;
             }
             let _serialized = tenant.erasure_lock().lock();
             match self.advance_tenant(&tenant) {
-                Ok(open) => tenant.open_erasures().store(open, std::sync::atomic::Ordering::SeqCst),
+                Ok(next) => tenant.erasures_due_us().store(next, std::sync::atomic::Ordering::SeqCst),
                 Err(error) => tracing::error!(tenant = tenant.id(), %error, "erasure step failed; retried later"),
             }
         }
     }
 
-    /// Returns how many requests are still open.
-    fn advance_tenant(&self, tenant: &Tenant) -> Result<usize, EngineError> {
+    /// Returns when the next waiting request is due (µs; `i64::MAX` when none waits).
+    fn advance_tenant(&self, tenant: &Tenant) -> Result<i64, EngineError> {
         let mut open: Vec<ErasureRequest> = tenant
             .partition()
             .catalog()
@@ -257,8 +260,9 @@ impl Engine {
         self.shred_and_hide(tenant, &mut open)?;
         let now = Utc::now();
         let (mut due, waiting): (Vec<ErasureRequest>, Vec<ErasureRequest>) = open.into_iter().partition(|r| r.purge_after <= now);
+        let next_due = waiting.iter().map(|r| r.purge_after.timestamp_micros()).min().unwrap_or(i64::MAX);
         if due.is_empty() {
-            return Ok(waiting.len());
+            return Ok(next_due);
         }
         // Purged: every row of every due subject out of every file, in one pass.
         let purging: Vec<usize> = (0..due.len()).filter(|&i| due[i].state < ErasureState::Purged).collect();
@@ -314,7 +318,7 @@ impl Engine {
                 tracing::info!(tenant = tenant.id(), requests = stepping.len(), "erasures done");
             }
         }
-        Ok(waiting.len())
+        Ok(next_due)
     }
 
     /// Appends the records of one step durably; returns the index of the first.
@@ -325,15 +329,15 @@ impl Engine {
         })
     }
 
-    /// Counts the open erasures of a tenant at open, so the background thread knows to look.
-    pub(crate) fn count_open_erasures(tenant: &Tenant) -> Result<usize, EngineError> {
-        let mut open = 0;
-        for (_, value) in tenant.partition().catalog().scan_prefix(ERASURES, b"")? {
-            if serde_json::from_slice::<ErasureRequest>(&value).is_ok_and(|r| r.state != ErasureState::Done) {
-                open += 1;
-            }
-        }
-        Ok(open)
+    /// Whether a tenant has erasures not done (at open: the background thread then resumes
+    /// them at once).
+    pub(crate) fn has_open_erasures(tenant: &Tenant) -> Result<bool, EngineError> {
+        Ok(tenant
+            .partition()
+            .catalog()
+            .scan_prefix(ERASURES, b"")?
+            .iter()
+            .any(|(_, value)| serde_json::from_slice::<ErasureRequest>(value).is_ok_and(|r| r.state != ErasureState::Done)))
     }
 }
 

@@ -103,8 +103,9 @@ impl Engine {
         });
         for info in engine.system.tenants()? {
             let tenant = Tenant::open(&engine.config, &engine.dir, &engine.master, info)?;
-            let open = Engine::count_open_erasures(&tenant)?;
-            tenant.open_erasures().store(open, Ordering::SeqCst);
+            if Engine::has_open_erasures(&tenant)? {
+                tenant.erasures_due_us().store(i64::MIN, Ordering::SeqCst);
+            }
             engine.tenants.write().insert(tenant.id().to_owned(), Arc::new(tenant));
         }
         if engine.config.background {

@@ -31,7 +31,8 @@ pub(crate) struct Tenant {
     /// Keys PII tokens (`tokenize`): stable per tenant, unlinkable across tenants.
     pii_token_key: steward_crypto::Key256,
     erasure_lock: parking_lot::Mutex<()>,
-    open_erasures: std::sync::atomic::AtomicUsize,
+    /// When the earliest open erasure is due (µs since the epoch; `i64::MAX`: none open).
+    erasures_due_us: std::sync::atomic::AtomicI64,
     /// Keyed hashes of subjects whose future events are refused (erasure with block_future).
     suppressed: RwLock<std::collections::HashSet<[u8; 32]>>,
 }
@@ -74,7 +75,7 @@ impl Tenant {
             erasure_key,
             pii_token_key: steward_crypto::Key256::from_bytes(steward_crypto::hmac_sha256(&pseudonym_secret, &[b"steward-pii-token"])),
             erasure_lock: parking_lot::Mutex::new(()),
-            open_erasures: std::sync::atomic::AtomicUsize::new(0),
+            erasures_due_us: std::sync::atomic::AtomicI64::new(i64::MAX),
             suppressed: RwLock::new(suppressed),
         })
     }
@@ -136,8 +137,8 @@ impl Tenant {
         &self.erasure_lock
     }
 
-    pub fn open_erasures(&self) -> &std::sync::atomic::AtomicUsize {
-        &self.open_erasures
+    pub fn erasures_due_us(&self) -> &std::sync::atomic::AtomicI64 {
+        &self.erasures_due_us
     }
 
     pub fn pseudonym(&self, external_id: &str) -> Result<Pseudonym, EngineError> {

@@ -1,6 +1,6 @@
 //! Forgetting a subject in one tenant's store: shred (destroy its key), hide (a tombstone
 //! masks its rows from every scan), purge (rewrite every segment that held its rows without
-//! them, drop the WAL files that held them, compact the catalog).
+//! them, drop the WAL files that held them; the caller then compacts the catalog).
 //!
 //! Shredding takes the append lock exclusively, so every event acknowledged before it has a
 //! sequence number at or below the tombstone's cutoff and every later one above it: later
@@ -133,13 +133,14 @@ impl Partition {
 
     /// Physically removes the shredded subject's old rows: flushes every memtable (so the WAL
     /// files that held them are deleted), rewrites each segment whose subject range covers it,
-    /// drops the tombstone and compacts the catalog. A no-op for a subject not shredded.
+    /// drops the tombstone (the caller compacts the catalog). A no-op for a subject not shredded.
     pub fn purge_subject(&self, subject: &Pseudonym) -> Result<Purged, StoreError> {
         self.purge_subjects(std::slice::from_ref(subject))
     }
 
     /// [`purge_subject`](Self::purge_subject) for many subjects: one flush, one pass over the
-    /// segments, one catalog compaction.
+    /// segments. The caller compacts the catalog (`catalog().compact()`) once it has dropped
+    /// its own entries naming the subjects, so freed pages keep none of them; the engine does.
     pub fn purge_subjects(&self, subjects: &[Pseudonym]) -> Result<Purged, StoreError> {
         let cuts: HashMap<Pseudonym, u64> = {
             let tombstones = self.tombstones.read();
@@ -181,7 +182,6 @@ impl Partition {
                 tombstones.remove(subject);
             }
         }
-        self.catalog.compact()?;
         metrics::counter!("steward_subjects_purged_total", "tenant" => self.config.tenant.clone()).increment(cuts.len() as u64);
         Ok(out)
     }
