@@ -1,5 +1,7 @@
-"""Unit tests of verify.py's primitives: RFC 8032 vectors for the pure-Python Ed25519 and the
-RFC 6962 example tree for the Merkle code. Run: python3 -m unittest discover python/audit_verify"""
+"""Unit tests of verify.py's primitives: RFC 8032 vectors for the pure-Python Ed25519, the
+RFC 6962 example tree for the Merkle code, and record decoding (a version 1 leaf written by the
+Rust encoder, version 2 with a statement, non-canonical leaves refused).
+Run: python3 -m unittest discover python/audit_verify"""
 
 import os
 import sys
@@ -53,6 +55,50 @@ class MerkleTest(unittest.TestCase):
         self.assertFalse(verify.verify_consistency(4, 7, k, root, [k]))
         self.assertEqual(verify.Frontier().root().hex(),
                          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+
+
+# The Rust unit tests' sample record as encoded by version 1 (crates/audit/src/record.rs).
+SAMPLE_V1 = bytes.fromhex(
+    "0100060a24181e4000000a6b65793a6b5f30314858000b6576656e74732e72656164010007737570706f7274"
+    "001274656e616e742f61636d652f6576656e7473010000000000000001010707070707070707070707070707"
+    "0707070707070707070707070707070707070200027031000c726f6c652e616e616c79737400077265712d31"
+    "3233000000000000002a")
+SAMPLE_FIELDS = {
+    "time_us": 1700000000000000, "principal": "key:k_01HX", "action": "events.read", "purpose": "support",
+    "resource": "tenant/acme/events", "decision": "allow", "subject_count": 1, "subject_refs": ["07" * 32],
+    "policy_ids": ["p1", "role.analyst"], "request_id": "req-123", "result_rows": 42, "statement": None,
+}
+
+
+def with_statement(raw, version=2):
+    return bytes([version]) + SAMPLE_V1[1:] + len(raw).to_bytes(2, "big") + raw
+
+
+class DecodeTest(unittest.TestCase):
+    def test_version_1_decodes_without_a_statement(self):
+        self.assertEqual(verify.decode_leaf(SAMPLE_V1), SAMPLE_FIELDS)
+
+    def test_version_2_carries_the_statement(self):
+        statement = 'SELECT "subject", count(*) FROM events WHERE kind = ? LIMIT ?'
+        fields = verify.decode_leaf(with_statement(statement.encode()))
+        self.assertEqual(fields, dict(SAMPLE_FIELDS, statement=statement))
+        self.assertEqual(verify.decode_leaf(with_statement(b"?" * 4096))["statement"], "?" * 4096)
+
+    def test_non_canonical_leaves_are_refused(self):
+        bad = [
+            with_statement(b""),                       # version 2 with an empty statement
+            b"\x02" + SAMPLE_V1[1:],                   # version 2 without a statement
+            with_statement(b"x", version=1),           # version 1 never has one
+            with_statement(b"?" * 4097),               # too long
+            b"\x03" + SAMPLE_V1[1:],                   # unknown version
+            with_statement(b"SELECT ?")[:-1],          # cut short
+            with_statement(b"SELECT ?") + b"\x00",     # trailing byte
+        ]
+        bad += [with_statement(b"SELECT * FROM t WHERE a = " + c) for c in
+                (b"'x'", b"\\x", b"`t`", b"\n", b"\x7f", "\u00e9".encode())]
+        for leaf in bad:
+            with self.assertRaises(ValueError, msg=leaf.hex()):
+                verify.decode_leaf(leaf)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,10 @@ import sys
 FORMAT = "steward-audit-export-v1"
 HEAD_CONTEXT = b"steward-audit-head-v1"
 CHARSET = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:/.-")
+# The statement (normalized SQL, version 2 records): printable ASCII except ' \ and `.
+STATEMENT_CHARSET = set(range(0x20, 0x7F)) - set(b"'\\`")
+STRING_BYTES_MAX = 256
+STATEMENT_BYTES_MAX = 4096
 
 
 class Bad(Exception):
@@ -215,7 +219,10 @@ def signature_verifier():
 # --- records ----------------------------------------------------------------------------------
 
 def decode_leaf(leaf):
-    """Parses leaf bytes (FORMAT.md, "Record encoding") into the exported field names."""
+    """Parses leaf bytes (FORMAT.md, "Record encoding") into the exported field names.
+
+    Version 1 has no statement (exported as null); version 2 is the version 1 layout followed by
+    a non-empty statement. Anything the writer would not produce raises ValueError."""
     pos = 0
 
     def take(n):
@@ -229,11 +236,12 @@ def decode_leaf(leaf):
     def string():
         (n,) = struct.unpack(">H", take(2))
         raw = take(n)
-        if n > 256 or not set(raw) <= CHARSET:
+        if n > STRING_BYTES_MAX or not set(raw) <= CHARSET:
             raise ValueError("string outside the audit charset")
         return raw.decode("ascii")
 
-    if take(1) != b"\x01":
+    version = take(1)[0]
+    if version not in (1, 2):
         raise ValueError("unknown record version")
     out = {"time_us": struct.unpack(">q", take(8))[0], "principal": string(), "action": string()}
     flag = take(1)[0]
@@ -250,6 +258,15 @@ def decode_leaf(leaf):
     out["policy_ids"] = [string() for _ in range(take(1)[0])]
     out["request_id"] = string()
     out["result_rows"] = struct.unpack(">Q", take(8))[0]
+    out["statement"] = None
+    if version == 2:
+        (n,) = struct.unpack(">H", take(2))
+        if n == 0 or n > STATEMENT_BYTES_MAX:
+            raise ValueError("statement empty or longer than 4096 bytes")
+        raw = take(n)
+        if not set(raw) <= STATEMENT_CHARSET:
+            raise ValueError("statement outside its charset")
+        out["statement"] = raw.decode("ascii")
     if pos != len(leaf):
         raise ValueError("trailing bytes")
     return out

@@ -26,6 +26,7 @@ fn record(i: u64) -> AuditRecord {
         policy_ids: vec!["role.analyst".into()],
         request_id: format!("01J{i:020}"),
         result_rows: 20,
+        statement: None,
     }
 }
 

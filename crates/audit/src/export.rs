@@ -91,7 +91,7 @@ fn export_records(path: &Path, out: &Path) -> Result<u64, AuditError> {
     Ok(count)
 }
 
-/// One line of `records.ndjson`.
+/// One line of `records.ndjson`; `statement` is `null` for a record without one (version 1).
 pub fn record_json(index: u64, leaf: &[u8], leaf_hash: &Hash, record: &AuditRecord) -> Value {
     json!({
         "index": index,
@@ -108,6 +108,7 @@ pub fn record_json(index: u64, leaf: &[u8], leaf_hash: &Hash, record: &AuditReco
         "policy_ids": record.policy_ids,
         "request_id": record.request_id,
         "result_rows": record.result_rows,
+        "statement": record.statement,
     })
 }
 

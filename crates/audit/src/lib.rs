@@ -3,7 +3,8 @@
 //! third-party verifiers.
 //!
 //! Main types: [`AuditRecord`] (one decision; never personal data: subjects appear as keyed
-//! [`subject_ref`]s and free strings are limited to `[A-Za-z0-9_:/.-]`), [`AuditLog`] (one
+//! [`subject_ref`]s, free strings are limited to `[A-Za-z0-9_:/.-]`, and the optional normalized
+//! SQL `statement` to printable ASCII without quotes or backslashes), [`AuditLog`] (one
 //! tenant's directory: `append_durable` for mutations, `append_batched` for reads, signed heads,
 //! proofs), [`MerkleTree`] (the in-memory tree), [`verify_dir`] (the offline verifier) and
 //! [`export()`]. The on-disk format, proofs and the export are specified in `FORMAT.md`.
@@ -42,7 +43,7 @@ pub use hash::{Hash, empty_root, leaf_hash, node_hash, to_hex};
 pub use head::{HEAD_SIGNING_CONTEXT, SignedHead, TreeHead, head_message};
 pub use log::{AuditLog, for_each_record};
 pub use proof::{ConsistencyProof, InclusionProof, verify_consistency, verify_inclusion};
-pub use record::{AuditRecord, Decision, RECORD_VERSION, SubjectRef, is_audit_char};
+pub use record::{AuditRecord, Decision, RECORD_VERSION, RECORD_VERSION_STATEMENT, SubjectRef, is_audit_char, is_statement_char};
 pub use subject::{subject_ref, subject_ref_key};
 pub use tree::MerkleTree;
 pub use verify::{VerifyReport, verify_dir};

@@ -3,18 +3,22 @@
 /// Longest free string in a record (principal, action, purpose, resource, policy id, request id)
 /// and longest tenant id; short on purpose, since these name things and never carry content.
 pub const STRING_BYTES_MAX: usize = 256;
+/// Longest statement (the normalized text of a SQL query, literals replaced by `?`) in a
+/// record; long enough for a generated query, short enough to keep a leaf small.
+pub const STATEMENT_BYTES_MAX: usize = 4096;
 /// Subjects named one by one in a record; a request touching more records only their count, so
 /// one bulk export does not make an audit record as large as the export.
 pub const SUBJECT_REFS_MAX: usize = 16;
 /// Deciding policy ids in one record.
 pub const POLICY_IDS_MAX: usize = 32;
-/// Largest encoded leaf (every field at its bound), which bounds a frame and what a reader will
-/// allocate for a length it has not yet checked.
+/// Largest encoded leaf (a version 2 record, every field at its bound, statement included),
+/// which bounds a frame and what a reader will allocate for a length it has not yet checked.
 pub const LEAF_BYTES_MAX: usize = 1 + 8 + 3 * (2 + STRING_BYTES_MAX) + (1 + 2 + STRING_BYTES_MAX) + 1 + 8
     + (1 + 32 * SUBJECT_REFS_MAX)
     + (1 + POLICY_IDS_MAX * (2 + STRING_BYTES_MAX))
     + (2 + STRING_BYTES_MAX)
-    + 8;
+    + 8
+    + (2 + STATEMENT_BYTES_MAX);
 /// Default bound on how long a batched (read) record may wait before the flusher makes it
 /// durable; the response of the read it records may already have gone out.
 pub const READ_FLUSH_MS: u64 = 50;
@@ -39,8 +43,9 @@ pub const TORN_TAIL_BYTES_MAX: usize = 64 << 20;
 /// Read buffer of the records file scanner (recovery, verify, export).
 pub const SCAN_BUFFER_BYTES: usize = 1 << 20;
 
-const _: () = assert!(LEAF_BYTES_MAX == 10_087, "FORMAT.md states the largest leaf");
+const _: () = assert!(LEAF_BYTES_MAX == 14_185, "FORMAT.md states the largest leaf");
 const _: () = assert!(STRING_BYTES_MAX <= u16::MAX as usize);
+const _: () = assert!(STATEMENT_BYTES_MAX <= u16::MAX as usize);
 const _: () = assert!(SUBJECT_REFS_MAX <= u8::MAX as usize);
 const _: () = assert!(POLICY_IDS_MAX <= u8::MAX as usize);
 const _: () = assert!(BATCHED_FLUSH_EARLY_RECORDS <= BATCHED_RECORDS_MAX);

@@ -368,6 +368,7 @@ mod tests {
             policy_ids: Vec::new(),
             request_id: format!("r{i}"),
             result_rows: i,
+            statement: None,
         }
     }
 

@@ -45,6 +45,7 @@ fn access(i: u64, refs: Vec<SubjectRef>, principal: &str) -> AuditRecord {
         policy_ids: vec!["role.analyst".into()],
         request_id: format!("01J{i:020}"),
         result_rows: 3,
+        statement: None,
     };
     record.set_subjects(refs);
     record
@@ -71,6 +72,10 @@ fn no_personal_value_reaches_the_audit_files() {
         access(100, Vec::new(), &format!("user:{}", subjects[0].external_id)),
         AuditRecord { resource: format!("tenant/{TENANT}/subjects/{}", subjects[1].external_id), ..access(101, Vec::new(), "operator") },
         AuditRecord { purpose: Some("call Jane Doe back".into()), ..access(102, Vec::new(), "operator") },
+        AuditRecord {
+            statement: Some(format!("SELECT * FROM subjects WHERE external_id = '{}'", subjects[2].external_id)),
+            ..access(103, Vec::new(), "operator")
+        },
     ] {
         assert!(matches!(log.append_durable(std::slice::from_ref(&bad)), Err(AuditError::InvalidRecord(_))));
         assert!(matches!(log.append_batched(&bad), Err(AuditError::InvalidRecord(_))));

@@ -1,7 +1,8 @@
 //! The third-party Python verifier (`python/audit_verify/verify.py`) agrees with the Rust one on
 //! a generated log: same size and root, every head and a pair of proofs accepted, with both the
 //! `cryptography` and the pure-Python Ed25519 backends; and it rejects a tampered export naming
-//! the bad index. Skips (with a message) when `python3` is not installed.
+//! the bad index. Every third record carries a statement, so both record versions are checked.
+//! Skips (with a message) when `python3` is not installed.
 
 mod support;
 
@@ -9,11 +10,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use steward_audit::{AuditConfig, AuditLog, export, to_hex, verify_dir};
+use steward_audit::{AuditConfig, AuditLog, AuditRecord, export, to_hex, verify_dir};
 use support::{TENANT, key, record};
 
 fn script_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/audit_verify")
+}
+
+/// `support::record(i)`, with a normalized statement (a version 2 leaf) for every third index.
+fn varied(i: u64) -> AuditRecord {
+    let statement = i
+        .is_multiple_of(3)
+        .then(|| format!("SELECT \"subject\", count(*) FROM events_{} WHERE kind = ? AND at > ? LIMIT ?", i % 5));
+    AuditRecord { statement, ..record(i) }
 }
 
 fn python() -> Option<Command> {
@@ -47,13 +56,13 @@ fn python_agrees_with_rust_on_a_generated_log() {
     let key = key();
     let log = AuditLog::open(dir.path(), AuditConfig::new(TENANT)).unwrap();
     for batch in 0..30u64 {
-        let records: Vec<_> = (0..batch % 7 + 1).map(|i| record(batch * 10 + i)).collect();
+        let records: Vec<_> = (0..batch % 7 + 1).map(|i| varied(batch * 10 + i)).collect();
         log.append_durable(&records).unwrap();
         if batch % 6 == 5 {
             log.sign_head(&key).unwrap();
         }
     }
-    log.append_batched(&record(999)).unwrap();
+    log.append_batched(&varied(999)).unwrap();
     log.flush().unwrap();
     log.sign_head(&key).unwrap();
     let size = log.size();
@@ -102,6 +111,10 @@ fn python_agrees_with_rust_on_a_generated_log() {
     // Tampering with the export: a changed field, a dropped record, a forged head signature.
     let records_path = out.path().join("records.ndjson");
     let lines: Vec<String> = std::fs::read_to_string(&records_path).unwrap().lines().map(str::to_owned).collect();
+    let exported: Vec<Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let with_statement = exported.iter().filter(|v| v["statement"].is_string()).count();
+    assert!(with_statement > 0 && exported.iter().any(|v| v["statement"].is_null()), "both record versions exported");
+    assert!(exported.iter().all(|v| v["statement"].is_null() == v["leaf"].as_str().unwrap().starts_with("01")));
     type Change = Box<dyn Fn(&mut Vec<String>)>;
     let cases: [(usize, Change); 3] = [
         (12, Box::new(|l: &mut Vec<String>| {

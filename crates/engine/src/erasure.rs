@@ -355,5 +355,6 @@ fn step_record(request: &ErasureRequest, reference: Option<steward_audit::Subjec
         policy_ids: Vec::new(),
         request_id: request.id.clone(),
         result_rows: request.rows_removed,
+        statement: None,
     }
 }

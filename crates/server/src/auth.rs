@@ -256,6 +256,7 @@ impl Pending {
             policy_ids: policy_ids.iter().take(steward_audit::limits::POLICY_IDS_MAX).map(|id| audit_safe(id)).collect(),
             request_id: self.request_id.clone(),
             result_rows: 0,
+            statement: None,
         }
     }
 }

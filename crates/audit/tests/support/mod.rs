@@ -54,6 +54,7 @@ pub fn record(i: u64) -> AuditRecord {
         policy_ids: (0..(i % 3)).map(|j| format!("policy.{j}")).collect(),
         request_id: format!("req-{i:08}"),
         result_rows: i * 10,
+        statement: None,
     }
 }
 
