@@ -67,6 +67,32 @@ pub struct Consent {
     pub at: DateTime<Utc>,
 }
 
+/// The consent state of one purpose for a bulk read.
+#[derive(Clone, Debug)]
+pub struct ConsentFilter {
+    default: bool,
+    decisions: std::collections::HashMap<Pseudonym, bool>,
+}
+
+impl ConsentFilter {
+    /// Whether the read may return rows of `subject`.
+    pub fn admits(&self, subject: &Pseudonym) -> bool {
+        self.decisions.get(subject).copied().unwrap_or(self.default)
+    }
+
+    /// Subjects whose own decision refuses the purpose.
+    pub fn refusing(&self) -> impl Iterator<Item = &Pseudonym> {
+        self.decisions.iter().filter(|(_, granted)| !**granted).map(|(s, _)| s)
+    }
+}
+
+fn regime_of(tenant: &Tenant, purpose: &str) -> Result<Regime, EngineError> {
+    Ok(match tenant.partition().catalog().get(CONSENT_REGIMES, purpose.as_bytes())? {
+        Some(v) => serde_json::from_slice(&v).map_err(corrupted)?,
+        None => Regime::OptOut,
+    })
+}
+
 fn key(subject: &Pseudonym, purpose: &str) -> Vec<u8> {
     let mut k = subject.as_bytes().to_vec();
     k.extend_from_slice(purpose.as_bytes());
@@ -139,18 +165,43 @@ impl Engine {
     }
 
     /// Whether a read for `purpose` may return rows of `subject`: the subject's decision if
-    /// it made one, else the purpose's regime. The one consent check of every read path.
+    /// it made one, else the purpose's regime. Point reads (the timeline) ask this; bulk reads
+    /// load the same table once through [`Engine::consent_filter`].
     pub(crate) fn consents_to(&self, tenant: &Tenant, subject: &Pseudonym, purpose: &str) -> Result<bool, EngineError> {
         let catalog = tenant.partition().catalog();
         if let Some(v) = catalog.get(CONSENTS, &key(subject, purpose))? {
             let consent: Consent = serde_json::from_slice(&v).map_err(corrupted)?;
             return Ok(consent.granted);
         }
-        let regime = match catalog.get(CONSENT_REGIMES, purpose.as_bytes())? {
-            Some(v) => serde_json::from_slice(&v).map_err(corrupted)?,
-            None => Regime::OptOut,
-        };
-        Ok(regime == Regime::OptOut)
+        Ok(regime_of(tenant, purpose)? == Regime::OptOut)
+    }
+
+    /// Every subject's decision about `purpose` and the purpose's regime, read once for a
+    /// bulk read (SQL, a data set build): the same table and rule as [`Engine::consents_to`].
+    pub(crate) fn consent_filter(tenant: &Tenant, purpose: &str) -> Result<ConsentFilter, EngineError> {
+        let mut decisions = std::collections::HashMap::new();
+        for (k, v) in tenant.partition().catalog().scan_prefix(CONSENTS, b"")? {
+            if k.len() > 32 && &k[32..] == purpose.as_bytes() {
+                let subject = Pseudonym::from_slice(&k[..32]).map_err(|e| corrupted(e.to_string()))?;
+                let consent: Consent = serde_json::from_slice(&v).map_err(corrupted)?;
+                decisions.insert(subject, consent.granted);
+            }
+        }
+        Ok(ConsentFilter { default: regime_of(tenant, purpose)? == Regime::OptOut, decisions })
+    }
+
+    /// Every consent in force, for the `consents` SQL table.
+    pub(crate) fn all_consents(tenant: &Tenant) -> Result<Vec<(Pseudonym, Consent)>, EngineError> {
+        tenant
+            .partition()
+            .catalog()
+            .scan_prefix(CONSENTS, b"")?
+            .into_iter()
+            .map(|(k, v)| {
+                let subject = Pseudonym::from_slice(k.get(..32).unwrap_or_default()).map_err(|e| corrupted(e.to_string()))?;
+                Ok((subject, serde_json::from_slice(&v).map_err(corrupted)?))
+            })
+            .collect()
     }
 
     /// Deletes every consent entry of the subjects (erasure), in one commit. Returns how many.

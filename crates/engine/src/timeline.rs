@@ -137,7 +137,7 @@ pub(crate) fn read(tenant: &Tenant, query: &TimelineQuery) -> Result<TimelinePag
 /// The class a field stored in the clear is read as: free text cleaned of PII (a `pii`
 /// action other than `seal`) reads as public; a field the schema does not know reads as an
 /// identifier (the narrower class) unless undeclared fields are cleaned.
-fn stored_class(schema: Option<&steward_privacy::Schema>, name: &str) -> PrivacyClass {
+pub(crate) fn stored_class(schema: Option<&steward_privacy::Schema>, name: &str) -> PrivacyClass {
     use steward_privacy::pii::PiiAction;
     let Some(schema) = schema else { return PrivacyClass::Identifier };
     match schema.field(name) {

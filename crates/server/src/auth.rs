@@ -99,13 +99,24 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
         }
         Err(rejection) => return rejection.into_response(),
     };
+    let mut body = body;
+    let mut purpose = purpose_param(parts.uri.query());
+    if spec.purpose_in_body && purpose.is_none() {
+        // Buffered within the JSON body bound the handler applies anyway.
+        let bytes = match axum::body::to_bytes(body, crate::limits::JSON_BODY_BYTES_MAX).await {
+            Ok(bytes) => bytes,
+            Err(_) => return ApiError::too_large(format!("the body is larger than {} bytes", crate::limits::JSON_BODY_BYTES_MAX)).into_response(),
+        };
+        purpose = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v.get("purpose").and_then(|p| p.as_str()).map(str::to_owned));
+        body = axum::body::Body::from(bytes);
+    }
     let pending = Pending {
         spec,
         action,
         tenant,
         resource_id,
         request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default(),
-        purpose: purpose_param(parts.uri.query()),
+        purpose,
         source_ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
     };
     let principal = match bearer(&parts.headers).and_then(|token| Ok(state.engine.authenticate_for(token, pending.tenant.as_deref())?)) {
@@ -169,6 +180,7 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
         record.result_rows = facts.rows;
         record.subject_count = facts.subjects.len() as u64;
         record.subject_refs = facts.subjects.clone();
+        record.statement = facts.statement.clone();
     }
     if record_decision(&state.engine, pending.tenant.clone(), record, false, pending.subject()).await.is_err() {
         return audit_unavailable();
@@ -333,4 +345,6 @@ fn audit_safe(text: &str) -> String {
 pub struct AuditFacts {
     pub rows: u64,
     pub subjects: Vec<[u8; 32]>,
+    /// A query's normalized text (literals and unknown words replaced by `?`).
+    pub statement: Option<String>,
 }

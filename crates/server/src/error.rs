@@ -114,3 +114,21 @@ pub(crate) fn from_json_rejection(rejection: axum::extract::rejection::JsonRejec
         other => ApiError::bad_request("invalid_json", None, other.body_text()),
     }
 }
+
+impl From<steward_query::QueryError> for ApiError {
+    fn from(error: steward_query::QueryError) -> ApiError {
+        use steward_query::QueryError as Q;
+        let code = error.code();
+        match error {
+            Q::Engine(e) => ApiError::from(e),
+            Q::Internal(message) => {
+                tracing::error!(%message, "query failed");
+                ApiError::internal()
+            }
+            Q::InvalidRequest { field, ref message } => ApiError::bad_request(code, Some(field), message.clone()),
+            Q::InvalidSql { .. } | Q::NotAllowed { .. } | Q::UnknownTable { .. } => ApiError::bad_request(code, Some("sql"), error.to_string()),
+            Q::TooManyRows { .. } | Q::TooManyBytes { .. } | Q::Memory { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string()),
+            Q::Timeout { .. } => ApiError::new(StatusCode::GATEWAY_TIMEOUT, code, error.to_string()),
+        }
+    }
+}

@@ -72,6 +72,7 @@ fn routes() -> Router<AppState> {
         .route("/v1/tenants/{tenant}/audit/head", get(audit::head))
         .route("/v1/tenants/{tenant}/audit/proofs/inclusion", get(audit::inclusion))
         .route("/v1/tenants/{tenant}/audit/proofs/consistency", get(audit::consistency))
+        .route("/v1/tenants/{tenant}/sql", post(sql::query))
         .route("/v1/tenants/{tenant}/audit/reports/subject", post(reports::subject))
         .route("/v1/tenants/{tenant}/audit/reports/principal", get(reports::principal))
         .fallback(routes::not_found)

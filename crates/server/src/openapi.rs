@@ -19,23 +19,30 @@ pub struct RouteSpec {
     /// Changes state: its audit record is durable before the answer. Reads (GET, and POSTs
     /// that only carry a query in their body) are recorded after the handler, with its facts.
     pub changes: bool,
+    /// The purpose may come in the JSON body (`{"purpose": ...}`) instead of `?purpose=`.
+    pub purpose_in_body: bool,
     /// Who may call it under the default policies, for the document.
     pub who: &'static str,
     pub summary: &'static str,
 }
 
 const fn public(method: &'static str, path: &'static str, summary: &'static str) -> RouteSpec {
-    RouteSpec { method, path, authenticated: false, action: None, resource: ResourceKind::Deployment, resource_param: None, changes: false, who: "anyone", summary }
+    RouteSpec { method, path, authenticated: false, action: None, resource: ResourceKind::Deployment, resource_param: None, changes: false, purpose_in_body: false, who: "anyone", summary }
 }
 
 const fn route(method: &'static str, path: &'static str, action: Action, resource: ResourceKind, resource_param: Option<&'static str>, who: &'static str, summary: &'static str) -> RouteSpec {
     let changes = !matches!(method.as_bytes(), b"GET");
-    RouteSpec { method, path, authenticated: true, action: Some(action), resource, resource_param, changes, who, summary }
+    RouteSpec { method, path, authenticated: true, action: Some(action), resource, resource_param, changes, purpose_in_body: false, who, summary }
 }
 
 /// A POST whose body is a query (an external id, a dry-run request): a read, not a change.
 const fn post_read(path: &'static str, action: Action, resource: ResourceKind, who: &'static str, summary: &'static str) -> RouteSpec {
     RouteSpec { changes: false, ..route("POST", path, action, resource, None, who, summary) }
+}
+
+/// A read whose JSON body carries the query and its purpose.
+const fn post_query(path: &'static str, action: Action, resource: ResourceKind, who: &'static str, summary: &'static str) -> RouteSpec {
+    RouteSpec { purpose_in_body: true, ..post_read(path, action, resource, who, summary) }
 }
 
 use ResourceKind as R;
@@ -76,6 +83,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/v1/tenants/{tenant}/audit/head", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "The audit log's current size and root, and its latest signed tree head"),
     route("GET", "/v1/tenants/{tenant}/audit/proofs/inclusion", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Inclusion proof (?index=&size=) per RFC 9162"),
     route("GET", "/v1/tenants/{tenant}/audit/proofs/consistency", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Consistency proof (?from=&to=) per RFC 9162"),
+    post_query("/v1/tenants/{tenant}/sql", Action::Query, R::Tenant, "reader, privacy_officer, admin, per purpose", "Run a read-only SQL query ({sql, purpose, max_rows?, timeout_ms?}); Accept: JSON, text/csv, Arrow IPC stream or Parquet; columns a purpose may not see read as NULL"),
     post_read("/v1/tenants/{tenant}/audit/reports/subject", Action::ReadAudit, R::AuditLog, "privacy_officer, admin", "Every decision about one subject (external id in the body); ?format=csv"),
     route("GET", "/v1/tenants/{tenant}/audit/reports/principal", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Everything one principal did (?principal=key:<id>|user:<sub>&from=&to=&format=csv)"),
 ];

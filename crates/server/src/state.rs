@@ -18,8 +18,14 @@ pub struct AppState {
     ready: Arc<AtomicBool>,
     engine_calls: Arc<Semaphore>,
     pub(crate) limiter: Arc<RateLimiter>,
+    /// Queries and data set builds running at once; each holds a memory pool of its own.
+    queries: Arc<Semaphore>,
     options: ServerOptions,
 }
+
+/// Queries at once; more wait up to [`QUERY_WAIT`], then get 503.
+pub const QUERIES_MAX: usize = 4;
+pub const QUERY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Deployment-wide settings of the HTTP edge.
 #[derive(Clone, Debug, Default)]
@@ -55,6 +61,7 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(true)),
             engine_calls: Arc::new(Semaphore::new(ENGINE_CALLS_MAX)),
             limiter: Arc::new(RateLimiter::default()),
+            queries: Arc::new(Semaphore::new(QUERIES_MAX)),
             options,
         }
     }
@@ -74,6 +81,15 @@ impl AppState {
 
     pub fn set_not_ready(&self) {
         self.ready.store(false, Ordering::SeqCst);
+    }
+
+    /// A slot for a query or data set build.
+    pub(crate) async fn query_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        match tokio::time::timeout(QUERY_WAIT, self.queries.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(ApiError::unavailable("shutting down")),
+            Err(_) => Err(ApiError::unavailable(format!("{QUERIES_MAX} queries are running; retry later"))),
+        }
     }
 
     /// Runs a blocking engine call on the blocking pool, at most ENGINE_CALLS_MAX at once.

@@ -19,12 +19,15 @@ mod partition;
 mod record;
 mod retention;
 mod rewrite;
+mod scan;
 mod segment;
 
 pub use catalog::{Catalog, CatalogError, SegmentMeta};
 pub use dedup::EventKey;
 pub use erasure::{Purged, Shredded};
 pub use retention::Expired;
+pub use scan::{ReadSnapshot, ScanBounds};
+pub use segment::{Segment, COLUMN_NAMES};
 pub use rewrite::Rewritten;
 pub use error::StoreError;
 pub use partition::{AppendOutcome, Partition, PartitionConfig, PartitionKeys, PartitionStats, SubjectScan};

@@ -69,6 +69,11 @@ impl Memtable {
         }
     }
 
+    /// Every row, in insertion order.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = &(EventRecord, EventKey)> {
+        self.chunks.iter().flatten()
+    }
+
     /// The rows in the order a segment stores them (borrowed: the table stays readable).
     pub fn sorted_rows(&self) -> Vec<&(EventRecord, EventKey)> {
         let mut rows: Vec<&(EventRecord, EventKey)> = self.chunks.iter().flatten().collect();

@@ -33,6 +33,9 @@ pub const SEGMENT_FORMAT_VERSION: u32 = 1;
 const COL_SUBJECT: usize = 0;
 const COL_EVENT_KEY: usize = 3;
 
+/// Column names in segment order (format v1).
+pub const COLUMN_NAMES: [&str; 9] = ["subject", "time", "seq", "event_key", "event_id", "type", "schema_version", "public", "sealed"];
+
 pub fn segment_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("subject", DataType::FixedSizeBinary(32), false),
@@ -121,7 +124,7 @@ pub(crate) fn sort_key(r: &EventRecord) -> (&[u8; 32], i64, u64) {
     (r.event.subject.as_bytes(), r.event.time_us, r.seq)
 }
 
-fn to_batch(rows: &[&(EventRecord, EventKey)]) -> Result<RecordBatch, StoreError> {
+pub(crate) fn to_batch(rows: &[&(EventRecord, EventKey)]) -> Result<RecordBatch, StoreError> {
     let n = rows.len();
     let mut subject = FixedSizeBinaryBuilder::with_capacity(n, 32);
     let mut time = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
@@ -186,7 +189,7 @@ impl Segment {
         move |source| StoreError::Parquet { path: self.path.clone(), source }
     }
 
-    fn reader_meta(&self) -> Result<ArrowReaderMetadata, StoreError> {
+    pub(crate) fn reader_meta(&self) -> Result<ArrowReaderMetadata, StoreError> {
         if let Some(meta) = self.reader_meta.get() {
             return Ok(meta.clone());
         }
@@ -200,7 +203,7 @@ impl Segment {
         Ok(self.reader_meta.get_or_init(|| meta).clone())
     }
 
-    fn reader(&self, row_groups: Vec<usize>, columns: Option<&[usize]>) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, StoreError> {
+    pub(crate) fn reader(&self, row_groups: Vec<usize>, columns: Option<&[usize]>) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, StoreError> {
         let meta = self.reader_meta()?;
         let file = std::fs::File::open(&self.path).map_err(StoreError::io(&self.path))?;
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta).with_row_groups(row_groups);
@@ -300,7 +303,7 @@ impl Segment {
         Ok((record, EventKey::from_bytes(key)))
     }
 
-    fn corrupt(&self, reason: String) -> StoreError {
+    pub(crate) fn corrupt(&self, reason: String) -> StoreError {
         StoreError::Corrupted { what: "segment", path: self.path.clone(), reason }
     }
 }

@@ -48,9 +48,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("audit", &["crypto"]),
     ("store", &["crypto", "wal"]),
     ("engine", &["crypto", "wal", "store", "privacy", "access", "audit", "policy"]),
-    ("server", &["engine", "crypto", "store", "privacy", "access", "audit", "policy"]),
-    ("cli", &["server", "engine", "gen", "crypto", "store", "privacy", "access", "audit", "policy"]),
-    ("bench", &["engine", "gen", "crypto", "store", "wal", "privacy", "access", "audit", "policy", "server"]),
+    ("query", &["engine", "crypto", "store", "privacy", "policy"]),
+    ("lineage", &["query", "engine", "crypto", "store", "privacy", "policy"]),
+    ("server", &["lineage", "query", "engine", "crypto", "store", "privacy", "access", "audit", "policy"]),
+    ("cli", &["server", "lineage", "query", "engine", "gen", "crypto", "store", "privacy", "access", "audit", "policy"]),
+    ("bench", &["query", "engine", "gen", "crypto", "store", "wal", "privacy", "access", "audit", "policy", "server"]),
 ];
 
 /// Third-party crates only some crates may use: HTTP at the edge, async only where needed.

@@ -20,7 +20,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let request = body(request)?;
     let archive = state.blocking(move |engine| engine.access_archive(&tenant, &request.external_id)).await?;
-    let facts = AuditFacts { rows: archive.events, subjects: archive.subject_ref.into_iter().collect() };
+    let facts = AuditFacts { rows: archive.events, subjects: archive.subject_ref.into_iter().collect(), statement: None };
     let mut response = archive.tar.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-tar"));

@@ -12,6 +12,7 @@ pub mod pii;
 pub mod policies;
 pub mod reports;
 pub mod schemas;
+pub mod sql;
 pub mod subjects;
 pub mod tenants;
 

@@ -77,7 +77,7 @@ pub async fn subject(
         .await?;
     // Reading about a subject is an access to its data: this read is in its own report.
     let mut response = render(&report, format);
-    response.extensions_mut().insert(AuditFacts { rows: report.rows.len() as u64, subjects: reference.into_iter().collect() });
+    response.extensions_mut().insert(AuditFacts { rows: report.rows.len() as u64, subjects: reference.into_iter().collect(), statement: None });
     Ok(response)
 }
 

@@ -31,7 +31,7 @@ pub async fn resolve(
         })
         .await?;
     let mut response = Json(json!({"subject": subject.to_hex()})).into_response();
-    response.extensions_mut().insert(AuditFacts { rows: 1, subjects: reference.into_iter().collect() });
+    response.extensions_mut().insert(AuditFacts { rows: 1, subjects: reference.into_iter().collect(), statement: None });
     Ok(response)
 }
 
@@ -82,7 +82,7 @@ pub async fn timeline(
             Ok((page, reference))
         })
         .await?;
-    let facts = AuditFacts { rows: page.events.len() as u64, subjects: reference.into_iter().collect() };
+    let facts = AuditFacts { rows: page.events.len() as u64, subjects: reference.into_iter().collect(), statement: None };
     let mut response = Json(json!({
         "subject": subject.to_hex(),
         "purpose": purpose,

@@ -1,0 +1,551 @@
+//! The scan under every SQL table: a store snapshot read segment by segment and row group
+//! by row group, pruned by the bounds the query's filters imply, each row passed through the
+//! read path's rules (erasure tombstones, the purpose's consent, retention, the data set's
+//! snapshot) before DataFusion sees it, and only the projected columns decoded.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{
+    Array, ArrayRef, BinaryArray, BooleanBuilder, FixedSizeBinaryArray, Float64Builder, Int64Builder, RecordBatch, RecordBatchOptions, StringArray, StringBuilder,
+    TimestampMicrosecondArray, TimestampMicrosecondBuilder, UInt32Array, UInt64Array,
+};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::catalog::Session;
+use datafusion::common::{DataFusionError, ScalarValue};
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
+use futures_util::StreamExt;
+use parking_lot::Mutex;
+use serde_json::{Map, Value};
+use steward_crypto::Pseudonym;
+use steward_engine::TenantReader;
+use steward_privacy::FieldType;
+use steward_store::{ReadSnapshot, ScanBounds, Segment};
+
+use crate::views::{ColumnSource, ViewDef};
+
+/// What one query's scans share: the reader (purpose, consent, keys), one snapshot so every
+/// table of the query sees the same instant, the deadline, and what lineage needs.
+pub struct ScanContext {
+    pub reader: Arc<TenantReader>,
+    pub snapshot: Arc<ReadSnapshot>,
+    pub deadline: Instant,
+    /// Subjects whose rows reached the query (a data set's lineage); None when not tracked.
+    pub subjects: Option<Mutex<HashSet<Pseudonym>>>,
+    pub segments_read: Mutex<HashSet<u64>>,
+    pub row_groups_read: AtomicU64,
+    pub row_groups_pruned: AtomicU64,
+    pub rows_scanned: AtomicU64,
+}
+
+impl ScanContext {
+    pub fn new(reader: Arc<TenantReader>, snapshot: Arc<ReadSnapshot>, deadline: Instant, track_subjects: bool) -> ScanContext {
+        ScanContext {
+            reader,
+            snapshot,
+            deadline,
+            subjects: track_subjects.then(|| Mutex::new(HashSet::new())),
+            segments_read: Mutex::new(HashSet::new()),
+            row_groups_read: AtomicU64::new(0),
+            row_groups_pruned: AtomicU64::new(0),
+            rows_scanned: AtomicU64::new(0),
+        }
+    }
+}
+
+/// One view as a DataFusion table.
+pub struct ViewTable {
+    view: Arc<ViewDef>,
+    schema: SchemaRef,
+    ctx: Arc<ScanContext>,
+}
+
+impl fmt::Debug for ViewTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ViewTable({})", self.view.name)
+    }
+}
+
+impl ViewTable {
+    pub fn new(view: ViewDef, ctx: Arc<ScanContext>) -> ViewTable {
+        let schema = view.schema();
+        ViewTable { view: Arc::new(view), schema, ctx }
+    }
+}
+
+#[async_trait]
+impl TableProvider for ViewTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> datafusion::common::Result<Vec<TableProviderFilterPushDown>> {
+        // Bounds prune; DataFusion still applies every filter to the rows that come back.
+        Ok(filters.iter().map(|f| if narrows(f, &mut ScanBounds::default()) { TableProviderFilterPushDown::Inexact } else { TableProviderFilterPushDown::Unsupported }).collect())
+    }
+
+    async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, filters: &[Expr], limit: Option<usize>) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+        let projection: Vec<usize> = projection.cloned().unwrap_or_else(|| (0..self.schema.fields().len()).collect());
+        let mut bounds = ScanBounds { max_seq: Some(self.ctx.snapshot.max_seq), ..ScanBounds::default() };
+        for filter in filters {
+            narrows(filter, &mut bounds);
+        }
+        if let Some(t) = &self.view.event_type {
+            bounds.types = Some(match bounds.types.take() {
+                Some(types) => types.into_iter().filter(|x| x == t).collect(),
+                None => vec![t.clone()],
+            });
+        }
+        let mut sources = Vec::new();
+        for batch in &self.ctx.snapshot.memtable {
+            sources.push(Source::Memtable(batch.clone()));
+        }
+        for segment in &self.ctx.snapshot.segments {
+            let m = &segment.meta;
+            if bounds.from_us.is_some_and(|f| m.max_time_us < f) || bounds.to_us.is_some_and(|t| m.min_time_us >= t) || bounds.subject.is_some_and(|s| s < m.min_subject || s > m.max_subject) {
+                continue;
+            }
+            let groups = segment.row_groups_within(&bounds).map_err(external)?;
+            for g in groups {
+                sources.push(Source::RowGroup(segment.clone(), g));
+            }
+        }
+        let partitions = state.config().target_partitions().clamp(1, 64).min(sources.len().max(1));
+        let mut split: Vec<Vec<Source>> = (0..partitions).map(|_| Vec::new()).collect();
+        for (i, source) in sources.into_iter().enumerate() {
+            split[i % partitions].push(source);
+        }
+        let schema = Arc::new(self.schema.project(&projection)?);
+        let plan = Arc::new(ScanPlan { view: self.view.clone(), projection: Arc::new(projection), bounds: Arc::new(bounds), ctx: self.ctx.clone() });
+        let streams: Vec<Arc<dyn PartitionStream>> =
+            split.into_iter().map(|sources| Arc::new(ScanPartition { schema: schema.clone(), plan: plan.clone(), sources: Mutex::new(Some(sources)) }) as Arc<dyn PartitionStream>).collect();
+        Ok(Arc::new(StreamingTableExec::try_new(schema, streams, None, Vec::new(), false, limit)?))
+    }
+}
+
+fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+#[derive(Clone)]
+enum Source {
+    Memtable(RecordBatch),
+    RowGroup(Arc<Segment>, usize),
+}
+
+struct ScanPlan {
+    view: Arc<ViewDef>,
+    projection: Arc<Vec<usize>>,
+    bounds: Arc<ScanBounds>,
+    ctx: Arc<ScanContext>,
+}
+
+struct ScanPartition {
+    schema: SchemaRef,
+    plan: Arc<ScanPlan>,
+    sources: Mutex<Option<Vec<Source>>>,
+}
+
+impl fmt::Debug for ScanPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ScanPartition({})", self.plan.view.name)
+    }
+}
+
+impl PartitionStream for ScanPartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let sources = self.sources.lock().take().unwrap_or_default();
+        let plan = self.plan.clone();
+        let schema = self.schema.clone();
+        let stream = futures_util::stream::iter(sources)
+            .map(move |source| plan.read(&schema, source))
+            .filter_map(|r| async move {
+                match r {
+                    Ok(Some(batch)) => Some(Ok(batch)),
+                    Ok(None) => None,
+                    Err(e) => Some(Err(e)),
+                }
+            });
+        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
+    }
+}
+
+/// The raw segment columns a projection needs.
+fn raw_columns(view: &ViewDef, projection: &[usize], sealed: bool) -> Vec<&'static str> {
+    let mut need = vec!["subject", "time", "seq", "type"];
+    let mut add = |c: &'static str| {
+        if !need.contains(&c) {
+            need.push(c);
+        }
+    };
+    for &i in projection {
+        match &view.columns[i].source {
+            ColumnSource::EventId => add("event_id"),
+            ColumnSource::SchemaVersion => add("schema_version"),
+            ColumnSource::Properties | ColumnSource::Field { .. } => {
+                add("schema_version");
+                add("public");
+                if sealed {
+                    add("event_id");
+                    add("sealed");
+                }
+            }
+            _ => {}
+        }
+    }
+    // Keep segment order so a projection mask reads them in one pass.
+    need.sort_by_key(|c| steward_store::COLUMN_NAMES.iter().position(|n| n == c));
+    need
+}
+
+impl ScanPlan {
+    fn sealed_needed(&self) -> bool {
+        let reader = &self.ctx.reader;
+        let any_sealed_visible = steward_privacy::PrivacyClass::ALL.into_iter().any(|c| c.is_sealed() && reader.sees(c));
+        if !any_sealed_visible {
+            return false;
+        }
+        let latest: HashMap<String, _> = reader.schemas().into_iter().map(|s| (s.event_type.clone(), s)).collect();
+        let event_type = self.view.event_type.as_deref();
+        self.view.needs_sealed(&self.projection, |name| match event_type.and_then(|t| latest.get(t)) {
+            Some(schema) => schema.schema.field(name).is_none_or(|f| f.class.is_sealed() || f.class == steward_privacy::PrivacyClass::FreeText),
+            None => true,
+        })
+    }
+
+    fn read(&self, schema: &SchemaRef, source: Source) -> datafusion::common::Result<Option<RecordBatch>> {
+        if Instant::now() > self.ctx.deadline {
+            return Err(DataFusionError::ResourcesExhausted("query_timeout: the query ran past its time limit".into()));
+        }
+        let sealed = self.sealed_needed();
+        let raw = match source {
+            Source::Memtable(batch) => batch,
+            Source::RowGroup(segment, group) => {
+                let columns = raw_columns(&self.view, &self.projection, sealed);
+                let batches = segment.read_columns(vec![group], &columns).map_err(external)?;
+                self.ctx.segments_read.lock().insert(segment.meta.id);
+                self.ctx.row_groups_read.fetch_add(1, Ordering::Relaxed);
+                match batches.len() {
+                    0 => return Ok(None),
+                    1 => batches.into_iter().next().ok_or_else(|| DataFusionError::Internal("no batch".into()))?,
+                    _ => datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches)?,
+                }
+            }
+        };
+        self.ctx.rows_scanned.fetch_add(raw.num_rows() as u64, Ordering::Relaxed);
+        let kept = self.admit(&raw)?;
+        if kept.num_rows() == 0 {
+            return Ok(None);
+        }
+        Ok(Some(self.project(schema, &kept, sealed)?))
+    }
+
+    /// Applies the read path's rules and the exact bounds to every row.
+    fn admit(&self, raw: &RecordBatch) -> datafusion::common::Result<RecordBatch> {
+        let subjects = col::<FixedSizeBinaryArray>(raw, "subject")?;
+        let seqs = col::<UInt64Array>(raw, "seq")?;
+        let times = col::<TimestampMicrosecondArray>(raw, "time")?;
+        let types = col::<StringArray>(raw, "type")?;
+        let snapshot = &self.ctx.snapshot;
+        let reader = &self.ctx.reader;
+        let bounds = &self.bounds;
+        let mut keep = BooleanBuilder::with_capacity(raw.num_rows());
+        let mut last: Option<(&[u8], bool, Option<u64>)> = None;
+        let mut cuts: HashMap<String, Option<i64>> = HashMap::new();
+        let mut tracked: Vec<Pseudonym> = Vec::new();
+        let mut last_tracked: Option<&[u8]> = None;
+        for i in 0..raw.num_rows() {
+            let subject_bytes = subjects.value(i);
+            let (admitted, cut) = match last {
+                Some((s, a, c)) if s == subject_bytes => (a, c),
+                _ => {
+                    let subject = Pseudonym::from_slice(subject_bytes).map_err(|e| DataFusionError::Internal(e.to_string()))?;
+                    let admitted = reader.consent().admits(&subject) && bounds.subject.is_none_or(|s| s == subject);
+                    let cut = snapshot.tombstones.get(&subject).copied();
+                    last = Some((subject_bytes, admitted, cut));
+                    (admitted, cut)
+                }
+            };
+            let seq = seqs.value(i);
+            let time = times.value(i);
+            let event_type = types.value(i);
+            let retention_cut = match cuts.get(event_type) {
+                Some(c) => *c,
+                None => {
+                    let c = reader.retention_cut_us(event_type);
+                    cuts.insert(event_type.to_owned(), c);
+                    c
+                }
+            };
+            let ok = admitted
+                && cut.is_none_or(|c| seq > c)
+                && bounds.max_seq.is_none_or(|m| seq <= m)
+                && bounds.from_us.is_none_or(|f| time >= f)
+                && bounds.to_us.is_none_or(|t| time < t)
+                && retention_cut.is_none_or(|c| time > c)
+                && bounds.types.as_ref().is_none_or(|ts| ts.iter().any(|t| t == event_type));
+            if ok && self.ctx.subjects.is_some() && last_tracked != Some(subject_bytes) {
+                last_tracked = Some(subject_bytes);
+                tracked.push(Pseudonym::from_slice(subject_bytes).map_err(|e| DataFusionError::Internal(e.to_string()))?);
+            }
+            keep.append_value(ok);
+        }
+        if let Some(set) = &self.ctx.subjects
+            && !tracked.is_empty()
+        {
+            let mut set = set.lock();
+            for s in tracked {
+                set.insert(s);
+            }
+        }
+        Ok(filter_record_batch(raw, &keep.finish())?)
+    }
+
+    fn project(&self, schema: &SchemaRef, raw: &RecordBatch, sealed: bool) -> datafusion::common::Result<RecordBatch> {
+        let n = raw.num_rows();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.projection.len());
+        let needs_rows = self.projection.iter().any(|&i| matches!(self.view.columns[i].source, ColumnSource::Properties | ColumnSource::Field { .. }));
+        let decoded = if needs_rows { Some(self.decode_rows(raw, sealed)?) } else { None };
+        for &i in self.projection.iter() {
+            let column = &self.view.columns[i];
+            let array: ArrayRef = match &column.source {
+                ColumnSource::EventId => raw_col(raw, "event_id")?,
+                ColumnSource::Type => raw_col(raw, "type")?,
+                ColumnSource::Time => raw_col(raw, "time")?,
+                ColumnSource::SchemaVersion => raw_col(raw, "schema_version")?,
+                ColumnSource::Subject => {
+                    let subjects = col::<FixedSizeBinaryArray>(raw, "subject")?;
+                    let mut b = StringBuilder::with_capacity(n, n * 64);
+                    let mut hex = [0u8; 64];
+                    for i in 0..n {
+                        b.append_value(hex_into(subjects.value(i), &mut hex));
+                    }
+                    Arc::new(b.finish())
+                }
+                ColumnSource::Properties => {
+                    let rows = decoded.as_ref().ok_or_else(|| DataFusionError::Internal("rows not decoded".into()))?;
+                    let mut b = StringBuilder::with_capacity(n, n * 64);
+                    for row in rows {
+                        b.append_value(Value::Object(row.clone()).to_string());
+                    }
+                    Arc::new(b.finish())
+                }
+                ColumnSource::Field { name, field_type } => {
+                    let rows = decoded.as_ref().ok_or_else(|| DataFusionError::Internal("rows not decoded".into()))?;
+                    build_field(rows, name, field_type, &column.data_type)?
+                }
+            };
+            columns.push(array);
+        }
+        Ok(RecordBatch::try_new_with_options(schema.clone(), columns, &RecordBatchOptions::new().with_row_count(Some(n)))?)
+    }
+
+    /// Each row's visible properties: clear fields by the class of the schema version the
+    /// row was written under, sealed fields opened only for visible classes.
+    fn decode_rows(&self, raw: &RecordBatch, sealed: bool) -> datafusion::common::Result<Vec<Map<String, Value>>> {
+        let reader = &self.ctx.reader;
+        let publics = col::<BinaryArray>(raw, "public")?;
+        let versions = col::<UInt32Array>(raw, "schema_version")?;
+        let types = col::<StringArray>(raw, "type")?;
+        let sealed_col = if sealed { Some((col::<BinaryArray>(raw, "sealed")?, col::<StringArray>(raw, "event_id")?, col::<FixedSizeBinaryArray>(raw, "subject")?)) } else { None };
+        let mut schemas: HashMap<(String, u32), Option<Arc<steward_privacy::SchemaVersion>>> = HashMap::new();
+        let mut out = Vec::with_capacity(raw.num_rows());
+        for i in 0..raw.num_rows() {
+            let mut props: Map<String, Value> = serde_json::from_slice(publics.value(i)).map_err(|e| DataFusionError::Internal(format!("stored public fields are not JSON: {e}")))?;
+            let key = (types.value(i).to_owned(), versions.value(i));
+            let schema = schemas.entry(key.clone()).or_insert_with(|| reader.schema(&key.0, key.1)).clone();
+            for (name, value) in props.iter_mut() {
+                if !reader.sees(reader.stored_class(schema.as_deref(), name)) {
+                    *value = Value::Null;
+                }
+            }
+            if let Some((blobs, ids, subjects)) = sealed_col
+                && !blobs.value(i).is_empty()
+            {
+                let subject = Pseudonym::from_slice(subjects.value(i)).map_err(|e| DataFusionError::Internal(e.to_string()))?;
+                for field in reader.open_sealed(&subject, ids.value(i), blobs.value(i)).map_err(external)? {
+                    props.insert(field.name, field.value.unwrap_or(Value::Null));
+                }
+            }
+            out.push(props);
+        }
+        Ok(out)
+    }
+}
+
+fn build_field(rows: &[Map<String, Value>], name: &str, field_type: &FieldType, data_type: &DataType) -> datafusion::common::Result<ArrayRef> {
+    let n = rows.len();
+    let get = |i: usize| rows[i].get(name).filter(|v| !v.is_null());
+    Ok(match data_type {
+        DataType::Int64 => {
+            let mut b = Int64Builder::with_capacity(n);
+            (0..n).for_each(|i| b.append_option(get(i).and_then(Value::as_i64)));
+            Arc::new(b.finish())
+        }
+        DataType::Float64 => {
+            let mut b = Float64Builder::with_capacity(n);
+            (0..n).for_each(|i| b.append_option(get(i).and_then(Value::as_f64)));
+            Arc::new(b.finish())
+        }
+        DataType::Boolean => {
+            let mut b = BooleanBuilder::with_capacity(n);
+            (0..n).for_each(|i| b.append_option(get(i).and_then(Value::as_bool)));
+            Arc::new(b.finish())
+        }
+        DataType::Timestamp(_, _) => {
+            let mut b = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+            (0..n).for_each(|i| {
+                b.append_option(get(i).and_then(Value::as_str).and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|t| t.timestamp_micros()))
+            });
+            Arc::new(b.finish())
+        }
+        _ => {
+            let mut b = StringBuilder::with_capacity(n, n * 16);
+            let json_text = matches!(field_type, FieldType::List { .. } | FieldType::Object);
+            for i in 0..n {
+                match get(i) {
+                    Some(Value::String(s)) if !json_text => b.append_value(s),
+                    Some(v) => b.append_value(v.to_string()),
+                    None => b.append_null(),
+                }
+            }
+            Arc::new(b.finish())
+        }
+    })
+}
+
+fn hex_into<'a>(bytes: &[u8], out: &'a mut [u8; 64]) -> &'a str {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in bytes.iter().take(32).enumerate() {
+        out[2 * i] = HEX[(b >> 4) as usize];
+        out[2 * i + 1] = HEX[(b & 15) as usize];
+    }
+    std::str::from_utf8(&out[..bytes.len().min(32) * 2]).unwrap_or_default()
+}
+
+fn raw_col(raw: &RecordBatch, name: &str) -> datafusion::common::Result<ArrayRef> {
+    raw.column_by_name(name).cloned().ok_or_else(|| DataFusionError::Internal(format!("segment column {name} not read")))
+}
+
+fn col<'a, T: 'static>(raw: &'a RecordBatch, name: &str) -> datafusion::common::Result<&'a T> {
+    raw.column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| DataFusionError::Internal(format!("segment column {name} missing or of another type")))
+}
+
+/// Narrows `bounds` by a filter on time, type or subject; true if it could.
+fn narrows(filter: &Expr, bounds: &mut ScanBounds) -> bool {
+    match filter {
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => {
+            let a = narrows(left, bounds);
+            let b = narrows(right, bounds);
+            a || b
+        }
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            let (column, value, op) = match (left.as_ref(), right.as_ref()) {
+                (Expr::Column(c), Expr::Literal(v, _)) => (c.name.as_str(), v, *op),
+                (Expr::Literal(v, _), Expr::Column(c)) => match op.swap() {
+                    Some(op) => (c.name.as_str(), v, op),
+                    None => return false,
+                },
+                _ => return false,
+            };
+            match (column, op) {
+                ("time", _) => {
+                    let Some(t) = micros(value) else { return false };
+                    match op {
+                        Operator::Gt => bounds.from_us = Some(bounds.from_us.map_or(t.saturating_add(1), |f| f.max(t.saturating_add(1)))),
+                        Operator::GtEq => bounds.from_us = Some(bounds.from_us.map_or(t, |f| f.max(t))),
+                        // `t` is rounded down from finer units: both upper bounds keep `t` itself.
+                        Operator::Lt | Operator::LtEq => bounds.to_us = Some(bounds.to_us.map_or(t.saturating_add(1), |x| x.min(t.saturating_add(1)))),
+                        Operator::Eq => {
+                            bounds.from_us = Some(bounds.from_us.map_or(t, |f| f.max(t)));
+                            bounds.to_us = Some(bounds.to_us.map_or(t.saturating_add(1), |x| x.min(t.saturating_add(1))));
+                        }
+                        _ => return false,
+                    }
+                    true
+                }
+                ("type", Operator::Eq) => match value {
+                    ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+                        bounds.types = Some(match bounds.types.take() {
+                            Some(ts) => ts.into_iter().filter(|t| t == s).collect(),
+                            None => vec![s.clone()],
+                        });
+                        true
+                    }
+                    _ => false,
+                },
+                ("subject", Operator::Eq) => match value {
+                    ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => match Pseudonym::parse_hex(s) {
+                        Ok(p) => {
+                            bounds.subject = Some(p);
+                            true
+                        }
+                        Err(_) => false,
+                    },
+                    _ => false,
+                },
+                _ => false,
+            }
+        }
+        Expr::Between(b) if !b.negated => {
+            let (Expr::Column(c), Expr::Literal(lo, _), Expr::Literal(hi, _)) = (b.expr.as_ref(), b.low.as_ref(), b.high.as_ref()) else { return false };
+            if c.name != "time" {
+                return false;
+            }
+            let (Some(lo), Some(hi)) = (micros(lo), micros(hi)) else { return false };
+            bounds.from_us = Some(bounds.from_us.map_or(lo, |f| f.max(lo)));
+            bounds.to_us = Some(bounds.to_us.map_or(hi.saturating_add(1), |x| x.min(hi.saturating_add(1))));
+            true
+        }
+        Expr::InList(list) if !list.negated => {
+            let Expr::Column(c) = list.expr.as_ref() else { return false };
+            if c.name != "type" {
+                return false;
+            }
+            let mut names = Vec::new();
+            for item in &list.list {
+                match item {
+                    Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)), _) => names.push(s.clone()),
+                    _ => return false,
+                }
+            }
+            bounds.types = Some(match bounds.types.take() {
+                Some(ts) => ts.into_iter().filter(|t| names.contains(t)).collect(),
+                None => names,
+            });
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A timestamp literal in microseconds (rounded down for finer units).
+fn micros(value: &ScalarValue) -> Option<i64> {
+    match value {
+        ScalarValue::TimestampSecond(Some(v), _) => v.checked_mul(1_000_000),
+        ScalarValue::TimestampMillisecond(Some(v), _) => v.checked_mul(1_000),
+        ScalarValue::TimestampMicrosecond(Some(v), _) => Some(*v),
+        ScalarValue::TimestampNanosecond(Some(v), _) => Some(v.div_euclid(1_000)),
+        _ => None,
+    }
+}

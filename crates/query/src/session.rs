@@ -1,0 +1,220 @@
+//! One SQL session per request: only this tenant's views, shaped for the request's purpose;
+//! read-only statements; a memory pool of the request's size and no spilling (spill files
+//! would put event data outside the data directory's encryption); a deadline checked by
+//! every scan and by the collector.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::GreedyMemoryPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use futures_util::StreamExt;
+use steward_crypto::Pseudonym;
+use steward_engine::TenantReader;
+use steward_store::ScanBounds;
+
+use crate::error::QueryError;
+use crate::scan::{ScanContext, ViewTable};
+use crate::views::{events_view, offers_consents, typed_view, SUBJECTS_VIEW};
+
+/// Per-query bounds; the HTTP edge lets a caller lower them, never raise them.
+#[derive(Clone, Debug)]
+pub struct QueryLimits {
+    pub max_rows: usize,
+    pub max_bytes: usize,
+    pub timeout: Duration,
+    pub memory_bytes: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> QueryLimits {
+        QueryLimits { max_rows: 100_000, max_bytes: 64 << 20, timeout: Duration::from_secs(30), memory_bytes: 512 << 20 }
+    }
+}
+
+/// Hard ceilings on what a request may ask for.
+pub const MAX_ROWS_CEILING: usize = 10_000_000;
+pub const MAX_BYTES_CEILING: usize = 1 << 30;
+pub const TIMEOUT_CEILING: Duration = Duration::from_secs(600);
+pub const MEMORY_CEILING: usize = 4 << 30;
+/// SQL text accepted.
+pub const SQL_BYTES_MAX: usize = 64 * 1024;
+
+/// What a query runs against, beyond its text.
+#[derive(Clone, Debug, Default)]
+pub struct QueryOptions {
+    /// Read only rows acknowledged at or before this sequence number (rebuilding a data set).
+    pub as_of_seq: Option<u64>,
+    /// Record the subjects whose rows reached the query (a data set's lineage).
+    pub track_subjects: bool,
+}
+
+/// A planned query whose rows are still to be pulled.
+pub struct Running {
+    pub stream: SendableRecordBatchStream,
+    pub schema: SchemaRef,
+    pub scan: Arc<ScanContext>,
+    pub tables: Vec<String>,
+    /// The query as the audit log records it (see [`crate::normalize`]).
+    pub normalized: String,
+    limits: QueryLimits,
+}
+
+/// A query's rows, collected within its limits.
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub rows: u64,
+    pub bytes: u64,
+    pub snapshot_seq: u64,
+    pub segments_read: u64,
+    pub row_groups_read: u64,
+    pub rows_scanned: u64,
+}
+
+impl Running {
+    /// Subjects whose rows reached the query (empty unless tracked).
+    pub fn subjects(&self) -> HashSet<Pseudonym> {
+        self.scan.subjects.as_ref().map(|s| s.lock().clone()).unwrap_or_default()
+    }
+
+    pub fn map_error(&self, e: datafusion::common::DataFusionError) -> QueryError {
+        QueryError::from_datafusion(e, &self.tables, self.limits.timeout.as_millis() as u64, self.limits.memory_bytes)
+    }
+
+    /// Pulls every row, failing as soon as a limit is passed.
+    pub async fn collect(mut self) -> Result<QueryResult, QueryError> {
+        let mut batches = Vec::new();
+        let (mut rows, mut bytes) = (0u64, 0u64);
+        while let Some(batch) = self.stream.next().await {
+            let batch = batch.map_err(|e| self.map_error(e))?;
+            if Instant::now() > self.scan.deadline {
+                return Err(QueryError::Timeout { limit_ms: self.limits.timeout.as_millis() as u64 });
+            }
+            rows += batch.num_rows() as u64;
+            bytes += batch.get_array_memory_size() as u64;
+            if rows > self.limits.max_rows as u64 {
+                return Err(QueryError::TooManyRows { limit: self.limits.max_rows });
+            }
+            if bytes > self.limits.max_bytes as u64 {
+                return Err(QueryError::TooManyBytes { limit: self.limits.max_bytes });
+            }
+            if batch.num_rows() > 0 {
+                batches.push(batch);
+            }
+        }
+        Ok(QueryResult {
+            schema: self.schema.clone(),
+            batches,
+            rows,
+            bytes,
+            snapshot_seq: self.scan.snapshot.max_seq,
+            segments_read: self.scan.segments_read.lock().len() as u64,
+            row_groups_read: self.scan.row_groups_read.load(std::sync::atomic::Ordering::Relaxed),
+            rows_scanned: self.scan.rows_scanned.load(std::sync::atomic::Ordering::Relaxed),
+        })
+    }
+}
+
+/// A session over one snapshot of the reader's tenant, ready for one query.
+pub struct Session {
+    ctx: SessionContext,
+    scan: Arc<ScanContext>,
+    tables: Vec<String>,
+    known: HashSet<String>,
+    limits: QueryLimits,
+}
+
+impl Session {
+    /// Registers the tenant's views for the reader's purpose over a fresh snapshot.
+    pub async fn open(reader: Arc<TenantReader>, limits: &QueryLimits, options: &QueryOptions) -> Result<Session, QueryError> {
+        let deadline = Instant::now() + limits.timeout;
+        let snapshot = Arc::new(reader.snapshot(&ScanBounds { max_seq: options.as_of_seq, ..ScanBounds::default() })?);
+        let scan = Arc::new(ScanContext::new(reader.clone(), snapshot, deadline, options.track_subjects));
+        let internal = |e: datafusion::common::DataFusionError| QueryError::Internal(e.to_string());
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(GreedyMemoryPool::new(limits.memory_bytes)))
+            .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
+            .build_arc()
+            .map_err(internal)?;
+        let partitions = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16);
+        let config = SessionConfig::new().with_target_partitions(partitions).with_information_schema(false).with_default_catalog_and_schema("steward", "tenant");
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let mut tables = vec!["events".to_owned()];
+        ctx.register_table("events", Arc::new(ViewTable::new(events_view(), scan.clone()))).map_err(internal)?;
+        for schema in reader.schemas() {
+            let view = typed_view(&schema);
+            if tables.contains(&view.name) || view.name == "subjects" || view.name == "consents" {
+                continue;
+            }
+            let name = view.name.clone();
+            tables.push(name.clone());
+            ctx.register_table(name.as_str(), Arc::new(ViewTable::new(view, scan.clone()))).map_err(internal)?;
+        }
+        ctx.sql(&format!("CREATE VIEW subjects AS {SUBJECTS_VIEW}")).await.map_err(internal)?;
+        tables.push("subjects".into());
+        if offers_consents(reader.visible()) {
+            ctx.register_batch("consents", crate::consents::consents_batch(&reader)?).map_err(internal)?;
+            tables.push("consents".into());
+        }
+        tables.sort();
+        let mut known: HashSet<String> = tables.iter().cloned().collect();
+        {
+            let state = ctx.state();
+            known.extend(state.scalar_functions().keys().cloned());
+            known.extend(state.aggregate_functions().keys().cloned());
+            known.extend(state.window_functions().keys().cloned());
+        }
+        for table in &tables {
+            if let Ok(provider) = ctx.table_provider(table.as_str()).await {
+                known.extend(provider.schema().fields().iter().map(|f| f.name().to_ascii_lowercase()));
+            }
+        }
+        known.extend(["first_seen", "last_seen"].map(String::from));
+        Ok(Session { ctx, scan, tables, known, limits: limits.clone() })
+    }
+
+    /// The query as the audit log may record it.
+    pub fn normalize(&self, sql: &str) -> String {
+        crate::normalize::normalize(sql, &|w| self.known.contains(w))
+    }
+
+    pub fn tables(&self) -> &[String] {
+        &self.tables
+    }
+
+    /// Plans `sql`; read-only statements only.
+    pub async fn start(self, sql: &str) -> Result<Running, QueryError> {
+        if sql.len() > SQL_BYTES_MAX {
+            return Err(QueryError::InvalidRequest { field: "sql", message: format!("at most {SQL_BYTES_MAX} bytes of SQL") });
+        }
+        if sql.trim().is_empty() {
+            return Err(QueryError::InvalidRequest { field: "sql", message: "empty query".into() });
+        }
+        let limits = self.limits.clone();
+        let tables = self.tables.clone();
+        let options_sql = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        let map = |e| QueryError::from_datafusion(e, &tables, limits.timeout.as_millis() as u64, limits.memory_bytes);
+        let frame = self.ctx.sql_with_options(sql, options_sql).await.map_err(map)?;
+        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        let stream = frame.execute_stream().await.map_err(map)?;
+        let normalized = self.normalize(sql);
+        Ok(Running { stream, schema, scan: self.scan, tables, normalized, limits })
+    }
+}
+
+/// Opens a session and plans `sql` in it.
+pub async fn start(reader: Arc<TenantReader>, sql: &str, limits: &QueryLimits, options: &QueryOptions) -> Result<Running, QueryError> {
+    Session::open(reader, limits, options).await?.start(sql).await
+}
+
+/// Plans and collects in one call.
+pub async fn run(reader: Arc<TenantReader>, sql: &str, limits: &QueryLimits, options: &QueryOptions) -> Result<QueryResult, QueryError> {
+    start(reader, sql, limits, options).await?.collect().await
+}
