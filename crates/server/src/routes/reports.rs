@@ -116,6 +116,7 @@ fn render(report: &Report, format: Format) -> Response {
                 "policy_ids": r.policy_ids,
                 "subject_count": r.subject_count,
                 "result_rows": r.result_rows,
+                "statement": r.statement,
                 "request_id": r.request_id,
             })).collect::<Vec<Value>>(),
         }))
