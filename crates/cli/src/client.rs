@@ -5,6 +5,9 @@ use serde_json::Value;
 use crate::error::CliError;
 use crate::Remote;
 
+/// The largest answer a client command reads into memory.
+const BYTES_MAX: u64 = 1 << 30;
+
 pub struct Client {
     agent: ureq::Agent,
     base: String,
@@ -50,6 +53,26 @@ impl Client {
             _ => self.agent.post(url),
         };
         finish(request.header("Authorization", auth).header("Content-Type", "text/plain; charset=utf-8").send(body.as_bytes()))
+    }
+
+    /// Posts a JSON body asking for `accept`; answers the raw bytes (results in Arrow, CSV, ...).
+    pub fn post_for_bytes(&self, path: &str, body: &Value, accept: &str) -> Result<Vec<u8>, CliError> {
+        let response = self.agent.post(format!("{}{path}", self.base)).header("Authorization", self.auth()?).header("Accept", accept).send_json(body);
+        let mut response = response.map_err(|e| CliError::Http(e.to_string()))?;
+        if (200..300).contains(&response.status().as_u16()) {
+            return response.body_mut().with_config().limit(BYTES_MAX).read_to_vec().map_err(|e| CliError::Http(e.to_string()));
+        }
+        finish(Ok(response)).map(|_| Vec::new())
+    }
+
+    /// Gets raw bytes (data set files).
+    pub fn get_bytes(&self, path: &str) -> Result<Vec<u8>, CliError> {
+        let response = self.agent.get(format!("{}{path}", self.base)).header("Authorization", self.auth()?).call();
+        let mut response = response.map_err(|e| CliError::Http(e.to_string()))?;
+        if (200..300).contains(&response.status().as_u16()) {
+            return response.body_mut().with_config().limit(BYTES_MAX).read_to_vec().map_err(|e| CliError::Http(e.to_string()));
+        }
+        finish(Ok(response)).map(|_| Vec::new())
     }
 
     /// Posts an NDJSON body (a batch of lines).

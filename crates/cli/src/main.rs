@@ -65,6 +65,8 @@ enum Command {
     Ingest(commands::ingest::IngestArgs),
     /// Print a subject's timeline.
     Events(commands::events::EventsArgs),
+    /// SQL over a tenant's events for a purpose: an interactive shell, or one statement (-c).
+    Sql(commands::sql::SqlArgs),
     /// Write a synthetic music-streaming data set (deterministic by seed).
     Gen(commands::generate::GenArgs),
     /// Record, read and import subjects' consents per purpose.
@@ -100,6 +102,7 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => commands::policy::run(cmd),
         Command::Ingest(args) => commands::ingest::run(args),
         Command::Events(args) => commands::events::run(args),
+        Command::Sql(args) => commands::sql::run(args),
         Command::Gen(args) => commands::generate::run(args),
         Command::Keys(cmd) => commands::keys::run(cmd),
         Command::Audit(cmd) => commands::audit::run(cmd),

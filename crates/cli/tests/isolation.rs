@@ -32,7 +32,7 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         ("PUT", "/v1/tenants/{tenant}/schemas/{event_type}") => &["admin"],
         ("POST", "/v1/tenants/{tenant}/events") => &["admin", "writer"],
         ("POST", "/v1/tenants/{tenant}/subjects/resolve") => &["admin", "writer", "reader", "privacy_officer"],
-        ("GET", "/v1/tenants/{tenant}/subjects/{subject}/events") => &["admin", "reader", "privacy_officer"],
+        ("GET", "/v1/tenants/{tenant}/subjects/{subject}/events") | ("POST", "/v1/tenants/{tenant}/sql") => &["admin", "reader", "privacy_officer"],
         ("GET", "/v1/tenants/{tenant}/audit/head")
         | ("GET", "/v1/tenants/{tenant}/audit/proofs/inclusion")
         | ("GET", "/v1/tenants/{tenant}/audit/proofs/consistency")
@@ -120,6 +120,7 @@ fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Option<Va
         ("POST", "/v1/tenants/{tenant}/consents") => Some(json!({"external_id": subject_external_id, "purpose": "personalization", "granted": true})),
         ("PUT", "/v1/tenants/{tenant}/consent-regimes/{purpose}") => Some(json!({"regime": "opt_out"})),
         ("POST", "/v1/tenants/{tenant}/pii/scan") => Some(json!({"text": "call +1 415 555 0100"})),
+        ("POST", "/v1/tenants/{tenant}/sql") => Some(json!({"sql": "SELECT event_id, subject FROM events", "purpose": "support"})),
         ("PUT", "/v1/tenants/{tenant}/identity") => Some(json!({
             "issuer": "https://login.example",
             "audience": "steward",

@@ -130,6 +130,11 @@ impl Engine {
             txn.put(CONSENT_HISTORY, &[prefix.as_slice(), &n.to_be_bytes()].concat(), &value)?;
             txn.put(CONSENTS, &key(subject, purpose), &value)
         })?;
+        drop(_serialized);
+        if !granted && let Some(hook) = self.derived_hook() {
+            // Data sets of this purpose that hold the subject get successors without it.
+            hook.opted_out(tenant, subject, purpose);
+        }
         Ok(consent)
     }
 

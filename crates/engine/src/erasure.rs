@@ -60,8 +60,11 @@ pub struct ErasureRequest {
     pub rows_removed: u64,
     pub segments_rewritten: u64,
     pub files_removed: u64,
-    /// Data sets and models handled (none exist yet: lineage comes with data sets).
+    /// Data sets and models handled.
     pub derived_artifacts: u64,
+    /// Which, and what was done to each.
+    #[serde(default)]
+    pub derived: Vec<crate::DerivedArtifact>,
     /// `SHA-256(salt ‖ pseudonym)`; the salt went only to the requester.
     #[serde(default)]
     pub subject_hash: String,
@@ -159,6 +162,7 @@ impl Engine {
                         segments_rewritten: 0,
                         files_removed: 0,
                         derived_artifacts: 0,
+                        derived: Vec::new(),
                         subject_hash: crate::receipt::subject_hash(salt.expose(), subject.as_bytes()),
                         subject_salt: Some(data_encoding::HEXLOWER.encode(salt.expose())),
                         subject: Some(subject.to_hex()),
@@ -270,11 +274,21 @@ impl Engine {
             let subjects: Vec<Pseudonym> = purging.iter().filter_map(|&i| subject_of(&due[i])).collect();
             Engine::forget_consents(tenant, &subjects)?;
             let purged = tenant.partition().purge_subjects(&subjects)?;
+            // Derived artifacts while the subjects are still known; a failure leaves the
+            // requests here, and the next pass retries (the purge is idempotent).
+            let derived = match self.derived_hook() {
+                Some(hook) => hook.erase(tenant.id(), &subjects).map_err(|reason| EngineError::DataDir { path: tenant.partition().wal_dir(), reason: format!("derived artifacts: {reason}") })?,
+                None => Default::default(),
+            };
             let mut records = Vec::with_capacity(purging.len());
             for &i in &purging {
                 let request = &mut due[i];
                 if let Some(subject) = subject_of(request) {
                     request.rows_removed += purged.rows_by_subject.get(&subject).copied().unwrap_or(0);
+                    if let Some(artifacts) = derived.get(&subject) {
+                        request.derived.extend(artifacts.iter().cloned());
+                        request.derived_artifacts = request.derived.len() as u64;
+                    }
                 }
                 // Segments and files are shared by the subjects of one pass: each receipt
                 // says what the pass that purged it rewrote and removed.
@@ -294,7 +308,7 @@ impl Engine {
             if stepping.is_empty() {
                 continue;
             }
-            // Derived: no data sets or models exist yet; this is where lineage will be followed.
+            // Derived: the artifacts were handled in the purge pass, while the subject was known.
             for &i in &stepping {
                 due[i].enter(state);
             }

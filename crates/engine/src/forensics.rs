@@ -4,8 +4,15 @@
 //! opened with the subject key where one still exists.
 //!
 //! A needle of 64 hex digits (a pseudonym) is also searched as the 32 bytes the store keeps.
+//!
+//! A sealed data set file (`STWSEAL1`, `steward_crypto::sealed_file`) under
+//! `tenants/{id}/` is opened with that tenant's key and its plaintext searched, and, when
+//! the plaintext is Parquet, its decoded values too (a compressed page hides them from a byte
+//! scan). A sealed file that does not open fails the scan: it cannot vouch for what it holds.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+
+use steward_crypto::sealed_file::MAGIC as SEALED_MAGIC;
 
 use crate::sealing::open_fields;
 use crate::{Engine, EngineError};
@@ -16,9 +23,11 @@ pub struct ForensicHit {
     pub file: PathBuf,
     /// Index of the needle in the request.
     pub needle: usize,
-    /// `raw` (the file's bytes) or `event` (a decoded, decrypted stored event).
+    /// `raw` (the file's bytes), `event` (a decoded, decrypted stored event) or `dataset`
+    /// (the decrypted plaintext of a sealed data set file, or its decoded Parquet values).
     pub layer: &'static str,
-    /// Byte offset of a raw hit.
+    /// Byte offset of a raw hit; of a dataset hit, its offset in the plaintext (none when
+    /// only the decoded values held it).
     pub offset: Option<u64>,
 }
 
@@ -53,6 +62,21 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 impl Engine {
+    /// Opens a sealed data set file with the key of the tenant whose directory holds it.
+    fn open_dataset_file(&self, file: &Path) -> Result<(Vec<u8>, Option<Vec<u8>>), EngineError> {
+        let refuse = |reason: &str| EngineError::DataDir { path: file.to_owned(), reason: format!("sealed data set file {reason}") };
+        let tenant = file
+            .strip_prefix(self.data_dir().join("tenants"))
+            .ok()
+            .and_then(|rest| match rest.components().next() {
+                Some(Component::Normal(id)) => id.to_str(),
+                _ => None,
+            })
+            .ok_or_else(|| refuse("outside any tenant directory: no key to open it with"))?;
+        let tenant = self.tenant(tenant).map_err(|_| refuse("in the directory of an unknown tenant"))?;
+        Ok(tenant.partition().open_dataset_file(file)?)
+    }
+
     /// Searches every file under the data directory (and `extra` files, e.g. server logs)
     /// for each needle, raw and decoded. Run it on a stopped deployment.
     pub fn forensic_scan(&self, needles: &[Vec<u8>], extra: &[PathBuf]) -> Result<Vec<ForensicHit>, EngineError> {
@@ -66,6 +90,16 @@ impl Engine {
             for (i, needle_forms) in forms.iter().enumerate() {
                 if let Some(offset) = needle_forms.iter().find_map(|f| find(&bytes, f)) {
                     hits.push(ForensicHit { file: file.clone(), needle: i, layer: "raw", offset: Some(offset as u64) });
+                }
+            }
+            if bytes.starts_with(SEALED_MAGIC) {
+                let (plain, values) = self.open_dataset_file(file)?;
+                for (i, needle_forms) in forms.iter().enumerate() {
+                    let offset = needle_forms.iter().find_map(|f| find(&plain, f));
+                    let in_values = || values.as_ref().is_some_and(|v| needle_forms.iter().any(|f| find(v, f).is_some()));
+                    if offset.is_some() || in_values() {
+                        hits.push(ForensicHit { file: file.clone(), needle: i, layer: "dataset", offset: offset.map(|o| o as u64) });
+                    }
                 }
             }
         }
@@ -107,5 +141,52 @@ impl Engine {
             }
         }
         Ok(hits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EngineConfig;
+    use std::io::Write;
+    use steward_crypto::sealed_file::{dataset_file_key_context, SealedWriter, CHUNK_BYTES};
+    use steward_crypto::Key256;
+
+    #[test]
+    fn sealed_dataset_files_are_opened_with_their_tenants_key() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::init(dir.path()).unwrap();
+        let mut config = EngineConfig::new(dir.path());
+        config.background = false;
+        let engine = Engine::open(config).unwrap();
+        engine.create_tenant("acme").unwrap();
+        engine.create_tenant("beta").unwrap();
+        let needle = b"canary-dataset-5d2b@example.org";
+        let datasets = dir.path().join("tenants").join("acme").join("datasets");
+        std::fs::create_dir_all(&datasets).unwrap();
+        let path = datasets.join("d1.parquet");
+        let key = Key256::random();
+        let wrapped = engine.tenant("acme").unwrap().partition().wrap_dataset_file_key(&key);
+        let mut file = std::fs::File::create(&path).unwrap();
+        let mut writer = SealedWriter::new(&mut file, &key, &dataset_file_key_context("acme"), &wrapped).unwrap();
+        // The needle straddles the first chunk boundary.
+        let at = CHUNK_BYTES as usize - 10;
+        writer.write_all(&[vec![b'x'; at].as_slice(), needle.as_slice(), &[b'y'; 1000]].concat()).unwrap();
+        writer.finish().unwrap();
+        drop(file);
+        assert!(!std::fs::read(&path).unwrap().windows(needle.len()).any(|w| w == needle), "sealed at rest");
+
+        let hits = engine.forensic_scan(&[needle.to_vec()], &[]).unwrap();
+        assert_eq!(hits, vec![ForensicHit { file: path.clone(), needle: 0, layer: "dataset", offset: Some(at as u64) }]);
+        assert!(engine.forensic_scan(&[b"absent-needle".to_vec()], &[]).unwrap().is_empty());
+
+        // Moved into another tenant's directory it does not open, and the scan says so
+        // rather than vouching for a file it could not read.
+        let moved = dir.path().join("tenants").join("beta").join("d1.parquet");
+        std::fs::rename(&path, &moved).unwrap();
+        assert!(engine.forensic_scan(&[needle.to_vec()], &[]).is_err());
+        let outside = dir.path().join("d1.parquet");
+        std::fs::rename(&moved, &outside).unwrap();
+        assert!(engine.forensic_scan(&[needle.to_vec()], &[]).is_err());
     }
 }

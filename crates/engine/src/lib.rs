@@ -10,6 +10,7 @@ mod audit;
 mod background;
 mod config;
 mod datadir;
+mod derived;
 mod consent;
 mod erasure;
 mod error;
@@ -34,6 +35,7 @@ pub use access_request::AccessArchive;
 pub use config::EngineConfig;
 pub use steward_audit::{AuditRecord, Decision as AuditDecision, VerifyingKey};
 pub use datadir::{init, InitOutput};
+pub use derived::{DerivedArtifact, DerivedArtifacts};
 pub use consent::{Consent, ConsentFilter, ConsentSource, Regime};
 pub use reader::{SealedField, TenantReader};
 pub use erasure::{ErasureRequest, ErasureState};
@@ -77,6 +79,8 @@ pub struct Engine {
     /// When the last retention pass started (µs since the epoch).
     last_retention_us: std::sync::atomic::AtomicI64,
     background: parking_lot::Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Data sets (and later models) to follow on erasure and opt-out.
+    derived: RwLock<Option<Arc<dyn derived::DerivedArtifacts>>>,
 }
 
 impl Engine {
@@ -102,6 +106,7 @@ impl Engine {
             system_audit,
             last_retention_us: std::sync::atomic::AtomicI64::new(0),
             background: parking_lot::Mutex::new(Vec::new()),
+            derived: RwLock::new(None),
         });
         for info in engine.system.tenants()? {
             let tenant = Tenant::open(&engine.config, &engine.dir, &engine.master, info)?;
@@ -185,6 +190,16 @@ impl Engine {
                 Ok(Principal::Key { tenant: record.tenant, key_id: record.id, role: record.role, purposes: record.purposes, rate_limit: record.rate_limit })
             }
         }
+    }
+
+    /// The principal of a live key of `tenant`, without its secret: a signed download link
+    /// acts for the key that made it, and stops working when that key is revoked or expires.
+    pub fn key_principal(&self, tenant: &str, key_id: &str) -> Result<Principal, EngineError> {
+        let record = self.system.key(key_id)?.ok_or(EngineError::Unauthenticated { reason: "unknown key id" })?;
+        if record.tenant != tenant || !record.is_live(chrono::Utc::now()) {
+            return Err(EngineError::Unauthenticated { reason: "link of a revoked, expired or foreign key" });
+        }
+        Ok(Principal::Key { tenant: record.tenant, key_id: record.id, role: record.role, purposes: record.purposes, rate_limit: record.rate_limit })
     }
 
     pub fn create_tenant(&self, id: &str) -> Result<TenantInfo, EngineError> {

@@ -128,3 +128,24 @@ impl TenantReader {
         Engine::all_consents(&self.tenant)
     }
 }
+
+impl Engine {
+    /// The tenant's directory (derived artifacts such as data sets live under it).
+    pub fn tenant_dir(&self, tenant: &str) -> Result<std::path::PathBuf, EngineError> {
+        Ok(self.tenant(tenant)?.partition().dir().to_owned())
+    }
+
+    /// Wraps a derived file's key under the tenant key.
+    pub fn wrap_tenant_key(&self, tenant: &str, key: &Key256, context: &[u8]) -> Result<steward_crypto::WrappedKey, EngineError> {
+        Ok(self.tenant(tenant)?.partition().wrap_key(key, context))
+    }
+
+    pub fn unwrap_tenant_key(&self, tenant: &str, wrapped: &steward_crypto::WrappedKey, context: &[u8]) -> Result<Key256, EngineError> {
+        Ok(self.tenant(tenant)?.partition().unwrap_key(wrapped, context)?)
+    }
+
+    /// A key derived from the tenant key for one use.
+    pub fn tenant_derived_key(&self, tenant: &str, label: &[u8]) -> Result<Key256, EngineError> {
+        Ok(self.tenant(tenant)?.partition().derived_key(label))
+    }
+}

@@ -43,6 +43,7 @@ pub(crate) fn build(key: &SigningKey, tenant: &str, request: &ErasureRequest, pr
         "segments_rewritten": request.segments_rewritten,
         "files_removed": request.files_removed,
         "derived_artifacts": request.derived_artifacts,
+        "derived": request.derived,
         "audit": {
             "index": proof.index,
             "tree_size": proof.tree_size,

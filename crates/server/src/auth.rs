@@ -110,6 +110,9 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
         purpose = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v.get("purpose").and_then(|p| p.as_str()).map(str::to_owned));
         body = axum::body::Body::from(bytes);
     }
+    if purpose.is_none() {
+        purpose = spec.default_purpose.map(str::to_owned);
+    }
     let pending = Pending {
         spec,
         action,
@@ -119,7 +122,13 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
         purpose,
         source_ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
     };
-    let principal = match bearer(&parts.headers).and_then(|token| Ok(state.engine.authenticate_for(token, pending.tenant.as_deref())?)) {
+    let signed = spec.signed_link && parts.headers.get(header::AUTHORIZATION).is_none() && parts.uri.query().is_some_and(|q| q.contains("sig="));
+    let authenticated = if signed {
+        link_principal(&state.engine, pending.tenant.as_deref(), parts.uri.path(), parts.uri.query().unwrap_or(""))
+    } else {
+        bearer(&parts.headers).and_then(|token| Ok(state.engine.authenticate_for(token, pending.tenant.as_deref())?))
+    };
+    let principal = match authenticated {
         Ok(principal) => principal,
         Err(error) => {
             // A failed authentication against a tenant is a denied attempt in its log.
@@ -323,6 +332,22 @@ fn link_subject(engine: &Engine, tenant: &str, record: &mut AuditRecord, subject
 
 fn audit_unavailable() -> Response {
     ApiError::unavailable("the audit log could not record this request").into_response()
+}
+
+/// The key a signed download link acts for, if the link is intact, unexpired, and its key
+/// still live. Any failure is the same 401 as a bad key.
+fn link_principal(engine: &Engine, tenant: Option<&str>, path: &str, query: &str) -> Result<Principal, ApiError> {
+    let param = |name: &str| query.split('&').find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('='))).map(str::to_owned);
+    let tenant = tenant.ok_or_else(ApiError::unauthenticated)?;
+    let (Some(expires), Some(key_id), Some(purpose), Some(sig)) = (param("expires").and_then(|e| e.parse::<i64>().ok()), param("key_id"), param("purpose"), param("sig")) else {
+        return Err(ApiError::unauthenticated());
+    };
+    let key = engine.tenant_derived_key(tenant, b"dataset-links").map_err(|_| ApiError::unauthenticated())?;
+    if !steward_lineage::links::verify(&key, path, expires, &key_id, &purpose, &sig, chrono::Utc::now().timestamp()) {
+        tracing::info!("signed link refused: bad signature or expired");
+        return Err(ApiError::unauthenticated());
+    }
+    Ok(engine.key_principal(tenant, &key_id)?)
 }
 
 fn purpose_param(query: Option<&str>) -> Option<String> {

@@ -132,3 +132,20 @@ impl From<steward_query::QueryError> for ApiError {
         }
     }
 }
+
+impl From<steward_lineage::LineageError> for ApiError {
+    fn from(error: steward_lineage::LineageError) -> ApiError {
+        use steward_lineage::LineageError as L;
+        match error {
+            L::Invalid { code, field, message } => ApiError::bad_request(code, field, message),
+            L::NotFound { what } => ApiError::not_found(what),
+            L::Gone { message } => ApiError::new(StatusCode::GONE, "dataset_version_gone", message),
+            L::Query(q) => ApiError::from(q),
+            L::Engine(e) => ApiError::from(e),
+            other => {
+                tracing::error!(error = %other, "data set failure");
+                ApiError::internal()
+            }
+        }
+    }
+}

@@ -8,6 +8,7 @@
 mod auth;
 mod error;
 pub mod limits;
+mod lineage_hook;
 mod observe;
 mod openapi;
 mod ratelimit;
@@ -73,6 +74,14 @@ fn routes() -> Router<AppState> {
         .route("/v1/tenants/{tenant}/audit/proofs/inclusion", get(audit::inclusion))
         .route("/v1/tenants/{tenant}/audit/proofs/consistency", get(audit::consistency))
         .route("/v1/tenants/{tenant}/sql", post(sql::query))
+        .route("/v1/tenants/{tenant}/datasets", post(datasets::create).get(datasets::list))
+        .route("/v1/tenants/{tenant}/datasets/{name}/versions", get(datasets::versions))
+        .route("/v1/tenants/{tenant}/datasets/{name}/versions/{version}", get(datasets::get_version))
+        .route("/v1/tenants/{tenant}/datasets/{name}/diff", get(datasets::diff))
+        .route("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/files/{file}", get(datasets::file))
+        .route("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/arrow", get(datasets::arrow))
+        .route("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links", post(datasets::links))
+        .route("/v1/tenants/{tenant}/subjects/{subject}/lineage", get(datasets::lineage))
         .route("/v1/tenants/{tenant}/audit/reports/subject", post(reports::subject))
         .route("/v1/tenants/{tenant}/audit/reports/principal", get(reports::principal))
         .fallback(routes::not_found)
@@ -87,6 +96,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let state = AppState::with_options(engine.clone(), options);
     let router = app(state.clone());
+    lineage_hook::spawn_upkeep(state.datasets.clone());
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, "serving");
     // The client address goes into each decision's context (`context.source_ip`).

@@ -21,18 +21,22 @@ pub struct RouteSpec {
     pub changes: bool,
     /// The purpose may come in the JSON body (`{"purpose": ...}`) instead of `?purpose=`.
     pub purpose_in_body: bool,
+    /// The purpose when the request names none (data set cuts: model_training).
+    pub default_purpose: Option<&'static str>,
+    /// May be called with a signed link (`?expires=&key_id=&purpose=&sig=`) instead of a key.
+    pub signed_link: bool,
     /// Who may call it under the default policies, for the document.
     pub who: &'static str,
     pub summary: &'static str,
 }
 
 const fn public(method: &'static str, path: &'static str, summary: &'static str) -> RouteSpec {
-    RouteSpec { method, path, authenticated: false, action: None, resource: ResourceKind::Deployment, resource_param: None, changes: false, purpose_in_body: false, who: "anyone", summary }
+    RouteSpec { method, path, authenticated: false, action: None, resource: ResourceKind::Deployment, resource_param: None, changes: false, purpose_in_body: false, default_purpose: None, signed_link: false, who: "anyone", summary }
 }
 
 const fn route(method: &'static str, path: &'static str, action: Action, resource: ResourceKind, resource_param: Option<&'static str>, who: &'static str, summary: &'static str) -> RouteSpec {
     let changes = !matches!(method.as_bytes(), b"GET");
-    RouteSpec { method, path, authenticated: true, action: Some(action), resource, resource_param, changes, purpose_in_body: false, who, summary }
+    RouteSpec { method, path, authenticated: true, action: Some(action), resource, resource_param, changes, purpose_in_body: false, default_purpose: None, signed_link: false, who, summary }
 }
 
 /// A POST whose body is a query (an external id, a dry-run request): a read, not a change.
@@ -43,6 +47,11 @@ const fn post_read(path: &'static str, action: Action, resource: ResourceKind, w
 /// A read whose JSON body carries the query and its purpose.
 const fn post_query(path: &'static str, action: Action, resource: ResourceKind, who: &'static str, summary: &'static str) -> RouteSpec {
     RouteSpec { purpose_in_body: true, ..post_read(path, action, resource, who, summary) }
+}
+
+/// A download a signed link may authorize.
+const fn signed_get(path: &'static str, who: &'static str, summary: &'static str) -> RouteSpec {
+    RouteSpec { signed_link: true, ..route("GET", path, Action::Export, ResourceKind::Dataset, Some("name"), who, summary) }
 }
 
 use ResourceKind as R;
@@ -84,6 +93,15 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/v1/tenants/{tenant}/audit/proofs/inclusion", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Inclusion proof (?index=&size=) per RFC 9162"),
     route("GET", "/v1/tenants/{tenant}/audit/proofs/consistency", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Consistency proof (?from=&to=) per RFC 9162"),
     post_query("/v1/tenants/{tenant}/sql", Action::Query, R::Tenant, "reader, privacy_officer, admin, per purpose", "Run a read-only SQL query ({sql, purpose, max_rows?, timeout_ms?}); Accept: JSON, text/csv, Arrow IPC stream or Parquet; columns a purpose may not see read as NULL"),
+    RouteSpec { default_purpose: Some("model_training"), changes: true, ..post_query("/v1/tenants/{tenant}/datasets", Action::CutDataset, R::Tenant, "reader, admin, per purpose", "Cut a data set version ({name, sql, purpose = model_training, background?}): encrypted Parquet, manifest, subject bitmap; 201 with the manifest") },
+    route("GET", "/v1/tenants/{tenant}/datasets", Action::Export, R::Tenant, None, "reader, admin, per purpose", "Data sets and their latest versions (?purpose=)"),
+    route("GET", "/v1/tenants/{tenant}/datasets/{name}/versions", Action::Export, R::Dataset, Some("name"), "reader, admin, per purpose", "Every version's manifest"),
+    route("GET", "/v1/tenants/{tenant}/datasets/{name}/versions/{version}", Action::Export, R::Dataset, Some("name"), "reader, admin, per purpose", "A version's manifest (version: a number or latest), with build progress while it builds"),
+    route("GET", "/v1/tenants/{tenant}/datasets/{name}/diff", Action::Export, R::Dataset, Some("name"), "reader, admin, per purpose", "Rows and subjects added and removed between two versions (?from=&to=)"),
+    signed_get("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/files/{file}", "reader, admin, per purpose; or a signed link", "A version's Parquet file, decrypted; Range requests (206)"),
+    signed_get("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/arrow", "reader, admin, per purpose; or a signed link", "A version's rows as one Arrow IPC stream"),
+    post_read("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links", Action::Export, R::Tenant, "reader, admin, per purpose", "Short-lived signed URLs for a version's files and Arrow stream ({ttl_s}), usable without a key"),
+    route("GET", "/v1/tenants/{tenant}/subjects/{subject}/lineage", Action::AccessRequest, R::Subject, Some("subject"), "privacy_officer, admin", "Every data set version (and model) that holds the subject"),
     post_read("/v1/tenants/{tenant}/audit/reports/subject", Action::ReadAudit, R::AuditLog, "privacy_officer, admin", "Every decision about one subject (external id in the body); ?format=csv"),
     route("GET", "/v1/tenants/{tenant}/audit/reports/principal", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Everything one principal did (?principal=key:<id>|user:<sub>&from=&to=&format=csv)"),
 ];

@@ -20,6 +20,7 @@ pub struct AppState {
     pub(crate) limiter: Arc<RateLimiter>,
     /// Queries and data set builds running at once; each holds a memory pool of its own.
     queries: Arc<Semaphore>,
+    pub datasets: Arc<steward_lineage::Datasets>,
     options: ServerOptions,
 }
 
@@ -32,6 +33,12 @@ pub const QUERY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 pub struct ServerOptions {
     /// The rate limit of every key and user that has none of its own (`None`: unlimited).
     pub default_rate_limit: Option<RateLimit>,
+    /// Where OpenLineage run events are POSTed, besides the file sink under the data directory.
+    pub openlineage_url: Option<String>,
+    /// How long a version superseded by an opt-out keeps its files (`None`: 24 hours).
+    pub opt_out_grace: Option<std::time::Duration>,
+    /// On erasure, only remove affected data set versions' files (no successor).
+    pub erasure_marks_only: bool,
 }
 
 /// The process-wide Prometheus recorder (metrics has one global recorder).
@@ -56,7 +63,17 @@ impl AppState {
 
     pub fn with_options(engine: Arc<Engine>, options: ServerOptions) -> AppState {
         prometheus();
+        let config = steward_lineage::DatasetConfig {
+            on_erasure: if options.erasure_marks_only { steward_lineage::OnErasure::MarkOnly } else { steward_lineage::OnErasure::Rebuild },
+            opt_out_grace: options.opt_out_grace.unwrap_or(std::time::Duration::from_secs(24 * 3600)),
+        };
+        let sink = steward_lineage::openlineage::LineageSink::new(Some(engine.data_dir().join("lineage").join("openlineage.ndjson")), options.openlineage_url.clone());
+        let datasets = steward_lineage::Datasets::new(engine.clone(), config, sink);
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            engine.set_derived(Arc::new(crate::lineage_hook::LineageHook { datasets: datasets.clone(), handle }));
+        }
         AppState {
+            datasets,
             engine,
             ready: Arc::new(AtomicBool::new(true)),
             engine_calls: Arc::new(Semaphore::new(ENGINE_CALLS_MAX)),

@@ -595,6 +595,25 @@ impl Partition {
         metrics::gauge!("steward_stored_events", "tenant" => tenant).set(stats.stored_events as f64);
     }
 
+    /// Wraps a derived file's key (a data set file) under the tenant key, bound to `context`.
+    pub fn wrap_key(&self, key: &Key256, context: &[u8]) -> WrappedKey {
+        self.tenant_key.wrap(key, context)
+    }
+
+    pub fn unwrap_key(&self, wrapped: &WrappedKey, context: &[u8]) -> Result<Key256, StoreError> {
+        Ok(self.tenant_key.unwrap_key(wrapped, context)?)
+    }
+
+    /// A key derived from the tenant key for one use (`label`), e.g. signing download links.
+    pub fn derived_key(&self, label: &[u8]) -> Key256 {
+        Key256::from_bytes(hmac_sha256(&self.tenant_key, &[b"steward-derived-key", label]))
+    }
+
+    /// The partition's directory.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.config.dir
+    }
+
     pub fn wal_dir(&self) -> PathBuf {
         self.config.dir.join("wal")
     }

@@ -14,3 +14,4 @@ pub mod keys;
 pub mod policy;
 pub mod receipt;
 pub mod serve;
+pub mod sql;

@@ -1,0 +1,266 @@
+//! Data sets: cut a version with SQL for a purpose, list and read versions, diff two, serve
+//! their files (range requests) and an Arrow IPC stream, make short-lived signed links for
+//! training jobs; and a subject's lineage (every version that holds it). Every export is
+//! audited by the middleware like any read, with the rows or bytes it carried.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use steward_crypto::Pseudonym;
+use steward_lineage::{BuildRequest, Manifest};
+
+use crate::auth::{AuditFacts, Authorized};
+use crate::routes::body;
+use crate::{ApiError, AppState};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDataset {
+    name: String,
+    sql: String,
+    purpose: Option<String>,
+    /// Answer at once (202) and build in the background; poll the version for progress.
+    #[serde(default)]
+    background: bool,
+}
+
+fn facts(response: &mut Response, rows: u64) {
+    response.extensions_mut().insert(AuditFacts { rows, subjects: Vec::new(), statement: None });
+}
+
+fn manifest_json(manifest: &Manifest, progress: Option<steward_lineage::datasets::Progress>) -> Value {
+    let mut v = serde_json::to_value(manifest).unwrap_or(Value::Null);
+    if let Some(map) = v.as_object_mut() {
+        map.remove("query_sealed");
+        if let Some(p) = progress {
+            map.insert("progress".into(), json!(p));
+        }
+    }
+    v
+}
+
+pub async fn create(State(state): State<AppState>, auth: Authorized, Path(tenant): Path<String>, request: Result<Json<CreateDataset>, JsonRejection>) -> Result<Response, ApiError> {
+    let request = body(request)?;
+    let purpose = auth.purpose.clone().unwrap_or_default();
+    if request.purpose.as_deref().is_some_and(|p| p != purpose) {
+        return Err(ApiError::bad_request("purpose_mismatch", Some("purpose"), "the body and the query string name different purposes"));
+    }
+    let permit = state.query_permit().await?;
+    let visible = auth.visible.clone();
+    let reader = {
+        let (tenant, purpose, visible) = (tenant.clone(), purpose.clone(), visible.clone());
+        Arc::new(state.blocking(move |engine| engine.reader(&tenant, &purpose, visible)).await?)
+    };
+    let build = BuildRequest { name: request.name.clone(), sql: request.sql.clone(), purpose, visible, built_by: auth.principal.audit_name() };
+    let statement = steward_query::Session::open(reader.clone(), &steward_query::QueryLimits::default(), &Default::default()).await?.normalize(&request.sql);
+    let datasets = state.datasets.clone();
+    if request.background {
+        let (tenant2, name) = (tenant.clone(), request.name.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            if let Err(error) = datasets.build(reader, &build, None, None).await {
+                tracing::warn!(tenant = tenant2, dataset = name, %error, "background data set build failed");
+            }
+        });
+        let mut response = (StatusCode::ACCEPTED, Json(json!({"name": request.name, "state": "building"}))).into_response();
+        response.extensions_mut().insert(AuditFacts { rows: 0, subjects: Vec::new(), statement: Some(statement) });
+        return Ok(response);
+    }
+    let manifest = datasets.build(reader, &build, None, None).await;
+    drop(permit);
+    let manifest = match manifest {
+        Ok(m) => m,
+        Err(error) => {
+            let mut response = ApiError::from(error).into_response();
+            response.extensions_mut().insert(AuditFacts { rows: 0, subjects: Vec::new(), statement: Some(statement) });
+            return Ok(response);
+        }
+    };
+    let mut response = (StatusCode::CREATED, Json(manifest_json(&manifest, None))).into_response();
+    response.extensions_mut().insert(AuditFacts { rows: manifest.rows, subjects: Vec::new(), statement: Some(statement) });
+    Ok(response)
+}
+
+pub async fn list(State(state): State<AppState>, _auth: Authorized, Path(tenant): Path<String>) -> Result<Response, ApiError> {
+    let datasets = state.datasets.clone();
+    let list = tokio::task::spawn_blocking(move || datasets.list(&tenant)).await.map_err(|_| ApiError::internal())??;
+    let n = list.len() as u64;
+    let mut response = Json(json!({"datasets": list})).into_response();
+    facts(&mut response, n);
+    Ok(response)
+}
+
+pub async fn versions(State(state): State<AppState>, _auth: Authorized, Path((tenant, name)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let datasets = state.datasets.clone();
+    let list = tokio::task::spawn_blocking(move || datasets.list_versions(&tenant, &name)).await.map_err(|_| ApiError::internal())??;
+    let n = list.len() as u64;
+    let mut response = Json(json!({"versions": list.iter().map(|m| manifest_json(m, None)).collect::<Vec<_>>()})).into_response();
+    facts(&mut response, n);
+    Ok(response)
+}
+
+pub async fn get_version(State(state): State<AppState>, _auth: Authorized, Path((tenant, name, version)): Path<(String, String, String)>) -> Result<Response, ApiError> {
+    let datasets = state.datasets.clone();
+    let (manifest, progress) = tokio::task::spawn_blocking(move || {
+        let v = datasets.resolve_version(&tenant, &name, &version)?;
+        let m = datasets.manifest(&tenant, &name, v)?;
+        let p = datasets.progress(&tenant, &name, v);
+        Ok::<_, steward_lineage::LineageError>((m, p))
+    })
+    .await
+    .map_err(|_| ApiError::internal())??;
+    let mut response = Json(manifest_json(&manifest, progress)).into_response();
+    facts(&mut response, 1);
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffParams {
+    #[allow(dead_code, reason = "read by the authorization middleware")]
+    purpose: Option<String>,
+    from: u32,
+    to: u32,
+}
+
+pub async fn diff(State(state): State<AppState>, _auth: Authorized, Path((tenant, name)): Path<(String, String)>, params: Result<Query<DiffParams>, QueryRejection>) -> Result<Response, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
+    let datasets = state.datasets.clone();
+    let diff = tokio::task::spawn_blocking(move || datasets.diff(&tenant, &name, params.from, params.to)).await.map_err(|_| ApiError::internal())??;
+    Ok(Json(diff).into_response())
+}
+
+/// `bytes=a-b`, `bytes=a-` or `bytes=-n` against a length; None when absent.
+fn parse_range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, ApiError> {
+    let Some(value) = headers.get(header::RANGE) else { return Ok(None) };
+    let bad = || ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "invalid_range", format!("expected bytes=a-b within 0..{len}"));
+    let text = value.to_str().map_err(|_| bad())?;
+    let spec = text.strip_prefix("bytes=").ok_or_else(bad)?;
+    if spec.contains(',') {
+        return Err(bad());
+    }
+    let (a, b) = spec.split_once('-').ok_or_else(bad)?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", n) => {
+            let n: u64 = n.parse().map_err(|_| bad())?;
+            (len.saturating_sub(n), len.saturating_sub(1))
+        }
+        (a, "") => (a.parse().map_err(|_| bad())?, len.saturating_sub(1)),
+        (a, b) => (a.parse().map_err(|_| bad())?, b.parse::<u64>().map_err(|_| bad())?.min(len.saturating_sub(1))),
+    };
+    if len == 0 || start > end || start >= len {
+        return Err(bad());
+    }
+    Ok(Some((start, end)))
+}
+
+pub async fn file(State(state): State<AppState>, _auth: Authorized, Path((tenant, name, version, file)): Path<(String, String, String, String)>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let datasets = state.datasets.clone();
+    let (entry, reader) = tokio::task::spawn_blocking(move || {
+        let v = datasets.resolve_version(&tenant, &name, &version)?;
+        let (_, entry, reader) = datasets.open_reader(&tenant, &name, v, &file)?;
+        Ok::<_, steward_lineage::LineageError>((entry, reader))
+    })
+    .await
+    .map_err(|_| ApiError::internal())??;
+    let len = reader.plaintext_len();
+    let range = parse_range(&headers, len)?;
+    let (start, end) = range.unwrap_or((0, len.saturating_sub(1)));
+    let count = if len == 0 { 0 } else { end - start + 1 };
+    let bytes = tokio::task::spawn_blocking(move || if count == 0 { Ok(Vec::new()) } else { reader.read_range(start, count) }).await.map_err(|_| ApiError::internal())?.map_err(steward_lineage::LineageError::from)?;
+    metrics::counter!("steward_dataset_export_bytes_total").increment(bytes.len() as u64);
+    let mut response = if range.is_some() {
+        let mut r = (StatusCode::PARTIAL_CONTENT, bytes).into_response();
+        r.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")).map_err(|_| ApiError::internal())?);
+        r
+    } else {
+        bytes.into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.apache.parquet"));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", entry.sha256)) {
+        h.insert(header::ETAG, etag);
+    }
+    facts(&mut response, if start == 0 { entry.rows } else { 0 });
+    Ok(response)
+}
+
+pub async fn arrow(State(state): State<AppState>, _auth: Authorized, Path((tenant, name, version)): Path<(String, String, String)>) -> Result<Response, ApiError> {
+    let datasets = state.datasets.clone();
+    let (bytes, rows) = tokio::task::spawn_blocking(move || {
+        let v = datasets.resolve_version(&tenant, &name, &version)?;
+        let manifest = datasets.manifest(&tenant, &name, v)?;
+        if manifest.files_removed || !matches!(manifest.state, steward_lineage::VersionState::Ready | steward_lineage::VersionState::Superseded) {
+            return Err(steward_lineage::LineageError::Gone { message: format!("version {v} of {name} is not served") });
+        }
+        let (schema, batches) = datasets.read_batches(&tenant, &name, v)?;
+        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let bytes = steward_query::encode(steward_query::ResultFormat::Arrow, &schema, &batches, &Default::default())?;
+        Ok::<_, steward_lineage::LineageError>((bytes, rows))
+    })
+    .await
+    .map_err(|_| ApiError::internal())??;
+    metrics::counter!("steward_dataset_export_bytes_total").increment(bytes.len() as u64);
+    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.apache.arrow.stream"))], bytes).into_response();
+    facts(&mut response, rows);
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    ttl_s: Option<u64>,
+}
+
+pub async fn links(
+    State(state): State<AppState>,
+    auth: Authorized,
+    Path((tenant, name, version)): Path<(String, String, String)>,
+    request: Result<Json<LinkRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let request = body(request)?;
+    let ttl = request.ttl_s.unwrap_or(900);
+    if ttl == 0 || ttl > steward_lineage::links::LINK_TTL_MAX_S {
+        return Err(ApiError::bad_request("invalid_ttl", Some("ttl_s"), format!("expected 1 to {}", steward_lineage::links::LINK_TTL_MAX_S)));
+    }
+    let steward_access::Principal::Key { key_id, .. } = &auth.principal else {
+        return Err(ApiError::bad_request("links_need_a_key", None, "signed links act for an API key; users and the operator download with their own credentials"));
+    };
+    let purpose = auth.purpose.clone().unwrap_or_default();
+    let datasets = state.datasets.clone();
+    let (t2, n2) = (tenant.clone(), name.clone());
+    let manifest = tokio::task::spawn_blocking(move || {
+        let v = datasets.resolve_version(&t2, &n2, &version)?;
+        datasets.manifest(&t2, &n2, v)
+    })
+    .await
+    .map_err(|_| ApiError::internal())??;
+    let key = { let t = tenant.clone(); state.blocking(move |engine| engine.tenant_derived_key(&t, b"dataset-links")).await? };
+    let expires = chrono::Utc::now().timestamp() + ttl as i64;
+    let base = format!("/v1/tenants/{tenant}/datasets/{name}/versions/{}", manifest.version);
+    let sign = |path: &str| format!("{path}?{}", steward_lineage::links::sign(&key, path, expires, key_id, &purpose));
+    let files: Vec<Value> = manifest.files.iter().map(|f| json!({"name": f.name, "bytes": f.bytes, "sha256": f.sha256, "rows": f.rows, "url": sign(&format!("{base}/files/{}", f.name))})).collect();
+    let expires_at = chrono::DateTime::from_timestamp(expires, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let mut response = Json(json!({"name": name, "version": manifest.version, "expires_at": expires_at, "files": files, "arrow_url": sign(&format!("{base}/arrow")), "manifest": manifest_json(&manifest, None)})).into_response();
+    facts(&mut response, 0);
+    Ok(response)
+}
+
+pub async fn lineage(State(state): State<AppState>, _auth: Authorized, Path((tenant, subject)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let subject = Pseudonym::parse_hex(&subject).map_err(|_| ApiError::bad_request("invalid_subject", Some("subject"), "expected a 64-hex-digit pseudonym from subjects/resolve"))?;
+    let datasets = state.datasets.clone();
+    let t = tenant.clone();
+    let held = tokio::task::spawn_blocking(move || datasets.holding(&t, &subject)).await.map_err(|_| ApiError::internal())??;
+    let reference = state.blocking(move |engine| engine.subject_ref(&tenant, &subject)).await?;
+    let list: Vec<Value> = held.iter().map(|m| json!({"kind": "dataset", "name": m.name, "version": m.version, "state": m.state, "purpose": m.purpose, "built_at": m.built_at, "files_removed": m.files_removed})).collect();
+    let mut response = Json(json!({"subject": subject.to_hex(), "datasets": list, "models": []})).into_response();
+    response.extensions_mut().insert(AuditFacts { rows: list.len() as u64, subjects: reference.into_iter().collect(), statement: None });
+    Ok(response)
+}
