@@ -10,6 +10,7 @@ mod error;
 mod key;
 mod master;
 mod pseudonym;
+pub mod sealed_file;
 
 pub use aead::{open, seal, seal_into, Sealer, SEAL_OVERHEAD_BYTES};
 pub use error::CryptoError;
