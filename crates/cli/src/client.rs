@@ -65,16 +65,6 @@ impl Client {
         finish(Ok(response)).map(|_| Vec::new())
     }
 
-    /// Gets raw bytes (data set files).
-    pub fn get_bytes(&self, path: &str) -> Result<Vec<u8>, CliError> {
-        let response = self.agent.get(format!("{}{path}", self.base)).header("Authorization", self.auth()?).call();
-        let mut response = response.map_err(|e| CliError::Http(e.to_string()))?;
-        if (200..300).contains(&response.status().as_u16()) {
-            return response.body_mut().with_config().limit(BYTES_MAX).read_to_vec().map_err(|e| CliError::Http(e.to_string()));
-        }
-        finish(Ok(response)).map(|_| Vec::new())
-    }
-
     /// Posts an NDJSON body (a batch of lines).
     pub fn post_ndjson(&self, path: &str, body: &[u8]) -> Result<Value, CliError> {
         let response = self

@@ -96,7 +96,7 @@ fn sql_is_shaped_by_purpose_consent_and_erasure() {
     assert_eq!(rows(&resp), [json!({"n": 0})]);
 
     // --- formats: JSON, CSV and Arrow carry the same cells
-    let query = "SELECT event_id, type, track_id, ms_played, time FROM play ORDER BY event_id";
+    let query = "SELECT event_id, subject, track_id, ms_played, time FROM play ORDER BY event_id";
     let (status, arrow) = sql_bytes(&api, &keys.reader, "analytics", query, "application/vnd.apache.arrow.stream");
     assert_eq!(status, 200);
     let batches: Vec<RecordBatch> = StreamReader::try_new(std::io::Cursor::new(arrow), None).unwrap().collect::<Result<_, _>>().unwrap();
@@ -106,12 +106,12 @@ fn sql_is_shaped_by_purpose_consent_and_erasure() {
     assert_eq!(status, 200);
     let csv = String::from_utf8(csv).unwrap();
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("event_id,type,track_id,ms_played,time"));
+    assert_eq!(lines.next(), Some("event_id,subject,track_id,ms_played,time"));
     let from_csv: Vec<Vec<String>> = lines.map(|l| l.split(',').map(str::to_owned).collect()).collect();
     let json_resp = sql(&api, &keys.reader, "analytics", query).expect(200, "json");
     let from_json: Vec<Vec<String>> = rows(&json_resp)
         .iter()
-        .map(|r| ["event_id", "type", "track_id", "ms_played", "time"].iter().map(|c| match &r[*c] { Value::String(s) => s.clone(), v => v.to_string() }).collect())
+        .map(|r| ["event_id", "subject", "track_id", "ms_played", "time"].iter().map(|c| match &r[*c] { Value::String(s) => s.clone(), v => v.to_string() }).collect())
         .collect();
     let norm = |rows: &Vec<Vec<String>>| -> Vec<Vec<String>> { rows.iter().map(|r| r.iter().enumerate().map(|(i, v)| if i == 4 { micros_of(&v.replace(' ', "T")).to_string() } else { v.clone() }).collect()).collect() };
     assert_eq!(norm(&from_arrow), norm(&from_csv), "arrow vs csv");

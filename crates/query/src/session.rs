@@ -197,6 +197,7 @@ impl Session {
         if sql.trim().is_empty() {
             return Err(QueryError::InvalidRequest { field: "sql", message: "empty query".into() });
         }
+        check_read_only(sql)?;
         let limits = self.limits.clone();
         let tables = self.tables.clone();
         let options_sql = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
@@ -206,6 +207,23 @@ impl Session {
         let stream = frame.execute_stream().await.map_err(map)?;
         let normalized = self.normalize(sql);
         Ok(Running { stream, schema, scan: self.scan, tables, normalized, limits })
+    }
+}
+
+/// One statement, and a query: anything else is refused before planning, so the answer
+/// names the rule rather than whatever planning a write would have tripped on.
+fn check_read_only(sql: &str) -> Result<(), QueryError> {
+    use datafusion::sql::sqlparser::ast::Statement;
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    // Text sqlparser cannot parse is left to DataFusion's parser, which words the error.
+    let Ok(statements) = Parser::parse_sql(&GenericDialect {}, sql) else { return Ok(()) };
+    match statements.as_slice() {
+        [Statement::Query(_)] => Ok(()),
+        [Statement::Explain { statement, .. }] if matches!(statement.as_ref(), Statement::Query(_)) => Ok(()),
+        [] => Err(QueryError::InvalidRequest { field: "sql", message: "empty query".into() }),
+        [_] => Err(QueryError::NotAllowed { message: "a session only reads: SELECT (or WITH ... SELECT, EXPLAIN SELECT)".into() }),
+        _ => Err(QueryError::NotAllowed { message: "one statement per request".into() }),
     }
 }
 

@@ -33,6 +33,17 @@ pub struct ServeArgs {
     /// Purge an erasure's rows this long after the request unless it asks for `now`.
     #[arg(long, default_value_t = 3600)]
     pub erasure_purge_after_s: u64,
+    /// POST OpenLineage run events of data set builds here too (they always go to
+    /// DATA/lineage/openlineage.ndjson).
+    #[arg(long, env = "STEWARD_OPENLINEAGE_URL")]
+    pub openlineage_url: Option<String>,
+    /// A data set version superseded because a subject opted out of its purpose keeps its
+    /// files this long.
+    #[arg(long, default_value_t = 24 * 3600)]
+    pub opt_out_grace_s: u64,
+    /// On erasure, remove affected data set versions' files without building successors.
+    #[arg(long)]
+    pub erasure_marks_only: bool,
 }
 
 fn parse_rate_limit(text: &str) -> Result<steward_access::RateLimit, String> {
@@ -42,7 +53,12 @@ fn parse_rate_limit(text: &str) -> Result<steward_access::RateLimit, String> {
 }
 
 pub fn server_options(args: &ServeArgs) -> steward_server::ServerOptions {
-    steward_server::ServerOptions { default_rate_limit: args.rate_limit }
+    steward_server::ServerOptions {
+        default_rate_limit: args.rate_limit,
+        openlineage_url: args.openlineage_url.clone(),
+        opt_out_grace: Some(std::time::Duration::from_secs(args.opt_out_grace_s)),
+        erasure_marks_only: args.erasure_marks_only,
+    }
 }
 
 fn steward_store_flush_default() -> u64 {
