@@ -7,5 +7,8 @@ if ! command -v cargo-nextest >/dev/null 2>&1 && ! cargo nextest --version >/dev
   echo "cargo-nextest not found; installing it (once) from crates.io" >&2
   cargo install --locked cargo-nextest
 fi
+# The Python peers of the end-to-end tests (the shipped client, the OpenLineage validator):
+# pinned wheels from PyPI into python/.venv, once; later runs check a stamp and return.
+bash python/setup.sh
 cargo build --workspace --all-targets
 cargo nextest run --workspace --no-fail-fast "$@"
