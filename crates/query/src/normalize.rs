@@ -7,7 +7,7 @@ use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 
 /// Bound on the normalized text kept in the audit log.
-pub const NORMALIZED_BYTES_MAX: usize = 4096;
+pub const NORMALIZED_BYTES_MAX: usize = 4000;
 
 /// The query with literals replaced by `?`, and every word that is neither a keyword nor
 /// `known` (tables, columns, functions of the session) replaced too: an alias or a mistyped
@@ -48,6 +48,7 @@ pub fn normalize(sql: &str, known: &dyn Fn(&str) -> bool) -> String {
             // A double-quoted identifier is a name, but a careless client may quote a value
             // with it: identifiers keep their shape, not their text, when they look like data.
             Token::Word(w) if w.quote_style.is_some() && !(plain_identifier(&w.value) && known(&w.value)) => "\"?\"".to_owned(),
+            Token::Word(w) if w.quote_style.is_some() => format!("\"{}\"", w.value),
             Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::NoKeyword && !known(&w.value.to_ascii_lowercase()) => "?".to_owned(),
             other => other.to_string(),
         };
@@ -55,8 +56,10 @@ pub fn normalize(sql: &str, known: &dyn Fn(&str) -> bool) -> String {
             out.push(' ');
         }
         space = false;
+        // Only printable ASCII without quotes or backslashes reaches the log.
+        let text: String = text.chars().map(|c| if c.is_ascii_graphic() && !matches!(c, '\'' | '\\' | '`') || c == ' ' { c } else { '?' }).collect();
         if out.len() + text.len() > NORMALIZED_BYTES_MAX {
-            out.push_str(" …");
+            out.push_str(" ...");
             break;
         }
         out.push_str(&text);
@@ -86,6 +89,15 @@ mod tests {
         assert_eq!(normalize("select type, count(*) from events group by type", &known), "select type , count ( * ) from events group by type");
         assert_eq!(normalize("SELECT \"track_id\" FROM play", &known), "SELECT \"track_id\" FROM play");
         assert_eq!(normalize("SELECT count(*) AS annsmith FROM play", &known), "SELECT count ( * ) AS ? FROM play");
+    }
+
+    #[test]
+    fn only_the_audit_charset_comes_out() {
+        let known = |w: &str| w == "x";
+        for sql in ["SELECT `x` FROM t", "SELECT a \\ b", "SELECT 'it''s'", "SELECT \"ü\" FROM t", "SELECT x → y"] {
+            let n = normalize(sql, &known);
+            assert!(n.bytes().all(|b| (0x20..=0x7e).contains(&b) && !matches!(b, b'\'' | b'\\' | b'`')), "{sql} → {n}");
+        }
     }
 
     proptest::proptest! {

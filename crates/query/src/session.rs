@@ -212,7 +212,7 @@ impl Session {
 
 /// One statement, and a query: anything else is refused before planning, so the answer
 /// names the rule rather than whatever planning a write would have tripped on.
-fn check_read_only(sql: &str) -> Result<(), QueryError> {
+pub fn check_read_only(sql: &str) -> Result<(), QueryError> {
     use datafusion::sql::sqlparser::ast::Statement;
     use datafusion::sql::sqlparser::dialect::GenericDialect;
     use datafusion::sql::sqlparser::parser::Parser;
