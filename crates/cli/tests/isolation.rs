@@ -33,6 +33,16 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         ("POST", "/v1/tenants/{tenant}/events") => &["admin", "writer"],
         ("POST", "/v1/tenants/{tenant}/subjects/resolve") => &["admin", "writer", "reader", "privacy_officer"],
         ("GET", "/v1/tenants/{tenant}/subjects/{subject}/events") | ("POST", "/v1/tenants/{tenant}/sql") => &["admin", "reader", "privacy_officer"],
+        // Data sets, read for model_training (the isolation test's purpose for them).
+        ("POST", "/v1/tenants/{tenant}/datasets")
+        | ("GET", "/v1/tenants/{tenant}/datasets")
+        | ("GET", "/v1/tenants/{tenant}/datasets/{name}/versions")
+        | ("GET", "/v1/tenants/{tenant}/datasets/{name}/versions/{version}")
+        | ("GET", "/v1/tenants/{tenant}/datasets/{name}/diff")
+        | ("GET", "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/files/{file}")
+        | ("GET", "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/arrow")
+        | ("POST", "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links") => &["admin", "reader"],
+        ("GET", "/v1/tenants/{tenant}/subjects/{subject}/lineage") => &["admin", "privacy_officer"],
         ("GET", "/v1/tenants/{tenant}/audit/head")
         | ("GET", "/v1/tenants/{tenant}/audit/proofs/inclusion")
         | ("GET", "/v1/tenants/{tenant}/audit/proofs/consistency")
@@ -74,10 +84,19 @@ fn fill(route: &RouteSpec, p: &Params) -> String {
         .replace("{subject}", p.subject)
         .replace("{erasure_id}", p.erasure_id)
         .replace("{purpose}", "personalization")
-        .replace("{event_type}", "play");
+        .replace("{event_type}", "play")
+        .replace("{name}", "plays")
+        .replace("{version}", "1")
+        .replace("{file}", "part-00000.parquet");
     assert!(!path.contains('{'), "unfilled parameter in {path}");
     if path.ends_with("/events") && route.method == "GET" {
         path.push_str("?purpose=support");
+    }
+    if path.contains("/datasets") && route.method == "GET" || path.ends_with("/links") {
+        path.push_str("?purpose=model_training");
+    }
+    if path.ends_with("/diff?purpose=model_training") {
+        path.push_str("&from=1&to=1");
     }
     if path.ends_with("/proofs/inclusion") {
         path.push_str("?index=0");
@@ -121,6 +140,8 @@ fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Option<Va
         ("PUT", "/v1/tenants/{tenant}/consent-regimes/{purpose}") => Some(json!({"regime": "opt_out"})),
         ("POST", "/v1/tenants/{tenant}/pii/scan") => Some(json!({"text": "call +1 415 555 0100"})),
         ("POST", "/v1/tenants/{tenant}/sql") => Some(json!({"sql": "SELECT event_id, subject FROM events", "purpose": "support"})),
+        ("POST", "/v1/tenants/{tenant}/datasets") => Some(json!({"name": format!("iso-{n}"), "sql": "SELECT subject, track_id FROM play"})),
+        ("POST", "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links") => Some(json!({"ttl_s": 60})),
         ("PUT", "/v1/tenants/{tenant}/identity") => Some(json!({
             "issuer": "https://login.example",
             "audience": "steward",
@@ -199,6 +220,10 @@ fn tenants_are_walls_on_every_route() {
     let a_events: Vec<Value> =
         (0..3).map(|i| play_event(&format!("a-evt-{i}"), shared, &time_at(i * 1000), "a-person@mail.example", &format!("a-track-{i}"), i)).collect();
     assert_eq!(ingest(&api, &a.writer, A, &a_events)["accepted"], 3);
+    // A data set in each tenant, so the data set routes have something to refuse or serve.
+    for t in [&a, &b] {
+        api.post(&t.path("/datasets"), Some(&t.reader), &json!({"name": "plays", "sql": "SELECT subject, track_id FROM play"})).expect(201, "data set");
+    }
     let b_shared = resolve(&api, &b.reader, B, shared);
     let b_only_subject = resolve(&api, &b.reader, B, &b_only);
     let a_shared = resolve(&api, &a.reader, A, shared);

@@ -367,9 +367,22 @@ impl ScanPlan {
         let types = col::<StringArray>(raw, "type")?;
         let sealed_col = if sealed { Some((col::<BinaryArray>(raw, "sealed")?, col::<StringArray>(raw, "event_id")?, col::<FixedSizeBinaryArray>(raw, "subject")?)) } else { None };
         let mut schemas: HashMap<(String, u32), Option<Arc<steward_privacy::SchemaVersion>>> = HashMap::new();
+        // Typed views decode only the fields they project; `properties` needs them all.
+        let wanted: Option<Vec<&str>> = if self.projection.iter().any(|&i| matches!(self.view.columns[i].source, ColumnSource::Properties)) {
+            None
+        } else {
+            Some(self.projection.iter().filter_map(|&i| match &self.view.columns[i].source { ColumnSource::Field { name, .. } => Some(name.as_str()), _ => None }).collect())
+        };
         let mut out = Vec::with_capacity(raw.num_rows());
         for i in 0..raw.num_rows() {
-            let mut props: Map<String, Value> = serde_json::from_slice(publics.value(i)).map_err(|e| DataFusionError::Internal(format!("stored public fields are not JSON: {e}")))?;
+            let mut props: Map<String, Value> = match &wanted {
+                Some(names) => {
+                    let mut de = serde_json::Deserializer::from_slice(publics.value(i));
+                    serde::de::DeserializeSeed::deserialize(Wanted(names), &mut de)
+                }
+                None => serde_json::from_slice(publics.value(i)),
+            }
+            .map_err(|e| DataFusionError::Internal(format!("stored public fields are not JSON: {e}")))?;
             let key = (types.value(i).to_owned(), versions.value(i));
             let schema = schemas.entry(key.clone()).or_insert_with(|| reader.schema(&key.0, key.1)).clone();
             for (name, value) in props.iter_mut() {
@@ -388,6 +401,72 @@ impl ScanPlan {
             out.push(props);
         }
         Ok(out)
+    }
+}
+
+/// Decodes a JSON object keeping only the named keys; the others are skipped unparsed.
+struct Wanted<'a>(&'a [&'a str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Wanted<'_> {
+    type Value = Map<String, Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Wanted<'_> {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let name = key.as_str();
+            if self.0.contains(&name) {
+                out.insert(name.to_owned(), map.next_value::<Value>()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An object key, borrowed from the input unless it had escapes.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v.to_owned()))
+            }
+        }
+        deserializer.deserialize_str(V)
     }
 }
 
