@@ -54,7 +54,7 @@ fn expected(role: Role, action: Action, purpose: Option<&str>) -> Option<&'stati
         Role::Writer => matches!(action, Ingest | ReadSchemas | ResolveSubject).then_some("writer"),
         Role::Reader => match action {
             ReadSchemas | ResolveSubject => Some("reader"),
-            ReadTimeline | ReadPersonal | Query | CutDataset | Train | Serve if read_ok(role) => {
+            ReadTimeline | ReadPersonal | Query | CutDataset | Export | Train | Serve if read_ok(role) => {
                 Some("reader-purposes")
             }
             _ => None,

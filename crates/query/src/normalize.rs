@@ -86,9 +86,9 @@ mod tests {
     #[test]
     fn identifiers_and_shape_are_kept() {
         let known = |w: &str| ["type", "count", "events", "track_id", "play"].contains(&w);
-        assert_eq!(normalize("select type, count(*) from events group by type", &known), "select type , count ( * ) from events group by type");
+        assert_eq!(normalize("select type, count(*) from events group by type", &known), "select type, count(*) from events group by type");
         assert_eq!(normalize("SELECT \"track_id\" FROM play", &known), "SELECT \"track_id\" FROM play");
-        assert_eq!(normalize("SELECT count(*) AS annsmith FROM play", &known), "SELECT count ( * ) AS ? FROM play");
+        assert_eq!(normalize("SELECT count(*) AS annsmith FROM play", &known), "SELECT count(*) AS ? FROM play");
     }
 
     #[test]

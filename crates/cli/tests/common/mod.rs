@@ -402,7 +402,8 @@ impl Api {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let text = response.body_mut().with_config().limit(256 << 20).read_to_string()?;
+        // Binary answers (Parquet, Arrow) come back as lossy text: tests of those read bytes.
+        let text = String::from_utf8_lossy(&response.body_mut().with_config().limit(256 << 20).read_to_vec()?).into_owned();
         let body = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()));
         Ok(Resp { status, content_type, text, body })
     }
