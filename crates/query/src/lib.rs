@@ -6,6 +6,7 @@
 //! writes results as JSON, CSV, Arrow IPC or Parquet; [`normalize`] is what the audit log
 //! records of the query text.
 
+pub mod cache;
 pub mod consents;
 pub mod error;
 pub mod format;

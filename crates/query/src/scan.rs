@@ -130,7 +130,19 @@ impl TableProvider for ViewTable {
             split[i % partitions].push(source);
         }
         let schema = Arc::new(self.schema.project(&projection)?);
-        let plan = Arc::new(ScanPlan { view: self.view.clone(), projection: Arc::new(projection), bounds: Arc::new(bounds), ctx: self.ctx.clone() });
+        let sealed = sealed_needed(&self.view, &projection, &self.ctx.reader);
+        let decodes = projection.iter().any(|&i| matches!(self.view.columns[i].source, ColumnSource::Properties | ColumnSource::Field { .. } | ColumnSource::Subject));
+        let cache = crate::cache::global();
+        let cache_shape = (cache.enabled() && decodes && !sealed).then(|| {
+            let columns: Vec<String> = projection.iter().map(|&i| format!("{}:{}", self.view.columns[i].name, self.view.columns[i].data_type)).collect();
+            let visible: Vec<&str> = self.ctx.reader.visible().iter().map(|c| c.as_str()).collect();
+            Arc::from(format!("{}|{}|{}", self.view.name, columns.join(","), visible.join(",")))
+        });
+        if cache.enabled() {
+            let live = self.ctx.snapshot.segments.iter().map(|s| s.meta.id).collect();
+            cache.retain_segments(self.ctx.reader.tenant(), &live);
+        }
+        let plan = Arc::new(ScanPlan { view: self.view.clone(), projection: Arc::new(projection), bounds: Arc::new(bounds), ctx: self.ctx.clone(), sealed, cache_shape });
         let streams: Vec<Arc<dyn PartitionStream>> =
             split.into_iter().map(|sources| Arc::new(ScanPartition { schema: schema.clone(), plan: plan.clone(), sources: Mutex::new(Some(sources)) }) as Arc<dyn PartitionStream>).collect();
         Ok(Arc::new(StreamingTableExec::try_new(schema, streams, None, Vec::new(), false, limit)?))
@@ -152,6 +164,10 @@ struct ScanPlan {
     projection: Arc<Vec<usize>>,
     bounds: Arc<ScanBounds>,
     ctx: Arc<ScanContext>,
+    /// A projected column needs the sealed part opened (never cached).
+    sealed: bool,
+    /// The cache key's shape when decoded row groups may be cached.
+    cache_shape: Option<Arc<str>>,
 }
 
 struct ScanPartition {
@@ -188,6 +204,20 @@ impl PartitionStream for ScanPartition {
     }
 }
 
+/// Whether a projected column needs a visible sealed field opened.
+fn sealed_needed(view: &ViewDef, projection: &[usize], reader: &TenantReader) -> bool {
+    let any_sealed_visible = steward_privacy::PrivacyClass::ALL.into_iter().any(|c| c.is_sealed() && reader.sees(c));
+    if !any_sealed_visible {
+        return false;
+    }
+    let latest: HashMap<String, _> = reader.schemas().into_iter().map(|s| (s.event_type.clone(), s)).collect();
+    let event_type = view.event_type.as_deref();
+    view.needs_sealed(projection, |name| match event_type.and_then(|t| latest.get(t)) {
+        Some(schema) => schema.schema.field(name).is_none_or(|f| f.class.is_sealed() || f.class == steward_privacy::PrivacyClass::FreeText),
+        None => true,
+    })
+}
+
 /// The raw segment columns a projection needs.
 fn raw_columns(view: &ViewDef, projection: &[usize], sealed: bool) -> Vec<&'static str> {
     let mut need = vec!["subject", "time", "seq", "type"];
@@ -217,49 +247,66 @@ fn raw_columns(view: &ViewDef, projection: &[usize], sealed: bool) -> Vec<&'stat
 }
 
 impl ScanPlan {
-    fn sealed_needed(&self) -> bool {
-        let reader = &self.ctx.reader;
-        let any_sealed_visible = steward_privacy::PrivacyClass::ALL.into_iter().any(|c| c.is_sealed() && reader.sees(c));
-        if !any_sealed_visible {
-            return false;
-        }
-        let latest: HashMap<String, _> = reader.schemas().into_iter().map(|s| (s.event_type.clone(), s)).collect();
-        let event_type = self.view.event_type.as_deref();
-        self.view.needs_sealed(&self.projection, |name| match event_type.and_then(|t| latest.get(t)) {
-            Some(schema) => schema.schema.field(name).is_none_or(|f| f.class.is_sealed() || f.class == steward_privacy::PrivacyClass::FreeText),
-            None => true,
-        })
-    }
-
     fn read(&self, schema: &SchemaRef, source: Source) -> datafusion::common::Result<Option<RecordBatch>> {
         if Instant::now() > self.ctx.deadline {
             return Err(DataFusionError::ResourcesExhausted("query_timeout: the query ran past its time limit".into()));
         }
-        let sealed = self.sealed_needed();
+        let sealed = self.sealed;
+        if let (Source::RowGroup(segment, group), Some(shape)) = (&source, &self.cache_shape) {
+            let cache = crate::cache::global();
+            let key = crate::cache::CacheKey { tenant: self.ctx.reader.tenant().to_owned(), segment: segment.meta.id, group: *group, shape: shape.clone() };
+            self.ctx.segments_read.lock().insert(segment.meta.id);
+            self.ctx.row_groups_read.fetch_add(1, Ordering::Relaxed);
+            let decoded = match cache.get(&key) {
+                Some(hit) => hit,
+                None => {
+                    let Some(raw) = self.read_group(segment, *group, false)? else { return Ok(None) };
+                    let outputs = self.project(schema, &raw, false)?;
+                    let rules = raw.project(&["subject", "seq", "time", "type"].map(|c| raw.schema().index_of(c)).into_iter().collect::<Result<Vec<_>, _>>()?)?;
+                    let decoded = Arc::new(crate::cache::Decoded { rules, outputs });
+                    cache.insert(key, decoded.clone());
+                    decoded
+                }
+            };
+            self.ctx.rows_scanned.fetch_add(decoded.rules.num_rows() as u64, Ordering::Relaxed);
+            let mask = self.admit(&decoded.rules)?;
+            if mask.true_count() == 0 {
+                return Ok(None);
+            }
+            return Ok(Some(filter_record_batch(&decoded.outputs, &mask)?));
+        }
         let raw = match source {
             Source::Memtable(batch) => batch,
             Source::RowGroup(segment, group) => {
-                let columns = raw_columns(&self.view, &self.projection, sealed);
-                let batches = segment.read_columns(vec![group], &columns).map_err(external)?;
                 self.ctx.segments_read.lock().insert(segment.meta.id);
                 self.ctx.row_groups_read.fetch_add(1, Ordering::Relaxed);
-                match batches.len() {
-                    0 => return Ok(None),
-                    1 => batches.into_iter().next().ok_or_else(|| DataFusionError::Internal("no batch".into()))?,
-                    _ => datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches)?,
+                match self.read_group(&segment, group, sealed)? {
+                    Some(raw) => raw,
+                    None => return Ok(None),
                 }
             }
         };
         self.ctx.rows_scanned.fetch_add(raw.num_rows() as u64, Ordering::Relaxed);
-        let kept = self.admit(&raw)?;
-        if kept.num_rows() == 0 {
+        let mask = self.admit(&raw)?;
+        if mask.true_count() == 0 {
             return Ok(None);
         }
+        let kept = filter_record_batch(&raw, &mask)?;
         Ok(Some(self.project(schema, &kept, sealed)?))
     }
 
-    /// Applies the read path's rules and the exact bounds to every row.
-    fn admit(&self, raw: &RecordBatch) -> datafusion::common::Result<RecordBatch> {
+    fn read_group(&self, segment: &Segment, group: usize, sealed: bool) -> datafusion::common::Result<Option<RecordBatch>> {
+        let columns = raw_columns(&self.view, &self.projection, sealed);
+        let batches = segment.read_columns(vec![group], &columns).map_err(external)?;
+        Ok(match batches.len() {
+            0 => None,
+            1 => batches.into_iter().next(),
+            _ => Some(datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches)?),
+        })
+    }
+
+    /// Applies the read path's rules and the exact bounds to every row: the rows to keep.
+    fn admit(&self, raw: &RecordBatch) -> datafusion::common::Result<datafusion::arrow::array::BooleanArray> {
         let subjects = col::<FixedSizeBinaryArray>(raw, "subject")?;
         let seqs = col::<UInt64Array>(raw, "seq")?;
         let times = col::<TimestampMicrosecondArray>(raw, "time")?;
@@ -316,7 +363,7 @@ impl ScanPlan {
                 set.insert(s);
             }
         }
-        Ok(filter_record_batch(raw, &keep.finish())?)
+        Ok(keep.finish())
     }
 
     fn project(&self, schema: &SchemaRef, raw: &RecordBatch, sealed: bool) -> datafusion::common::Result<RecordBatch> {
