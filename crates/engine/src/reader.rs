@@ -82,6 +82,11 @@ impl TenantReader {
         self.tenant.retention_s(event_type).is_some_and(|ttl| time_us.saturating_add((ttl as i64).saturating_mul(1_000_000)) <= self.now_us)
     }
 
+    /// Whether any event type has a retention period (else rows need no retention check).
+    pub fn has_retention(&self) -> bool {
+        self.tenant.latest_schemas().iter().any(|s| s.schema.retention_seconds().is_some())
+    }
+
     /// The oldest readable time of a type (None: kept forever).
     pub fn retention_cut_us(&self, event_type: &str) -> Option<i64> {
         self.tenant.retention_s(event_type).map(|ttl| self.now_us.saturating_sub((ttl as i64).saturating_mul(1_000_000)))

@@ -316,7 +316,10 @@ impl ScanPlan {
         let bounds = &self.bounds;
         let mut keep = BooleanBuilder::with_capacity(raw.num_rows());
         let mut last: Option<(&[u8], bool, Option<u64>)> = None;
-        let mut cuts: HashMap<String, Option<i64>> = HashMap::new();
+        // Per event type: whether the bounds admit it, and its retention cut. Few types, so a
+        // short list beats hashing every row's type; skipped when no rule reads the type.
+        let type_rules = bounds.types.is_some() || reader.has_retention();
+        let mut per_type: Vec<(&str, bool, Option<i64>)> = Vec::new();
         let mut tracked: Vec<Pseudonym> = Vec::new();
         let mut last_tracked: Option<&[u8]> = None;
         for i in 0..raw.num_rows() {
@@ -333,22 +336,27 @@ impl ScanPlan {
             };
             let seq = seqs.value(i);
             let time = times.value(i);
-            let event_type = types.value(i);
-            let retention_cut = match cuts.get(event_type) {
-                Some(c) => *c,
-                None => {
-                    let c = reader.retention_cut_us(event_type);
-                    cuts.insert(event_type.to_owned(), c);
-                    c
+            let (type_ok, retention_cut) = if type_rules {
+                let event_type = types.value(i);
+                match per_type.iter().find(|(t, _, _)| *t == event_type) {
+                    Some(&(_, ok, c)) => (ok, c),
+                    None => {
+                        let ok = bounds.types.as_ref().is_none_or(|ts| ts.iter().any(|t| t == event_type));
+                        let c = reader.retention_cut_us(event_type);
+                        per_type.push((event_type, ok, c));
+                        (ok, c)
+                    }
                 }
+            } else {
+                (true, None)
             };
             let ok = admitted
+                && type_ok
                 && cut.is_none_or(|c| seq > c)
                 && bounds.max_seq.is_none_or(|m| seq <= m)
                 && bounds.from_us.is_none_or(|f| time >= f)
                 && bounds.to_us.is_none_or(|t| time < t)
-                && retention_cut.is_none_or(|c| time > c)
-                && bounds.types.as_ref().is_none_or(|ts| ts.iter().any(|t| t == event_type));
+                && retention_cut.is_none_or(|c| time > c);
             if ok && self.ctx.subjects.is_some() && last_tracked != Some(subject_bytes) {
                 last_tracked = Some(subject_bytes);
                 tracked.push(Pseudonym::from_slice(subject_bytes).map_err(|e| DataFusionError::Internal(e.to_string()))?);
