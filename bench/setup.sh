@@ -9,4 +9,4 @@ if [ ! -x "$here/.venv/bin/python" ]; then
 fi
 "$here/.venv/bin/python" -m pip install --quiet --upgrade pip
 "$here/.venv/bin/python" -m pip install --quiet -r "$here/requirements.txt"
-"$here/.venv/bin/python" -c 'import psycopg; print("psycopg", psycopg.__version__, "ready in '"$here"'/.venv")'
+"$here/.venv/bin/python" -c 'import psycopg, duckdb; print("psycopg", psycopg.__version__, "duckdb", duckdb.__version__, "ready in '"$here"'/.venv")'

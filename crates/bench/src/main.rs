@@ -1,5 +1,6 @@
 //! `steward-bench`: whole-system durable-ingest benchmarks (in-process and over HTTP NDJSON),
-//! and HTTP ingest with authorization and audit on against off (`http-guard`).
+//! HTTP ingest with authorization and audit on against off (`http-guard`), erasure, and SQL
+//! analytics queries against DuckDB on the same rows (`sql`).
 //!
 //! Each subcommand prints one JSON line on stdout (progress goes to stderr), so
 //! `bench/ingest.sh` can collect, compare and take medians. Micro benchmarks of the parts
@@ -10,6 +11,7 @@ mod erasure;
 mod http;
 mod http_guard;
 mod inproc;
+mod sql;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +42,8 @@ enum Command {
     HttpGuard(http_guard::HttpGuardArgs),
     /// Erasure: shred latency, purge of a heavy subject, a batch of subjects.
     Erasure(erasure::ErasureArgs),
+    /// SQL: five analytics queries through steward-query, and the same rows as Parquet for DuckDB.
+    Sql(sql::SqlArgs),
 }
 
 /// Why a run failed; printed on stderr, exit status 1.
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Command::Http(args) => http::run(args),
         Command::HttpGuard(args) => http_guard::run(args),
         Command::Erasure(args) => erasure::run(args),
+        Command::Sql(args) => sql::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -56,7 +56,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
 ];
 
 /// Third-party crates only some crates may use: HTTP at the edge, async only where needed.
-const EDGE_ONLY: &[(&str, &[&str])] = &[("axum", &["server"]), ("tower-http", &["server"]), ("tokio", &["server", "cli"]), ("clap", &["cli", "bench"])];
+const EDGE_ONLY: &[(&str, &[&str])] = &[("axum", &["server"]), ("tower-http", &["server"]), ("tokio", &["server", "cli", "bench"]), ("clap", &["cli", "bench"])];
 
 fn normal_dependencies(manifest: &str) -> Vec<String> {
     let mut out = Vec::new();
