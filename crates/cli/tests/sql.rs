@@ -33,6 +33,12 @@ fn sql_bytes(api: &Api, key: &str, purpose: &str, text: &str, accept: &str) -> (
     (status, response.body_mut().with_config().limit(64 << 20).read_to_vec().expect("body"))
 }
 
+/// A time as RFC 3339: results carry UTC times without a zone suffix.
+fn utc(v: &str) -> String {
+    let t = v.replace(' ', "T");
+    if t.ends_with('Z') || t.contains('+') { t } else { format!("{t}Z") }
+}
+
 /// Every cell as Arrow displays it, row by row.
 fn cells(batches: &[RecordBatch]) -> Vec<Vec<String>> {
     let options = FormatOptions::default().with_null("");
@@ -113,7 +119,7 @@ fn sql_is_shaped_by_purpose_consent_and_erasure() {
         .iter()
         .map(|r| ["event_id", "subject", "track_id", "ms_played", "time"].iter().map(|c| match &r[*c] { Value::String(s) => s.clone(), v => v.to_string() }).collect())
         .collect();
-    let norm = |rows: &Vec<Vec<String>>| -> Vec<Vec<String>> { rows.iter().map(|r| r.iter().enumerate().map(|(i, v)| if i == 4 { micros_of(&v.replace(' ', "T")).to_string() } else { v.clone() }).collect()).collect() };
+    let norm = |rows: &Vec<Vec<String>>| -> Vec<Vec<String>> { rows.iter().map(|r| r.iter().enumerate().map(|(i, v)| if i == 4 { micros_of(&utc(v)).to_string() } else { v.clone() }).collect()).collect() };
     assert_eq!(norm(&from_arrow), norm(&from_csv), "arrow vs csv");
     assert_eq!(norm(&from_arrow), norm(&from_json), "arrow vs json");
     let (status, parquet) = sql_bytes(&api, &keys.reader, "analytics", query, "application/vnd.apache.parquet");

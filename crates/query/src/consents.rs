@@ -15,7 +15,7 @@ pub fn consents_batch(reader: &TenantReader) -> Result<RecordBatch, QueryError> 
     let mut purpose = StringBuilder::new();
     let mut granted = BooleanBuilder::new();
     let mut source = StringBuilder::new();
-    let mut at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let mut at = TimestampMicrosecondBuilder::new();
     for (s, c) in rows {
         subject.append_value(s.to_hex());
         purpose.append_value(&c.purpose);

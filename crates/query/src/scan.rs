@@ -384,7 +384,8 @@ impl ScanPlan {
             let array: ArrayRef = match &column.source {
                 ColumnSource::EventId => raw_col(raw, "event_id")?,
                 ColumnSource::Type => raw_col(raw, "type")?,
-                ColumnSource::Time => raw_col(raw, "time")?,
+                // Stored with a "UTC" annotation; the same values without it (see `time_type`).
+                ColumnSource::Time => datafusion::arrow::compute::cast(&raw_col(raw, "time")?, &crate::views::time_type())?,
                 ColumnSource::SchemaVersion => raw_col(raw, "schema_version")?,
                 ColumnSource::Subject => {
                     let subjects = col::<FixedSizeBinaryArray>(raw, "subject")?;
@@ -545,7 +546,7 @@ fn build_field(rows: &[Map<String, Value>], name: &str, field_type: &FieldType, 
             Arc::new(b.finish())
         }
         DataType::Timestamp(_, _) => {
-            let mut b = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+            let mut b = TimestampMicrosecondBuilder::with_capacity(n);
             (0..n).for_each(|i| {
                 b.append_option(get(i).and_then(Value::as_str).and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|t| t.timestamp_micros()))
             });
