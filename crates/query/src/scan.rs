@@ -261,6 +261,16 @@ impl ScanPlan {
                 Some(hit) => hit,
                 None => {
                     let Some(raw) = self.read_group(segment, *group, false)? else { return Ok(None) };
+                    // A typed view keeps only its type: row groups mix every type, and the
+                    // type never changes, so this filter is not one of the per-query rules.
+                    let raw = match &self.view.event_type {
+                        Some(t) => {
+                            let types = col::<StringArray>(&raw, "type")?;
+                            let mask: datafusion::arrow::array::BooleanArray = types.iter().map(|v| Some(v == Some(t.as_str()))).collect();
+                            filter_record_batch(&raw, &mask)?
+                        }
+                        None => raw,
+                    };
                     let outputs = self.project(schema, &raw, false)?;
                     let rules = raw.project(&["subject", "seq", "time", "type"].map(|c| raw.schema().index_of(c)).into_iter().collect::<Result<Vec<_>, _>>()?)?;
                     let decoded = Arc::new(crate::cache::Decoded { rules, outputs });
