@@ -80,6 +80,11 @@ impl ConsentFilter {
         self.decisions.get(subject).copied().unwrap_or(self.default)
     }
 
+    /// Whether every subject is admitted (no refusal on record, and the regime admits).
+    pub fn admits_all(&self) -> bool {
+        self.default && self.decisions.values().all(|granted| *granted)
+    }
+
     /// Subjects whose own decision refuses the purpose.
     pub fn refusing(&self) -> impl Iterator<Item = &Pseudonym> {
         self.decisions.iter().filter(|(_, granted)| !**granted).map(|(s, _)| s)

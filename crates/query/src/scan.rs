@@ -305,6 +305,30 @@ impl ScanPlan {
         Ok(Some(self.project(schema, &kept, sealed)?))
     }
 
+    /// The common case without per-subject rules (no tombstone, no refusal of this purpose,
+    /// no subject bound, no retention, no lineage tracking): only the bounds on time, seq and
+    /// type apply, over the raw column values in one tight pass.
+    fn admit_all_subjects(&self, raw: &RecordBatch) -> datafusion::common::Result<Option<datafusion::arrow::array::BooleanArray>> {
+        let reader = &self.ctx.reader;
+        let bounds = &self.bounds;
+        if !self.ctx.snapshot.tombstones.is_empty() || !reader.consent().admits_all() || bounds.subject.is_some() || self.ctx.subjects.is_some() || reader.has_retention() {
+            return Ok(None);
+        }
+        let times = col::<TimestampMicrosecondArray>(raw, "time")?.values();
+        let seqs = col::<UInt64Array>(raw, "seq")?.values();
+        let types = col::<StringArray>(raw, "type")?;
+        let (from, to, max_seq) = (bounds.from_us.unwrap_or(i64::MIN), bounds.to_us.unwrap_or(i64::MAX), bounds.max_seq.unwrap_or(u64::MAX));
+        let one_type = match bounds.types.as_deref() {
+            None => None,
+            Some([t]) => Some(t.as_str()),
+            Some(_) => return Ok(None),
+        };
+        let buffer = datafusion::arrow::buffer::BooleanBuffer::collect_bool(raw.num_rows(), |i| {
+            times[i] >= from && times[i] < to && seqs[i] <= max_seq && one_type.is_none_or(|t| types.value(i) == t)
+        });
+        Ok(Some(datafusion::arrow::array::BooleanArray::new(buffer, None)))
+    }
+
     fn read_group(&self, segment: &Segment, group: usize, sealed: bool) -> datafusion::common::Result<Option<RecordBatch>> {
         let columns = raw_columns(&self.view, &self.projection, sealed);
         let batches = segment.read_columns(vec![group], &columns).map_err(external)?;
@@ -317,6 +341,9 @@ impl ScanPlan {
 
     /// Applies the read path's rules and the exact bounds to every row: the rows to keep.
     fn admit(&self, raw: &RecordBatch) -> datafusion::common::Result<datafusion::arrow::array::BooleanArray> {
+        if let Some(mask) = self.admit_all_subjects(raw)? {
+            return Ok(mask);
+        }
         let subjects = col::<FixedSizeBinaryArray>(raw, "subject")?;
         let seqs = col::<UInt64Array>(raw, "seq")?;
         let times = col::<TimestampMicrosecondArray>(raw, "time")?;
