@@ -62,6 +62,9 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         println!("  curl -s {url}/v1/tenants/{TENANT}/schemas -H 'Authorization: Bearer {reader}'");
         println!("  curl -s -X POST {url}/v1/tenants/{TENANT}/subjects/resolve -H 'Authorization: Bearer {reader}' -H 'Content-Type: application/json' -d '{{\"external_id\": \"{sample_subject}\"}}'");
         println!("  curl -s '{url}/v1/tenants/{TENANT}/subjects/SUBJECT/events?purpose=support&limit=5' -H 'Authorization: Bearer {reader}'");
+        let analyst = &keys[2].1; // the reader: analytics and model_training
+        println!("  steward sql --tenant {TENANT} --url {url} --key {analyst} -c \"SELECT genre, count(*) AS plays FROM play GROUP BY genre ORDER BY plays DESC\"");
+        println!("  curl -s -X POST {url}/v1/tenants/{TENANT}/datasets -H 'Authorization: Bearer {analyst}' -H 'Content-Type: application/json' -d '{{\"name\": \"plays\", \"sql\": \"SELECT subject, track_id, genre FROM play\"}}'");
         println!("  curl -s {url}/metrics | grep steward_");
     }))
 }
