@@ -84,6 +84,14 @@ fn sql_is_shaped_by_purpose_consent_and_erasure() {
     // A time range and a subject filter (both prune by statistics) select the same rows as ever.
     let resp = sql(&api, &keys.reader, "analytics", &format!("SELECT count(*) AS n FROM play WHERE subject = '{ann}' AND time >= '{}'", time_at(2_000_000))).expect(200, "filters");
     assert_eq!(rows(&resp), [json!({"n": 2})], "{}", resp.text);
+    // Bounds the scan applies exactly (no second filter in DataFusion): strict and inclusive ends.
+    let count = |cond: String| rows(&sql(&api, &keys.reader, "analytics", &format!("SELECT count(*) AS n FROM play WHERE subject = '{ann}' AND {cond}")).expect(200, "bounds"))[0]["n"].as_u64().unwrap();
+    assert_eq!(count(format!("time < '{}'", time_at(2_000_000))), 2);
+    assert_eq!(count(format!("time <= '{}'", time_at(2_000_000))), 3);
+    assert_eq!(count(format!("time > '{}'", time_at(2_000_000))), 1);
+    assert_eq!(count(format!("time = '{}'", time_at(1_000_000))), 1);
+    assert_eq!(count(format!("time BETWEEN '{}' AND '{}'", time_at(1_000_000), time_at(2_000_000))), 2);
+    assert_eq!(rows(&sql(&api, &keys.reader, "analytics", &format!("SELECT count(*) AS n FROM play WHERE subject = '{}'", ann.to_uppercase())).expect(200, "upper"))[0]["n"], 0, "text comparison, not the pseudonym");
     // consents is offered only to purposes that see personal data.
     sql(&api, &keys.reader, "analytics", "SELECT * FROM consents").expect_problem(400, "unknown_table", "consents for analytics");
 

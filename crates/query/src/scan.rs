@@ -94,8 +94,16 @@ impl TableProvider for ViewTable {
     }
 
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> datafusion::common::Result<Vec<TableProviderFilterPushDown>> {
-        // Bounds prune; DataFusion still applies every filter to the rows that come back.
-        Ok(filters.iter().map(|f| if narrows(f, &mut ScanBounds::default()) { TableProviderFilterPushDown::Inexact } else { TableProviderFilterPushDown::Unsupported }).collect())
+        // Bounds prune, and `admit` applies them to every row; a filter the bounds express
+        // exactly needs no second pass (nor its column) in DataFusion.
+        Ok(filters
+            .iter()
+            .map(|f| match narrows(f, &mut ScanBounds::default()) {
+                true if exact(f) => TableProviderFilterPushDown::Exact,
+                true => TableProviderFilterPushDown::Inexact,
+                false => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
     }
 
     async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, filters: &[Expr], limit: Option<usize>) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
@@ -646,7 +654,8 @@ fn narrows(filter: &Expr, bounds: &mut ScanBounds) -> bool {
                     match op {
                         Operator::Gt => bounds.from_us = Some(bounds.from_us.map_or(t.saturating_add(1), |f| f.max(t.saturating_add(1)))),
                         Operator::GtEq => bounds.from_us = Some(bounds.from_us.map_or(t, |f| f.max(t))),
-                        // `t` is rounded down from finer units: both upper bounds keep `t` itself.
+                        // `t` may be rounded down from nanoseconds: then `< t` keeps `t` too.
+                        Operator::Lt if micros_exact(value) => bounds.to_us = Some(bounds.to_us.map_or(t, |x| x.min(t))),
                         Operator::Lt | Operator::LtEq => bounds.to_us = Some(bounds.to_us.map_or(t.saturating_add(1), |x| x.min(t.saturating_add(1)))),
                         Operator::Eq => {
                             bounds.from_us = Some(bounds.from_us.map_or(t, |f| f.max(t)));
@@ -708,6 +717,41 @@ fn narrows(filter: &Expr, bounds: &mut ScanBounds) -> bool {
             true
         }
         _ => false,
+    }
+}
+
+/// Whether the bounds `narrows` takes from a filter select exactly the rows it selects.
+fn exact(filter: &Expr) -> bool {
+    match filter {
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => exact(left) && exact(right),
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            let (column, value) = match (left.as_ref(), right.as_ref()) {
+                (Expr::Column(c), Expr::Literal(v, _)) | (Expr::Literal(v, _), Expr::Column(c)) => (c.name.as_str(), v),
+                _ => return false,
+            };
+            match column {
+                "time" => micros_exact(value) && matches!(op, Operator::Gt | Operator::GtEq | Operator::Lt | Operator::LtEq | Operator::Eq),
+                "type" => *op == Operator::Eq,
+                // The bound admits the pseudonym; the column compares text, so only the
+                // canonical lowercase spelling means the same.
+                "subject" => match value {
+                    ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => *op == Operator::Eq && Pseudonym::parse_hex(s).is_ok_and(|p| p.to_hex() == *s),
+                    _ => false,
+                },
+                _ => false,
+            }
+        }
+        Expr::Between(b) => matches!((b.low.as_ref(), b.high.as_ref()), (Expr::Literal(lo, _), Expr::Literal(hi, _)) if micros_exact(lo) && micros_exact(hi)),
+        Expr::InList(_) => true,
+        _ => false,
+    }
+}
+
+/// Whether a timestamp literal is a whole number of microseconds.
+fn micros_exact(value: &ScalarValue) -> bool {
+    match value {
+        ScalarValue::TimestampNanosecond(Some(v), _) => v % 1_000 == 0,
+        other => micros(other).is_some(),
     }
 }
 
