@@ -41,18 +41,6 @@ fn forensics(deployment: &Deployment, needles: &[&str]) -> Vec<Value> {
     String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON hit")).collect()
 }
 
-fn wait_done(api: &Api, keys: &TenantKeys, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let r = api.get(&keys.path(&format!("/erasures/{id}")), Some(&keys.privacy_officer)).expect(200, "erasure state").body;
-        if r["state"] == "done" {
-            return r;
-        }
-        assert!(Instant::now() < deadline, "erasure not done in time: {r}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn raw_get(url: &str, key: Option<&str>, range: Option<&str>) -> (u16, Vec<u8>) {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let mut request = agent.get(url);
@@ -175,7 +163,7 @@ fn erasure_and_opt_out_reach_every_data_set_version() {
 
     // --- erasure: successor without the subject, old files gone before done, in the receipt
     let request = api.post(&keys.path("/erasures"), Some(&keys.privacy_officer), &json!({"external_id": erased.0, "now": true})).expect(202, "erase").body;
-    let done = wait_done(&api, &keys, request["id"].as_str().unwrap());
+    let done = wait_erasure_done(&api, &keys, request["id"].as_str().unwrap());
     let receipt = api.get(&keys.path(&format!("/erasures/{}/receipt", request["id"].as_str().unwrap())), Some(&keys.privacy_officer)).expect(200, "receipt").body;
     let handled: Vec<(String, u64, String)> = receipt["body"]["derived"]
         .as_array()

@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TENANT: &str = "acme";
 const SUBJECTS: usize = 6;
@@ -37,18 +37,6 @@ fn events(p: &Person, round: usize) -> Vec<Value> {
         .enumerate()
         .map(|(i, track)| play_event(&format!("{}-r{round}-e{i}", &p.pseudonym[..12]), &p.external_id, &time_at((round * 10 + i) as i64 * 1_000_000), &p.email, track, 1000))
         .collect()
-}
-
-fn wait_done(api: &Api, keys: &TenantKeys, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = api.get(&keys.path(&format!("/erasures/{id}")), Some(&keys.privacy_officer)).expect(200, "erasure state").body;
-        if r["state"] == "done" {
-            return r;
-        }
-        assert!(Instant::now() < deadline, "erasure not done in time: {r}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn forensics(deployment: &Deployment, needles: &[&str]) -> Vec<Value> {
@@ -124,7 +112,7 @@ fn erased_subjects_leave_nothing_behind_and_others_are_intact() {
     api.post(&keys.path("/erasures"), Some(&keys.privacy_officer), &json!({"external_id": people[2].external_id, "now": true})).expect(202, "now");
     ids.push(id2);
     for id in &ids {
-        let done = wait_done(&api, &keys, id);
+        let done = wait_erasure_done(&api, &keys, id);
         let states: Vec<&str> = done["history"].as_array().unwrap().iter().map(|h| h["state"].as_str().unwrap()).collect();
         assert_eq!(states, ["received", "shredded", "hidden", "purged", "derived", "done"], "{done}");
         assert!(done["rows_removed"].as_u64().unwrap() >= 4, "{done}");
@@ -157,12 +145,12 @@ fn erased_subjects_leave_nothing_behind_and_others_are_intact() {
     assert_eq!(verify(&["--public-key", &other]).0, Some(1), "a receipt signed by another key fails");
 
     let unknown = api.post(&keys.path("/erasures"), Some(&keys.privacy_officer), &json!({"external_id": "nobody@example.org", "now": true})).expect(202, "unknown").body;
-    let unknown = wait_done(&api, &keys, unknown["id"].as_str().unwrap());
+    let unknown = wait_erasure_done(&api, &keys, unknown["id"].as_str().unwrap());
     assert_eq!(unknown["no_data"], true, "{unknown}");
     // A batch: one request per subject, each to done with its own receipt.
     let batch = api.post(&keys.path("/erasures/batch"), Some(&keys.privacy_officer), &json!({"external_ids": ["nobody-1@example.org", "nobody-2@example.org"], "now": true})).expect(202, "batch").body;
     for r in batch["requests"].as_array().unwrap() {
-        wait_done(&api, &keys, r["id"].as_str().unwrap());
+        wait_erasure_done(&api, &keys, r["id"].as_str().unwrap());
         api.get(&keys.path(&format!("/erasures/{}/receipt", r["id"].as_str().unwrap())), Some(&keys.admin)).expect(200, "batch receipt");
     }
     api.post(&keys.path("/erasures/batch"), Some(&keys.privacy_officer), &json!({"external_ids": []})).expect_problem(400, "invalid_batch", "empty batch");

@@ -164,19 +164,7 @@ impl Session {
             tables.push("consents".into());
         }
         tables.sort();
-        let mut known: HashSet<String> = tables.iter().cloned().collect();
-        {
-            let state = ctx.state();
-            known.extend(state.scalar_functions().keys().cloned());
-            known.extend(state.aggregate_functions().keys().cloned());
-            known.extend(state.window_functions().keys().cloned());
-        }
-        for table in &tables {
-            if let Ok(provider) = ctx.table_provider(table.as_str()).await {
-                known.extend(provider.schema().fields().iter().map(|f| f.name().to_ascii_lowercase()));
-            }
-        }
-        known.extend(["first_seen", "last_seen"].map(String::from));
+        let known = known_words(&reader);
         Ok(Session { ctx, scan, tables, known, limits: limits.clone() })
     }
 
@@ -225,6 +213,38 @@ pub fn check_read_only(sql: &str) -> Result<(), QueryError> {
         [_] => Err(QueryError::NotAllowed { message: "a session only reads: SELECT (or WITH ... SELECT, EXPLAIN SELECT)".into() }),
         _ => Err(QueryError::NotAllowed { message: "one statement per request".into() }),
     }
+}
+
+/// The words a normalized query may keep: the tenant's table and column names for the
+/// reader's purpose and DataFusion's function names. Needs no snapshot, so a caller that only
+/// audits a statement (a data set cut) can normalize without opening a session.
+pub fn known_words(reader: &TenantReader) -> HashSet<String> {
+    static FUNCTIONS: std::sync::OnceLock<HashSet<String>> = std::sync::OnceLock::new();
+    let functions = FUNCTIONS.get_or_init(|| {
+        let state = SessionContext::new().state();
+        let mut names: HashSet<String> = state.scalar_functions().keys().cloned().collect();
+        names.extend(state.aggregate_functions().keys().cloned());
+        names.extend(state.window_functions().keys().cloned());
+        names
+    });
+    let mut known = functions.clone();
+    let mut views = vec![events_view()];
+    views.extend(reader.schemas().iter().map(|s| typed_view(s)));
+    for view in &views {
+        known.insert(view.name.clone());
+        known.extend(view.columns.iter().map(|c| c.name.to_ascii_lowercase()));
+    }
+    known.extend(["subjects", "first_seen", "last_seen", "events"].map(String::from));
+    if offers_consents(reader.visible()) {
+        known.extend(["consents", "purpose", "granted", "source", "at"].map(String::from));
+    }
+    known
+}
+
+/// The query as the audit log may record it, for `reader`'s tenant and purpose.
+pub fn normalize_for(reader: &TenantReader, sql: &str) -> String {
+    let known = known_words(reader);
+    crate::normalize::normalize(sql, &|w| known.contains(w))
 }
 
 /// Opens a session and plans `sql` in it.

@@ -720,3 +720,16 @@ pub fn wal_frames(bytes: &[u8]) -> Vec<FrameSpan> {
     }
     out
 }
+
+/// Polls an erasure request until it is done (a minute at most) and returns it.
+pub fn wait_erasure_done(api: &Api, keys: &TenantKeys, id: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = api.get(&keys.path(&format!("/erasures/{id}")), Some(&keys.privacy_officer)).expect(200, "erasure state").body;
+        if r["state"] == "done" {
+            return r;
+        }
+        assert!(std::time::Instant::now() < deadline, "erasure not done in time: {r}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

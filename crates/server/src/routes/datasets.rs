@@ -58,7 +58,7 @@ pub async fn create(State(state): State<AppState>, auth: Authorized, Path(tenant
         Arc::new(state.blocking(move |engine| engine.reader(&tenant, &purpose, visible)).await?)
     };
     let build = BuildRequest { name: request.name.clone(), sql: request.sql.clone(), purpose, visible, built_by: auth.principal.audit_name() };
-    let statement = steward_query::Session::open(reader.clone(), &steward_query::QueryLimits::default(), &Default::default()).await?.normalize(&request.sql);
+    let statement = steward_query::session::normalize_for(&reader, &request.sql);
     let datasets = state.datasets.clone();
     if request.background {
         let (tenant2, name) = (tenant.clone(), request.name.clone());
