@@ -7,7 +7,9 @@
 //! Throughput is the best of three passes (`--passes`) over all texts, scanning only (no
 //! I/O, no JSON).
 //! Prints one JSON line; with `--errors N`, also up to N misses and false alarms per
-//! entity on stderr.
+//! entity on stderr. With `--predictions FILE`, also writes one JSON line per text to FILE:
+//! `{"i": n, "predictions": [{"entity", "start", "end"}]}` (n: the text's 0-based index
+//! among the corpus's non-blank lines; start/end: byte offsets).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -68,7 +70,7 @@ fn load(path: &str) -> Result<Vec<Labelled>, String> {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(path) = args.first() else {
-        eprintln!("usage: pii_eval CORPUS.ndjson [--errors N] [--passes N]");
+        eprintln!("usage: pii_eval CORPUS.ndjson [--errors N] [--passes N] [--predictions FILE]");
         std::process::exit(2);
     };
     let option = |name: &str, default: usize| -> usize {
@@ -80,6 +82,11 @@ fn main() {
     };
     let show_errors = option("--errors", 0);
     let passes = option("--passes", 3).max(1);
+    let predictions_path = args
+        .iter()
+        .position(|a| a == "--predictions")
+        .and_then(|k| args.get(k + 1))
+        .cloned();
     let corpus = match load(path) {
         Ok(c) => c,
         Err(e) => {
@@ -93,8 +100,17 @@ fn main() {
         .map(|e| (e.as_str(), Counts::default()))
         .collect();
     let mut shown: BTreeMap<(&'static str, bool), usize> = BTreeMap::new();
-    for doc in &corpus {
+    let mut predictions = String::new();
+    for (i, doc) in corpus.iter().enumerate() {
         let found = pii::scan(&doc.text);
+        if predictions_path.is_some() {
+            let spans: Vec<Value> = found
+                .iter()
+                .map(|f| json!({"entity": f.entity.as_str(), "start": f.start, "end": f.end}))
+                .collect();
+            predictions.push_str(&json!({"i": i, "predictions": spans}).to_string());
+            predictions.push('\n');
+        }
         for f in &found {
             let c = counts.entry(f.entity.as_str()).or_default();
             c.predicted += 1;
@@ -135,6 +151,13 @@ fn main() {
                 report(&mut shown, show_errors, name, true, &doc.text, *s, *t);
             }
         }
+    }
+
+    if let Some(p) = &predictions_path {
+        std::fs::write(p, &predictions).unwrap_or_else(|e| {
+            eprintln!("{p}: {e}");
+            std::process::exit(1);
+        });
     }
 
     let bytes: usize = corpus.iter().map(|d| d.text.len()).sum();
