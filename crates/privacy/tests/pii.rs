@@ -79,6 +79,77 @@ fn phone_national_formats() {
 }
 
 #[test]
+fn phone_spanish_national() {
+    check("teléfono 612 345 678", "phone=612 345 678");
+    check("llámame al 91 123 45 67", "phone=91 123 45 67");
+    check("móvil: 612345678", "phone=612345678");
+    check("Tel. 912 34 56 78", "phone=912 34 56 78");
+    check("mi número es 612-345-678", "phone=612-345-678");
+    // A mobile in threes stands on its own; a landline in threes needs a phone word.
+    check("Datos: 612 345 678", "phone=612 345 678");
+    check("Datos: 912 345 678", "");
+    check("fijo 912 345 678", "phone=912 345 678");
+    // Bare, as an id, as an amount, in a list, as a French company number.
+    check("el código 612345678 caduca", "");
+    check("pedido 612 345 678 enviado", "");
+    check("Importe: 612 345 678 €", "");
+    check("lista 612 345 678 901 234", "");
+    check("SIREN 732 829 320", "");
+}
+
+#[test]
+fn phone_french_national() {
+    check("tél 0612345678", "phone=0612345678");
+    check("Tél. : 06 12 34 56 78", "phone=06 12 34 56 78");
+    check("portable: 07.12.34.56.78", "phone=07.12.34.56.78");
+    check("mon numéro 0612345678", "phone=0612345678");
+    check("commande 0612345678", "");
+    check("la valeur 0612345678", "");
+}
+
+#[test]
+fn phone_german_national() {
+    check("Telefon 030/1234567", "phone=030/1234567");
+    check("Handy 0171/2345678", "phone=0171/2345678");
+    check("Tel.: 030 / 1234567", "phone=030 / 1234567");
+    check("Fon 04532 1234", "phone=04532 1234");
+    check("Mobil: 0151 23456789", "phone=0151 23456789");
+    check("Bestellnummer 030/1234567", "");
+    check("Seite 04532 1234", "");
+}
+
+#[test]
+fn phone_indian_national() {
+    check("whatsapp 98765 43210", "phone=98765 43210");
+    check("call 09876543210", "phone=09876543210");
+    check("mobile 9876543210", "phone=9876543210");
+    check("new number 98765 43210 from today", "phone=98765 43210");
+    check("order 98765 43210", "");
+    check("codes 98765 43210 98765 43210 76543", "");
+    check("uids in the 60000-64999 range", "");
+    check("9876543210 in the log", "");
+}
+
+#[test]
+fn phone_in_parentheses_and_csv_rows() {
+    check("Contacto (+34 612 345 678) hoy", "phone=+34 612 345 678");
+    check("llámame (612 345 678)", "phone=612 345 678");
+    check("(0612345678) tél", "phone=0612345678");
+    check("(020) 7946 0958", "phone=(020) 7946 0958");
+    check(
+        "800-29-29-AMD (800-292-9263) in the USA",
+        "phone=800-292-9263",
+    );
+    // The number ends at a comma that is no thousands separator.
+    check("jane,+44 20 7946 0958,42,london", "phone=+44 20 7946 0958");
+    check("tel,0612345678,17", "phone=0612345678");
+    check("42,+1 415 555 2671", "phone=+1 415 555 2671");
+    check("Handy;0171 2345678;DE", "phone=0171 2345678");
+    // Thousands stay amounts.
+    check("call about 1,234,567 and 4,155,552,671", "");
+}
+
+#[test]
 fn phone_lists_of_any_length() {
     let numbers: Vec<String> = (0..12).map(|k| format!("415 555 26{k:02}")).collect();
     let text = format!("call {}", numbers.join(" "));
@@ -128,6 +199,23 @@ fn card_true_positives() {
         "credit_card=6011 0009 9013 9424",
     );
     check("visa 4222222222222", "credit_card=4222222222222");
+}
+
+#[test]
+fn card_after_hash_sign() {
+    check(
+        "card #4111 1111 1111 1111 please",
+        "credit_card=4111 1111 1111 1111",
+    );
+    check(
+        "paid with #4111111111111111",
+        "credit_card=4111111111111111",
+    );
+    // An id after `#` stays an id: not a card, or named as something else.
+    check("order #123456 shipped", "");
+    check("order #4111111111111111", "");
+    check("ticket #4155552671 and #4111111111111112", "");
+    check("a#4111111111111111 and &#4111111111111111;", "");
 }
 
 #[test]
@@ -219,6 +307,8 @@ fn ip_false_positives() {
     check("at 10:30:45 the MAC 00:1A:2B:3C:4D:5E changed", "");
     check("std::fmt and a::b and ::1 and dead::beef", "");
     check("1.2.3 and 192.168.1", "");
+    // A dotted quad in parentheses is a version: `dpkg (1.15.5.4)`.
+    check("dpkg (1.15.5.4) unstable", "");
 }
 
 // ---------------------------------------------------------------- SSN

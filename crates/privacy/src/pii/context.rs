@@ -26,14 +26,16 @@ pub(super) struct WordList {
 }
 
 /// Slots of a [`WordList`] table: at most half are used, so probe chains stay short.
-pub(super) const WORD_SLOTS: usize = 128;
+pub(super) const WORD_SLOTS: usize = 256;
+const _: () = assert!(WORD_SLOTS.is_power_of_two() && WORD_SLOTS <= 1 << 16);
 
 /// The slot where a key's probe chain starts.
 #[inline]
 const fn slot_of(key: u64) -> usize {
     let h = key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let h = (h ^ (h >> 31)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    (h >> 57) as usize
+    // The top bits, as many as index the table.
+    (h >> (64 - WORD_SLOTS.trailing_zeros())) as usize
 }
 
 /// Longest run of letters and digits a key counts; longer words match no entry.

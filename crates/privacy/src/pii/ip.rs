@@ -52,7 +52,13 @@ const V6_RUN_BYTES_MAX: usize = 64;
 
 /// An IPv4 address if `range` is one.
 pub(super) fn v4_check(range: &Range) -> Option<PiiFinding> {
-    if range.groups.len() != 4 || range.plus || range.lparen || !range.all_seps(".") {
+    // Not in parentheses either: `dpkg (1.15.5.4)` is a version.
+    if range.groups.len() != 4
+        || range.plus
+        || range.lparen
+        || range.enclosed
+        || !range.all_seps(".")
+    {
         return None;
     }
     let text = range.text.as_bytes();

@@ -1,11 +1,17 @@
 //! Digit runs: the shared front end of the card, SSN, IPv4 and phone recognizers (and the IBAN trigger).
 //!
 //! A run is a maximal sequence of digit groups joined by short separators (`415-555-2671`,
-//! `+44 (0)20 7946 0958`, `4111 1111 1111 1111`, `192.168.0.1`), with a leading `+` or `(`.
-//! A run glued to a word, an id or an amount (`ORD-4155552671`, `v1.2.3.4`, `#123456789`,
-//! `$1,234`) is not a number of its own and is skipped whole. A separator with a space is
-//! a soft boundary: a run may hold several numbers side by side, so recognizers are tried
-//! on sub-ranges of groups that begin and end at soft boundaries, longest first.
+//! `+44 (0)20 7946 0958`, `4111 1111 1111 1111`, `192.168.0.1`, `030 / 1234567`), with a
+//! leading `+` or `(`. A run glued to a word, an id or an amount (`ORD-4155552671`,
+//! `v1.2.3.4`, `#123456789`, `$1,234`) is not a number of its own and is skipped whole;
+//! but a run right after `#` may still be a payment card (`#4111 1111 1111 1111`: only the
+//! card recognizer is asked, so `order #123456` stays an id). A comma joins digits only as
+//! a thousands separator (one to three digits before it, exactly three after): in
+//! `+44 20 7946 0958,42` or a CSV row `0612345678,17` the number ends at the comma.
+//! Parentheses around a whole run (`(+34 612 345 678)`, `(0612345678)`) are not part of it.
+//! A separator with a space is a soft boundary: a run may hold several numbers side by
+//! side, so recognizers are tried on sub-ranges of groups that begin and end at soft
+//! boundaries, longest first.
 
 use super::context::{char_at, char_before};
 use super::{CONFIDENCE_MIN, PiiFinding, card, iban, ip, phone, ssn};
@@ -30,8 +36,12 @@ pub(super) struct Range<'t> {
     pub plus: bool,
     /// A `(` stands before the first digit.
     pub lparen: bool,
+    /// Parentheses enclose the whole run (`(0612345678)`); they are not part of the span.
+    pub enclosed: bool,
     /// Byte ranges of the digit groups.
     pub groups: &'t [(usize, usize)],
+    /// The range is its whole run (not a part of a list of numbers side by side).
+    pub whole: bool,
     /// The digits of all groups, in order.
     pub digits: [u8; RANGE_DIGITS_MAX],
     pub len: usize,
@@ -88,17 +98,39 @@ impl Range<'_> {
     }
 }
 
-/// Length of a separator at byte `i`: one of ` - . / ( )`, or a parenthesis next to a space
-/// or dash (`) `, ` (`, `)-`, `-(`); 0 if none.
+/// Length of a separator at byte `i`: one of ` - . / ( )`, a parenthesis next to a space
+/// or dash (`) `, ` (`, `)-`, `-(`), or a slash between spaces (` / `, as in `030 / 1234567`);
+/// 0 if none.
 fn separator_len(bytes: &[u8], i: usize) -> usize {
     let single = |b: u8| matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')');
     let paren = |b: u8| matches!(b, b'(' | b')');
     let joiner = |b: u8| matches!(b, b' ' | b'-');
     match (bytes.get(i), bytes.get(i + 1)) {
+        (Some(b' '), Some(b'/')) if bytes.get(i + 2) == Some(&b' ') => 3,
         (Some(&a), Some(&b)) if (paren(a) && joiner(b)) || (joiner(a) && paren(b)) => 2,
         (Some(&a), _) if single(a) => 1,
         _ => 0,
     }
+}
+
+/// Whether the comma at byte `comma` is a thousands separator: one to three digits before
+/// it and exactly three after (`1,234`, `12,345,678`), not a field or decimal separator
+/// (`0612345678,17`, `0958,42`).
+fn thousands_comma(bytes: &[u8], comma: usize) -> bool {
+    let before = bytes[..comma]
+        .iter()
+        .rev()
+        .take(4)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let after = bytes
+        .get(comma + 1..)
+        .unwrap_or(&[])
+        .iter()
+        .take(4)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    (1..=3).contains(&before) && after == 3
 }
 
 /// Whether the run starting at byte `start` is glued to what stands before it.
@@ -111,7 +143,7 @@ fn attached_left(text: &str, start: usize, digit_first: bool) -> bool {
     if c.is_alphanumeric()
         || matches!(
             c,
-            '_' | '#' | '$' | '€' | '£' | '¥' | '@' | '%' | '\\' | '+' | '*'
+            '_' | '#' | '$' | '€' | '£' | '¥' | '₹' | '@' | '%' | '\\' | '+' | '*'
         )
     {
         return true;
@@ -121,7 +153,7 @@ fn attached_left(text: &str, start: usize, digit_first: bool) -> bool {
         // `ORD-4155552671`, `ver.1.2.3.4`, `x/1234`: the number continues a word.
         '-' | '.' | '/' if digit_first => before.is_some_and(|b| b.is_alphanumeric()),
         // `1,234,567`: thousands.
-        ',' => before.is_some_and(|b| b.is_ascii_digit()),
+        ',' if digit_first => thousands_comma(text.as_bytes(), start - 1),
         _ => false,
     }
 }
@@ -139,7 +171,7 @@ fn attached_right(text: &str, end: usize) -> bool {
         // `4155552671.pdf`, `2671-abc`: the number continues into a word.
         '.' | '-' => after.is_some_and(|a| a.is_alphabetic()),
         // `415,555`: thousands.
-        ',' => after.is_some_and(|a| a.is_ascii_digit()),
+        ',' => thousands_comma(text.as_bytes(), end),
         _ => false,
     }
 }
@@ -205,13 +237,36 @@ pub(super) fn scan_run(text: &str, i: usize, out: &mut Vec<PiiFinding>) -> usize
     }
 
     let mut start = i;
-    let lparen = i > 0 && bytes[i - 1] == b'(';
+    // A `(` that a `)` right after the run closes encloses the whole number
+    // (`(0612345678)`); one closed inside the run is an area code's (`(415) 555-2671`).
+    let open = i > 0 && bytes[i - 1] == b'(';
+    let enclosed = open && bytes.get(end) == Some(&b')') && !bytes[i..end].contains(&b')');
+    let lparen = open && !enclosed;
     if lparen {
         start -= 1;
     }
     let plus = start > 0 && bytes[start - 1] == b'+';
     if plus {
         start -= 1;
+    }
+    let lead = Lead {
+        plus,
+        lparen,
+        enclosed,
+    };
+    if !(plus || lparen) && hash_before(text, start) {
+        // `#4111 1111 1111 1111`: a card stays a card after `#`; nothing else is asked,
+        // so `#123456` and `order #4155552671` stay ids.
+        let digits: usize = groups.iter().map(|(s, e)| e - s).sum();
+        if digits <= RANGE_DIGITS_MAX
+            && n <= RANGE_DIGITS_MAX
+            && !attached_right(text, end)
+            && let Some(f) = card::check(&make_range(text, groups, 0, n - 1, start, lead))
+            && f.confidence >= CONFIDENCE_MIN
+        {
+            out.push(f);
+        }
+        return end;
     }
     if attached_left(text, start, !(plus || lparen)) || attached_right(text, end) {
         return end;
@@ -234,7 +289,7 @@ pub(super) fn scan_run(text: &str, i: usize, out: &mut Vec<PiiFinding>) -> usize
         let mut last = n - 1;
         loop {
             if digits <= RANGE_DIGITS_MAX
-                && let Some(f) = recognize(&make_range(text, groups, 0, last, start, plus, lparen))
+                && let Some(f) = recognize(&make_range(text, groups, 0, last, start, lead))
             {
                 out.push(f);
                 break;
@@ -268,7 +323,7 @@ pub(super) fn scan_run(text: &str, i: usize, out: &mut Vec<PiiFinding>) -> usize
             if b + 1 < n && !soft(b + 1) {
                 continue;
             }
-            let range = make_range(text, groups, a, b, start, plus, lparen);
+            let range = make_range(text, groups, a, b, start, lead);
             if let Some(f) = recognize(&range) {
                 out.push(f);
                 matched_to = Some(b);
@@ -283,14 +338,30 @@ pub(super) fn scan_run(text: &str, i: usize, out: &mut Vec<PiiFinding>) -> usize
     end
 }
 
+/// Whether a lone `#` stands right before byte `start` (`#4111...`, not `a#1`, `&#1234;` or `##1`).
+fn hash_before(text: &str, start: usize) -> bool {
+    let bytes = text.as_bytes();
+    start >= 1
+        && bytes[start - 1] == b'#'
+        && !char_before(text, start - 1)
+            .is_some_and(|c| c.is_alphanumeric() || matches!(c, '#' | '&' | '_'))
+}
+
+/// What stands before a run's first digit, or around the run.
+#[derive(Clone, Copy)]
+struct Lead {
+    plus: bool,
+    lparen: bool,
+    enclosed: bool,
+}
+
 fn make_range<'t>(
     text: &'t str,
     groups: &'t [(usize, usize)],
     a: usize,
     b: usize,
     run_start: usize,
-    plus: bool,
-    lparen: bool,
+    lead: Lead,
 ) -> Range<'t> {
     let bytes = text.as_bytes();
     let mut digits = [0u8; RANGE_DIGITS_MAX];
@@ -312,9 +383,11 @@ fn make_range<'t>(
         text,
         start: if first { run_start } else { groups[a].0 },
         end: groups[b].1,
-        plus: first && plus,
-        lparen: first && lparen,
+        plus: first && lead.plus,
+        lparen: first && lead.lparen,
+        enclosed: first && lead.enclosed,
         groups: &groups[a..=b.min(a + RANGE_DIGITS_MAX - 1)],
+        whole: first && b + 1 == groups.len(),
         digits,
         len,
         lens,

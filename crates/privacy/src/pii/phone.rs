@@ -1,12 +1,18 @@
 //! Phone numbers: E.164 (`+`, an assigned country code, 8 to 15 digits) and common national formats.
 //!
 //! National formats: North American `(415) 555-2671`, `415-555-2671`, `415.555.2671`,
-//! `1 415 555 2671` (area and exchange codes start with 2 to 9); and trunk-prefix numbers
+//! `1 415 555 2671` (area and exchange codes start with 2 to 9); trunk-prefix numbers
 //! as written in the UK, Germany, France and most of Europe (`020 7946 0958`,
-//! `030/12345678`, `06 12 34 56 78`: a leading 0, 10 to 12 digits, an area code group of 2
-//! to 5 digits). `00` may stand for `+`. A bare digit run is reported only next to a word
-//! such as "phone" or "call"; any number next to "order", "invoice" or "ticket" is taken
-//! for an id. Dates (`01.02.2023`) are not numbers.
+//! `030/12345678`, `030 / 1234567`, `06 12 34 56 78`: a leading 0, 10 to 12 digits, an
+//! area code group of 2 to 5 digits; 9 digits only next to a phone word); Spanish numbers
+//! (nine digits from 6 to 9: `91 123 45 67`, `912 34 56 78`, `612 345 678`, the last only
+//! as a number of its own and, for a landline, next to a phone word); and Indian mobiles
+//! (`98765 43210`, ten digits from 6 to 9). `00` may stand for `+`. A bare digit run
+//! (`0612345678`, `612345678`) is reported only next to a word such as "phone", "call",
+//! "Tel.", "Handy", "portable", "móvil" or "llámame"; any number next to "order",
+//! "invoice", "ticket", "Bestellung", "commande" or "pedido" is taken for an id, and one
+//! followed by a currency (`612 345 678 €`) for an amount. Dates (`01.02.2023`) are not
+//! numbers.
 
 use super::context::{ContextWords, score};
 use super::numbers::Range;
@@ -52,6 +58,41 @@ const WORDS: ContextWords = ContextWords {
         "numéro",
         "appeler",
         "appelez",
+        // English, German, French and Spanish abbreviations and words.
+        "ph",
+        "mob",
+        "cel",
+        "tél",
+        "fon",
+        "telefono",
+        "teléfono",
+        "tlf",
+        "tfno",
+        "telf",
+        "handynummer",
+        "festnetz",
+        "mobiltelefon",
+        "erreichbar",
+        "ruf",
+        "rufen",
+        "anruf",
+        "fixe",
+        "joindre",
+        "appelle",
+        "rappeler",
+        "movil",
+        "móvil",
+        "celular",
+        "fijo",
+        "llámame",
+        "llamame",
+        "llámeme",
+        "llamar",
+        "llama",
+        "llamada",
+        "llámenos",
+        "número",
+        "wasap",
     ],
     negative: word_list![
         "order",
@@ -87,6 +128,43 @@ const WORDS: ContextWords = ContextWords {
         "rechnung",
         "commande",
         "facture",
+        // German, French and Spanish ids, and amounts.
+        "bestellnummer",
+        "kundennummer",
+        "auftrag",
+        "auftragsnummer",
+        "rechnungsnummer",
+        "vertragsnummer",
+        "sendung",
+        "sendungsnummer",
+        "vorgang",
+        "référence",
+        "dossier",
+        "colis",
+        "suivi",
+        "siren",
+        "siret",
+        "tva",
+        "pedido",
+        "factura",
+        "referencia",
+        "expediente",
+        "cliente",
+        "albarán",
+        "seguimiento",
+        "dni",
+        "nif",
+        "plz",
+        "zip",
+        "amount",
+        "total",
+        "betrag",
+        "montant",
+        "importe",
+        "eur",
+        "usd",
+        "inr",
+        "rs",
     ],
     boost: 0.25,
     penalty: 0.3,
@@ -100,8 +178,16 @@ const BASE_INTERNATIONAL_00: f32 = 0.6;
 const BASE_NANP: f32 = 0.65;
 /// A grouped trunk-prefix national number.
 const BASE_TRUNK: f32 = 0.6;
-/// A bare run of 10 or 11 digits shaped like a number: needs a context word.
+/// A bare run of 9 to 11 digits shaped like a number: needs a context word.
 const BASE_BARE: f32 = 0.35;
+/// A grouped number of a common but ambiguous shape (a nine-digit trunk number, a Spanish
+/// landline in threes): needs a context word.
+const BASE_WEAK: f32 = 0.45;
+/// A Spanish mobile in threes (`612 345 678`) or an Indian mobile in fives (`98765 43210`)
+/// standing alone.
+const BASE_NATIONAL_PLAIN: f32 = 0.5;
+/// A Spanish number in pairs (`91 123 45 67`, `612 34 56 78`).
+const BASE_SPANISH_PAIRS: f32 = 0.55;
 
 /// A phone number if `range` is one.
 pub(super) fn check(range: &Range) -> Option<PiiFinding> {
@@ -125,16 +211,41 @@ fn shape_base(range: &Range) -> Option<f32> {
             .then_some(())
             .and_then(|()| international(&d[2..]).then_some(BASE_INTERNATIONAL_00));
     }
-    if let Some(base) = nanp(range, d, lens) {
-        return Some(base);
-    }
-    trunk(range, d, lens)
+    let base = nanp(range, d, lens)
+        .or_else(|| trunk(range, d, lens))
+        .or_else(|| spanish(range, d, lens))
+        .or_else(|| indian(range, d, lens))?;
+    (!currency_after(range.text, range.end)).then_some(base)
 }
+
+/// Whether a currency follows byte `end` (`612 345 678 €`, `98765 43210 EUR`): an amount.
+fn currency_after(text: &str, end: usize) -> bool {
+    let rest = text.get(end..).unwrap_or("");
+    let rest = rest.strip_prefix(' ').unwrap_or(rest);
+    if ["€", "$", "£", "₹"].iter().any(|c| rest.starts_with(c)) {
+        return true;
+    }
+    let word_len = rest
+        .bytes()
+        .take(8)
+        .take_while(u8::is_ascii_alphabetic)
+        .count();
+    let word = &rest.as_bytes()[..word_len];
+    CURRENCIES
+        .iter()
+        .any(|c| c.as_bytes().eq_ignore_ascii_case(word))
+}
+
+/// Currency words and codes after an amount.
+const CURRENCIES: &[&str] = &[
+    "eur", "euro", "euros", "usd", "dollar", "dollars", "inr", "rupee", "rupees", "rs", "chf",
+    "gbp", "pesos",
+];
 
 fn phone_sep(sep: &str) -> bool {
     matches!(
         sep,
-        " " | "-" | "." | "/" | "(" | ")" | ") " | " (" | ")-" | "-("
+        " " | "-" | "." | "/" | " / " | "(" | ")" | ") " | " (" | ")-" | "-("
     )
 }
 
@@ -201,18 +312,61 @@ fn nanp(range: &Range, d: &[u8], lens: &[u8]) -> Option<f32> {
     }
 }
 
-/// Trunk-prefix national numbers: `0` then a non-zero digit, 10 to 12 digits.
+/// Trunk-prefix national numbers: `0` then a non-zero digit, 10 to 12 digits (9 with a
+/// separate area code, as small German towns have them: `04532 1234`).
 fn trunk(range: &Range, d: &[u8], lens: &[u8]) -> Option<f32> {
-    if !(10..=12).contains(&d.len()) || d[0] != b'0' || d[1] == b'0' {
+    if !(9..=12).contains(&d.len()) || d[0] != b'0' || d[1] == b'0' {
         return None;
     }
     if lens.len() == 1 {
-        return Some(BASE_BARE);
+        return (d.len() >= 10).then_some(BASE_BARE);
     }
     let area_ok = (2..=5).contains(&lens[0]);
     let rest_ok = lens[1..].iter().all(|&l| l >= 2);
     let paren_ok = !range.lparen || matches!(range.sep(1), ")" | ") ");
-    (area_ok && rest_ok && paren_ok).then_some(BASE_TRUNK)
+    let base = if d.len() == 9 {
+        if lens[0] < 3 {
+            return None;
+        }
+        BASE_WEAK
+    } else {
+        BASE_TRUNK
+    };
+    (area_ok && rest_ok && paren_ok).then_some(base)
+}
+
+/// Spanish numbers: nine digits, the first 6 or 7 (mobiles) or 8 or 9 (landlines), bare or
+/// in the usual groups, one separator (space, dash or dot) throughout.
+fn spanish(range: &Range, d: &[u8], lens: &[u8]) -> Option<f32> {
+    if d.len() != 9 || !(b'6'..=b'9').contains(&d[0]) || range.lparen {
+        return None;
+    }
+    let one_sep = |seps: &[&str]| seps.iter().any(|&s| range.all_seps(s));
+    match lens {
+        [9] => Some(BASE_BARE),
+        // `612 345 678` is also how an amount or a French company number (SIREN) is
+        // written: only a number of its own, and a landline only next to a phone word.
+        [3, 3, 3] if range.whole && one_sep(&[" ", "-"]) => Some(if d[0] <= b'7' {
+            BASE_NATIONAL_PLAIN
+        } else {
+            BASE_WEAK
+        }),
+        [2, 3, 2, 2] | [3, 2, 2, 2] if one_sep(&[" ", "-", "."]) => Some(BASE_SPANISH_PAIRS),
+        _ => None,
+    }
+}
+
+/// Indian mobiles: ten digits, the first 6 to 9, bare or in two groups of five split by a space.
+fn indian(range: &Range, d: &[u8], lens: &[u8]) -> Option<f32> {
+    if d.len() != 10 || !(b'6'..=b'9').contains(&d[0]) || range.lparen {
+        return None;
+    }
+    match lens {
+        [10] => Some(BASE_BARE),
+        // Not `98765-43210`: a range of five-digit numbers (`60000-64999`) is written so.
+        [5, 5] if range.whole && range.sep(1) == " " => Some(BASE_NATIONAL_PLAIN),
+        _ => None,
+    }
 }
 
 /// Whether the range starts with a numeric date (`d.m.yyyy`, `m/d/yy`, `yyyy-mm-dd`) standing alone.
