@@ -52,8 +52,9 @@ pub const PII_CONTEXT_BEFORE_BYTES: usize = 40;
 /// Bytes after a candidate span searched for context words.
 pub const PII_CONTEXT_AFTER_BYTES: usize = 20;
 
-/// Bytes after a birth keyword ("born", "DOB") searched for the date it introduces.
-pub const PII_DOB_WINDOW_BYTES: usize = 40;
+/// Bytes after a birth keyword ("born", "DOB") searched for the date it introduces (room
+/// for a place name and a weekday: "born in New York City on Monday, 3 March 1987").
+pub const PII_DOB_WINDOW_BYTES: usize = 64;
 
 const _: () = assert!(ENUM_VALUE_BYTES_MAX <= STRING_BYTES_MAX);
 const _: () = assert!(TIMESTAMP_BYTES_MAX <= STRING_BYTES_MAX);

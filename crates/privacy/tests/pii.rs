@@ -364,6 +364,84 @@ fn dob_true_positives() {
 }
 
 #[test]
+fn dob_spanish() {
+    check(
+        "nací el 3 de marzo de 1987",
+        "date_of_birth=3 de marzo de 1987",
+    );
+    check(
+        "Fecha de nacimiento: 12/03/1985",
+        "date_of_birth=12/03/1985",
+    );
+    check("F. nac.: 12-03-1985", "date_of_birth=12-03-1985");
+    check(
+        "nacido el 12 de marzo de 1985 en Madrid",
+        "date_of_birth=12 de marzo de 1985",
+    );
+    check(
+        "nacida en San Sebastián el 3 de marzo de 1987",
+        "date_of_birth=3 de marzo de 1987",
+    );
+    check(
+        "Fecha de nacimiento del titular: 1º de mayo de 1990",
+        "date_of_birth=1º de mayo de 1990",
+    );
+    check(
+        "mi cumpleaños es el 7 de diciembre del 1979",
+        "date_of_birth=7 de diciembre del 1979",
+    );
+    check("nació el 5 ene 1960", "date_of_birth=5 ene 1960");
+}
+
+#[test]
+fn dob_with_words_between() {
+    check("born in Lyon on 3 March 1987", "date_of_birth=3 March 1987");
+    check(
+        "born in New York City on Monday, 3 March 1987",
+        "date_of_birth=3 March 1987",
+    );
+    check(
+        "geboren am Montag, dem 12.03.1985",
+        "date_of_birth=12.03.1985",
+    );
+    check(
+        "geboren in Frankfurt am Main am 12.03.1985",
+        "date_of_birth=12.03.1985",
+    );
+    check("né à Paris le 4 mai 1990", "date_of_birth=4 mai 1990");
+    check("née Dupont le 4 mai 1990", "date_of_birth=4 mai 1990");
+    check("né le 1er mai 1990", "date_of_birth=1er mai 1990");
+    check("né(e) le 04/05/1990", "date_of_birth=04/05/1990");
+    check("DDN : 12/03/1985", "date_of_birth=12/03/1985");
+    check(
+        "date de naiss. 12 févr. 1985",
+        "date_of_birth=12 févr. 1985",
+    );
+    check("Geb.-Datum: 12.03.1985", "date_of_birth=12.03.1985");
+    check("Geburt: 3. Mär. 1987", "date_of_birth=3. Mär. 1987");
+}
+
+#[test]
+fn dob_other_dates_stay_unflagged() {
+    // Delivery, appointment and invoice dates, in all four languages.
+    check("born in Leeds, appointment on 12 March 2024", "");
+    check("Lieferung am 12.03.2024, Rechnung vom 14.03.2024", "");
+    check("Termin am Montag, dem 12.03.2024", "");
+    check("geboren in Berlin, Termin am 12.03.2024", "");
+    check("livraison le 4 mai 2024, facture du 5 mai 2024", "");
+    check("né à Lyon, commande livrée le 4 mai 2024", "");
+    check("Fecha de entrega: 12/03/2024", "");
+    check("cita el 12 de marzo de 2024", "");
+    check("nacido en Madrid, entrega el 12/03/2024", "");
+    // Birthdays that are a party's date.
+    check("fiesta de cumpleaños el 12/03/2024", "");
+    check("birthday party on 2023-03-14", "");
+    check("Feier zum Geburtstag am 12.03.2024", "");
+    // Too many words between.
+    check("born in the north and moved south on 3 March 1987", "");
+}
+
+#[test]
 fn dob_false_positives() {
     // Dates without birth context.
     check("ordered on 14 March 2023, delivered 2023-03-16", "");

@@ -97,6 +97,26 @@ pub(super) const fn word_table(words: &[&str]) -> ([u64; WORD_SLOTS], [u16; WORD
     (slots, index)
 }
 
+/// The hash key of the word at a word start, to look it up in several [`WordList`]s.
+pub(super) struct WordKey {
+    at: usize,
+    key: u64,
+    slot: usize,
+}
+
+impl WordKey {
+    /// The key of the word at byte `j` (a word start).
+    #[inline]
+    pub fn at(text: &str, j: usize) -> WordKey {
+        let key = key_at(text.as_bytes(), j);
+        WordKey {
+            at: j,
+            key,
+            slot: slot_of(key),
+        }
+    }
+}
+
 impl WordList {
     /// The first word of the list written at byte `j` (a word start) as a whole word,
     /// ignoring ASCII case.
@@ -104,6 +124,12 @@ impl WordList {
     pub fn find_at(&self, text: &str, j: usize) -> Option<&'static str> {
         let key = key_at(text.as_bytes(), j);
         self.find_key(text, j, key, slot_of(key))
+    }
+
+    /// As [`WordList::find_at`], with the word's key computed once for several lists.
+    #[inline]
+    pub fn find_keyed(&self, text: &str, word: &WordKey) -> Option<&'static str> {
+        self.find_key(text, word.at, word.key, word.slot)
     }
 
     /// Whether `word` (ASCII, any case) is in the list.

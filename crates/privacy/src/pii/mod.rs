@@ -189,8 +189,16 @@ fn find_candidates(text: &str, out: &mut Vec<PiiFinding>) {
         if b.is_ascii_alphabetic() {
             // A word: only its first letter may trigger (a birth keyword, `www.`); the
             // rest of its letters are skipped at once.
-            if TRIGGERS[usize::from(b)] && context::is_word_start(text, i) {
-                if b | 0x20 == b'w' {
+            let trigger = TRIGGERS[usize::from(b)];
+            // The rarer triggers are checked by their second byte first: `cumpleaños`.
+            let second = || bytes.get(i + 1).map_or(0, |n| n | 0x20);
+            let wanted = match trigger {
+                0 => false,
+                b'c' => second() == b'u',
+                _ => true,
+            };
+            if wanted && context::is_word_start(text, i) {
+                if trigger == b'w' {
                     if i >= url_end
                         && let Some(end) = url::at_www(text, i, out)
                     {
@@ -252,13 +260,15 @@ fn skip_letters(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// First letters of words that may start an entity: `www.` and the birth keywords.
-static TRIGGERS: [bool; 256] = {
-    let mut table = [false; 256];
-    let bytes = b"wWbBdDgGnN";
+/// First letters of words that may start an entity, lowercase (0 for other bytes): `www.`
+/// and the birth keywords.
+static TRIGGERS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let bytes = b"wbdgnc";
     let mut k = 0;
     while k < bytes.len() {
-        table[bytes[k] as usize] = true;
+        table[bytes[k] as usize] = bytes[k];
+        table[bytes[k].to_ascii_uppercase() as usize] = bytes[k];
         k += 1;
     }
     table
