@@ -7,17 +7,45 @@
 //! ([`hmac_token`] makes keyed, per-tenant stable tokens); sealing is the caller's.
 //!
 //! How it works: one pass over the bytes with cheap triggers (`@` for e-mail, a digit for
-//! numbers and IBANs, `:` for IPv6 and URLs, `www.`, a birth keyword at a word start), each
-//! trigger handing a small window to its recognizer, which validates (Luhn, mod 97, SSN
-//! area rules, octet ranges, calendar dates) before it reports. No regular expressions.
+//! numbers and IBANs, `:` for IPv6 and URLs, `www.`, a birth keyword at a word start, a
+//! word for `@` at a word start), each trigger handing a small window to its recognizer,
+//! which validates (Luhn, mod 97, SSN area rules, octet ranges, calendar dates) before it
+//! reports. No regular expressions.
+//!
+//! What the recognizers accept, beyond the plain forms (each module says more):
+//! - e-mail addresses written out to dodge filters: `jane at example dot com`,
+//!   `jane (at) example (dot) com`, `jane [at] example [dot] org`, Spanish
+//!   `juan arroba gmail punto com`, German `max ät firma punkt de`, French
+//!   `pierre arobase orange point fr`. The word for `@` is the trigger (`at`, `arroba`,
+//!   `arobase` are a word start's `a`, `ät` its `ä`), and most words are turned away by
+//!   their second byte; then one label and a dot word must follow at once, so prose
+//!   ("meet me at home") costs a word's read. A domain must end in a common top-level
+//!   domain from a bounded list; a bare ` at ` also needs a dot written as a word and a
+//!   plausible local part and first label ("look at the dot com boom" is not an address).
+//! - dates of birth after English, German, French and Spanish keywords ("born",
+//!   "geboren", "né", "DDN", "fecha de nacimiento", "nacido", "nací", "F. nac."), with
+//!   month names in all four languages (`3 de marzo de 1987`, `1er mai 1990`), a place
+//!   name or a weekday between keyword and date ("born in Lyon on ...", "geboren am
+//!   Montag, dem ..."); words that name another kind of date (delivery, appointment,
+//!   invoice, party) stop the search.
+//! - numbers in parentheses (`(+34 612 345 678)`), a card glued to `#` (only the card
+//!   recognizer is asked, so `order #123456` stays an id), numbers ending at a comma that
+//!   is no thousands separator (CSV rows: `0612345678,17`), and national phone formats
+//!   without a country code: NANP, trunk-prefix European (`020 7946 0958`, `030/1234567`,
+//!   `06 12 34 56 78`, `0612345678`), Spanish (`612 345 678`, `91 123 45 67`) and Indian
+//!   (`98765 43210`, `09876543210`).
 //!
 //! Confidence is a recognizer's base score for the shape it saw, raised by context words
-//! near the span ("phone", "card", "IBAN") and lowered by words that name something else
-//! ("order", "invoice", "version"); findings under [`CONFIDENCE_MIN`] are dropped, so a
-//! weak shape (a bare ten-digit run) is reported only next to a word that says what it is.
+//! near the span ("phone", "card", "IBAN"; "Tel.", "Handy", "portable", "móvil",
+//! "llámame") and lowered by words that name something else ("order", "invoice",
+//! "version"; "Bestellung", "commande", "pedido"); findings under [`CONFIDENCE_MIN`] are
+//! dropped, so a weak shape (a bare ten-digit run, a Spanish landline in threes) is
+//! reported only next to a word that says what it is.
 //!
 //! Bounds: only the first [`PII_SCAN_BYTES_MAX`] bytes of a text are scanned (every value
-//! that passes schema validation is shorter). Scanning never panics on any `&str`.
+//! that passes schema validation is shorter), and every recognizer reads a bounded window
+//! around its trigger (a written-out address: at most three spaces around a separator,
+//! eight labels of 63 bytes, a 64-byte local part). Scanning never panics on any `&str`.
 //!
 //! [`PII_SCAN_BYTES_MAX`]: crate::limits::PII_SCAN_BYTES_MAX
 
@@ -187,25 +215,29 @@ fn find_candidates(text: &str, out: &mut Vec<PiiFinding>) {
     while i < bytes.len() {
         let b = bytes[i];
         if b.is_ascii_alphabetic() {
-            // A word: only its first letter may trigger (a birth keyword, `www.`); the
-            // rest of its letters are skipped at once.
+            // A word: only its first letter may trigger (a birth keyword, `www.`, a word
+            // for `@`); the rest of its letters are skipped at once.
             let trigger = TRIGGERS[usize::from(b)];
-            // The rarer triggers are checked by their second byte first: `cumpleaños`.
+            // The rarer triggers are checked by their second byte first: `at`, `arroba`,
+            // `arobase`; `cumpleaños`.
             let second = || bytes.get(i + 1).map_or(0, |n| n | 0x20);
             let wanted = match trigger {
                 0 => false,
+                b'a' => matches!(second(), b't' | b'r'),
                 b'c' => second() == b'u',
                 _ => true,
             };
             if wanted && context::is_word_start(text, i) {
-                if trigger == b'w' {
-                    if i >= url_end
-                        && let Some(end) = url::at_www(text, i, out)
-                    {
-                        url_end = end;
+                match trigger {
+                    b'w' => {
+                        if i >= url_end
+                            && let Some(end) = url::at_www(text, i, out)
+                        {
+                            url_end = end;
+                        }
                     }
-                } else {
-                    dob::at_word(text, i, out);
+                    b'a' => email::at_word(text, i, out),
+                    _ => dob::at_word(text, i, out),
                 }
             }
             i = skip_letters(bytes, i + 1);
@@ -214,6 +246,12 @@ fn find_candidates(text: &str, out: &mut Vec<PiiFinding>) {
         match b {
             b'0'..=b'9' if i >= number_end => number_end = numbers::scan_run(text, i, out),
             b'@' => email::at_sign(text, i, out),
+            // `ät`, German for `@` in a written-out address.
+            0xc3 if matches!(bytes.get(i + 1), Some(0xa4 | 0x84))
+                && context::is_word_start(text, i) =>
+            {
+                email::at_word(text, i, out);
+            }
             b':' => {
                 if i >= url_end && bytes[i + 1..].starts_with(b"//") {
                     url_end = url::at_scheme_separator(text, i, out);
@@ -260,11 +298,12 @@ fn skip_letters(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// First letters of words that may start an entity, lowercase (0 for other bytes): `www.`
-/// and the birth keywords.
+/// First letters of words that may start an entity, lowercase (0 for other bytes): `www.`,
+/// the birth keywords and the words for `@` in written-out addresses (`at`, `arroba`,
+/// `arobase`).
 static TRIGGERS: [u8; 256] = {
     let mut table = [0u8; 256];
-    let bytes = b"wbdgnc";
+    let bytes = b"wbdgnca";
     let mut k = 0;
     while k < bytes.len() {
         table[bytes[k] as usize] = bytes[k];
