@@ -37,6 +37,8 @@ pub(crate) struct Queue {
     pub(crate) batched_waiting: usize,
     pub(crate) oldest_batched: Option<Instant>,
     pub(crate) shutdown: bool,
+    /// Set by `AuditLog::close`: no record may be queued any more.
+    pub(crate) closed: bool,
     pub(crate) spare: Vec<u8>,
 }
 
@@ -80,6 +82,7 @@ impl Queue {
             batched_waiting: 0,
             oldest_batched: None,
             shutdown: false,
+            closed: false,
             spare: Vec::new(),
         }
     }
@@ -177,5 +180,11 @@ impl Shared {
 
     pub(crate) fn check_poisoned(&self) -> Result<(), AuditError> {
         if self.is_poisoned() { Err(AuditError::Poisoned) } else { Ok(()) }
+    }
+
+    /// Whether a record may be queued: the log is neither poisoned nor closed.
+    pub(crate) fn check_writable(&self, queue: &Queue) -> Result<(), AuditError> {
+        self.check_poisoned()?;
+        if queue.closed { Err(AuditError::Closed) } else { Ok(()) }
     }
 }

@@ -1,5 +1,6 @@
 //! Error types: appending and opening ([`AuditError`]), record validation ([`RecordError`]),
-//! proof ranges ([`ProofError`]) and offline verification ([`VerifyError`]).
+//! proof ranges ([`ProofError`]), offline verification and monitoring ([`VerifyError`]) and
+//! saved heads ([`HeadJsonError`]).
 //!
 //! No error carries a record's string values: they are meant to be harmless, but an error is
 //! logged, and a refused value is by definition one that did not pass the charset check.
@@ -19,6 +20,15 @@ impl RecordError {
     pub(crate) fn new(field: &'static str, reason: &'static str) -> RecordError {
         RecordError { field, reason }
     }
+}
+
+/// A saved head (the JSON of [`head_json`](crate::head_json)) that cannot be read; names the
+/// field only, never its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("saved head field {field}: {reason}")]
+pub struct HeadJsonError {
+    pub field: &'static str,
+    pub reason: &'static str,
 }
 
 /// A proof or root asked for outside the tree.
@@ -45,8 +55,9 @@ pub enum AuditError {
         #[source]
         source: io::Error,
     },
-    /// A file is damaged other than by a torn tail, or disagrees with a signed head. `index` is the
-    /// record index concerned when there is one.
+    /// A file is damaged (a torn tail counts as damage unless the log is marked open, see
+    /// `FORMAT.md` §4.4), or disagrees with a signed head. `index` is the record index concerned
+    /// when there is one.
     #[error("audit log corrupted in {} at byte offset {offset} (record {index:?}): {reason}", file.display())]
     Corrupted {
         file: PathBuf,
@@ -73,6 +84,10 @@ pub enum AuditError {
     /// until the log is reopened (which recovers from what is on disk).
     #[error("audit log is poisoned by an earlier write or fsync failure; reopen it to recover")]
     Poisoned,
+    /// [`AuditLog::close`](crate::AuditLog::close) was called: the log takes no more records or
+    /// heads (reopen it to write again).
+    #[error("audit log is closed; reopen it to append")]
+    Closed,
     /// The log was opened for another tenant than its signed heads name.
     #[error("audit log heads belong to another tenant than the one it was opened for")]
     TenantMismatch,
@@ -103,6 +118,9 @@ pub enum Tamper {
     Inserted,
     /// The frame claims the right index but does not chain to the record before it.
     Chain,
+    /// The final frame ends past the end of the file (or in zeros), and no open marker says the
+    /// writer crashed: in a log closed cleanly (or unmarked) that is damage, not a torn write.
+    Incomplete,
 }
 
 impl std::fmt::Display for Tamper {
@@ -114,6 +132,7 @@ impl std::fmt::Display for Tamper {
             Tamper::Moved { claimed } => write!(f, "record claims index {claimed}: records reordered or duplicated"),
             Tamper::Inserted => write!(f, "record inserted"),
             Tamper::Chain => write!(f, "record does not chain to its predecessor"),
+            Tamper::Incomplete => write!(f, "final frame cut short, and no open marker says the writer crashed"),
         }
     }
 }
@@ -148,6 +167,26 @@ pub enum VerifyError {
     /// was truncated, and record `records` is the first missing one.
     #[error("signed head #{head} covers {size} records but the log ends after {records}; record {records} is missing")]
     Truncated { head: usize, size: u64, records: u64 },
+    /// The log was closed cleanly (`closed.marker`), which signs every record, yet records
+    /// `signed_size..records` are covered by no signed head: heads were removed or records added.
+    #[error(
+        "records {signed_size}..{records} are covered by no signed head, but the log was closed cleanly (a clean close signs every record): heads were removed or records added"
+    )]
+    UnsignedTail { signed_size: u64, records: u64 },
+    /// The head saved by a monitor is not a valid head of this log (bad signature, another
+    /// tenant).
+    #[error("saved head: {reason}")]
+    SavedHead { reason: &'static str },
+    /// The saved head covers more records than the log now holds: records were removed.
+    #[error("the saved head covers {saved_size} records but the log now holds {records}; record {records} is missing")]
+    RolledBack { saved_size: u64, records: u64 },
+    /// The consistency proof from the saved head to the current log does not verify: records
+    /// the saved head covered were rewritten. Records up to `first_unproven` are proven by a
+    /// signed head still in the log.
+    #[error(
+        "the log is not a consistent extension of the saved head of size {saved_size} (consistency proof to size {size} fails): records it covered were rewritten; first unproven record is {first_unproven}"
+    )]
+    Inconsistent { saved_size: u64, size: u64, first_unproven: u64 },
 }
 
 impl VerifyError {
@@ -157,7 +196,20 @@ impl VerifyError {
             VerifyError::BadRecord { index, .. } => Some(*index),
             VerifyError::RootMismatch { first_unproven, .. } => Some(*first_unproven),
             VerifyError::Truncated { records, .. } => Some(*records),
-            VerifyError::Io { .. } | VerifyError::NotAuditFile { .. } | VerifyError::BadHead { .. } => None,
+            VerifyError::UnsignedTail { signed_size, .. } => Some(*signed_size),
+            VerifyError::RolledBack { records, .. } => Some(*records),
+            VerifyError::Inconsistent { first_unproven, .. } => Some(*first_unproven),
+            VerifyError::Io { .. } | VerifyError::NotAuditFile { .. } | VerifyError::BadHead { .. } | VerifyError::SavedHead { .. } => None,
+        }
+    }
+}
+
+impl VerifyError {
+    /// The signed head (0-based, in `heads.log` order) the failure is about, when there is one.
+    pub fn bad_head(&self) -> Option<usize> {
+        match self {
+            VerifyError::BadHead { head, .. } | VerifyError::RootMismatch { head, .. } | VerifyError::Truncated { head, .. } => Some(*head),
+            _ => None,
         }
     }
 }

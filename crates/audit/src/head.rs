@@ -102,13 +102,26 @@ impl SignedHead {
     }
 }
 
+/// A page of a log's signed heads (see `AuditLog::signed_heads_page`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadsPage {
+    /// Index (0-based, oldest first) of the first head in `heads`.
+    pub start: usize,
+    /// Signed heads in the log.
+    pub total: usize,
+    pub heads: Vec<SignedHead>,
+}
+
 /// The heads of a `heads.log`, and where its valid part ends.
 #[derive(Debug, Default)]
 pub(crate) struct HeadsFile {
+    /// Whether the file exists (a missing file holds no head).
+    pub exists: bool,
     pub heads: Vec<SignedHead>,
     /// Byte length of the valid frames (header included); a torn tail starts here.
     pub valid_len: u64,
-    /// Bytes after `valid_len` that belong to a torn final frame.
+    /// Bytes after `valid_len` that belong to a torn final frame (only when torn tails are
+    /// tolerated).
     pub torn_bytes: u64,
 }
 
@@ -117,21 +130,26 @@ pub(crate) struct HeadsFile {
 pub(crate) enum HeadsStop {
     Io(io::Error),
     NotAuditFile,
-    /// Frame number `head` (at byte `offset`) is damaged with more bytes after it.
+    /// Frame number `head` (at byte `offset`) is damaged with more bytes after it, or is a
+    /// damaged final frame in a log not marked open.
     Bad { head: usize, offset: u64, reason: &'static str },
 }
 
-/// Reads a heads file (missing file = no heads). A damaged final frame is a torn tail; any
-/// other damage stops the read.
-pub(crate) fn read_heads(path: &Path) -> Result<HeadsFile, HeadsStop> {
+/// Reads a heads file (missing file = no heads). With `tolerate_torn` (the log is marked open,
+/// so a crash may have cut the last write), a damaged final frame or a file shorter than its
+/// header is a torn tail; without it, that is damage too. Any other damage stops the read.
+pub(crate) fn read_heads(path: &Path, tolerate_torn: bool) -> Result<HeadsFile, HeadsStop> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(HeadsFile::default()),
         Err(error) => return Err(HeadsStop::Io(error)),
     };
     if bytes.len() < FILE_HEADER_BYTES {
+        if !tolerate_torn {
+            return Err(HeadsStop::Bad { head: 0, offset: 0, reason: "heads file shorter than its header, and no open marker says the writer crashed" });
+        }
         // A crash while creating the file; it holds no head.
-        return Ok(HeadsFile { heads: Vec::new(), valid_len: 0, torn_bytes: bytes.len() as u64 });
+        return Ok(HeadsFile { exists: true, heads: Vec::new(), valid_len: 0, torn_bytes: bytes.len() as u64 });
     }
     if bytes[..FILE_HEADER_BYTES] != HEADS_MAGIC {
         return Err(HeadsStop::NotAuditFile);
@@ -148,13 +166,45 @@ pub(crate) fn read_heads(path: &Path) -> Result<HeadsFile, HeadsStop> {
             None if (offset + 1..bytes.len()).any(|start| parse_head_frame(&bytes[start..]).is_some()) => {
                 return Err(HeadsStop::Bad { head: heads.len(), offset: offset as u64, reason: "damaged head frame" });
             }
+            None if !tolerate_torn => {
+                return Err(HeadsStop::Bad {
+                    head: heads.len(),
+                    offset: offset as u64,
+                    reason: "damaged final head frame, and no open marker says the writer crashed",
+                });
+            }
             None => {
                 let torn_bytes = (bytes.len() - offset) as u64;
-                return Ok(HeadsFile { heads, valid_len: offset as u64, torn_bytes });
+                return Ok(HeadsFile { exists: true, heads, valid_len: offset as u64, torn_bytes });
             }
         }
     }
-    Ok(HeadsFile { heads, valid_len: offset as u64, torn_bytes: 0 })
+    Ok(HeadsFile { exists: true, heads, valid_len: offset as u64, torn_bytes: 0 })
+}
+
+/// Bytes of one stored head frame of `tenant`: every head of a log has this size, so head `i`
+/// starts at `FILE_HEADER_BYTES + i * head_frame_bytes(tenant)`.
+pub(crate) fn head_frame_bytes(tenant: &str) -> usize {
+    FRAME_PREFIX_BYTES + 1 + 2 + tenant.len() + 8 + 32 + 8 + 64
+}
+
+/// Reads the intact heads `start..start + count` of a heads file whose frames all have
+/// `frame_bytes` bytes (the writer's own file, already checked by recovery). `None` when a
+/// frame in that range does not parse.
+pub(crate) fn read_head_range(file: &mut std::fs::File, frame_bytes: usize, start: usize, count: usize) -> io::Result<Option<Vec<SignedHead>>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let offset = FILE_HEADER_BYTES as u64 + start as u64 * frame_bytes as u64;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut bytes = vec![0u8; count * frame_bytes];
+    file.read_exact(&mut bytes)?;
+    let mut heads = Vec::with_capacity(count);
+    for chunk in bytes.chunks(frame_bytes) {
+        match parse_head_frame(chunk) {
+            Some((head, len)) if len == frame_bytes => heads.push(head),
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(heads))
 }
 
 /// A valid head frame at the start of `bytes`, and its length.

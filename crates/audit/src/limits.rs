@@ -40,6 +40,8 @@ pub const COMMIT_BYTES_MAX: usize = 16 << 20;
 /// cuts only the last write, and group commit writes far less at once. Also bounds what recovery
 /// reads into memory while looking for a valid frame after a bad one.
 pub const TORN_TAIL_BYTES_MAX: usize = 64 << 20;
+/// Most signed heads one `AuditLog::signed_heads_page` returns (about 150 B each on disk).
+pub const HEADS_PAGE_MAX: usize = 1_000;
 /// Read buffer of the records file scanner (recovery, verify, export).
 pub const SCAN_BUFFER_BYTES: usize = 1 << 20;
 

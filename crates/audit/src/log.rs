@@ -1,10 +1,11 @@
 //! `AuditLog`: one tenant's audit log: durable group-commit appends, batched appends with a
-//! bounded delay, signed heads, and proofs over the durable records.
+//! bounded delay, signed heads, proofs over the durable records, and a clean close.
 //!
 //! Locks: `queue` guards index assignment and the frames waiting to be written; `records`
 //! guards the file; `tree` the in-memory tree; `heads` the heads file. A thread takes `records`
 //! and `tree` only after releasing `queue` (the leader writes with the queue unlocked), and
-//! `heads` before `tree`, never the reverse, so no two locks are ever taken in opposite orders.
+//! `heads` before `queue` (close) and before `tree`, never the reverse, so no two locks are ever
+//! taken in opposite orders.
 //! Only the leader (the appender that took the batch) writes records, so frames reach the file
 //! in index order.
 
@@ -23,16 +24,19 @@ use crate::error::{AuditError, ProofError, io_error};
 use crate::files::Appender;
 use crate::frame::{self, HEADS_FILE, push_frame};
 use crate::hash::Hash;
-use crate::head::{HeadsStop, SignedHead, TreeHead, read_heads};
-use crate::limits::COMMIT_BYTES_MAX;
+use crate::head::{HeadsPage, HeadsStop, SignedHead, TreeHead, head_frame_bytes, read_head_range, read_heads};
+use crate::limits::{COMMIT_BYTES_MAX, HEADS_PAGE_MAX};
+use crate::marker::{self, ShutdownState};
 use crate::proof::{ConsistencyProof, InclusionProof};
 use crate::record::{AuditRecord, SubjectRef, check_string};
 use crate::recovery::recover;
 use crate::scan::{Opened, ScanStop, Scanner};
 use crate::tree::MerkleTree;
 
-/// One tenant's audit log. Share it across threads with `Arc`; dropping it flushes the batched
-/// records and stops the flusher thread.
+/// One tenant's audit log. Share it across threads with `Arc`. At shutdown call
+/// [`close`](AuditLog::close), which signs every record and marks the log closed cleanly;
+/// dropping it without closing flushes the batched records and stops the flusher thread but
+/// leaves the log marked open, as a crash would (see `FORMAT.md` §4.4).
 pub struct AuditLog {
     shared: Arc<Shared>,
     flusher: Option<JoinHandle<()>>,
@@ -52,12 +56,18 @@ pub(crate) struct Shared {
     heads: Mutex<Heads>,
     /// Set after a failed write or fsync; never cleared (reopen to recover).
     pub(crate) poisoned: AtomicBool,
+    /// The markers found at open, before this handle marked the log open.
+    previous_shutdown: ShutdownState,
 }
 
 /// The heads file and the latest head signed into it.
 struct Heads {
     file: Appender,
     latest: Option<SignedHead>,
+    /// Heads in the file.
+    count: usize,
+    /// Set once `close` has marked the log closed cleanly.
+    closed: bool,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -72,9 +82,14 @@ impl std::fmt::Debug for AuditLog {
 }
 
 impl AuditLog {
-    /// Opens (creating if needed) the log in `dir`, one directory per tenant. Recovery checks
-    /// every frame's CRC, index and link and every signed head's root, cuts a torn tail (logged)
-    /// and fails with [`AuditError::Corrupted`] on anything else.
+    /// Opens (creating if needed) the log in `dir`, one directory per tenant, and marks it open
+    /// (`open.marker`, durable) until [`close`](AuditLog::close). Recovery checks every frame's
+    /// CRC, index and link and every signed head's root, and fails with
+    /// [`AuditError::Corrupted`] (naming the file and byte offset) on anything wrong. A torn tail
+    /// (a damaged final frame of either file) is cut, and logged, only if the log was left marked
+    /// open (its writer crashed); in a log closed cleanly or unmarked it is damage, refused like
+    /// the rest, and so is a record a clean close left unsigned. A refused log is left
+    /// untouched, markers included.
     pub fn open(dir: &Path, config: AuditConfig) -> Result<AuditLog, AuditError> {
         check_string("tenant", &config.tenant, false).map_err(AuditError::InvalidTenant)?;
         let recovered = recover(dir, &config.tenant)?;
@@ -87,8 +102,14 @@ impl AuditLog {
             flush_wanted: Condvar::new(),
             records: Mutex::new(Appender::open(&recovered.records_path)?),
             tree: RwLock::new(recovered.tree),
-            heads: Mutex::new(Heads { file: Appender::open(&recovered.heads_path)?, latest: recovered.latest_head }),
+            heads: Mutex::new(Heads {
+                file: Appender::open(&recovered.heads_path)?,
+                latest: recovered.latest_head,
+                count: recovered.heads,
+                closed: false,
+            }),
             poisoned: AtomicBool::new(false),
+            previous_shutdown: recovered.previous_shutdown,
             config,
         });
         let for_flusher = Arc::clone(&shared);
@@ -117,14 +138,14 @@ impl AuditLog {
         let mut queue = self.shared.queue.lock();
         // Wait for room, so that no single write exceeds COMMIT_BYTES_MAX.
         while !queue.frames.is_empty() && queue.frames.len() + bytes > COMMIT_BYTES_MAX {
-            self.shared.check_poisoned()?;
+            self.shared.check_writable(&queue)?;
             if queue.leader_active {
                 self.shared.committed.wait(&mut queue);
             } else {
                 self.shared.lead(&mut queue)?;
             }
         }
-        self.shared.check_poisoned()?;
+        self.shared.check_writable(&queue)?;
         let first = queue.push(&encoded);
         let target = queue.next_index;
         self.shared.wait_durable(&mut queue, target)?;
@@ -139,7 +160,7 @@ impl AuditLog {
     pub fn append_batched(&self, record: &AuditRecord) -> Result<u64, AuditError> {
         let encoded = Encoded::new(std::slice::from_ref(record))?;
         let mut queue = self.shared.queue.lock();
-        self.shared.check_poisoned()?;
+        self.shared.check_writable(&queue)?;
         if queue.batched_waiting >= self.shared.config.batched_records_max
             || queue.frames.len() + encoded.frame_bytes() > COMMIT_BYTES_MAX
         {
@@ -181,27 +202,64 @@ impl AuditLog {
         self.shared.heads.lock().latest.clone()
     }
 
-    /// Every signed head, oldest first, read from `heads.log`.
+    /// Every signed head, oldest first, read from `heads.log` (the whole file; for a listing
+    /// served to monitors use [`signed_heads_page`](AuditLog::signed_heads_page)).
     pub fn signed_heads(&self) -> Result<Vec<SignedHead>, AuditError> {
         let path = self.shared.dir.join(HEADS_FILE);
         let _writing = self.shared.heads.lock();
-        match read_heads(&path) {
+        // The writer's own file: recovery cut any torn tail, and nothing is being written.
+        match read_heads(&path, true) {
             Ok(file) => Ok(file.heads),
             Err(HeadsStop::Io(source)) => Err(AuditError::Io { op: "read", path, source }),
             Err(_) => Err(AuditError::Corrupted { file: path, offset: 0, index: None, reason: "heads file damaged".into() }),
         }
     }
 
+    /// Signed heads `start..start + limit` (0-based, oldest first, at most
+    /// [`HEADS_PAGE_MAX`](crate::limits::HEADS_PAGE_MAX) of them) and how many there are, for
+    /// monitors that list a log's heads (serve each with [`head_json`](crate::head_json)). Reads
+    /// only the requested frames: every head of a log has the same size. A `start` at or past
+    /// the end gives an empty page.
+    pub fn signed_heads_page(&self, start: usize, limit: usize) -> Result<HeadsPage, AuditError> {
+        let path = self.shared.dir.join(HEADS_FILE);
+        let heads = self.shared.heads.lock();
+        let total = heads.count;
+        let start = start.min(total);
+        let count = limit.min(HEADS_PAGE_MAX).min(total - start);
+        if count == 0 {
+            return Ok(HeadsPage { start, total, heads: Vec::new() });
+        }
+        let frame_bytes = head_frame_bytes(&self.shared.config.tenant);
+        let mut file = std::fs::File::open(&path).map_err(io_error("open", &path))?;
+        match read_head_range(&mut file, frame_bytes, start, count).map_err(io_error("read", &path))? {
+            Some(page) => Ok(HeadsPage { start, total, heads: page }),
+            None => Err(AuditError::Corrupted {
+                file: path,
+                offset: (frame::FILE_HEADER_BYTES + start * frame_bytes) as u64,
+                index: None,
+                reason: format!("signed heads #{start}..#{} damaged", start + count),
+            }),
+        }
+    }
+
     /// Signs the current head with the deployment key and stores it durably in `heads.log`.
+    /// Fails with [`AuditError::Closed`] after [`close`](AuditLog::close).
     pub fn sign_head(&self, key: &SigningKey) -> Result<SignedHead, AuditError> {
         let mut heads = self.shared.heads.lock();
+        if heads.closed {
+            return Err(AuditError::Closed);
+        }
         self.sign_locked(&mut heads, key)
     }
 
     /// Signs a head if records were added since the latest signed head and that head is at least
-    /// `interval` old (or there is none); call it on a timer and at shutdown. Returns the new head.
+    /// `interval` old (or there is none); call it on a timer. Returns the new head. After
+    /// [`close`](AuditLog::close) nothing is ever due (every record is signed).
     pub fn maybe_sign(&self, key: &SigningKey, interval: Duration) -> Result<Option<SignedHead>, AuditError> {
         let mut heads = self.shared.heads.lock();
+        if heads.closed {
+            return Ok(None);
+        }
         let size = self.size();
         let due = match &heads.latest {
             None => size > 0,
@@ -227,7 +285,53 @@ impl AuditLog {
         heads.file.write_durable(&bytes).inspect_err(|_| self.shared.poison())?;
         metrics::counter!("steward_audit_heads_total").increment(1);
         heads.latest = Some(signed.clone());
+        heads.count += 1;
         Ok(signed)
+    }
+
+    /// Closes the log cleanly; call it once at shutdown, after the last request. Refuses every
+    /// later append (with [`AuditError::Closed`]), makes every queued record durable, signs a head
+    /// covering every record with the deployment key (unless the latest head already does, or
+    /// the log is empty), then renames `open.marker` to `closed.marker` and fsyncs the
+    /// directory. From then on verification and the next open treat any damaged frame,
+    /// including the last head, as damage, and require every record to be signed.
+    ///
+    /// Returns the latest signed head, which covers every record (`None` for a log that never
+    /// held a record nor a head). Calling it again returns the same head and writes nothing.
+    /// On failure (a poisoned log, an I/O error) the log stays marked open, as after a crash,
+    /// and the error is returned; the handle stays closed to appends either way. Reads (heads,
+    /// proofs) keep working after a close.
+    pub fn close(&self, key: &SigningKey) -> Result<Option<SignedHead>, AuditError> {
+        let mut heads = self.shared.heads.lock();
+        if heads.closed {
+            return Ok(heads.latest.clone());
+        }
+        {
+            let mut queue = self.shared.queue.lock();
+            queue.closed = true;
+            self.shared.check_poisoned()?;
+            let target = queue.next_index;
+            self.shared.wait_durable(&mut queue, target)?;
+        }
+        let size = self.size();
+        if heads.latest.as_ref().map_or(size > 0, |latest| latest.size < size) {
+            self.sign_locked(&mut heads, key)?;
+        }
+        marker::mark_closed(&self.shared.dir).inspect_err(|_| self.shared.poison())?;
+        heads.closed = true;
+        tracing::info!(dir = %self.shared.dir.display(), records = size, "closed audit log cleanly");
+        Ok(heads.latest.clone())
+    }
+
+    /// Whether [`close`](AuditLog::close) has completed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.heads.lock().closed
+    }
+
+    /// How the log had been left when this handle opened it: [`ShutdownState::Open`] means the
+    /// previous writer crashed (or was dropped without [`close`](AuditLog::close)).
+    pub fn previous_shutdown(&self) -> ShutdownState {
+        self.shared.previous_shutdown
     }
 
     /// The leaf hash of durable record `index`.

@@ -40,7 +40,7 @@ pub(crate) struct Scanned<'a> {
 pub(crate) enum ScanStop {
     /// The file ends inside a frame, or in zeros (a crash mid-write). `complete` is set when the
     /// last frame fits in the file but its CRC fails: a torn write to recovery, a flipped byte to
-    /// the verifier.
+    /// the verifier. Either is damage unless the log is marked open (see `marker.rs`).
     Torn { index: u64, offset: u64, complete: bool },
     /// A damaged or misplaced record with good frames (or other bytes) after it.
     Bad { index: u64, offset: u64, tamper: Tamper },
@@ -94,6 +94,16 @@ impl Scanner {
             body: Vec::with_capacity(RECORD_BODY_BYTES_MAX),
             decode,
         })))
+    }
+
+    /// Where the next frame starts.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The file length when the scan started (the scan reads up to here).
+    pub fn file_len(&self) -> u64 {
+        self.file_len
     }
 
     /// The next good frame, `None` at a clean end of file, or why the scan stops.

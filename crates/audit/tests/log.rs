@@ -233,6 +233,9 @@ fn files_torn_before_their_header_are_recreated() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(RECORDS_FILE), b"STW").unwrap();
     std::fs::write(dir.path().join(HEADS_FILE), b"").unwrap();
+    // Without the open marker a writer leaves before creating the files, this is damage.
+    assert!(matches!(AuditLog::open(dir.path(), AuditConfig::new(TENANT)), Err(AuditError::Corrupted { .. })));
+    std::fs::write(dir.path().join(steward_audit::OPEN_MARKER_FILE), b"").unwrap();
     let log = open(dir.path());
     assert_eq!(log.append_durable(&[record(0)]).unwrap(), 0);
     log.sign_head(&key()).unwrap();

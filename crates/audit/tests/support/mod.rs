@@ -58,6 +58,29 @@ pub fn record(i: u64) -> AuditRecord {
     }
 }
 
+/// `record(i)`, with a normalized statement (a version 2 leaf) for every third index.
+pub fn varied(i: u64) -> AuditRecord {
+    let statement = i.is_multiple_of(3).then(|| format!("SELECT count(*) FROM events_{} WHERE kind = ?", i % 5));
+    AuditRecord { statement, ..record(i) }
+}
+
+/// A records file holding `leaves` (record bytes) with the indexes, links and CRCs a writer
+/// would give them: what a forger who rewrites the file produces.
+pub fn records_file(leaves: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = b"STWAUDR\x01".to_vec();
+    let mut previous = [0u8; 32];
+    for (index, leaf) in leaves.iter().enumerate() {
+        push_record_frame(&mut out, index as u64, &link(index as u64, &previous), leaf);
+        previous = steward_audit::leaf_hash(leaf);
+    }
+    out
+}
+
+/// Byte ranges of the head frames of a heads file, in file order.
+pub fn head_frames(bytes: &[u8]) -> Vec<Range<usize>> {
+    frames(bytes)
+}
+
 /// A log of `n` records appended one call per record, with a head signed at each size in
 /// `heads_at` (and the log closed).
 pub fn build_log(dir: &Path, n: u64, heads_at: &[u64]) {
