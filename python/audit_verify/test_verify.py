@@ -1,10 +1,13 @@
 """Unit tests of verify.py's primitives: RFC 8032 vectors for the pure-Python Ed25519, the
-RFC 6962 example tree for the Merkle code, and record decoding (a version 1 leaf written by the
-Rust encoder, version 2 with a statement, non-canonical leaves refused).
+RFC 6962 example tree for the Merkle code, record decoding (a version 1 leaf written by the
+Rust encoder, version 2 with a statement, non-canonical leaves refused), and the shutdown rule
+(an export of a log closed cleanly must have every record signed).
 Run: python3 -m unittest discover python/audit_verify"""
 
+import json
 import os
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -99,6 +102,36 @@ class DecodeTest(unittest.TestCase):
         for leaf in bad:
             with self.assertRaises(ValueError, msg=leaf.hex()):
                 verify.decode_leaf(leaf)
+
+
+class ShutdownTest(unittest.TestCase):
+    """One unsigned record: allowed with a warning unless the log was closed cleanly."""
+
+    def export(self, directory, shutdown):
+        record = dict(SAMPLE_FIELDS, index=0, leaf=SAMPLE_V1.hex(), leaf_hash=verify.leaf_hash(SAMPLE_V1).hex())
+        with open(os.path.join(directory, "records.ndjson"), "w") as f:
+            f.write(json.dumps(record) + "\n")
+        doc = {"format": verify.FORMAT, "tenant": "acme", "public_key": "00" * 32, "hash": "sha256",
+               "records": 1, "heads": []}
+        if shutdown is not None:
+            doc["shutdown"] = shutdown
+        with open(os.path.join(directory, "heads.json"), "w") as f:
+            json.dump(doc, f)
+
+    def test_closed_requires_every_record_signed(self):
+        with tempfile.TemporaryDirectory() as directory:
+            self.export(directory, "closed")
+            with self.assertRaises(verify.Bad) as caught:
+                verify.verify_export(directory)
+            self.assertEqual(caught.exception.index, 0)
+            for shutdown in ("open", "unmarked", None):
+                self.export(directory, shutdown)
+                result = verify.verify_export(directory)
+                self.assertEqual(result["shutdown"], shutdown)
+                self.assertTrue(any("no signed head" in w for w in result["warnings"]), result)
+            self.export(directory, "tidy")
+            with self.assertRaises(verify.Bad):
+                verify.verify_export(directory)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@ Usage:
 Reads EXPORT_DIR/heads.json and EXPORT_DIR/records.ndjson, recomputes every leaf hash and the
 RFC 9162 Merkle tree, checks that each record's decoded fields match its leaf bytes, that every
 signed head's Ed25519 signature verifies with the exported public key (which you should compare
-with the deployment key you trust) and that its root equals the recomputed root at its size, and
-optionally verifies an inclusion or consistency proof. Prints one JSON object and exits 0 when
-everything verifies; otherwise prints {"ok": false, "error": ..., "first_bad_index": ...} and
-exits 1.
+with the deployment key you trust) and that its root equals the recomputed root at its size, that
+a log exported as closed cleanly ("shutdown": "closed", FORMAT.md section 4.4) has every record
+covered by its last signed head, and optionally verifies an inclusion or consistency proof.
+Prints one JSON object and exits 0 when everything verifies (with "warnings" for what is not
+proven); otherwise prints {"ok": false, "error": ..., "first_bad_index": ...} and exits 1.
 
 Only the standard library is required: Ed25519 uses the `cryptography` package when it is
 installed and a pure-Python RFC 8032 implementation otherwise (or when the environment
@@ -325,8 +326,25 @@ def verify_export(directory, inclusion=None, consistency=None):
                   % (next_head, heads[next_head]["size"], frontier.size), frontier.size)
     if doc.get("records") != frontier.size:
         raise Bad("heads.json announces %s records, records.ndjson has %d" % (doc.get("records"), frontier.size))
+    signed_size = heads[-1]["size"] if heads else 0
+    # Exports written before shutdown markers existed lack the field.
+    shutdown = doc.get("shutdown")
+    if shutdown not in (None, "open", "closed", "unmarked"):
+        raise Bad("unknown shutdown state")
+    if shutdown == "closed" and signed_size < frontier.size:
+        raise Bad("records %d..%d are covered by no signed head, but the log was closed cleanly "
+                  "(a clean close signs every record): heads were removed or records added"
+                  % (signed_size, frontier.size), signed_size)
+    warnings = []
+    if shutdown == "open":
+        warnings.append("the log was marked open (its writer was running or had crashed) when exported")
+    elif shutdown != "closed":
+        warnings.append("the export does not say the log was closed cleanly")
+    if signed_size < frontier.size:
+        warnings.append("records %d..%d are covered by no signed head" % (signed_size, frontier.size))
     result = {"ok": True, "size": frontier.size, "root": frontier.root().hex(), "heads": len(heads),
-              "signed_size": heads[-1]["size"] if heads else 0, "signature_backend": backend}
+              "signed_size": signed_size, "shutdown": shutdown, "warnings": warnings,
+              "signature_backend": backend}
     head_roots = {h["size"]: h["root"] for h in heads}
     if inclusion:
         with open(inclusion) as f:

@@ -1,7 +1,8 @@
 //! The third-party Python verifier (`python/audit_verify/verify.py`) agrees with the Rust one on
 //! a generated log: same size and root, every head and a pair of proofs accepted, with both the
 //! `cryptography` and the pure-Python Ed25519 backends; and it rejects a tampered export naming
-//! the bad index. Every third record carries a statement, so both record versions are checked.
+//! the bad index, including the removal of the final head of a log closed cleanly. Every third
+//! record carries a statement, so both record versions are checked.
 //! Skips (with a message) when `python3` is not installed.
 
 mod support;
@@ -63,8 +64,7 @@ fn python_agrees_with_rust_on_a_generated_log() {
         }
     }
     log.append_batched(&varied(999)).unwrap();
-    log.flush().unwrap();
-    log.sign_head(&key).unwrap();
+    log.close(&key).unwrap();
     let size = log.size();
     let inclusion = log.prove_inclusion(17, size - 3).unwrap();
     let heads = log.signed_heads().unwrap();
@@ -99,6 +99,8 @@ fn python_agrees_with_rust_on_a_generated_log() {
         assert_eq!(result["root"], to_hex(&report.root));
         assert_eq!(result["heads"], report.heads);
         assert_eq!(result["signed_size"], report.signed_size);
+        assert_eq!(result["shutdown"], "closed");
+        assert_eq!(result["warnings"], serde_json::json!([]));
         assert_eq!(result["inclusion"]["index"], 17);
         assert_eq!(result["consistency"]["to"], size);
         if pure {
@@ -153,6 +155,15 @@ fn python_agrees_with_rust_on_a_generated_log() {
     std::fs::write(&records_path, lines.join("\n") + "\n").unwrap();
     let heads_path = out.path().join("heads.json");
     let heads_text = std::fs::read_to_string(&heads_path).unwrap();
+    // The final head of a log closed cleanly removed: the records after the one before are
+    // unsigned, which a clean close never leaves.
+    let mut doc: Value = serde_json::from_str(&heads_text).unwrap();
+    let removed = doc["heads"].as_array_mut().unwrap().pop().unwrap();
+    assert_eq!(removed["size"], size);
+    let previous = doc["heads"].as_array().unwrap().last().unwrap()["size"].as_u64().unwrap();
+    std::fs::write(&heads_path, doc.to_string()).unwrap();
+    let (code, result) = run_verify(out.path(), &[], false).unwrap();
+    assert_eq!((code, result["first_bad_index"].as_u64()), (1, Some(previous)), "{result}");
     let mut doc: Value = serde_json::from_str(&heads_text).unwrap();
     doc["heads"][0]["time_us"] = Value::from(doc["heads"][0]["time_us"].as_i64().unwrap() + 1);
     std::fs::write(&heads_path, doc.to_string()).unwrap();
