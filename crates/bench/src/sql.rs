@@ -14,7 +14,7 @@
 //!
 //! Queries: purpose `analytics`, visible classes public and identifier (what the default
 //! policies give analytics), one warm-up run then `--runs` timed runs per query. A run is
-//! what a request costs: reader, session (views over a fresh snapshot), planning, and
+//! what a request costs: read guard, session (views over a fresh snapshot), planning, and
 //! collecting every row. Prints one JSON line for the build and one per query (median and
 //! every run in ms, the result's check: row count and per-column sums), and writes the
 //! checks and the timeline subject to `PARQUET/steward.json`, against which the DuckDB
@@ -156,9 +156,9 @@ pub fn run(args: SqlArgs) -> Result<(), Failed> {
         let sql = template.replace("{subject}", &subject);
         let run_once = || -> Result<(f64, f64, steward_query::QueryResult), Failed> {
             let started = Instant::now();
-            let reader = engine.reader(TENANT, PURPOSE, vec![PrivacyClass::Public, PrivacyClass::Identifier]).map_err(Failed::engine("reader"))?;
+            let guard = engine.read_guard(TENANT, steward_engine::ReadAccess::declared(PURPOSE, vec![PrivacyClass::Public, PrivacyClass::Identifier])).map_err(Failed::engine("read guard"))?;
             let result = runtime.block_on(async {
-                let session = Session::open(Arc::new(reader), &limits, &QueryOptions::default()).await?;
+                let session = Session::open(Arc::new(guard), &limits, &QueryOptions::default()).await?;
                 let opened = started.elapsed().as_secs_f64() * 1e3;
                 let running = session.start(&sql).await?;
                 Ok::<_, steward_query::QueryError>((opened, running.collect().await?))

@@ -2,23 +2,32 @@
 //! and an append-only history; per tenant, a regime for each purpose (opt-out: allowed until
 //! denied, the default; opt-in: denied until granted).
 //!
-//! Enforcement is one function, [`Engine::consents_to`], which every read of event data asks
-//! with the read's purpose before it returns a row of a subject (today the timeline; SQL,
-//! data sets and serving are to call the same). A change is committed before the call that
-//! makes it returns, so a read that starts afterwards sees it.
+//! Enforcement is the read guard's ([`crate::ReadGuard`]): each guard holds a [`ConsentView`],
+//! an immutable snapshot of one purpose's decisions taken from the tenant's in-memory index
+//! (a persistent hash map, so a snapshot is O(1) and a change copies only a path). A change is
+//! committed to the catalog, then published to the index, before the call that makes it
+//! returns: a read that starts afterwards sees it. A refusal files ledger tasks in the same
+//! commit, so data sets (and later models) of that purpose follow.
 //!
 //! Entries are keyed by pseudonym; an erasure deletes them with the subject's other data.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
+use rpds::HashTrieMapSync;
 use serde::{Deserialize, Serialize};
 use steward_crypto::Pseudonym;
 
+use crate::guard::subject_bit;
+use crate::ledger::{Hide, Prepared, TaskOp};
 use crate::tenant::Tenant;
 use crate::{Engine, EngineError};
 
 const CONSENTS: &str = "consents";
 const CONSENT_HISTORY: &str = "consent_history";
 const CONSENT_REGIMES: &str = "consent_regimes";
+/// Decisions one batch may change.
+pub const CONSENT_BATCH_MAX: usize = 10_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -67,41 +76,122 @@ pub struct Consent {
     pub at: DateTime<Utc>,
 }
 
-/// The consent state of one purpose for a bulk read.
+/// One change of a batch ([`Engine::set_consents`]).
 #[derive(Clone, Debug)]
-pub struct ConsentFilter {
-    default: bool,
-    decisions: std::collections::HashMap<Pseudonym, bool>,
+pub struct ConsentChange {
+    pub subject: Pseudonym,
+    pub purpose: String,
+    pub granted: bool,
+    pub source: ConsentSource,
+    pub at: Option<DateTime<Utc>>,
 }
 
-impl ConsentFilter {
-    /// Whether the read may return rows of `subject`.
+/// One purpose's consent state as a read sees it: the regime's default and the decisions.
+#[derive(Clone)]
+pub struct ConsentView {
+    default: bool,
+    decisions: HashTrieMapSync<Pseudonym, bool>,
+    /// Subjects who refuse although the regime allows (for the fast path).
+    refusals: usize,
+}
+
+impl ConsentView {
+    /// A view that admits everyone (an access request: consent does not apply).
+    pub(crate) fn everyone() -> ConsentView {
+        ConsentView { default: true, decisions: HashTrieMapSync::new_sync(), refusals: 0 }
+    }
+
+    /// Whether a read of this purpose may return rows of `subject`.
     pub fn admits(&self, subject: &Pseudonym) -> bool {
         self.decisions.get(subject).copied().unwrap_or(self.default)
     }
 
     /// Whether every subject is admitted (no refusal on record, and the regime admits).
     pub fn admits_all(&self) -> bool {
-        self.default && self.decisions.values().all(|granted| *granted)
+        self.default && self.refusals == 0
     }
 
-    /// Subjects whose own decision refuses the purpose.
-    pub fn refusing(&self) -> impl Iterator<Item = &Pseudonym> {
-        self.decisions.iter().filter(|(_, granted)| !**granted).map(|(s, _)| s)
+    /// Whether every subject of an artifact bitmap (by [`subject_bit`]) is admitted.
+    pub(crate) fn admits_all_of(&self, bits: &roaring::RoaringTreemap) -> bool {
+        if bits.is_empty() {
+            return true;
+        }
+        if self.default {
+            // Opt-out regime: refused only by a refusal on record.
+            return self.refusals == 0 || !self.decisions.iter().any(|(s, granted)| !granted && bits.contains(subject_bit(s)));
+        }
+        // Opt-in regime: every held subject needs a grant on record.
+        let mut granted = roaring::RoaringTreemap::new();
+        for (s, g) in self.decisions.iter() {
+            if *g && bits.contains(subject_bit(s)) {
+                granted.insert(subject_bit(s));
+            }
+        }
+        granted.len() == bits.len()
     }
 }
 
-fn regime_of(tenant: &Tenant, purpose: &str) -> Result<Regime, EngineError> {
-    Ok(match tenant.partition().catalog().get(CONSENT_REGIMES, purpose.as_bytes())? {
-        Some(v) => serde_json::from_slice(&v).map_err(corrupted)?,
-        None => Regime::OptOut,
-    })
+/// A tenant's consent decisions in memory, one persistent map per purpose.
+#[derive(Default)]
+pub(crate) struct ConsentIndex {
+    regimes: HashMap<String, Regime>,
+    purposes: HashMap<String, (HashTrieMapSync<Pseudonym, bool>, usize)>,
+}
+
+impl ConsentIndex {
+    pub fn load(catalog: &steward_store::Catalog) -> Result<ConsentIndex, EngineError> {
+        let mut index = ConsentIndex::default();
+        for (k, v) in catalog.scan_prefix(CONSENT_REGIMES, b"")? {
+            let purpose = String::from_utf8(k).map_err(corrupted)?;
+            index.regimes.insert(purpose, serde_json::from_slice(&v).map_err(corrupted)?);
+        }
+        for (k, v) in catalog.scan_prefix(CONSENTS, b"")? {
+            let (subject, purpose) = split_key(&k)?;
+            let consent: Consent = serde_json::from_slice(&v).map_err(corrupted)?;
+            index.set(&subject, &purpose, consent.granted);
+        }
+        Ok(index)
+    }
+
+    fn set(&mut self, subject: &Pseudonym, purpose: &str, granted: bool) {
+        let (map, refusals) = self.purposes.entry(purpose.to_owned()).or_insert_with(|| (HashTrieMapSync::new_sync(), 0));
+        if map.get(subject) == Some(&false) {
+            *refusals -= 1;
+        }
+        map.insert_mut(*subject, granted);
+        if !granted {
+            *refusals += 1;
+        }
+    }
+
+    fn forget(&mut self, subject: &Pseudonym) {
+        for (map, refusals) in self.purposes.values_mut() {
+            if map.get(subject) == Some(&false) {
+                *refusals -= 1;
+            }
+            map.remove_mut(subject);
+        }
+    }
+
+    pub fn view(&self, purpose: &str) -> ConsentView {
+        let default = self.regimes.get(purpose).copied().unwrap_or(Regime::OptOut) == Regime::OptOut;
+        match self.purposes.get(purpose) {
+            Some((decisions, refusals)) => ConsentView { default, decisions: decisions.clone(), refusals: *refusals },
+            None => ConsentView { default, decisions: HashTrieMapSync::new_sync(), refusals: 0 },
+        }
+    }
 }
 
 fn key(subject: &Pseudonym, purpose: &str) -> Vec<u8> {
     let mut k = subject.as_bytes().to_vec();
     k.extend_from_slice(purpose.as_bytes());
     k
+}
+
+fn split_key(k: &[u8]) -> Result<(Pseudonym, String), EngineError> {
+    let subject = Pseudonym::from_slice(k.get(..32).ok_or_else(|| corrupted("short key"))?).map_err(|e| corrupted(e.to_string()))?;
+    let purpose = String::from_utf8(k[32..].to_vec()).map_err(corrupted)?;
+    Ok((subject, purpose))
 }
 
 fn corrupted(e: impl std::fmt::Display) -> EngineError {
@@ -112,35 +202,91 @@ fn check_purpose(purpose: &str) -> Result<(), EngineError> {
     steward_policy::Purpose::parse(purpose).map(|_| ()).map_err(|e| EngineError::invalid("invalid_purpose", Some("purpose"), e.to_string()))
 }
 
+impl Tenant {
+    /// The consent state of one purpose, as a read guard holds it.
+    pub(crate) fn consent_view(&self, purpose: &str) -> ConsentView {
+        self.consent_index().read().view(purpose)
+    }
+}
+
 impl Engine {
     /// Records a subject's decision about a purpose (appending it to the history) and makes
     /// it the one in force. Returns the decision stored.
     pub fn set_consent(&self, tenant: &str, subject: &Pseudonym, purpose: &str, granted: bool, source: ConsentSource, at: Option<DateTime<Utc>>) -> Result<Consent, EngineError> {
-        check_purpose(purpose)?;
+        let change = ConsentChange { subject: *subject, purpose: purpose.to_owned(), granted, source, at };
+        let mut out = self.set_consents(tenant, &[change])?;
+        out.pop().ok_or(EngineError::NotFound { what: "consent" })
+    }
+
+    /// Records many decisions in one catalog commit, one index update and, for the refusals,
+    /// one ledger task per purpose: an import of 10,000 opt-outs redoes each affected data set
+    /// version once. Every change is checked before anything is written.
+    pub fn set_consents(&self, tenant: &str, changes: &[ConsentChange]) -> Result<Vec<Consent>, EngineError> {
+        if changes.len() > CONSENT_BATCH_MAX {
+            return Err(EngineError::invalid("invalid_batch", None, format!("at most {CONSENT_BATCH_MAX} consent changes at once")));
+        }
+        for change in changes {
+            check_purpose(&change.purpose)?;
+        }
         let t = self.tenant(tenant)?;
-        let consent = Consent { purpose: purpose.to_owned(), granted, source, at: at.unwrap_or_else(Utc::now) };
-        let value = serde_json::to_vec(&consent).map_err(corrupted)?;
+        let now = Utc::now();
+        let stored: Vec<Consent> = changes.iter().map(|c| Consent { purpose: c.purpose.clone(), granted: c.granted, source: c.source, at: c.at.unwrap_or(now) }).collect();
+        let values: Vec<Vec<u8>> = stored.iter().map(|c| serde_json::to_vec(c).map_err(corrupted)).collect::<Result<_, _>>()?;
+        // Refusals by purpose, for the ledger.
+        let mut refusals: Vec<(String, Vec<Pseudonym>)> = Vec::new();
+        for change in changes.iter().filter(|c| !c.granted) {
+            match refusals.iter_mut().find(|(p, _)| *p == change.purpose) {
+                Some((_, subjects)) if !subjects.contains(&change.subject) => subjects.push(change.subject),
+                Some(_) => {}
+                None => refusals.push((change.purpose.clone(), vec![change.subject])),
+            }
+        }
         let _serialized = t.erasure_lock().lock();
+        let mut prepared = Prepared::default();
+        let kinds = self.ledger_kinds();
+        if !kinds.is_empty() {
+            for (purpose, subjects) in &refusals {
+                let op = TaskOp::OptOut { purpose: purpose.clone(), subjects: subjects.iter().map(|s| s.to_hex()).collect() };
+                t.ledger_state().prepare(&mut prepared, &kinds, op, now.timestamp_micros())?;
+            }
+        }
         t.partition().catalog().write(|txn| {
             // History keys end in a counter: subject | purpose | 0 | n (big-endian).
-            let prefix = {
-                let mut p = key(subject, purpose);
-                p.push(0);
-                p
-            };
-            let mut n: u64 = 0;
-            while txn.get(CONSENT_HISTORY, &[prefix.as_slice(), &n.to_be_bytes()].concat())?.is_some() {
-                n += 1;
+            let mut next: HashMap<Vec<u8>, u64> = HashMap::new();
+            for (change, value) in changes.iter().zip(&values) {
+                let mut prefix = key(&change.subject, &change.purpose);
+                prefix.push(0);
+                let n = match next.get(&prefix) {
+                    Some(n) => *n,
+                    None => {
+                        let mut n: u64 = 0;
+                        while txn.get(CONSENT_HISTORY, &[prefix.as_slice(), &n.to_be_bytes()].concat())?.is_some() {
+                            n += 1;
+                        }
+                        n
+                    }
+                };
+                txn.put(CONSENT_HISTORY, &[prefix.as_slice(), &n.to_be_bytes()].concat(), value)?;
+                next.insert(prefix, n + 1);
+                txn.put(CONSENTS, &key(&change.subject, &change.purpose), value)?;
             }
-            txn.put(CONSENT_HISTORY, &[prefix.as_slice(), &n.to_be_bytes()].concat(), &value)?;
-            txn.put(CONSENTS, &key(subject, purpose), &value)
+            prepared.write(txn)
         })?;
-        drop(_serialized);
-        if !granted && let Some(hook) = self.derived_hook() {
-            // Data sets of this purpose that hold the subject get successors without it.
-            hook.opted_out(tenant, subject, purpose);
+        {
+            let mut index = t.consent_index().write();
+            for change in changes {
+                index.set(&change.subject, &change.purpose, change.granted);
+            }
         }
-        Ok(consent)
+        t.ledger_state().committed(prepared);
+        drop(_serialized);
+        for (purpose, subjects) in &refusals {
+            self.ledger_hide(tenant, &Hide::OptedOut { purpose, subjects });
+        }
+        if !refusals.is_empty() {
+            self.ledger_notify();
+        }
+        Ok(stored)
     }
 
     /// The subject's decisions in force, one per purpose it decided about.
@@ -155,11 +301,26 @@ impl Engine {
         t.partition().catalog().scan_prefix(CONSENT_HISTORY, subject.as_bytes())?.into_iter().map(|(_, v)| serde_json::from_slice(&v).map_err(corrupted)).collect()
     }
 
+    /// Sets a purpose's regime. Moving to opt-in refuses everyone without a grant: a ledger
+    /// task has every kind re-check the purpose's artifacts.
     pub fn set_consent_regime(&self, tenant: &str, purpose: &str, regime: Regime) -> Result<(), EngineError> {
         check_purpose(purpose)?;
         let t = self.tenant(tenant)?;
         let value = serde_json::to_vec(&regime).map_err(corrupted)?;
-        t.partition().catalog().write(|txn| txn.put(CONSENT_REGIMES, purpose.as_bytes(), &value))?;
+        let _serialized = t.erasure_lock().lock();
+        let mut prepared = Prepared::default();
+        let kinds = self.ledger_kinds();
+        if regime == Regime::OptIn && !kinds.is_empty() {
+            t.ledger_state().prepare(&mut prepared, &kinds, TaskOp::Regime { purpose: purpose.to_owned() }, Utc::now().timestamp_micros())?;
+        }
+        t.partition().catalog().write(|txn| {
+            txn.put(CONSENT_REGIMES, purpose.as_bytes(), &value)?;
+            prepared.write(txn)
+        })?;
+        t.consent_index().write().regimes.insert(purpose.to_owned(), regime);
+        t.ledger_state().committed(prepared);
+        drop(_serialized);
+        self.ledger_notify();
         Ok(())
     }
 
@@ -174,43 +335,14 @@ impl Engine {
             .collect()
     }
 
-    /// Whether a read for `purpose` may return rows of `subject`: the subject's decision if
-    /// it made one, else the purpose's regime. Point reads (the timeline) ask this; bulk reads
-    /// load the same table once through [`Engine::consent_filter`].
-    pub(crate) fn consents_to(&self, tenant: &Tenant, subject: &Pseudonym, purpose: &str) -> Result<bool, EngineError> {
-        let catalog = tenant.partition().catalog();
-        if let Some(v) = catalog.get(CONSENTS, &key(subject, purpose))? {
-            let consent: Consent = serde_json::from_slice(&v).map_err(corrupted)?;
-            return Ok(consent.granted);
-        }
-        Ok(regime_of(tenant, purpose)? == Regime::OptOut)
-    }
-
-    /// Every subject's decision about `purpose` and the purpose's regime, read once for a
-    /// bulk read (SQL, a data set build): the same table and rule as [`Engine::consents_to`].
-    pub(crate) fn consent_filter(tenant: &Tenant, purpose: &str) -> Result<ConsentFilter, EngineError> {
-        let mut decisions = std::collections::HashMap::new();
-        for (k, v) in tenant.partition().catalog().scan_prefix(CONSENTS, b"")? {
-            if k.len() > 32 && &k[32..] == purpose.as_bytes() {
-                let subject = Pseudonym::from_slice(&k[..32]).map_err(|e| corrupted(e.to_string()))?;
-                let consent: Consent = serde_json::from_slice(&v).map_err(corrupted)?;
-                decisions.insert(subject, consent.granted);
-            }
-        }
-        Ok(ConsentFilter { default: regime_of(tenant, purpose)? == Regime::OptOut, decisions })
-    }
-
-    /// Every consent in force, for the `consents` SQL table.
+    /// Every consent in force, for the `consents` SQL table (the guard filters it).
     pub(crate) fn all_consents(tenant: &Tenant) -> Result<Vec<(Pseudonym, Consent)>, EngineError> {
         tenant
             .partition()
             .catalog()
             .scan_prefix(CONSENTS, b"")?
             .into_iter()
-            .map(|(k, v)| {
-                let subject = Pseudonym::from_slice(k.get(..32).unwrap_or_default()).map_err(|e| corrupted(e.to_string()))?;
-                Ok((subject, serde_json::from_slice(&v).map_err(corrupted)?))
-            })
+            .map(|(k, v)| Ok((split_key(&k)?.0, serde_json::from_slice(&v).map_err(corrupted)?)))
             .collect()
     }
 
@@ -234,6 +366,10 @@ impl Engine {
                 }
                 Ok(())
             })?;
+        }
+        let mut index = tenant.consent_index().write();
+        for subject in subjects {
+            index.forget(subject);
         }
         Ok(removed)
     }

@@ -14,6 +14,7 @@ use std::time::Instant;
 use steward_audit::{AuditRecord, Decision};
 use steward_crypto::Pseudonym;
 
+use crate::ledger::{ErasedSubject, Hide, Prepared, TaskOp};
 use crate::tenant::Tenant;
 use crate::{Engine, EngineError};
 
@@ -74,6 +75,10 @@ pub struct ErasureRequest {
     /// The pseudonym (hex) until the purge; `None` afterwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     subject: Option<String>,
+    /// The ledger holds one task per artifact kind for this request (filed in the commit
+    /// that recorded it hidden); `derived` waits for all of them.
+    #[serde(default)]
+    pub tasks_filed: bool,
 }
 
 impl ErasureRequest {
@@ -81,27 +86,41 @@ impl ErasureRequest {
         self.state = state;
         self.history.push((state, Utc::now()));
     }
+
+    /// Lists what one kind did for this request (the ledger acknowledging its task).
+    pub(crate) fn record_derived(&mut self, done: &[crate::DerivedArtifact]) {
+        for artifact in done {
+            if !self.derived.contains(artifact) {
+                self.derived.push(artifact.clone());
+            }
+        }
+        self.derived_artifacts = self.derived.len() as u64;
+    }
 }
 
-fn load(tenant: &Tenant, id: &str) -> Result<Option<ErasureRequest>, EngineError> {
+/// Writes one request in a catalog transaction.
+pub(crate) fn put(txn: &mut steward_store::CatalogTxn<'_>, request: &ErasureRequest) -> Result<(), steward_store::CatalogError> {
+    let value = serde_json::to_vec(request).map_err(|e| steward_store::CatalogError::Corrupted { path: "catalog.redb".into(), table: ERASURES.into(), reason: e.to_string() })?;
+    txn.put(ERASURES, request.id.as_bytes(), &value)
+}
+
+pub(crate) fn load(tenant: &Tenant, id: &str) -> Result<Option<ErasureRequest>, EngineError> {
     let Some(bytes) = tenant.partition().catalog().get(ERASURES, id.as_bytes())? else { return Ok(None) };
     serde_json::from_slice(&bytes)
         .map(Some)
         .map_err(|e| EngineError::DataDir { path: "catalog.redb".into(), reason: format!("corrupted erasure request: {e}") })
 }
 
-/// Stores requests in one catalog commit.
-fn store(tenant: &Tenant, requests: &[&ErasureRequest]) -> Result<(), EngineError> {
-    let values: Vec<(String, Vec<u8>)> = requests
-        .iter()
-        .map(|r| serde_json::to_vec(r).map(|v| (r.id.clone(), v)))
-        .collect::<Result<_, _>>()
-        .map_err(|e| EngineError::DataDir { path: "catalog.redb".into(), reason: e.to_string() })?;
+/// Stores requests in one catalog commit (with ledger tasks, when given).
+fn store(tenant: &Tenant, requests: &[&ErasureRequest], tasks: Option<&Prepared>) -> Result<(), EngineError> {
     tenant.partition().catalog().write(|txn| {
-        for (id, value) in &values {
-            txn.put(ERASURES, id.as_bytes(), value)?;
+        for request in requests {
+            put(txn, request)?;
         }
-        Ok(())
+        match tasks {
+            Some(prepared) => prepared.write(txn),
+            None => Ok(()),
+        }
     })?;
     Ok(())
 }
@@ -166,6 +185,7 @@ impl Engine {
                         subject_hash: crate::receipt::subject_hash(salt.expose(), subject.as_bytes()),
                         subject_salt: Some(data_encoding::HEXLOWER.encode(salt.expose())),
                         subject: Some(subject.to_hex()),
+                        tasks_filed: false,
                     };
                     // The record of the request links to the subject while its key exists.
                     received.push(step_record(&request, self.subject_ref(tenant_id, subject)?));
@@ -175,7 +195,14 @@ impl Engine {
             }
         }
         if !changed.is_empty() {
-            store(&tenant, &changed.iter().map(|&i| &requests[i]).collect::<Vec<_>>())?;
+            store(&tenant, &changed.iter().map(|&i| &requests[i]).collect::<Vec<_>>(), None)?;
+        }
+        if now {
+            // Asked again with `now`: derived work filed with a later deadline is due now too.
+            let hastened: Vec<String> = changed.iter().filter(|&&i| requests[i].tasks_filed).map(|&i| requests[i].id.clone()).collect();
+            if !hastened.is_empty() {
+                self.hasten_tasks(&tenant, &hastened, at.timestamp_micros())?;
+            }
         }
         if !received.is_empty() {
             self.audit_many(&tenant, &received)?;
@@ -188,9 +215,11 @@ impl Engine {
     }
 
     /// Destroys the keys and hides the rows of every request not yet hidden, in one store
-    /// commit, then records shredded and hidden.
+    /// commit, then records shredded and hidden together with one ledger task per artifact
+    /// kind (one catalog commit), and has every registered kind hide the subjects at once.
+    /// Also files the tasks of requests hidden before the ledger existed (or a crash).
     fn shred_and_hide(&self, tenant: &Tenant, requests: &mut [ErasureRequest]) -> Result<(), EngineError> {
-        let pending: Vec<usize> = (0..requests.len()).filter(|&i| requests[i].state < ErasureState::Hidden).collect();
+        let pending: Vec<usize> = (0..requests.len()).filter(|&i| requests[i].state < ErasureState::Hidden || (!requests[i].tasks_filed && requests[i].subject.is_some() && requests[i].state < ErasureState::Derived)).collect();
         if pending.is_empty() {
             return Ok(());
         }
@@ -199,21 +228,39 @@ impl Engine {
             .map(|&i| subject_of(&requests[i]).ok_or_else(|| EngineError::DataDir { path: "catalog.redb".into(), reason: "erasure request lost its subject before the purge".into() }))
             .collect::<Result<_, _>>()?;
         let started = Instant::now();
+        // Idempotent: a subject shredded before keeps its first cutoff.
         let shredded = tenant.partition().shred_subjects(&subjects)?;
         metrics::histogram!("steward_erasure_shred_seconds").record(started.elapsed().as_secs_f64());
+        let mut prepared = Prepared::default();
+        let generation = tenant.ledger_state().next_generation(&mut prepared);
+        let kinds = self.ledger_kinds();
+        if !kinds.is_empty() {
+            // One task per kind for the whole batch, due with the purge.
+            let due_at = pending.iter().map(|&i| requests[i].purge_after.timestamp_micros()).min().unwrap_or(0);
+            let named = pending.iter().zip(&subjects).map(|(&i, s)| ErasedSubject::new(s, &requests[i].id, generation)).collect();
+            tenant.ledger_state().prepare(&mut prepared, &kinds, TaskOp::Erase { subjects: named }, due_at)?;
+        }
         let mut records = Vec::with_capacity(pending.len());
         for (&i, outcome) in pending.iter().zip(&shredded) {
             let request = &mut requests[i];
-            request.no_data = !outcome.had_key;
-            if request.state < ErasureState::Shredded {
-                request.enter(ErasureState::Shredded);
+            if request.state < ErasureState::Hidden {
+                request.no_data = !outcome.had_key;
+                if request.state < ErasureState::Shredded {
+                    request.enter(ErasureState::Shredded);
+                }
+                // One catalog commit made the key unreadable and the rows hidden: both states hold.
+                request.enter(ErasureState::Hidden);
+                records.push(step_record(request, None));
             }
-            // One catalog commit made the key unreadable and the rows hidden: both states hold.
-            request.enter(ErasureState::Hidden);
-            records.push(step_record(request, None));
+            request.tasks_filed = true;
         }
-        store(tenant, &pending.iter().map(|&i| &requests[i]).collect::<Vec<_>>())?;
-        self.audit_many(tenant, &records)?;
+        store(tenant, &pending.iter().map(|&i| &requests[i]).collect::<Vec<_>>(), Some(&prepared))?;
+        tenant.ledger_state().committed(prepared);
+        self.ledger_hide(tenant.id(), &Hide::Erased { subjects: &subjects, generation });
+        self.ledger_notify();
+        if !records.is_empty() {
+            self.audit_many(tenant, &records)?;
+        }
         Ok(())
     }
 
@@ -273,22 +320,15 @@ impl Engine {
         if !purging.is_empty() {
             let subjects: Vec<Pseudonym> = purging.iter().filter_map(|&i| subject_of(&due[i])).collect();
             Engine::forget_consents(tenant, &subjects)?;
+            // Opt-out tasks still naming them are moot (the erase tasks cover them) and must
+            // not keep the pseudonyms.
+            self.forget_in_tasks(tenant, &subjects)?;
             let purged = tenant.partition().purge_subjects(&subjects)?;
-            // Derived artifacts while the subjects are still known; a failure leaves the
-            // requests here, and the next pass retries (the purge is idempotent).
-            let derived = match self.derived_hook() {
-                Some(hook) => hook.erase(tenant.id(), &subjects).map_err(|reason| EngineError::DataDir { path: tenant.partition().wal_dir(), reason: format!("derived artifacts: {reason}") })?,
-                None => Default::default(),
-            };
             let mut records = Vec::with_capacity(purging.len());
             for &i in &purging {
                 let request = &mut due[i];
                 if let Some(subject) = subject_of(request) {
                     request.rows_removed += purged.rows_by_subject.get(&subject).copied().unwrap_or(0);
-                    if let Some(artifacts) = derived.get(&subject) {
-                        request.derived.extend(artifacts.iter().cloned());
-                        request.derived_artifacts = request.derived.len() as u64;
-                    }
                 }
                 // Segments and files are shared by the subjects of one pass: each receipt
                 // says what the pass that purged it rewrote and removed.
@@ -298,39 +338,67 @@ impl Engine {
                 request.enter(ErasureState::Purged);
                 records.push(step_record(request, None));
             }
-            store(tenant, &purging.iter().map(|&i| &due[i]).collect::<Vec<_>>())?;
+            store(tenant, &purging.iter().map(|&i| &due[i]).collect::<Vec<_>>(), None)?;
             // The requests no longer name the subjects: drop the freed pages that did.
             tenant.partition().catalog().compact()?;
             self.audit_many(tenant, &records)?;
         }
+        let mut next_due = next_due;
         for (state, _) in [(ErasureState::Derived, ()), (ErasureState::Done, ())] {
-            let stepping: Vec<usize> = (0..due.len()).filter(|&i| due[i].state < state).collect();
+            let stepping: Vec<usize> = (0..due.len())
+                .filter(|&i| due[i].state < state)
+                .filter(|&i| {
+                    // Derived: every kind acknowledged its task (the ledger's workers did the
+                    // work and listed it in the request).
+                    let waiting = tenant.ledger_state().open_for_erasure(&due[i].id);
+                    if waiting > 0 {
+                        tracing::debug!(tenant = tenant.id(), erasure = due[i].id, kinds = ?tenant.ledger_state().kinds_waiting_for(&due[i].id), "erasure waits for derived artifacts");
+                    }
+                    waiting == 0
+                })
+                .collect();
+            if stepping.len() < due.iter().filter(|r| r.state < state).count() {
+                // Look again soon; the ledger also wakes this when it acknowledges.
+                next_due = next_due.min(Utc::now().timestamp_micros() + 1_000_000);
+            }
             if stepping.is_empty() {
                 continue;
             }
-            // Derived: the artifacts were handled in the purge pass, while the subject was known.
             for &i in &stepping {
+                // The latest derived list (the ledger wrote it into the stored request).
+                if let Some(stored) = load(tenant, &due[i].id)? {
+                    due[i].derived = stored.derived;
+                    due[i].derived_artifacts = stored.derived_artifacts;
+                }
                 due[i].enter(state);
             }
-            store(tenant, &stepping.iter().map(|&i| &due[i]).collect::<Vec<_>>())?;
             let records: Vec<AuditRecord> = stepping.iter().map(|&i| step_record(&due[i], None)).collect();
-            let first = self.audit_many(tenant, &records)?;
-            if state == ErasureState::Done {
-                let mut receipts = Vec::with_capacity(stepping.len());
-                for (k, &i) in stepping.iter().enumerate() {
-                    let index = first + k as u64;
-                    let proof = tenant.audit().prove_inclusion(index, index + 1).map_err(|e| EngineError::Audit(e.to_string()))?;
-                    let receipt = crate::receipt::build(&self.signing_key, tenant.id(), &due[i], &proof);
-                    receipts.push((due[i].id.clone(), serde_json::to_vec(&receipt).map_err(|e| EngineError::Audit(e.to_string()))?));
-                }
-                tenant.partition().catalog().write(|txn| {
-                    for (id, bytes) in &receipts {
-                        txn.put(RECEIPTS, id.as_bytes(), bytes)?;
-                    }
-                    Ok(())
-                })?;
-                tracing::info!(tenant = tenant.id(), requests = stepping.len(), "erasures done");
+            if state != ErasureState::Done {
+                store(tenant, &stepping.iter().map(|&i| &due[i]).collect::<Vec<_>>(), None)?;
+                self.audit_many(tenant, &records)?;
+                continue;
             }
+            // Done: the audit record first (the receipt proves its inclusion), then the state
+            // and the receipt in one commit, so a request is never done without its receipt.
+            // A crash in between re-records done at the next pass.
+            let first = self.audit_many(tenant, &records)?;
+            let mut receipts = Vec::with_capacity(stepping.len());
+            for (k, &i) in stepping.iter().enumerate() {
+                let index = first + k as u64;
+                let proof = tenant.audit().prove_inclusion(index, index + 1).map_err(|e| EngineError::Audit(e.to_string()))?;
+                let receipt = crate::receipt::build(&self.signing_key, tenant.id(), &due[i], &proof);
+                receipts.push((due[i].id.clone(), serde_json::to_vec(&receipt).map_err(|e| EngineError::Audit(e.to_string()))?));
+            }
+            tenant.partition().catalog().write(|txn| {
+                for &i in &stepping {
+                    put(txn, &due[i])?;
+                }
+                for (id, bytes) in &receipts {
+                    txn.put(RECEIPTS, id.as_bytes(), bytes)?;
+                }
+                Ok(())
+            })?;
+            tracing::info!(tenant = tenant.id(), requests = stepping.len(), "erasures done");
         }
         Ok(next_due)
     }

@@ -62,8 +62,11 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 impl Engine {
-    /// Opens a sealed data set file with the key of the tenant whose directory holds it.
-    fn open_dataset_file(&self, file: &Path) -> Result<(Vec<u8>, Option<Vec<u8>>), EngineError> {
+    /// Opens a sealed data set file with the key of the tenant whose directory holds it: the
+    /// key its header names in that tenant's catalog (or, for files written before keys moved
+    /// to the catalog, the wrapped key in the header). `None`: the catalog says an erasure
+    /// destroyed its key, so nobody, the master key's holder included, can read it.
+    fn open_dataset_file(&self, file: &Path) -> Result<Option<(Vec<u8>, Option<Vec<u8>>)>, EngineError> {
         let refuse = |reason: &str| EngineError::DataDir { path: file.to_owned(), reason: format!("sealed data set file {reason}") };
         let tenant = file
             .strip_prefix(self.data_dir().join("tenants"))
@@ -73,8 +76,19 @@ impl Engine {
                 _ => None,
             })
             .ok_or_else(|| refuse("outside any tenant directory: no key to open it with"))?;
-        let tenant = self.tenant(tenant).map_err(|_| refuse("in the directory of an unknown tenant"))?;
-        Ok(tenant.partition().open_dataset_file(file)?)
+        let t = self.tenant(tenant).map_err(|_| refuse("in the directory of an unknown tenant"))?;
+        let header = steward_crypto::sealed_file::read_wrapped_key(file).map_err(|e| refuse(&format!("has an unreadable header: {e}")))?;
+        match header.strip_prefix(b"ref:".as_slice()) {
+            Some(name) => {
+                let name = std::str::from_utf8(name).map_err(|_| refuse("names its key badly"))?;
+                match self.file_key(tenant, name)? {
+                    crate::FileKey::Live(wrapped) => Ok(Some(t.partition().open_dataset_file_wrapped(file, &wrapped)?)),
+                    crate::FileKey::Destroyed => Ok(None),
+                    crate::FileKey::Unknown => Err(refuse("names a key this tenant's catalog does not hold")),
+                }
+            }
+            None => Ok(Some(t.partition().open_dataset_file(file)?)),
+        }
     }
 
     /// Searches every file under the data directory (and `extra` files, e.g. server logs)
@@ -93,7 +107,10 @@ impl Engine {
                 }
             }
             if bytes.starts_with(SEALED_MAGIC) {
-                let (plain, values) = self.open_dataset_file(file)?;
+                let Some((plain, values)) = self.open_dataset_file(file)? else {
+                    tracing::info!(file = %file.display(), "sealed data set file whose key an erasure destroyed: unreadable, skipped");
+                    continue;
+                };
                 for (i, needle_forms) in forms.iter().enumerate() {
                     let offset = needle_forms.iter().find_map(|f| find(&plain, f));
                     let in_values = || values.as_ref().is_some_and(|v| needle_forms.iter().any(|f| find(v, f).is_some()));

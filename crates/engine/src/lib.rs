@@ -1,13 +1,17 @@
 //! The engine: one data directory's tenants, keys, schemas and event stores, and the
 //! operations the server and CLI expose (ingest, resolve, timeline, administration).
 //!
-//! Main types: [`Engine`] (opened from a data directory), [`EngineConfig`], [`IngestReport`],
-//! [`TimelinePage`]. The engine takes JSON *values* for event properties (schemas are about
-//! JSON), but knows nothing of HTTP or wire envelopes: those live in `steward-server`.
+//! Main types: [`Engine`] (opened from a data directory through [`EngineBuilder`], which
+//! registers the derived-artifact kinds before any background thread starts), [`ReadGuard`]
+//! (the one implementation of a read's rules), [`ArtifactKind`] (what the ledger asks of
+//! every kind of derived artifact), [`EngineConfig`], [`IngestReport`], [`TimelinePage`]. The
+//! engine takes JSON *values* for event properties (schemas are about JSON), but knows nothing
+//! of HTTP or wire envelopes: those live in `steward-server`.
 
 mod access_request;
 mod audit;
 mod background;
+mod builder;
 mod config;
 mod datadir;
 mod derived;
@@ -15,10 +19,12 @@ mod consent;
 mod erasure;
 mod error;
 mod forensics;
+mod guard;
+mod health;
 mod ingest;
 mod identity;
+pub mod ledger;
 mod policies;
-mod reader;
 mod receipt;
 mod reports;
 mod retention;
@@ -28,6 +34,7 @@ mod sealing;
 mod system;
 mod tar;
 mod tenant;
+mod tenant_files;
 mod timeline;
 
 pub use audit::{AUDIT_HEAD_INTERVAL_MS, SYSTEM_LOG as SYSTEM_AUDIT_LOG};
@@ -35,9 +42,12 @@ pub use access_request::AccessArchive;
 pub use config::EngineConfig;
 pub use steward_audit::{AuditRecord, Decision as AuditDecision, VerifyingKey};
 pub use datadir::{init, InitOutput};
-pub use derived::{DerivedArtifact, DerivedArtifacts};
-pub use consent::{Consent, ConsentFilter, ConsentSource, Regime};
-pub use reader::{SealedField, TenantReader};
+pub use builder::EngineBuilder;
+pub use tenant_files::FileKey;
+pub use derived::DerivedArtifact;
+pub use consent::{Consent, ConsentChange, ConsentSource, ConsentView, Regime, CONSENT_BATCH_MAX};
+pub use guard::{subject_bit, Admitted, ArtifactFacts, ArtifactRefusal, ReadAccess, ReadGuard, ReadPurpose, SealedField};
+pub use ledger::{ArtifactKind, HeldArtifact, Hide, Outcome, Work};
 pub use erasure::{ErasureRequest, ErasureState};
 pub use error::EngineError;
 pub use forensics::ForensicHit;
@@ -79,14 +89,28 @@ pub struct Engine {
     /// When the last retention pass started (µs since the epoch).
     last_retention_us: std::sync::atomic::AtomicI64,
     background: parking_lot::Mutex<Vec<std::thread::JoinHandle<()>>>,
-    /// Data sets (and later models) to follow on erasure and opt-out.
-    derived: RwLock<Option<Arc<dyn derived::DerivedArtifacts>>>,
+    /// The derived-artifact kinds registered at open (fixed before any background thread).
+    kinds: std::sync::OnceLock<Vec<Arc<dyn ledger::ArtifactKind>>>,
+    /// Every kind the deployment ever registered: each gets a task per erasure.
+    required_kinds: RwLock<Vec<String>>,
+    ledger_signal: Arc<ledger::worker::Signal>,
+    health: health::Health,
 }
 
 impl Engine {
-    /// Opens an initialized data directory: loads the master key, checks it, opens every tenant
-    /// (replaying WALs) and starts background flush and compaction.
+    /// Opens an initialized data directory with no derived-artifact kinds (tools, tests); see
+    /// [`Engine::builder`] for a server.
     pub fn open(config: EngineConfig) -> Result<Arc<Engine>, EngineError> {
+        Engine::builder(config).open()
+    }
+
+    /// A builder that registers artifact kinds before the background threads start.
+    pub fn builder(config: EngineConfig) -> EngineBuilder {
+        EngineBuilder::new(config)
+    }
+
+    /// Loads the master key, checks it, opens every tenant (replaying WALs); no thread yet.
+    pub(crate) fn open_quiet(config: EngineConfig) -> Result<Arc<Engine>, EngineError> {
         let dir = DataDir::lock(&config.data_dir)?;
         let system = SystemCatalog::open(&dir.system_catalog_path())?;
         rotate::finish_interrupted(&system, &dir.master_key_path(), &dir.path().join("master.key.new"))?;
@@ -95,6 +119,7 @@ impl Engine {
         let signing_key = audit::load_or_create_signing_key(&dir.path().join("audit-signing.key"))?;
         let system_audit = steward_audit::AuditLog::open(&dir.path().join("audit"), steward_audit::AuditConfig::new(audit::SYSTEM_LOG.to_owned()))
             .map_err(|e| EngineError::Audit(e.to_string()))?;
+        let required_kinds = system.artifact_kinds()?;
         let engine = Arc::new(Engine {
             config,
             dir,
@@ -106,7 +131,10 @@ impl Engine {
             system_audit,
             last_retention_us: std::sync::atomic::AtomicI64::new(0),
             background: parking_lot::Mutex::new(Vec::new()),
-            derived: RwLock::new(None),
+            kinds: std::sync::OnceLock::new(),
+            required_kinds: RwLock::new(required_kinds),
+            ledger_signal: Arc::new(ledger::worker::Signal::default()),
+            health: health::Health::default(),
         });
         for info in engine.system.tenants()? {
             let tenant = Tenant::open(&engine.config, &engine.dir, &engine.master, info)?;
@@ -115,11 +143,67 @@ impl Engine {
             }
             engine.tenants.write().insert(tenant.id().to_owned(), Arc::new(tenant));
         }
-        if engine.config.background {
-            let handles = background::spawn(Arc::downgrade(&engine), engine.stopping.clone(), engine.config.flush_interval_ms, engine.config.audit_head_interval_ms);
-            *engine.background.lock() = handles;
-        }
         Ok(engine)
+    }
+
+    /// Fixes the registered kinds (remembering them in the system catalog), then starts the
+    /// background threads: flush, compaction and erasures, and the ledger's workers.
+    pub(crate) fn start(self: &Arc<Engine>, kinds: Vec<Arc<dyn ledger::ArtifactKind>>) -> Result<(), EngineError> {
+        let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+        if !names.is_empty() {
+            self.system.add_artifact_kinds(&names)?;
+            *self.required_kinds.write() = self.system.artifact_kinds()?;
+        }
+        let missing: Vec<String> = self.required_kinds.read().iter().filter(|k| !names.contains(&k.as_str())).cloned().collect();
+        if !missing.is_empty() && self.config.background {
+            tracing::warn!(?missing, "artifact kinds this deployment registered before are not registered now: erasures wait for them");
+        }
+        let _ = self.kinds.set(kinds);
+        if self.config.background {
+            let mut handles = background::spawn(Arc::downgrade(self), self.stopping.clone(), self.config.flush_interval_ms, self.config.audit_head_interval_ms);
+            handles.extend(ledger::worker::spawn(Arc::downgrade(self), self.stopping.clone(), self.ledger_signal.clone()));
+            *self.background.lock() = handles;
+        }
+        Ok(())
+    }
+
+    /// The kinds registered in this process.
+    pub(crate) fn registered_kinds(&self) -> Vec<Arc<dyn ledger::ArtifactKind>> {
+        self.kinds.get().cloned().unwrap_or_default()
+    }
+
+    /// Names of every kind that gets a task (registered now or ever).
+    pub(crate) fn ledger_kinds(&self) -> Vec<String> {
+        self.required_kinds.read().clone()
+    }
+
+    /// Wakes the ledger's workers (tasks were filed).
+    pub(crate) fn ledger_notify(&self) {
+        self.ledger_signal.notify();
+    }
+
+    pub(crate) fn health(&self) -> &health::Health {
+        &self.health
+    }
+
+    /// Background workers whose last round panicked (empty: healthy). `/readyz` fails while
+    /// any is listed.
+    pub fn failing_workers(&self) -> Vec<String> {
+        self.health.failing()
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Ledger tasks not yet acknowledged, per tenant (operators, tests).
+    pub fn ledger_pending(&self, tenant: &str) -> Result<usize, EngineError> {
+        Ok(self.tenant(tenant)?.ledger_state().pending_count())
+    }
+
+    /// Runs the ledger's work once on the calling thread (tests without background threads).
+    pub fn run_ledger_once(&self) -> bool {
+        self.ledger_round()
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -129,10 +213,20 @@ impl Engine {
     /// Stops background work and flushes every memtable to a segment.
     pub fn shutdown(&self) -> Result<(), EngineError> {
         self.stopping.store(true, Ordering::SeqCst);
+        self.ledger_signal.notify();
         for handle in std::mem::take(&mut *self.background.lock()) {
             let _ = handle.join();
         }
-        self.sign_audit_heads(std::time::Duration::ZERO);
+        // A clean close signs a head over every record and marks each log closed, so a damaged
+        // final head or record is tampering, not a torn write (`steward audit verify`).
+        for tenant in self.tenant_list() {
+            if let Err(error) = tenant.audit().close(&self.signing_key) {
+                tracing::error!(tenant = tenant.id(), %error, "closing the audit log failed; it stays marked open");
+            }
+        }
+        if let Err(error) = self.system_audit.close(&self.signing_key) {
+            tracing::error!(%error, "closing the system audit log failed; it stays marked open");
+        }
         self.flush_all()
     }
 
@@ -257,16 +351,10 @@ impl Engine {
         ingest::ingest(&*self.tenant(tenant)?, events, options)
     }
 
-    /// A subject's events for the query's purpose: none if the subject withholds consent
-    /// for it, and only the field classes the query may see.
-    pub fn timeline(&self, tenant: &str, query: &TimelineQuery) -> Result<TimelinePage, EngineError> {
-        let tenant = self.tenant(tenant)?;
-        if let Some(purpose) = &query.purpose
-            && !self.consents_to(&tenant, &query.subject, purpose)?
-        {
-            return Ok(TimelinePage { events: Vec::new(), next_cursor: None });
-        }
-        timeline::read(&tenant, query)
+    /// One page of a subject's events as the guard's read may see them: none if the subject
+    /// withholds consent for its purpose, only rows its rules admit, only visible fields.
+    pub fn timeline(&self, guard: &ReadGuard, query: &TimelineQuery) -> Result<TimelinePage, EngineError> {
+        timeline::read(guard, query)
     }
 
     pub fn tenant_stats(&self, tenant: &str) -> Result<steward_store::PartitionStats, EngineError> {

@@ -1,6 +1,7 @@
 //! Retention in the background: every `retention_check_interval_ms`, each tenant whose
 //! schemas set a retention has its expired rows removed from disk (reads already skip them),
-//! and `steward_retention_oldest_overdue_seconds` says how late the oldest one was found.
+//! its derived artifacts that hold expired rows redone (through the ledger), and
+//! `steward_retention_oldest_overdue_seconds` says how late the oldest one was found.
 
 use std::sync::atomic::Ordering;
 
@@ -20,6 +21,13 @@ impl Engine {
         for tenant in self.tenant_list() {
             let shortest = tenant.latest_schemas().iter().filter_map(|s| s.schema.retention_seconds()).min();
             let Some(shortest) = shortest else { continue };
+            // Derived artifacts holding expired rows are redone by their kinds, on the ledger's
+            // workers (not durable: every pass asks again).
+            let kinds: Vec<String> = self.registered_kinds().iter().map(|k| k.name().to_owned()).collect();
+            if !kinds.is_empty() {
+                tenant.ledger_state().set_retention_due(&kinds);
+                self.ledger_notify();
+            }
             let ttl = |event_type: &str| tenant.retention_s(event_type);
             match tenant.partition().expire(&ttl, shortest, now_us) {
                 Ok(expired) => {

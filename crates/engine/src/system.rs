@@ -16,6 +16,7 @@ use crate::EngineError;
 const TENANTS: &str = "tenants";
 const API_KEYS: &str = "api_keys";
 const SYSTEM: &str = "system";
+const ARTIFACT_KINDS: &str = "artifact_kinds";
 
 /// A tenant as the system catalog knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,6 +126,30 @@ impl SystemCatalog {
             (Some(id), Some(hash)) => id == secret.id.as_bytes() && constant_time_eq(&hash, &secret.hash()),
             _ => false,
         })
+    }
+
+    /// Every artifact kind the deployment ever registered (erasures wait for each).
+    pub fn artifact_kinds(&self) -> Result<Vec<String>, EngineError> {
+        self.catalog
+            .scan_prefix(ARTIFACT_KINDS, b"")?
+            .into_iter()
+            .map(|(k, _)| String::from_utf8(k).map_err(|e| corrupted("artifact kind", e)))
+            .collect()
+    }
+
+    /// Remembers kinds registered now.
+    pub fn add_artifact_kinds(&self, kinds: &[&str]) -> Result<(), EngineError> {
+        let known = self.artifact_kinds()?;
+        if kinds.iter().all(|k| known.iter().any(|n| n == k)) {
+            return Ok(());
+        }
+        self.catalog.write(|txn| {
+            for kind in kinds {
+                txn.put(ARTIFACT_KINDS, kind.as_bytes(), &[])?;
+            }
+            Ok(())
+        })?;
+        Ok(())
     }
 
     pub fn tenants(&self) -> Result<Vec<TenantInfo>, EngineError> {

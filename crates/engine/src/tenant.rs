@@ -35,6 +35,10 @@ pub(crate) struct Tenant {
     erasures_due_us: std::sync::atomic::AtomicI64,
     /// Keyed hashes of subjects whose future events are refused (erasure with block_future).
     suppressed: RwLock<std::collections::HashSet<[u8; 32]>>,
+    /// Every consent decision, in memory (read guards take snapshots of it).
+    consent: RwLock<crate::consent::ConsentIndex>,
+    /// Open derived-artifact tasks and the subjects being erased.
+    ledger: crate::ledger::LedgerState,
 }
 
 impl Tenant {
@@ -56,6 +60,8 @@ impl Tenant {
         let audit = steward_audit::AuditLog::open(&dir.tenant_dir(&info.id).join("audit"), steward_audit::AuditConfig::new(info.id.clone()))
             .map_err(|e| EngineError::Audit(e.to_string()))?;
         let policies = TenantPolicies::load(partition.catalog())?;
+        let consent = crate::consent::ConsentIndex::load(partition.catalog())?;
+        let ledger = crate::ledger::LedgerState::load(partition.catalog())?;
         let identity = TenantIdentity::load(partition.catalog())?;
         let erasure_key = steward_crypto::Key256::from_bytes(steward_crypto::hmac_sha256(&pseudonym_secret, &[b"steward-erasure-id"]));
         let mut suppressed = std::collections::HashSet::new();
@@ -77,6 +83,8 @@ impl Tenant {
             erasure_lock: parking_lot::Mutex::new(()),
             erasures_due_us: std::sync::atomic::AtomicI64::new(i64::MAX),
             suppressed: RwLock::new(suppressed),
+            consent: RwLock::new(consent),
+            ledger,
         })
     }
 
@@ -129,6 +137,14 @@ impl Tenant {
         !suppressed.is_empty() && suppressed.contains(&self.suppression_key(subject))
     }
 
+    pub fn consent_index(&self) -> &RwLock<crate::consent::ConsentIndex> {
+        &self.consent
+    }
+
+    pub fn ledger_state(&self) -> &crate::ledger::LedgerState {
+        &self.ledger
+    }
+
     pub fn pii_token_key(&self) -> &steward_crypto::Key256 {
         &self.pii_token_key
     }
@@ -176,6 +192,11 @@ impl Tenant {
             None => versions.last(),
         };
         found.cloned().ok_or(EngineError::NotFound { what: "schema version" })
+    }
+
+    /// Every version of an event type's schema, oldest first.
+    pub fn schema_versions(&self, event_type: &str) -> Vec<Arc<SchemaVersion>> {
+        self.schemas.read().get(event_type).cloned().unwrap_or_default()
     }
 
     /// The retention of an event type (its latest schema's), in seconds.

@@ -1,4 +1,4 @@
-//! Reading a subject's timeline, with sealed fields opened only when the caller may see them.
+//! Reading a subject's timeline through the read guard, one page at a time.
 
 use serde_json::{Map, Value};
 use steward_crypto::Pseudonym;
@@ -6,9 +6,7 @@ use steward_privacy::{format_timestamp_micros, PrivacyClass};
 use steward_store::SubjectScan;
 
 use crate::limits::{TIMELINE_EVENTS_MAX, TIMELINE_PAGE_BYTES_MAX};
-use crate::sealing::open_fields;
-use crate::tenant::Tenant;
-use crate::EngineError;
+use crate::{EngineError, ReadGuard};
 
 /// An opaque position in a timeline: (time, seq) of the last event returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,12 +42,6 @@ pub struct TimelineQuery {
     pub types: Option<Vec<String>>,
     pub cursor: Option<Cursor>,
     pub limit: usize,
-    /// The read's purpose: a subject who withholds consent for it is in no row. `None` only
-    /// for the subject's own access request and operator tools, never for an API read.
-    pub purpose: Option<String>,
-    /// The classes the caller sees in the clear (decided by the policies for its purpose);
-    /// every other field reads as null.
-    pub visible: Vec<PrivacyClass>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -67,9 +59,14 @@ pub struct TimelinePage {
     pub next_cursor: Option<Cursor>,
 }
 
-pub(crate) fn read(tenant: &Tenant, query: &TimelineQuery) -> Result<TimelinePage, EngineError> {
+/// One page: the store seeks to the cursor and yields rows the guard admits (consent,
+/// tombstones, retention), and the guard projects each row's visible fields.
+pub(crate) fn read(guard: &ReadGuard, query: &TimelineQuery) -> Result<TimelinePage, EngineError> {
     if query.limit == 0 || query.limit > TIMELINE_EVENTS_MAX {
         return Err(EngineError::invalid("invalid_limit", Some("limit"), format!("expected 1 to {TIMELINE_EVENTS_MAX}")));
+    }
+    if !guard.admits_subject(&query.subject) {
+        return Ok(TimelinePage { events: Vec::new(), next_cursor: None });
     }
     let scan = SubjectScan {
         subject: query.subject,
@@ -79,56 +76,29 @@ pub(crate) fn read(tenant: &Tenant, query: &TimelineQuery) -> Result<TimelinePag
         after: query.cursor.map(|c| (c.time_us, c.seq)),
         limit: query.limit,
     };
-    let (records, more) = tenant.partition().scan_subject(&scan)?;
-    let sees = |class: PrivacyClass| query.visible.contains(&class);
-    let any_sealed = PrivacyClass::ALL.into_iter().any(|c| c.is_sealed() && sees(c));
-    let key = if any_sealed { tenant.partition().subject_key(&query.subject, false)? } else { None };
+    let rule = guard.point_rule();
+    let (records, more) = guard.partition().scan_subject(&scan, &rule)?;
     let mut events = Vec::with_capacity(records.len());
     // A page also ends at a byte bound, so a page of large events stays a bounded response;
     // the cursor then resumes after the last event included.
     let mut bytes = 0usize;
     let mut cut_short = false;
-    let now_us = chrono::Utc::now().timestamp_micros();
     for record in &records {
         let e = &record.event;
-        // Past its type's retention: unreadable from the moment it expires, before the purge.
-        if tenant.retention_s(&e.event_type).is_some_and(|ttl| e.time_us.saturating_add((ttl as i64).saturating_mul(1_000_000)) <= now_us) {
-            continue;
-        }
         if !events.is_empty() && bytes > TIMELINE_PAGE_BYTES_MAX {
             cut_short = true;
             break;
         }
         bytes += e.public.len() + e.sealed.len() + e.event_id.len() + e.event_type.len();
-        let mut properties: Map<String, Value> = serde_json::from_slice(&e.public).map_err(|err| EngineError::DataDir {
-            path: tenant.partition().wal_dir(),
-            reason: format!("stored public fields are not JSON: {err}"),
-        })?;
-        // Stored in the clear are public fields and identifiers (already pseudonyms); the
-        // schema version the event was written under says which is which.
-        if !(sees(PrivacyClass::Public) && sees(PrivacyClass::Identifier)) {
-            let schema = tenant.schema(&e.event_type, Some(e.schema_version)).ok();
-            for (name, value) in properties.iter_mut() {
-                let class = stored_class(schema.as_deref().map(|s| &s.schema), name);
-                if !sees(class) {
-                    *value = Value::Null;
-                }
-            }
-        }
-        let opened = open_fields(&e.sealed, key.as_ref(), tenant.id(), &e.subject, &e.event_id)
-            .map_err(|reason| EngineError::DataDir { path: tenant.partition().wal_dir(), reason })?;
-        for field in opened {
-            let value = if sees(field.class) { field.value } else { None };
-            properties.insert(field.name, value.unwrap_or(Value::Null));
-        }
         events.push(TimelineEvent {
             event_id: e.event_id.clone(),
             event_type: e.event_type.clone(),
             time: format_timestamp_micros(e.time_us).unwrap_or_default(),
             schema_version: e.schema_version,
-            properties,
+            properties: guard.project(record)?,
         });
     }
+    // `records` holds only admitted rows, so the last one included is the cursor.
     let last = records.get(events.len().saturating_sub(1));
     let next_cursor = if more || cut_short { last.map(|r| Cursor { time_us: r.event.time_us, seq: r.seq }) } else { None };
     Ok(TimelinePage { events, next_cursor })

@@ -26,17 +26,20 @@ fn event(id: &str, subject: &str, time: &str, track: &str) -> Value {
            "properties": {"email": CANARY, "track_id": track, "ms_played": 1000}})
 }
 
-fn query(engine: &Engine, subject: &str, open_personal: bool, limit: usize) -> TimelineQuery {
-    TimelineQuery {
-        subject: engine.resolve_subject("acme", subject).unwrap(),
-        from_us: None,
-        to_us: None,
-        types: None,
-        cursor: None,
-        limit,
-        purpose: None,
-        visible: if open_personal { steward_privacy::PrivacyClass::ALL.to_vec() } else { vec![steward_privacy::PrivacyClass::Public, steward_privacy::PrivacyClass::Identifier] },
-    }
+fn query(engine: &Engine, subject: &str, limit: usize) -> TimelineQuery {
+    TimelineQuery { subject: engine.resolve_subject("acme", subject).unwrap(), from_us: None, to_us: None, types: None, cursor: None, limit }
+}
+
+/// A page through a read guard: every class (an access request's read) or public fields and
+/// identifiers only (analytics).
+fn timeline(engine: &Engine, q: &TimelineQuery, open_personal: bool) -> steward_engine::TimelinePage {
+    let access = if open_personal {
+        steward_engine::ReadAccess::subject_access()
+    } else {
+        steward_engine::ReadAccess::declared("analytics", vec![steward_privacy::PrivacyClass::Public, steward_privacy::PrivacyClass::Identifier])
+    };
+    let guard = engine.read_guard("acme", access).unwrap();
+    engine.timeline(&guard, q).unwrap()
 }
 
 #[test]
@@ -74,18 +77,18 @@ fn full_round_trip_survives_flush_compaction_and_reopen() {
     let ranges: std::collections::BTreeSet<u8> = (0..4).map(|u| engine.resolve_subject("acme", &format!("user-{u}")).unwrap().as_bytes()[0] >> 4).collect();
     assert_eq!((stats.stored_events, stats.segments), (100, ranges.len() as u64));
 
-    let page = engine.timeline("acme", &query(&engine, "user-1", true, 1000)).unwrap();
+    let page = timeline(&engine, &query(&engine, "user-1", 1000), true);
     assert_eq!(page.events.len(), 25);
     assert_eq!(page.events[0].properties["email"], json!(CANARY));
-    let masked = engine.timeline("acme", &query(&engine, "user-1", false, 1000)).unwrap();
+    let masked = timeline(&engine, &query(&engine, "user-1", 1000), false);
     assert_eq!(masked.events[0].properties["email"], Value::Null);
     assert_eq!(masked.events[0].properties["track_id"], json!("trk_1"));
 
     // Paging returns every event once, in order.
-    let mut q = query(&engine, "user-2", false, 7);
+    let mut q = query(&engine, "user-2", 7);
     let mut seen = Vec::new();
     loop {
-        let page = engine.timeline("acme", &q).unwrap();
+        let page = timeline(&engine, &q, false);
         seen.extend(page.events.iter().map(|e| e.event_id.clone()));
         match page.next_cursor {
             Some(c) => q.cursor = Some(c),
@@ -106,7 +109,7 @@ fn full_round_trip_survives_flush_compaction_and_reopen() {
     assert_eq!(report.outcomes, vec![EventOutcome::Accepted]);
     drop(engine);
     let engine = open(dir.path());
-    let page = engine.timeline("acme", &query(&engine, "user-3", true, 1000)).unwrap();
+    let page = timeline(&engine, &query(&engine, "user-3", 1000), true);
     assert_eq!(page.events.len(), 26);
     assert_eq!(page.events.last().unwrap().event_id, "late");
     let again = engine.ingest("acme", &[event("e-0-0", "user-0", "2026-11-22T10:00:00Z", "trk_1")], IngestOptions::default()).unwrap();
@@ -170,7 +173,7 @@ fn master_rotation_rewraps_without_touching_data() {
     assert_ne!(std::fs::read(dir.path().join("master.key")).unwrap(), old_key);
     let engine = open(dir.path());
     assert_eq!(engine.resolve_subject("acme", "user-1").unwrap(), before, "pseudonyms are stable across rotation");
-    let page = engine.timeline("acme", &query(&engine, "user-1", true, 10)).unwrap();
+    let page = timeline(&engine, &query(&engine, "user-1", 10), true);
     assert_eq!(page.events[0].properties["email"], json!(CANARY));
 }
 
@@ -218,8 +221,8 @@ fn a_timeline_page_ends_at_its_byte_bound_and_the_cursor_resumes() {
     let events: Vec<Value> = (0..160).map(|i| event(&format!("big-{i}"), "heavy", &format!("2026-11-22T10:{:02}:{:02}Z", i / 60, i % 60), &big)).collect();
     let report = engine.ingest("acme", &events, IngestOptions::default()).unwrap();
     assert_eq!(report.accepted(), 160);
-    let mut q = query(&engine, "heavy", false, 1000);
-    let first = engine.timeline("acme", &q).unwrap();
+    let mut q = query(&engine, "heavy", 1000);
+    let first = timeline(&engine, &q, false);
     assert!(first.events.len() < 160 && !first.events.is_empty(), "{} events on the first page", first.events.len());
     let bytes: usize = first.events.iter().map(|e| serde_json::to_vec(&e.properties).unwrap().len()).sum();
     assert!(bytes <= steward_engine::limits::TIMELINE_PAGE_BYTES_MAX + 100 * 1024, "{bytes} bytes");
@@ -227,7 +230,7 @@ fn a_timeline_page_ends_at_its_byte_bound_and_the_cursor_resumes() {
     let mut cursor = first.next_cursor;
     while let Some(c) = cursor {
         q.cursor = Some(c);
-        let page = engine.timeline("acme", &q).unwrap();
+        let page = timeline(&engine, &q, false);
         assert!(!page.events.is_empty());
         seen += page.events.len();
         cursor = page.next_cursor;

@@ -3,7 +3,13 @@
 //! covers), with a manifest and a bitmap of the subjects they hold.
 //!
 //! Layout under the tenant directory: `datasets/<name>/v<000001>/` holding `manifest.json`,
-//! `part-<n>.parquet.sealed` and `subjects.roaring`.
+//! `part-<n>.parquet.sealed` and `subjects.roaring`. The key of each file is random, wrapped
+//! under the tenant key and kept in the tenant catalog, not in the file (its header only
+//! names it): an erasure destroys the keys of every version that held the subject, and from
+//! that moment those files are unreadable by anyone, copies and backups of them included.
+//!
+//! This file holds the catalogue of versions and builds; [`crate::export`] reads versions
+//! through the read guard; [`crate::kind`] is what the ledger asks of data sets.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write;
@@ -11,17 +17,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::SchemaRef;
 use futures_util::StreamExt;
 use parking_lot::Mutex;
 use roaring::RoaringTreemap;
 use sha2::{Digest, Sha256};
-use steward_crypto::sealed_file::{dataset_file_key_context, SealedReader, SealedWriter};
-use steward_crypto::{Key256, Pseudonym, WrappedKey};
-use steward_engine::{Engine, TenantReader};
+use steward_crypto::sealed_file::{dataset_file_key_context, SealedWriter};
+use steward_crypto::{Key256, Pseudonym};
+use steward_engine::{subject_bit, Engine, ReadAccess, ReadGuard};
 use steward_privacy::PrivacyClass;
-use steward_query::{QueryLimits, QueryOptions, Session};
+use steward_query::{QueryLimits, QueryOptions, Session, WorkPool};
 
 use crate::manifest::{sync_parent, ColumnEntry, FileEntry, Manifest, VersionState};
 use crate::openlineage::{LineageSink, RunEvent};
@@ -32,6 +37,8 @@ pub const FILE_ROWS_MAX: u64 = 1_000_000;
 /// Rows a version may hold.
 pub const DATASET_ROWS_MAX: usize = 100_000_000;
 pub const NAME_BYTES_MAX: usize = 64;
+/// A sealed file's header names its key (in the tenant catalog) after this prefix.
+pub const KEY_REFERENCE_PREFIX: &[u8] = b"ref:";
 
 /// What a caller asks for.
 #[derive(Clone, Debug)]
@@ -41,6 +48,13 @@ pub struct BuildRequest {
     pub purpose: String,
     pub visible: Vec<PrivacyClass>,
     pub built_by: String,
+}
+
+impl BuildRequest {
+    /// The read a build makes (its guard's access).
+    pub fn access(&self) -> ReadAccess {
+        ReadAccess::declared(self.purpose.clone(), self.visible.clone())
+    }
 }
 
 /// Progress of builds running now, for `GET` while one runs.
@@ -84,16 +98,28 @@ impl Default for DatasetConfig {
     }
 }
 
-pub struct Datasets {
-    engine: Arc<Engine>,
-    config: DatasetConfig,
-    sink: LineageSink,
-    progress: Mutex<HashMap<(String, String, u32), Progress>>,
-    /// Serializes version allocation and state changes per tenant.
-    lock: Mutex<()>,
+/// A build running now: what the ledger must wait for before it acknowledges a task.
+#[derive(Clone, Debug)]
+pub(crate) struct InFlight {
+    pub purpose: String,
+    /// The erasure generation its guard saw.
+    pub generation: u64,
 }
 
-fn valid_name(name: &str) -> Result<(), LineageError> {
+pub struct Datasets {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) config: DatasetConfig,
+    pub(crate) pool: Arc<WorkPool>,
+    sink: LineageSink,
+    progress: Mutex<HashMap<(String, String, u32), Progress>>,
+    /// Serializes version allocation and state changes.
+    pub(crate) lock: Mutex<()>,
+    pub(crate) in_flight: Mutex<HashMap<(String, String, u32), InFlight>>,
+    /// Tenants whose interrupted builds were resumed in this process.
+    pub(crate) resumed: Mutex<HashSet<String>>,
+}
+
+pub(crate) fn valid_name(name: &str) -> Result<(), LineageError> {
     let ok = !name.is_empty()
         && name.len() <= NAME_BYTES_MAX
         && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
@@ -101,11 +127,9 @@ fn valid_name(name: &str) -> Result<(), LineageError> {
     if ok { Ok(()) } else { Err(LineageError::invalid("invalid_dataset_name", "name", format!("expected [a-z][a-z0-9_-]*, at most {NAME_BYTES_MAX} bytes"))) }
 }
 
-/// A subject's entry in the bitmap: the pseudonym's first 8 bytes. A collision can only make
-/// lineage name a version that does not hold the subject (a needless rebuild), never miss one.
-pub fn subject_bit(subject: &Pseudonym) -> u64 {
-    let b = subject.as_bytes();
-    u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+/// The catalog name of a version's files' keys: `datasets/<name>/v<NNNNNN>/`.
+pub(crate) fn key_prefix(name: &str, version: u32) -> String {
+    format!("datasets/{name}/v{version:06}/")
 }
 
 /// Hashes the plaintext on its way into the sealed file.
@@ -139,28 +163,45 @@ fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl Datasets {
-    pub fn new(engine: Arc<Engine>, config: DatasetConfig, sink: LineageSink) -> Arc<Datasets> {
-        Arc::new(Datasets { engine, config, sink, progress: Mutex::new(HashMap::new()), lock: Mutex::new(()) })
+    pub fn new(engine: Arc<Engine>, config: DatasetConfig, sink: LineageSink, pool: Arc<WorkPool>) -> Arc<Datasets> {
+        Arc::new(Datasets {
+            engine,
+            config,
+            pool,
+            sink,
+            progress: Mutex::new(HashMap::new()),
+            lock: Mutex::new(()),
+            in_flight: Mutex::new(HashMap::new()),
+            resumed: Mutex::new(HashSet::new()),
+        })
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
 
+    pub fn pool(&self) -> &Arc<WorkPool> {
+        &self.pool
+    }
+
     fn root(&self, tenant: &str) -> Result<PathBuf, LineageError> {
         Ok(self.engine.tenant_dir(tenant)?.join("datasets"))
     }
 
-    fn version_dir(&self, tenant: &str, name: &str, version: u32) -> Result<PathBuf, LineageError> {
+    pub(crate) fn version_dir(&self, tenant: &str, name: &str, version: u32) -> Result<PathBuf, LineageError> {
+        valid_name(name)?;
         Ok(self.root(tenant)?.join(name).join(format!("v{version:06}")))
     }
 
-    fn versions_of(&self, tenant: &str, name: &str) -> Result<Vec<u32>, LineageError> {
+    /// Versions of a data set that have a manifest. The name is checked before any
+    /// directory is read (an encoded `../` names no other directory).
+    pub(crate) fn versions_of(&self, tenant: &str, name: &str) -> Result<Vec<u32>, LineageError> {
+        valid_name(name)?;
         let dir = self.root(tenant)?.join(name);
         let mut out = Vec::new();
         let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(out) };
@@ -184,8 +225,13 @@ impl Datasets {
         Manifest::read(&path)
     }
 
+    pub(crate) fn write_manifest(&self, tenant: &str, manifest: &Manifest) -> Result<(), LineageError> {
+        manifest.write(&self.version_dir(tenant, &manifest.name, manifest.version)?.join("manifest.json"))
+    }
+
     /// `latest` or a number; latest is the newest version that is ready.
     pub fn resolve_version(&self, tenant: &str, name: &str, text: &str) -> Result<u32, LineageError> {
+        valid_name(name).map_err(|_| LineageError::NotFound { what: "data set" })?;
         if text == "latest" {
             let versions = self.versions_of(tenant, name)?;
             for &v in versions.iter().rev() {
@@ -227,6 +273,17 @@ impl Datasets {
         versions.into_iter().map(|v| self.manifest(tenant, name, v)).collect()
     }
 
+    /// Every version of every data set of the tenant, with its manifest.
+    pub(crate) fn all_versions(&self, tenant: &str) -> Result<Vec<Manifest>, LineageError> {
+        let mut out = Vec::new();
+        for summary in self.list(tenant)? {
+            for v in self.versions_of(tenant, &summary.name)? {
+                out.push(self.manifest(tenant, &summary.name, v)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Reserves the next version number by creating its directory.
     fn allocate(&self, tenant: &str, name: &str) -> Result<(u32, PathBuf), LineageError> {
         let _serial = self.lock.lock();
@@ -237,15 +294,39 @@ impl Datasets {
         Ok((next, dir))
     }
 
-    fn query_key(&self, tenant: &str) -> Result<Key256, LineageError> {
+    pub(crate) fn query_key(&self, tenant: &str) -> Result<Key256, LineageError> {
         Ok(self.engine.tenant_derived_key(tenant, b"dataset-query")?)
     }
 
-    /// Cuts a new version. `as_of` pins the snapshot (rebuilds); `replaces` names the version
-    /// this one succeeds and why.
-    pub async fn build(&self, reader: Arc<TenantReader>, request: &BuildRequest, as_of: Option<u64>, replaces: Option<(u32, &str)>) -> Result<Manifest, LineageError> {
+    /// The subjects bitmap of a version (`None` once its files are removed).
+    pub(crate) fn bitmap(&self, tenant: &str, name: &str, version: u32) -> Result<Option<RoaringTreemap>, LineageError> {
+        let path = self.version_dir(tenant, name, version)?.join("subjects.roaring");
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(RoaringTreemap::deserialize_from(&bytes[..]).map_err(|e| LineageError::Corrupted { path, reason: e.to_string() })?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(LineageError::Io { path, source: e }),
+        }
+    }
+
+    /// Every version (of every data set) whose files still exist and hold the subject.
+    pub fn holding(&self, tenant: &str, subject: &Pseudonym) -> Result<Vec<Manifest>, LineageError> {
+        let bit = subject_bit(subject);
+        let mut out = Vec::new();
+        for manifest in self.all_versions(tenant)? {
+            if let Some(bitmap) = self.bitmap(tenant, &manifest.name, manifest.version)?
+                && bitmap.contains(bit)
+            {
+                out.push(manifest);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Cuts a new version with `guard`'s read. `as_of` pins the snapshot (rebuilds);
+    /// `replaces` names the version this one succeeds and why.
+    pub async fn build(&self, guard: Arc<ReadGuard>, request: &BuildRequest, as_of: Option<u64>, replaces: Option<(u32, &str)>) -> Result<Manifest, LineageError> {
         valid_name(&request.name)?;
-        let tenant = reader.tenant().to_owned();
+        let tenant = guard.tenant().to_owned();
         let (version, dir) = self.allocate(&tenant, &request.name)?;
         let sealed_query = {
             let key = self.query_key(&tenant)?;
@@ -278,58 +359,110 @@ impl Datasets {
             remove_after: None,
             files_removed: false,
             error: None,
+            generation: guard.generation(),
+            classes: None,
+            oldest_by_type: Default::default(),
+            withdrawn: None,
         };
-        self.run_build(reader, request, as_of, &dir, &mut manifest).await
+        self.run_build(guard, request, as_of, &dir, &mut manifest).await
     }
 
-    async fn run_build(&self, reader: Arc<TenantReader>, request: &BuildRequest, as_of: Option<u64>, dir: &Path, manifest: &mut Manifest) -> Result<Manifest, LineageError> {
-        let tenant = reader.tenant().to_owned();
+    pub(crate) async fn run_build(&self, guard: Arc<ReadGuard>, request: &BuildRequest, as_of: Option<u64>, dir: &Path, manifest: &mut Manifest) -> Result<Manifest, LineageError> {
+        let tenant = guard.tenant().to_owned();
         let key3 = (tenant.clone(), manifest.name.clone(), manifest.version);
+        manifest.generation = guard.generation();
+        self.in_flight.lock().insert(key3.clone(), InFlight { purpose: manifest.purpose.clone(), generation: guard.generation() });
         self.progress.lock().insert(key3.clone(), Progress { started_at: now_rfc3339(), ..Progress::default() });
         let started = Instant::now();
+        let result = self.build_files(guard, request, as_of, dir, manifest, &key3).await;
+        self.progress.lock().remove(&key3);
+        manifest.build_ms = started.elapsed().as_millis() as u64;
+        let outcome = match result {
+            Ok(()) => Ok(manifest.clone()),
+            Err(error) => {
+                self.fail(&tenant, dir, manifest, &error);
+                Err(error)
+            }
+        };
+        self.in_flight.lock().remove(&key3);
+        if let Ok(done) = &outcome {
+            self.recheck(&tenant, done)?;
+        }
+        outcome
+    }
+
+    async fn build_files(&self, guard: Arc<ReadGuard>, request: &BuildRequest, as_of: Option<u64>, dir: &Path, manifest: &mut Manifest, key3: &(String, String, u32)) -> Result<(), LineageError> {
+        let tenant = key3.0.clone();
         let limits = QueryLimits { max_rows: DATASET_ROWS_MAX, max_bytes: usize::MAX, timeout: std::time::Duration::from_secs(3600), memory_bytes: 1 << 30 };
-        let session = Session::open(reader.clone(), &limits, &QueryOptions { as_of_seq: as_of, track_subjects: true }).await?;
+        let session = Session::open(guard, &limits, &QueryOptions { as_of_seq: as_of, track_subjects: true }).await?;
         manifest.query = session.normalize(&request.sql);
         let job = format!("datasets.{}", manifest.name);
         let output = format!("datasets.{}/v{}", manifest.name, manifest.version);
         let run = RunEvent::new(&tenant, &job, &output);
         manifest.write(&dir.join("manifest.json"))?;
         self.sink.emit(&run.start());
-        let result = self.write_files(&tenant, session, request, dir, manifest, &key3).await;
-        self.progress.lock().remove(&key3);
-        manifest.build_ms = started.elapsed().as_millis() as u64;
-        match result {
-            Ok(schema) => {
-                manifest.state = VersionState::Ready;
-                manifest.write(&dir.join("manifest.json"))?;
-                self.sink.emit(&run.complete(&schema));
-                metrics::counter!("steward_dataset_rows_total").increment(manifest.rows);
-                tracing::info!(tenant, dataset = %manifest.name, version = manifest.version, rows = manifest.rows, ms = manifest.build_ms, "data set built");
-                Ok(manifest.clone())
-            }
+        let schema = match self.write_files(&tenant, session, request, dir, manifest, key3).await {
+            Ok(schema) => schema,
             Err(error) => {
-                for file in &manifest.files {
-                    let _ = std::fs::remove_file(dir.join(format!("{}.sealed", file.name)));
+                self.sink.emit(&run.fail(&failure_code(&error)));
+                return Err(error);
+            }
+        };
+        manifest.state = VersionState::Ready;
+        manifest.write(&dir.join("manifest.json"))?;
+        self.sink.emit(&run.complete(&schema));
+        metrics::counter!("steward_dataset_rows_total").increment(manifest.rows);
+        tracing::info!(tenant, dataset = %manifest.name, version = manifest.version, rows = manifest.rows, ms = manifest.build_ms, "data set built");
+        Ok(())
+    }
+
+    fn fail(&self, tenant: &str, dir: &Path, manifest: &mut Manifest, error: &LineageError) {
+        for file in &manifest.files {
+            let _ = std::fs::remove_file(dir.join(format!("{}.sealed", file.name)));
+        }
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_str().is_some_and(|n| n.ends_with(".sealed")) {
+                    let _ = std::fs::remove_file(entry.path());
                 }
-                manifest.files.clear();
-                manifest.state = VersionState::Failed;
-                manifest.error = Some(match &error {
-                    LineageError::Query(q) => q.code().to_owned(),
-                    other => other.to_string(),
-                });
-                let _ = manifest.write(&dir.join("manifest.json"));
-                self.sink.emit(&run.fail(manifest.error.as_deref().unwrap_or("failed")));
-                Err(error)
             }
         }
+        let _ = self.engine.forget_file_keys(tenant, &[key_prefix(&manifest.name, manifest.version)]);
+        manifest.files.clear();
+        manifest.state = VersionState::Failed;
+        manifest.error = Some(failure_code(error));
+        let _ = manifest.write(&dir.join("manifest.json"));
+    }
+
+    /// A build that finished while an erasure was accepted may hold the erased subject (its
+    /// snapshot predates the tombstone): its keys are destroyed at once, and the erasure's
+    /// ledger task (which waits for builds in flight) redoes it.
+    fn recheck(&self, tenant: &str, manifest: &Manifest) -> Result<(), LineageError> {
+        let guard = self.engine.read_guard(tenant, ReadAccess::declared(manifest.purpose.clone(), PrivacyClass::ALL.to_vec()))?;
+        let Some(bitmap) = self.bitmap(tenant, &manifest.name, manifest.version)? else { return Ok(()) };
+        let oldest: HashMap<String, i64> = manifest.oldest_by_type.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let facts = steward_engine::ArtifactFacts { subjects: &bitmap, classes: &[], generation: manifest.generation, oldest_by_type: &oldest };
+        if guard.admits_artifact(&facts) == Err(steward_engine::ArtifactRefusal::Erased) {
+            self.withdraw(tenant, manifest.clone(), "erasure")?;
+            tracing::info!(tenant, dataset = %manifest.name, version = manifest.version, "a build that raced an erasure was withdrawn; its successor follows");
+        }
+        Ok(())
+    }
+
+    /// Destroys a version's file keys (its files are unreadable from here on) and marks it.
+    pub(crate) fn withdraw(&self, tenant: &str, mut manifest: Manifest, why: &str) -> Result<(), LineageError> {
+        self.engine.destroy_file_keys(tenant, &[key_prefix(&manifest.name, manifest.version)])?;
+        if manifest.withdrawn.is_none() {
+            manifest.withdrawn = Some(why.to_owned());
+            self.write_manifest(tenant, &manifest)?;
+        }
+        Ok(())
     }
 
     async fn write_files(&self, tenant: &str, session: Session, request: &BuildRequest, dir: &Path, manifest: &mut Manifest, key3: &(String, String, u32)) -> Result<SchemaRef, LineageError> {
         let mut running = session.start(&request.sql).await?;
         manifest.as_of_seq = running.scan.snapshot.max_seq;
         manifest.schema = running.schema.fields().iter().map(|f| ColumnEntry { name: f.name().clone(), data_type: f.data_type().to_string() }).collect();
-        let subject_column = running.schema.index_of("subject").ok().filter(|&i| matches!(running.schema.field(i).data_type(), datafusion::arrow::datatypes::DataType::Utf8));
-        let mut output_subjects: HashSet<String> = HashSet::new();
         let mut open: Option<OpenFile> = None;
         let mut hashes = Vec::new();
         while let Some(batch) = running.stream.next().await {
@@ -340,19 +473,10 @@ impl Datasets {
             if manifest.rows + batch.num_rows() as u64 > DATASET_ROWS_MAX as u64 {
                 return Err(steward_query::QueryError::TooManyRows { limit: DATASET_ROWS_MAX }.into());
             }
-            if let Some(i) = subject_column
-                && let Some(subjects) = batch.column(i).as_any().downcast_ref::<StringArray>()
-            {
-                for s in subjects.iter().flatten() {
-                    if !output_subjects.contains(s) {
-                        output_subjects.insert(s.to_owned());
-                    }
-                }
-            }
             let mut offset = 0usize;
             while offset < batch.num_rows() {
                 if open.is_none() {
-                    open = Some(self.open_file(tenant, dir, manifest.files.len() + hashes.len(), &running.schema)?);
+                    open = Some(self.create_file(tenant, dir, &manifest.name, manifest.version, hashes.len(), &running.schema)?);
                 }
                 let Some(file) = open.as_mut() else { break };
                 let room = (FILE_ROWS_MAX - file.rows) as usize;
@@ -377,22 +501,22 @@ impl Datasets {
         }
         if hashes.is_empty() {
             // An empty result is still a file: readers get the schema.
-            let file = self.open_file(tenant, dir, 0, &running.schema)?;
+            let file = self.create_file(tenant, dir, &manifest.name, manifest.version, 0, &running.schema)?;
             hashes.push(close_file(file)?);
         }
         manifest.files = hashes;
         manifest.bytes = manifest.files.iter().map(|f| f.bytes).sum();
         manifest.content_sha256 = content_sha256(&manifest.files);
-        let subjects: Vec<Pseudonym> = if subject_column.is_some() {
-            output_subjects.iter().filter_map(|s| Pseudonym::parse_hex(s).ok()).collect()
-        } else {
-            running.subjects().into_iter().collect()
-        };
+        // Lineage from the scan: every subject whose rows were admitted into the plan's
+        // inputs, whatever the output calls its columns (a superset; never a miss).
+        let admitted = running.admitted().ok_or_else(|| LineageError::Corrupted { path: dir.to_owned(), reason: "the build's scans were not tracked".into() })?;
         let mut bitmap = RoaringTreemap::new();
-        for s in &subjects {
-            bitmap.insert(subject_bit(s));
+        for s in admitted.subjects() {
+            bitmap.insert(subject_bit(&s));
         }
         manifest.subjects = bitmap.len();
+        manifest.oldest_by_type = admitted.oldest_by_type().into_iter().collect();
+        manifest.classes = Some(admitted.classes().iter().map(|c| c.as_str().to_owned()).collect());
         let mut bytes = Vec::new();
         bitmap.serialize_into(&mut bytes).map_err(LineageError::io(dir))?;
         crate::manifest::write_atomically(&dir.join("subjects.roaring"), &bytes)?;
@@ -401,84 +525,31 @@ impl Datasets {
         Ok(running.schema.clone())
     }
 
-    fn open_file(&self, tenant: &str, dir: &Path, index: usize, schema: &SchemaRef) -> Result<OpenFile, LineageError> {
-        let name = format!("part-{index:05}.parquet");
-        let path = dir.join(format!("{name}.sealed"));
+    /// A new sealed file: its random key is wrapped under the tenant key and stored in the
+    /// tenant catalog (durably, before the file is written); the header names it.
+    fn create_file(&self, tenant: &str, dir: &Path, name: &str, version: u32, index: usize, schema: &SchemaRef) -> Result<OpenFile, LineageError> {
+        let file_name = format!("part-{index:05}.parquet");
+        let path = dir.join(format!("{file_name}.sealed"));
         let context = dataset_file_key_context(tenant);
         let key = Key256::random();
         let wrapped = self.engine.wrap_tenant_key(tenant, &key, &context)?;
+        let key_name = format!("{}{file_name}", key_prefix(name, version));
+        self.engine.put_file_keys(tenant, &[(key_name.clone(), wrapped)])?;
+        let reference = [KEY_REFERENCE_PREFIX, key_name.as_bytes()].concat();
         let file = std::fs::File::create(&path).map_err(LineageError::io(&path))?;
-        let sealed = SealedWriter::new(file, &key, &context, wrapped.as_bytes())?;
+        let sealed = SealedWriter::new(file, &key, &context, &reference)?;
         let props = parquet::file::properties::WriterProperties::builder()
             .set_compression(parquet::basic::Compression::LZ4_RAW)
             .set_max_row_group_row_count(Some(128 * 1024))
             .set_created_by("steward data set".to_owned())
             .build();
         let writer = parquet::arrow::ArrowWriter::try_new(Hashing { inner: sealed, hash: Sha256::new(), bytes: 0 }, schema.clone(), Some(props)).map_err(|e| LineageError::Parquet(e.to_string()))?;
-        Ok(OpenFile { name, path, writer, rows: 0 })
+        Ok(OpenFile { name: file_name, path, writer, rows: 0 })
     }
 
-    /// The sealed file of a ready version, opened for reading.
-    pub fn open_reader(&self, tenant: &str, name: &str, version: u32, file: &str) -> Result<(Manifest, FileEntry, SealedReader), LineageError> {
-        let manifest = self.manifest(tenant, name, version)?;
-        if manifest.state != VersionState::Ready && !(manifest.state == VersionState::Superseded && !manifest.files_removed) {
-            return Err(LineageError::Gone { message: format!("version {version} of {name} is {:?}; its files are not served", manifest.state).to_lowercase() });
-        }
-        let entry = manifest.files.iter().find(|f| f.name == file).cloned().ok_or(LineageError::NotFound { what: "data set file" })?;
-        let path = self.version_dir(tenant, name, version)?.join(format!("{}.sealed", entry.name));
-        let context = dataset_file_key_context(tenant);
-        let wrapped = steward_crypto::sealed_file::read_wrapped_key(&path)?;
-        let key = self.engine.unwrap_tenant_key(tenant, &WrappedKey::from_bytes(wrapped)?, &context)?;
-        let handle = std::fs::File::open(&path).map_err(LineageError::io(&path))?;
-        let reader = SealedReader::open(handle, &key, &context)?;
-        Ok((manifest, entry, reader))
-    }
-
-    /// Every row of a version as Arrow batches (the Arrow IPC export).
-    pub fn read_batches(&self, tenant: &str, name: &str, version: u32) -> Result<(SchemaRef, Vec<RecordBatch>), LineageError> {
-        let manifest = self.manifest(tenant, name, version)?;
-        let mut schema = None;
-        let mut out = Vec::new();
-        for file in &manifest.files {
-            let (_, _, reader) = self.open_reader(tenant, name, version, &file.name)?;
-            let bytes = bytes::Bytes::from(reader.read_all()?);
-            let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| LineageError::Parquet(e.to_string()))?;
-            schema.get_or_insert_with(|| builder.schema().clone());
-            for batch in builder.build().map_err(|e| LineageError::Parquet(e.to_string()))? {
-                out.push(batch.map_err(|e| LineageError::Parquet(e.to_string()))?);
-            }
-        }
-        let schema = schema.ok_or(LineageError::Gone { message: "the version has no files".into() })?;
-        Ok((schema, out))
-    }
-
-    fn bitmap(&self, tenant: &str, name: &str, version: u32) -> Result<Option<RoaringTreemap>, LineageError> {
-        let path = self.version_dir(tenant, name, version)?.join("subjects.roaring");
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(RoaringTreemap::deserialize_from(&bytes[..]).map_err(|e| LineageError::Corrupted { path, reason: e.to_string() })?)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(LineageError::Io { path, source: e }),
-        }
-    }
-
-    /// Every version (of every data set) whose files still exist and hold the subject.
-    pub fn holding(&self, tenant: &str, subject: &Pseudonym) -> Result<Vec<Manifest>, LineageError> {
-        let bit = subject_bit(subject);
-        let mut out = Vec::new();
-        for summary in self.list(tenant)? {
-            for v in self.versions_of(tenant, &summary.name)? {
-                if let Some(bitmap) = self.bitmap(tenant, &summary.name, v)?
-                    && bitmap.contains(bit)
-                {
-                    out.push(self.manifest(tenant, &summary.name, v)?);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Removes a version's files and bitmap; the manifest stays, naming what happened.
-    fn remove_files(&self, tenant: &str, manifest: &mut Manifest) -> Result<u64, LineageError> {
+    /// Removes a version's files, bitmap and key entries; the manifest stays, naming what
+    /// happened.
+    pub(crate) fn remove_files(&self, tenant: &str, manifest: &mut Manifest) -> Result<u64, LineageError> {
         let dir = self.version_dir(tenant, &manifest.name, manifest.version)?;
         let mut removed = 0;
         for file in &manifest.files {
@@ -494,12 +565,16 @@ impl Datasets {
             std::fs::remove_file(&bitmap).map_err(LineageError::io(&bitmap))?;
             removed += 1;
         }
+        sync_parent(&bitmap)?;
+        self.engine.forget_file_keys(tenant, &[key_prefix(&manifest.name, manifest.version)])?;
         manifest.files_removed = true;
         manifest.write(&dir.join("manifest.json"))?;
         Ok(removed)
     }
 
-    fn rebuild_request(&self, tenant: &str, manifest: &Manifest) -> Result<BuildRequest, LineageError> {
+    /// The request that rebuilds a version: its query as written (sealed in the manifest),
+    /// its purpose and the classes it saw.
+    pub(crate) fn rebuild_request(&self, tenant: &str, manifest: &Manifest) -> Result<BuildRequest, LineageError> {
         let key = self.query_key(tenant)?;
         let aad = steward_crypto::context(&[b"dataset-query", tenant.as_bytes(), manifest.name.as_bytes()]);
         let sealed = data_encoding::BASE64.decode(manifest.query_sealed.as_bytes()).map_err(|e| LineageError::Corrupted { path: PathBuf::from("manifest.json"), reason: e.to_string() })?;
@@ -508,151 +583,47 @@ impl Datasets {
         Ok(BuildRequest { name: manifest.name.clone(), sql, purpose: manifest.purpose.clone(), visible, built_by: "steward:lineage".into() })
     }
 
-    /// Erasure: every version holding any of the subjects gets a successor without them (by
-    /// policy) and loses its files, before this returns.
-    pub async fn handle_erasure(&self, tenant: &str, subjects: &[Pseudonym]) -> Result<HashMap<Pseudonym, Vec<DerivedArtifact>>, LineageError> {
-        let mut out: HashMap<Pseudonym, Vec<DerivedArtifact>> = HashMap::new();
-        let mut affected: Vec<(Manifest, Vec<Pseudonym>)> = Vec::new();
-        for subject in subjects {
-            for manifest in self.holding(tenant, subject)? {
-                match affected.iter_mut().find(|(m, _)| m.name == manifest.name && m.version == manifest.version) {
-                    Some((_, list)) => list.push(*subject),
-                    None => affected.push((manifest, vec![*subject])),
-                }
-            }
-        }
-        for (mut manifest, holders) in affected {
-            let successor = if self.config.on_erasure == OnErasure::Rebuild && matches!(manifest.state, VersionState::Ready) {
-                let request = self.rebuild_request(tenant, &manifest)?;
-                let reader = Arc::new(self.engine.reader(tenant, &request.purpose, request.visible.clone())?);
-                Some(self.build(reader, &request, Some(manifest.as_of_seq), Some((manifest.version, "erasure"))).await?.version)
-            } else {
-                None
-            };
-            let files_removed = self.remove_files(tenant, &mut manifest)?;
-            manifest.state = VersionState::Erased;
-            manifest.successor = successor.or(manifest.successor);
-            manifest.write(&self.version_dir(tenant, &manifest.name, manifest.version)?.join("manifest.json"))?;
-            let artifact = DerivedArtifact {
-                kind: "dataset".into(),
-                name: manifest.name.clone(),
-                version: manifest.version,
-                action: if successor.is_some() { "rebuilt".into() } else { "marked".into() },
-                successor,
-                files_removed,
-            };
-            for s in holders {
-                out.entry(s).or_default().push(artifact.clone());
-            }
-        }
-        Ok(out)
-    }
-
-    /// Opt-out: versions of that purpose holding the subject get a successor without it; the
-    /// old files stay for the grace period ([`Datasets::sweep`] removes them).
-    pub async fn handle_opt_out(&self, tenant: &str, subject: &Pseudonym, purpose: &str) -> Result<Vec<DerivedArtifact>, LineageError> {
-        let mut out = Vec::new();
-        for mut manifest in self.holding(tenant, subject)? {
-            if manifest.purpose != purpose || manifest.state != VersionState::Ready {
-                continue;
-            }
-            let request = self.rebuild_request(tenant, &manifest)?;
-            let reader = Arc::new(self.engine.reader(tenant, &request.purpose, request.visible.clone())?);
-            let successor = self.build(reader, &request, Some(manifest.as_of_seq), Some((manifest.version, "opt_out"))).await?.version;
-            manifest.state = VersionState::Superseded;
-            manifest.successor = Some(successor);
-            let grace = chrono::Duration::from_std(self.config.opt_out_grace).unwrap_or(chrono::Duration::zero());
-            manifest.remove_after = Some((chrono::Utc::now() + grace).to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-            manifest.write(&self.version_dir(tenant, &manifest.name, manifest.version)?.join("manifest.json"))?;
-            out.push(DerivedArtifact { kind: "dataset".into(), name: manifest.name.clone(), version: manifest.version, action: "rebuilt".into(), successor: Some(successor), files_removed: 0 });
-        }
-        self.sweep(tenant)?;
-        Ok(out)
-    }
-
-    /// Removes the files of superseded versions whose grace period has passed.
-    pub fn sweep(&self, tenant: &str) -> Result<u64, LineageError> {
-        let now = chrono::Utc::now();
-        let mut removed = 0;
-        for summary in self.list(tenant)? {
-            for v in self.versions_of(tenant, &summary.name)? {
-                let mut manifest = self.manifest(tenant, &summary.name, v)?;
-                let due = manifest.remove_after.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).is_some_and(|t| t <= now);
-                if manifest.state == VersionState::Superseded && !manifest.files_removed && due {
-                    removed += self.remove_files(tenant, &mut manifest)?;
-                }
-            }
-        }
-        Ok(removed)
+    /// Builds a version's successor: the same query at the same snapshot, through a guard
+    /// made now (so it leaves out whatever the read rules now refuse).
+    pub(crate) async fn successor(&self, tenant: &str, manifest: &Manifest, reason: &str) -> Result<u32, LineageError> {
+        let request = self.rebuild_request(tenant, manifest)?;
+        let guard = Arc::new(self.engine.read_guard(tenant, request.access())?);
+        Ok(self.build(guard, &request, Some(manifest.as_of_seq), Some((manifest.version, reason))).await?.version)
     }
 
     /// Builds interrupted by a crash, resumed from their recorded snapshot.
     pub async fn resume(&self, tenant: &str) -> Result<u32, LineageError> {
         let mut resumed = 0;
-        for summary in self.list(tenant)? {
-            for v in self.versions_of(tenant, &summary.name)? {
-                let mut manifest = self.manifest(tenant, &summary.name, v)?;
-                if manifest.state != VersionState::Building {
-                    continue;
-                }
-                let request = self.rebuild_request(tenant, &manifest)?;
-                let dir = self.version_dir(tenant, &manifest.name, v)?;
-                for entry in std::fs::read_dir(&dir).map_err(LineageError::io(&dir))?.flatten() {
-                    if entry.file_name().to_str().is_some_and(|n| n.ends_with(".sealed")) {
-                        let _ = std::fs::remove_file(entry.path());
-                    }
-                }
-                manifest.files.clear();
-                manifest.rows = 0;
-                let as_of = (manifest.as_of_seq > 0).then_some(manifest.as_of_seq);
-                let reader = Arc::new(self.engine.reader(tenant, &request.purpose, request.visible.clone())?);
-                self.run_build(reader, &request, as_of, &dir, &mut manifest).await?;
-                resumed += 1;
+        for mut manifest in self.all_versions(tenant)? {
+            if manifest.state != VersionState::Building {
+                continue;
             }
+            let request = self.rebuild_request(tenant, &manifest)?;
+            let dir = self.version_dir(tenant, &manifest.name, manifest.version)?;
+            for entry in std::fs::read_dir(&dir).map_err(LineageError::io(&dir))?.flatten() {
+                if entry.file_name().to_str().is_some_and(|n| n.ends_with(".sealed")) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+            self.engine.forget_file_keys(tenant, &[key_prefix(&manifest.name, manifest.version)])?;
+            manifest.files.clear();
+            manifest.rows = 0;
+            let as_of = (manifest.as_of_seq > 0).then_some(manifest.as_of_seq);
+            let guard = Arc::new(self.engine.read_guard(tenant, request.access())?);
+            // A failure is recorded in the manifest (failed): it is not resumed again.
+            if let Err(error) = self.run_build(guard, &request, as_of, &dir, &mut manifest).await {
+                tracing::warn!(tenant, dataset = %manifest.name, version = manifest.version, %error, "an interrupted build failed when resumed");
+            }
+            resumed += 1;
         }
         Ok(resumed)
     }
+}
 
-    /// Rows and subjects added and removed from one version to another.
-    pub fn diff(&self, tenant: &str, name: &str, from: u32, to: u32) -> Result<serde_json::Value, LineageError> {
-        let rows_of = |v: u32| -> Result<HashMap<[u8; 32], u64>, LineageError> {
-            let (_, batches) = self.read_batches(tenant, name, v)?;
-            let mut counts = HashMap::new();
-            for batch in &batches {
-                let options = datafusion::arrow::util::display::FormatOptions::default();
-                let formatters: Vec<_> = batch
-                    .columns()
-                    .iter()
-                    .map(|c| datafusion::arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &options))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| LineageError::Parquet(e.to_string()))?;
-                for row in 0..batch.num_rows() {
-                    let mut h = Sha256::new();
-                    for f in &formatters {
-                        let cell = f.value(row).to_string();
-                        h.update((cell.len() as u64).to_le_bytes());
-                        h.update(cell.as_bytes());
-                    }
-                    *counts.entry(h.finalize().into()).or_insert(0u64) += 1;
-                }
-            }
-            Ok(counts)
-        };
-        let (a, b) = (rows_of(from)?, rows_of(to)?);
-        let mut added = 0u64;
-        let mut removed = 0u64;
-        for (k, &n) in &b {
-            added += n.saturating_sub(a.get(k).copied().unwrap_or(0));
-        }
-        for (k, &n) in &a {
-            removed += n.saturating_sub(b.get(k).copied().unwrap_or(0));
-        }
-        let (sa, sb) = (self.bitmap(tenant, name, from)?.unwrap_or_default(), self.bitmap(tenant, name, to)?.unwrap_or_default());
-        Ok(serde_json::json!({
-            "name": name, "from": from, "to": to,
-            "rows_added": added, "rows_removed": removed,
-            "subjects_added": (&sb - &sa).len(), "subjects_removed": (&sa - &sb).len(),
-        }))
+fn failure_code(error: &LineageError) -> String {
+    match error {
+        LineageError::Query(q) => q.code().to_owned(),
+        other => other.code().to_owned(),
     }
 }
 

@@ -21,6 +21,8 @@ pub enum VersionState {
     Superseded,
     /// The build failed; no files.
     Failed,
+    /// Held rows past their retention: successor built, files removed.
+    Expired,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +77,20 @@ pub struct Manifest {
     pub remove_after: Option<String>,
     pub files_removed: bool,
     pub error: Option<String>,
+    /// The erasure generation of the guard that cut it: erasures of later generations reach it.
+    #[serde(default)]
+    pub generation: u64,
+    /// Field classes the scan read in the clear for it (a download's purpose must see all).
+    /// Older manifests lack it; their `visible_classes` stand in.
+    #[serde(default)]
+    pub classes: Option<Vec<String>>,
+    /// The oldest row of each event type it holds (µs): retention reaches it.
+    #[serde(default)]
+    pub oldest_by_type: std::collections::BTreeMap<String, i64>,
+    /// Why its files are no longer served although its state says ready (`erasure`: a held
+    /// subject was erased and the files' keys destroyed; its successor follows).
+    #[serde(default)]
+    pub withdrawn: Option<String>,
 }
 
 impl Manifest {

@@ -25,6 +25,9 @@ pub enum QueryError {
     InvalidRequest { field: &'static str, message: String },
     #[error(transparent)]
     Engine(#[from] steward_engine::EngineError),
+    /// The heavy-work pool is full or the job failed.
+    #[error(transparent)]
+    Pool(#[from] crate::pool::PoolError),
     #[error("query failed: {0}")]
     Internal(String),
 }
@@ -41,6 +44,8 @@ impl QueryError {
             QueryError::Memory { .. } => "query_memory_exceeded",
             QueryError::InvalidRequest { .. } => "invalid_request",
             QueryError::Engine(_) => "engine_error",
+            QueryError::Pool(crate::pool::PoolError::Busy { .. }) => "busy",
+            QueryError::Pool(_) => "query_failed",
             QueryError::Internal(_) => "query_failed",
         }
     }

@@ -1,16 +1,18 @@
 //! SQL over a tenant's events (DataFusion), shaped per request by its purpose.
 //!
 //! [`session::start`] builds a session that holds only the tenant's views ([`views`]) over
-//! one store snapshot; every row reaches DataFusion through [`scan`], which applies the read
-//! path's rules (tombstones, consent, retention) and opens only visible fields. [`format`]
-//! writes results as JSON, CSV, Arrow IPC or Parquet; [`normalize`] is what the audit log
-//! records of the query text.
+//! one store snapshot; every row reaches DataFusion through [`scan`], which asks the request's
+//! read guard (`steward_engine::ReadGuard`: tombstones, consent, retention, visible fields).
+//! [`format`] writes results as JSON, CSV, Arrow IPC or Parquet; [`normalize`] is what the
+//! audit log records of the query text; [`pool`] is the runtime heavy work runs on, away
+//! from the HTTP runtime.
 
 pub mod cache;
 pub mod consents;
 pub mod error;
 pub mod format;
 pub mod normalize;
+pub mod pool;
 pub mod scan;
 pub mod session;
 pub mod views;
@@ -18,4 +20,5 @@ pub mod views;
 pub use error::QueryError;
 pub use format::{encode, ResultFormat};
 pub use normalize::normalize;
+pub use pool::{PoolConfig, PoolError, WorkPool};
 pub use session::{run, start, QueryLimits, QueryOptions, QueryResult, Running, Session};

@@ -1,7 +1,8 @@
 //! The scan under every SQL table: a store snapshot read segment by segment and row group
-//! by row group, pruned by the bounds the query's filters imply, each row passed through the
-//! read path's rules (erasure tombstones, the purpose's consent, retention, the data set's
-//! snapshot) before DataFusion sees it, and only the projected columns decoded.
+//! by row group, pruned by the bounds the query's filters imply, each batch passed through
+//! the read guard's columnar rule (erasure tombstones, the purpose's consent, retention) and
+//! the query's bounds (the data set's snapshot among them) before DataFusion sees it, and
+//! only the projected columns decoded, as the guard says they may be.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -12,7 +13,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use datafusion::arrow::array::{
     Array, ArrayRef, BinaryArray, BooleanBuilder, FixedSizeBinaryArray, Float64Builder, Int64Builder, RecordBatch, RecordBatchOptions, StringArray, StringBuilder,
-    TimestampMicrosecondArray, TimestampMicrosecondBuilder, UInt32Array, UInt64Array,
+    TimestampMicrosecondBuilder, UInt32Array,
 };
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
@@ -28,20 +29,21 @@ use futures_util::StreamExt;
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
 use steward_crypto::Pseudonym;
-use steward_engine::TenantReader;
+use steward_engine::{Admitted, ReadGuard};
 use steward_privacy::FieldType;
 use steward_store::{ReadSnapshot, ScanBounds, Segment};
 
 use crate::views::{ColumnSource, ViewDef};
 
-/// What one query's scans share: the reader (purpose, consent, keys), one snapshot so every
-/// table of the query sees the same instant, the deadline, and what lineage needs.
+/// What one query's scans share: the read guard (purpose, consent, tombstones, retention,
+/// keys), one snapshot so every table of the query sees the same instant, the deadline, and
+/// what lineage needs.
 pub struct ScanContext {
-    pub reader: Arc<TenantReader>,
+    pub guard: Arc<ReadGuard>,
     pub snapshot: Arc<ReadSnapshot>,
     pub deadline: Instant,
-    /// Subjects whose rows reached the query (a data set's lineage); None when not tracked.
-    pub subjects: Option<Mutex<HashSet<Pseudonym>>>,
+    /// What the query's scans admitted (a data set's lineage); None when not tracked.
+    pub admitted: Option<Arc<Admitted>>,
     pub segments_read: Mutex<HashSet<u64>>,
     pub row_groups_read: AtomicU64,
     pub row_groups_pruned: AtomicU64,
@@ -49,12 +51,12 @@ pub struct ScanContext {
 }
 
 impl ScanContext {
-    pub fn new(reader: Arc<TenantReader>, snapshot: Arc<ReadSnapshot>, deadline: Instant, track_subjects: bool) -> ScanContext {
+    pub fn new(guard: Arc<ReadGuard>, snapshot: Arc<ReadSnapshot>, deadline: Instant, track_subjects: bool) -> ScanContext {
         ScanContext {
-            reader,
+            guard,
             snapshot,
             deadline,
-            subjects: track_subjects.then(|| Mutex::new(HashSet::new())),
+            admitted: track_subjects.then(|| Arc::new(Admitted::default())),
             segments_read: Mutex::new(HashSet::new()),
             row_groups_read: AtomicU64::new(0),
             row_groups_pruned: AtomicU64::new(0),
@@ -138,17 +140,20 @@ impl TableProvider for ViewTable {
             split[i % partitions].push(source);
         }
         let schema = Arc::new(self.schema.project(&projection)?);
-        let sealed = sealed_needed(&self.view, &projection, &self.ctx.reader);
+        let sealed = sealed_needed(&self.view, &projection, &self.ctx.guard);
         let decodes = projection.iter().any(|&i| matches!(self.view.columns[i].source, ColumnSource::Properties | ColumnSource::Field { .. } | ColumnSource::Subject));
         let cache = crate::cache::global();
         let cache_shape = (cache.enabled() && decodes && !sealed).then(|| {
             let columns: Vec<String> = projection.iter().map(|&i| format!("{}:{}", self.view.columns[i].name, self.view.columns[i].data_type)).collect();
-            let visible: Vec<&str> = self.ctx.reader.visible().iter().map(|c| c.as_str()).collect();
+            let visible: Vec<&str> = self.ctx.guard.visible().iter().map(|c| c.as_str()).collect();
             Arc::from(format!("{}|{}|{}", self.view.name, columns.join(","), visible.join(",")))
         });
         if cache.enabled() {
             let live = self.ctx.snapshot.segments.iter().map(|s| s.meta.id).collect();
-            cache.retain_segments(self.ctx.reader.tenant(), &live);
+            cache.retain_segments(self.ctx.guard.tenant(), &live);
+        }
+        if let Some(admitted) = &self.ctx.admitted {
+            admitted.add_classes(classes_out(&self.view, &projection, &self.ctx.guard));
         }
         let plan = Arc::new(ScanPlan { view: self.view.clone(), projection: Arc::new(projection), bounds: Arc::new(bounds), ctx: self.ctx.clone(), sealed, cache_shape });
         let streams: Vec<Arc<dyn PartitionStream>> =
@@ -213,17 +218,47 @@ impl PartitionStream for ScanPartition {
 }
 
 /// Whether a projected column needs a visible sealed field opened.
-fn sealed_needed(view: &ViewDef, projection: &[usize], reader: &TenantReader) -> bool {
-    let any_sealed_visible = steward_privacy::PrivacyClass::ALL.into_iter().any(|c| c.is_sealed() && reader.sees(c));
+fn sealed_needed(view: &ViewDef, projection: &[usize], guard: &ReadGuard) -> bool {
+    let any_sealed_visible = steward_privacy::PrivacyClass::ALL.into_iter().any(|c| c.is_sealed() && guard.sees(c));
     if !any_sealed_visible {
         return false;
     }
-    let latest: HashMap<String, _> = reader.schemas().into_iter().map(|s| (s.event_type.clone(), s)).collect();
+    let latest: HashMap<String, _> = guard.schemas().into_iter().map(|s| (s.event_type.clone(), s)).collect();
     let event_type = view.event_type.as_deref();
     view.needs_sealed(projection, |name| match event_type.and_then(|t| latest.get(t)) {
         Some(schema) => schema.schema.field(name).is_none_or(|f| f.class.is_sealed() || f.class == steward_privacy::PrivacyClass::FreeText),
         None => true,
     })
+}
+
+/// The field classes a projection can put in its output in the clear (a superset): each
+/// projected field's classes across the type's schema versions, every visible class for the
+/// `properties` column; only those the guard lets through.
+fn classes_out(view: &ViewDef, projection: &[usize], guard: &ReadGuard) -> Vec<steward_privacy::PrivacyClass> {
+    let mut out = Vec::new();
+    for &i in projection {
+        match &view.columns[i].source {
+            ColumnSource::Properties => out.extend(guard.visible().iter().copied()),
+            ColumnSource::Field { name, .. } => match view.event_type.as_deref() {
+                // A field reads as the class of the schema version each row was written under.
+                Some(t) => {
+                    for version in guard.schema_versions(t) {
+                        let class = match version.schema.field(name) {
+                            Some(field) if field.class.is_sealed() => field.class,
+                            _ => guard.stored_class(Some(&version), name),
+                        };
+                        out.push(class);
+                    }
+                }
+                None => out.extend(guard.visible().iter().copied()),
+            },
+            _ => {}
+        }
+    }
+    out.retain(|c| guard.sees(*c));
+    out.sort_by_key(|c| c.as_str());
+    out.dedup();
+    out
 }
 
 /// The raw segment columns a projection needs.
@@ -262,7 +297,7 @@ impl ScanPlan {
         let sealed = self.sealed;
         if let (Source::RowGroup(segment, group), Some(shape)) = (&source, &self.cache_shape) {
             let cache = crate::cache::global();
-            let key = crate::cache::CacheKey { tenant: self.ctx.reader.tenant().to_owned(), segment: segment.meta.id, group: *group, shape: shape.clone() };
+            let key = crate::cache::CacheKey { tenant: self.ctx.guard.tenant().to_owned(), segment: segment.meta.id, group: *group, shape: shape.clone() };
             self.ctx.segments_read.lock().insert(segment.meta.id);
             self.ctx.row_groups_read.fetch_add(1, Ordering::Relaxed);
             let decoded = match cache.get(&key) {
@@ -313,30 +348,6 @@ impl ScanPlan {
         Ok(Some(self.project(schema, &kept, sealed)?))
     }
 
-    /// The common case without per-subject rules (no tombstone, no refusal of this purpose,
-    /// no subject bound, no retention, no lineage tracking): only the bounds on time, seq and
-    /// type apply, over the raw column values in one tight pass.
-    fn admit_all_subjects(&self, raw: &RecordBatch) -> datafusion::common::Result<Option<datafusion::arrow::array::BooleanArray>> {
-        let reader = &self.ctx.reader;
-        let bounds = &self.bounds;
-        if !self.ctx.snapshot.tombstones.is_empty() || !reader.consent().admits_all() || bounds.subject.is_some() || self.ctx.subjects.is_some() || reader.has_retention() {
-            return Ok(None);
-        }
-        let times = col::<TimestampMicrosecondArray>(raw, "time")?.values();
-        let seqs = col::<UInt64Array>(raw, "seq")?.values();
-        let types = col::<StringArray>(raw, "type")?;
-        let (from, to, max_seq) = (bounds.from_us.unwrap_or(i64::MIN), bounds.to_us.unwrap_or(i64::MAX), bounds.max_seq.unwrap_or(u64::MAX));
-        let one_type = match bounds.types.as_deref() {
-            None => None,
-            Some([t]) => Some(t.as_str()),
-            Some(_) => return Ok(None),
-        };
-        let buffer = datafusion::arrow::buffer::BooleanBuffer::collect_bool(raw.num_rows(), |i| {
-            times[i] >= from && times[i] < to && seqs[i] <= max_seq && one_type.is_none_or(|t| types.value(i) == t)
-        });
-        Ok(Some(datafusion::arrow::array::BooleanArray::new(buffer, None)))
-    }
-
     fn read_group(&self, segment: &Segment, group: usize, sealed: bool) -> datafusion::common::Result<Option<RecordBatch>> {
         let columns = raw_columns(&self.view, &self.projection, sealed);
         let batches = segment.read_columns(vec![group], &columns).map_err(external)?;
@@ -347,76 +358,9 @@ impl ScanPlan {
         })
     }
 
-    /// Applies the read path's rules and the exact bounds to every row: the rows to keep.
+    /// The rows to keep: the read guard's rules and the query's bounds, in one pass.
     fn admit(&self, raw: &RecordBatch) -> datafusion::common::Result<datafusion::arrow::array::BooleanArray> {
-        if let Some(mask) = self.admit_all_subjects(raw)? {
-            return Ok(mask);
-        }
-        let subjects = col::<FixedSizeBinaryArray>(raw, "subject")?;
-        let seqs = col::<UInt64Array>(raw, "seq")?;
-        let times = col::<TimestampMicrosecondArray>(raw, "time")?;
-        let types = col::<StringArray>(raw, "type")?;
-        let snapshot = &self.ctx.snapshot;
-        let reader = &self.ctx.reader;
-        let bounds = &self.bounds;
-        let mut keep = BooleanBuilder::with_capacity(raw.num_rows());
-        let mut last: Option<(&[u8], bool, Option<u64>)> = None;
-        // Per event type: whether the bounds admit it, and its retention cut. Few types, so a
-        // short list beats hashing every row's type; skipped when no rule reads the type.
-        let type_rules = bounds.types.is_some() || reader.has_retention();
-        let mut per_type: Vec<(&str, bool, Option<i64>)> = Vec::new();
-        let mut tracked: Vec<Pseudonym> = Vec::new();
-        let mut last_tracked: Option<&[u8]> = None;
-        for i in 0..raw.num_rows() {
-            let subject_bytes = subjects.value(i);
-            let (admitted, cut) = match last {
-                Some((s, a, c)) if s == subject_bytes => (a, c),
-                _ => {
-                    let subject = Pseudonym::from_slice(subject_bytes).map_err(|e| DataFusionError::Internal(e.to_string()))?;
-                    let admitted = reader.consent().admits(&subject) && bounds.subject.is_none_or(|s| s == subject);
-                    let cut = snapshot.tombstones.get(&subject).copied();
-                    last = Some((subject_bytes, admitted, cut));
-                    (admitted, cut)
-                }
-            };
-            let seq = seqs.value(i);
-            let time = times.value(i);
-            let (type_ok, retention_cut) = if type_rules {
-                let event_type = types.value(i);
-                match per_type.iter().find(|(t, _, _)| *t == event_type) {
-                    Some(&(_, ok, c)) => (ok, c),
-                    None => {
-                        let ok = bounds.types.as_ref().is_none_or(|ts| ts.iter().any(|t| t == event_type));
-                        let c = reader.retention_cut_us(event_type);
-                        per_type.push((event_type, ok, c));
-                        (ok, c)
-                    }
-                }
-            } else {
-                (true, None)
-            };
-            let ok = admitted
-                && type_ok
-                && cut.is_none_or(|c| seq > c)
-                && bounds.max_seq.is_none_or(|m| seq <= m)
-                && bounds.from_us.is_none_or(|f| time >= f)
-                && bounds.to_us.is_none_or(|t| time < t)
-                && retention_cut.is_none_or(|c| time > c);
-            if ok && self.ctx.subjects.is_some() && last_tracked != Some(subject_bytes) {
-                last_tracked = Some(subject_bytes);
-                tracked.push(Pseudonym::from_slice(subject_bytes).map_err(|e| DataFusionError::Internal(e.to_string()))?);
-            }
-            keep.append_value(ok);
-        }
-        if let Some(set) = &self.ctx.subjects
-            && !tracked.is_empty()
-        {
-            let mut set = set.lock();
-            for s in tracked {
-                set.insert(s);
-            }
-        }
-        Ok(keep.finish())
+        self.ctx.guard.admit_batch(raw, &self.ctx.snapshot, &self.bounds, self.ctx.admitted.as_deref()).map_err(external)
     }
 
     fn project(&self, schema: &SchemaRef, raw: &RecordBatch, sealed: bool) -> datafusion::common::Result<RecordBatch> {
@@ -462,7 +406,7 @@ impl ScanPlan {
     /// Each row's visible properties: clear fields by the class of the schema version the
     /// row was written under, sealed fields opened only for visible classes.
     fn decode_rows(&self, raw: &RecordBatch, sealed: bool) -> datafusion::common::Result<Vec<Map<String, Value>>> {
-        let reader = &self.ctx.reader;
+        let reader = &self.ctx.guard;
         let publics = col::<BinaryArray>(raw, "public")?;
         let versions = col::<UInt32Array>(raw, "schema_version")?;
         let types = col::<StringArray>(raw, "type")?;

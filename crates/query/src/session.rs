@@ -15,8 +15,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures_util::StreamExt;
-use steward_crypto::Pseudonym;
-use steward_engine::TenantReader;
+use steward_engine::{Admitted, ReadGuard};
 use steward_store::ScanBounds;
 
 use crate::error::QueryError;
@@ -51,7 +50,8 @@ pub const SQL_BYTES_MAX: usize = 64 * 1024;
 pub struct QueryOptions {
     /// Read only rows acknowledged at or before this sequence number (rebuilding a data set).
     pub as_of_seq: Option<u64>,
-    /// Record the subjects whose rows reached the query (a data set's lineage).
+    /// Record what the query's scans admitted: subjects and the oldest row per type (a data
+    /// set's lineage and retention facts).
     pub track_subjects: bool,
 }
 
@@ -79,9 +79,9 @@ pub struct QueryResult {
 }
 
 impl Running {
-    /// Subjects whose rows reached the query (empty unless tracked).
-    pub fn subjects(&self) -> HashSet<Pseudonym> {
-        self.scan.subjects.as_ref().map(|s| s.lock().clone()).unwrap_or_default()
+    /// What the query's scans admitted (None unless tracked).
+    pub fn admitted(&self) -> Option<Arc<Admitted>> {
+        self.scan.admitted.clone()
     }
 
     pub fn map_error(&self, e: datafusion::common::DataFusionError) -> QueryError {
@@ -132,11 +132,12 @@ pub struct Session {
 }
 
 impl Session {
-    /// Registers the tenant's views for the reader's purpose over a fresh snapshot.
-    pub async fn open(reader: Arc<TenantReader>, limits: &QueryLimits, options: &QueryOptions) -> Result<Session, QueryError> {
+    /// Registers the tenant's views for the guard's purpose over a fresh snapshot.
+    pub async fn open(guard: Arc<ReadGuard>, limits: &QueryLimits, options: &QueryOptions) -> Result<Session, QueryError> {
         let deadline = Instant::now() + limits.timeout;
-        let snapshot = Arc::new(reader.snapshot(&ScanBounds { max_seq: options.as_of_seq, ..ScanBounds::default() })?);
-        let scan = Arc::new(ScanContext::new(reader.clone(), snapshot, deadline, options.track_subjects));
+        let snapshot = Arc::new(guard.snapshot(&ScanBounds { max_seq: options.as_of_seq, ..ScanBounds::default() })?);
+        let scan = Arc::new(ScanContext::new(guard.clone(), snapshot, deadline, options.track_subjects));
+        let reader = guard;
         let internal = |e: datafusion::common::DataFusionError| QueryError::Internal(e.to_string());
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(GreedyMemoryPool::new(limits.memory_bytes)))
@@ -160,7 +161,7 @@ impl Session {
         ctx.sql(&format!("CREATE VIEW subjects AS {SUBJECTS_VIEW}")).await.map_err(internal)?;
         tables.push("subjects".into());
         if offers_consents(reader.visible()) {
-            ctx.register_batch("consents", crate::consents::consents_batch(&reader)?).map_err(internal)?;
+            ctx.register_table("consents", Arc::new(crate::consents::ConsentsTable::new(reader.clone(), scan.admitted.clone()))).map_err(internal)?;
             tables.push("consents".into());
         }
         tables.sort();
@@ -218,7 +219,7 @@ pub fn check_read_only(sql: &str) -> Result<(), QueryError> {
 /// The words a normalized query may keep: the tenant's table and column names for the
 /// reader's purpose and DataFusion's function names. Needs no snapshot, so a caller that only
 /// audits a statement (a data set cut) can normalize without opening a session.
-pub fn known_words(reader: &TenantReader) -> HashSet<String> {
+pub fn known_words(reader: &ReadGuard) -> HashSet<String> {
     static FUNCTIONS: std::sync::OnceLock<HashSet<String>> = std::sync::OnceLock::new();
     let functions = FUNCTIONS.get_or_init(|| {
         let state = SessionContext::new().state();
@@ -242,17 +243,17 @@ pub fn known_words(reader: &TenantReader) -> HashSet<String> {
 }
 
 /// The query as the audit log may record it, for `reader`'s tenant and purpose.
-pub fn normalize_for(reader: &TenantReader, sql: &str) -> String {
+pub fn normalize_for(reader: &ReadGuard, sql: &str) -> String {
     let known = known_words(reader);
     crate::normalize::normalize(sql, &|w| known.contains(w))
 }
 
 /// Opens a session and plans `sql` in it.
-pub async fn start(reader: Arc<TenantReader>, sql: &str, limits: &QueryLimits, options: &QueryOptions) -> Result<Running, QueryError> {
+pub async fn start(reader: Arc<ReadGuard>, sql: &str, limits: &QueryLimits, options: &QueryOptions) -> Result<Running, QueryError> {
     Session::open(reader, limits, options).await?.start(sql).await
 }
 
 /// Plans and collects in one call.
-pub async fn run(reader: Arc<TenantReader>, sql: &str, limits: &QueryLimits, options: &QueryOptions) -> Result<QueryResult, QueryError> {
+pub async fn run(reader: Arc<ReadGuard>, sql: &str, limits: &QueryLimits, options: &QueryOptions) -> Result<QueryResult, QueryError> {
     start(reader, sql, limits, options).await?.collect().await
 }

@@ -42,7 +42,39 @@ pub struct Authorized {
     pub visible: Vec<PrivacyClass>,
     /// The policies that permitted the request.
     pub policy_ids: Vec<String>,
+    /// Set when the handler took its read access (to make a read guard): a route that answers
+    /// with event-derived data and never did is refused by the middleware.
+    guarded: Arc<std::sync::atomic::AtomicBool>,
 }
+
+impl Authorized {
+    /// The read the policies decided for this request (purpose and visible classes), for the
+    /// engine's read guard. The one way a handler reads event-derived data.
+    pub fn read_access(&self) -> steward_engine::ReadAccess {
+        self.guarded.store(true, std::sync::atomic::Ordering::SeqCst);
+        steward_engine::ReadAccess::declared(self.purpose.clone().unwrap_or_default(), self.visible.clone())
+    }
+
+    /// A subject's own access request: every class, consent not applied (the policies allowed
+    /// the access request action).
+    pub fn subject_access(&self) -> steward_engine::ReadAccess {
+        self.guarded.store(true, std::sync::atomic::Ordering::SeqCst);
+        steward_engine::ReadAccess::subject_access()
+    }
+
+    /// What the unguarded bench router inserts (every class, no decision).
+    #[cfg(feature = "bench-unguarded")]
+    pub(crate) fn unguarded(principal: Principal, visible: Vec<PrivacyClass>) -> Authorized {
+        Authorized { principal, purpose: None, visible, policy_ids: Vec::new(), guarded: Arc::default() }
+    }
+
+    fn was_guarded(&self) -> bool {
+        self.guarded.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The response header naming the read guard's purpose on routes that return event data.
+pub const READ_GUARD_HEADER: &str = "steward-read-guard";
 
 impl<S: Send + Sync> FromRequestParts<S> for Authorized {
     type Rejection = ApiError;
@@ -171,6 +203,7 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
         return denial(&pending, &decision).into_response();
     }
     let mut record = pending.record(principal.audit_name(), &decision.policy_ids, AuditDecision::Allow);
+    let check = authorized.clone();
     parts.extensions.insert(authorized);
     if pending.spec.changes {
         // Durable before the response: the record is written alongside the handler's work and
@@ -178,13 +211,13 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
         let engine = state.engine.clone();
         let tenant = pending.tenant.clone();
         let audit = tokio::spawn(async move { record_decision(&engine, tenant, record, true, None).await });
-        let response = next.run(Request::from_parts(parts, body)).await;
+        let response = guard_checked(pending.spec, &check, next.run(Request::from_parts(parts, body)).await);
         return match audit.await {
             Ok(Ok(())) => response,
             _ => audit_unavailable(),
         };
     }
-    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let mut response = guard_checked(pending.spec, &check, next.run(Request::from_parts(parts, body)).await);
     if let Some(facts) = response.extensions().get::<AuditFacts>() {
         record.result_rows = facts.rows;
         record.subject_count = facts.subjects.len() as u64;
@@ -198,6 +231,25 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
         && let Some(value) = pending.purpose.as_deref().and_then(|p| HeaderValue::from_str(p).ok())
     {
         response.headers_mut().insert(PURPOSE_HEADER, value);
+    }
+    response
+}
+
+/// A route that returns event-derived data answers only if its handler read through the
+/// read guard; otherwise the answer is replaced by a 500 and the bug is logged.
+fn guard_checked(spec: &RouteSpec, authorized: &Authorized, mut response: Response) -> Response {
+    if !spec.reads_events {
+        return response;
+    }
+    if authorized.was_guarded() {
+        if let Some(value) = authorized.purpose.as_deref().or(Some("subject_access")).and_then(|p| HeaderValue::from_str(p).ok()) {
+            response.headers_mut().insert(READ_GUARD_HEADER, value);
+        }
+        return response;
+    }
+    if response.status().is_success() {
+        tracing::error!(route = spec.path, "a route that returns event data answered without the read guard; refused");
+        return ApiError::internal().into_response();
     }
     response
 }
@@ -233,6 +285,7 @@ fn decide(engine: &Engine, principal: &Principal, pending: &Pending) -> Result<(
         purpose: pending.purpose.clone(),
         visible,
         policy_ids: decision.policy_ids.clone(),
+        guarded: Arc::default(),
     };
     Ok((authorized, decision))
 }

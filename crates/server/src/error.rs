@@ -129,6 +129,11 @@ impl From<steward_query::QueryError> for ApiError {
             Q::InvalidSql { .. } | Q::NotAllowed { .. } | Q::UnknownTable { .. } => ApiError::bad_request(code, Some("sql"), error.to_string()),
             Q::TooManyRows { .. } | Q::TooManyBytes { .. } | Q::Memory { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string()),
             Q::Timeout { .. } => ApiError::new(StatusCode::GATEWAY_TIMEOUT, code, error.to_string()),
+            Q::Pool(steward_query::PoolError::Busy { .. }) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, error.to_string()),
+            Q::Pool(other) => {
+                tracing::error!(error = %other, "heavy work failed");
+                ApiError::internal()
+            }
         }
     }
 }
@@ -140,6 +145,12 @@ impl From<steward_lineage::LineageError> for ApiError {
             L::Invalid { code, field, message } => ApiError::bad_request(code, field, message),
             L::NotFound { what } => ApiError::not_found(what),
             L::Gone { message } => ApiError::new(StatusCode::GONE, "dataset_version_gone", message),
+            L::Stale { message, successor } => {
+                let mut api = ApiError::new(StatusCode::CONFLICT, "dataset_version_stale", message);
+                api.errors = successor.map(|v| json!({"successor": v})).into_iter().collect();
+                api
+            }
+            L::Forbidden { message } => ApiError::new(StatusCode::FORBIDDEN, "dataset_purpose_forbidden", message),
             L::Query(q) => ApiError::from(q),
             L::Engine(e) => ApiError::from(e),
             other => {
@@ -147,5 +158,11 @@ impl From<steward_lineage::LineageError> for ApiError {
                 ApiError::internal()
             }
         }
+    }
+}
+
+impl From<steward_query::PoolError> for ApiError {
+    fn from(error: steward_query::PoolError) -> ApiError {
+        ApiError::from(steward_query::QueryError::Pool(error))
     }
 }

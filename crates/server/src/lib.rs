@@ -8,7 +8,6 @@
 mod auth;
 mod error;
 pub mod limits;
-mod lineage_hook;
 mod observe;
 mod openapi;
 mod ratelimit;
@@ -20,7 +19,7 @@ mod wire;
 
 pub use error::ApiError;
 pub use openapi::{openapi_document, RouteSpec, ROUTES};
-pub use state::{AppState, ServerOptions};
+pub use state::{AppState, ServerOptions, StartError};
 #[cfg(feature = "bench-unguarded")]
 pub use unguarded::{app_unguarded, LoopbackServer};
 
@@ -88,15 +87,9 @@ fn routes() -> Router<AppState> {
 }
 
 /// Serves until `shutdown` resolves, then drains requests and flushes every tenant.
-pub async fn serve(
-    engine: Arc<Engine>,
-    options: ServerOptions,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let state = AppState::with_options(engine.clone(), options);
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let engine: Arc<Engine> = state.engine.clone();
     let router = app(state.clone());
-    lineage_hook::spawn_upkeep(state.datasets.clone());
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, "serving");
     // The client address goes into each decision's context (`context.source_ip`).

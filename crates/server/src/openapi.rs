@@ -25,18 +25,22 @@ pub struct RouteSpec {
     pub default_purpose: Option<&'static str>,
     /// May be called with a signed link (`?expires=&key_id=&purpose=&sig=`) instead of a key.
     pub signed_link: bool,
+    /// Answers with event-derived data: its handler must read through the read guard (the
+    /// middleware refuses a successful answer that did not, and the route enumeration test
+    /// calls every such route).
+    pub reads_events: bool,
     /// Who may call it under the default policies, for the document.
     pub who: &'static str,
     pub summary: &'static str,
 }
 
 const fn public(method: &'static str, path: &'static str, summary: &'static str) -> RouteSpec {
-    RouteSpec { method, path, authenticated: false, action: None, resource: ResourceKind::Deployment, resource_param: None, changes: false, purpose_in_body: false, default_purpose: None, signed_link: false, who: "anyone", summary }
+    RouteSpec { method, path, authenticated: false, action: None, resource: ResourceKind::Deployment, resource_param: None, changes: false, purpose_in_body: false, default_purpose: None, signed_link: false, reads_events: false, who: "anyone", summary }
 }
 
 const fn route(method: &'static str, path: &'static str, action: Action, resource: ResourceKind, resource_param: Option<&'static str>, who: &'static str, summary: &'static str) -> RouteSpec {
     let changes = !matches!(method.as_bytes(), b"GET");
-    RouteSpec { method, path, authenticated: true, action: Some(action), resource, resource_param, changes, purpose_in_body: false, default_purpose: None, signed_link: false, who, summary }
+    RouteSpec { method, path, authenticated: true, action: Some(action), resource, resource_param, changes, purpose_in_body: false, default_purpose: None, signed_link: false, reads_events: false, who, summary }
 }
 
 /// A POST whose body is a query (an external id, a dry-run request): a read, not a change.
@@ -52,6 +56,11 @@ const fn post_query(path: &'static str, action: Action, resource: ResourceKind, 
 /// A download a signed link may authorize.
 const fn signed_get(path: &'static str, who: &'static str, summary: &'static str) -> RouteSpec {
     RouteSpec { signed_link: true, ..route("GET", path, Action::Export, ResourceKind::Dataset, Some("name"), who, summary) }
+}
+
+/// A route whose answer is event-derived data (read through the read guard).
+const fn guarded(spec: RouteSpec) -> RouteSpec {
+    RouteSpec { reads_events: true, ..spec }
 }
 
 use ResourceKind as R;
@@ -78,13 +87,13 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/v1/tenants/{tenant}/schemas/{event_type}", Action::ReadSchemas, R::EventType, Some("event_type"), "any tenant role", "Read a schema (?version=)"),
     route("POST", "/v1/tenants/{tenant}/events", Action::Ingest, R::Tenant, None, "writer, admin", "Ingest one event, a JSON array, or NDJSON (?all_or_nothing=true for arrays)"),
     post_read("/v1/tenants/{tenant}/subjects/resolve", Action::ResolveSubject, R::Tenant, "writer, reader, privacy_officer, admin", "External id (in the body) to pseudonym"),
-    route("GET", "/v1/tenants/{tenant}/subjects/{subject}/events", Action::ReadTimeline, R::Subject, Some("subject"), "reader, privacy_officer, admin, per purpose", "A subject's timeline (?purpose= required; &from=&to=&type=&limit=&cursor=); fields the purpose may not see read as null"),
+    guarded(route("GET", "/v1/tenants/{tenant}/subjects/{subject}/events", Action::ReadTimeline, R::Subject, Some("subject"), "reader, privacy_officer, admin, per purpose", "A subject's timeline (?purpose= required; &from=&to=&type=&limit=&cursor=); fields the purpose may not see read as null")),
     route("GET", "/v1/tenants/{tenant}/subjects/{subject}/consents", Action::ManageConsent, R::Subject, Some("subject"), "privacy_officer, admin", "A subject's consents in force, their history, and the tenant's regimes"),
     route("PUT", "/v1/tenants/{tenant}/subjects/{subject}/consents/{purpose}", Action::ManageConsent, R::Subject, Some("subject"), "privacy_officer, admin", "Grant or deny a purpose for a subject ({granted, source: api|gpc|import}); in force when this returns"),
     route("POST", "/v1/tenants/{tenant}/consents", Action::ManageConsent, R::Tenant, None, "privacy_officer, admin", "Import consents: NDJSON lines {external_id, purpose, granted, source?, at?}"),
     route("GET", "/v1/tenants/{tenant}/consent-regimes", Action::Admin, R::Tenant, None, "admin", "The tenant's regime per purpose (opt_out unless set)"),
     route("PUT", "/v1/tenants/{tenant}/consent-regimes/{purpose}", Action::Admin, R::Tenant, None, "admin", "Set a purpose's regime: {regime: opt_in|opt_out}"),
-    post_read("/v1/tenants/{tenant}/access-requests", Action::AccessRequest, R::Tenant, "privacy_officer, admin", "Everything held about a subject (external id in the body) as a tar archive (GDPR art. 15, 20)"),
+    guarded(post_read("/v1/tenants/{tenant}/access-requests", Action::AccessRequest, R::Tenant, "privacy_officer, admin", "Everything held about a subject (external id in the body) as a tar archive (GDPR art. 15, 20)")),
     route("POST", "/v1/tenants/{tenant}/erasures", Action::Erase, R::Tenant, None, "privacy_officer, admin", "Erase a subject (external id in the body; now: purge at once): 202 once its key is destroyed and its rows hidden"),
     route("POST", "/v1/tenants/{tenant}/erasures/batch", Action::Erase, R::Tenant, None, "privacy_officer, admin", "Erase up to 10,000 subjects at once ({external_ids, now?, block_future?}): 202 with one request each"),
     route("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}", Action::Erase, R::Tenant, None, "privacy_officer, admin", "An erasure request: state (received, shredded, hidden, purged, derived, done) and history"),
@@ -92,16 +101,16 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/v1/tenants/{tenant}/audit/head", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "The audit log's current size and root, and its latest signed tree head"),
     route("GET", "/v1/tenants/{tenant}/audit/proofs/inclusion", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Inclusion proof (?index=&size=) per RFC 9162"),
     route("GET", "/v1/tenants/{tenant}/audit/proofs/consistency", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Consistency proof (?from=&to=) per RFC 9162"),
-    post_query("/v1/tenants/{tenant}/sql", Action::Query, R::Tenant, "reader, privacy_officer, admin, per purpose", "Run a read-only SQL query ({sql, purpose, max_rows?, timeout_ms?}); Accept: JSON, text/csv, Arrow IPC stream or Parquet; columns a purpose may not see read as NULL"),
+    guarded(post_query("/v1/tenants/{tenant}/sql", Action::Query, R::Tenant, "reader, privacy_officer, admin, per purpose", "Run a read-only SQL query ({sql, purpose, max_rows?, timeout_ms?}); Accept: JSON, text/csv, Arrow IPC stream or Parquet; columns a purpose may not see read as NULL")),
     // A cut is a read of events: audited after the build, with its statement and rows.
-    RouteSpec { default_purpose: Some("model_training"), ..post_query("/v1/tenants/{tenant}/datasets", Action::CutDataset, R::Tenant, "reader, admin, per purpose", "Cut a data set version ({name, sql, purpose = model_training, background?}): encrypted Parquet, manifest, subject bitmap; 201 with the manifest") },
+    guarded(RouteSpec { default_purpose: Some("model_training"), ..post_query("/v1/tenants/{tenant}/datasets", Action::CutDataset, R::Tenant, "reader, admin, per purpose", "Cut a data set version ({name, sql, purpose = model_training, background?}): encrypted Parquet, manifest, subject bitmap; 201 with the manifest") }),
     route("GET", "/v1/tenants/{tenant}/datasets", Action::Export, R::Tenant, None, "reader, admin, per purpose", "Data sets and their latest versions (?purpose=)"),
     route("GET", "/v1/tenants/{tenant}/datasets/{name}/versions", Action::Export, R::Dataset, Some("name"), "reader, admin, per purpose", "Every version's manifest"),
     route("GET", "/v1/tenants/{tenant}/datasets/{name}/versions/{version}", Action::Export, R::Dataset, Some("name"), "reader, admin, per purpose", "A version's manifest (version: a number or latest), with build progress while it builds"),
-    route("GET", "/v1/tenants/{tenant}/datasets/{name}/diff", Action::Export, R::Dataset, Some("name"), "reader, admin, per purpose", "Rows and subjects added and removed between two versions (?from=&to=)"),
-    signed_get("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/files/{file}", "reader, admin, per purpose; or a signed link", "A version's Parquet file, decrypted; Range requests (206)"),
-    signed_get("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/arrow", "reader, admin, per purpose; or a signed link", "A version's rows as one Arrow IPC stream"),
-    post_read("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links", Action::Export, R::Tenant, "reader, admin, per purpose", "Short-lived signed URLs for a version's files and Arrow stream ({ttl_s}), usable without a key"),
+    guarded(route("GET", "/v1/tenants/{tenant}/datasets/{name}/diff", Action::Export, R::Dataset, Some("name"), "reader, admin, per purpose", "Rows and subjects added and removed between two versions (?from=&to=); both must be exportable for the purpose")),
+    guarded(signed_get("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/files/{file}", "reader, admin, per purpose; or a signed link", "A version's Parquet file, decrypted; Range requests (206). Refused (403) unless the purpose sees every class it holds; 409 with the successor once a subject it holds was erased or refused the purpose")),
+    guarded(signed_get("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/arrow", "reader, admin, per purpose; or a signed link", "A version's rows as one Arrow IPC stream (streamed batch by batch); refused like files")),
+    guarded(post_read("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links", Action::Export, R::Tenant, "reader, admin, per purpose", "Short-lived signed URLs for a version's files and Arrow stream ({ttl_s}), usable without a key; the version must be exportable for the purpose")),
     route("GET", "/v1/tenants/{tenant}/subjects/{subject}/lineage", Action::AccessRequest, R::Subject, Some("subject"), "privacy_officer, admin", "Every data set version (and model) that holds the subject"),
     post_read("/v1/tenants/{tenant}/audit/reports/subject", Action::ReadAudit, R::AuditLog, "privacy_officer, admin", "Every decision about one subject (external id in the body); ?format=csv"),
     route("GET", "/v1/tenants/{tenant}/audit/reports/principal", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Everything one principal did (?principal=key:<id>|user:<sub>&from=&to=&format=csv)"),

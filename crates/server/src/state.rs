@@ -3,7 +3,8 @@
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use steward_engine::{Engine, EngineError};
+use steward_engine::{Engine, EngineConfig, EngineError};
+use steward_query::{PoolConfig, WorkPool};
 use tokio::sync::Semaphore;
 
 use steward_access::{Principal, RateLimit};
@@ -18,15 +19,21 @@ pub struct AppState {
     ready: Arc<AtomicBool>,
     engine_calls: Arc<Semaphore>,
     pub(crate) limiter: Arc<RateLimiter>,
-    /// Queries and data set builds running at once; each holds a memory pool of its own.
-    queries: Arc<Semaphore>,
+    /// Where SQL, builds and exports run: a runtime of its own, bounded (at most
+    /// `PoolConfig::jobs_max` jobs; one more waits a while, then gets 503).
+    pub pool: Arc<WorkPool>,
     pub datasets: Arc<steward_lineage::Datasets>,
     options: ServerOptions,
 }
 
-/// Queries at once; more wait up to [`QUERY_WAIT`], then get 503.
-pub const QUERIES_MAX: usize = 4;
-pub const QUERY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Why the server's services could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("the heavy-work pool: {0}")]
+    Pool(#[from] std::io::Error),
+}
 
 /// Deployment-wide settings of the HTTP edge.
 #[derive(Clone, Debug, Default)]
@@ -56,29 +63,61 @@ pub(crate) fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
+fn dataset_config(options: &ServerOptions) -> steward_lineage::DatasetConfig {
+    steward_lineage::DatasetConfig {
+        on_erasure: if options.erasure_marks_only { steward_lineage::OnErasure::MarkOnly } else { steward_lineage::OnErasure::Rebuild },
+        opt_out_grace: options.opt_out_grace.unwrap_or(std::time::Duration::from_secs(24 * 3600)),
+    }
+}
+
+fn lineage_sink(data_dir: &std::path::Path, options: &ServerOptions) -> steward_lineage::openlineage::LineageSink {
+    steward_lineage::openlineage::LineageSink::new(Some(data_dir.join("lineage").join("openlineage.ndjson")), options.openlineage_url.clone())
+}
+
 impl AppState {
+    /// Opens the data directory with every kind of derived artifact registered before any
+    /// background thread starts (so no erasure can advance without them), and the services
+    /// over it. What `steward serve` runs.
+    pub fn open(config: EngineConfig, options: ServerOptions) -> Result<AppState, StartError> {
+        prometheus();
+        let pool = WorkPool::new(PoolConfig::default())?;
+        let made: Arc<parking_lot::Mutex<Option<Arc<steward_lineage::Datasets>>>> = Arc::default();
+        let engine = {
+            let (made, pool, options) = (made.clone(), pool.clone(), options.clone());
+            Engine::builder(config)
+                .kind(move |engine| {
+                    let datasets = steward_lineage::Datasets::new(engine.clone(), dataset_config(&options), lineage_sink(engine.data_dir(), &options), pool);
+                    let kind = steward_lineage::DatasetKind::new(&datasets);
+                    *made.lock() = Some(datasets);
+                    kind
+                })
+                .open()?
+        };
+        let datasets = made.lock().take().ok_or(EngineError::NotFound { what: "data sets service" })?;
+        Ok(AppState::assemble(engine, datasets, pool, options))
+    }
+
+    /// Over an engine opened without artifact kinds (tests of the HTTP edge): data sets cut
+    /// here are not followed by the ledger.
     pub fn new(engine: Arc<Engine>) -> AppState {
         AppState::with_options(engine, ServerOptions::default())
     }
 
     pub fn with_options(engine: Arc<Engine>, options: ServerOptions) -> AppState {
         prometheus();
-        let config = steward_lineage::DatasetConfig {
-            on_erasure: if options.erasure_marks_only { steward_lineage::OnErasure::MarkOnly } else { steward_lineage::OnErasure::Rebuild },
-            opt_out_grace: options.opt_out_grace.unwrap_or(std::time::Duration::from_secs(24 * 3600)),
-        };
-        let sink = steward_lineage::openlineage::LineageSink::new(Some(engine.data_dir().join("lineage").join("openlineage.ndjson")), options.openlineage_url.clone());
-        let datasets = steward_lineage::Datasets::new(engine.clone(), config, sink);
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            engine.set_derived(Arc::new(crate::lineage_hook::LineageHook { datasets: datasets.clone(), handle }));
-        }
+        let pool = WorkPool::new(PoolConfig::default()).unwrap_or_else(|e| panic!("cannot start the heavy-work pool: {e}"));
+        let datasets = steward_lineage::Datasets::new(engine.clone(), dataset_config(&options), lineage_sink(engine.data_dir(), &options), pool.clone());
+        AppState::assemble(engine, datasets, pool, options)
+    }
+
+    fn assemble(engine: Arc<Engine>, datasets: Arc<steward_lineage::Datasets>, pool: Arc<WorkPool>, options: ServerOptions) -> AppState {
         AppState {
             datasets,
             engine,
             ready: Arc::new(AtomicBool::new(true)),
             engine_calls: Arc::new(Semaphore::new(ENGINE_CALLS_MAX)),
             limiter: Arc::new(RateLimiter::default()),
-            queries: Arc::new(Semaphore::new(QUERIES_MAX)),
+            pool,
             options,
         }
     }
@@ -92,6 +131,7 @@ impl AppState {
         }
     }
 
+    /// Serving (not shutting down) and no background worker failing.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
     }
@@ -100,14 +140,6 @@ impl AppState {
         self.ready.store(false, Ordering::SeqCst);
     }
 
-    /// A slot for a query or data set build.
-    pub(crate) async fn query_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-        match tokio::time::timeout(QUERY_WAIT, self.queries.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_)) => Err(ApiError::unavailable("shutting down")),
-            Err(_) => Err(ApiError::unavailable(format!("{QUERIES_MAX} queries are running; retry later"))),
-        }
-    }
 
     /// Runs a blocking engine call on the blocking pool, at most ENGINE_CALLS_MAX at once.
     pub async fn blocking<T: Send + 'static>(

@@ -42,7 +42,7 @@ async fn allow_everything(request: Request, next: Next) -> Response {
         Some(tenant) => Principal::Key { tenant, key_id: "unguarded".to_owned(), role: Role::Admin, purposes: Vec::new(), rate_limit: None },
         None => Principal::Operator,
     };
-    parts.extensions.insert(Authorized { principal, purpose: None, visible: PrivacyClass::ALL.to_vec(), policy_ids: Vec::new() });
+    parts.extensions.insert(Authorized::unguarded(principal, PrivacyClass::ALL.to_vec()));
     next.run(Request::from_parts(parts, body)).await
 }
 

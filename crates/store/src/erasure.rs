@@ -12,6 +12,7 @@
 //! crash resumes by running the steps again.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use steward_crypto::{hmac_sha256, Key256, Pseudonym, WrappedKey};
 
 use crate::partition::Partition;
@@ -116,6 +117,7 @@ impl Partition {
             let mut pending = self.pending_keys.lock();
             let mut cache = self.key_cache.lock();
             let mut tombstones = self.tombstones.write();
+            let tombstones = Arc::make_mut(&mut tombstones);
             for subject in &fresh {
                 pending.remove(subject);
                 cache.remove(subject);
@@ -124,6 +126,12 @@ impl Partition {
         }
         metrics::counter!("steward_subjects_shredded_total", "tenant" => self.config.tenant.clone()).increment(fresh.len() as u64);
         Ok(out)
+    }
+
+    /// The erased subjects whose rows are hidden until purged (rows with `seq <=` the value),
+    /// as one immutable snapshot: readers hold it, a shred or purge replaces it.
+    pub fn tombstones(&self) -> Arc<HashMap<Pseudonym, u64>> {
+        self.tombstones.read().clone()
     }
 
     /// Whether the subject has a tombstone (shredded, not yet purged).
@@ -178,6 +186,7 @@ impl Partition {
         })?;
         {
             let mut tombstones = self.tombstones.write();
+            let tombstones = Arc::make_mut(&mut tombstones);
             for subject in cuts.keys() {
                 tombstones.remove(subject);
             }

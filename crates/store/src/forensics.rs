@@ -72,9 +72,24 @@ impl Partition {
             StoreError::Crypto(e) => sealed(e),
             other => other,
         })?;
+        self.open_dataset_file_with(path, &key)
+    }
+
+    /// Opens a sealed data set file with a key wrapped under this tenant's key (a key kept in
+    /// the tenant catalog, the header naming it), as [`Partition::open_dataset_file`] does.
+    pub fn open_dataset_file_wrapped(&self, path: &Path, wrapped: &WrappedKey) -> Result<(Vec<u8>, Option<Vec<u8>>), StoreError> {
+        let key = self.tenant_key.unwrap_key(wrapped, &dataset_file_key_context(&self.config.tenant)).map_err(|e| StoreError::Corrupted { what: "sealed data set file", path: path.to_owned(), reason: e.to_string() })?;
+        self.open_dataset_file_with(path, &key)
+    }
+
+    fn open_dataset_file_with(&self, path: &Path, key: &Key256) -> Result<(Vec<u8>, Option<Vec<u8>>), StoreError> {
+        let sealed = |e: CryptoError| match e {
+            CryptoError::SealedFileIo { source } => StoreError::Io { path: path.to_owned(), source },
+            other => StoreError::Corrupted { what: "sealed data set file", path: path.to_owned(), reason: other.to_string() },
+        };
         let file = std::fs::File::open(path).map_err(StoreError::io(path))?;
         let context = dataset_file_key_context(&self.config.tenant);
-        let plain = SealedReader::open(file, &key, &context).and_then(|r| r.read_all()).map_err(sealed)?;
+        let plain = SealedReader::open(file, key, &context).and_then(|r| r.read_all()).map_err(sealed)?;
         let values = parquet_values_text(path, &plain)?;
         Ok((plain, values))
     }

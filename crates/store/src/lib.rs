@@ -21,13 +21,15 @@ mod retention;
 mod rewrite;
 mod scan;
 mod segment;
+mod subject_scan;
 
-pub use catalog::{Catalog, CatalogError, SegmentMeta};
+pub use catalog::{Catalog, CatalogError, CatalogTxn, SegmentMeta};
 pub use dedup::EventKey;
 pub use erasure::{Purged, Shredded};
 pub use retention::Expired;
 pub use scan::{ReadSnapshot, ScanBounds};
 pub use segment::{Segment, COLUMN_NAMES};
+pub use subject_scan::Admit;
 pub use rewrite::Rewritten;
 pub use error::StoreError;
 pub use partition::{AppendOutcome, Partition, PartitionConfig, PartitionKeys, PartitionStats, SubjectScan};

@@ -17,7 +17,7 @@ use steward_wal::{Wal, WalConfig};
 
 use crate::catalog::{Catalog, SegmentMeta};
 use crate::dedup::{DedupIndex, EventKey};
-use crate::limits::{BATCH_EVENTS_MAX, FROZEN_MEMTABLES_MAX, MEMTABLE_BYTES_MAX, SCAN_EVENTS_MAX};
+use crate::limits::{BATCH_EVENTS_MAX, FROZEN_MEMTABLES_MAX, MEMTABLE_BYTES_MAX};
 use crate::memtable::Memtable;
 use crate::record::{decode_batch, encode_batch, EventRecord, NewEvent, WalBatch};
 use crate::segment::{segment_key_context, sync_dir, write_segment, Packing, Segment};
@@ -110,7 +110,8 @@ pub struct Partition {
     next_segment_id: AtomicU64,
     poisoned: AtomicBool,
     /// Erased subjects whose rows are hidden until purged: every row with seq <= the value.
-    pub(crate) tombstones: RwLock<HashMap<Pseudonym, u64>>,
+    /// Shared with every read snapshot taken since the last change (copy on write).
+    pub(crate) tombstones: RwLock<Arc<HashMap<Pseudonym, u64>>>,
     /// Keyed hashes of destroyed subject keys: a copy met in the WAL or a memtable is never
     /// installed again.
     pub(crate) destroyed: Mutex<std::collections::HashSet<[u8; 32]>>,
@@ -194,7 +195,7 @@ impl Partition {
             compaction_lock: Mutex::new(()),
             next_segment_id: AtomicU64::new(next_segment_id),
             poisoned: AtomicBool::new(false),
-            tombstones: RwLock::new(tombstones),
+            tombstones: RwLock::new(Arc::new(tombstones)),
             destroyed: Mutex::new(destroyed),
             config,
         };
@@ -529,47 +530,6 @@ impl Partition {
         metrics::counter!("steward_compactions_total", "tenant" => self.config.tenant.clone()).increment(1);
         self.publish_gauges();
         Ok(true)
-    }
-
-    /// The subject's events in (time, seq) order after the filters; `.1` is true if more follow.
-    pub fn scan_subject(&self, scan: &SubjectScan) -> Result<(Vec<EventRecord>, bool), StoreError> {
-        let limit = scan.limit.clamp(1, SCAN_EVENTS_MAX);
-        let hidden_through = self.tombstones.read().get(&scan.subject).copied();
-        let keep = |r: &EventRecord| {
-            let e = &r.event;
-            hidden_through.is_none_or(|cut| r.seq > cut)
-                && scan.from_us.is_none_or(|from| e.time_us >= from)
-                && scan.to_us.is_none_or(|to| e.time_us < to)
-                && scan.types.as_ref().is_none_or(|types| types.iter().any(|t| t == &e.event_type))
-                && scan.after.is_none_or(|after| (e.time_us, r.seq) > after)
-        };
-        let mut out = Vec::new();
-        let (frozen, segments) = {
-            let state = self.state.read();
-            state.active.scan_subject(&scan.subject, |r| {
-                if keep(r) {
-                    out.push(r.clone());
-                }
-            });
-            (state.frozen.clone(), state.segments.clone())
-        };
-        for table in &frozen {
-            table.scan_subject(&scan.subject, |r| {
-                if keep(r) {
-                    out.push(r.clone());
-                }
-            });
-        }
-        for segment in &segments {
-            if scan.from_us.is_some_and(|from| segment.meta.max_time_us < from) || scan.to_us.is_some_and(|to| segment.meta.min_time_us >= to) {
-                continue;
-            }
-            out.extend(segment.scan_subject(&scan.subject)?.into_iter().filter(|r| keep(r)));
-        }
-        out.sort_unstable_by_key(|r| (r.event.time_us, r.seq));
-        let more = out.len() > limit;
-        out.truncate(limit);
-        Ok((out, more))
     }
 
     pub fn stats(&self) -> PartitionStats {

@@ -70,7 +70,7 @@ impl Partition {
     pub fn read_snapshot(&self, bounds: &ScanBounds) -> Result<ReadSnapshot, StoreError> {
         let mut rows: Vec<&(EventRecord, EventKey)> = Vec::new();
         let state = self.state.read();
-        let tombstones = Arc::new(self.tombstones.read().clone());
+        let tombstones = self.tombstones.read().clone();
         let tables = std::iter::once(&state.active).chain(state.frozen.iter().map(|t| t.as_ref()));
         let mut max_seq = 0u64;
         for table in tables {

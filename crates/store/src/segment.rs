@@ -16,7 +16,6 @@ use parquet::encryption::decrypt::FileDecryptionProperties;
 use parquet::encryption::encrypt::FileEncryptionProperties;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
-use parquet::file::statistics::Statistics;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -30,7 +29,6 @@ use crate::StoreError;
 
 /// Column order of the segment format; `format_version` 1.
 pub const SEGMENT_FORMAT_VERSION: u32 = 1;
-const COL_SUBJECT: usize = 0;
 const COL_EVENT_KEY: usize = 3;
 
 /// Column names in segment order (format v1).
@@ -214,47 +212,25 @@ impl Segment {
         builder.build().map_err(self.perr())
     }
 
-    /// Row groups whose subject statistics may contain `subject`.
-    fn row_groups_for(&self, subject: &Pseudonym) -> Result<Vec<usize>, StoreError> {
+    /// A reader of some root columns of some row groups, optionally only the selected rows,
+    /// in batches of a whole row group.
+    pub(crate) fn reader_with(
+        &self,
+        row_groups: Vec<usize>,
+        columns: Option<&[usize]>,
+        selection: Option<parquet::arrow::arrow_reader::RowSelection>,
+    ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, StoreError> {
         let meta = self.reader_meta()?;
-        let groups = meta.metadata().row_groups();
-        let mut out = Vec::new();
-        for (i, group) in groups.iter().enumerate() {
-            let keep = match group.column(COL_SUBJECT).statistics() {
-                Some(Statistics::FixedLenByteArray(stats)) => match (stats.min_opt(), stats.max_opt()) {
-                    (Some(min), Some(max)) => min.data() <= subject.as_bytes().as_slice() && subject.as_bytes().as_slice() <= max.data(),
-                    _ => true,
-                },
-                _ => true,
-            };
-            if keep {
-                out.push(i);
-            }
+        let file = std::fs::File::open(&self.path).map_err(StoreError::io(&self.path))?;
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta).with_row_groups(row_groups).with_batch_size(ROW_GROUP_ROWS);
+        if let Some(columns) = columns {
+            let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
+            builder = builder.with_projection(mask);
         }
-        Ok(out)
-    }
-
-    /// Every row of `subject` in this segment, in (time, seq) order.
-    pub fn scan_subject(&self, subject: &Pseudonym) -> Result<Vec<EventRecord>, StoreError> {
-        if subject < &self.meta.min_subject || subject > &self.meta.max_subject {
-            return Ok(Vec::new());
+        if let Some(selection) = selection {
+            builder = builder.with_row_selection(selection);
         }
-        let groups = self.row_groups_for(subject)?;
-        let mut out = Vec::new();
-        if groups.is_empty() {
-            return Ok(out);
-        }
-        for batch in self.reader(groups, None)? {
-            let batch = batch.map_err(|e| self.corrupt(e.to_string()))?;
-            let subjects = column::<FixedSizeBinaryArray>(&batch, COL_SUBJECT, &self.path)?;
-            let target = subject.as_bytes().as_slice();
-            let start = partition_point(subjects.len(), |i| subjects.value(i) < target);
-            let end = partition_point(subjects.len(), |i| subjects.value(i) <= target);
-            for i in start..end {
-                out.push(self.row(&batch, i)?.0);
-            }
-        }
-        Ok(out)
+        builder.build().map_err(self.perr())
     }
 
     /// Every row with its event key (for compaction).
@@ -284,7 +260,7 @@ impl Segment {
         Ok(())
     }
 
-    fn row(&self, batch: &RecordBatch, i: usize) -> Result<(EventRecord, EventKey), StoreError> {
+    pub(crate) fn row(&self, batch: &RecordBatch, i: usize) -> Result<(EventRecord, EventKey), StoreError> {
         let p = &self.path;
         let subject = Pseudonym::from_slice(column::<FixedSizeBinaryArray>(batch, 0, p)?.value(i)).map_err(|e| self.corrupt(e.to_string()))?;
         let key: [u8; 16] = column::<FixedSizeBinaryArray>(batch, 3, p)?.value(i).try_into().map_err(|_| self.corrupt("event key width".into()))?;
@@ -324,18 +300,4 @@ fn column<'a, T: 'static>(batch: &'a RecordBatch, i: usize, path: &Path) -> Resu
         path: path.to_owned(),
         reason: format!("column {i} has type {}", batch.column(i).data_type()),
     })
-}
-
-/// First index in 0..len for which `pred` is false (pred must be monotone).
-fn partition_point(len: usize, pred: impl Fn(usize) -> bool) -> usize {
-    let (mut lo, mut hi) = (0, len);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if pred(mid) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    lo
 }

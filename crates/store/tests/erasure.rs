@@ -31,7 +31,10 @@ fn event(partition: &Partition, n: u8, id: &str, time_us: i64) -> NewEvent {
 
 fn ids(partition: &Partition, n: u8) -> Vec<String> {
     let scan = SubjectScan { subject: subject(n), from_us: None, to_us: None, types: None, after: None, limit: 10_000 };
-    partition.scan_subject(&scan).unwrap().0.into_iter().map(|r| r.event.event_id).collect()
+    // What a reader sees: rows hidden by a tombstone are the read guard's to refuse.
+    let tombstones = partition.tombstones();
+    let admit = move |s: &steward_crypto::Pseudonym, seq: u64, _: &str, _: i64| tombstones.get(s).is_none_or(|&cut| seq > cut);
+    partition.scan_subject(&scan, &admit).unwrap().0.into_iter().map(|r| r.event.event_id).collect()
 }
 
 /// Every stored copy (segments and WAL) of subject `n`'s events, by id.

@@ -29,7 +29,7 @@ fn all_of(partition: &Partition, subject: u8) -> Vec<String> {
     let mut after = None;
     loop {
         let scan = SubjectScan { subject: Pseudonym::from_bytes([subject; 32]), from_us: None, to_us: None, types: None, after, limit: 10_000 };
-        let (rows, more) = partition.scan_subject(&scan).unwrap();
+        let (rows, more) = partition.scan_subject(&scan, &|_, _, _, _| true).unwrap();
         after = rows.last().map(|r| (r.event.time_us, r.seq));
         out.extend(rows.into_iter().map(|r| r.event.event_id));
         if !more {

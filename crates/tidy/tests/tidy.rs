@@ -56,7 +56,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
 ];
 
 /// Third-party crates only some crates may use: HTTP at the edge, async only where needed.
-const EDGE_ONLY: &[(&str, &[&str])] = &[("axum", &["server"]), ("tower-http", &["server"]), ("tokio", &["server", "cli", "bench"]), ("clap", &["cli", "bench"])];
+/// Dependencies only the edge may take. `query` takes tokio for one thing: the heavy-work
+/// pool (`query/src/pool.rs`), the runtime SQL, builds and exports run on apart from HTTP.
+const EDGE_ONLY: &[(&str, &[&str])] = &[("axum", &["server"]), ("tower-http", &["server"]), ("tokio", &["server", "cli", "bench", "query"]), ("clap", &["cli", "bench"])];
 
 fn normal_dependencies(manifest: &str) -> Vec<String> {
     let mut out = Vec::new();

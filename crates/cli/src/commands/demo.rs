@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use steward_access::Role;
 use steward_engine::{Engine, IngestOptions};
 
-use crate::commands::serve::{engine_config, runtime, serve, ServeArgs};
+use crate::commands::serve::{runtime, serve, ServeArgs};
 use crate::error::CliError;
 
 const TENANT: &str = "demo";
@@ -30,7 +30,8 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     let first_run = !args.data.join("STEWARD").exists();
     let operator_key = if first_run { Some(steward_engine::init(&args.data)?.operator_key) } else { None };
     let serve_args = ServeArgs { data: args.data.clone(), listen: args.listen.clone(), flush_interval_ms: 5_000, no_encrypt_at_rest: false, rate_limit: None, audit_head_interval_ms: steward_engine::AUDIT_HEAD_INTERVAL_MS, retention_check_interval_ms: 60_000, erasure_purge_after_s: 3600, openlineage_url: None, opt_out_grace_s: 24 * 3600, erasure_marks_only: false };
-    let engine = Engine::open(engine_config(&serve_args))?;
+    let state = crate::commands::serve::open(&serve_args)?;
+    let engine = state.engine.clone();
     if !engine.list_tenants()?.iter().any(|t| t.id == TENANT) {
         engine.create_tenant(TENANT)?;
     }
@@ -45,7 +46,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         .map(|role| engine.create_key(TENANT, steward_engine::NewKey::new(format!("demo-{}", role.as_str()), role)).map(|(_, token)| (role, token)))
         .collect::<Result<_, _>>()?;
     let sample_subject = steward_gen::user(args.seed, 0, None).email;
-    runtime()?.block_on(serve(engine, steward_server::ServerOptions::default(), &args.listen, move |addr| {
+    runtime()?.block_on(serve(state, &args.listen, move |addr| {
         let url = format!("http://{addr}");
         println!();
         println!("Steward demo running at {url}   (Ctrl-C stops it; data in {})", args.data.display());

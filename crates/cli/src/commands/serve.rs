@@ -1,8 +1,7 @@
 //! `steward serve`: run the HTTP server on a data directory until SIGINT/SIGTERM.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use steward_engine::{Engine, EngineConfig};
+use steward_engine::EngineConfig;
 
 use crate::error::CliError;
 
@@ -76,10 +75,18 @@ pub fn engine_config(args: &ServeArgs) -> EngineConfig {
 }
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
-    let engine = Engine::open(engine_config(&args))?;
-    runtime()?.block_on(serve(engine, server_options(&args), &args.listen, |addr| {
+    let state = open(&args)?;
+    runtime()?.block_on(serve(state, &args.listen, |addr| {
         println!("steward listening on http://{addr}");
     }))
+}
+
+/// Opens the data directory with every artifact kind registered, and the server's services.
+pub fn open(args: &ServeArgs) -> Result<steward_server::AppState, CliError> {
+    steward_server::AppState::open(engine_config(args), server_options(args)).map_err(|e| match e {
+        steward_server::StartError::Engine(e) => CliError::from(e),
+        steward_server::StartError::Pool(e) => CliError::io("heavy-work pool")(e),
+    })
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -87,11 +94,11 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 /// Binds, calls `on_bound` with the address, and serves until a shutdown signal.
-pub async fn serve(engine: Arc<Engine>, options: steward_server::ServerOptions, listen: &str, on_bound: impl FnOnce(std::net::SocketAddr)) -> Result<(), CliError> {
+pub async fn serve(state: steward_server::AppState, listen: &str, on_bound: impl FnOnce(std::net::SocketAddr)) -> Result<(), CliError> {
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(CliError::io(listen))?;
     let addr = listener.local_addr().map_err(CliError::io(listen))?;
     on_bound(addr);
-    steward_server::serve(engine, options, listener, shutdown_signal()).await.map_err(CliError::io("server"))
+    steward_server::serve(state, listener, shutdown_signal()).await.map_err(CliError::io("server"))
 }
 
 async fn shutdown_signal() {

@@ -14,12 +14,13 @@ use crate::{wire, ApiError, AppState};
 
 pub async fn create(
     State(state): State<AppState>,
-    _auth: Authorized,
+    auth: Authorized,
     Path(tenant): Path<String>,
     request: Result<Json<wire::Resolve>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let request = body(request)?;
-    let archive = state.blocking(move |engine| engine.access_archive(&tenant, &request.external_id)).await?;
+    let access = auth.subject_access();
+    let archive = state.blocking(move |engine| engine.access_archive(&tenant, &request.external_id, access)).await?;
     let facts = AuditFacts { rows: archive.events, subjects: archive.subject_ref.into_iter().collect(), statement: None };
     let mut response = archive.tar.into_response();
     let headers = response.headers_mut();

@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use steward_crypto::Pseudonym;
@@ -51,20 +52,23 @@ pub async fn create(State(state): State<AppState>, auth: Authorized, Path(tenant
     if request.purpose.as_deref().is_some_and(|p| p != purpose) {
         return Err(ApiError::bad_request("purpose_mismatch", Some("purpose"), "the body and the query string name different purposes"));
     }
-    let permit = state.query_permit().await?;
     let visible = auth.visible.clone();
-    let reader = {
-        let (tenant, purpose, visible) = (tenant.clone(), purpose.clone(), visible.clone());
-        Arc::new(state.blocking(move |engine| engine.reader(&tenant, &purpose, visible)).await?)
+    let access = auth.read_access();
+    let guard = {
+        let tenant = tenant.clone();
+        Arc::new(state.blocking(move |engine| engine.read_guard(&tenant, access)).await?)
     };
     let build = BuildRequest { name: request.name.clone(), sql: request.sql.clone(), purpose, visible, built_by: auth.principal.audit_name() };
-    let statement = steward_query::session::normalize_for(&reader, &request.sql);
+    let statement = steward_query::session::normalize_for(&guard, &request.sql);
+    // The build runs on the heavy-work pool; its slot is taken before answering, so a
+    // background build that could not start is a 503 now, not a silent failure later.
+    let slot = state.pool.slot().await?;
     let datasets = state.datasets.clone();
     if request.background {
-        let (tenant2, name) = (tenant.clone(), request.name.clone());
+        let (tenant2, name, pool) = (tenant.clone(), request.name.clone(), state.pool.clone());
         tokio::spawn(async move {
-            let _permit = permit;
-            if let Err(error) = datasets.build(reader, &build, None, None).await {
+            let outcome = pool.spawn(slot, async move { datasets.build(guard, &build, None, None).await }).await;
+            if let Err(error) = outcome.map_err(steward_lineage::LineageError::from).and_then(|r| r) {
                 tracing::warn!(tenant = tenant2, dataset = name, %error, "background data set build failed");
             }
         });
@@ -72,8 +76,7 @@ pub async fn create(State(state): State<AppState>, auth: Authorized, Path(tenant
         response.extensions_mut().insert(AuditFacts { rows: 0, subjects: Vec::new(), statement: Some(statement) });
         return Ok(response);
     }
-    let manifest = datasets.build(reader, &build, None, None).await;
-    drop(permit);
+    let manifest = state.pool.spawn(slot, async move { datasets.build(guard, &build, None, None).await }).await.map_err(steward_lineage::LineageError::from).and_then(|r| r);
     let manifest = match manifest {
         Ok(m) => m,
         Err(error) => {
@@ -129,12 +132,31 @@ pub struct DiffParams {
     to: u32,
 }
 
-pub async fn diff(State(state): State<AppState>, _auth: Authorized, Path((tenant, name)): Path<(String, String)>, params: Result<Query<DiffParams>, QueryRejection>) -> Result<Response, ApiError> {
+pub async fn diff(State(state): State<AppState>, auth: Authorized, Path((tenant, name)): Path<(String, String)>, params: Result<Query<DiffParams>, QueryRejection>) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
+    let guard = guard_for(&state, &auth, &tenant).await?;
     let datasets = state.datasets.clone();
-    let diff = tokio::task::spawn_blocking(move || datasets.diff(&tenant, &name, params.from, params.to)).await.map_err(|_| ApiError::internal())??;
+    let diff = state.pool.blocking(move || datasets.diff(&guard, &name, params.from, params.to)).await??;
     Ok(Json(diff).into_response())
 }
+
+/// The request's read guard (its purpose, as the policies decided).
+async fn guard_for(state: &AppState, auth: &Authorized, tenant: &str) -> Result<Arc<steward_engine::ReadGuard>, ApiError> {
+    let access = auth.read_access();
+    let tenant = tenant.to_owned();
+    Ok(Arc::new(state.blocking(move |engine| engine.read_guard(&tenant, access)).await?))
+}
+
+/// A streamed body fed by a producer on the heavy-work pool through a bounded channel.
+fn channel_body(rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>) -> axum::body::Body {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    axum::body::Body::from_stream(stream)
+}
+
+/// Chunks in flight between a producer and the socket: the memory bound of a download.
+const STREAM_CHUNKS_MAX: usize = 4;
+/// Bytes per chunk of a file download.
+const FILE_CHUNK_BYTES: u64 = 1 << 20;
 
 /// `bytes=a-b`, `bytes=a-` or `bytes=-n` against a length; None when absent.
 fn parse_range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, ApiError> {
@@ -160,30 +182,47 @@ fn parse_range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, ApiE
     Ok(Some((start, end)))
 }
 
-pub async fn file(State(state): State<AppState>, _auth: Authorized, Path((tenant, name, version, file)): Path<(String, String, String, String)>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn file(State(state): State<AppState>, auth: Authorized, Path((tenant, name, version, file)): Path<(String, String, String, String)>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let guard = guard_for(&state, &auth, &tenant).await?;
     let datasets = state.datasets.clone();
-    let (entry, reader) = tokio::task::spawn_blocking(move || {
-        let v = datasets.resolve_version(&tenant, &name, &version)?;
-        let (_, entry, reader) = datasets.open_reader(&tenant, &name, v, &file)?;
-        Ok::<_, steward_lineage::LineageError>((entry, reader))
-    })
-    .await
-    .map_err(|_| ApiError::internal())??;
+    let (entry, reader) = state
+        .pool
+        .blocking(move || {
+            let v = datasets.resolve_version(guard.tenant(), &name, &version)?;
+            let (_, entry, reader) = datasets.open_file(&guard, &name, v, &file)?;
+            Ok::<_, steward_lineage::LineageError>((entry, reader))
+        })
+        .await??;
     let len = reader.plaintext_len();
     let range = parse_range(&headers, len)?;
     let (start, end) = range.unwrap_or((0, len.saturating_sub(1)));
     let count = if len == 0 { 0 } else { end - start + 1 };
-    let bytes = tokio::task::spawn_blocking(move || if count == 0 { Ok(Vec::new()) } else { reader.read_range(start, count) }).await.map_err(|_| ApiError::internal())?.map_err(steward_lineage::LineageError::from)?;
-    metrics::counter!("steward_dataset_export_bytes_total").increment(bytes.len() as u64);
+    // Streamed a chunk at a time (decrypting only the chunks each covers), within a bound.
+    let (tx, rx) = tokio::sync::mpsc::channel(STREAM_CHUNKS_MAX);
+    state.pool.spawn_blocking_detached(move || {
+        let mut at = start;
+        let stop = start + count;
+        while at < stop {
+            let step = (stop - at).min(FILE_CHUNK_BYTES);
+            let chunk = reader.read_range(at, step).map(Bytes::from).map_err(std::io::Error::other);
+            let failed = chunk.is_err();
+            if tx.blocking_send(chunk).is_err() || failed {
+                return;
+            }
+            metrics::counter!("steward_dataset_export_bytes_total").increment(step);
+            at += step;
+        }
+    })?;
     let mut response = if range.is_some() {
-        let mut r = (StatusCode::PARTIAL_CONTENT, bytes).into_response();
+        let mut r = (StatusCode::PARTIAL_CONTENT, channel_body(rx)).into_response();
         r.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")).map_err(|_| ApiError::internal())?);
         r
     } else {
-        bytes.into_response()
+        channel_body(rx).into_response()
     };
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.apache.parquet"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", entry.sha256)) {
         h.insert(header::ETAG, etag);
@@ -192,23 +231,56 @@ pub async fn file(State(state): State<AppState>, _auth: Authorized, Path((tenant
     Ok(response)
 }
 
-pub async fn arrow(State(state): State<AppState>, _auth: Authorized, Path((tenant, name, version)): Path<(String, String, String)>) -> Result<Response, ApiError> {
-    let datasets = state.datasets.clone();
-    let (bytes, rows) = tokio::task::spawn_blocking(move || {
-        let v = datasets.resolve_version(&tenant, &name, &version)?;
-        let manifest = datasets.manifest(&tenant, &name, v)?;
-        if manifest.files_removed || !matches!(manifest.state, steward_lineage::VersionState::Ready | steward_lineage::VersionState::Superseded) {
-            return Err(steward_lineage::LineageError::Gone { message: format!("version {v} of {name} is not served") });
+/// Writes an IPC stream into the body channel in chunks of at least this size.
+const ARROW_CHUNK_BYTES: usize = 256 * 1024;
+
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buffer: Vec<u8>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        if self.buffer.len() >= ARROW_CHUNK_BYTES {
+            self.flush()?;
         }
-        let (schema, batches) = datasets.read_batches(&tenant, &name, v)?;
-        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
-        let bytes = steward_query::encode(steward_query::ResultFormat::Arrow, &schema, &batches, &Default::default())?;
-        Ok::<_, steward_lineage::LineageError>((bytes, rows))
-    })
-    .await
-    .map_err(|_| ApiError::internal())??;
-    metrics::counter!("steward_dataset_export_bytes_total").increment(bytes.len() as u64);
-    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.apache.arrow.stream"))], bytes).into_response();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buffer));
+        metrics::counter!("steward_dataset_export_bytes_total").increment(chunk.len() as u64);
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+}
+
+pub async fn arrow(State(state): State<AppState>, auth: Authorized, Path((tenant, name, version)): Path<(String, String, String)>) -> Result<Response, ApiError> {
+    let guard = guard_for(&state, &auth, &tenant).await?;
+    let datasets = state.datasets.clone();
+    let (batches, rows) = state
+        .pool
+        .blocking(move || {
+            let v = datasets.resolve_version(guard.tenant(), &name, &version)?;
+            let rows = datasets.exportable(&guard, &name, v)?.rows;
+            Ok::<_, steward_lineage::LineageError>((datasets.batches(&guard, &name, v)?, rows))
+        })
+        .await??;
+    // Streamed batch by batch from a producer on the pool: one row group in memory at a time.
+    let (tx, rx) = tokio::sync::mpsc::channel(STREAM_CHUNKS_MAX);
+    state.pool.spawn_blocking_detached(move || {
+        let error_tx = tx.clone();
+        let mut sink = ChannelWriter { tx, buffer: Vec::with_capacity(ARROW_CHUNK_BYTES) };
+        let result = batches.write_ipc(&mut sink).map(|_| ()).and_then(|()| std::io::Write::flush(&mut sink).map_err(|e| steward_lineage::LineageError::Parquet(e.to_string())));
+        if let Err(error) = result {
+            tracing::warn!(%error, "an Arrow export stopped before its end");
+            let _ = error_tx.blocking_send(Err(std::io::Error::other("export failed")));
+        }
+    })?;
+    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.apache.arrow.stream"))], channel_body(rx)).into_response();
     facts(&mut response, rows);
     Ok(response)
 }
@@ -234,14 +306,17 @@ pub async fn links(
         return Err(ApiError::bad_request("links_need_a_key", None, "signed links act for an API key; users and the operator download with their own credentials"));
     };
     let purpose = auth.purpose.clone().unwrap_or_default();
+    let guard = guard_for(&state, &auth, &tenant).await?;
     let datasets = state.datasets.clone();
-    let (t2, n2) = (tenant.clone(), name.clone());
-    let manifest = tokio::task::spawn_blocking(move || {
-        let v = datasets.resolve_version(&t2, &n2, &version)?;
-        datasets.manifest(&t2, &n2, v)
-    })
-    .await
-    .map_err(|_| ApiError::internal())??;
+    let n2 = name.clone();
+    // Refused now if a download for this purpose would be (and each use checks again).
+    let manifest = state
+        .pool
+        .blocking(move || {
+            let v = datasets.resolve_version(guard.tenant(), &n2, &version)?;
+            datasets.exportable(&guard, &n2, v)
+        })
+        .await??;
     let key = { let t = tenant.clone(); state.blocking(move |engine| engine.tenant_derived_key(&t, b"dataset-links")).await? };
     let expires = chrono::Utc::now().timestamp() + ttl as i64;
     let base = format!("/v1/tenants/{tenant}/datasets/{name}/versions/{}", manifest.version);
@@ -255,12 +330,13 @@ pub async fn links(
 
 pub async fn lineage(State(state): State<AppState>, _auth: Authorized, Path((tenant, subject)): Path<(String, String)>) -> Result<Response, ApiError> {
     let subject = Pseudonym::parse_hex(&subject).map_err(|_| ApiError::bad_request("invalid_subject", Some("subject"), "expected a 64-hex-digit pseudonym from subjects/resolve"))?;
-    let datasets = state.datasets.clone();
-    let t = tenant.clone();
-    let held = tokio::task::spawn_blocking(move || datasets.holding(&t, &subject)).await.map_err(|_| ApiError::internal())??;
-    let reference = state.blocking(move |engine| engine.subject_ref(&tenant, &subject)).await?;
-    let list: Vec<Value> = held.iter().map(|m| json!({"kind": "dataset", "name": m.name, "version": m.version, "state": m.state, "purpose": m.purpose, "built_at": m.built_at, "files_removed": m.files_removed})).collect();
-    let mut response = Json(json!({"subject": subject.to_hex(), "datasets": list, "models": []})).into_response();
+    // Every registered artifact kind answers through the ledger.
+    let (held, reference) = state.blocking(move |engine| Ok((engine.subject_lineage(&tenant, &subject)?, engine.subject_ref(&tenant, &subject)?))).await?;
+    let of_kind = |kind: &str| -> Vec<Value> {
+        held.iter().filter(|a| a.kind == kind).map(|a| json!({"kind": a.kind, "name": a.name, "version": a.version, "state": a.state, "purpose": a.purpose, "built_at": a.built_at})).collect()
+    };
+    let list = of_kind("dataset");
+    let mut response = Json(json!({"subject": subject.to_hex(), "datasets": list, "models": of_kind("model")})).into_response();
     response.extensions_mut().insert(AuditFacts { rows: list.len() as u64, subjects: reference.into_iter().collect(), statement: None });
     Ok(response)
 }

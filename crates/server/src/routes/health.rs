@@ -12,12 +12,20 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
+/// Ready while serving and while no background worker (flush, compaction and erasures, the
+/// ledger's workers) is failing: a worker whose last round panicked keeps this at 503 until
+/// it runs cleanly again.
 pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    if state.is_ready() {
-        Ok(Json(json!({"status": "ready"})))
-    } else {
-        Err(ApiError::unavailable("shutting down"))
+    if !state.is_ready() {
+        return Err(ApiError::unavailable("shutting down"));
     }
+    let failing = state.engine.failing_workers();
+    if !failing.is_empty() {
+        let mut error = ApiError::unavailable(format!("background workers failing: {}", failing.join(", ")));
+        error.errors = failing.iter().map(|w| json!({"worker": w})).collect();
+        return Err(error);
+    }
+    Ok(Json(json!({"status": "ready"})))
 }
 
 pub async fn metrics() -> impl IntoResponse {

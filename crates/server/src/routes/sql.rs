@@ -15,6 +15,7 @@ use serde_json::json;
 use steward_privacy::PrivacyClass;
 use steward_query::{QueryLimits, QueryOptions, ResultFormat, Session};
 
+
 use crate::auth::{AuditFacts, Authorized};
 use crate::routes::body;
 use crate::{ApiError, AppState};
@@ -71,22 +72,31 @@ pub async fn query(
         ApiError::new(StatusCode::NOT_ACCEPTABLE, "not_acceptable", "Accept one of application/json, text/csv, application/vnd.apache.arrow.stream, application/vnd.apache.parquet")
     })?;
     let limits = limits(&request)?;
-    let _permit = state.query_permit().await?;
     let visible = auth.visible.clone();
-    let reader = {
-        let (tenant, purpose, visible) = (tenant.clone(), purpose.clone(), visible.clone());
-        Arc::new(state.blocking(move |engine| engine.reader(&tenant, &purpose, visible)).await?)
+    let access = auth.read_access();
+    let guard = {
+        let tenant = tenant.clone();
+        Arc::new(state.blocking(move |engine| engine.read_guard(&tenant, access)).await?)
     };
-    let session = Session::open(reader, &limits, &QueryOptions::default()).await?;
-    let statement = session.normalize(&request.sql);
-    let outcome = tokio::time::timeout(limits.timeout + Duration::from_millis(250), async { session.start(&request.sql).await?.collect().await }).await;
+    let statement = steward_query::session::normalize_for(&guard, &request.sql);
+    // Planned, run and collected on the heavy-work pool, never on the HTTP runtime.
+    let sql = request.sql.clone();
+    let run_limits = limits.clone();
+    let outcome = state
+        .pool
+        .run(async move {
+            let session = Session::open(guard, &run_limits, &QueryOptions::default()).await?;
+            match tokio::time::timeout(run_limits.timeout + Duration::from_millis(250), async { session.start(&sql).await?.collect().await }).await {
+                Ok(result) => result,
+                Err(_) => Err(steward_query::QueryError::Timeout { limit_ms: run_limits.timeout.as_millis() as u64 }),
+            }
+        })
+        .await
+        .map_err(steward_query::QueryError::from)
+        .and_then(|r| r);
     let result = match outcome {
-        Ok(Ok(result)) => result,
-        Ok(Err(error)) => return Ok(with_facts(ApiError::from(error).into_response(), 0, statement)),
-        Err(_) => {
-            let error = ApiError::from(steward_query::QueryError::Timeout { limit_ms: limits.timeout.as_millis() as u64 });
-            return Ok(with_facts(error.into_response(), 0, statement));
-        }
+        Ok(result) => result,
+        Err(error) => return Ok(with_facts(ApiError::from(error).into_response(), 0, statement)),
     };
     metrics::counter!("steward_sql_queries_total").increment(1);
     metrics::counter!("steward_sql_rows_scanned_total").increment(result.rows_scanned);
@@ -97,9 +107,7 @@ pub async fn query(
     extra.insert("masked_classes".into(), json!(PrivacyClass::ALL.into_iter().filter(|c| !visible.contains(c)).map(|c| c.as_str()).collect::<Vec<_>>()));
     extra.insert("stats".into(), json!({"segments_read": result.segments_read, "row_groups_read": result.row_groups_read, "rows_scanned": result.rows_scanned}));
     let rows = result.rows;
-    let bytes = tokio::task::spawn_blocking(move || steward_query::encode(format, &result.schema, &result.batches, &extra))
-        .await
-        .map_err(|_| ApiError::internal())??;
+    let bytes = state.pool.blocking(move || steward_query::encode(format, &result.schema, &result.batches, &extra)).await??;
     let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()))], bytes).into_response();
     response.headers_mut().insert("steward-row-count", HeaderValue::from(rows));
     Ok(with_facts(response, rows, statement))

@@ -72,12 +72,12 @@ pub async fn timeline(
         types: params.types.map(|t| t.split(',').map(str::to_owned).collect()),
         cursor: params.cursor.as_deref().map(Cursor::decode).transpose()?,
         limit: params.limit.unwrap_or(DEFAULT_LIMIT),
-        visible: visible.clone(),
-        purpose: Some(purpose.clone()),
     };
+    let access = auth.read_access();
     let (page, reference) = state
         .blocking(move |engine| {
-            let page = engine.timeline(&tenant, &query)?;
+            let guard = engine.read_guard(&tenant, access)?;
+            let page = engine.timeline(&guard, &query)?;
             let reference = engine.subject_ref(&tenant, &query.subject)?;
             Ok((page, reference))
         })
