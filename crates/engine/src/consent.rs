@@ -210,6 +210,11 @@ impl Tenant {
 }
 
 impl Engine {
+    /// Whether a purpose name is well formed (what every consent change checks).
+    pub fn check_purpose(&self, purpose: &str) -> Result<(), EngineError> {
+        check_purpose(purpose)
+    }
+
     /// Records a subject's decision about a purpose (appending it to the history) and makes
     /// it the one in force. Returns the decision stored.
     pub fn set_consent(&self, tenant: &str, subject: &Pseudonym, purpose: &str, granted: bool, source: ConsentSource, at: Option<DateTime<Utc>>) -> Result<Consent, EngineError> {

@@ -516,7 +516,8 @@ impl Datasets {
         }
         manifest.subjects = bitmap.len();
         manifest.oldest_by_type = admitted.oldest_by_type().into_iter().collect();
-        manifest.classes = Some(admitted.classes().iter().map(|c| c.as_str().to_owned()).collect());
+        // Public fields are never restricted; the rest is what a download's purpose must see.
+        manifest.classes = Some(admitted.classes().iter().filter(|c| **c != PrivacyClass::Public).map(|c| c.as_str().to_owned()).collect());
         let mut bytes = Vec::new();
         bitmap.serialize_into(&mut bytes).map_err(LineageError::io(dir))?;
         crate::manifest::write_atomically(&dir.join("subjects.roaring"), &bytes)?;

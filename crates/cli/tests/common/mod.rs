@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod routes;
+
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -296,6 +298,8 @@ pub struct Resp {
     pub content_type: String,
     pub text: String,
     pub body: Value,
+    /// The `steward-read-guard` header: the purpose a route returning event data read under.
+    pub read_guard: Option<String>,
 }
 
 impl Resp {
@@ -402,10 +406,11 @@ impl Api {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
+        let read_guard = response.headers().get("steward-read-guard").and_then(|v| v.to_str().ok()).map(str::to_owned);
         // Binary answers (Parquet, Arrow) come back as lossy text: tests of those read bytes.
         let text = String::from_utf8_lossy(&response.body_mut().with_config().limit(256 << 20).read_to_vec()?).into_owned();
         let body = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()));
-        Ok(Resp { status, content_type, text, body })
+        Ok(Resp { status, content_type, text, body, read_guard })
     }
 }
 
@@ -475,7 +480,7 @@ fn parse_response(raw: &[u8]) -> Option<Resp> {
     };
     let text = String::from_utf8_lossy(body_bytes).into_owned();
     let body = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()));
-    Some(Resp { status, content_type, text, body })
+    Some(Resp { status, content_type, text, body, read_guard: None })
 }
 
 // ---------------------------------------------------------------------------------------------

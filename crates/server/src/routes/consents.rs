@@ -111,18 +111,27 @@ pub async fn import(State(state): State<AppState>, _auth: Authorized, Path(tenan
             Err((code, message)) => rejected.push(json!({"index": index, "code": code, "message": message})),
         }
     }
+    // Every line checked first (subjects resolved, purposes and values valid), then the valid
+    // ones applied together: one commit, and one ledger task per refused purpose, so data sets
+    // are redone once per version, not once per line.
     let (accepted, more_rejected) = state
         .blocking(move |engine| {
-            let mut accepted = 0u64;
             let mut rejected = Vec::new();
+            let mut changes = Vec::with_capacity(parsed.len());
             for (index, (line, source, at)) in parsed {
-                let result = engine.resolve_subject(&tenant, &line.external_id).and_then(|s| engine.set_consent(&tenant, &s, &line.purpose, line.granted, source, at));
-                match result {
-                    Ok(_) => accepted += 1,
+                match engine.resolve_subject(&tenant, &line.external_id) {
+                    Ok(subject) => {
+                        if let Err(steward_engine::EngineError::Invalid { code, message, .. }) = engine.check_purpose(&line.purpose) {
+                            rejected.push(json!({"index": index, "code": code, "message": message}));
+                            continue;
+                        }
+                        changes.push(steward_engine::ConsentChange { subject, purpose: line.purpose, granted: line.granted, source, at });
+                    }
                     Err(steward_engine::EngineError::Invalid { code, message, .. }) => rejected.push(json!({"index": index, "code": code, "message": message})),
                     Err(other) => return Err(other),
                 }
             }
+            let accepted = if changes.is_empty() { 0 } else { engine.set_consents(&tenant, &changes)?.len() as u64 };
             Ok((accepted, rejected))
         })
         .await?;
