@@ -44,6 +44,7 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         | ("POST", "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links") => &["admin", "reader"],
         ("GET", "/v1/tenants/{tenant}/subjects/{subject}/lineage") => &["admin", "privacy_officer"],
         ("GET", "/v1/tenants/{tenant}/audit/head")
+        | ("GET", "/v1/tenants/{tenant}/audit/heads")
         | ("GET", "/v1/tenants/{tenant}/audit/proofs/inclusion")
         | ("GET", "/v1/tenants/{tenant}/audit/proofs/consistency")
         | ("POST", "/v1/tenants/{tenant}/audit/reports/subject")

@@ -79,6 +79,12 @@ impl Engine {
         Ok((tenant.audit().head(), tenant.audit().latest_signed_head()))
     }
 
+    /// Signed heads of a tenant's log, oldest first, from index `start` (a monitor pins them).
+    pub fn audit_heads(&self, tenant: &str, start: usize, limit: usize) -> Result<steward_audit::HeadsPage, EngineError> {
+        let tenant = self.tenant(tenant)?;
+        tenant.audit().signed_heads_page(start, limit).map_err(|e| EngineError::Audit(e.to_string()))
+    }
+
     pub fn audit_inclusion(&self, tenant: &str, index: u64, tree_size: u64) -> Result<InclusionProof, EngineError> {
         let tenant = self.tenant(tenant)?;
         tenant.audit().prove_inclusion(index, tree_size).map_err(|e| EngineError::invalid("invalid_proof_request", None, e.to_string()))

@@ -206,4 +206,37 @@ mod tests {
         std::fs::rename(&moved, &outside).unwrap();
         assert!(engine.forensic_scan(&[needle.to_vec()], &[]).is_err());
     }
+
+    #[test]
+    fn files_whose_key_lives_in_the_catalog_open_until_the_key_is_destroyed() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::init(dir.path()).unwrap();
+        let mut config = EngineConfig::new(dir.path());
+        config.background = false;
+        let engine = Engine::open(config).unwrap();
+        engine.create_tenant("acme").unwrap();
+        let needle = b"canary-catalog-key-91c4@example.org";
+        let folder = dir.path().join("tenants").join("acme").join("datasets").join("d").join("v000001");
+        std::fs::create_dir_all(&folder).unwrap();
+        let write = |name: &str, reference: &[u8]| {
+            let path = folder.join(name);
+            let key = Key256::random();
+            let mut file = std::fs::File::create(&path).unwrap();
+            let mut writer = SealedWriter::new(&mut file, &key, &dataset_file_key_context("acme"), reference).unwrap();
+            writer.write_all(&[b"xx".as_slice(), needle.as_slice()].concat()).unwrap();
+            writer.finish().unwrap();
+            (path, key)
+        };
+        let (path, key) = write("a.sealed", b"ref:datasets/d/v000001/a");
+        let wrapped = engine.wrap_tenant_key("acme", &key, &dataset_file_key_context("acme")).unwrap();
+        engine.put_file_keys("acme", &[("datasets/d/v000001/a".into(), wrapped)]).unwrap();
+        let hits = engine.forensic_scan(&[needle.to_vec()], &[]).unwrap();
+        assert_eq!(hits, vec![ForensicHit { file: path.clone(), needle: 0, layer: "dataset", offset: Some(2) }]);
+        // Destroyed: nobody can open it any more, so it holds nothing readable.
+        assert_eq!(engine.destroy_file_keys("acme", &["datasets/d/".into()]).unwrap(), 1);
+        assert!(engine.forensic_scan(&[needle.to_vec()], &[]).unwrap().is_empty());
+        // A file naming a key the catalog never held cannot be vouched for.
+        write("b.sealed", b"ref:datasets/d/v000001/nowhere");
+        assert!(engine.forensic_scan(&[needle.to_vec()], &[]).is_err());
+    }
 }

@@ -70,6 +70,7 @@ fn routes() -> Router<AppState> {
         .route("/v1/tenants/{tenant}/erasures/{erasure_id}/receipt", get(erasures::receipt))
         .route("/v1/tenants/{tenant}/subjects/{subject}/events", get(subjects::timeline))
         .route("/v1/tenants/{tenant}/audit/head", get(audit::head))
+        .route("/v1/tenants/{tenant}/audit/heads", get(audit::heads))
         .route("/v1/tenants/{tenant}/audit/proofs/inclusion", get(audit::inclusion))
         .route("/v1/tenants/{tenant}/audit/proofs/consistency", get(audit::consistency))
         .route("/v1/tenants/{tenant}/sql", post(sql::query))

@@ -99,6 +99,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}", Action::Erase, R::Tenant, None, "privacy_officer, admin", "An erasure request: state (received, shredded, hidden, purged, derived, done) and history"),
     route("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}/receipt", Action::Erase, R::Tenant, None, "privacy_officer, admin", "The signed receipt of a done erasure (verify offline: steward receipt verify)"),
     route("GET", "/v1/tenants/{tenant}/audit/head", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "The audit log's current size and root, and its latest signed tree head"),
+    route("GET", "/v1/tenants/{tenant}/audit/heads", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Every signed tree head, oldest first (?start=&limit=), with the key that verifies them: what a monitor pins"),
     route("GET", "/v1/tenants/{tenant}/audit/proofs/inclusion", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Inclusion proof (?index=&size=) per RFC 9162"),
     route("GET", "/v1/tenants/{tenant}/audit/proofs/consistency", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Consistency proof (?from=&to=) per RFC 9162"),
     guarded(post_query("/v1/tenants/{tenant}/sql", Action::Query, R::Tenant, "reader, privacy_officer, admin, per purpose", "Run a read-only SQL query ({sql, purpose, max_rows?, timeout_ms?}); Accept: JSON, text/csv, Arrow IPC stream or Parquet; columns a purpose may not see read as NULL")),

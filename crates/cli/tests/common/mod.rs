@@ -39,6 +39,8 @@ pub struct Deployment {
     pub operator_key: String,
     /// RUST_LOG for servers started from here (None: the binary's default, info).
     pub rust_log: Option<String>,
+    /// Further environment of servers started from here (fault injection).
+    pub env: Vec<(String, String)>,
     starts: usize,
 }
 
@@ -74,7 +76,7 @@ impl Deployment {
         let operator_key = v["operator_key"].as_str().expect("operator_key").to_owned();
         assert!(!operator_key.is_empty());
         assert!(v["data_dir"].as_str().is_some(), "init --json names the data dir: {v}");
-        Deployment { root, data, logs, operator_key, rust_log: None, starts: 0 }
+        Deployment { root, data, logs, operator_key, rust_log: None, env: Vec::new(), starts: 0 }
     }
 
     pub fn root(&self) -> &Path {
@@ -110,6 +112,10 @@ impl Deployment {
             None => {
                 command.env_remove("RUST_LOG");
             }
+        }
+        command.env_remove("STEWARD_FAULT_PANIC");
+        for (name, value) in &self.env {
+            command.env(name, value);
         }
         let mut child = command.spawn().expect("spawn steward serve");
         let stdout = child.stdout.take().expect("piped stdout");

@@ -71,3 +71,31 @@ pub async fn consistency(
     let proof = state.blocking(move |engine| engine.audit_consistency(&tenant, params.from, params.to)).await?;
     Ok(Json(proof.to_json()))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadsParams {
+    start: Option<usize>,
+    limit: Option<usize>,
+}
+
+/// What a monitor needs to pin heads (as a Certificate Transparency monitor does): every
+/// signed head, oldest first, a page at a time, with the public key that verifies them. A
+/// monitor saves one, later asks for a consistency proof from its size to a newer head's, and
+/// `steward audit verify --since-head FILE` checks the same offline.
+pub async fn heads(State(state): State<AppState>, _auth: Authorized, Path(tenant): Path<String>, params: Result<Query<HeadsParams>, QueryRejection>) -> Result<Json<Value>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
+    let limit = params.limit.unwrap_or(100);
+    if limit == 0 || limit > 1000 {
+        return Err(ApiError::bad_request("invalid_limit", Some("limit"), "expected 1 to 1000"));
+    }
+    let (page, public_key) = state.blocking(move |engine| Ok((engine.audit_heads(&tenant, params.start.unwrap_or(0), limit)?, engine.audit_public_key()))).await?;
+    let next = (page.start + page.heads.len() < page.total).then_some(page.start + page.heads.len());
+    Ok(Json(json!({
+        "start": page.start,
+        "total": page.total,
+        "next_start": next,
+        "heads": page.heads.iter().map(steward_audit::head_json).collect::<Vec<_>>(),
+        "public_key": hex(public_key.as_bytes()),
+    })))
+}
