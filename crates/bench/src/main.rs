@@ -1,18 +1,21 @@
 //! `steward-bench`: whole-system durable-ingest benchmarks (in-process and over HTTP NDJSON),
 //! HTTP ingest with authorization and audit on against off (`http-guard`), erasure, and SQL
-//! analytics queries against DuckDB on the same rows (`sql`).
+//! analytics queries against DuckDB on the same rows (`sql`), ingest while heavy queries run
+//! (`contention`) and timeline page latency (`timeline`).
 //!
 //! Each subcommand prints one JSON line on stdout (progress goes to stderr), so
 //! `bench/ingest.sh` can collect, compare and take medians. Micro benchmarks of the parts
 //! (WAL append, sealing, pseudonyms, validation, batch encoding) are Criterion benches in
 //! `benches/`: `cargo bench -p steward-bench`.
 
+mod contention;
 mod erasure;
 mod http;
 mod http_guard;
 mod inproc;
 mod sql;
 mod stats;
+mod timeline;
 
 use clap::{Parser, Subcommand};
 use std::fmt::Display;
@@ -44,6 +47,10 @@ enum Command {
     Erasure(erasure::ErasureArgs),
     /// SQL: five analytics queries through steward-query, and the same rows as Parquet for DuckDB.
     Sql(sql::SqlArgs),
+    /// HTTP ingest and /healthz latency while heavy SQL queries run on the same server.
+    Contention(contention::ContentionArgs),
+    /// Timeline page latency of one subject over HTTP (first page, and the whole walk).
+    Timeline(timeline::TimelineArgs),
 }
 
 /// Why a run failed; printed on stderr, exit status 1.
@@ -68,6 +75,8 @@ fn main() -> ExitCode {
         Command::HttpGuard(args) => http_guard::run(args),
         Command::Erasure(args) => erasure::run(args),
         Command::Sql(args) => sql::run(args),
+        Command::Contention(args) => contention::run(args),
+        Command::Timeline(args) => timeline::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
