@@ -32,13 +32,7 @@ fn script(name: &str) -> PathBuf {
 }
 
 fn forensics(deployment: &Deployment, needles: &[&str]) -> Vec<Value> {
-    let mut command = Command::new(steward_bin());
-    command.args(["forensics", "scan", "--data"]).arg(&deployment.data);
-    for n in needles {
-        command.args(["--needle", n]);
-    }
-    let out = command.output().expect("run forensics scan");
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON hit")).collect()
+    forensics_scan(deployment, needles, false)
 }
 
 fn raw_get(url: &str, key: Option<&str>, range: Option<&str>) -> (u16, Vec<u8>) {

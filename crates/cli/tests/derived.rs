@@ -15,7 +15,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -40,14 +39,7 @@ fn ingest_all(api: &Api, keys: &TenantKeys, people: &[Person], per: usize) {
 }
 
 fn forensics(deployment: &Deployment, needles: &[&str]) -> Vec<Value> {
-    let mut command = Command::new(steward_bin());
-    command.args(["forensics", "scan", "--data"]).arg(&deployment.data);
-    for n in needles {
-        command.args(["--needle", n]);
-    }
-    let out = command.output().expect("run forensics scan");
-    assert!(out.status.code().is_some_and(|c| c <= 1), "forensics failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON hit")).collect()
+    forensics_scan(deployment, needles, false)
 }
 
 fn cut(api: &Api, key: &str, name: &str, sql: &str, purpose: &str) -> Value {

@@ -40,18 +40,7 @@ fn events(p: &Person, round: usize) -> Vec<Value> {
 }
 
 fn forensics(deployment: &Deployment, needles: &[&str]) -> Vec<Value> {
-    let mut command = Command::new(steward_bin());
-    command.args(["forensics", "scan", "--data"]).arg(&deployment.data);
-    for n in needles {
-        command.args(["--needle", n]);
-    }
-    for log in deployment.log_files() {
-        command.arg("--also").arg(log);
-    }
-    let out = command.output().expect("run forensics scan");
-    let hits: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON hit")).collect();
-    assert_eq!(out.status.code(), Some(if hits.is_empty() { 0 } else { 1 }), "{}", String::from_utf8_lossy(&out.stderr));
-    hits
+    forensics_scan(deployment, needles, true)
 }
 
 #[test]

@@ -449,12 +449,15 @@ impl Datasets {
         Ok(())
     }
 
-    /// Destroys a version's file keys (its files are unreadable from here on) and marks it.
-    pub(crate) fn withdraw(&self, tenant: &str, mut manifest: Manifest, why: &str) -> Result<(), LineageError> {
+    /// Destroys a version's file keys (its files are unreadable from here on) and marks it
+    /// withdrawn, reading its manifest afresh (a task may have moved it on meanwhile).
+    pub(crate) fn withdraw(&self, tenant: &str, manifest: Manifest, why: &str) -> Result<(), LineageError> {
         self.engine.destroy_file_keys(tenant, &[key_prefix(&manifest.name, manifest.version)])?;
-        if manifest.withdrawn.is_none() {
-            manifest.withdrawn = Some(why.to_owned());
-            self.write_manifest(tenant, &manifest)?;
+        let _serial = self.lock.lock();
+        let mut current = self.manifest(tenant, &manifest.name, manifest.version)?;
+        if current.withdrawn.is_none() && !current.files_removed && matches!(current.state, VersionState::Ready | VersionState::Superseded) {
+            current.withdrawn = Some(why.to_owned());
+            self.write_manifest(tenant, &current)?;
         }
         Ok(())
     }
@@ -596,7 +599,10 @@ impl Datasets {
     pub async fn resume(&self, tenant: &str) -> Result<u32, LineageError> {
         let mut resumed = 0;
         for mut manifest in self.all_versions(tenant)? {
-            if manifest.state != VersionState::Building {
+            // A build running in this process is not interrupted (its entry is made before its
+            // first manifest is written).
+            let running = self.in_flight.lock().contains_key(&(tenant.to_owned(), manifest.name.clone(), manifest.version));
+            if manifest.state != VersionState::Building || running {
                 continue;
             }
             let request = self.rebuild_request(tenant, &manifest)?;

@@ -744,3 +744,22 @@ pub fn wait_erasure_done(api: &Api, keys: &TenantKeys, id: &str) -> Value {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Runs `steward forensics scan` on the deployment's (stopped) data directory, with the server
+/// logs too when `with_logs`; returns every hit. Fails on anything but exit 0 (none) or 1 (hits).
+pub fn forensics_scan(deployment: &Deployment, needles: &[&str], with_logs: bool) -> Vec<Value> {
+    let mut command = Command::new(steward_bin());
+    command.args(["forensics", "scan", "--data"]).arg(&deployment.data);
+    for n in needles {
+        command.args(["--needle", n]);
+    }
+    if with_logs {
+        for log in deployment.log_files() {
+            command.arg("--also").arg(log);
+        }
+    }
+    let out = command.output().expect("run forensics scan");
+    let hits: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON hit")).collect();
+    assert_eq!(out.status.code(), Some(if hits.is_empty() { 0 } else { 1 }), "{}", String::from_utf8_lossy(&out.stderr));
+    hits
+}
