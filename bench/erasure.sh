@@ -9,7 +9,8 @@
 # compact the catalog), and a batch of BATCH (10000) subjects erased and purged together.
 # delta-rs (bench/erasure_delta.py): the same NDJSON as a Delta table, in arrival order and
 # sorted by subject; DELETE of the same heavy subject plus VACUUM. Medians to stdout and to
-# bench/out/erasure-<timestamp>.md; raw JSON lines beside it.
+# bench/out/erasure-<timestamp>.md; raw JSON lines beside it. NO_BUILD=1 skips the cargo build;
+# STEWARD and BIN name other steward and steward-bench binaries.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -25,10 +26,12 @@ raw="$out/erasure-$stamp.jsonl"
 target="${CARGO_TARGET_DIR:-$root/target}"
 [ -n "${NO_BUILD:-}" ] || cargo build --release -p steward-bench -p steward-cli
 events="$out/erasure-events-$EVENTS.ndjson"
-[ -s "$events" ] || "$target/release/steward" gen --events "$EVENTS" --seed 1 --out "$events"
+steward="${STEWARD:-$target/release/steward}"
+bin="${BIN:-$target/release/steward-bench}"
+[ -s "$events" ] || "$steward" gen --events "$EVENTS" --seed 1 --out "$events"
 for run in $(seq 1 "$RUNS"); do
   echo "== run $run/$RUNS: steward" >&2
-  "$target/release/steward-bench" erasure --events "$EVENTS" --shred "$SHRED" --batch "$BATCH" >> "$raw"
+  "$bin" erasure --events "$EVENTS" --shred "$SHRED" --batch "$BATCH" >> "$raw"
   echo "== run $run/$RUNS: delta-rs" >&2
   bench/.venv/bin/python bench/erasure_delta.py "$events" >> "$raw"
 done

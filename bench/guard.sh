@@ -14,7 +14,8 @@
 #
 # Usage: BEFORE=/path/to/old/steward bash bench/guard.sh
 # Environment (defaults): RUNS (3), PRELOAD (1000000), HEAVY_EVENTS (100000), EVENTS (150000),
-# RATE (10000), LIMIT (100), NO_BUILD=1 to skip the release build, CARGO_TARGET_DIR.
+# RATE (10000), LIMIT (100), NO_BUILD=1 to skip the release build, CARGO_TARGET_DIR; AFTER and
+# BENCH name other steward and steward-bench binaries (e.g. built from a clean worktree).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,8 +27,8 @@ EVENTS="${EVENTS:-150000}"
 RATE="${RATE:-10000}"
 LIMIT="${LIMIT:-100}"
 target="${CARGO_TARGET_DIR:-$root/target}"
-after="$target/release/steward"
-bench="$target/release/steward-bench"
+after="${AFTER:-$target/release/steward}"
+bench="${BENCH:-$target/release/steward-bench}"
 : "${BEFORE:?set BEFORE to the path of the older steward binary}"
 
 log() { printf 'guard.sh: %s\n' "$*" >&2; }
