@@ -6,6 +6,7 @@
 //! the OpenAPI document and the route-enumeration tests are built from).
 
 mod auth;
+mod conn;
 mod error;
 pub mod limits;
 mod observe;
@@ -17,6 +18,7 @@ mod state;
 mod unguarded;
 mod wire;
 
+pub use conn::{fd_budget, open_fds, raise_fd_limit, FdBudget};
 pub use error::ApiError;
 pub use openapi::{openapi_document, RouteSpec, ROUTES};
 pub use state::{AppState, ServerOptions, StartError};
@@ -34,6 +36,7 @@ pub fn app(state: AppState) -> Router {
     routes()
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize_route))
         .layer(axum::extract::DefaultBodyLimit::max(limits::JSON_BODY_BYTES_MAX))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), conn::body_deadline))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }
@@ -88,13 +91,29 @@ fn routes() -> Router<AppState> {
 }
 
 /// Serves until `shutdown` resolves, then drains requests and flushes every tenant.
+///
+/// Raises the soft descriptor limit to the hard one and caps connections so that the
+/// descriptors open now plus the configured reserve stay free for storage (see `conn.rs` for
+/// the timeouts and the refusal of connections over the cap).
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let engine: Arc<Engine> = state.engine.clone();
     let router = app(state.clone());
     let addr: SocketAddr = listener.local_addr()?;
-    tracing::info!(%addr, "serving");
-    // The client address goes into each decision's context (`context.source_ip`).
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await?;
+    let limits = state.connection_limits();
+    let fds_soft = match conn::raise_fd_limit() {
+        Ok(soft) => Some(soft),
+        Err(error) => {
+            tracing::warn!(%error, "descriptor limit unknown; connections capped by configuration only");
+            None
+        }
+    };
+    let budget = conn::fd_budget(&limits, fds_soft, conn::open_fds().unwrap_or(0));
+    if budget.reserve_short {
+        tracing::warn!(fds_soft, fds_open = budget.fds_open, fds_reserved = limits.fds_reserved, connections_max = budget.connections_max,
+            "the descriptor limit cannot hold the configured reserve; raise `ulimit -n`");
+    }
+    tracing::info!(%addr, connections_max = budget.connections_max, fds_soft, fds_open = budget.fds_open, "serving");
+    conn::accept_loop(listener, router, limits, budget, shutdown).await;
     state.set_not_ready();
     tracing::info!("shutting down: flushing memtables");
     let flushed = tokio::task::spawn_blocking(move || engine.shutdown()).await;

@@ -46,6 +46,8 @@ pub struct ServerOptions {
     pub opt_out_grace: Option<std::time::Duration>,
     /// On erasure, only remove affected data set versions' files (no successor).
     pub erasure_marks_only: bool,
+    /// Connection cap, header/idle/body timeouts and the descriptor reserve.
+    pub connections: crate::limits::ConnectionLimits,
 }
 
 /// The process-wide Prometheus recorder (metrics has one global recorder).
@@ -129,6 +131,10 @@ impl AppState {
             Principal::Key { rate_limit, .. } => rate_limit.or(self.options.default_rate_limit),
             Principal::User { .. } => self.options.default_rate_limit,
         }
+    }
+
+    pub fn connection_limits(&self) -> crate::limits::ConnectionLimits {
+        self.options.connections
     }
 
     /// Serving (not shutting down) and no background worker failing.

@@ -43,6 +43,65 @@ pub struct ServeArgs {
     /// On erasure, remove affected data set versions' files without building successors.
     #[arg(long)]
     pub erasure_marks_only: bool,
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
+}
+
+/// Bounds on connections (see `steward_server::limits`).
+#[derive(clap::Args, Clone, Debug)]
+pub struct ConnectionArgs {
+    /// A new connection, or a request's first byte, must be followed by the whole request head
+    /// within this; otherwise the connection is closed.
+    #[arg(long, default_value_t = steward_server::limits::HEADER_READ_TIMEOUT_MS_DEFAULT, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_ms: u64,
+    /// A keep-alive connection with no request in progress is closed after this.
+    #[arg(long, default_value_t = steward_server::limits::IDLE_TIMEOUT_MS_DEFAULT, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_ms: u64,
+    /// A request body may keep the server waiting this long for each 64 KiB (and for its end);
+    /// past it the request is answered 408 and the connection closed.
+    #[arg(long, default_value_t = steward_server::limits::BODY_READ_TIMEOUT_MS_DEFAULT, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_read_timeout_ms: u64,
+    /// Connections open at once; more are answered 503 (`too_many_connections`, Retry-After)
+    /// and closed. Lowered at startup so the descriptor reserve stays free.
+    #[arg(long, default_value_t = steward_server::limits::CONNECTIONS_MAX_DEFAULT, value_parser = parse_positive)]
+    pub max_connections: usize,
+    /// Descriptors kept free for storage beyond those open at startup (the soft
+    /// RLIMIT_NOFILE is raised to the hard limit first).
+    #[arg(long, default_value_t = steward_server::limits::FDS_RESERVED_DEFAULT)]
+    pub fd_reserve: usize,
+}
+
+impl Default for ConnectionArgs {
+    fn default() -> ConnectionArgs {
+        let limits = steward_server::limits::ConnectionLimits::default();
+        ConnectionArgs {
+            header_read_timeout_ms: steward_server::limits::HEADER_READ_TIMEOUT_MS_DEFAULT,
+            idle_timeout_ms: steward_server::limits::IDLE_TIMEOUT_MS_DEFAULT,
+            body_read_timeout_ms: steward_server::limits::BODY_READ_TIMEOUT_MS_DEFAULT,
+            max_connections: limits.connections_max,
+            fd_reserve: limits.fds_reserved,
+        }
+    }
+}
+
+impl ConnectionArgs {
+    pub fn limits(&self) -> steward_server::limits::ConnectionLimits {
+        use std::time::Duration;
+        steward_server::limits::ConnectionLimits {
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            body_read_timeout: Duration::from_millis(self.body_read_timeout_ms),
+            connections_max: self.max_connections,
+            fds_reserved: self.fd_reserve,
+        }
+    }
+}
+
+fn parse_positive(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("expected a positive number".to_owned()),
+    }
 }
 
 fn parse_rate_limit(text: &str) -> Result<steward_access::RateLimit, String> {
@@ -57,6 +116,7 @@ pub fn server_options(args: &ServeArgs) -> steward_server::ServerOptions {
         openlineage_url: args.openlineage_url.clone(),
         opt_out_grace: Some(std::time::Duration::from_secs(args.opt_out_grace_s)),
         erasure_marks_only: args.erasure_marks_only,
+        connections: args.connections.limits(),
     }
 }
 
