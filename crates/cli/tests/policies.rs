@@ -200,3 +200,45 @@ fn purposes_policies_users_limits_and_reports() {
     let out = Command::new(steward_bin()).args(["audit", "verify", "--data"]).arg(deployment.root().join("data")).args(["--tenant", TENANT]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Issue 10: an admin's deeply nested or long-chained policy text used to overflow a worker's
+/// stack and abort the server (every tenant down). Past the bounds it is a 400 with a stable
+/// code and a position; at the bounds it is stored and decides; the server stays up.
+#[test]
+fn deep_policy_texts_are_refused_and_the_server_stays_up() {
+    use steward_engine::steward_policy::limits::{POLICY_NESTING_MAX, POLICY_OPERATORS_MAX};
+    let mut deployment = Deployment::init();
+    let server = deployment.start(&[]);
+    let api = server.api();
+    let keys = tenant_with_keys(&api, &deployment.operator_key, TENANT);
+    let deep = |condition: String| format!("{DEFAULT_POLICIES}\n@id(\"deep\")\npermit (principal, action, resource)\nwhen {{ {condition} }};\n");
+    let check = |text: &str| api.post(&keys.path("/policies/check"), Some(&keys.admin), &json!({"role": "reader", "action": "query", "purpose": "analytics", "policies": text}));
+
+    for (what, condition) in [
+        ("150 nested parentheses", format!("{}true{}", "(".repeat(150), ")".repeat(150))),
+        ("150 nested sets", format!("{}1{}.isEmpty()", "[".repeat(150), "]".repeat(150))),
+        ("150 nested records", format!("{}1{} == {{}}", "{a: ".repeat(150), "}".repeat(150))),
+        ("420 chained &&", vec!["true"; 421].join(" && ")),
+        ("420 chained +", format!("{} == 3", vec!["1"; 421].join(" + "))),
+        ("420 chained if", format!("{}true{}", "if true then ".repeat(420), " else false".repeat(420))),
+        ("one level past the bound", format!("{}true{}", "(".repeat(POLICY_NESTING_MAX), ")".repeat(POLICY_NESTING_MAX))),
+        ("one operator past the bound", vec!["context has purpose"; POLICY_OPERATORS_MAX / 2 + 1].join(" && ")),
+    ] {
+        let text = deep(condition);
+        let refused = policy_put(&api, &keys.admin, &text).expect_problem(400, "policy_too_complex", what);
+        assert!(refused.body["detail"].as_str().is_some_and(|d| d.contains("line ")), "{what}: {}", refused.text);
+        assert!(!refused.text.contains("true") && !refused.text.contains("(("), "{what}: the answer echoes no text: {}", refused.text);
+        check(&text).expect_problem(400, "policy_too_complex", what);
+    }
+    assert!(api.get("/healthz", None).status == 200, "the server is up");
+    assert_eq!(api.get(&keys.path("/policies"), Some(&keys.admin)).expect(200, "get").body["version"], 0, "nothing stored");
+
+    // At the bounds: 31 brackets inside `when { }` around a chain of 127 operators.
+    let open = POLICY_NESTING_MAX - 1;
+    let at_limit = deep(format!("{}{}{}", "(".repeat(open), vec!["context has purpose"; POLICY_OPERATORS_MAX / 2].join(" && "), ")".repeat(open)));
+    let answer = check(&at_limit).expect(200, "a dry run at the bounds").body;
+    assert_eq!(answer["decision"], "allow", "{answer}");
+    policy_put(&api, &keys.admin, &at_limit).expect(200, "stored at the bounds");
+    let sql = api.post(&keys.path("/sql"), Some(&keys.reader), &json!({"sql": "SELECT count(*) AS n FROM events", "purpose": "analytics"}));
+    sql.expect(200, "requests are decided under the deep policy");
+}

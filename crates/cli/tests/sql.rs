@@ -205,3 +205,49 @@ fn the_cli_runs_one_statement_and_a_shell() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid_sql"), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(&history).unwrap().lines().count(), 3);
 }
+
+/// Issue 10: a 4 KB `SELECT 1+1+...+1` of about 2,000 terms, or a long AND/OR/|| chain, used
+/// to overflow a stack and abort the server; as a data set cut it also left a manifest
+/// `building` that every restart resumed and aborted on again. Past the bounds it is a 400
+/// before anything parses it; at the bounds it plans and runs; the server stays up.
+#[test]
+fn deep_and_long_sql_is_refused_and_the_server_stays_up() {
+    use steward_query::limits::{SQL_NESTING_MAX, SQL_OPERATORS_MAX};
+    let mut deployment = Deployment::init();
+    let server = deployment.start(&[]);
+    let api = server.api();
+    let keys = tenant_with_keys(&api, &deployment.operator_key, TENANT);
+    put_schema(&api, &keys.admin, TENANT, "play", &play_schema());
+    let events: Vec<_> = (0..3).map(|i| play_event(&format!("e-{i}"), "ann@example.org", &time_at(i * 1_000_000), "a@example.org", "trk_1", 100 * i)).collect();
+    assert_eq!(ingest(&api, &keys.writer, TENANT, &events)["accepted"], 3);
+
+    let attacks = [
+        ("2,000 terms of +", format!("SELECT {} AS n", vec!["1"; 2_000].join("+"))),
+        ("an AND chain", format!("SELECT count(*) AS n FROM play WHERE {}", vec!["ms_played >= 0"; 1_000].join(" AND "))),
+        ("an OR chain", format!("SELECT count(*) AS n FROM play WHERE {}", vec!["ms_played = 1"; 1_000].join(" OR "))),
+        ("a || chain", format!("SELECT {} AS s", vec!["'x'"; 2_000].join(" || "))),
+        ("one operator past the bound", format!("SELECT {} AS n", vec!["1"; SQL_OPERATORS_MAX + 2].join("+"))),
+        ("one level past the bound", format!("SELECT {}1{} AS n", "(".repeat(SQL_NESTING_MAX + 1), ")".repeat(SQL_NESTING_MAX + 1))),
+    ];
+    for (what, text) in &attacks {
+        let refused = sql(&api, &keys.reader, "analytics", text).expect_problem(400, "query_too_complex", what);
+        assert!(refused.body["detail"].as_str().is_some_and(|d| d.contains("line 1, column")), "{what}: {}", refused.text);
+        assert!(!refused.text.contains("1+1") && !refused.text.contains("ms_played"), "{what}: the answer echoes no text: {}", refused.text);
+        api.post(&keys.path("/datasets"), Some(&keys.reader), &json!({"name": "deep", "sql": text, "purpose": "analytics"}))
+            .expect_problem(400, "query_too_complex", what);
+    }
+    assert_eq!(api.get("/healthz", None).status, 200, "the server is up");
+    let list = api.get(&keys.path("/datasets?purpose=analytics"), Some(&keys.reader)).expect(200, "datasets").body;
+    assert_eq!(list["datasets"].as_array().map(Vec::len), Some(0), "no version was allocated: {list}");
+
+    // At the bounds: a chain of exactly SQL_OPERATORS_MAX operators, and SQL_NESTING_MAX brackets.
+    let resp = sql(&api, &keys.reader, "analytics", &format!("SELECT {} AS n", vec!["1"; SQL_OPERATORS_MAX + 1].join("+"))).expect(200, "operators at the bound");
+    assert_eq!(rows(&resp), [json!({"n": SQL_OPERATORS_MAX + 1})]);
+    let ors = vec!["ms_played = 100"; SQL_OPERATORS_MAX / 2].join(" OR "); // n `=` and n-1 OR
+    let resp = sql(&api, &keys.reader, "analytics", &format!("SELECT count(*) AS n FROM play WHERE {ors}")).expect(200, "an OR chain at the bound");
+    assert_eq!(rows(&resp), [json!({"n": 1})]);
+    let resp = sql(&api, &keys.reader, "analytics", &format!("SELECT {}1{} AS n", "(".repeat(SQL_NESTING_MAX), ")".repeat(SQL_NESTING_MAX))).expect(200, "nesting at the bound");
+    assert_eq!(rows(&resp), [json!({"n": 1})]);
+    let cut = api.post(&keys.path("/datasets"), Some(&keys.reader), &json!({"name": "long", "sql": format!("SELECT event_id FROM play WHERE {ors}"), "purpose": "analytics"}));
+    assert_eq!(cut.expect(201, "a cut at the bound").body["rows"], 1);
+}

@@ -80,6 +80,8 @@ impl TenantPolicies {
         if text.len() > POLICY_TEXT_BYTES_MAX {
             return Err(EngineError::Limit(format!("policy text is at most {POLICY_TEXT_BYTES_MAX} bytes")));
         }
+        // Too deep or too long to parse safely: a 400 of its own, before Cedar sees the text.
+        steward_policy::check_complexity(text).map_err(|e| EngineError::Invalid { code: "policy_too_complex", field: None, message: e.to_string() })?;
         let validated = PolicyEngine::validate(text).map_err(EngineError::Policies)?;
         let policy_ids = validated.policy_ids().to_vec();
         let engine = PolicyEngine::from_validated(validated).map_err(|e| EngineError::Policy(e.to_string()))?;

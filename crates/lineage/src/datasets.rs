@@ -326,6 +326,9 @@ impl Datasets {
     /// `replaces` names the version this one succeeds and why.
     pub async fn build(&self, guard: Arc<ReadGuard>, request: &BuildRequest, as_of: Option<u64>, replaces: Option<(u32, &str)>) -> Result<Manifest, LineageError> {
         valid_name(&request.name)?;
+        // A statement too deep to plan is refused before a version exists: no manifest is
+        // left `building` for a restart to resume.
+        steward_query::check_complexity(&request.sql)?;
         let tenant = guard.tenant().to_owned();
         let (version, dir) = self.allocate(&tenant, &request.name)?;
         let sealed_query = {

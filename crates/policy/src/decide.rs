@@ -61,6 +61,12 @@ impl PolicyEngine {
     pub fn validate(text: &str) -> Result<ValidatedPolicies, Vec<PolicyDiagnostic>> {
         validate(text).map_err(|e| match e {
             PolicyError::Invalid(diagnostics) => diagnostics,
+            PolicyError::TooComplex(e) => vec![PolicyDiagnostic {
+                policy_id: None,
+                line: e.line,
+                column: e.column,
+                message: e.bound.to_string(),
+            }],
             other => vec![PolicyDiagnostic {
                 policy_id: None,
                 line: 1,

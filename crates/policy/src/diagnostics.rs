@@ -9,6 +9,8 @@ use cedar_policy::ffi::DetailedError;
 use cedar_policy::{Policy, PolicyId, PolicySet, ValidationMode, Validator};
 
 use crate::PolicyError;
+use crate::complexity::{check_complexity, string_end};
+use crate::limits::POLICY_PARSE_STACK_BYTES;
 use crate::scan::{named_purposes, reads_context_attr};
 use crate::schema::{PLATFORM_ID_PREFIX, PLATFORM_POLICIES, schema};
 
@@ -71,8 +73,23 @@ impl ValidatedPolicies {
     }
 }
 
-/// Parses and validates a tenant's policy text; on failure every problem found.
+/// Parses and validates a tenant's policy text; on failure every problem found. A text past
+/// the bounds of [`check_complexity`] is refused before Cedar sees it; the rest is parsed on
+/// a thread whose stack is sized for those bounds, whatever thread calls.
 pub(crate) fn validate(text: &str) -> Result<ValidatedPolicies, PolicyError> {
+    check_complexity(text).map_err(PolicyError::TooComplex)?;
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("steward-policy-parse".into())
+            .stack_size(POLICY_PARSE_STACK_BYTES)
+            .spawn_scoped(scope, || parse_and_validate(text))
+            .map_err(|e| PolicyError::Parser(format!("could not start the parsing thread: {e}")))?
+            .join()
+            .unwrap_or_else(|_| Err(PolicyError::Parser("the policy parser panicked".into())))
+    })
+}
+
+fn parse_and_validate(text: &str) -> Result<ValidatedPolicies, PolicyError> {
     let schema = schema()?;
     let lines = LineIndex::new(text);
     let statements = statements(text);
@@ -349,19 +366,6 @@ fn statements(text: &str) -> Vec<Statement> {
         });
     }
     out
-}
-
-/// Index just past the string literal opening at `open`.
-fn string_end(bytes: &[u8], open: usize) -> usize {
-    let mut i = open + 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'"' => return i + 1,
-            _ => i += 1,
-        }
-    }
-    bytes.len()
 }
 
 /// The value of `@id("...")` at `at`, when that is what is there (escapes are rare in ids

@@ -10,6 +10,13 @@ pub enum PolicyError {
     /// problem found, with its position in the tenant's text.
     #[error("invalid policies: {}", summary(.0))]
     Invalid(Vec<PolicyDiagnostic>),
+    /// The text nests or chains expressions past the bounds of `limits.rs`; refused before
+    /// parsing.
+    #[error("policies too complex: {0}")]
+    TooComplex(crate::PolicyTooComplex),
+    /// The parsing thread could not start or panicked.
+    #[error("{0}")]
+    Parser(String),
     /// The shipped schema or platform policies are broken: a bug in this crate.
     #[error("the shipped Cedar schema does not load: {0}")]
     Schema(String),

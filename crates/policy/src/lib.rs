@@ -10,16 +10,19 @@
 //! See README.md for the schema and the default policies.
 
 mod cache;
+mod complexity;
 mod decide;
 mod diagnostics;
 mod entities;
 mod error;
+pub mod limits;
 mod purpose;
 mod request;
 mod scan;
 mod schema;
 mod slice;
 
+pub use complexity::{ComplexityBound, PolicyTooComplex, check_complexity};
 pub use decide::{Decision, PolicyEngine};
 pub use diagnostics::{PolicyDiagnostic, ValidatedPolicies};
 pub use error::PolicyError;

@@ -13,6 +13,9 @@ pub enum QueryError {
     /// A table this tenant does not have (another tenant's tables are never visible).
     #[error("{message}; this session's tables: {tables}")]
     UnknownTable { message: String, tables: String },
+    /// Nested or chained past the bounds of `limits.rs`: refused before parsing.
+    #[error("the query is too complex to plan: {reason} (line {line}, column {column})")]
+    TooComplex { reason: String, line: u64, column: u64 },
     #[error("the result has more than {limit} rows; add a LIMIT or aggregate further")]
     TooManyRows { limit: usize },
     #[error("the result is larger than {limit} bytes; select fewer columns or rows")]
@@ -38,6 +41,7 @@ impl QueryError {
             QueryError::InvalidSql { .. } => "invalid_sql",
             QueryError::NotAllowed { .. } => "statement_not_allowed",
             QueryError::UnknownTable { .. } => "unknown_table",
+            QueryError::TooComplex { .. } => "query_too_complex",
             QueryError::TooManyRows { .. } => "result_rows_exceeded",
             QueryError::TooManyBytes { .. } => "result_bytes_exceeded",
             QueryError::Timeout { .. } => "query_timeout",

@@ -8,15 +8,18 @@
 //! from the HTTP runtime.
 
 pub mod cache;
+pub mod complexity;
 pub mod consents;
 pub mod error;
 pub mod format;
+pub mod limits;
 pub mod normalize;
 pub mod pool;
 pub mod scan;
 pub mod session;
 pub mod views;
 
+pub use complexity::check_complexity;
 pub use error::QueryError;
 pub use format::{encode, ResultFormat};
 pub use normalize::normalize;

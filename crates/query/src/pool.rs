@@ -54,6 +54,9 @@ impl WorkPool {
             .worker_threads(config.threads.max(1))
             .max_blocking_threads(config.jobs_max.max(1) * 2)
             .thread_name("steward-heavy")
+            // SQL is parsed and planned on these threads: their stack is sized for the
+            // deepest statement `complexity.rs` lets through.
+            .thread_stack_size(crate::limits::POOL_THREAD_STACK_BYTES)
             .on_thread_start(lower_priority)
             .enable_all()
             .build()?;

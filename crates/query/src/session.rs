@@ -186,6 +186,7 @@ impl Session {
         if sql.trim().is_empty() {
             return Err(QueryError::InvalidRequest { field: "sql", message: "empty query".into() });
         }
+        crate::complexity::check_complexity(sql)?;
         check_read_only(sql)?;
         let limits = self.limits.clone();
         let tables = self.tables.clone();

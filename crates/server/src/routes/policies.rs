@@ -139,6 +139,9 @@ pub async fn check(
         .as_deref()
         .map(|ip| ip.parse::<IpAddr>().map_err(|_| ApiError::bad_request("invalid_source_ip", Some("source_ip"), "expected an IPv4 or IPv6 address")))
         .transpose()?;
+    if let Some(text) = &request.policies {
+        steward_policy::check_complexity(text).map_err(|e| ApiError::bad_request("policy_too_complex", Some("policies"), e.to_string()))?;
+    }
     let draft = request.policies.clone();
     let t = tenant.clone();
     let (policies, principal) = state
