@@ -35,7 +35,8 @@ log() { printf 'guard.sh: %s\n' "$*" >&2; }
 
 if [ "${NO_BUILD:-0}" != 1 ]; then
     log "building release binaries"
-    cargo build --release --quiet -p steward-cli --bin steward -p steward-bench
+    cargo build --release --quiet -p steward-cli --bin steward
+    cargo build --release --quiet -p steward-bench
 fi
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
