@@ -105,7 +105,9 @@ mod tests {
         fn a_quoted_value_never_appears(value in "[a-z0-9@._+-]{6,30}") {
             let sql = format!("SELECT * FROM events WHERE subject = '{value}' OR x = E'{value}' OR y = $${value}$$");
             let n = normalize(&sql, &|w| w == "events" || w == "subject" || w == "x" || w == "y");
-            proptest::prop_assert!(!n.contains(&value), "{n}");
+            // The whole shape, not `!n.contains(value)`: a value such as `events` or `subject`
+            // is also a word the normalized text keeps.
+            proptest::prop_assert_eq!(n, "SELECT * FROM events WHERE subject = ? OR x = ? OR y = ?");
         }
     }
 }
