@@ -251,3 +251,61 @@ fn deep_and_long_sql_is_refused_and_the_server_stays_up() {
     let cut = api.post(&keys.path("/datasets"), Some(&keys.reader), &json!({"name": "long", "sql": format!("SELECT event_id FROM play WHERE {ors}"), "purpose": "analytics"}));
     assert_eq!(cut.expect(201, "a cut at the bound").body["rows"], 1);
 }
+
+/// Issue 10: string functions grew the process past the query memory limit (`repeat` to many
+/// GB; `lpad` near 2^31 panicked on an offset overflow and dropped the connection), and
+/// DataFusion's errors about the user's values answered 500. Now a call whose output cannot
+/// fit the query's memory is a 400 before anything is allocated, what is made is counted in
+/// the query's pool, and bad values are 400s that never quote the value.
+#[test]
+fn functions_stay_within_the_query_memory_and_bad_values_are_400() {
+    let mut deployment = Deployment::init();
+    let server = deployment.start(&[]);
+    let api = server.api();
+    let keys = tenant_with_keys(&api, &deployment.operator_key, TENANT);
+    put_schema(&api, &keys.admin, TENANT, "play", &play_schema());
+    let events: Vec<_> = (0..3).map(|i| play_event(&format!("e-{i}"), "ann@example.org", &time_at(i * 1_000_000), "a@example.org", "trk_1", 100 * i)).collect();
+    assert_eq!(ingest(&api, &keys.writer, TENANT, &events)["accepted"], 3);
+    let query = |text: &str| sql(&api, &keys.reader, "analytics", text);
+
+    for (what, text) in [
+        ("repeat past the limit", "SELECT repeat('x', 600000000) AS s"),
+        ("repeat of a column", "SELECT repeat(track_id, 200000000) AS s FROM play"),
+        ("lpad near 2^31", "SELECT lpad('x', 2147483000) AS s"),
+        ("rpad with a wide fill", "SELECT rpad('x', 300000000, 'é') AS s"),
+        ("replace that multiplies", "SELECT replace(repeat('a', 100000), 'a', repeat('b', 100000)) AS s"),
+        ("regexp_replace that multiplies", "SELECT regexp_replace(repeat('a', 100000), 'a', repeat('b', 100000), 'g') AS s"),
+    ] {
+        let refused = query(text).expect_problem(400, "query_resource_limit", what);
+        assert!(!refused.text.contains("600000000") && !refused.text.contains("2147483000"), "{what}: {}", refused.text);
+    }
+    // Each call fits; together they pass the query's limit: counted in its pool.
+    query("SELECT concat(repeat('x', 300000000), repeat('y', 300000000)) AS s").expect_problem(422, "query_memory_exceeded", "outputs are counted together");
+    assert_eq!(api.get("/healthz", None).status, 200, "the server is up");
+
+    // Within the limits they work as before.
+    let ok = |text: &str| rows(&query(text).expect(200, text))[0].clone();
+    assert_eq!(ok("SELECT length(repeat('ab', 1000)) AS n"), json!({"n": 2000}));
+    assert_eq!(ok("SELECT lpad('x', 5, 'é') AS s"), json!({"s": "ééééx"}));
+    assert_eq!(ok("SELECT rpad(track_id, 7, '-') AS s FROM play LIMIT 1"), json!({"s": "trk_1--"}));
+    assert_eq!(ok("SELECT replace('banana', 'a', 'o') AS s"), json!({"s": "bonono"}));
+    assert_eq!(ok("SELECT regexp_replace('banana', '(a)', '<$1>', 'g') AS s"), json!({"s": "b<a>n<a>n<a>"}));
+    assert_eq!(ok("SELECT concat_ws('-', track_id, 'x', 1) AS s FROM play LIMIT 1"), json!({"s": "trk_1-x-1"}));
+    assert_eq!(ok("SELECT translate('abc', 'ab', 'xy') AS s"), json!({"s": "xyc"}));
+    assert_eq!(ok("SELECT count(*) AS n FROM play WHERE concat(track_id, '') = 'trk_1'"), json!({"n": 3}));
+
+    // The user's values, not the server's bugs: 400 with a stable code, never the value.
+    for (what, text, value) in [
+        ("division by zero", "SELECT ms_played / 0 AS n FROM play", None),
+        ("zero date_bin interval", "SELECT date_bin(INTERVAL '0 minutes', time) AS t FROM play", None),
+        ("make_date out of range", "SELECT make_date(2024, 13, 1) AS d", Some("13")),
+        ("chr out of range", "SELECT chr(1114112) AS c", Some("1114112")),
+        ("a cast", "SELECT CAST(track_id AS INT) AS n FROM play", Some("trk_1")),
+        ("to_timestamp overflow", "SELECT to_timestamp(9223372036854775807) AS t", Some("9223372036854775807")),
+    ] {
+        let refused = query(text).expect_problem(400, "query_value_error", what);
+        if let Some(value) = value {
+            assert!(!refused.body["detail"].as_str().unwrap_or_default().contains(value), "{what}: {}", refused.text);
+        }
+    }
+}

@@ -7,12 +7,14 @@
 //! audit log records of the query text; [`pool`] is the runtime heavy work runs on, away
 //! from the HTTP runtime.
 
+mod bounded;
 pub mod cache;
 pub mod complexity;
 pub mod consents;
 pub mod error;
 pub mod format;
 pub mod limits;
+pub mod memory;
 pub mod normalize;
 pub mod pool;
 pub mod scan;
@@ -20,6 +22,7 @@ pub mod session;
 pub mod views;
 
 pub use complexity::check_complexity;
+pub use bounded::OutputTooLarge;
 pub use error::QueryError;
 pub use format::{encode, ResultFormat};
 pub use normalize::normalize;

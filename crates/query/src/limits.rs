@@ -11,5 +11,9 @@ pub const SQL_OPERATORS_MAX: usize = 1_000;
 /// one of 10,000 in 64 MiB; 2,000 overflowed tokio's default. Untouched pages cost no memory.
 pub const POOL_THREAD_STACK_BYTES: usize = 32 << 20;
 
+/// Bytes every query of the process may hold at once (`STEWARD_QUERY_MEMORY_TOTAL_MB`
+/// overrides): four queries of the default 512 MiB, or a data set build (1 GiB) and two.
+pub const QUERY_MEMORY_TOTAL_BYTES_DEFAULT: usize = 2 << 30;
+
 const _: () = assert!(SQL_NESTING_MAX < 50);
 const _: () = assert!(POOL_THREAD_STACK_BYTES >= 16 << 20);

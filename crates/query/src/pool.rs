@@ -172,3 +172,19 @@ fn lower_priority() {
 
 #[cfg(not(target_os = "linux"))]
 fn lower_priority() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_job_fails_alone_and_the_pool_keeps_working() {
+        let pool = WorkPool::new(PoolConfig { threads: 1, jobs_max: 1, queue_wait: Duration::from_secs(5) }).expect("pool");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let panicked = pool.run(async { if std::hint::black_box(true) { panic!("a bug in a query") } 1 }).await;
+            assert!(matches!(panicked, Err(PoolError::Panicked)), "{panicked:?}");
+            assert_eq!(pool.run(async { 7 }).await.expect("the slot was released"), 7);
+        });
+    }
+}

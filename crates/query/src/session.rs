@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::GreedyMemoryPool;
+use datafusion::execution::memory_pool::MemoryPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
@@ -19,6 +19,7 @@ use steward_engine::{Admitted, ReadGuard};
 use steward_store::ScanBounds;
 
 use crate::error::QueryError;
+use crate::memory::QueryMemory;
 use crate::scan::{ScanContext, ViewTable};
 use crate::views::{events_view, offers_consents, typed_view, SUBJECTS_VIEW};
 
@@ -139,14 +140,16 @@ impl Session {
         let scan = Arc::new(ScanContext::new(guard.clone(), snapshot, deadline, options.track_subjects));
         let reader = guard;
         let internal = |e: datafusion::common::DataFusionError| QueryError::Internal(e.to_string());
+        let pool: Arc<dyn MemoryPool> = Arc::new(QueryMemory::new(limits.memory_bytes));
         let runtime = RuntimeEnvBuilder::new()
-            .with_memory_pool(Arc::new(GreedyMemoryPool::new(limits.memory_bytes)))
+            .with_memory_pool(pool.clone())
             .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
             .build_arc()
             .map_err(internal)?;
         let partitions = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16);
         let config = SessionConfig::new().with_target_partitions(partitions).with_information_schema(false).with_default_catalog_and_schema("steward", "tenant");
         let ctx = SessionContext::new_with_config_rt(config, runtime);
+        crate::bounded::register(&ctx, &pool, limits.memory_bytes);
         let mut tables = vec!["events".to_owned()];
         ctx.register_table("events", Arc::new(ViewTable::new(events_view(), scan.clone()))).map_err(internal)?;
         for schema in reader.schemas() {

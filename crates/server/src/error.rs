@@ -126,8 +126,9 @@ impl From<steward_query::QueryError> for ApiError {
                 ApiError::internal()
             }
             Q::InvalidRequest { field, ref message } => ApiError::bad_request(code, Some(field), message.clone()),
-            Q::InvalidSql { .. } | Q::NotAllowed { .. } | Q::UnknownTable { .. } | Q::TooComplex { .. } => ApiError::bad_request(code, Some("sql"), error.to_string()),
+            Q::InvalidSql { .. } | Q::NotAllowed { .. } | Q::UnknownTable { .. } | Q::TooComplex { .. } | Q::ResourceLimit(_) | Q::Evaluation { .. } => ApiError::bad_request(code, Some("sql"), error.to_string()),
             Q::TooManyRows { .. } | Q::TooManyBytes { .. } | Q::Memory { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string()),
+            Q::MemoryBusy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, error.to_string()),
             Q::Timeout { .. } => ApiError::new(StatusCode::GATEWAY_TIMEOUT, code, error.to_string()),
             Q::Pool(steward_query::PoolError::Busy { .. }) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, error.to_string()),
             Q::Pool(other) => {
