@@ -10,6 +10,10 @@ pub enum EngineError {
     Unauthenticated { reason: &'static str },
     #[error("{what} not found")]
     NotFound { what: &'static str },
+    /// The tenant's stored state failed a check when the engine opened it (the server log
+    /// names the file); the tenant refuses every request until an operator acts.
+    #[error("tenant {tenant} is unavailable: its stored data failed an integrity check at start")]
+    TenantUnavailable { tenant: String },
     #[error("{what} already exists")]
     Conflict { what: &'static str },
     /// The caller's input is wrong; `code` is stable, `field` names the offending input.

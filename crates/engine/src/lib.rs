@@ -82,6 +82,9 @@ pub struct Engine {
     master: MasterKey,
     system: SystemCatalog,
     tenants: RwLock<HashMap<String, Arc<Tenant>>>,
+    /// Tenants whose stored state failed to open (a damaged catalog, segment or WAL) → why.
+    /// They answer `TenantUnavailable`; every other tenant serves.
+    unavailable: RwLock<std::collections::BTreeMap<String, String>>,
     stopping: Arc<AtomicBool>,
     signing_key: steward_audit::SigningKey,
     /// Deployment-wide decisions (tenants created and listed by the operator).
@@ -126,6 +129,7 @@ impl Engine {
             master,
             system,
             tenants: RwLock::new(HashMap::new()),
+            unavailable: RwLock::new(std::collections::BTreeMap::new()),
             stopping: Arc::new(AtomicBool::new(false)),
             signing_key,
             system_audit,
@@ -137,12 +141,21 @@ impl Engine {
             health: health::Health::default(),
         });
         for info in engine.system.tenants()? {
-            let tenant = Tenant::open(&engine.config, &engine.dir, &engine.master, info)?;
+            let id = info.id.clone();
+            // One tenant's damaged state degrades that tenant, never the deployment.
+            let tenant = match Tenant::open(&engine.config, &engine.dir, &engine.master, info) {
+                Ok(tenant) => tenant,
+                Err(error) => {
+                    engine.mark_unavailable(&id, &error);
+                    continue;
+                }
+            };
             if Engine::has_open_erasures(&tenant)? {
                 tenant.erasures_due_us().store(i64::MIN, Ordering::SeqCst);
             }
             engine.tenants.write().insert(tenant.id().to_owned(), Arc::new(tenant));
         }
+        metrics::gauge!("steward_tenants_unavailable").set(engine.unavailable.read().len() as f64);
         Ok(engine)
     }
 
@@ -253,7 +266,38 @@ impl Engine {
     }
 
     pub(crate) fn tenant(&self, id: &str) -> Result<Arc<Tenant>, EngineError> {
-        self.tenants.read().get(id).cloned().ok_or(EngineError::NotFound { what: "tenant" })
+        if let Some(tenant) = self.tenants.read().get(id) {
+            return Ok(tenant.clone());
+        }
+        if self.unavailable.read().contains_key(id) {
+            return Err(EngineError::TenantUnavailable { tenant: id.to_owned() });
+        }
+        Err(EngineError::NotFound { what: "tenant" })
+    }
+
+    /// Tenants that failed to open at start, with the reason (file and damage, for operators).
+    pub fn unavailable_tenants(&self) -> Vec<(String, String)> {
+        self.unavailable.read().iter().map(|(t, r)| (t.clone(), r.clone())).collect()
+    }
+
+    /// Whether `tenant` failed to open at start and refuses every request.
+    pub fn is_tenant_unavailable(&self, tenant: &str) -> bool {
+        self.unavailable.read().contains_key(tenant)
+    }
+
+    fn mark_unavailable(&self, tenant: &str, error: &EngineError) {
+        let reason = error.to_string();
+        tracing::error!(
+            tenant,
+            error = %reason,
+            "tenant NOT opened: its stored state failed a check; it answers 503 tenant_unavailable while every other tenant serves. \
+             Nothing was deleted or changed. To recover: stop the server, restore the file named above from a backup \
+             (or move it aside if you accept losing what it holds), then restart"
+        );
+        metrics::counter!("steward_tenant_open_failures_total", "tenant" => tenant.to_owned()).increment(1);
+        let mut unavailable = self.unavailable.write();
+        unavailable.insert(tenant.to_owned(), reason);
+        metrics::gauge!("steward_tenants_unavailable").set(unavailable.len() as f64);
     }
 
     /// Checks a bearer token for a request about `tenant` (a JWT is checked against that

@@ -171,6 +171,15 @@ pub(crate) async fn authorize_route(State(state): State<AppState>, request: Requ
             return error.into_response();
         }
     };
+    // A tenant whose stored state failed to open has no log and no data: its own principals
+    // and the operator learn so (503); anyone else meets the tenant wall below (404).
+    if let Some(t) = pending.tenant.as_deref()
+        && state.engine.is_tenant_unavailable(t)
+        && principal.tenant().is_none_or(|own| own == t)
+    {
+        tracing::warn!(tenant = t, "request to a tenant that failed to open at start refused");
+        return ApiError::tenant_unavailable(t).into_response();
+    }
     if let Some(limit) = state.rate_limit_of(&principal)
         && let Err(retry_after) = state.limiter.take(&principal.audit_name(), limit, std::time::Instant::now())
     {
@@ -358,7 +367,7 @@ async fn record_decision(engine: &Arc<Engine>, tenant: Option<String>, mut recor
     let engine = engine.clone();
     let outcome = tokio::task::spawn_blocking(move || match tenant {
         Some(t) => match link_subject(&engine, &t, &mut record, subject.as_deref()).and_then(|()| engine.audit(&t, &record, durable)) {
-            Err(steward_engine::EngineError::NotFound { .. }) => Ok(0),
+            Err(steward_engine::EngineError::NotFound { .. } | steward_engine::EngineError::TenantUnavailable { .. }) => Ok(0),
             other => other,
         },
         None => engine.audit_system(&record, durable),

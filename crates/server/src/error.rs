@@ -46,6 +46,16 @@ impl ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
     }
 
+    /// The tenant's stored state failed a check at start; the detail says so without naming
+    /// files (the server log does).
+    pub fn tenant_unavailable(tenant: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "tenant_unavailable",
+            format!("tenant {tenant} is unavailable: its stored data failed an integrity check when the server started; an operator must restore it (the server log names the file)"),
+        )
+    }
+
     pub fn internal() -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the server log has details under this request id")
     }
@@ -59,6 +69,7 @@ impl From<EngineError> for ApiError {
                 ApiError::unauthenticated()
             }
             EngineError::NotFound { what } => ApiError::not_found(what),
+            EngineError::TenantUnavailable { tenant } => ApiError::tenant_unavailable(&tenant),
             EngineError::Conflict { what } => ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists")),
             EngineError::Invalid { code, field, message } => ApiError::bad_request(code, field.as_deref(), message),
             EngineError::Schema(e) => ApiError::bad_request("invalid_schema", e.field(), e.to_string()),

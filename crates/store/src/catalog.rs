@@ -16,6 +16,11 @@ pub enum CatalogError {
     Db { path: PathBuf, source: Box<redb::Error> },
     #[error("catalog {path}: corrupted entry in {table}: {reason}")]
     Corrupted { path: PathBuf, table: String, reason: String },
+    /// The file failed its integrity check at open (a page or commit slot fails its checksum,
+    /// or the header names an older commit as the newest after a clean shutdown). Nothing was
+    /// changed: not the file, not the files it lists.
+    #[error("catalog {path} is damaged ({reason}); nothing was changed: stop the server, restore this file from a backup (segment and WAL files were left as they were) and restart")]
+    Damaged { path: PathBuf, reason: String },
 }
 
 /// A key and its value, as read from a named table.
@@ -111,8 +116,44 @@ pub struct CatalogTxn<'a> {
 }
 
 impl Catalog {
+    /// Opens (creating if needed) the catalog after proving it intact: redb verifies the
+    /// checksum of every page of the committed trees (a plain open trusts a cleanly closed
+    /// file and may panic on a damaged one), and [`header_check`] refuses a header that names
+    /// an older commit as the newest. A file closed cleanly whose newest commit fails its
+    /// checksum is refused (`Damaged`) before redb's repair could fall back to the previous
+    /// commit; after a crash that fall-back is the normal recovery of a commit that never
+    /// returned, and is logged.
     pub fn open(path: &Path) -> Result<Catalog, CatalogError> {
-        let db = Database::create(path).map_err(|e| db_err(path, e))?;
+        let crashed = header_check(path)?;
+        let fell_back = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut builder = Database::builder();
+        builder.set_check_integrity_on_open(true);
+        {
+            let fell_back = fell_back.clone();
+            builder.set_repair_callback(move |session| {
+                // redb reports progress 0.3 only when the newest commit failed verification
+                // and it is about to fall back to the previous one.
+                if (session.progress() - 0.3).abs() < 0.05 {
+                    fell_back.store(true, std::sync::atomic::Ordering::SeqCst);
+                    if !crashed {
+                        session.abort();
+                    }
+                }
+            });
+        }
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.create(path)));
+        let db = match opened {
+            Ok(Ok(db)) => db,
+            Ok(Err(redb::DatabaseError::RepairAborted)) => {
+                return Err(damaged(path, "its newest commit fails its checksum although the file was closed cleanly"));
+            }
+            Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)))) => return Err(damaged(path, &reason)),
+            Ok(Err(e)) => return Err(db_err(path, e)),
+            Err(_) => return Err(damaged(path, "redb panicked reading it")),
+        };
+        if fell_back.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::warn!(file = %path.display(), "catalog: the commit in progress at the crash did not verify; recovered the previous commit");
+        }
         let catalog = Catalog { db: parking_lot::RwLock::new(db), path: path.to_owned() };
         // Create the fixed tables so reads never meet a missing table.
         catalog.write(|txn| {
@@ -274,6 +315,65 @@ impl CatalogTxn<'_> {
         table.remove(key).map_err(|e| db_err(self.path, e))?;
         Ok(())
     }
+}
+
+fn damaged(path: &Path, reason: &str) -> CatalogError {
+    metrics::counter!("steward_catalog_damaged_total").increment(1);
+    CatalogError::Damaged { path: path.to_owned(), reason: reason.to_owned() }
+}
+
+/// Bytes of redb's file header (magic, god byte, geometry, two 128-byte commit slots), and the
+/// offsets this check reads (redb 4, `tree_store/page_store/header.rs`).
+const REDB_HEADER_BYTES: usize = 320;
+const REDB_GOD_BYTE: usize = 9;
+const REDB_PRIMARY_BIT: u8 = 1;
+const REDB_RECOVERY_REQUIRED: u8 = 2;
+const REDB_SLOT_OFFSETS: [usize; 2] = [64, 192];
+const REDB_SLOT_TRANSACTION_ID: usize = 104;
+
+/// Steward's own check of the catalog header before redb opens it; returns whether the file
+/// was left open by a crash (redb's recovery flag). A cleanly closed file whose primary commit
+/// slot holds an older transaction than the other slot names the wrong commit as the newest
+/// (a flipped primary bit): redb would silently open the previous commit, so it is refused.
+fn header_check(path: &Path) -> Result<bool, CatalogError> {
+    let mut header = [0u8; REDB_HEADER_BYTES];
+    let read = match std::fs::File::open(path) {
+        Ok(mut file) => {
+            use std::io::Read;
+            let mut filled = 0;
+            loop {
+                match file.read(&mut header[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        filled += n;
+                        if filled == header.len() {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(db_err(path, redb::StorageError::Io(e))),
+                }
+            }
+            filled
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(db_err(path, redb::StorageError::Io(e))),
+    };
+    if read < REDB_HEADER_BYTES {
+        // A new file (or one redb will refuse by itself).
+        return Ok(false);
+    }
+    let god = header[REDB_GOD_BYTE];
+    let crashed = god & REDB_RECOVERY_REQUIRED != 0;
+    let primary = usize::from(god & REDB_PRIMARY_BIT != 0);
+    let txn = |slot: usize| {
+        let at = REDB_SLOT_OFFSETS[slot] + REDB_SLOT_TRANSACTION_ID;
+        u64::from_le_bytes(header[at..at + 8].try_into().unwrap_or([0; 8]))
+    };
+    if !crashed && txn(primary) < txn(1 - primary) {
+        return Err(damaged(path, "its header names an older commit as the newest although the file was closed cleanly"));
+    }
+    Ok(crashed)
 }
 
 fn db_err(path: &Path, e: impl Into<redb::Error>) -> CatalogError {

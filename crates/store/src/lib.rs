@@ -32,6 +32,6 @@ pub use segment::{Segment, COLUMN_NAMES};
 pub use subject_scan::Admit;
 pub use rewrite::Rewritten;
 pub use error::StoreError;
-pub use partition::{AppendOutcome, Partition, PartitionConfig, PartitionKeys, PartitionStats, SubjectScan};
+pub use partition::{AppendOutcome, Partition, PartitionConfig, PartitionKeys, PartitionStats, SubjectScan, QUARANTINE_SEGMENTS};
 pub use record::{decode_batch, encode_batch, EventRecord, NewEvent, WalBatch};
 pub use steward_wal::Lsn;

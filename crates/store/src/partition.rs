@@ -27,6 +27,8 @@ const META_FLUSHED_LSN: &str = "flushed_lsn";
 const WAL_PLAIN: u8 = 0;
 const WAL_SEALED: u8 = 1;
 const SUBJECT_KEY_CACHE_MAX: usize = 100_000;
+/// Where segment files the catalog does not list are moved at open (relative to the partition).
+pub const QUARANTINE_SEGMENTS: &str = "quarantine/segments";
 
 /// How a partition is stored.
 #[derive(Clone, Debug)]
@@ -130,7 +132,18 @@ impl Partition {
         let mut dedup = DedupIndex::new(dedup_key);
 
         let metas = catalog.segments()?;
-        remove_orphans(&segments_dir, &metas)?;
+        let flushed_lsn = match catalog.meta(META_FLUSHED_LSN)? {
+            Some(bytes) => u64::from_le_bytes(bytes.as_slice().try_into().map_err(|_| StoreError::Corrupted {
+                what: "catalog meta",
+                path: catalog.path().to_owned(),
+                reason: "flushed_lsn width".into(),
+            })?),
+            None => 0,
+        };
+        // Nothing is moved or truncated before the catalog is proven intact (its open) and
+        // consistent with the segment files.
+        check_segments(&segments_dir, &metas, flushed_lsn, catalog.path())?;
+        quarantine_orphans(dir, &segments_dir, &metas)?;
         let mut segments = Vec::with_capacity(metas.len());
         for meta in metas {
             let key = match &meta.wrapped_key {
@@ -144,14 +157,6 @@ impl Partition {
             segments.push(Arc::new(segment));
         }
         let next_segment_id = segments.iter().map(|s| s.meta.id + 1).max().unwrap_or(1);
-        let flushed_lsn = match catalog.meta(META_FLUSHED_LSN)? {
-            Some(bytes) => u64::from_le_bytes(bytes.as_slice().try_into().map_err(|_| StoreError::Corrupted {
-                what: "catalog meta",
-                path: catalog.path().to_owned(),
-                reason: "flushed_lsn width".into(),
-            })?),
-            None => 0,
-        };
 
         let (tombstones, destroyed) = crate::erasure::load(&catalog)?;
         let mut active = Memtable::new();
@@ -591,22 +596,70 @@ pub(crate) fn open_wal_payload(wal_key: &Key256, tenant: &str, payload: &[u8]) -
     }
 }
 
-/// Removes segment files the catalog does not list: leftovers of a crash between writing a
-/// segment and committing it, or between a compaction commit and the old files' removal.
-fn remove_orphans(dir: &Path, metas: &[SegmentMeta]) -> Result<(), StoreError> {
+/// Steward's consistency checks between the catalog (proven intact by `Catalog::open`) and
+/// the segment files, before anything is moved: every listed segment is there with the size
+/// the catalog recorded, and no segment holds an lsn the catalog says is not yet flushed.
+fn check_segments(dir: &Path, metas: &[SegmentMeta], flushed_lsn: u64, catalog: &Path) -> Result<(), StoreError> {
+    for meta in metas {
+        let path = dir.join(meta.file_name());
+        let len = match std::fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Corrupted { what: "segment", path, reason: "the catalog lists this segment but the file is missing; restore it from a backup".into() });
+            }
+            Err(e) => return Err(StoreError::Io { path, source: e }),
+        };
+        if len != meta.bytes {
+            return Err(StoreError::Corrupted {
+                what: "segment",
+                path,
+                reason: format!("the catalog recorded {} bytes, the file has {len}; restore it from a backup", meta.bytes),
+            });
+        }
+        let lsn = meta.max_seq >> 20;
+        if lsn > flushed_lsn {
+            return Err(StoreError::Corrupted {
+                what: "catalog",
+                path: catalog.to_owned(),
+                reason: format!("segment {} holds lsn {lsn} but the catalog says only lsns up to {flushed_lsn} were flushed", meta.id),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Moves segment files the catalog does not list into `quarantine/segments/` of the
+/// partition: leftovers of a crash between writing a segment and committing it, or between a
+/// compaction commit and the old files' removal. Runs only on a catalog `Catalog::open`
+/// proved intact, and never deletes: a file wrongly taken for an orphan can be put back.
+/// Returns how many files were moved.
+fn quarantine_orphans(partition_dir: &Path, dir: &Path, metas: &[SegmentMeta]) -> Result<usize, StoreError> {
     let listed: std::collections::HashSet<String> = metas.iter().map(|m| m.file_name()).collect();
-    let mut removed = false;
+    let quarantine = partition_dir.join(QUARANTINE_SEGMENTS);
+    let mut moved = 0;
     for entry in std::fs::read_dir(dir).map_err(StoreError::io(dir))? {
         let entry = entry.map_err(StoreError::io(dir))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !listed.contains(&name) {
-            tracing::info!(file = %name, "removing segment file not in the catalog");
-            std::fs::remove_file(entry.path()).map_err(StoreError::io(entry.path()))?;
-            removed = true;
+        if listed.contains(&name) {
+            continue;
         }
+        if moved == 0 {
+            std::fs::create_dir_all(&quarantine).map_err(StoreError::io(&quarantine))?;
+        }
+        let mut target = quarantine.join(&name);
+        let mut n = 1;
+        while target.exists() {
+            target = quarantine.join(format!("{name}.{n}"));
+            n += 1;
+        }
+        tracing::warn!(file = %entry.path().display(), to = %target.display(), "segment file not in the catalog moved to quarantine (a crash leftover; delete the quarantine folder once the tenant's data is checked)");
+        std::fs::rename(entry.path(), &target).map_err(StoreError::io(entry.path()))?;
+        moved += 1;
     }
-    if removed {
+    if moved > 0 {
         sync_dir(&dir.join("x"))?;
+        sync_dir(&quarantine.join("x"))?;
+        metrics::counter!("steward_segments_quarantined_total").increment(moved as u64);
     }
-    Ok(())
+    Ok(moved)
 }
