@@ -6,9 +6,12 @@
 //!     last frame: the server starts, logs a torn-tail warning naming the file, truncates it, and
 //!     every acknowledged event before the torn frame is readable (the torn frame's are not, and
 //!     can be sent again as new events);
-//! (b) one byte flipped inside an early frame's payload of a file with later frames: `steward
-//!     serve` exits non-zero and its stderr names the WAL file and the frame's byte offset; with
-//!     the byte restored, the server starts and everything is there (corruption is refused, not
+//! (b) one byte flipped inside an early frame's payload of a file with later frames: the server
+//!     starts, that tenant answers 503 `tenant_unavailable` and `/readyz` names it, the log names
+//!     the WAL file and the frame's byte offset, and the file is left as found;
+//! (c) one bit flipped in the last (complete) frame of the last file: the same refusal, the log
+//!     naming the lsns at stake, never a torn tail dropped with a warning; with the bytes
+//!     restored, the server starts and everything is there (corruption is refused, not
 //!     "repaired" by throwing data away).
 
 mod common;
@@ -49,6 +52,18 @@ fn assert_requests_visible(map: &BTreeMap<String, Value>, requests: impl IntoIte
             assert_eq!(got["properties"]["track_id"], e["properties"]["track_id"]);
         }
     }
+}
+
+/// The server runs, the damaged tenant answers 503 `tenant_unavailable`, `/readyz` names it,
+/// and the log names the WAL file and the bad frame's offset.
+fn assert_tenant_refused(server: &Server, keys: &TenantKeys, name: &str, offset: usize) {
+    let api = server.api();
+    api.post(&format!("/v1/tenants/{TENANT}/events"), Some(&keys.writer), &Value::Array(request_events(20))).expect_problem(503, "tenant_unavailable", "ingest into a tenant with a corrupted WAL");
+    let ready = api.get("/readyz", None).expect(200, "ready for other tenants");
+    assert_eq!(ready.body["unavailable_tenants"][0], TENANT, "{}", ready.text);
+    let log = strip_ansi(&server.stderr());
+    assert!(log.contains(name), "the log names the WAL file {name}:\n{log}");
+    assert!(log.contains(&format!("offset {offset}")) || log.contains(&format!("offset={offset}")), "the log gives the byte offset {offset} of the bad frame:\n{log}");
 }
 
 fn last_wal(data: &std::path::Path) -> PathBuf {
@@ -163,21 +178,32 @@ fn torn_tails_are_cut_and_corruption_is_refused() {
     let mut flipped = bytes.clone();
     flipped[at] ^= 0x20;
     std::fs::write(&wal, &flipped).unwrap();
-    let failure = match deployment.try_start(&SERVE_ARGS) {
-        Ok(server) => panic!("steward serve started on a corrupted WAL; stderr:\n{}", server.stderr()),
-        Err(failure) => failure,
-    };
-    let status = failure.status.expect("the server exits by itself");
-    assert!(!status.success(), "a corrupted WAL is a failed start, got {status}");
+    let server = deployment.start(&SERVE_ARGS);
     let name = wal.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(failure.stderr.contains(&name), "stderr names the WAL file {name}:\n{}", failure.stderr);
-    assert!(
-        failure.stderr.contains(&format!("offset {}", victim.offset)) || failure.stderr.contains(&format!("offset={}", victim.offset)),
-        "stderr gives the byte offset {} of the bad frame:\n{}",
-        victim.offset,
-        failure.stderr
-    );
-    assert_eq!(std::fs::read(&wal).unwrap(), flipped, "a refused start leaves the WAL as it found it");
+    assert_tenant_refused(&server, &keys, &name, victim.offset);
+    assert!(server.terminate().success());
+    assert_eq!(std::fs::read(&wal).unwrap(), flipped, "a refused tenant leaves the WAL as it found it");
+
+    // --- (c) one bit flipped in the last frame of the last file: a frame written whole (its
+    // length fits the file) was acknowledged; it is not a torn write and is not dropped.
+    std::fs::write(&wal, &bytes).unwrap();
+    let files = wal_files(&deployment.data, TENANT);
+    let last_file = files.last().unwrap().clone();
+    let last_bytes = std::fs::read(&last_file).unwrap();
+    let last_frames = wal_frames(&last_bytes);
+    let last = *last_frames.last().unwrap();
+    assert_eq!(last.offset + last.len, last_bytes.len());
+    let mut flipped_last = last_bytes.clone();
+    flipped_last[last.offset + 28 + (last.len - 28) / 2] ^= 0x04;
+    std::fs::write(&last_file, &flipped_last).unwrap();
+    let server = deployment.start(&SERVE_ARGS);
+    let name = last_file.file_name().unwrap().to_string_lossy().into_owned();
+    assert_tenant_refused(&server, &keys, &name, last.offset);
+    let log = strip_ansi(&server.stderr());
+    assert!(log.contains(&format!("lsns {}..={}", last.first_lsn, last.first_lsn + u64::from(last.records) - 1)), "the log names the lsns at stake:\n{log}");
+    assert!(server.terminate().success());
+    assert_eq!(std::fs::read(&last_file).unwrap(), flipped_last, "the damaged last frame is kept");
+    std::fs::write(&last_file, &last_bytes).unwrap();
 
     // Restored, everything is back.
     std::fs::write(&wal, &bytes).unwrap();

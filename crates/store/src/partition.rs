@@ -183,7 +183,8 @@ impl Partition {
         // whose records are all in segments: remove them now, not at the next flush.
         wal.truncate_through(flushed_lsn)?;
         if let Some(torn) = &recovery.torn_tail {
-            tracing::warn!(tenant = %config.tenant, file = %torn.file.display(), offset = torn.offset, bytes = torn.bytes_truncated, "truncated a torn WAL tail");
+            let lsns = torn.lsns.map_or_else(|| "none readable".to_owned(), |(first, last)| format!("{first}..={last}"));
+            tracing::warn!(tenant = %config.tenant, file = %torn.file.display(), offset = torn.offset, bytes = torn.bytes_truncated, lsns = %lsns, "truncated a torn WAL tail (a write cut short by a crash: never acknowledged)");
         }
         tracing::info!(tenant = %config.tenant, replayed = recovery.records_replayed, segments = segments.len(), "partition opened");
         let partition = Partition {

@@ -67,6 +67,9 @@ pub struct TornTail {
     /// Byte offset of the torn frame: the file's new length (0 when a half-created file was removed).
     pub offset: u64,
     pub bytes_truncated: u64,
+    /// The lsns the torn frame's header declares (never acknowledged: its write did not
+    /// complete), when the header was written and starts where the log continues.
+    pub lsns: Option<(Lsn, Lsn)>,
 }
 
 /// One WAL file, as listed by `Wal::files`.

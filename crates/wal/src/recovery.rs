@@ -90,7 +90,7 @@ pub(crate) fn recover(
         let mut valid_bytes = bytes.len();
         if let Some(bad) = scan.bad {
             valid_bytes = bad.offset;
-            handle_bad_frame(&path, &bytes, &bad, is_last, &mut report)?;
+            handle_bad_frame(&path, &bytes, &bad, scan.next_lsn, is_last, &mut report)?;
         }
         files.push(FileMeta {
             path,
@@ -208,6 +208,7 @@ fn handle_bad_frame(
     path: &Path,
     bytes: &[u8],
     bad: &BadFrame,
+    next_lsn: Lsn,
     is_last: bool,
     report: &mut Recovery,
 ) -> Result<(), WalError> {
@@ -228,21 +229,126 @@ fn handle_bad_frame(
             format!("{}; a valid frame follows at offset {valid_at}", bad.error),
         ));
     }
+    let declared = declared_lsns(&bytes[bad.offset..], next_lsn);
+    if let TailVerdict::Damaged(why) = classify_tail(bytes, bad.offset, &bad.error) {
+        metrics::counter!("steward_wal_damaged_last_frames_total").increment(1);
+        let lsns = match declared {
+            Some((first, last)) => format!("lsns {first}..={last}"),
+            None => format!("records from lsn {next_lsn}"),
+        };
+        return Err(corrupted(
+            path,
+            bad.offset,
+            format!(
+                "the last frame was written whole but is damaged ({why}; {}): it may hold acknowledged {lsns}, so it is not dropped. \
+                 Restore this file from a backup; only to accept losing {lsns}, truncate the file to {} bytes",
+                bad.error, bad.offset
+            ),
+        ));
+    }
     let bytes_truncated = (bytes.len() - bad.offset) as u64;
+    let (first, last) = match declared {
+        Some((first, last)) => (first.to_string(), last.to_string()),
+        None => (next_lsn.to_string(), "?".to_owned()),
+    };
     tracing::warn!(
         file = %path.display(),
         offset = bad.offset,
         bytes_truncated,
         error = %bad.error,
-        "truncating torn tail of the write-ahead log"
+        first_lsn = %first,
+        last_lsn = %last,
+        "truncating torn tail of the write-ahead log: a write cut short by a crash, never acknowledged (lsns {first}..={last} are dropped)"
     );
+    metrics::counter!("steward_wal_torn_tails_total").increment(1);
+    if let Some((first, last)) = declared {
+        metrics::counter!("steward_wal_torn_records_total").increment(last + 1 - first);
+    }
     fsio::truncate_file(path, bad.offset as u64)?;
     report.torn_tail = Some(TornTail {
         file: path.to_path_buf(),
         offset: bad.offset as u64,
         bytes_truncated,
+        lsns: declared,
     });
     Ok(())
+}
+
+/// What a bad frame at the end of the last file is.
+#[derive(Debug, PartialEq, Eq)]
+enum TailVerdict {
+    /// What a crash mid-write leaves: the file ends before the frame does, or parts of the
+    /// frame read as zeros (sectors the file system never wrote), or bytes that are no frame.
+    Torn,
+    /// A frame that was written whole (its length fits the file, no part reads as never
+    /// written) and was damaged afterwards: it may have been acknowledged.
+    Damaged(&'static str),
+}
+
+/// Sector size assumed for torn writes: a crash loses whole sectors of a write, which then read
+/// as zeros (new file blocks are zero-filled), or the part of the write past the file's length.
+pub(crate) const SECTOR_BYTES: usize = 512;
+
+/// Tells a torn write from a damaged complete frame at `offset`, the last bad frame of the
+/// last file (no valid frame follows it). See `format.md`, "Last frame".
+fn classify_tail(bytes: &[u8], offset: usize, error: &FrameError) -> TailVerdict {
+    use crate::format::{FRAME_MAGIC, FRAME_PREFIX_BYTES};
+    let rest = &bytes[offset..];
+    if rest.iter().all(|&b| b == 0) {
+        return TailVerdict::Torn;
+    }
+    // A damaged magic or length field: with both set to "a frame filling the rest of the
+    // file", the body matches its checksum, so the whole frame was written.
+    if rest.len() >= crate::format::FRAME_HEADER_BYTES {
+        let mut repaired = rest.to_vec();
+        repaired[0..4].copy_from_slice(&FRAME_MAGIC.to_le_bytes());
+        let body = (rest.len() - FRAME_PREFIX_BYTES) as u32;
+        repaired[4..8].copy_from_slice(&body.to_le_bytes());
+        if repaired != rest && frame::decode_frame(&repaired).is_ok() {
+            return TailVerdict::Damaged("its magic or length field is damaged; the body matches its checksum");
+        }
+    }
+    match error {
+        FrameError::BadChecksum { stored, computed } => {
+            if (stored ^ computed).count_ones() == 1 {
+                return TailVerdict::Damaged("one bit of its stored checksum is flipped");
+            }
+            let length = crate::format::read_u32(rest, 4) as usize;
+            let end = offset + FRAME_PREFIX_BYTES + length;
+            if has_zero_sector(bytes, offset, end.min(bytes.len())) {
+                TailVerdict::Torn
+            } else {
+                TailVerdict::Damaged("its length fits the file and no part of it reads as never written")
+            }
+        }
+        _ => TailVerdict::Torn,
+    }
+}
+
+/// Whether some sector of the file, cut to `start..end`, holds only zeros in that range.
+fn has_zero_sector(bytes: &[u8], start: usize, end: usize) -> bool {
+    let mut at = start;
+    while at < end {
+        let sector_end = ((at / SECTOR_BYTES) + 1) * SECTOR_BYTES;
+        let hi = sector_end.min(end);
+        if bytes[at..hi].iter().all(|&b| b == 0) {
+            return true;
+        }
+        at = hi;
+    }
+    false
+}
+
+/// The lsn range a bad frame's body header declares, when it is readable and starts where
+/// the log continues (`next_lsn`); `None` when those bytes are missing or implausible.
+fn declared_lsns(frame: &[u8], next_lsn: Lsn) -> Option<(Lsn, Lsn)> {
+    use crate::format::{FRAME_PREFIX_BYTES, read_u32, read_u64};
+    if frame.len() < crate::format::FRAME_HEADER_BYTES {
+        return None;
+    }
+    let first = read_u64(frame, FRAME_PREFIX_BYTES);
+    let count = u64::from(read_u32(frame, FRAME_PREFIX_BYTES + 8));
+    (first == next_lsn && count > 0).then(|| (first, first + count - 1))
 }
 
 /// Removes a last file whose header never became durable (see [`recover`]).
@@ -263,6 +369,7 @@ fn remove_half_created(
             file: path.to_path_buf(),
             offset: 0,
             bytes_truncated: len as u64,
+            lsns: None,
         });
     }
     fsio::remove_file_durably(dir, path)

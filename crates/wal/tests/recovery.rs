@@ -57,6 +57,7 @@ fn torn_tail_at_every_cut_of_the_last_frame() {
                     file: path.clone(),
                     offset: last_start as u64,
                     bytes_truncated: (cut - last_start) as u64,
+                    lsns: (cut - last_start >= format::FRAME_HEADER_BYTES).then_some((4, 4)),
                 }),
                 "cut at {cut}"
             );
@@ -93,16 +94,62 @@ fn flipped_byte_before_valid_frames_is_corruption() {
     assert_eq!((records.len(), recovery.torn_tail), (4, None));
 }
 
+/// A frame written whole and then damaged is not a torn write: whichever bit of the last frame
+/// flips (magic, length, checksum, body header, payload), opening refuses and names the file,
+/// the offset and the lsns, and changes nothing.
 #[test]
-fn flipped_byte_in_last_frame_of_last_file_is_a_torn_tail() {
+fn every_flipped_bit_in_the_last_frame_of_the_last_file_is_refused_not_dropped() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (path, starts, _) = write_frames(dir.path(), 3, 40);
-    flip(&path, starts[2] + 30);
+    let clean = fs::read(&path).expect("read");
+    let last = starts[2] as usize;
+    for at in last..clean.len() {
+        for bit in 0..8 {
+            let mut bytes = clean.clone();
+            bytes[at] ^= 1 << bit;
+            fs::write(&path, &bytes).expect("write");
+            match open_default_result(dir.path()) {
+                Err(WalError::Corrupted { file, offset, reason }) => {
+                    assert_eq!((file.as_path(), offset), (path.as_path(), starts[2]), "byte {at} bit {bit}: {reason}");
+                    assert!(reason.contains("lsn"), "byte {at} bit {bit}: names the lsns: {reason}");
+                }
+                other => panic!("byte {at} bit {bit}: a damaged complete last frame must be refused, got {other:?}"),
+            }
+            assert_eq!(fs::read(&path).expect("read"), bytes, "byte {at} bit {bit}: the file is left as found");
+        }
+    }
+    fs::write(&path, &clean).expect("restore");
     let (_, recovery, records) = open_default(dir.path());
-    assert_eq!(records.len(), 2);
-    assert_eq!(recovery.torn_tail.expect("torn").offset, starts[2]);
+    assert_eq!((records.len(), recovery.torn_tail), (3, None));
 }
 
+/// What a crash mid-write leaves, when the file system extended the file but some sectors of
+/// the frame were never written (they read as zeros): a torn tail, cut, the lsns named.
+#[test]
+fn a_last_frame_with_a_sector_never_written_is_a_torn_tail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, starts, _) = write_frames(dir.path(), 3, 1500);
+    let clean = fs::read(&path).expect("read");
+    let last = starts[2] as usize;
+    let sector = 512;
+    // Each sector the frame touches, zeroed alone (the one holding the magic is a bad magic).
+    let mut at = last;
+    while at < clean.len() {
+        let end = ((at / sector) + 1) * sector;
+        let mut bytes = clean.clone();
+        bytes[at..end.min(clean.len())].fill(0);
+        fs::write(&path, &bytes).expect("write");
+        let (wal, recovery, records) = open_default(dir.path());
+        assert_eq!(records.len(), 2, "sector at {at}");
+        let torn = recovery.torn_tail.expect("torn");
+        assert_eq!(torn.offset, starts[2], "sector at {at}");
+        if at > last + format::FRAME_HEADER_BYTES {
+            assert_eq!(torn.lsns, Some((3, 3)), "sector at {at}");
+        }
+        drop(wal);
+        at = end;
+    }
+}
 #[test]
 fn flipped_byte_in_a_closed_file_is_corruption() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -160,7 +207,8 @@ fn zero_length_and_half_created_last_files_are_dropped() {
         Some(TornTail {
             file: half.clone(),
             offset: 0,
-            bytes_truncated: 13
+            bytes_truncated: 13,
+            lsns: None,
         })
     );
     assert_eq!(wal.append(b"four").expect("append"), 4);
