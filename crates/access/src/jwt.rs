@@ -7,6 +7,10 @@
 //! JWKS only (`jku`, `jwk`, `x5u` and `x5c` headers are ignored), and the key's own type fixes
 //! the algorithm, so a header cannot turn an RSA public key into an HMAC secret or ask for `none`.
 //!
+//! A tenant's issuer may be trusted by other tenants too (a shared identity provider); its
+//! [`TenantBinding`] then names a claim (`tenant`, `org_id`, ...) whose value must be the tenant
+//! the request is for, so a token for one tenant is refused by every other.
+//!
 //! Errors say precisely what failed, for the server's logs, and never repeat token contents.
 
 use std::fmt;
@@ -66,6 +70,9 @@ pub enum JwtError {
     NotYetValid,
     #[error("token claim {claim:?} {reason}")]
     BadClaim { claim: &'static str, reason: &'static str },
+    /// The configured tenant claim is missing, not a string, or names another tenant.
+    #[error("token's tenant claim {reason}")]
+    WrongTenant { reason: &'static str },
 }
 
 /// Why a JWKS document was refused. It is the operator's configuration, so the message may name
@@ -310,6 +317,36 @@ pub struct IssuerConfig {
     pub jwks: Jwks,
     /// Seconds of clock skew allowed on `exp` and `nbf`.
     pub leeway_s: u64,
+    /// The claim that must name the tenant (`None`: the issuer is this tenant's alone).
+    pub tenant_binding: Option<TenantBinding>,
+}
+
+/// A claim every token must carry, whose value must equal the tenant the request is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantBinding {
+    /// The claim's name, checked by [`check_tenant_claim_name`].
+    pub claim: String,
+    /// The tenant's id: the claim's value must be exactly this string.
+    pub tenant: String,
+}
+
+/// Longest tenant claim name (namespaced claims such as `https://example.com/org_id` included).
+pub const TENANT_CLAIM_BYTES_MAX: usize = 128;
+
+/// Claims with a meaning of their own, which cannot also name the tenant.
+const RESERVED_CLAIMS: [&str; 9] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "roles", "purposes"];
+
+/// Whether `name` may be a tenant claim: 1 to 128 printable ASCII characters without spaces,
+/// not a registered claim nor one Steward reads for another purpose. The error is a reason to
+/// show the tenant's admin; it does not repeat the name.
+pub fn check_tenant_claim_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > TENANT_CLAIM_BYTES_MAX || !name.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("expected 1 to 128 printable ASCII characters without spaces");
+    }
+    if RESERVED_CLAIMS.contains(&name) {
+        return Err("a registered claim or one Steward reads for another purpose cannot name the tenant");
+    }
+    Ok(())
 }
 
 /// What a verified token says about the person presenting it.
@@ -378,9 +415,50 @@ pub fn verify(token: &str, config: &IssuerConfig, now_s: i64) -> Result<UserClai
     let sig = decode(sig_b64, "signature is not base64url")?;
     key.verify(signing_input.as_bytes(), &sig)?;
 
-    let claims: Claims = parse_object(&decode(payload_b64, "payload is not base64url")?)
-        .ok_or(JwtError::Malformed("payload is not a JSON object with distinct claims"))?;
-    check_claims(&claims, config, now_s)
+    let payload = decode(payload_b64, "payload is not base64url")?;
+    let claims: Claims = parse_object(&payload).ok_or(JwtError::Malformed("payload is not a JSON object with distinct claims"))?;
+    let user = check_claims(&claims, config, now_s)?;
+    if let Some(binding) = &config.tenant_binding {
+        check_tenant(&payload, binding)?;
+    }
+    Ok(user)
+}
+
+/// The payload's members, refusing a member named twice (readers could resolve it differently).
+struct DistinctMembers(std::collections::BTreeMap<String, Value>);
+
+impl<'de> Deserialize<'de> for DistinctMembers {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DistinctMembers;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object with distinct members")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<DistinctMembers, A::Error> {
+                let mut members = std::collections::BTreeMap::new();
+                while let Some((name, value)) = map.next_entry::<String, Value>()? {
+                    if members.insert(name, value).is_some() {
+                        return Err(serde::de::Error::custom("a member is named twice"));
+                    }
+                }
+                Ok(DistinctMembers(members))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// The binding claim must be a string equal to the tenant's id.
+fn check_tenant(payload: &[u8], binding: &TenantBinding) -> Result<(), JwtError> {
+    let DistinctMembers(members) =
+        parse_object(payload).ok_or(JwtError::Malformed("payload is not a JSON object with distinct claims"))?;
+    match members.get(&binding.claim) {
+        None => Err(JwtError::WrongTenant { reason: "is missing" }),
+        Some(Value::String(tenant)) if *tenant == binding.tenant => Ok(()),
+        Some(Value::String(_)) => Err(JwtError::WrongTenant { reason: "names another tenant" }),
+        Some(_) => Err(JwtError::WrongTenant { reason: "is not a string" }),
+    }
 }
 
 fn decode(part: &str, what: &'static str) -> Result<Vec<u8>, JwtError> {

@@ -11,8 +11,8 @@ mod role;
 
 pub use principal::{Principal, RateLimit};
 pub use jwt::{
-    looks_like_jwt, verify, IssuerConfig, Jwks, JwksError, JwtError, UserClaims, JWKS_BYTES_MAX, JWKS_KEYS_MAX,
-    TOKEN_BYTES_MAX,
+    check_tenant_claim_name, looks_like_jwt, verify, IssuerConfig, Jwks, JwksError, JwtError, TenantBinding, UserClaims,
+    JWKS_BYTES_MAX, JWKS_KEYS_MAX, TENANT_CLAIM_BYTES_MAX, TOKEN_BYTES_MAX,
 };
 pub use key::{ApiKeyRecord, ApiKeySecret, KeyParseError, TokenKind, KEY_ID_BYTES};
 pub use role::{Role, RoleParseError};

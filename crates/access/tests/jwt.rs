@@ -8,7 +8,9 @@ use proptest::prelude::*;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair, RsaPublicKeyComponents};
 use serde_json::{json, Value};
-use steward_access::{looks_like_jwt, verify, IssuerConfig, Jwks, JwtError, Role, UserClaims, TOKEN_BYTES_MAX};
+use steward_access::{
+    check_tenant_claim_name, looks_like_jwt, verify, IssuerConfig, Jwks, JwtError, Role, TenantBinding, UserClaims, TOKEN_BYTES_MAX,
+};
 
 const ISSUER: &str = "https://login.acme.example/";
 const AUDIENCE: &str = "steward-acme";
@@ -114,7 +116,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     let (rsa, p256, ed25519) = (Signer::rsa("rsa-1"), Signer::p256("ec-1"), Signer::ed25519("ed-1"));
     let jwks = json!({"keys": [rsa.jwk(), p256.jwk(), ed25519.jwk()]});
     let jwks = Jwks::parse(jwks.to_string().as_bytes()).expect("test JWKS");
-    let config = IssuerConfig { issuer: ISSUER.to_owned(), audience: AUDIENCE.to_owned(), jwks, leeway_s: 0 };
+    let config = IssuerConfig { issuer: ISSUER.to_owned(), audience: AUDIENCE.to_owned(), jwks, leeway_s: 0, tenant_binding: None };
     Fixture { rsa, p256, ed25519, config }
 });
 
@@ -389,6 +391,51 @@ fn claims_named_twice_are_refused() {
     check(&token, Err(JwtError::Malformed("payload is not a JSON object with distinct claims")));
 }
 
+fn bound_to(tenant: &str) -> IssuerConfig {
+    IssuerConfig { tenant_binding: Some(TenantBinding { claim: "org_id".to_owned(), tenant: tenant.to_owned() }), ..FIXTURE.config.clone() }
+}
+
+#[test]
+fn a_bound_issuer_accepts_only_tokens_naming_its_tenant() {
+    let f = &*FIXTURE;
+    let for_b = f.ed25519.sign(&with(json!({"org_id": "tenant-b"})));
+    check_with(&for_b, &bound_to("tenant-b"), Ok(user()));
+    // The same token, from the same issuer and audience, is refused by every other tenant.
+    check_with(&for_b, &bound_to("tenant-a"), Err(JwtError::WrongTenant { reason: "names another tenant" }));
+    check_with(&for_b, &bound_to("tenant-b-"), Err(JwtError::WrongTenant { reason: "names another tenant" }));
+    check_with(&f.ed25519.sign(&claims()), &bound_to("tenant-b"), Err(JwtError::WrongTenant { reason: "is missing" }));
+    for not_a_string in [json!(["tenant-b"]), json!({"id": "tenant-b"}), json!(7), json!(null)] {
+        let mut payload = claims();
+        payload["org_id"] = not_a_string;
+        check_with(&f.ed25519.sign(&payload), &bound_to("tenant-b"), Err(JwtError::WrongTenant { reason: "is not a string" }));
+    }
+    // Unbound, the claim is not read at all.
+    check(&for_b, Ok(user()));
+}
+
+#[test]
+fn a_bound_tenant_claim_named_twice_is_refused() {
+    let f = &*FIXTURE;
+    let body = with(json!({"org_id": "tenant-a"})).to_string();
+    let twice = format!("{},\"org_id\":\"tenant-b\"}}", &body[..body.len() - 1]);
+    let input = format!("{}.{}", b64(json!({"alg": "EdDSA", "kid": "ed-1"}).to_string().as_bytes()), b64(twice.as_bytes()));
+    let token = format!("{input}.{}", b64(&f.ed25519.sign_bytes(input.as_bytes())));
+    for tenant in ["tenant-a", "tenant-b"] {
+        check_with(&token, &bound_to(tenant), Err(JwtError::Malformed("payload is not a JSON object with distinct claims")));
+    }
+}
+
+#[test]
+fn tenant_claim_names_are_plain_and_not_reserved() {
+    for good in ["tenant", "org_id", "https://example.com/org_id", "x"] {
+        assert_eq!(check_tenant_claim_name(good), Ok(()), "{good}");
+    }
+    let long = "t".repeat(129);
+    for bad in ["", "org id", "tenant\n", long.as_str(), "iss", "aud", "sub", "roles", "purposes", "exp"] {
+        assert!(check_tenant_claim_name(bad).is_err(), "{bad:?}");
+    }
+}
+
 #[test]
 fn payloads_other_than_an_object_are_refused() {
     let f = &*FIXTURE;
@@ -457,7 +504,7 @@ const RFC8037_ED25519_TOKEN: &str = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NT
 /// first claim check to fail is the missing audience.
 fn rfc_config(jwk: Value) -> IssuerConfig {
     let jwks = Jwks::parse(json!({"keys": [jwk]}).to_string().as_bytes()).expect("RFC JWKS");
-    IssuerConfig { issuer: "joe".to_owned(), audience: AUDIENCE.to_owned(), jwks, leeway_s: 0 }
+    IssuerConfig { issuer: "joe".to_owned(), audience: AUDIENCE.to_owned(), jwks, leeway_s: 0, tenant_binding: None }
 }
 
 #[test]

@@ -62,7 +62,7 @@ impl Tenant {
         let policies = TenantPolicies::load(partition.catalog())?;
         let consent = crate::consent::ConsentIndex::load(partition.catalog())?;
         let ledger = crate::ledger::LedgerState::load(partition.catalog())?;
-        let identity = TenantIdentity::load(partition.catalog())?;
+        let identity = TenantIdentity::load(partition.catalog(), &info.id)?;
         let erasure_key = steward_crypto::Key256::from_bytes(steward_crypto::hmac_sha256(&pseudonym_secret, &[b"steward-erasure-id"]));
         let mut suppressed = std::collections::HashSet::new();
         for (key, _) in partition.catalog().scan_prefix(SUPPRESSED, b"")? {

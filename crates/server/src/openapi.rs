@@ -76,7 +76,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/v1/tenants/{tenant}/keys", Action::ManageKeys, R::Tenant, None, "admin, operator", "List API keys"),
     route("DELETE", "/v1/tenants/{tenant}/keys/{key_id}", Action::ManageKeys, R::Tenant, None, "admin, operator", "Revoke an API key"),
     route("GET", "/v1/tenants/{tenant}/identity", Action::Admin, R::Tenant, None, "admin", "The tenant's JWT issuer for users (issuer, audience, key ids)"),
-    route("PUT", "/v1/tenants/{tenant}/identity", Action::Admin, R::Tenant, None, "admin", "Configure the JWT issuer for users: issuer, audience, JWKS document"),
+    route("PUT", "/v1/tenants/{tenant}/identity", Action::Admin, R::Tenant, None, "admin", "Configure the JWT issuer for users: issuer, audience, JWKS document, tenant_claim (required when another tenant trusts the issuer)"),
     route("GET", "/v1/tenants/{tenant}/policies", Action::ManagePolicies, R::PolicySet, None, "admin", "The policy text in force (?version= for an older one) and its version"),
     route("PUT", "/v1/tenants/{tenant}/policies", Action::ManagePolicies, R::PolicySet, None, "admin", "Replace the tenant's policies (text/plain Cedar); 422 with every diagnostic, old set stays"),
     route("GET", "/v1/tenants/{tenant}/policies/versions", Action::ManagePolicies, R::PolicySet, None, "admin", "Every policy version: number, time, author"),

@@ -1,5 +1,7 @@
 //! A tenant's JWT issuer for its people (issuer, audience, JWKS document). Users then call
-//! with `Authorization: Bearer <JWT>`; roles and purposes come from the token's claims.
+//! with `Authorization: Bearer <JWT>`; roles and purposes come from the token's claims, and the
+//! optional `tenant_claim` names the claim that must carry this tenant's id (required when
+//! another tenant trusts the same issuer).
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -19,6 +21,10 @@ pub struct IdentityBody {
     audience: String,
     /// The JWKS document (RFC 7517), as JSON.
     jwks: Value,
+    /// The claim whose value must be this tenant's id; required when another tenant trusts the
+    /// same issuer.
+    #[serde(default)]
+    tenant_claim: Option<String>,
 }
 
 fn info_json(info: Option<&IdentityInfo>) -> Value {
@@ -28,6 +34,7 @@ fn info_json(info: Option<&IdentityInfo>) -> Value {
             "configured": true,
             "issuer": i.issuer,
             "audience": i.audience,
+            "tenant_claim": i.tenant_claim,
             "jwks": serde_json::from_str::<Value>(&i.jwks).unwrap_or(Value::Null),
         }),
     }
@@ -46,6 +53,6 @@ pub async fn put(
 ) -> Result<Json<Value>, ApiError> {
     let request = body(request)?;
     let jwks = request.jwks.to_string();
-    let info = state.blocking(move |engine| engine.set_identity(&tenant, &request.issuer, &request.audience, &jwks)).await?;
+    let info = state.blocking(move |engine| engine.set_identity(&tenant, &request.issuer, &request.audience, &jwks, request.tenant_claim.as_deref())).await?;
     Ok(Json(info_json(Some(&info))))
 }
