@@ -89,3 +89,59 @@ fn a_damaged_catalog_stops_that_tenant_only_and_deletes_nothing() {
     assert!(api.get("/readyz", None).expect(200, "ready").body.get("unavailable_tenants").is_none());
     assert!(server.terminate().success());
 }
+
+/// Issue 10, item 3: a data set build the process did not survive (its SQL may be what aborted
+/// it) used to be resumed at every start, aborting again. Simulated here as what such a crash
+/// leaves: the version's manifest still `building` with its attempt recorded, part of its output
+/// on disk. The restart marks it failed (`build_interrupted`), removes the partial output, never
+/// runs it again (a second restart leaves it failed), and the server serves throughout.
+#[test]
+fn a_build_the_process_did_not_survive_is_marked_failed_not_resumed() {
+    let mut deployment = Deployment::init();
+    let server = deployment.start(&[]);
+    let api = server.api();
+    let keys = tenant_with_keys(&api, &deployment.operator_key, "gamma");
+    put_schema(&api, &keys.admin, "gamma", "play", &play_schema());
+    assert_eq!(ingest(&api, &keys.writer, "gamma", &events("gamma", 5))["accepted"], 5);
+    let sql = serde_json::json!({"name": "plays", "sql": "SELECT track_id, ms_played FROM play"});
+    let cut = api.post(&keys.path("/datasets"), Some(&keys.reader), &sql).expect(201, "cut").body;
+    assert_eq!((cut["state"].as_str(), cut["attempts"].as_u64()), (Some("ready"), Some(1)), "{cut}");
+    assert!(server.terminate().success());
+
+    let dir = deployment.data.join("tenants/gamma/datasets/plays/v000001");
+    let path = dir.join("manifest.json");
+    let mut manifest: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    manifest["state"] = "building".into();
+    manifest["attempts"] = 1.into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let sealed = |dir: &Path| std::fs::read_dir(dir).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".sealed")).count();
+    assert!(sealed(&dir) > 0, "the interrupted build left output");
+
+    for start in 0..2 {
+        let server = deployment.start(&[]);
+        let api = server.api();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let version = loop {
+            let v = api.get(&keys.path("/datasets/plays/versions/1?purpose=model_training"), Some(&keys.reader)).expect(200, "version").body;
+            if v["state"] != "building" {
+                break v;
+            }
+            assert!(std::time::Instant::now() < deadline, "start {start}: still building: {v}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert_eq!((version["state"].as_str(), version["error"].as_str()), (Some("failed"), Some("build_interrupted")), "start {start}: {version}");
+        assert_eq!(version["attempts"].as_u64(), Some(1), "start {start}: never attempted again: {version}");
+        assert_eq!(sealed(&dir), 0, "start {start}: the partial output is gone");
+        // The server serves: ingest, and a new cut of the same data set.
+        assert_eq!(ingest(&api, &keys.writer, "gamma", &events(&format!("gamma-{start}"), 2))["accepted"], 2);
+        let again = api.post(&keys.path("/datasets"), Some(&keys.reader), &sql).expect(201, "cut again").body;
+        assert_eq!(again["state"].as_str(), Some("ready"), "{again}");
+        if start == 0 {
+            let log = strip_ansi(&server.stderr());
+            assert!(log.contains("build_interrupted"), "the log says why:\n{log}");
+            let metrics = api.get("/metrics", None).expect(200, "metrics").text;
+            assert!(metrics.contains("steward_dataset_builds_interrupted_total"), "{metrics}");
+        }
+        assert!(server.terminate().success());
+    }
+}

@@ -366,6 +366,7 @@ impl Datasets {
             classes: None,
             oldest_by_type: Default::default(),
             withdrawn: None,
+            attempts: 0,
         };
         self.run_build(guard, request, as_of, &dir, &mut manifest).await
     }
@@ -374,6 +375,11 @@ impl Datasets {
         let tenant = guard.tenant().to_owned();
         let key3 = (tenant.clone(), manifest.name.clone(), manifest.version);
         manifest.generation = guard.generation();
+        // The attempt is on disk before any SQL runs: if this process dies during the build
+        // (its query may be what kills it), the next start finds it and does not run it again.
+        manifest.attempts += 1;
+        manifest.state = VersionState::Building;
+        manifest.write(&dir.join("manifest.json"))?;
         self.in_flight.lock().insert(key3.clone(), InFlight { purpose: manifest.purpose.clone(), generation: guard.generation() });
         self.progress.lock().insert(key3.clone(), Progress { started_at: now_rfc3339(), ..Progress::default() });
         let started = Instant::now();
@@ -420,6 +426,11 @@ impl Datasets {
     }
 
     fn fail(&self, tenant: &str, dir: &Path, manifest: &mut Manifest, error: &LineageError) {
+        self.fail_with(tenant, dir, manifest, failure_code(error));
+    }
+
+    /// Removes a version's files and keys and records it `failed` with `code`.
+    fn fail_with(&self, tenant: &str, dir: &Path, manifest: &mut Manifest, code: String) {
         for file in &manifest.files {
             let _ = std::fs::remove_file(dir.join(format!("{}.sealed", file.name)));
         }
@@ -433,7 +444,7 @@ impl Datasets {
         let _ = self.engine.forget_file_keys(tenant, &[key_prefix(&manifest.name, manifest.version)]);
         manifest.files.clear();
         manifest.state = VersionState::Failed;
-        manifest.error = Some(failure_code(error));
+        manifest.error = Some(code);
         let _ = manifest.write(&dir.join("manifest.json"));
     }
 
@@ -598,7 +609,12 @@ impl Datasets {
         Ok(self.build(guard, &request, Some(manifest.as_of_seq), Some((manifest.version, reason))).await?.version)
     }
 
-    /// Builds interrupted by a crash, resumed from their recorded snapshot.
+    /// Versions a restart found `building`. One whose attempt was recorded was interrupted
+    /// by the process stopping during it (a crash, a kill, a power loss, or its own query
+    /// aborting the process): it is marked failed (`build_interrupted`) and never resumed, so
+    /// a query that crashes the server cannot crash it again at every start. Only a manifest
+    /// written before attempts were counted is resumed, once (the attempt is recorded first).
+    /// One version's failure never stops the others. Returns how many were resumed.
     pub async fn resume(&self, tenant: &str) -> Result<u32, LineageError> {
         let mut resumed = 0;
         for mut manifest in self.all_versions(tenant)? {
@@ -608,8 +624,28 @@ impl Datasets {
             if manifest.state != VersionState::Building || running {
                 continue;
             }
-            let request = self.rebuild_request(tenant, &manifest)?;
             let dir = self.version_dir(tenant, &manifest.name, manifest.version)?;
+            if manifest.attempts >= BUILD_ATTEMPTS_MAX {
+                metrics::counter!("steward_dataset_builds_interrupted_total", "tenant" => tenant.to_owned()).increment(1);
+                tracing::error!(
+                    tenant,
+                    dataset = %manifest.name,
+                    version = manifest.version,
+                    attempts = manifest.attempts,
+                    "a data set build was interrupted: the process stopped during it (crash, kill or power loss; possibly its own query). \
+                     Marked failed (build_interrupted) and not resumed; cut it again once the cause is known"
+                );
+                self.fail_with(tenant, &dir, &mut manifest, BUILD_INTERRUPTED.to_owned());
+                continue;
+            }
+            let request = match self.rebuild_request(tenant, &manifest) {
+                Ok(request) => request,
+                Err(error) => {
+                    tracing::warn!(tenant, dataset = %manifest.name, version = manifest.version, %error, "an interrupted build cannot be resumed");
+                    self.fail(tenant, &dir, &mut manifest, &error);
+                    continue;
+                }
+            };
             for entry in std::fs::read_dir(&dir).map_err(LineageError::io(&dir))?.flatten() {
                 if entry.file_name().to_str().is_some_and(|n| n.ends_with(".sealed")) {
                     let _ = std::fs::remove_file(entry.path());
@@ -629,6 +665,11 @@ impl Datasets {
         Ok(resumed)
     }
 }
+
+/// Build attempts a version gets: an attempt the process did not survive is not repeated.
+pub const BUILD_ATTEMPTS_MAX: u32 = 1;
+/// The error code of a version whose build the process did not survive.
+pub const BUILD_INTERRUPTED: &str = "build_interrupted";
 
 fn failure_code(error: &LineageError) -> String {
     match error {

@@ -11,7 +11,9 @@ use crate::LineageError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VersionState {
-    /// Being written; resumed from its recorded snapshot after a crash.
+    /// Being written. After a restart a version still `building` whose attempt was recorded
+    /// (`attempts` ≥ 1) is marked failed (`build_interrupted`), never resumed: its query may be
+    /// what stopped the process.
     Building,
     Ready,
     /// Held a subject who was erased: files removed, successor named.
@@ -91,6 +93,10 @@ pub struct Manifest {
     /// subject was erased and the files' keys destroyed; its successor follows).
     #[serde(default)]
     pub withdrawn: Option<String>,
+    /// Build attempts started, each written durably before the attempt runs any SQL, so a
+    /// restart knows a build in progress was interrupted. Older manifests lack it (0).
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 impl Manifest {
