@@ -1,31 +1,110 @@
-//! File-system helpers with the durability steps the format relies on (file and directory fsync).
+//! The file system as the log uses it, behind [`Vfs`] so tests can fail I/O after a countdown
+//! and rebuild the exact file image a crash leaves (`sim.rs`), plus the durability steps the
+//! format relies on (file and directory fsync).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{WalError, io_error};
 use crate::{Lsn, format};
 
+/// One open file the log appends to.
+pub trait VfsFile: Send + std::fmt::Debug {
+    /// Appends `bytes` (one call per frame).
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// Makes the data written so far durable (`fdatasync`).
+    fn sync_data(&mut self) -> io::Result<()>;
+    /// Makes data and metadata durable (`fsync`).
+    fn sync_all(&mut self) -> io::Result<()>;
+}
+
+/// The operations the log needs from a file system. Names, creations and removals are durable
+/// only after [`Vfs::sync_dir`]; data only after a file's sync.
+pub trait Vfs: Send + Sync + std::fmt::Debug {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Entries of `dir` as `(name, is a regular file)`.
+    fn list(&self, dir: &Path) -> io::Result<Vec<(String, bool)>>;
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Creates `path`, failing if it exists.
+    fn create_new(&self, path: &Path) -> io::Result<Box<dyn VfsFile>>;
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn VfsFile>>;
+    /// Cuts `path` to `len` bytes and fsyncs it.
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()>;
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// The operating system's file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OsVfs;
+
+impl VfsFile for File {
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        Write::write_all(self, bytes)
+    }
+    fn sync_data(&mut self) -> io::Result<()> {
+        File::sync_data(self)
+    }
+    fn sync_all(&mut self) -> io::Result<()> {
+        File::sync_all(self)
+    }
+}
+
+impl Vfs for OsVfs {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        fs::create_dir_all(dir)
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<(String, bool)>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+            out.push((name, entry.file_type()?.is_file()));
+        }
+        Ok(out)
+    }
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        fs::read(path)
+    }
+    fn create_new(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
+        Ok(Box::new(OpenOptions::new().write(true).create_new(true).open(path)?))
+    }
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
+        Ok(Box::new(OpenOptions::new().append(true).open(path)?))
+    }
+    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+        let file = OpenOptions::new().write(true).open(path)?;
+        file.set_len(len)?;
+        file.sync_all()
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+}
+
+/// The file system a log uses, shared by its recovery and its writer.
+pub type SharedVfs = Arc<dyn Vfs>;
+
 /// Fsyncs a directory so that file creations, renames and deletions in it survive a crash.
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), WalError> {
-    let handle = File::open(dir).map_err(io_error("open directory", dir))?;
-    handle.sync_all().map_err(io_error("fsync directory", dir))
+pub(crate) fn sync_dir(vfs: &dyn Vfs, dir: &Path) -> Result<(), WalError> {
+    vfs.sync_dir(dir).map_err(io_error("fsync directory", dir))
 }
 
 /// WAL files in `dir` as `(first lsn from the name, path)`, sorted by lsn. Other names are ignored
 /// so that temporary files of other tools never break recovery.
-pub(crate) fn list_wal_files(dir: &Path) -> Result<Vec<(Lsn, PathBuf)>, WalError> {
+pub(crate) fn list_wal_files(vfs: &dyn Vfs, dir: &Path) -> Result<Vec<(Lsn, PathBuf)>, WalError> {
     let mut files = Vec::new();
-    for entry in fs::read_dir(dir).map_err(io_error("list directory", dir))? {
-        let entry = entry.map_err(io_error("list directory", dir))?;
-        let name = entry.file_name();
-        let Some(first_lsn) = name.to_str().and_then(format::parse_file_name) else {
+    for (name, is_file) in vfs.list(dir).map_err(io_error("list directory", dir))? {
+        let Some(first_lsn) = format::parse_file_name(&name) else {
             continue;
         };
-        let path = entry.path();
-        let kind = entry.file_type().map_err(io_error("stat", &path))?;
-        if !kind.is_file() {
+        let path = dir.join(&name);
+        if !is_file {
             return Err(crate::error::corrupted(
                 &path,
                 0,
@@ -41,41 +120,33 @@ pub(crate) fn list_wal_files(dir: &Path) -> Result<Vec<(Lsn, PathBuf)>, WalError
 /// Creates the file that starts at `first_lsn`, writes its header and makes both the file and its
 /// directory entry durable before returning, so that no frame is ever acknowledged in a file that
 /// could vanish in a crash.
-pub(crate) fn create_wal_file(dir: &Path, first_lsn: Lsn) -> Result<(File, PathBuf), WalError> {
+pub(crate) fn create_wal_file(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    first_lsn: Lsn,
+) -> Result<(Box<dyn VfsFile>, PathBuf), WalError> {
     let path = dir.join(format::file_name(first_lsn));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(io_error("create", &path))?;
+    let mut file = vfs.create_new(&path).map_err(io_error("create", &path))?;
     file.write_all(&format::encode_file_header(first_lsn))
         .map_err(io_error("write header", &path))?;
     file.sync_all().map_err(io_error("fsync", &path))?;
-    sync_dir(dir)?;
+    sync_dir(vfs, dir)?;
     Ok((file, path))
 }
 
 /// Opens an existing file for appending frames after its (validated) end.
-pub(crate) fn open_for_append(path: &Path) -> Result<File, WalError> {
-    OpenOptions::new()
-        .append(true)
-        .open(path)
-        .map_err(io_error("open for append", path))
+pub(crate) fn open_for_append(vfs: &dyn Vfs, path: &Path) -> Result<Box<dyn VfsFile>, WalError> {
+    vfs.open_append(path).map_err(io_error("open for append", path))
 }
 
 /// Cuts `path` to `len` bytes and fsyncs it, so that later frames never follow torn bytes.
-pub(crate) fn truncate_file(path: &Path, len: u64) -> Result<(), WalError> {
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io_error("open for truncation", path))?;
-    file.set_len(len).map_err(io_error("truncate", path))?;
-    file.sync_all().map_err(io_error("fsync", path))
+pub(crate) fn truncate_file(vfs: &dyn Vfs, path: &Path, len: u64) -> Result<(), WalError> {
+    vfs.truncate(path, len).map_err(io_error("truncate", path))
 }
 
 /// Deletes `path` and fsyncs its directory; one fsync per file keeps deletions ordered, so a crash
 /// can only resurrect a suffix of the deleted files and never leave a gap in the log.
-pub(crate) fn remove_file_durably(dir: &Path, path: &Path) -> Result<(), WalError> {
-    fs::remove_file(path).map_err(io_error("remove", path))?;
-    sync_dir(dir)
+pub(crate) fn remove_file_durably(vfs: &dyn Vfs, dir: &Path, path: &Path) -> Result<(), WalError> {
+    vfs.remove(path).map_err(io_error("remove", path))?;
+    sync_dir(vfs, dir)
 }

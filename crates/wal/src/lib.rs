@@ -13,10 +13,12 @@ mod writer;
 
 pub mod format;
 pub mod frame;
+pub mod sim;
 
 use std::path::PathBuf;
 
 pub use error::{ReplayError, WalError};
+pub use fsio::{OsVfs, SharedVfs, Vfs, VfsFile};
 pub use recovery::read_file;
 pub use wal::Wal;
 

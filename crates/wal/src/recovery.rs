@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::error::{ReplayError, WalError, corrupted, io_error};
 use crate::format::{self, FILE_HEADER_BYTES};
 use crate::frame::{self, FrameError};
+use crate::fsio::Vfs;
 use crate::{FileMeta, Lsn, Recovery, TornTail, WalFileInfo, fsio};
 
 /// Result of [`recover`]: the surviving files, oldest first, and the report for the caller.
@@ -22,11 +23,12 @@ pub(crate) type Replay<'a> = dyn FnMut(Lsn, &[u8]) -> Result<(), ReplayError> + 
 
 /// Validates and replays the log in `dir` (which must exist); see `Wal::open`.
 pub(crate) fn recover(
+    vfs: &dyn Vfs,
     dir: &Path,
     after_lsn: Lsn,
     replay: &mut Replay<'_>,
 ) -> Result<Recovered, WalError> {
-    let listed = fsio::list_wal_files(dir)?;
+    let listed = fsio::list_wal_files(vfs, dir)?;
     let file_count = listed.len();
     let mut report = Recovery {
         records_replayed: 0,
@@ -40,7 +42,7 @@ pub(crate) fn recover(
 
     for (index, (name_lsn, path)) in listed.into_iter().enumerate() {
         let is_last = index + 1 == file_count;
-        let bytes = fs::read(&path).map_err(io_error("read", &path))?;
+        let bytes = vfs.read(&path).map_err(io_error("read", &path))?;
 
         if is_last
             && bytes.len() <= FILE_HEADER_BYTES
@@ -48,7 +50,7 @@ pub(crate) fn recover(
         {
             // A crash while creating the file: no frame was ever acknowledged in it (frames are
             // written only after the header and directory are fsynced), so it can go.
-            remove_half_created(dir, &path, bytes.len(), &mut report)?;
+            remove_half_created(vfs, dir, &path, bytes.len(), &mut report)?;
             removed_floor = name_lsn.saturating_sub(1);
             continue;
         }
@@ -90,7 +92,7 @@ pub(crate) fn recover(
         let mut valid_bytes = bytes.len();
         if let Some(bad) = scan.bad {
             valid_bytes = bad.offset;
-            handle_bad_frame(&path, &bytes, &bad, scan.next_lsn, is_last, &mut report)?;
+            handle_bad_frame(vfs, &path, &bytes, &bad, scan.next_lsn, is_last, &mut report)?;
         }
         files.push(FileMeta {
             path,
@@ -205,6 +207,7 @@ fn scan_frames(
 
 /// Decides whether a bad frame is a torn tail (truncate and report) or corruption (fail).
 fn handle_bad_frame(
+    vfs: &dyn Vfs,
     path: &Path,
     bytes: &[u8],
     bad: &BadFrame,
@@ -264,7 +267,7 @@ fn handle_bad_frame(
     if let Some((first, last)) = declared {
         metrics::counter!("steward_wal_torn_records_total").increment(last + 1 - first);
     }
-    fsio::truncate_file(path, bad.offset as u64)?;
+    fsio::truncate_file(vfs, path, bad.offset as u64)?;
     report.torn_tail = Some(TornTail {
         file: path.to_path_buf(),
         offset: bad.offset as u64,
@@ -305,6 +308,17 @@ fn classify_tail(bytes: &[u8], offset: usize, error: &FrameError) -> TailVerdict
         let body = (rest.len() - FRAME_PREFIX_BYTES) as u32;
         repaired[4..8].copy_from_slice(&body.to_le_bytes());
         if repaired != rest && frame::decode_frame(&repaired).is_ok() {
+            // The body was written whole. If the sector holding the magic or length reads as
+            // zeros it was never written (a crash lost that sector of an unacknowledged
+            // write): torn. Otherwise the fields were damaged after they were written.
+            let touched_zero = (offset / SECTOR_BYTES..=(offset + 7) / SECTOR_BYTES).any(|sector| {
+                let lo = (sector * SECTOR_BYTES).max(offset);
+                let hi = ((sector + 1) * SECTOR_BYTES).min(bytes.len());
+                bytes[lo..hi].iter().all(|&b| b == 0)
+            });
+            if touched_zero {
+                return TailVerdict::Torn;
+            }
             return TailVerdict::Damaged("its magic or length field is damaged; the body matches its checksum");
         }
     }
@@ -353,6 +367,7 @@ fn declared_lsns(frame: &[u8], next_lsn: Lsn) -> Option<(Lsn, Lsn)> {
 
 /// Removes a last file whose header never became durable (see [`recover`]).
 fn remove_half_created(
+    vfs: &dyn Vfs,
     dir: &Path,
     path: &Path,
     len: usize,
@@ -372,5 +387,5 @@ fn remove_half_created(
             lsns: None,
         });
     }
-    fsio::remove_file_durably(dir, path)
+    fsio::remove_file_durably(vfs, dir, path)
 }

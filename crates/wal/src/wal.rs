@@ -13,7 +13,9 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 use crate::commit::{Batch, Queue};
 use crate::error::{ReplayError, WalError, io_error};
 use crate::format::{FRAME_BYTES_MAX, FRAME_HEADER_BYTES};
+use crate::fsio::{OsVfs, SharedVfs};
 use crate::writer::Writer;
+use std::sync::Arc;
 use crate::{Lsn, Recovery, WalConfig, WalFileInfo, frame, recovery};
 
 /// A write-ahead log in one directory; share it across threads with `Arc`.
@@ -52,12 +54,24 @@ impl Wal {
         dir: &Path,
         config: WalConfig,
         after_lsn: Lsn,
+        replay: impl FnMut(Lsn, &[u8]) -> Result<(), ReplayError>,
+    ) -> Result<(Wal, Recovery), WalError> {
+        Wal::open_in(Arc::new(OsVfs), dir, config, after_lsn, replay)
+    }
+
+    /// [`Wal::open`] on the file system `vfs` (tests: `sim::SimFs`, which fails I/O on
+    /// command and rebuilds what a crash leaves).
+    pub fn open_in(
+        vfs: SharedVfs,
+        dir: &Path,
+        config: WalConfig,
+        after_lsn: Lsn,
         mut replay: impl FnMut(Lsn, &[u8]) -> Result<(), ReplayError>,
     ) -> Result<(Wal, Recovery), WalError> {
-        std::fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
-        let recovered = recovery::recover(dir, after_lsn, &mut replay)?;
+        vfs.create_dir_all(dir).map_err(io_error("create directory", dir))?;
+        let recovered = recovery::recover(&*vfs, dir, after_lsn, &mut replay)?;
         let last_lsn = recovered.report.last_lsn;
-        let writer = Writer::start(dir, config.file_bytes_max, recovered.files, last_lsn)?;
+        let writer = Writer::start(vfs, dir, config.file_bytes_max, recovered.files, last_lsn)?;
         let frame_bytes_max = usize::try_from(config.frame_bytes_max)
             .unwrap_or(usize::MAX)
             .min(FRAME_BYTES_MAX);

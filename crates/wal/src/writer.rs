@@ -2,20 +2,20 @@
 //! frame, rotation and truncation. Callers serialize access through the `Wal`'s writer mutex.
 
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::error::{WalError, io_error};
+use crate::fsio::{SharedVfs, VfsFile};
 use crate::{FileMeta, Lsn, WalFileInfo, fsio};
 
 /// Owner of the WAL files.
 #[derive(Debug)]
 pub(crate) struct Writer {
+    vfs: SharedVfs,
     dir: PathBuf,
     file_bytes_max: u64,
-    file: File,
+    file: Box<dyn VfsFile>,
     current: FileMeta,
     /// Closed files, oldest first; all their frames were fsynced before they were closed.
     closed: VecDeque<FileMeta>,
@@ -27,6 +27,7 @@ pub(crate) struct Writer {
 impl Writer {
     /// Continues in the last recovered file, or creates the first file at `last_lsn + 1`.
     pub fn start(
+        vfs: SharedVfs,
         dir: &Path,
         file_bytes_max: u64,
         mut files: Vec<FileMeta>,
@@ -35,12 +36,13 @@ impl Writer {
         let (file, current) = match files.pop() {
             Some(last) => {
                 debug_assert_eq!(last.last_lsn, last_lsn);
-                let file = fsio::open_for_append(&last.path)?;
+                let file = fsio::open_for_append(&*vfs, &last.path)?;
                 (file, last)
             }
-            None => new_file(dir, last_lsn + 1)?,
+            None => new_file(&*vfs, dir, last_lsn + 1)?,
         };
         Ok(Writer {
+            vfs,
             dir: dir.to_path_buf(),
             file_bytes_max,
             file,
@@ -101,7 +103,7 @@ impl Writer {
             // A new file would have the same name; the closed files already end right before it.
             return Ok(self.current.first_lsn - 1);
         }
-        let (file, meta) = new_file(&self.dir, self.current.last_lsn + 1)?;
+        let (file, meta) = new_file(&*self.vfs, &self.dir, self.current.last_lsn + 1)?;
         let closed = std::mem::replace(&mut self.current, meta);
         self.file = file;
         let last = closed.last_lsn;
@@ -117,7 +119,7 @@ impl Writer {
             if oldest.last_lsn > lsn {
                 break;
             }
-            fsio::remove_file_durably(&self.dir, &oldest.path)?;
+            fsio::remove_file_durably(&*self.vfs, &self.dir, &oldest.path)?;
             tracing::debug!(file = %oldest.path.display(), last_lsn = oldest.last_lsn, "removed wal file");
             self.closed.pop_front();
             removed += 1;
@@ -135,8 +137,12 @@ impl Writer {
     }
 }
 
-fn new_file(dir: &Path, first_lsn: Lsn) -> Result<(File, FileMeta), WalError> {
-    let (file, path) = fsio::create_wal_file(dir, first_lsn)?;
+fn new_file(
+    vfs: &dyn fsio::Vfs,
+    dir: &Path,
+    first_lsn: Lsn,
+) -> Result<(Box<dyn VfsFile>, FileMeta), WalError> {
+    let (file, path) = fsio::create_wal_file(vfs, dir, first_lsn)?;
     let meta = FileMeta {
         path,
         first_lsn,
