@@ -172,11 +172,12 @@ impl Partition {
                 hit
             },
         )?;
+        let quarantined_removed = self.empty_quarantine()?;
         let out = Purged {
             rows_by_subject: by_subject.into_inner(),
             rows_removed: rewritten.rows_removed,
             segments_rewritten: rewritten.segments_rewritten,
-            files_removed: wal_files_removed + rewritten.segments_rewritten,
+            files_removed: wal_files_removed + rewritten.segments_rewritten + quarantined_removed,
         };
         self.catalog.write(|txn| {
             for subject in cuts.keys() {
@@ -193,5 +194,32 @@ impl Partition {
         }
         metrics::counter!("steward_subjects_purged_total", "tenant" => self.config.tenant.clone()).increment(cuts.len() as u64);
         Ok(out)
+    }
+}
+
+impl Partition {
+    /// Removes the segment files quarantined at open (`QUARANTINE_SEGMENTS`): they may hold
+    /// rows of the subjects being purged, and an erasure leaves nothing readable. They were
+    /// moved there by an open whose catalog was proven intact, so their rows are in committed
+    /// segments or the WAL (or were removed on purpose); an erasure is the one thing that
+    /// deletes them.
+    fn empty_quarantine(&self) -> Result<u64, StoreError> {
+        let dir = self.config.dir.join(crate::partition::QUARANTINE_SEGMENTS);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(StoreError::Io { path: dir, source: e }),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry.map_err(StoreError::io(&dir))?;
+            tracing::info!(tenant = %self.config.tenant, file = %entry.path().display(), "erasure removes a quarantined segment file");
+            std::fs::remove_file(entry.path()).map_err(StoreError::io(entry.path()))?;
+            removed += 1;
+        }
+        if removed > 0 {
+            crate::segment::sync_dir(&dir.join("x"))?;
+        }
+        Ok(removed)
     }
 }

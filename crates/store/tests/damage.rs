@@ -144,6 +144,12 @@ fn segment_files_the_catalog_does_not_list_are_quarantined_not_deleted() {
     let quarantine = dir.path().join(steward_store::QUARANTINE_SEGMENTS);
     assert_eq!(std::fs::read(quarantine.join("00000000000fffff.parquet")).unwrap(), b"leftover of a crashed flush");
     assert_eq!(std::fs::read(quarantine.join("0000000000000fff.parquet.tmp")).unwrap(), b"half written");
+    // Quarantined files may hold an erased subject's rows: the erasure's purge removes them.
+    let subject = event(3, String::new()).subject;
+    partition.shred_subject(&subject).unwrap();
+    let purged = partition.purge_subject(&subject).unwrap();
+    assert!(purged.files_removed >= 2, "{purged:?}");
+    assert_eq!(std::fs::read_dir(&quarantine).unwrap().count(), 0, "an erasure leaves nothing quarantined");
 }
 
 #[test]
