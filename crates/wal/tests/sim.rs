@@ -51,7 +51,10 @@ fn payload(rng: &mut SimRng, call: u32, index: u16) -> Vec<u8> {
     bytes
 }
 
-fn open(image: &Image, after: Lsn) -> (Arc<SimFs>, Result<(Wal, Recovery, Vec<(Lsn, Vec<u8>)>), WalError>) {
+/// A reopened log, its recovery report and the records it replayed.
+type Opened = (Wal, Recovery, Vec<(Lsn, Vec<u8>)>);
+
+fn open(image: &Image, after: Lsn) -> (Arc<SimFs>, Result<Opened, WalError>) {
     let fs = SimFs::from_image(image);
     let mut records = Vec::new();
     let result = Wal::open_in(Arc::new(SimVfs(fs.clone())), Path::new(DIR), config(), after, |lsn, p| {
@@ -148,7 +151,7 @@ fn run(seed: u64, tally: &mut Tally) {
     let last = wal.last_lsn();
     assert_eq!(wal.append(b"after the crash").expect("append after recovery"), last + 1);
     let mut acked_all = acked_after;
-    acked_all.extend(seen.into_iter());
+    acked_all.extend(seen);
     acked_all.insert(last + 1, b"after the crash".to_vec());
     drop(wal);
     let recovered = fs2.visible_image();
