@@ -109,7 +109,7 @@ for run in $(seq 1 "$RUNS"); do
         for heavy in 0 2; do
             half=$((EVENTS / 2))
             if [ "$heavy" = 0 ]; then skip=0; else skip=$half; fi
-            tail -n +"$((skip + 1))" "$work/fresh.ndjson" | head -n "$half" > "$work/slice.ndjson"
+            sed -n "$((skip + 1)),$((skip + half))p" "$work/fresh.ndjson" > "$work/slice.ndjson" # (tail | head dies of SIGPIPE under pipefail)
             "$bench" contention --url "$server_url" --tenant bench --writer-key "$writer_key" --reader-key "$reader_key" \
                 --file "$work/slice.ndjson" --events "$half" --rate "$RATE" --heavy "$heavy" | record "$which" "$run"
         done
