@@ -15,7 +15,8 @@ pub enum Role {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown role {0:?}: expected one of admin, writer, reader, privacy_officer")]
+/// The text is kept for the caller but never printed: it came from a request and ends up in logs.
+#[error("unknown role: expected one of admin, writer, reader, privacy_officer")]
 pub struct RoleParseError(pub String);
 
 impl Role {

@@ -88,11 +88,13 @@ fn purposes_policies_users_limits_and_reports() {
     let broken = format!("{DEFAULT_POLICIES}\n@id(\"fraud\")\npermit (principal in Steward::Role::\"reader\", action == Steward::Action::\"read_timeline\", resource)\nwhen {{ context.purpose == \"fraud_review\" && principal.department == \"risk\" }};\n");
     let refused = policy_put(&api, &keys.admin, &broken).expect_problem(422, "invalid_policies", "unknown attribute");
     let problem = &refused.body["errors"][0];
-    assert_eq!(problem["policy_id"], "fraud", "{}", refused.text);
+    // Names from the text (the policy's @id, the unknown attribute) are not echoed; the line
+    // and column say where the problem is.
+    assert_eq!(problem["policy_id"], "…", "{}", refused.text);
     let broken_line = broken.lines().position(|l| l.starts_with("when { context.purpose == \"fraud_review\"")).unwrap() + 1;
     assert_eq!(problem["line"].as_u64(), Some(broken_line as u64), "{}", refused.text);
     assert!(problem["column"].as_u64().is_some_and(|c| c > 1), "{}", refused.text);
-    assert!(problem["message"].as_str().unwrap().contains("department"), "{}", refused.text);
+    assert!(problem["message"].as_str().unwrap().contains("attribute") && !refused.text.contains("department"), "{}", refused.text);
     policy_put(&api, &keys.admin, "permit (principal, action, resource") .expect_problem(422, "invalid_policies", "syntax error");
     let after = api.get(&keys.path("/policies"), Some(&keys.admin)).expect(200, "get policies").body;
     assert_eq!(after["version"], 0, "a refused text changes nothing");

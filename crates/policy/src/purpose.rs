@@ -27,8 +27,9 @@ pub enum PurposeError {
     /// came from a request and ends up in logs.
     #[error("a purpose is 1 to 32 characters of a-z, 0-9 and _, starting with a letter")]
     Malformed,
-    /// Well-formed, but neither built in nor named by the tenant's policies.
-    #[error("unknown purpose {0:?}: use a built-in purpose or one the tenant's policies name")]
+    /// Well-formed, but neither built in nor named by the tenant's policies. The text is kept
+    /// for the caller but not printed.
+    #[error("unknown purpose: use a built-in purpose or one the tenant's policies name")]
     Unknown(String),
 }
 

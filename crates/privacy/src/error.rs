@@ -8,7 +8,9 @@ use crate::limits::ERROR_NAME_BYTES_MAX;
 /// What is wrong with a schema document or a schema built in code.
 ///
 /// Every variant names the field (a dotted path such as `tags.items` for list
-/// item specs) so a user can fix the document without guessing.
+/// item specs) so a user can fix the document without guessing. Messages never repeat what
+/// the document holds beyond valid field names: an invalid name, an unknown key, type or class
+/// is described, not printed (it came from a request and ends up in logs).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SchemaError {
@@ -17,7 +19,7 @@ pub enum SchemaError {
     #[error("schema document needs a `fields` object")]
     MissingFields,
     #[error(
-        "unknown key `{key}` in schema document (expected fields, allow_unknown_fields, description)"
+        "unknown key in schema document (expected fields, allow_unknown_fields, description)"
     )]
     UnknownDocumentKey { key: String },
     #[error("schema document: `{key}` must be {expected}, found {found}")]
@@ -28,20 +30,20 @@ pub enum SchemaError {
     },
     #[error("too many fields: {count}, at most {max} allowed")]
     TooManyFields { count: usize, max: usize },
-    #[error("field name `{field}` is invalid: it must match ^[a-z_][a-z0-9_]{{0,63}}$")]
+    #[error("a field name is invalid: it must match ^[a-z_][a-z0-9_]{{0,63}}$")]
     InvalidFieldName { field: String },
     #[error("field `{field}`: spec must be a JSON object, found {found}")]
     SpecNotAnObject { field: String, found: &'static str },
     #[error("field `{field}`: missing `type`")]
     MissingType { field: String },
     #[error(
-        "field `{field}`: unknown type `{found}` (expected string, int, float, bool, timestamp, enum, list or object)"
+        "field `{field}`: unknown type (expected string, int, float, bool, timestamp, enum, list or object)"
     )]
     UnknownType { field: String, found: String },
     #[error("field `{field}`: missing `class`")]
     MissingClass { field: String },
     #[error(
-        "field `{field}`: unknown class `{found}` (expected identifier, personal, free_text, sensitive or public)"
+        "field `{field}`: unknown class (expected identifier, personal, free_text, sensitive or public)"
     )]
     UnknownClass { field: String, found: String },
     #[error("field `{field}`: an enum needs a non-empty `values` list of strings")]
@@ -56,7 +58,7 @@ pub enum SchemaError {
         key: &'static str,
         reason: String,
     },
-    #[error("field `{field}`: key `{key}` is not allowed in a `{field_type}` field spec")]
+    #[error("field `{field}`: a key that is not allowed in a `{field_type}` field spec")]
     UnknownKey {
         field: String,
         key: String,
@@ -87,9 +89,10 @@ impl SchemaError {
             | SchemaError::MissingFields
             | SchemaError::UnknownDocumentKey { .. }
             | SchemaError::BadDocumentValue { .. }
-            | SchemaError::TooManyFields { .. } => None,
-            SchemaError::InvalidFieldName { field }
-            | SchemaError::SpecNotAnObject { field, .. }
+            | SchemaError::TooManyFields { .. }
+            // The invalid name is what the caller sent, not a path to show back.
+            | SchemaError::InvalidFieldName { .. } => None,
+            SchemaError::SpecNotAnObject { field, .. }
             | SchemaError::MissingType { field }
             | SchemaError::UnknownType { field, .. }
             | SchemaError::MissingClass { field }

@@ -85,12 +85,15 @@ impl Schema {
     ) {
         let at = &mut Cursor::new(name);
         let Some(spec) = self.field(name) else {
+            // The name is the caller's, not a path of the schema: the error is about the
+            // properties object (empty path) and never repeats it.
+            let properties = Cursor::new("");
             if !self.allow_unknown_fields() {
-                let message = "expected only fields named in the schema".to_owned();
-                checker.report(at, FieldErrorCode::UnknownField, message);
+                let message = "fields not named in the schema; expected only fields named in the schema".to_owned();
+                checker.report(&properties, FieldErrorCode::UnknownField, message);
             } else if validate_field_name(name).is_err() {
                 let message = "expected a field name matching ^[a-z_][a-z0-9_]{0,63}$".to_owned();
-                checker.report(at, FieldErrorCode::InvalidFieldName, message);
+                checker.report(&properties, FieldErrorCode::InvalidFieldName, message);
             } else if !value.is_null() && checker.check_opaque(value, at) {
                 match (self.unknown_fields_pii(), value) {
                     (Some(action), Value::String(text)) if action != crate::pii::PiiAction::Seal => {
@@ -162,6 +165,11 @@ struct Checker {
 
 impl Checker {
     fn report(&mut self, at: &Cursor, code: FieldErrorCode, message: String) {
+        // Errors about the properties object itself (unknown or invalid names, which are not
+        // repeated) are reported once: errors stay unique per field.
+        if at.name.is_empty() && at.indices.is_empty() && self.errors.iter().any(|((name, indices), _)| name.is_empty() && indices.is_empty()) {
+            return;
+        }
         let error = FieldError {
             field: at.render(),
             code,

@@ -117,13 +117,9 @@ impl IntoResponse for ApiError {
 }
 
 /// Maps axum's body/JSON extraction failures to our problem shape.
+/// The problem names the field path and position, never the value or an unknown field's name.
 pub(crate) fn from_json_rejection(rejection: axum::extract::rejection::JsonRejection) -> ApiError {
-    use axum::extract::rejection::JsonRejection::*;
-    match rejection {
-        MissingJsonContentType(_) => ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "expected Content-Type: application/json"),
-        BytesRejection(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large("request body too large"),
-        other => ApiError::bad_request("invalid_json", None, other.body_text()),
-    }
+    crate::echo::json_rejection(rejection)
 }
 
 impl From<steward_query::QueryError> for ApiError {

@@ -7,6 +7,7 @@
 
 mod auth;
 mod conn;
+mod echo;
 mod error;
 pub mod limits;
 mod observe;

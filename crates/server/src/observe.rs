@@ -73,8 +73,19 @@ async fn into_problem(response: Response) -> Response {
         _ if status.is_server_error() => "internal",
         _ => "error",
     };
-    let text = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
-    let detail = if status.is_server_error() { "internal error".to_owned() } else { String::from_utf8_lossy(&text).into_owned() };
+    // The framework's text quotes what it could not parse (a path parameter, a header), so it
+    // is replaced by a fixed sentence per status; it never reaches the client.
+    let detail = match status.as_u16() {
+        400 => "the request's path, query string or headers could not be read",
+        404 => "not found",
+        405 => "the route does not accept this method",
+        413 => "request body too large",
+        415 => "unsupported content type",
+        422 => "the request could not be processed",
+        _ if status.is_server_error() => "internal error",
+        _ => "the request could not be processed",
+    };
+    drop(response);
     crate::ApiError::new(status, code, detail).into_response()
 }
 

@@ -41,7 +41,7 @@ pub async fn inclusion(
     Path(tenant): Path<String>,
     params: Result<Query<InclusionParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
+    let Query(params) = params.map_err(crate::echo::query_rejection)?;
     let proof = state
         .blocking(move |engine| {
             let size = match params.size {
@@ -67,7 +67,7 @@ pub async fn consistency(
     Path(tenant): Path<String>,
     params: Result<Query<ConsistencyParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
+    let Query(params) = params.map_err(crate::echo::query_rejection)?;
     let proof = state.blocking(move |engine| engine.audit_consistency(&tenant, params.from, params.to)).await?;
     Ok(Json(proof.to_json()))
 }
@@ -84,7 +84,7 @@ pub struct HeadsParams {
 /// monitor saves one, later asks for a consistency proof from its size to a newer head's, and
 /// `steward audit verify --since-head FILE` checks the same offline.
 pub async fn heads(State(state): State<AppState>, _auth: Authorized, Path(tenant): Path<String>, params: Result<Query<HeadsParams>, QueryRejection>) -> Result<Json<Value>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
+    let Query(params) = params.map_err(crate::echo::query_rejection)?;
     let limit = params.limit.unwrap_or(100);
     if limit == 0 || limit > 1000 {
         return Err(ApiError::bad_request("invalid_limit", Some("limit"), "expected 1 to 1000"));

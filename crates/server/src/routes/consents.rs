@@ -96,7 +96,7 @@ pub async fn import(State(state): State<AppState>, _auth: Authorized, Path(tenan
     let mut rejected = Vec::new();
     for (index, line) in lines {
         let outcome = serde_json::from_str::<ImportLine>(line)
-            .map_err(|e| ("invalid_json", e.to_string()))
+            .map_err(|e| ("invalid_json", crate::echo::json_message(&e)))
             .and_then(|l| {
                 let source = source(l.source.as_deref(), ConsentSource::Import).map_err(|e| (e.code, e.detail))?;
                 let at = l

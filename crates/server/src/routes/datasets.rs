@@ -65,10 +65,11 @@ pub async fn create(State(state): State<AppState>, auth: Authorized, Path(tenant
     let slot = state.pool.slot().await?;
     let datasets = state.datasets.clone();
     if request.background {
-        let (tenant2, name, pool) = (tenant.clone(), request.name.clone(), state.pool.clone());
+        let (tenant2, name, pool, sql) = (tenant.clone(), request.name.clone(), state.pool.clone(), request.sql.clone());
         tokio::spawn(async move {
             let outcome = pool.spawn(slot, async move { datasets.build(guard, &build, None, None).await }).await;
             if let Err(error) = outcome.map_err(steward_lineage::LineageError::from).and_then(|r| r) {
+                let error = crate::echo::redact(&error.to_string(), &sql);
                 tracing::warn!(tenant = tenant2, dataset = name, %error, "background data set build failed");
             }
         });
@@ -80,7 +81,7 @@ pub async fn create(State(state): State<AppState>, auth: Authorized, Path(tenant
     let manifest = match manifest {
         Ok(m) => m,
         Err(error) => {
-            let mut response = ApiError::from(error).into_response();
+            let mut response = ApiError::from(error).redacted(&request.sql).into_response();
             response.extensions_mut().insert(AuditFacts { rows: 0, subjects: Vec::new(), statement: Some(statement) });
             return Ok(response);
         }
@@ -133,7 +134,7 @@ pub struct DiffParams {
 }
 
 pub async fn diff(State(state): State<AppState>, auth: Authorized, Path((tenant, name)): Path<(String, String)>, params: Result<Query<DiffParams>, QueryRejection>) -> Result<Response, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
+    let Query(params) = params.map_err(crate::echo::query_rejection)?;
     let guard = guard_for(&state, &auth, &tenant).await?;
     let datasets = state.datasets.clone();
     let diff = state.pool.blocking(move || datasets.diff(&guard, &name, params.from, params.to)).await??;

@@ -49,7 +49,7 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
+    let Query(params) = params.map_err(crate::echo::query_rejection)?;
     match format_of(&headers)? {
         Format::Json => ingest_json(state, tenant, params, body).await,
         Format::Ndjson => {
@@ -75,7 +75,7 @@ async fn ingest_json(state: AppState, tenant: String, params: IngestParams, body
             let value: Value = serde_json::from_slice(&bytes).map_err(|e| steward_engine::EngineError::Invalid {
                 code: "invalid_json",
                 field: None,
-                message: format!("body is not JSON: {e}"),
+                message: format!("body is not JSON: {}", crate::echo::json_message(&e)),
             })?;
             let events = match value {
                 Value::Array(events) => events,
@@ -207,7 +207,7 @@ async fn ingest_chunk(state: AppState, tenant: String, chunk: Vec<u8>, first_lin
                         events.push(value);
                         lines.push(index);
                     }
-                    Err(e) => response.reject_line(index, "invalid_json", &format!("line is not JSON: {e}")),
+                    Err(e) => response.reject_line(index, "invalid_json", &format!("line is not JSON: {}", crate::echo::json_message(&e))),
                 }
                 if events.len() >= NDJSON_CHUNK_EVENTS_MAX {
                     submit(&mut events, &mut lines, &mut response)?;

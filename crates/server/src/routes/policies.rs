@@ -54,7 +54,7 @@ pub async fn get(
     Path(tenant): Path<String>,
     params: Result<Query<VersionParam>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
+    let Query(params) = params.map_err(crate::echo::query_rejection)?;
     let version = state.blocking(move |engine| engine.policies(&tenant, params.version)).await?;
     Ok(Json(version_json(&version, true)))
 }
@@ -62,13 +62,15 @@ pub async fn get(
 pub async fn put(State(state): State<AppState>, auth: Authorized, Path(tenant): Path<String>, text: Bytes) -> Result<Json<Value>, ApiError> {
     let text = String::from_utf8(text.to_vec()).map_err(|_| ApiError::bad_request("invalid_policies", None, "expected Cedar policy text in UTF-8"))?;
     let by = auth.principal.audit_name();
+    // Cedar's diagnostics quote the text's identifiers and literals; they are redacted.
+    let submitted = text.clone();
     let stored = state
         .blocking(move |engine| match engine.put_policies(&tenant, &text, &by) {
             Err(EngineError::Policies(diagnostics)) => Ok(Err(diagnostics)),
             other => other.map(Ok),
         })
         .await?
-        .map_err(|diagnostics| diagnostics_error(&diagnostics))?;
+        .map_err(|diagnostics| diagnostics_error(&diagnostics).redacted_entries(&submitted))?;
     Ok(Json(version_json(&stored, true)))
 }
 
@@ -143,6 +145,7 @@ pub async fn check(
         steward_policy::check_complexity(text).map_err(|e| ApiError::bad_request("policy_too_complex", Some("policies"), e.to_string()))?;
     }
     let draft = request.policies.clone();
+    let submitted = request.policies.clone().unwrap_or_default();
     let t = tenant.clone();
     let (policies, principal) = state
         .blocking(move |engine| {
@@ -166,7 +169,7 @@ pub async fn check(
             Ok((policies, principal))
         })
         .await?;
-    let policies = policies.map_err(|diagnostics| diagnostics_error(&diagnostics))?;
+    let policies = policies.map_err(|diagnostics| diagnostics_error(&diagnostics).redacted_entries(&submitted))?;
     let mut authz = AuthzRequest::new(principal, action, ResourceRef::new(kind, tenant, id)).with_time(request.time.unwrap_or_else(|| chrono::Utc::now().timestamp()));
     if let Some(purpose) = &request.purpose {
         policies.purpose(purpose).map_err(|e| ApiError::bad_request("invalid_purpose", Some("purpose"), e.to_string()))?;

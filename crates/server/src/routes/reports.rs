@@ -65,7 +65,7 @@ pub async fn subject(
     params: Result<Query<ReportParams>, QueryRejection>,
     request: Result<Json<wire::Resolve>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
+    let Query(params) = params.map_err(crate::echo::query_rejection)?;
     let request = body(request)?;
     let (mut filter, format) = filter(&params)?;
     let (report, reference) = state
@@ -87,7 +87,7 @@ pub async fn principal(
     Path(tenant): Path<String>,
     params: Result<Query<ReportParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
+    let Query(params) = params.map_err(crate::echo::query_rejection)?;
     if params.principal.as_deref().is_none_or(str::is_empty) {
         return Err(ApiError::bad_request("invalid_principal", Some("principal"), "expected ?principal=key:<id>, user:<sub> or operator"));
     }

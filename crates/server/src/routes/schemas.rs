@@ -38,7 +38,7 @@ pub async fn get(
     Path((tenant, event_type)): Path<(String, String)>,
     query: Result<Query<VersionQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
+    let Query(query) = query.map_err(crate::echo::query_rejection)?;
     let version = state.blocking(move |engine| engine.get_schema(&tenant, &event_type, query.version)).await?;
     Ok(Json(schema_json(&version)))
 }

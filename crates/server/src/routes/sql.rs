@@ -96,7 +96,8 @@ pub async fn query(
         .and_then(|r| r);
     let result = match outcome {
         Ok(result) => result,
-        Err(error) => return Ok(with_facts(ApiError::from(error).into_response(), 0, statement)),
+        // The planner's messages quote the statement's identifiers and literals: redacted.
+        Err(error) => return Ok(with_facts(ApiError::from(error).redacted(&request.sql).into_response(), 0, statement)),
     };
     metrics::counter!("steward_sql_queries_total").increment(1);
     metrics::counter!("steward_sql_rows_scanned_total").increment(result.rows_scanned);

@@ -54,7 +54,7 @@ pub async fn timeline(
     Path((tenant, subject)): Path<(String, String)>,
     params: Result<Query<TimelineParams>, QueryRejection>,
 ) -> Result<axum::response::Response, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::bad_request("invalid_query", None, e.body_text()))?;
+    let Query(params) = params.map_err(crate::echo::query_rejection)?;
     let subject = Pseudonym::parse_hex(&subject)
         .map_err(|_| ApiError::bad_request("invalid_subject", Some("subject"), "expected a 64-hex-digit pseudonym from subjects/resolve"))?;
     // The middleware refused a read without a purpose; what it decided is what the caller sees.
