@@ -70,7 +70,9 @@ pub fn raise_fd_limit() -> std::io::Result<u64> {
             tracing::warn!(error = %std::io::Error::last_os_error(), soft = limit.rlim_cur, hard = limit.rlim_max, "could not raise the descriptor limit");
         }
     }
-    Ok(u64::try_from(limit.rlim_cur).unwrap_or(u64::MAX))
+    #[allow(clippy::useless_conversion, reason = "rlim_t is not u64 on every platform")]
+    let soft = u64::try_from(limit.rlim_cur).unwrap_or(u64::MAX);
+    Ok(soft)
 }
 
 #[cfg(not(unix))]
