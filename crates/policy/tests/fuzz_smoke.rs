@@ -11,25 +11,12 @@ mod harness;
 
 use harness::policy_validate;
 
+#[path = "../../../fuzz/harness/smoke.rs"]
+mod smoke;
+
+use smoke::{mutate, Rng};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
 
 const ATOMS: [&str; 12] = [
     "context.purpose", "context.field_class", "principal", "resource", "\"support\"", "\"a\\\"b\"", "1", "-9223372036854775808", "true",
@@ -69,26 +56,6 @@ fn policy_text(rng: &mut Rng) -> String {
     text
 }
 
-fn mutate(rng: &mut Rng, text: &str) -> Vec<u8> {
-    let mut bytes = text.as_bytes().to_vec();
-    for _ in 0..1 + rng.below(3) {
-        if bytes.is_empty() {
-            break;
-        }
-        let at = rng.below(bytes.len());
-        match rng.below(3) {
-            0 => bytes.truncate(at),
-            1 => {
-                let end = (at + rng.below(24)).min(bytes.len());
-                let slice = bytes[at..end].to_vec();
-                bytes.splice(at..at, slice);
-            }
-            _ => bytes[at] = b"()[]{}\";&|!.x0\\"[rng.below(15)],
-        }
-    }
-    bytes
-}
-
 #[test]
 fn policy_validate_smoke() {
     let seconds = std::env::var("STEWARD_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
@@ -97,10 +64,10 @@ fn policy_validate_smoke() {
     let (started, mut execs, mut outcomes) = (Instant::now(), 0u64, BTreeMap::<&str, u64>::new());
     while started.elapsed() < Duration::from_secs(seconds) {
         let input = match rng.below(4) {
-            0 => mutate(&mut rng, policy::DEFAULT_POLICIES),
+            0 => mutate(&mut rng, policy::DEFAULT_POLICIES, 24, b"()[]{}\";&|!.x0\\"),
             1 => {
                 let text = policy_text(&mut rng);
-                mutate(&mut rng, &text)
+                mutate(&mut rng, &text, 24, b"()[]{}\";&|!.x0\\")
             }
             _ => policy_text(&mut rng).into_bytes(),
         };

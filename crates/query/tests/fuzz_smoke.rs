@@ -9,26 +9,12 @@ mod harness;
 
 use harness::sql_plan;
 
+#[path = "../../../fuzz/harness/smoke.rs"]
+mod smoke;
+
+use smoke::{mutate, Rng};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-/// xorshift64*: the same inputs for the same seed on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
 
 const COLUMNS: [&str; 8] = ["event_id", "type", "subject", "time", "track_id", "ms_played", "email", "*"];
 const TABLES: [&str; 4] = ["play", "events", "subjects", "nope"];
@@ -84,27 +70,6 @@ fn statement(rng: &mut Rng) -> String {
     }
 }
 
-/// Byte-level damage: cut, duplicate a slice, or replace a byte.
-fn mutate(rng: &mut Rng, text: &str) -> Vec<u8> {
-    let mut bytes = text.as_bytes().to_vec();
-    for _ in 0..1 + rng.below(3) {
-        if bytes.is_empty() {
-            break;
-        }
-        let at = rng.below(bytes.len());
-        match rng.below(3) {
-            0 => bytes.truncate(at),
-            1 => {
-                let end = (at + rng.below(16)).min(bytes.len());
-                let slice = bytes[at..end].to_vec();
-                bytes.splice(at..at, slice);
-            }
-            _ => bytes[at] = b"()'\",;+-*/ x0\\$"[rng.below(15)],
-        }
-    }
-    bytes
-}
-
 #[test]
 fn sql_plan_smoke() {
     let seconds = std::env::var("STEWARD_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
@@ -113,7 +78,7 @@ fn sql_plan_smoke() {
     let (started, mut execs, mut outcomes) = (Instant::now(), 0u64, BTreeMap::<&str, u64>::new());
     while started.elapsed() < Duration::from_secs(seconds) {
         let sql = statement(&mut rng);
-        let input = if rng.below(3) == 0 { mutate(&mut rng, &sql) } else { sql.into_bytes() };
+        let input = if rng.below(3) == 0 { mutate(&mut rng, &sql, 16, b"()'\",;+-*/ x0\\$") } else { sql.into_bytes() };
         *outcomes.entry(sql_plan(&input)).or_default() += 1;
         execs += 1;
     }
