@@ -49,3 +49,31 @@ impl EngineError {
         EngineError::Invalid { code, field: field.map(str::to_owned), message: message.into() }
     }
 }
+
+/// The stored file a store error shows to be damaged (a page failing its checksum or its
+/// authentication tag, a malformed footer, a catalog entry that does not decode), or None for
+/// errors that say nothing about the files (I/O, a poisoned log, limits). A damaged file is
+/// reported and left as it is; it is never a reason to delete or rewrite anything.
+pub fn damaged_file(error: &steward_store::StoreError) -> Option<&std::path::Path> {
+    use steward_store::{CatalogError, StoreError};
+    match error {
+        StoreError::Corrupted { path, .. } => Some(path),
+        // An I/O failure under the Parquet reader is not damage; anything else it reports
+        // about a file Steward wrote itself is.
+        StoreError::Parquet { source: parquet::errors::ParquetError::External(_), .. } => None,
+        StoreError::Parquet { path, .. } => Some(path),
+        StoreError::Catalog(CatalogError::Damaged { path, .. } | CatalogError::Corrupted { path, .. }) => Some(path),
+        _ => None,
+    }
+}
+
+impl EngineError {
+    /// See [`damaged_file`].
+    pub fn damaged_file(&self) -> Option<&std::path::Path> {
+        match self {
+            EngineError::Store(e) => damaged_file(e),
+            EngineError::Catalog(steward_store::CatalogError::Damaged { path, .. } | steward_store::CatalogError::Corrupted { path, .. }) => Some(path),
+            _ => None,
+        }
+    }
+}

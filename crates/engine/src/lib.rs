@@ -49,7 +49,7 @@ pub use consent::{Consent, ConsentChange, ConsentSource, ConsentView, Regime, CO
 pub use guard::{subject_bit, Admitted, ArtifactFacts, ArtifactRefusal, ReadAccess, ReadGuard, ReadPurpose, SealedField};
 pub use ledger::{ArtifactKind, HeldArtifact, Hide, Outcome, Work};
 pub use erasure::{ErasureRequest, ErasureState};
-pub use error::EngineError;
+pub use error::{damaged_file, EngineError};
 pub use forensics::ForensicHit;
 pub use ingest::{EventError, EventOutcome, IngestOptions, IngestReport};
 pub use identity::IdentityInfo;

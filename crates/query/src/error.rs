@@ -43,6 +43,9 @@ pub enum QueryError {
     /// The heavy-work pool is full or the job failed.
     #[error(transparent)]
     Pool(#[from] crate::pool::PoolError),
+    /// A stored file the scan read failed its integrity check (`file` is for the log only).
+    #[error("a stored file failed its integrity check: {file}: {reason}")]
+    Damaged { file: std::path::PathBuf, reason: String },
     #[error("query failed: {0}")]
     Internal(String),
 }
@@ -65,6 +68,7 @@ impl QueryError {
             QueryError::Engine(_) => "engine_error",
             QueryError::Pool(crate::pool::PoolError::Busy { .. }) => "busy",
             QueryError::Pool(_) => "query_failed",
+            QueryError::Damaged { .. } => "storage_damaged",
             QueryError::Internal(_) => "query_failed",
         }
     }
@@ -73,6 +77,16 @@ impl QueryError {
     pub fn from_datafusion(error: DataFusionError, tables: &[String], limit_ms: u64, memory: usize) -> QueryError {
         if let Some(too_large) = find_in_chain::<crate::bounded::OutputTooLarge>(&error) {
             return QueryError::ResourceLimit(crate::bounded::OutputTooLarge { function: too_large.function, limit_bytes: too_large.limit_bytes });
+        }
+        if let Some(store) = find_in_chain::<steward_store::StoreError>(&error)
+            && let Some(file) = steward_engine::damaged_file(store)
+        {
+            return QueryError::Damaged { file: file.to_owned(), reason: store.to_string() };
+        }
+        if let Some(engine) = find_in_chain::<steward_engine::EngineError>(&error)
+            && let Some(file) = engine.damaged_file()
+        {
+            return QueryError::Damaged { file: file.to_owned(), reason: engine.to_string() };
         }
         let root = error.find_root();
         match root {

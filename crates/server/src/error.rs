@@ -56,6 +56,23 @@ impl ApiError {
         )
     }
 
+    /// A stored file failed its integrity check while being read. Logged with the file and
+    /// counted; the answer names no file. Nothing is deleted or rewritten because of it.
+    pub fn storage_damaged(file: &str, reason: &str) -> ApiError {
+        tracing::error!(
+            file,
+            error = reason,
+            "a stored file failed its integrity check while being read; it was left as it is. \
+             Stop the server and restore the file from a backup; until then reads that reach it fail"
+        );
+        metrics::counter!("steward_storage_damaged_total").increment(1);
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "storage_damaged",
+            "a stored file this request read failed its integrity check; nothing was changed, and the server log names the file for the operator",
+        )
+    }
+
     pub fn internal() -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the server log has details under this request id")
     }
@@ -79,6 +96,10 @@ impl From<EngineError> for ApiError {
                 api
             }
             EngineError::Limit(message) => ApiError::too_large(message),
+            other if other.damaged_file().is_some() => {
+                let file = other.damaged_file().map(|f| f.display().to_string()).unwrap_or_default();
+                ApiError::storage_damaged(&file, &other.to_string())
+            }
             EngineError::Store(steward_store::StoreError::Poisoned) => {
                 tracing::error!("store poisoned after an I/O failure");
                 ApiError::unavailable("storage failed; the server must be restarted to recover")
@@ -128,6 +149,7 @@ impl From<steward_query::QueryError> for ApiError {
         let code = error.code();
         match error {
             Q::Engine(e) => ApiError::from(e),
+            Q::Damaged { ref file, ref reason } => ApiError::storage_damaged(&file.display().to_string(), reason),
             Q::Internal(message) => {
                 tracing::error!(%message, "query failed");
                 ApiError::internal()
