@@ -254,6 +254,39 @@ impl Catalog {
         Ok(out)
     }
 
+    /// At most `limit` entries of a named table in key order, strictly after `after` (a
+    /// cursor), for paged listings that never load a whole table.
+    pub fn scan_after(&self, table: &str, after: Option<&[u8]>, limit: usize) -> Result<Vec<Entry>, CatalogError> {
+        let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(table);
+        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
+        let table = match txn.open_table(def) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db_err(&self.path, e)),
+        };
+        let range = match after {
+            Some(after) => table.range::<&[u8]>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            None => table.range::<&[u8]>(..),
+        };
+        let mut out = Vec::new();
+        for entry in range.map_err(|e| db_err(&self.path, e))?.take(limit) {
+            let (key, value) = entry.map_err(|e| db_err(&self.path, e))?;
+            out.push((key.value().to_vec(), value.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// How many entries a named table holds (0 when it does not exist).
+    pub fn count(&self, table: &str) -> Result<u64, CatalogError> {
+        let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(table);
+        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
+        match txn.open_table(def) {
+            Ok(table) => table.len().map_err(|e| db_err(&self.path, e)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+            Err(e) => Err(db_err(&self.path, e)),
+        }
+    }
+
     fn corrupted(&self, table: &str, reason: String) -> CatalogError {
         CatalogError::Corrupted { path: self.path.clone(), table: table.to_owned(), reason }
     }
