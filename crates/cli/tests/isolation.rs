@@ -31,6 +31,8 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         }
         ("PUT", "/v1/tenants/{tenant}/schemas/{event_type}") => &["admin"],
         ("POST", "/v1/tenants/{tenant}/events") => &["admin", "writer"],
+        ("PUT", "/v1/tenants/{tenant}/items/{item_id}") | ("DELETE", "/v1/tenants/{tenant}/items/{item_id}") | ("POST", "/v1/tenants/{tenant}/items") => &["admin", "writer"],
+        ("GET", "/v1/tenants/{tenant}/items/{item_id}") | ("GET", "/v1/tenants/{tenant}/items") => &["admin", "writer", "reader", "privacy_officer"],
         ("POST", "/v1/tenants/{tenant}/subjects/resolve") => &["admin", "writer", "reader", "privacy_officer"],
         ("GET", "/v1/tenants/{tenant}/subjects/{subject}/events") | ("POST", "/v1/tenants/{tenant}/sql") => &["admin", "reader", "privacy_officer"],
         // Data sets, read for model_training (the isolation test's purpose for them).
@@ -253,6 +255,10 @@ fn tenants_are_walls_on_every_route() {
                 "kxxxxxxxxxxxxxxxxxxxxxxxxxxx".to_owned()
             };
             let path = fill(route, &Params { tenant: A, key_id: &key_id, subject: &a_shared, erasure_id: &erasure_id });
+            // Deleting an item needs one to delete.
+            if route.method == "DELETE" && route.path.ends_with("/items/{item_id}") && who_may.contains(&principal) {
+                api.put(&a.path("/items/item-1"), Some(&a.admin), &json!({"properties": {}})).expect(200, "an item to delete");
+            }
             n += 1;
             let resp = call(&api, route, &path, Some(&bearer(key)), body_for(route, shared, n));
             if who_may.contains(&principal) {

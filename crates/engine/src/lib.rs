@@ -18,6 +18,7 @@ mod derived;
 mod consent;
 mod erasure;
 mod error;
+pub mod items;
 mod forensics;
 mod guard;
 mod health;
@@ -371,6 +372,30 @@ impl Engine {
     /// Stores a new version of an event type's schema (unchanged documents keep their version).
     pub fn put_schema(&self, tenant: &str, event_type: &str, document: &serde_json::Value) -> Result<Arc<SchemaVersion>, EngineError> {
         self.tenant(tenant)?.put_schema(event_type, document)
+    }
+
+    /// Inserts or replaces items `(id, {"properties", "text"})` in one durable commit.
+    pub fn upsert_items(&self, tenant: &str, entries: Vec<(String, serde_json::Value)>) -> Result<items::ItemsReport, EngineError> {
+        self.tenant(tenant)?.upsert_items(entries)
+    }
+
+    pub fn item(&self, tenant: &str, id: &str) -> Result<items::Item, EngineError> {
+        self.tenant(tenant)?.item(id)
+    }
+
+    pub fn delete_item(&self, tenant: &str, id: &str) -> Result<bool, EngineError> {
+        self.tenant(tenant)?.delete_item(id)
+    }
+
+    pub fn items_page(&self, tenant: &str, cursor: Option<&str>, limit: usize) -> Result<items::ItemsPage, EngineError> {
+        if limit == 0 || limit > limits::ITEMS_PAGE_MAX {
+            return Err(EngineError::invalid("invalid_limit", Some("limit"), format!("expected 1 to {}", limits::ITEMS_PAGE_MAX)));
+        }
+        self.tenant(tenant)?.items_page(cursor, limit)
+    }
+
+    pub fn item_count(&self, tenant: &str) -> Result<u64, EngineError> {
+        self.tenant(tenant)?.item_count()
     }
 
     pub fn get_schema(&self, tenant: &str, event_type: &str, version: Option<u32>) -> Result<Arc<SchemaVersion>, EngineError> {

@@ -25,3 +25,17 @@ pub const PROPERTIES_BYTES_MAX: usize = 256 * 1024;
 
 const _: () = assert!(INGEST_BATCH_EVENTS_MAX <= steward_store::limits::BATCH_EVENTS_MAX);
 const _: () = assert!(TIMELINE_EVENTS_MAX <= steward_store::limits::SCAN_EVENTS_MAX);
+
+/// Item catalog bounds (items.rs).
+pub const ITEM_ID_BYTES_MAX: usize = 256;
+pub const ITEM_TEXT_BYTES_MAX: usize = 32 * 1024;
+pub const ITEM_PROPERTIES_BYTES_MAX: usize = 64 * 1024;
+/// Properties of an item without an item schema (a schema has its own field bound).
+pub const ITEM_PROPERTIES_MAX: usize = 128;
+pub const ITEM_STRING_BYTES_MAX: usize = 4 * 1024;
+pub const ITEM_LIST_FIELD_ITEMS_MAX: usize = 256;
+/// Items one bulk upsert takes (one durable commit).
+pub const ITEMS_BULK_MAX: usize = 10_000;
+pub const ITEMS_PER_TENANT_MAX: u64 = 10_000_000;
+/// Items one listing page returns.
+pub const ITEMS_PAGE_MAX: usize = 1_000;

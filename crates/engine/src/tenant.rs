@@ -167,8 +167,14 @@ impl Tenant {
     }
 
     pub fn put_schema(&self, event_type: &str, document: &serde_json::Value) -> Result<Arc<SchemaVersion>, EngineError> {
-        validate_event_type(event_type).map_err(|e| EngineError::invalid("invalid_event_type", Some("event_type"), e.to_string()))?;
-        let schema = Schema::from_json(document)?;
+        let schema = if event_type == crate::items::ITEM_SCHEMA {
+            let schema = Schema::from_json(document)?;
+            crate::items::check_item_schema(&schema)?;
+            schema
+        } else {
+            validate_event_type(event_type).map_err(|e| EngineError::invalid("invalid_event_type", Some("event_type"), e.to_string()))?;
+            Schema::from_json(document)?
+        };
         let mut schemas = self.schemas.write();
         let versions = schemas.entry(event_type.to_owned()).or_default();
         if let Some(latest) = versions.last().filter(|v| v.schema == schema) {

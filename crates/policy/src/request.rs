@@ -32,11 +32,15 @@ pub enum Action {
     Admin,
     /// Deployment-wide: create and list tenants (the operator only).
     ManageTenants,
+    /// Read the item catalog (items are never personal).
+    ReadItems,
+    /// Upsert and delete items.
+    ManageItems,
 }
 
 impl Action {
     /// Every action, in schema order.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 22] = [
         Action::Ingest,
         Action::ReadSchemas,
         Action::ManageSchemas,
@@ -57,6 +61,8 @@ impl Action {
         Action::ReadAudit,
         Action::Admin,
         Action::ManageTenants,
+        Action::ReadItems,
+        Action::ManageItems,
     ];
 
     /// The Cedar action id (`Steward::Action::"<this>"`).
@@ -82,6 +88,8 @@ impl Action {
             Action::ReadAudit => "read_audit",
             Action::Admin => "admin",
             Action::ManageTenants => "manage_tenants",
+            Action::ReadItems => "read_items",
+            Action::ManageItems => "manage_items",
         }
     }
 

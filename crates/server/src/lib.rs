@@ -60,6 +60,8 @@ fn routes() -> Router<AppState> {
         .route("/v1/tenants/{tenant}/pii/scan", post(pii::scan))
         .route("/v1/tenants/{tenant}/schemas", get(schemas::list))
         .route("/v1/tenants/{tenant}/schemas/{event_type}", put(schemas::put).get(schemas::get))
+        .route("/v1/tenants/{tenant}/items", post(items::bulk).get(items::list))
+        .route("/v1/tenants/{tenant}/items/{item_id}", put(items::put).get(items::get).delete(items::delete))
         .route("/v1/tenants/{tenant}/events", post(events::ingest))
         .route("/v1/tenants/{tenant}/subjects/resolve", post(subjects::resolve))
         .route("/v1/tenants/{tenant}/subjects/{subject}/consents", get(consents::get))

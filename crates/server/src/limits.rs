@@ -79,3 +79,6 @@ impl Default for ConnectionLimits {
         }
     }
 }
+
+/// A bulk item upsert body (buffered: it is one commit of at most 10,000 items).
+pub const ITEMS_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;

@@ -28,7 +28,8 @@ pub fn fill(route: &RouteSpec, p: &Params) -> String {
         .replace("{event_type}", "play")
         .replace("{name}", "plays")
         .replace("{version}", "1")
-        .replace("{file}", "part-00000.parquet");
+        .replace("{file}", "part-00000.parquet")
+        .replace("{item_id}", "item-1");
     assert!(!path.contains('{'), "unfilled parameter in {path}");
     if path.ends_with("/events") && route.method == "GET" {
         path.push_str("?purpose=support");
@@ -69,6 +70,8 @@ pub fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Optio
             "planted-track",
             1
         )])),
+        ("PUT", "/v1/tenants/{tenant}/items/{item_id}") => Some(json!({"properties": {"genre": "jazz"}, "text": format!("an item {n}")})),
+        ("POST", "/v1/tenants/{tenant}/items") => Some(json!([{"item_id": format!("item-made-{n}"), "properties": {"genre": "rock"}}])),
         ("POST", "/v1/tenants/{tenant}/subjects/resolve") | ("POST", "/v1/tenants/{tenant}/audit/reports/subject") | ("POST", "/v1/tenants/{tenant}/access-requests") => {
             Some(json!({"external_id": subject_external_id}))
         }

@@ -8,6 +8,7 @@ pub mod erasures;
 pub mod events;
 pub mod health;
 pub mod identity;
+pub mod items;
 pub mod keys;
 pub mod pii;
 pub mod policies;
