@@ -41,6 +41,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("crypto", &[]),
     ("wal", &[]),
     ("gen", &[]),
+    ("ml", &[]),
     ("tidy", &[]),
     ("privacy", &["crypto"]),
     ("access", &["crypto"]),

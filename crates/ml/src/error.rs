@@ -1,0 +1,131 @@
+//! One error enum per operation; none carries a user's key or an item's id (callers log them
+//! with their own context), only indices, counts and fixed sentences.
+
+use crate::params::Algorithm;
+
+/// Building an [`crate::IdMap`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdMapError {
+    #[error("more than {max} distinct keys")]
+    Full { max: u32 },
+    #[error("key at position {position} repeats an earlier key")]
+    Duplicate { position: usize },
+    #[error("id {id} is not in the map (or the removal list is not strictly ascending)")]
+    UnknownId { id: u32 },
+}
+
+/// Building an [`crate::Interactions`] matrix: the caller's data, or a configured limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MatrixError {
+    #[error("{users} users exceed the limit of {max}")]
+    TooManyUsers { users: u32, max: u32 },
+    #[error("{items} items exceed the limit of {max}")]
+    TooManyItems { items: u32, max: u32 },
+    #[error("more than {max} interactions")]
+    TooManyInteractions { max: u64 },
+    #[error("interaction {position}: user index {user} is not below the user count {users}")]
+    UserOutOfRange { position: u64, user: u32, users: u32 },
+    #[error("interaction {position}: item index {item} is not below the item count {items}")]
+    ItemOutOfRange { position: u64, item: u32, items: u32 },
+    #[error("interaction {position}: the weight is not a finite number >= 0")]
+    BadWeight { position: u64 },
+    #[error("interaction {position}: every interaction or none must carry a time")]
+    MixedTimes { position: u64 },
+    #[error("the summed weight of user {user}, item {item} overflows f32")]
+    WeightOverflow { user: u32, item: u32 },
+}
+
+/// A training parameter out of range: the caller's request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parameter {field}: {reason}")]
+pub struct ParamsError {
+    pub field: &'static str,
+    pub reason: &'static str,
+}
+
+/// Training a model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    #[error(transparent)]
+    Params(#[from] ParamsError),
+    /// The progress callback answered `Stop` after this iteration.
+    #[error("cancelled after iteration {iteration}")]
+    Cancelled { iteration: u32 },
+    /// A factor or score became NaN or infinite (learning rate or regularization too large).
+    #[error("training diverged at iteration {iteration} (a factor is not finite); lower the learning rate")]
+    Diverged { iteration: u32 },
+    /// Time decay was asked of a matrix without times.
+    #[error("{what} needs interaction times and the matrix has none")]
+    NeedsTimes { what: &'static str },
+    /// Item-kNN would do more work than allowed (sum over users of row length squared).
+    #[error("item-kNN work {work} exceeds the limit {max}")]
+    WorkTooLarge { work: u64, max: u64 },
+}
+
+/// Asking a model for recommendations, scores or similar items, or removing users from it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    #[error("user row {row} is not in the model ({users} rows)")]
+    UnknownUser { row: u32, users: u32 },
+    #[error("the {algorithm} model needs the user's row (it holds one vector per user)")]
+    NeedsUserRow { algorithm: Algorithm },
+    #[error("item {item} is not in the model ({items} items)")]
+    UnknownItem { item: u32, items: u32 },
+    #[error("{what} must be strictly ascending")]
+    NotAscending { what: &'static str },
+    #[error("k = {k} exceeds the limit {max}")]
+    KTooLarge { k: usize, max: usize },
+    #[error("{operation} is not defined for the {algorithm} model")]
+    Unsupported { algorithm: Algorithm, operation: &'static str },
+}
+
+/// Reading a model file: the bytes are damaged, cut short, or not a model file of a known
+/// version. Never a panic, whatever the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    #[error("not a Steward model file (bad magic)")]
+    NotAModelFile,
+    #[error("model file version {version} is not supported (this build reads {supported})")]
+    UnsupportedVersion { version: u32, supported: u32 },
+    #[error("model file is truncated or has trailing bytes: header says {expected} bytes, got {actual}")]
+    Length { expected: u64, actual: u64 },
+    #[error("model file checksum mismatch (damaged)")]
+    Checksum,
+    #[error("model file is damaged: {what}")]
+    Invalid { what: &'static str },
+    /// Building a file in memory: counts of keys and model rows disagree (a caller's bug).
+    #[error("{what}: the id map has {keys} keys, the model {rows} rows")]
+    CountMismatch { what: &'static str, keys: usize, rows: usize },
+    /// Building a file in memory: an item id longer than `ITEM_KEY_BYTES_MAX`.
+    #[error("item {item}: its id is longer than {max} bytes")]
+    ItemKeyTooLong { item: u32, max: usize },
+}
+
+/// Splitting and evaluating.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    #[error("{split} split needs interaction times and the matrix has none")]
+    NeedsTimes { split: &'static str },
+    #[error("holdout fraction must be in (0, 1)")]
+    BadHoldout,
+    #[error("leave-last count must be at least 1")]
+    BadLeaveLast,
+    #[error("cutoffs: {reason}")]
+    BadCutoffs { reason: &'static str },
+    #[error("threads must be between 1 and {max}")]
+    BadThreads { max: usize },
+    #[error("train and test matrices, and the model, must have the same users and items")]
+    ShapeMismatch,
+    #[error(transparent)]
+    Matrix(#[from] MatrixError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+}

@@ -1,0 +1,43 @@
+//! steward-ml: recommendation models for Steward's personalization (DESIGN.md, phase 3) —
+//! trainers, honest evaluation, and the model file. A pure library: no storage, HTTP or async;
+//! the server wires it to data sets, the registry and serving.
+//!
+//! Main types, in the order a job uses them:
+//! - [`IdMap`]: user pseudonyms and item ids to dense `u32` indices (deterministic order).
+//! - [`Interactions`] (built by [`InteractionsBuilder`]): the user × item matrix, both
+//!   orientations, bounded by [`MatrixLimits`]; [`estimate_bytes`] sizes a job before it runs.
+//! - [`train`] with [`Params`] (ALS, BPR, item-kNN, popularity) and [`RunConfig`] (threads,
+//!   seed) returns a [`Model`], reporting [`Progress`] to a callback that may stop it.
+//! - [`Model`]: `recommend`, `similar_items`, `score` (re-rank), `remove_users`.
+//! - [`eval`]: time / leave-last / random splits and full-catalogue recall, precision, NDCG,
+//!   MAP and coverage at k, beside a popularity baseline.
+//! - [`ModelFile`]: a model with its id maps as checksummed bytes (`to_bytes`/`from_bytes`).
+//!
+//! Invariants: results depend on the data, parameters and seed, never on the thread count (same
+//! bits at any thread count, on any CPU: see `kernels.rs`); everything is bounded (`limits.rs`);
+//! a user's rows can be removed from a model and from its file, leaving no trace of their key or
+//! vector in the bytes written.
+
+mod error;
+mod estimate;
+mod format;
+mod idmap;
+mod kernels;
+pub mod limits;
+mod matrix;
+mod model;
+mod parallel;
+mod params;
+mod rng;
+mod train;
+
+pub mod eval;
+
+pub use error::{EvalError, FormatError, IdMapError, MatrixError, ModelError, ParamsError, TrainError};
+pub use estimate::{MemoryEstimate, Shape, estimate_bytes};
+pub use format::{FORMAT_VERSION, ModelFile};
+pub use idmap::{IdMap, KeyBytes, UserKey};
+pub use matrix::{Interactions, InteractionsBuilder, MatrixLimits, Row};
+pub use model::{ItemFilter, Model, UserRef};
+pub use params::{AlsParams, Algorithm, BprParams, Control, KnnParams, Params, PopularityParams, Progress, RunConfig, Weighting};
+pub use train::train;
