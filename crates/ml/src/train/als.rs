@@ -20,7 +20,7 @@
 use super::init::{Side, random_rows};
 use super::{all_finite, report};
 use crate::error::TrainError;
-use crate::kernels::{axpy, dot, symv, wide_fn, xpby};
+use crate::kernels::{axpy, dot, prefetch, symv, wide_fn, xpby};
 use crate::limits::{GRAM_PARTS, SOLVE_BLOCK_ROWS};
 use crate::matrix::{Csr, Interactions};
 use crate::model::{Body, Factors, Model};
@@ -104,10 +104,28 @@ fn solve_half(x: &mut [f32], other: &[f32], gram: &[f32], csr: &Csr, p: &AlsPara
 
 wide_fn! {
     fn solve_block(rows: &mut [f32], first_row: usize, other: &[f32], gram: &[f32], csr: &Csr, f: usize, alpha: f32, steps: u32, r: &mut [f32], p: &mut [f32], ap: &mut [f32]) {
+        let row_count = rows.len() / f.max(1);
         for (i, x) in rows.chunks_exact_mut(f).enumerate() {
+            // The next row's first items load while this row is solved.
+            if i + 1 < row_count {
+                for &c in csr.row(first_row + i + 1).0.iter().take(PREFETCH_AHEAD) {
+                    prefetch_row(other, c, f);
+                }
+            }
             let (cols, weights) = csr.row(first_row + i);
             conjugate_gradient(x, other, gram, cols, weights, f, alpha, steps, r, p, ap);
         }
+    }
+}
+
+/// Rows ahead of the one being read that are asked for (`prefetch`): enough to cover a memory
+/// access at a few hundred cycles of work per row.
+const PREFETCH_AHEAD: usize = 4;
+
+#[inline(always)]
+fn prefetch_row(values: &[f32], row: u32, f: usize) {
+    if let Some(slice) = values.get(row as usize * f..(row as usize + 1) * f) {
+        prefetch(slice);
     }
 }
 
@@ -117,7 +135,10 @@ wide_fn! {
 fn conjugate_gradient(x: &mut [f32], other: &[f32], gram: &[f32], cols: &[u32], weights: &[f32], f: usize, alpha: f32, steps: u32, r: &mut [f32], p: &mut [f32], ap: &mut [f32]) {
     // r = b − A x = Σ_i (c_i − (c_i − 1) y_i·x) y_i − (YᵀY + λI) x
     symv(gram, x, -1.0, r);
-    for (&c, &w) in cols.iter().zip(weights) {
+    for (k, (&c, &w)) in cols.iter().zip(weights).enumerate() {
+        if let Some(&ahead) = cols.get(k + PREFETCH_AHEAD) {
+            prefetch_row(other, ahead, f);
+        }
         let y = &other[c as usize * f..(c as usize + 1) * f];
         let confidence = 1.0 + alpha * w;
         axpy(confidence - (confidence - 1.0) * dot(y, x), y, r);
@@ -130,7 +151,10 @@ fn conjugate_gradient(x: &mut [f32], other: &[f32], gram: &[f32], cols: &[u32], 
         }
         // A p = (YᵀY + λI) p + Σ_i (c_i − 1) (y_i·p) y_i
         symv(gram, p, 1.0, ap);
-        for (&c, &w) in cols.iter().zip(weights) {
+        for (k, (&c, &w)) in cols.iter().zip(weights).enumerate() {
+            if let Some(&ahead) = cols.get(k + PREFETCH_AHEAD) {
+                prefetch_row(other, ahead, f);
+            }
             let y = &other[c as usize * f..(c as usize + 1) * f];
             axpy(alpha * w * dot(y, p), y, ap);
         }

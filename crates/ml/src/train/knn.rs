@@ -57,6 +57,8 @@ pub(super) fn train(m: &Interactions, p: &KnnParams, run: &RunConfig, on_iterati
         }
         report(on_iteration, round as u32 + 1, rounds as u32, f64::NAN)?;
     }
+    neighbours.shrink_to_fit();
+    similarities.shrink_to_fit();
     let body = Neighbours { offsets, neighbours, similarities };
     Ok(Model::new(Params::ItemKnn(*p), run.seed, Body::Neighbours(body)))
 }
