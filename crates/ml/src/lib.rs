@@ -41,3 +41,11 @@ pub use matrix::{Interactions, InteractionsBuilder, MatrixLimits, Row};
 pub use model::{ItemFilter, Model, UserRef};
 pub use params::{AlsParams, Algorithm, BprParams, Control, KnnParams, Params, PopularityParams, Progress, RunConfig, Weighting};
 pub use train::train;
+
+/// The server shares models, files and matrices across request threads.
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<Model>();
+    shareable::<ModelFile>();
+    shareable::<Interactions>();
+};

@@ -177,14 +177,14 @@ impl Params {
                 in_range(p.factors, 1, FACTORS_MAX, "factors")?;
                 non_negative_finite(p.regularization, "regularization")?;
                 non_negative_finite(p.alpha, "alpha")?;
-                in_range(p.iterations, 0, ITERATIONS_MAX, "iterations")?;
+                in_range(p.iterations, 1, ITERATIONS_MAX, "iterations")?;
                 in_range(p.cg_steps, 1, CG_STEPS_MAX, "cg_steps")
             }
             Params::Bpr(p) => {
                 in_range(p.factors, 1, FACTORS_MAX, "factors")?;
                 positive_finite(p.learning_rate, "learning_rate")?;
                 non_negative_finite(p.regularization, "regularization")?;
-                in_range(p.iterations, 0, ITERATIONS_MAX, "iterations")?;
+                in_range(p.iterations, 1, ITERATIONS_MAX, "iterations")?;
                 in_range(p.strata, 1, STRATA_MAX, "strata")
             }
             Params::ItemKnn(p) => {

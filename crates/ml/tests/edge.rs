@@ -102,6 +102,8 @@ fn bad_weights_and_parameters_are_refused() {
         Params::Bpr(BprParams { learning_rate: 0.0, ..BprParams::default() }),
         Params::Bpr(BprParams { strata: 0, ..BprParams::default() }),
         common::knn(0),
+        common::als(4, 0),
+        common::bpr(4, 0),
         Params::Popularity(PopularityParams { half_life: Some(f64::NAN) }),
     ];
     for params in bad {
