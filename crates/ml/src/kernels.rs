@@ -5,8 +5,9 @@
 //! bounds check in the loop) and adds them in a fixed tree at the end. Rust never reassociates
 //! float adds nor fuses a multiply and an add, so the result is defined by this source, not by
 //! the vector width the compiler picks: SSE2 (4 lanes), AVX (8) and AVX-512 (16) compute the
-//! same value. That keeps models bit-identical across machines, and lets hot loops be compiled a
-//! second time for AVX2 ([`wide_fn!`]) without changing results.
+//! same value. That keeps models bit-identical across CPUs (BPR, item-kNN weighting and popularity
+//! decay also call the C library's `exp`/`ln`, which another libc may round differently in the
+//! last bit), and lets hot loops be compiled a second time for AVX2 ([`wide_fn!`]) without changing results.
 //! All are `#[inline(always)]` so they inherit the caller's target features.
 
 pub(crate) const LANES: usize = 16;

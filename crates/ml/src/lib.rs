@@ -14,7 +14,7 @@
 //! - [`ModelFile`]: a model with its id maps as checksummed bytes (`to_bytes`/`from_bytes`).
 //!
 //! Invariants: results depend on the data, parameters and seed, never on the thread count (same
-//! bits at any thread count, on any CPU: see `kernels.rs`); everything is bounded (`limits.rs`);
+//! bits at any thread count and vector width: see `kernels.rs`); everything is bounded (`limits.rs`);
 //! a user's rows can be removed from a model and from its file, leaving no trace of their key or
 //! vector in the bytes written.
 

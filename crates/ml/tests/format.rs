@@ -173,8 +173,8 @@ fn version_1_files_still_read() {
     }
 }
 
-/// Training is deterministic across machines too (no FMA, fixed reduction order): a retrain
-/// today gives the committed bytes. If a trainer change is deliberate, rewrite the files (see
+/// Training is deterministic across CPUs too (no FMA, fixed reduction order; `exp` and `ln` from
+/// the C library, so a different libc could move a last bit): a retrain gives the committed bytes. If a trainer change is deliberate, rewrite the files (see
 /// the module doc) and say so in the commit.
 #[test]
 fn training_reproduces_the_committed_models() {
