@@ -91,6 +91,7 @@ fn main() -> Result<(), String> {
     let mut rng = Rng(0x5EED_1234_ABCD_0001);
     let limits = MatrixLimits { nnz_max: a.nnz, ..MatrixLimits::default() };
     let mut b = Interactions::builder(a.users, a.items, limits).map_err(|e| e.to_string())?;
+    b.reserve(a.nnz);
     for _ in 0..a.nnz {
         let (u, i) = (draw(&user_table, &mut rng), draw(&item_table, &mut rng));
         b.push(u, i, 1.0 + (rng.unit() * 3.0).floor() as f32).map_err(|e| e.to_string())?;

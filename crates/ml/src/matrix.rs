@@ -157,6 +157,19 @@ pub struct InteractionsBuilder {
 }
 
 impl InteractionsBuilder {
+    /// Reserves room for `additional` more triples (capped by the limit), so a caller that knows the
+    /// count avoids the doubling growth that would hold up to twice the triples' memory. A hint:
+    /// if the memory is not there, nothing is reserved (and nothing aborts).
+    pub fn reserve(&mut self, additional: u64) {
+        let room = self.limits.nnz_max.saturating_sub(self.pushed).min(additional);
+        let room = usize::try_from(room).unwrap_or(usize::MAX);
+        if self.entries.try_reserve_exact(room).is_ok()
+            && let Some(times) = self.times.as_mut()
+        {
+            let _ = times.try_reserve_exact(room);
+        }
+    }
+
     /// An untimed interaction.
     pub fn push(&mut self, user: u32, item: u32, weight: f32) -> Result<(), MatrixError> {
         if self.times.is_some() {
@@ -297,6 +310,7 @@ mod tests {
     #[test]
     fn duplicates_sum_and_keep_the_latest_time() {
         let mut b = Interactions::builder(3, 4, limits()).unwrap();
+        b.reserve(u64::MAX);
         b.push_timed(1, 3, 1.0, 10).unwrap();
         b.push_timed(1, 0, 2.0, 5).unwrap();
         b.push_timed(1, 3, 0.5, 7).unwrap();
