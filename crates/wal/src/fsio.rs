@@ -1,6 +1,10 @@
-//! The file system as the log uses it, behind [`Vfs`] so tests can fail I/O after a countdown
-//! and rebuild the exact file image a crash leaves (`sim.rs`), plus the durability steps the
-//! format relies on (file and directory fsync).
+//! The file system behind [`Vfs`], so tests can fail I/O after a countdown and rebuild the
+//! exact file image a crash leaves (`sim.rs`), plus the durability steps the log's format relies
+//! on (file and directory fsync).
+//!
+//! The log appends ([`VfsFile`]); the store above it also renames segment files into place,
+//! reads them ([`ReadSource`]) and rewrites its catalog's pages in place ([`VfsRandomFile`]).
+//! The trait lives here, the lowest crate, so both use one file system without a cycle.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -20,8 +24,35 @@ pub trait VfsFile: Send + std::fmt::Debug {
     fn sync_all(&mut self) -> io::Result<()>;
 }
 
-/// The operations the log needs from a file system. Names, creations and removals are durable
-/// only after [`Vfs::sync_dir`]; data only after a file's sync.
+/// One open file read and written at any offset (the store's catalog: redb rewrites pages in
+/// place). Shared across threads.
+#[allow(clippy::len_without_is_empty)] // a file's length, as redb's `StorageBackend` has it
+pub trait VfsRandomFile: Send + Sync + std::fmt::Debug {
+    fn len(&self) -> io::Result<u64>;
+    /// Fills `out` from `offset`; an error if the file ends first.
+    fn read_at(&self, offset: u64, out: &mut [u8]) -> io::Result<()>;
+    fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()>;
+    /// Cuts the file, or extends it with zeros, to `len` bytes.
+    fn set_len(&self, len: u64) -> io::Result<()>;
+    /// Makes the data written so far, and the length, durable (`fdatasync`).
+    fn sync_data(&self) -> io::Result<()>;
+    /// Takes an exclusive lock on the whole file without waiting; false when another open
+    /// handle holds it.
+    fn try_lock(&self) -> io::Result<bool>;
+    fn unlock(&self) -> io::Result<()>;
+}
+
+/// A file's bytes for a reader (the store's segments): the open file itself in production, so
+/// a reader seeks and reads only the pages it needs; a copy in memory in the simulation.
+#[derive(Debug)]
+pub enum ReadSource {
+    File(File),
+    Bytes(Vec<u8>),
+}
+
+/// The operations the log and the store need from a file system. Names, creations, renames and
+/// removals are durable only after [`Vfs::sync_dir`] of their directory (a rename: of both);
+/// data only after a file's sync.
 pub trait Vfs: Send + Sync + std::fmt::Debug {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// Entries of `dir` as `(name, is a regular file)`.
@@ -34,6 +65,15 @@ pub trait Vfs: Send + Sync + std::fmt::Debug {
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()>;
     fn remove(&self, path: &Path) -> io::Result<()>;
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Renames `from` to `to`, replacing `to` if it exists.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// The length of the file at `path`.
+    fn file_len(&self, path: &Path) -> io::Result<u64>;
+    /// Opens `path` for reading.
+    fn open_read(&self, path: &Path) -> io::Result<ReadSource>;
+    /// Opens `path` for reading and writing at any offset, creating it empty when `create` is
+    /// set and it does not exist (the new name is durable after [`Vfs::sync_dir`]).
+    fn open_random(&self, path: &Path, create: bool) -> io::Result<Box<dyn VfsRandomFile>>;
 }
 
 /// The operating system's file system.
@@ -84,6 +124,94 @@ impl Vfs for OsVfs {
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        Ok(fs::metadata(path)?.len())
+    }
+    fn open_read(&self, path: &Path) -> io::Result<ReadSource> {
+        Ok(ReadSource::File(File::open(path)?))
+    }
+    fn open_random(&self, path: &Path, create: bool) -> io::Result<Box<dyn VfsRandomFile>> {
+        let file = OpenOptions::new().read(true).write(true).create(create).truncate(false).open(path)?;
+        Ok(Box::new(file))
+    }
+}
+
+impl VfsRandomFile for File {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+    fn read_at(&self, offset: u64, out: &mut [u8]) -> io::Result<()> {
+        positioned::read_exact_at(self, offset, out)
+    }
+    fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        positioned::write_all_at(self, offset, bytes)
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        File::set_len(self, len)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        File::sync_data(self)
+    }
+    fn try_lock(&self) -> io::Result<bool> {
+        match File::try_lock(self) {
+            Ok(()) => Ok(true),
+            Err(fs::TryLockError::WouldBlock) => Ok(false),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+    fn unlock(&self) -> io::Result<()> {
+        File::unlock(self)
+    }
+}
+
+/// Reads and writes at an offset without moving a shared cursor (concurrent readers).
+#[cfg(unix)]
+mod positioned {
+    use std::fs::File;
+    use std::io;
+    use std::os::unix::fs::FileExt;
+
+    pub fn read_exact_at(file: &File, offset: u64, out: &mut [u8]) -> io::Result<()> {
+        FileExt::read_exact_at(file, out, offset)
+    }
+    pub fn write_all_at(file: &File, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        FileExt::write_all_at(file, bytes, offset)
+    }
+}
+
+#[cfg(windows)]
+mod positioned {
+    use std::fs::File;
+    use std::io;
+    use std::os::windows::fs::FileExt;
+
+    pub fn read_exact_at(file: &File, mut offset: u64, mut out: &mut [u8]) -> io::Result<()> {
+        while !out.is_empty() {
+            match file.seek_read(out, offset)? {
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                n => {
+                    out = &mut out[n..];
+                    offset += n as u64;
+                }
+            }
+        }
+        Ok(())
+    }
+    pub fn write_all_at(file: &File, mut offset: u64, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            match file.seek_write(bytes, offset)? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => {
+                    bytes = &bytes[n..];
+                    offset += n as u64;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

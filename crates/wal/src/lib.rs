@@ -18,7 +18,7 @@ pub mod sim;
 use std::path::PathBuf;
 
 pub use error::{ReplayError, WalError};
-pub use fsio::{OsVfs, SharedVfs, Vfs, VfsFile};
+pub use fsio::{OsVfs, ReadSource, SharedVfs, Vfs, VfsFile, VfsRandomFile};
 pub use recovery::read_file;
 pub use wal::Wal;
 
