@@ -31,8 +31,8 @@ fn tenant_files(data: &Path, tenant: &str) -> BTreeMap<PathBuf, Vec<u8>> {
         .collect()
 }
 
-#[test]
-fn a_damaged_catalog_stops_that_tenant_only_and_deletes_nothing() {
+/// Tenants alpha and beta with 40 play events each, stopped cleanly (so both are in segments).
+fn two_tenants_flushed() -> (Deployment, TenantKeys, TenantKeys) {
     let mut deployment = Deployment::init();
     let server = deployment.start(&[]);
     let api = server.api();
@@ -43,6 +43,12 @@ fn a_damaged_catalog_stops_that_tenant_only_and_deletes_nothing() {
         assert_eq!(ingest(&api, &keys.writer, &keys.id, &events(&keys.id, 40))["accepted"], 40);
     }
     assert!(server.terminate().success(), "graceful stop flushes every tenant to segments");
+    (deployment, alpha, beta)
+}
+
+#[test]
+fn a_damaged_catalog_stops_that_tenant_only_and_deletes_nothing() {
+    let (mut deployment, alpha, beta) = two_tenants_flushed();
 
     let before = tenant_files(&deployment.data, "alpha");
     let segments = before.keys().filter(|p| p.extension().is_some_and(|e| e == "parquet")).count();
@@ -153,16 +159,7 @@ fn a_build_the_process_did_not_survive_is_marked_failed_not_resumed() {
 /// and with the file restored every event is back.
 #[test]
 fn a_damaged_segment_is_reported_on_read_and_never_acted_on() {
-    let mut deployment = Deployment::init();
-    let server = deployment.start(&[]);
-    let api = server.api();
-    let alpha = tenant_with_keys(&api, &deployment.operator_key, "alpha");
-    let beta = tenant_with_keys(&api, &deployment.operator_key, "beta");
-    for keys in [&alpha, &beta] {
-        put_schema(&api, &keys.admin, &keys.id, "play", &play_schema());
-        assert_eq!(ingest(&api, &keys.writer, &keys.id, &events(&keys.id, 40))["accepted"], 40);
-    }
-    assert!(server.terminate().success(), "graceful stop flushes every tenant to segments");
+    let (mut deployment, alpha, beta) = two_tenants_flushed();
 
     let before = tenant_files(&deployment.data, "alpha");
     let (segment, good) = before
