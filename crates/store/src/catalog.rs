@@ -7,7 +7,11 @@
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use steward_crypto::{Pseudonym, WrappedKey};
+use steward_wal::{OsVfs, SharedVfs, VfsRandomFile};
+
+use crate::catalog_backend::{BackendState, VfsBackend};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -17,8 +21,8 @@ pub enum CatalogError {
     #[error("catalog {path}: corrupted entry in {table}: {reason}")]
     Corrupted { path: PathBuf, table: String, reason: String },
     /// The file failed its integrity check at open (a page or commit slot fails its checksum,
-    /// or the header names an older commit as the newest after a clean shutdown). Nothing was
-    /// changed: not the file, not the files it lists.
+    /// or the newest commit of a file closed cleanly does). Nothing was changed: not the file,
+    /// not the files it lists.
     #[error("catalog {path} is damaged ({reason}); nothing was changed: stop the server, restore this file from a backup (segment and WAL files were left as they were) and restart")]
     Damaged { path: PathBuf, reason: String },
 }
@@ -107,6 +111,9 @@ pub struct Catalog {
     /// Behind a lock only so `compact` can take the database whole; every other use reads.
     db: parking_lot::RwLock<Database>,
     path: PathBuf,
+    backend: Arc<BackendState>,
+    /// Set for a file this open created: its directory is fsynced once its first bytes are.
+    created_in: parking_lot::Mutex<Option<SharedVfs>>,
 }
 
 /// A write transaction; committed durably by [`Catalog::write`] when the closure returns Ok.
@@ -118,13 +125,34 @@ pub struct CatalogTxn<'a> {
 impl Catalog {
     /// Opens (creating if needed) the catalog after proving it intact: redb verifies the
     /// checksum of every page of the committed trees (a plain open trusts a cleanly closed
-    /// file and may panic on a damaged one), and [`header_check`] refuses a header that names
-    /// an older commit as the newest. A file closed cleanly whose newest commit fails its
+    /// file and may panic on a damaged one). A file closed cleanly whose newest commit fails its
     /// checksum is refused (`Damaged`) before redb's repair could fall back to the previous
-    /// commit; after a crash that fall-back is the normal recovery of a commit that never
-    /// returned, and is logged.
+    /// commit; after a crash ([`header_check`]) that fall-back is the normal recovery of a
+    /// commit that never returned, and is logged.
     pub fn open(path: &Path) -> Result<Catalog, CatalogError> {
-        let crashed = header_check(path)?;
+        Catalog::open_in(&(Arc::new(OsVfs) as SharedVfs), path)
+    }
+
+    /// [`Catalog::open`] on the file system `vfs` (tests: `steward_wal::sim`). A file it
+    /// creates has its name made durable (its directory fsynced) before anything can refer to
+    /// it: a catalog that vanished in a crash would leave every segment unlisted.
+    pub fn open_in(vfs: &SharedVfs, path: &Path) -> Result<Catalog, CatalogError> {
+        let catalog = Catalog::open_held(vfs, path)?;
+        catalog.release()?;
+        Ok(catalog)
+    }
+
+    /// [`Catalog::open_in`], holding every write redb makes in memory until [`Catalog::release`]
+    /// (`catalog_backend.rs`): the caller checks what the catalog lists first, and a catalog
+    /// dropped unreleased leaves its file exactly as it was.
+    pub(crate) fn open_held(vfs: &SharedVfs, path: &Path) -> Result<Catalog, CatalogError> {
+        let existed = match vfs.file_len(path) {
+            Ok(_) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(db_err(path, redb::StorageError::Io(e))),
+        };
+        let file = vfs.open_random(path, true).map_err(|e| db_err(path, redb::StorageError::Io(e)))?;
+        let crashed = header_check(path, &*file)?;
         let fell_back = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut builder = Database::builder();
         builder.set_check_integrity_on_open(true);
@@ -141,7 +169,8 @@ impl Catalog {
                 }
             });
         }
-        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.create(path)));
+        let backend = BackendState::new(file, true).map_err(|e| db_err(path, redb::StorageError::Io(e)))?;
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.create_with_backend(VfsBackend(backend.clone()))));
         let db = match opened {
             Ok(Ok(db)) => db,
             Ok(Err(redb::DatabaseError::RepairAborted)) => {
@@ -154,7 +183,8 @@ impl Catalog {
         if fell_back.load(std::sync::atomic::Ordering::SeqCst) {
             tracing::warn!(file = %path.display(), "catalog: the commit in progress at the crash did not verify; recovered the previous commit");
         }
-        let catalog = Catalog { db: parking_lot::RwLock::new(db), path: path.to_owned() };
+        let created_in = parking_lot::Mutex::new((!existed).then(|| vfs.clone()));
+        let catalog = Catalog { db: parking_lot::RwLock::new(db), path: path.to_owned(), backend, created_in };
         // Create the fixed tables so reads never meet a missing table.
         catalog.write(|txn| {
             txn.txn.open_table(SEGMENTS).map_err(|e| db_err(txn.path, e))?;
@@ -167,6 +197,18 @@ impl Catalog {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Writes what [`Catalog::open_held`] held back (in order, with its syncs) and passes every
+    /// later write through; for a new file, then fsyncs its directory.
+    pub(crate) fn release(&self) -> Result<(), CatalogError> {
+        self.backend.release().map_err(|e| db_err(&self.path, redb::StorageError::Io(e)))?;
+        if let Some(vfs) = self.created_in.lock().take()
+            && let Some(dir) = self.path.parent()
+        {
+            vfs.sync_dir(dir).map_err(|e| db_err(&self.path, redb::StorageError::Io(e)))?;
+        }
+        Ok(())
     }
 
     /// Rewrites the file without its free pages, so bytes of deleted entries (an erased
@@ -364,38 +406,27 @@ const REDB_RECOVERY_REQUIRED: u8 = 2;
 const REDB_SLOT_OFFSETS: [usize; 2] = [64, 192];
 const REDB_SLOT_TRANSACTION_ID: usize = 104;
 
-/// Steward's own check of the catalog header before redb opens it; returns whether the file
-/// was left open by a crash (redb's recovery flag). A cleanly closed file whose primary commit
-/// slot holds an older transaction than the other slot names the wrong commit as the newest
-/// (a flipped primary bit): redb would silently open the previous commit, so it is refused.
-fn header_check(path: &Path) -> Result<bool, CatalogError> {
+/// Steward's own check of the catalog header before redb opens it; returns whether redb may
+/// fall back to the previous commit (the file was left by a crash).
+///
+/// redb's recovery flag says a crash left the file open. A header without it whose primary slot
+/// holds an older transaction than the other slot is left by a crash too: redb, recovering from
+/// an earlier crash, clears the flag durably before its repair commit, so a crash inside that
+/// repair leaves either the previous commit as primary (the newest did not verify and redb fell
+/// back to it) or a repair commit written to the other slot but not yet made primary. A flipped
+/// primary bit reads the same, and is harmless: redb opens the newer slot when its checksum
+/// holds, and the commit redb makes at every close records only its allocator state, so the
+/// slot before it holds the same tables. In every such case redb tries the newer commit and may
+/// fall back; on a file closed cleanly with its newest commit primary it may not (that commit
+/// failing verification is damage).
+fn header_check(path: &Path, file: &dyn VfsRandomFile) -> Result<bool, CatalogError> {
     let mut header = [0u8; REDB_HEADER_BYTES];
-    let read = match std::fs::File::open(path) {
-        Ok(mut file) => {
-            use std::io::Read;
-            let mut filled = 0;
-            loop {
-                match file.read(&mut header[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        filled += n;
-                        if filled == header.len() {
-                            break;
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(db_err(path, redb::StorageError::Io(e))),
-                }
-            }
-            filled
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(db_err(path, redb::StorageError::Io(e))),
-    };
-    if read < REDB_HEADER_BYTES {
+    let len = file.len().map_err(|e| db_err(path, redb::StorageError::Io(e)))?;
+    if len < REDB_HEADER_BYTES as u64 {
         // A new file (or one redb will refuse by itself).
         return Ok(false);
     }
+    file.read_at(0, &mut header).map_err(|e| db_err(path, redb::StorageError::Io(e)))?;
     let god = header[REDB_GOD_BYTE];
     let crashed = god & REDB_RECOVERY_REQUIRED != 0;
     let primary = usize::from(god & REDB_PRIMARY_BIT != 0);
@@ -404,7 +435,8 @@ fn header_check(path: &Path) -> Result<bool, CatalogError> {
         u64::from_le_bytes(header[at..at + 8].try_into().unwrap_or([0; 8]))
     };
     if !crashed && txn(primary) < txn(1 - primary) {
-        return Err(damaged(path, "its header names an older commit as the newest although the file was closed cleanly"));
+        tracing::warn!(file = %path.display(), "catalog: the primary commit is older than the other slot (a crash inside redb's recovery); redb opens the newest commit that verifies");
+        return Ok(true);
     }
     Ok(crashed)
 }

@@ -46,8 +46,11 @@ pub(crate) fn key_fingerprint(tenant_key: &Key256, wrapped: &WrappedKey) -> [u8;
     hmac_sha256(tenant_key, &[b"steward-destroyed-key", wrapped.as_bytes()])
 }
 
+/// Erased subjects' cutoffs (tombstones) and destroyed keys' fingerprints.
+pub(crate) type Erased = (HashMap<Pseudonym, u64>, HashSet<[u8; 32]>);
+
 /// The tombstones and destroyed-key fingerprints stored in the catalog.
-pub(crate) fn load(catalog: &Catalog) -> Result<(HashMap<Pseudonym, u64>, HashSet<[u8; 32]>), StoreError> {
+pub(crate) fn load(catalog: &Catalog) -> Result<Erased, StoreError> {
     let corrupted = |what: &'static str| StoreError::Corrupted { what, path: catalog.path().to_owned(), reason: "entry width".into() };
     let mut tombstones = HashMap::new();
     for (key, value) in catalog.scan_prefix(TOMBSTONES, b"")? {
@@ -205,20 +208,20 @@ impl Partition {
     /// deletes them.
     fn empty_quarantine(&self) -> Result<u64, StoreError> {
         let dir = self.config.dir.join(crate::partition::QUARANTINE_SEGMENTS);
-        let entries = match std::fs::read_dir(&dir) {
+        let entries = match self.vfs.list(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(StoreError::Io { path: dir, source: e }),
         };
         let mut removed = 0;
-        for entry in entries {
-            let entry = entry.map_err(StoreError::io(&dir))?;
-            tracing::info!(tenant = %self.config.tenant, file = %entry.path().display(), "erasure removes a quarantined segment file");
-            std::fs::remove_file(entry.path()).map_err(StoreError::io(entry.path()))?;
+        for (name, _) in entries {
+            let path = dir.join(name);
+            tracing::info!(tenant = %self.config.tenant, file = %path.display(), "erasure removes a quarantined segment file");
+            self.vfs.remove(&path).map_err(StoreError::io(&path))?;
             removed += 1;
         }
         if removed > 0 {
-            crate::segment::sync_dir(&dir.join("x"))?;
+            crate::segment::sync_dir(&*self.vfs, &dir.join("x"))?;
         }
         Ok(removed)
     }

@@ -5,9 +5,11 @@
 //! opens the sealed blob), [`Catalog`] (the embedded redb catalog), [`SubjectScan`] (a
 //! timeline query). Erasure (`erasure.rs`): shred a subject's key, hide its rows, purge
 //! them from every file. The store knows the tenant key only to wrap segment keys and to encrypt
-//! WAL payloads at rest; it knows nothing of schemas, roles or JSON shapes.
+//! WAL payloads at rest; it knows nothing of schemas, roles or JSON shapes. Every file operation
+//! goes through `steward_wal::Vfs` ([`Partition::open_in`]; tests use the simulated one).
 
 mod catalog;
+mod catalog_backend;
 mod compaction;
 mod dedup;
 mod erasure;

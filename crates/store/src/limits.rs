@@ -21,6 +21,10 @@ pub const BATCH_EVENTS_MAX: usize = 1 << SEQ_INDEX_BITS;
 pub const SEQ_INDEX_BITS: u32 = 20;
 pub const EVENT_ID_BYTES_MAX: usize = 256;
 pub const EVENT_TYPE_BYTES_MAX: usize = 64;
+/// Bytes of a segment being written that are buffered before they reach the file.
+pub const SEGMENT_WRITE_BUFFER_BYTES: usize = 256 * 1024;
+/// Threads one segment rewrite (erasure, retention) uses at most.
+pub const REWRITE_THREADS_MAX: usize = 8;
 /// Events one subject scan returns.
 pub const SCAN_EVENTS_MAX: usize = 10_000;
 

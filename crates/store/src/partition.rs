@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use steward_crypto::{hmac_sha256, Key256, Pseudonym, WrappedKey};
-use steward_wal::{Wal, WalConfig};
+use steward_wal::{OsVfs, SharedVfs, Vfs, Wal, WalConfig};
 
 use crate::catalog::{Catalog, SegmentMeta};
 use crate::dedup::{DedupIndex, EventKey};
-use crate::limits::{BATCH_EVENTS_MAX, FROZEN_MEMTABLES_MAX, MEMTABLE_BYTES_MAX};
+use crate::limits::{BATCH_EVENTS_MAX, FROZEN_MEMTABLES_MAX, MEMTABLE_BYTES_MAX, REWRITE_THREADS_MAX};
 use crate::memtable::Memtable;
 use crate::record::{decode_batch, encode_batch, EventRecord, NewEvent, WalBatch};
 use crate::segment::{segment_key_context, sync_dir, write_segment, Packing, Segment};
@@ -39,11 +39,13 @@ pub struct PartitionConfig {
     pub encrypt_at_rest: bool,
     pub memtable_bytes_max: usize,
     pub wal: WalConfig,
+    /// Threads an erasure or retention rewrite uses at most (one per core up to this).
+    pub rewrite_threads_max: usize,
 }
 
 impl PartitionConfig {
     pub fn new(dir: PathBuf, tenant: String) -> PartitionConfig {
-        PartitionConfig { dir, tenant, encrypt_at_rest: true, memtable_bytes_max: MEMTABLE_BYTES_MAX, wal: WalConfig::default() }
+        PartitionConfig { dir, tenant, encrypt_at_rest: true, memtable_bytes_max: MEMTABLE_BYTES_MAX, wal: WalConfig::default(), rewrite_threads_max: REWRITE_THREADS_MAX }
     }
 }
 
@@ -96,6 +98,8 @@ pub(crate) struct PendingKey {
 
 pub struct Partition {
     pub(crate) config: PartitionConfig,
+    /// Every file operation of the partition (segments, catalog, WAL) goes through it.
+    pub(crate) vfs: SharedVfs,
     pub(crate) tenant_key: Key256,
     pub(crate) wal_key: Key256,
     pub(crate) catalog: Catalog,
@@ -122,10 +126,18 @@ pub struct Partition {
 impl Partition {
     /// Opens or creates the partition in `config.dir`, replaying the WAL.
     pub fn open(config: PartitionConfig, keys: PartitionKeys) -> Result<Partition, StoreError> {
+        Partition::open_in(config, keys, Arc::new(OsVfs))
+    }
+
+    /// [`Partition::open`] on the file system `vfs` (tests: `steward_wal::sim::SimVfs`, which
+    /// fails I/O after a countdown and rebuilds the files a crash leaves).
+    pub fn open_in(config: PartitionConfig, keys: PartitionKeys, vfs: SharedVfs) -> Result<Partition, StoreError> {
         let dir = &config.dir;
         let segments_dir = dir.join("segments");
-        std::fs::create_dir_all(&segments_dir).map_err(StoreError::io(&segments_dir))?;
-        let catalog = Catalog::open(&dir.join("catalog.redb"))?;
+        vfs.create_dir_all(&segments_dir).map_err(StoreError::io(&segments_dir))?;
+        // The catalog's own writes (redb commits at open) wait until every check below passed:
+        // a partition refused for a damaged file leaves every file, the catalog too, as it was.
+        let catalog = Catalog::open_held(&vfs, &dir.join("catalog.redb"))?;
         let tenant_key = keys.tenant_key;
         let wal_key = Key256::from_bytes(hmac_sha256(&tenant_key, &[b"steward-wal-key"]));
         let dedup_key: [u8; 16] = hmac_sha256(&tenant_key, &[b"steward-dedup-key"])[..16].try_into().unwrap_or([0; 16]);
@@ -142,15 +154,15 @@ impl Partition {
         };
         // Nothing is moved or truncated before the catalog is proven intact (its open) and
         // consistent with the segment files.
-        check_segments(&segments_dir, &metas, flushed_lsn, catalog.path())?;
-        quarantine_orphans(dir, &segments_dir, &metas)?;
+        check_segments(&*vfs, &segments_dir, &metas, flushed_lsn, catalog.path())?;
+        quarantine_orphans(&*vfs, dir, &segments_dir, &metas)?;
         let mut segments = Vec::with_capacity(metas.len());
         for meta in metas {
             let key = match &meta.wrapped_key {
                 Some(w) => Some(tenant_key.unwrap_key(w, &segment_key_context(&config.tenant, meta.id))?),
                 None => None,
             };
-            let segment = Segment::new(meta.clone(), segments_dir.join(meta.file_name()), key);
+            let segment = Segment::new(vfs.clone(), meta.clone(), segments_dir.join(meta.file_name()), key);
             segment.read_event_keys(|k| {
                 dedup.insert(k);
             })?;
@@ -162,7 +174,7 @@ impl Partition {
         let mut active = Memtable::new();
         let mut pending = HashMap::new();
         let wal_dir = dir.join("wal");
-        let (wal, recovery) = Wal::open(&wal_dir, config.wal.clone(), flushed_lsn, |lsn, payload| {
+        let (wal, recovery) = Wal::open_in(vfs.clone(), &wal_dir, config.wal.clone(), flushed_lsn, |lsn, payload| {
             let plain = open_wal_payload(&wal_key, &config.tenant, payload).map_err(steward_wal::ReplayError::new)?;
             let batch = decode_batch(&plain).map_err(|reason| steward_wal::ReplayError::new(format!("lsn {lsn}: {reason}")))?;
             for (subject, wrapped) in batch.new_keys {
@@ -179,6 +191,7 @@ impl Partition {
             }
             Ok(())
         })?;
+        catalog.release()?;
         // A crash between a flush's catalog commit and its WAL truncation leaves closed files
         // whose records are all in segments: remove them now, not at the next flush.
         wal.truncate_through(flushed_lsn)?;
@@ -188,6 +201,7 @@ impl Partition {
         }
         tracing::info!(tenant = %config.tenant, replayed = recovery.records_replayed, segments = segments.len(), "partition opened");
         let partition = Partition {
+            vfs,
             tenant_key,
             wal_key,
             catalog,
@@ -498,8 +512,8 @@ impl Partition {
             (true, 0) => Packing::Fast,
             (true, _) => Packing::Tight,
         };
-        meta.bytes = write_segment(&path, rows, key.as_ref().zip(wrapped_bytes.as_deref()), packing)?;
-        Ok(Segment::new(meta, path, key))
+        meta.bytes = write_segment(&*self.vfs, &path, rows, key.as_ref().zip(wrapped_bytes.as_deref()), packing)?;
+        Ok(Segment::new(self.vfs.clone(), meta, path, key))
     }
 
     /// Merges small segments if enough exist; returns whether it did.
@@ -600,11 +614,11 @@ pub(crate) fn open_wal_payload(wal_key: &Key256, tenant: &str, payload: &[u8]) -
 /// Steward's consistency checks between the catalog (proven intact by `Catalog::open`) and
 /// the segment files, before anything is moved: every listed segment is there with the size
 /// the catalog recorded, and no segment holds an lsn the catalog says is not yet flushed.
-fn check_segments(dir: &Path, metas: &[SegmentMeta], flushed_lsn: u64, catalog: &Path) -> Result<(), StoreError> {
+fn check_segments(vfs: &dyn Vfs, dir: &Path, metas: &[SegmentMeta], flushed_lsn: u64, catalog: &Path) -> Result<(), StoreError> {
     for meta in metas {
         let path = dir.join(meta.file_name());
-        let len = match std::fs::metadata(&path) {
-            Ok(m) => m.len(),
+        let len = match vfs.file_len(&path) {
+            Ok(len) => len,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::Corrupted { what: "segment", path, reason: "the catalog lists this segment but the file is missing; restore it from a backup".into() });
             }
@@ -633,33 +647,40 @@ fn check_segments(dir: &Path, metas: &[SegmentMeta], flushed_lsn: u64, catalog: 
 /// partition: leftovers of a crash between writing a segment and committing it, or between a
 /// compaction commit and the old files' removal. Runs only on a catalog `Catalog::open`
 /// proved intact, and never deletes: a file wrongly taken for an orphan can be put back.
-/// Returns how many files were moved.
-fn quarantine_orphans(partition_dir: &Path, dir: &Path, metas: &[SegmentMeta]) -> Result<usize, StoreError> {
+/// The quarantine directory is fsynced before the segment directory, so a crash between the
+/// two leaves a moved file under both names, never under none. Returns how many files were moved.
+fn quarantine_orphans(vfs: &dyn Vfs, partition_dir: &Path, dir: &Path, metas: &[SegmentMeta]) -> Result<usize, StoreError> {
     let listed: std::collections::HashSet<String> = metas.iter().map(|m| m.file_name()).collect();
     let quarantine = partition_dir.join(QUARANTINE_SEGMENTS);
     let mut moved = 0;
-    for entry in std::fs::read_dir(dir).map_err(StoreError::io(dir))? {
-        let entry = entry.map_err(StoreError::io(dir))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+    let mut taken: Option<std::collections::HashSet<String>> = None;
+    for (name, _) in vfs.list(dir).map_err(StoreError::io(dir))? {
         if listed.contains(&name) {
             continue;
         }
-        if moved == 0 {
-            std::fs::create_dir_all(&quarantine).map_err(StoreError::io(&quarantine))?;
-        }
-        let mut target = quarantine.join(&name);
+        let taken = match &mut taken {
+            Some(taken) => taken,
+            None => {
+                vfs.create_dir_all(&quarantine).map_err(StoreError::io(&quarantine))?;
+                let names = vfs.list(&quarantine).map_err(StoreError::io(&quarantine))?;
+                taken.insert(names.into_iter().map(|(n, _)| n).collect())
+            }
+        };
+        let mut target = name.clone();
         let mut n = 1;
-        while target.exists() {
-            target = quarantine.join(format!("{name}.{n}"));
+        while taken.contains(&target) {
+            target = format!("{name}.{n}");
             n += 1;
         }
-        tracing::warn!(file = %entry.path().display(), to = %target.display(), "segment file not in the catalog moved to quarantine (a crash leftover; delete the quarantine folder once the tenant's data is checked)");
-        std::fs::rename(entry.path(), &target).map_err(StoreError::io(entry.path()))?;
+        let (from, to) = (dir.join(&name), quarantine.join(&target));
+        tracing::warn!(file = %from.display(), to = %to.display(), "segment file not in the catalog moved to quarantine (a crash leftover; delete the quarantine folder once the tenant's data is checked)");
+        vfs.rename(&from, &to).map_err(StoreError::io(&from))?;
+        taken.insert(target);
         moved += 1;
     }
     if moved > 0 {
-        sync_dir(&dir.join("x"))?;
-        sync_dir(&quarantine.join("x"))?;
+        sync_dir(vfs, &quarantine.join("x"))?;
+        sync_dir(vfs, &dir.join("x"))?;
         metrics::counter!("steward_segments_quarantined_total").increment(moved as u64);
     }
     Ok(moved)

@@ -6,6 +6,10 @@ use std::sync::Arc;
 use crate::partition::Partition;
 use crate::{EventRecord, SegmentMeta, StoreError};
 
+/// One rewritten segment: its index among the candidates, the rows removed, and its
+/// replacement (None when no row was left).
+type Replaced = (usize, u64, Option<crate::segment::Segment>);
+
 /// What a rewrite removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rewritten {
@@ -24,9 +28,9 @@ impl Partition {
         let segments: Vec<Arc<crate::segment::Segment>> = self.state.read().segments.iter().filter(|s| may_hold(&s.meta)).cloned().collect();
         // Reading, filtering and writing the replacements runs on every core; the catalog
         // swaps follow one by one. At most `threads` segments' rows are in memory at once.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, self.config.rewrite_threads_max.max(1));
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let results: Vec<Result<Vec<(usize, u64, Option<crate::segment::Segment>)>, StoreError>> = std::thread::scope(|scope| {
+        let results: Vec<Result<Vec<Replaced>, StoreError>> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     scope.spawn(|| {

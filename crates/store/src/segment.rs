@@ -16,14 +16,17 @@ use parquet::encryption::decrypt::FileDecryptionProperties;
 use parquet::encryption::encrypt::FileEncryptionProperties;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
+use parquet::file::reader::{ChunkReader, Length};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use steward_crypto::{Key256, Pseudonym};
+use steward_wal::{ReadSource, SharedVfs, Vfs, VfsFile};
 
 use crate::catalog::SegmentMeta;
 use crate::dedup::EventKey;
-use crate::limits::ROW_GROUP_ROWS;
+use crate::limits::{ROW_GROUP_ROWS, SEGMENT_WRITE_BUFFER_BYTES};
 use crate::record::{EventRecord, NewEvent};
 use crate::StoreError;
 
@@ -64,8 +67,10 @@ pub enum Packing {
     Plain,
 }
 
-/// Writes `rows` (already sorted) to `path` durably; returns the file size.
+/// Writes `rows` (already sorted) to `path` durably: a temporary file, written and fsynced,
+/// renamed into place and its directory fsynced. Returns the file size.
 pub fn write_segment(
+    vfs: &dyn Vfs,
     path: &Path,
     rows: &[&(EventRecord, EventKey)],
     key: Option<(&Key256, &[u8])>,
@@ -97,25 +102,99 @@ pub fn write_segment(
         props = props.with_file_encryption_properties(encryption);
     }
     let tmp = path.with_extension("parquet.tmp");
-    let file = std::fs::File::create(&tmp).map_err(StoreError::io(&tmp))?;
-    let mut writer = ArrowWriter::try_new(file, segment_schema(), Some(props.build())).map_err(perr)?;
+    let file = vfs.create_new(&tmp).map_err(StoreError::io(&tmp))?;
+    let out = BufWriter::with_capacity(SEGMENT_WRITE_BUFFER_BYTES, FileWriter(file));
+    let mut writer = ArrowWriter::try_new(out, segment_schema(), Some(props.build())).map_err(perr)?;
     for chunk in rows.chunks(ROW_GROUP_ROWS) {
         writer.write(&to_batch(chunk)?).map_err(perr)?;
     }
-    let file = writer.into_inner().map_err(perr)?;
+    let out = writer.into_inner().map_err(perr)?;
+    let FileWriter(mut file) = out.into_inner().map_err(|e| StoreError::Io { path: tmp.clone(), source: e.into_error() })?;
     file.sync_all().map_err(StoreError::io(&tmp))?;
     drop(file);
-    std::fs::rename(&tmp, path).map_err(StoreError::io(path))?;
-    sync_dir(path)?;
-    let bytes = std::fs::metadata(path).map_err(StoreError::io(path))?.len();
+    vfs.rename(&tmp, path).map_err(StoreError::io(path))?;
+    sync_dir(vfs, path)?;
+    let bytes = vfs.file_len(path).map_err(StoreError::io(path))?;
     Ok(bytes)
 }
 
-pub(crate) fn sync_dir(path: &Path) -> Result<(), StoreError> {
+/// A [`VfsFile`] as the writer Parquet needs.
+struct FileWriter(Box<dyn VfsFile>);
+
+impl Write for FileWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Fsyncs the directory holding `path`, so a creation, rename or removal there survives a crash.
+pub(crate) fn sync_dir(vfs: &dyn Vfs, path: &Path) -> Result<(), StoreError> {
     if let Some(dir) = path.parent() {
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(StoreError::io(dir))?;
+        vfs.sync_dir(dir).map_err(StoreError::io(dir))?;
     }
     Ok(())
+}
+
+/// A segment file as Parquet reads it: the open file (random access, only the pages a read
+/// needs) or, on a simulated file system, its bytes in memory.
+pub(crate) enum SegmentSource {
+    File(std::fs::File),
+    Bytes(bytes::Bytes),
+}
+
+impl From<ReadSource> for SegmentSource {
+    fn from(source: ReadSource) -> SegmentSource {
+        match source {
+            ReadSource::File(file) => SegmentSource::File(file),
+            ReadSource::Bytes(bytes) => SegmentSource::Bytes(bytes.into()),
+        }
+    }
+}
+
+/// A sequential reader of a [`SegmentSource`].
+pub(crate) enum SegmentRead {
+    File(<std::fs::File as ChunkReader>::T),
+    Bytes(<bytes::Bytes as ChunkReader>::T),
+}
+
+impl Read for SegmentRead {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            SegmentRead::File(r) => r.read(out),
+            SegmentRead::Bytes(r) => r.read(out),
+        }
+    }
+}
+
+impl Length for SegmentSource {
+    fn len(&self) -> u64 {
+        match self {
+            SegmentSource::File(f) => Length::len(f),
+            SegmentSource::Bytes(b) => Length::len(b),
+        }
+    }
+}
+
+impl ChunkReader for SegmentSource {
+    type T = SegmentRead;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<SegmentRead> {
+        Ok(match self {
+            SegmentSource::File(f) => SegmentRead::File(f.get_read(start)?),
+            SegmentSource::Bytes(b) => SegmentRead::Bytes(b.get_read(start)?),
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        match self {
+            SegmentSource::File(f) => f.get_bytes(start, length),
+            SegmentSource::Bytes(b) => b.get_bytes(start, length),
+        }
+    }
 }
 
 pub(crate) fn sort_key(r: &EventRecord) -> (&[u8; 32], i64, u64) {
@@ -169,13 +248,18 @@ pub struct Segment {
     pub meta: SegmentMeta,
     pub path: PathBuf,
     key: Option<Key256>,
+    vfs: SharedVfs,
     reader_meta: OnceLock<ArrowReaderMetadata>,
     obsolete: AtomicBool,
 }
 
 impl Segment {
-    pub fn new(meta: SegmentMeta, path: PathBuf, key: Option<Key256>) -> Segment {
-        Segment { meta, path, key, reader_meta: OnceLock::new(), obsolete: AtomicBool::new(false) }
+    pub fn new(vfs: SharedVfs, meta: SegmentMeta, path: PathBuf, key: Option<Key256>) -> Segment {
+        Segment { meta, path, key, vfs, reader_meta: OnceLock::new(), obsolete: AtomicBool::new(false) }
+    }
+
+    fn source(&self) -> Result<SegmentSource, StoreError> {
+        Ok(self.vfs.open_read(&self.path).map_err(StoreError::io(&self.path))?.into())
     }
 
     /// Marks the file for deletion once no reader holds this segment.
@@ -191,7 +275,7 @@ impl Segment {
         if let Some(meta) = self.reader_meta.get() {
             return Ok(meta.clone());
         }
-        let file = std::fs::File::open(&self.path).map_err(StoreError::io(&self.path))?;
+        let file = self.source()?;
         let mut options = ArrowReaderOptions::new();
         if let Some(key) = &self.key {
             let props = FileDecryptionProperties::builder(key.expose().to_vec()).build().map_err(self.perr())?;
@@ -203,7 +287,7 @@ impl Segment {
 
     pub(crate) fn reader(&self, row_groups: Vec<usize>, columns: Option<&[usize]>) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, StoreError> {
         let meta = self.reader_meta()?;
-        let file = std::fs::File::open(&self.path).map_err(StoreError::io(&self.path))?;
+        let file = self.source()?;
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta).with_row_groups(row_groups);
         if let Some(columns) = columns {
             let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
@@ -221,7 +305,7 @@ impl Segment {
         selection: Option<parquet::arrow::arrow_reader::RowSelection>,
     ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, StoreError> {
         let meta = self.reader_meta()?;
-        let file = std::fs::File::open(&self.path).map_err(StoreError::io(&self.path))?;
+        let file = self.source()?;
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta).with_row_groups(row_groups).with_batch_size(ROW_GROUP_ROWS);
         if let Some(columns) = columns {
             let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
@@ -287,7 +371,7 @@ impl Segment {
 impl Drop for Segment {
     fn drop(&mut self) {
         if self.obsolete.load(Ordering::SeqCst)
-            && let Err(error) = std::fs::remove_file(&self.path)
+            && let Err(error) = self.vfs.remove(&self.path)
         {
             tracing::warn!(path = %self.path.display(), %error, "could not remove retired segment; it is removed at next start");
         }

@@ -153,27 +153,72 @@ fn segment_files_the_catalog_does_not_list_are_quarantined_not_deleted() {
 }
 
 #[test]
-fn a_listed_segment_that_is_missing_or_cut_refuses_the_partition_naming_it() {
+fn a_listed_segment_that_is_missing_cut_or_damaged_refuses_the_partition_naming_it_and_changes_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let key = Key256::random();
     build(dir.path(), &key);
     let pristine = image(dir.path());
     let victim = segment_files(&pristine).keys().next().unwrap().clone();
-    for cut in [true, false] {
+    for damage in ["cut", "missing", "footer"] {
         restore(dir.path(), &pristine);
         let path = dir.path().join(&victim);
-        if cut {
-            let bytes = std::fs::read(&path).unwrap();
-            std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-        } else {
-            std::fs::remove_file(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        match damage {
+            "cut" => std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap(),
+            "missing" => std::fs::remove_file(&path).unwrap(),
+            _ => {
+                // A bit of the encrypted footer, which the open reads to index the event ids.
+                let mut flipped = bytes.clone();
+                flipped[bytes.len() - 20] ^= 0x10;
+                std::fs::write(&path, &flipped).unwrap();
+            }
         }
+        let expected = image(dir.path());
         let Err(error) = Partition::open(config(dir.path()), PartitionKeys { tenant_key: key.clone() }) else {
-            panic!("opened with segment {} {}", victim.display(), if cut { "cut" } else { "missing" });
+            panic!("opened with segment {} {damage}", victim.display());
         };
         let name = victim.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(error.to_string().contains(&name), "{error}");
-        let after = image(dir.path());
-        assert_eq!(after.len(), pristine.len() - usize::from(!cut), "nothing else moved");
+        assert!(error.to_string().contains(&name), "{damage}: {error}");
+        // Not a byte changed, the catalog's included (redb writes at every open; those writes
+        // wait until the partition's checks passed).
+        assert!(image(dir.path()) == expected, "{damage}: the refused open changed a file");
     }
+}
+
+#[test]
+fn a_flipped_bit_in_the_newest_commit_slot_is_refused_never_rolled_back() {
+    // The newest commit holds a flush (segments, flushed lsn), and the WAL it made redundant is
+    // gone: opening the previous commit instead would lose those events.
+    let dir = tempfile::tempdir().unwrap();
+    let key = Key256::random();
+    let events = build(dir.path(), &key);
+    {
+        let partition = Partition::open(config(dir.path()), PartitionKeys { tenant_key: key.clone() }).unwrap();
+        partition.flush_and_drop_wal().unwrap();
+    }
+    let pristine = image(dir.path());
+    let catalog = PathBuf::from("catalog.redb");
+    let bytes = pristine[&catalog].clone();
+    // redb 4's header: god byte 9 (bit 0: primary slot), slots of 128 bytes at 64 and 192.
+    let primary = if bytes[9] & 1 == 0 { 64 } else { 192 };
+    let (mut refused, mut opened) = (0, 0);
+    for at in primary..primary + 128 {
+        let bit = at % 8;
+        restore(dir.path(), &pristine);
+        let mut flipped = bytes.clone();
+        flipped[at] ^= 1 << bit;
+        std::fs::write(dir.path().join(&catalog), &flipped).unwrap();
+        match Partition::open(config(dir.path()), PartitionKeys { tenant_key: key.clone() }) {
+            Ok(partition) => {
+                opened += 1;
+                assert_eq!(count(&partition), events, "byte {at} bit {bit}: opened, so every event must be there");
+            }
+            Err(error) => {
+                refused += 1;
+                assert!(error.to_string().contains("catalog.redb"), "byte {at} bit {bit}: {error}");
+                assert_eq!(image(dir.path()), { let mut p = pristine.clone(); p.insert(catalog.clone(), flipped.clone()); p }, "byte {at} bit {bit}: refused, nothing changed");
+            }
+        }
+    }
+    eprintln!("newest slot flips: {refused} refused, {opened} opened with every event");
 }
