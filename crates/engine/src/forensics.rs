@@ -61,12 +61,15 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A sealed file's plaintext and, when it is Parquet, its decoded values as text.
+type Opened = (Vec<u8>, Option<Vec<u8>>);
+
 impl Engine {
     /// Opens a sealed data set file with the key of the tenant whose directory holds it: the
     /// key its header names in that tenant's catalog (or, for files written before keys moved
     /// to the catalog, the wrapped key in the header). `None`: the catalog says an erasure
     /// destroyed its key, so nobody, the master key's holder included, can read it.
-    fn open_dataset_file(&self, file: &Path) -> Result<Option<(Vec<u8>, Option<Vec<u8>>)>, EngineError> {
+    fn open_dataset_file(&self, file: &Path) -> Result<Option<Opened>, EngineError> {
         let refuse = |reason: &str| EngineError::DataDir { path: file.to_owned(), reason: format!("sealed data set file {reason}") };
         let tenant = file
             .strip_prefix(self.data_dir().join("tenants"))

@@ -244,6 +244,14 @@ impl ReadGuard {
         self.consent.admits(subject)
     }
 
+    /// Whether anything derived from the subject (a model's user vector, a recommendation made
+    /// from it) may be used for this purpose now: its consent admits the purpose and no erasure
+    /// of it is shredded or in progress. An erased subject fails this from the moment its shred
+    /// commits until every derived artifact kind has removed it, and is gone after.
+    pub fn serves_subject(&self, subject: &Pseudonym) -> bool {
+        self.consent.admits(subject) && !self.erasing(subject)
+    }
+
     /// Whether a row may be returned: consent, erasure tombstone, retention.
     pub fn admits(&self, subject: &Pseudonym, seq: u64, event_type: &str, time_us: i64) -> bool {
         self.consent.admits(subject) && !self.hidden(subject, seq) && !self.expired(event_type, time_us)

@@ -45,7 +45,7 @@ pub use steward_audit::{AuditRecord, Decision as AuditDecision, VerifyingKey};
 pub use datadir::{init, InitOutput};
 pub use builder::EngineBuilder;
 pub use tenant_files::FileKey;
-pub use derived::DerivedArtifact;
+pub use derived::{DerivedArtifact, DerivedStep};
 pub use consent::{Consent, ConsentChange, ConsentSource, ConsentView, Regime, CONSENT_BATCH_MAX};
 pub use guard::{subject_bit, Admitted, ArtifactFacts, ArtifactRefusal, ReadAccess, ReadGuard, ReadPurpose, SealedField};
 pub use ledger::{ArtifactKind, HeldArtifact, Hide, Outcome, Work};

@@ -62,7 +62,7 @@ impl ArtifactKind for TestKind {
             (Mode::Panic, _) => panic!("test kind told to panic"),
             (Mode::Wait, _) => Ok(Outcome::Wait { reason: "told to wait".into() }),
             (Mode::Done, Work::Erase { subjects }) => {
-                let artifact = DerivedArtifact { kind: "test".into(), name: "thing".into(), version: 1, action: "rebuilt".into(), successor: Some(2), files_removed: 1 };
+                let artifact = DerivedArtifact { kind: "test".into(), name: "thing".into(), version: 1, action: "rebuilt".into(), successor: Some(2), files_removed: 1, ..Default::default() };
                 Ok(Outcome::Done { artifacts: subjects.iter().map(|(s, _)| (*s, vec![artifact.clone()])).collect() })
             }
             (Mode::Done, _) => Ok(Outcome::done()),

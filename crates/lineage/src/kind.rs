@@ -155,6 +155,8 @@ impl Datasets {
                 action: if successor.is_some() { "rebuilt".into() } else { "marked".into() },
                 successor,
                 files_removed,
+                at: Some(crate::datasets::now_rfc3339()),
+                steps: Vec::new(),
             };
             for s in holders {
                 artifacts.entry(s).or_default().push(artifact.clone());
@@ -199,7 +201,7 @@ impl Datasets {
             let grace = chrono::Duration::from_std(self.config.opt_out_grace).unwrap_or(chrono::Duration::zero());
             manifest.remove_after = Some((chrono::Utc::now() + grace).to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
             self.write_manifest(tenant, &manifest)?;
-            let artifact = DerivedArtifact { kind: KIND.into(), name: manifest.name.clone(), version: manifest.version, action: "rebuilt".into(), successor: Some(successor), files_removed: 0 };
+            let artifact = DerivedArtifact { kind: KIND.into(), name: manifest.name.clone(), version: manifest.version, action: "rebuilt".into(), successor: Some(successor), files_removed: 0, at: Some(crate::datasets::now_rfc3339()), steps: Vec::new() };
             for s in holders {
                 artifacts.entry(s).or_default().push(artifact.clone());
             }

@@ -1,5 +1,5 @@
-//! OpenLineage run events for data set builds (START, then COMPLETE with the output's schema
-//! facet, or FAIL with an error facet), written to an NDJSON file sink and, when configured,
+//! OpenLineage run events for data set builds and model training (START, then COMPLETE with the
+//! output's schema facet, or FAIL with an error facet), written to an NDJSON file sink and, when configured,
 //! POSTed to an HTTP endpoint (Marquez and friends). A sink failure is logged, never fails a
 //! build: lineage events describe work, they do not gate it. Events carry names and column
 //! types, never rows or query literals.
@@ -62,11 +62,13 @@ impl LineageSink {
     }
 }
 
-/// One run (a data set build) and the events that describe it.
+/// One run (a data set build, a training job) and the events that describe it.
 pub struct RunEvent {
     run_id: String,
     namespace: String,
     job: String,
+    /// What the run read: `events` for a build, a data set version for training.
+    input: String,
     output: String,
 }
 
@@ -95,7 +97,12 @@ fn type_name(t: &DataType) -> String {
 
 impl RunEvent {
     pub fn new(tenant: &str, job: &str, output: &str) -> RunEvent {
-        RunEvent { run_id: uuid_v4(), namespace: format!("steward://{tenant}"), job: job.to_owned(), output: output.to_owned() }
+        RunEvent::with_input(tenant, job, "events", output)
+    }
+
+    /// A run that reads `input` (e.g. `datasets.plays/v3`) rather than the events.
+    pub fn with_input(tenant: &str, job: &str, input: &str, output: &str) -> RunEvent {
+        RunEvent { run_id: uuid_v4(), namespace: format!("steward://{tenant}"), job: job.to_owned(), input: input.to_owned(), output: output.to_owned() }
     }
 
     fn event(&self, kind: &str, output: Value, run_facets: Option<Value>) -> Value {
@@ -108,7 +115,7 @@ impl RunEvent {
             "eventTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "run": run,
             "job": {"namespace": self.namespace, "name": self.job},
-            "inputs": [{"namespace": self.namespace, "name": "events"}],
+            "inputs": [{"namespace": self.namespace, "name": self.input}],
             "outputs": [output],
             "producer": PRODUCER,
             "schemaURL": RUN_EVENT_SCHEMA_URL,
@@ -127,6 +134,11 @@ impl RunEvent {
             "facets": {"schema": {"_producer": PRODUCER, "_schemaURL": SCHEMA_FACET_URL, "fields": fields}},
         });
         self.event("COMPLETE", output, None)
+    }
+
+    /// COMPLETE for an output without a tabular schema (a model file).
+    pub fn complete_plain(&self) -> Value {
+        self.event("COMPLETE", json!({"namespace": self.namespace, "name": self.output}), None)
     }
 
     pub fn fail(&self, code: &str) -> Value {

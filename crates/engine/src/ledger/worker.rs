@@ -73,6 +73,9 @@ pub(crate) fn spawn(engine: Weak<Engine>, stopping: Arc<AtomicBool>, signal: Arc
         .collect()
 }
 
+/// A due task: its key (kind, id) and document.
+type Due = ((String, u64), TaskDoc);
+
 /// Releases a claimed (tenant, kind) when dropped, even on panic.
 struct Claim<'a> {
     tenant: &'a Tenant,
@@ -111,8 +114,8 @@ impl Engine {
         let due = state.due(kind.name(), now_us);
         let mut busy = false;
         // Coalesce: every due erase task is one work; opt-outs and regime changes per purpose.
-        let mut erase: Vec<((String, u64), TaskDoc)> = Vec::new();
-        let mut by_purpose: HashMap<(bool, String), Vec<((String, u64), TaskDoc)>> = HashMap::new();
+        let mut erase: Vec<Due> = Vec::new();
+        let mut by_purpose: HashMap<(bool, String), Vec<Due>> = HashMap::new();
         for (key, doc) in due {
             match &doc.op {
                 TaskOp::Erase { .. } => erase.push((key, doc)),
