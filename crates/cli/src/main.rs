@@ -69,6 +69,9 @@ enum Command {
     Sql(commands::sql::SqlArgs),
     /// Write a synthetic music-streaming data set (deterministic by seed).
     Gen(commands::generate::GenArgs),
+    /// Train models from data set versions, list them, move aliases, cancel jobs.
+    #[command(subcommand)]
+    Model(commands::model::ModelCommand),
     /// Record, read and import subjects' consents per purpose.
     #[command(subcommand)]
     Consent(commands::consent::ConsentCommand),
@@ -108,6 +111,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => commands::audit::run(cmd),
         Command::Erasure(cmd) => commands::erasure::run(cmd),
         Command::Consent(cmd) => commands::consent::run(cmd),
+        Command::Model(cmd) => commands::model::run(cmd),
         Command::Receipt(cmd) => match commands::receipt::run(cmd) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),

@@ -126,7 +126,7 @@ fn record(i: u64) -> steward_audit::AuditRecord {
         policy_ids: Vec::new(),
         request_id: format!("req-{i}"),
         result_rows: i,
-        statement: (i % 2 == 0).then(|| "SELECT count(*) FROM events WHERE kind = ?".to_string()),
+        statement: i.is_multiple_of(2).then(|| "SELECT count(*) FROM events WHERE kind = ?".to_string()),
     }
 }
 

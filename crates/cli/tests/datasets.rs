@@ -100,7 +100,7 @@ fn data_sets_are_cut_read_from_python_and_described_to_openlineage() {
     let (status, body) = raw_get(&link, None, None);
     assert_eq!((status, body.len()), (200, whole.len()));
     assert_eq!(raw_get(&link.replace("expires=", "expires=1"), None, None).0, 401, "tampered expiry");
-    assert_eq!(raw_get(&link.replace("/files/", "/arrow?x=").split("/arrow").next().unwrap().to_owned(), None, None).0 / 100, 4);
+    assert_eq!(raw_get(link.replace("/files/", "/arrow?x=").split("/arrow").next().unwrap(), None, None).0 / 100, 4);
 
     // --- the shipped Python client: pyarrow, pandas, batches, checksum = manifest
     if let Some(python) = python() {

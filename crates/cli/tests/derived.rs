@@ -204,7 +204,10 @@ fn an_import_of_ten_thousand_opt_outs_redoes_each_version_once() {
     // 10,000 lines: the first 10 people opt out, and 9,990 people the tenant never saw.
     let mut lines = String::new();
     for i in 0..10_000 {
-        let who = if i < 10 { people[i].external_id.clone() } else { format!("stranger-{i}-{tag}@example.org") };
+        let who = match people.get(i).filter(|_| i < 10) {
+            Some(p) => p.external_id.clone(),
+            None => format!("stranger-{i}-{tag}@example.org"),
+        };
         lines.push_str(&json!({"external_id": who, "purpose": "model_training", "granted": false}).to_string());
         lines.push('\n');
     }

@@ -44,6 +44,14 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         | ("GET", "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/files/{file}")
         | ("GET", "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/arrow")
         | ("POST", "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links") => &["admin", "reader"],
+        // Models, read and trained for model_training (the routes' default purpose); aliases are
+        // deployments (admins).
+        ("POST", "/v1/tenants/{tenant}/models")
+        | ("GET", "/v1/tenants/{tenant}/models")
+        | ("GET", "/v1/tenants/{tenant}/models/{name}")
+        | ("GET", "/v1/tenants/{tenant}/models/{name}/versions/{version}")
+        | ("POST", "/v1/tenants/{tenant}/models/{name}/versions/{version}/cancel") => &["admin", "reader"],
+        ("PUT", "/v1/tenants/{tenant}/models/{name}/aliases/{alias}") => &["admin"],
         ("GET", "/v1/tenants/{tenant}/subjects/{subject}/lineage") => &["admin", "privacy_officer"],
         ("GET", "/v1/tenants/{tenant}/audit/head")
         | ("GET", "/v1/tenants/{tenant}/audit/heads")
@@ -122,9 +130,17 @@ fn tenants_are_walls_on_every_route() {
     let a_events: Vec<Value> =
         (0..3).map(|i| play_event(&format!("a-evt-{i}"), shared, &time_at(i * 1000), "a-person@mail.example", &format!("a-track-{i}"), i)).collect();
     assert_eq!(ingest(&api, &a.writer, A, &a_events)["accepted"], 3);
-    // A data set in each tenant, so the data set routes have something to refuse or serve.
+    // A data set in each tenant, so the data set routes have something to refuse or serve,
+    // and a model trained from it (version 1 of "plays"), for the model routes.
     for t in [&a, &b] {
         api.post(&t.path("/datasets"), Some(&t.reader), &json!({"name": "plays", "sql": "SELECT subject, track_id FROM play"})).expect(201, "data set");
+        let model = json!({"name": "plays", "algorithm": "popularity", "dataset": {"name": "plays", "version": 1}, "columns": {"user": "subject", "item": "track_id"}});
+        api.post(&t.path("/models"), Some(&t.reader), &model).expect(202, "model");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while api.get(&t.path("/models/plays/versions/1"), Some(&t.reader)).expect(200, "model").body["state"] != "ready" {
+            assert!(Instant::now() < deadline, "model not ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     let b_shared = resolve(&api, &b.reader, B, shared);
     let b_only_subject = resolve(&api, &b.reader, B, &b_only);

@@ -29,6 +29,7 @@ fn every_route_that_returns_event_data_reads_through_the_guard() {
     assert_eq!(ingest(&api, &keys.writer, TENANT, &events)["accepted"], 5);
     let subject = resolve(&api, &keys.reader, TENANT, &person);
     api.post(&keys.path("/datasets"), Some(&keys.reader), &json!({"name": "plays", "sql": "SELECT subject, track_id FROM play"})).expect(201, "data set");
+    api.post(&keys.path("/models"), Some(&keys.reader), &json!({"name": "plays", "algorithm": "popularity", "dataset": {"name": "plays", "version": 1}, "columns": {"user": "subject", "item": "track_id"}})).expect(202, "model");
     let erasure = api.post(&keys.path("/erasures"), Some(&keys.privacy_officer), &json!({"external_id": "throwaway@example.org", "now": true})).expect(202, "erasure");
     let erasure_id = erasure.body["id"].as_str().unwrap().to_owned();
     wait_erasure_done(&api, &keys, &erasure_id);
@@ -65,6 +66,7 @@ fn every_route_that_returns_event_data_reads_through_the_guard() {
         "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/files/{file}",
         "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/arrow",
         "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links",
+        "/v1/tenants/{tenant}/models",
     ];
     guarded.sort();
     expected.sort();

@@ -72,7 +72,7 @@ fn sql_is_shaped_by_purpose_consent_and_erasure() {
     assert_eq!(got.len(), 12, "{}", resp.text);
     assert_eq!(got[0], json!({"event_id": "e-0-0", "track_id": "trk_0", "ms_played": 0, "email": null}), "{}", resp.text);
     assert!(got.iter().all(|r| r["email"].is_null()));
-    assert_eq!(resp.body["masked_classes"].as_array().unwrap().iter().any(|c| c == "personal"), true, "{}", resp.text);
+    assert!(resp.body["masked_classes"].as_array().unwrap().iter().any(|c| c == "personal"), "{}", resp.text);
     // legal (privacy officer) sees personal fields opened.
     let resp = sql(&api, &keys.privacy_officer, "legal", "SELECT email FROM play WHERE event_id = 'e-1-2'").expect(200, "legal");
     assert_eq!(rows(&resp), [json!({"email": "mail-1@example.org"})], "{}", resp.text);

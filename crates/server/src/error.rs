@@ -191,6 +191,25 @@ impl From<steward_lineage::LineageError> for ApiError {
     }
 }
 
+impl From<steward_serve::ServeError> for ApiError {
+    fn from(error: steward_serve::ServeError) -> ApiError {
+        use steward_serve::ServeError as S;
+        match error {
+            S::Invalid { code, field, message } => ApiError::bad_request(code, field, message),
+            S::NotFound { what } => ApiError::not_found(what),
+            S::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            S::OverBudget { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "model_memory_over_budget", error.to_string()),
+            S::QueueFull { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "model_queue_full", error.to_string()),
+            S::Lineage(l) => ApiError::from(l),
+            S::Engine(e) => ApiError::from(e),
+            other => {
+                tracing::error!(error = %other, "model registry failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
 impl From<steward_query::PoolError> for ApiError {
     fn from(error: steward_query::PoolError) -> ApiError {
         ApiError::from(steward_query::QueryError::Pool(error))

@@ -23,6 +23,8 @@ pub struct AppState {
     /// `PoolConfig::jobs_max` jobs; one more waits a while, then gets 503).
     pub pool: Arc<WorkPool>,
     pub datasets: Arc<steward_lineage::Datasets>,
+    /// The model registry and its training jobs.
+    pub models: Arc<steward_serve::Registry>,
     options: ServerOptions,
 }
 
@@ -48,6 +50,8 @@ pub struct ServerOptions {
     pub erasure_marks_only: bool,
     /// Connection cap, header/idle/body timeouts and the descriptor reserve.
     pub connections: crate::limits::ConnectionLimits,
+    /// The model registry's memory budget, retrain bound and job runners.
+    pub models: steward_serve::ModelConfig,
 }
 
 /// The process-wide Prometheus recorder (metrics has one global recorder).
@@ -84,8 +88,10 @@ impl AppState {
         prometheus();
         let pool = WorkPool::new(PoolConfig::default())?;
         let made: Arc<parking_lot::Mutex<Option<Arc<steward_lineage::Datasets>>>> = Arc::default();
+        let registry: Arc<parking_lot::Mutex<Option<Arc<steward_serve::Registry>>>> = Arc::default();
         let engine = {
             let (made, pool, options) = (made.clone(), pool.clone(), options.clone());
+            let (made2, registry2, options2) = (made.clone(), registry.clone(), options.clone());
             Engine::builder(config)
                 .kind(move |engine| {
                     let datasets = steward_lineage::Datasets::new(engine.clone(), dataset_config(&options), lineage_sink(engine.data_dir(), &options), pool);
@@ -93,14 +99,23 @@ impl AppState {
                     *made.lock() = Some(datasets);
                     kind
                 })
+                .kind(move |engine| {
+                    // The data sets kind's factory ran first: models read from its service.
+                    let datasets = made2.lock().clone().unwrap_or_else(|| panic!("the data sets kind registers before the model kind"));
+                    let models = steward_serve::Registry::new(engine.clone(), datasets, options2.models.clone(), lineage_sink(engine.data_dir(), &options2));
+                    let kind = steward_serve::ModelKind::new(&models);
+                    *registry2.lock() = Some(models);
+                    kind
+                })
                 .open()?
         };
         let datasets = made.lock().take().ok_or(EngineError::NotFound { what: "data sets service" })?;
-        Ok(AppState::assemble(engine, datasets, pool, options))
+        let models = registry.lock().take().ok_or(EngineError::NotFound { what: "model registry" })?;
+        Ok(AppState::assemble(engine, datasets, models, pool, options))
     }
 
     /// Over an engine opened without artifact kinds (tests of the HTTP edge): data sets cut
-    /// here are not followed by the ledger.
+    /// and models trained here are not followed by the ledger.
     pub fn new(engine: Arc<Engine>) -> AppState {
         AppState::with_options(engine, ServerOptions::default())
     }
@@ -109,12 +124,14 @@ impl AppState {
         prometheus();
         let pool = WorkPool::new(PoolConfig::default()).unwrap_or_else(|e| panic!("cannot start the heavy-work pool: {e}"));
         let datasets = steward_lineage::Datasets::new(engine.clone(), dataset_config(&options), lineage_sink(engine.data_dir(), &options), pool.clone());
-        AppState::assemble(engine, datasets, pool, options)
+        let models = steward_serve::Registry::new(engine.clone(), datasets.clone(), options.models.clone(), lineage_sink(engine.data_dir(), &options));
+        AppState::assemble(engine, datasets, models, pool, options)
     }
 
-    fn assemble(engine: Arc<Engine>, datasets: Arc<steward_lineage::Datasets>, pool: Arc<WorkPool>, options: ServerOptions) -> AppState {
+    fn assemble(engine: Arc<Engine>, datasets: Arc<steward_lineage::Datasets>, models: Arc<steward_serve::Registry>, pool: Arc<WorkPool>, options: ServerOptions) -> AppState {
         AppState {
             datasets,
+            models,
             engine,
             ready: Arc::new(AtomicBool::new(true)),
             engine_calls: Arc::new(Semaphore::new(ENGINE_CALLS_MAX)),

@@ -51,8 +51,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("engine", &["crypto", "wal", "store", "privacy", "access", "audit", "policy"]),
     ("query", &["engine", "crypto", "store", "privacy", "policy"]),
     ("lineage", &["query", "engine", "crypto", "store", "privacy", "policy"]),
-    ("server", &["lineage", "query", "engine", "crypto", "store", "privacy", "access", "audit", "policy"]),
-    ("cli", &["server", "lineage", "query", "engine", "gen", "crypto", "store", "privacy", "access", "audit", "policy"]),
+    ("serve", &["ml", "lineage", "query", "engine", "crypto", "store", "privacy", "policy"]),
+    ("server", &["serve", "lineage", "query", "engine", "crypto", "store", "privacy", "access", "audit", "policy"]),
+    ("cli", &["server", "serve", "lineage", "query", "engine", "gen", "crypto", "store", "privacy", "access", "audit", "policy"]),
     ("bench", &["query", "engine", "gen", "crypto", "store", "wal", "privacy", "access", "audit", "policy", "server"]),
 ];
 

@@ -29,7 +29,7 @@ pub struct DemoArgs {
 pub fn run(args: DemoArgs) -> Result<(), CliError> {
     let first_run = !args.data.join("STEWARD").exists();
     let operator_key = if first_run { Some(steward_engine::init(&args.data)?.operator_key) } else { None };
-    let serve_args = ServeArgs { data: args.data.clone(), listen: args.listen.clone(), flush_interval_ms: 5_000, no_encrypt_at_rest: false, rate_limit: None, audit_head_interval_ms: steward_engine::AUDIT_HEAD_INTERVAL_MS, retention_check_interval_ms: 60_000, erasure_purge_after_s: 3600, openlineage_url: None, opt_out_grace_s: 24 * 3600, erasure_marks_only: false, connections: Default::default() };
+    let serve_args = ServeArgs { data: args.data.clone(), listen: args.listen.clone(), flush_interval_ms: 5_000, no_encrypt_at_rest: false, rate_limit: None, audit_head_interval_ms: steward_engine::AUDIT_HEAD_INTERVAL_MS, retention_check_interval_ms: 60_000, erasure_purge_after_s: 3600, openlineage_url: None, opt_out_grace_s: 24 * 3600, erasure_marks_only: false, model_memory_budget_mb: steward_serve::limits::MEMORY_BUDGET_BYTES_DEFAULT >> 20, model_retrain_after_s: 0, model_jobs: steward_serve::limits::JOBS_MAX_DEFAULT, connections: Default::default() };
     let state = crate::commands::serve::open(&serve_args)?;
     let engine = state.engine.clone();
     if !engine.list_tenants()?.iter().any(|t| t.id == TENANT) {

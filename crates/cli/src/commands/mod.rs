@@ -11,6 +11,7 @@ pub mod generate;
 pub mod ingest;
 pub mod init;
 pub mod keys;
+pub mod model;
 pub mod policy;
 pub mod receipt;
 pub mod serve;

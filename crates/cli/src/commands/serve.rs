@@ -43,6 +43,19 @@ pub struct ServeArgs {
     /// On erasure, remove affected data set versions' files without building successors.
     #[arg(long)]
     pub erasure_marks_only: bool,
+    /// A training job whose memory estimate is over this is refused (422
+    /// model_memory_over_budget).
+    #[arg(long, default_value_t = steward_serve::limits::MEMORY_BUDGET_BYTES_DEFAULT >> 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub model_memory_budget_mb: u64,
+    /// After an erasure, retrain the models that held the subject (on their data sets'
+    /// successors) once the oldest erasure waiting is this old; erasures arriving meanwhile
+    /// share one retrain. The user's row leaves every model file at once regardless, and the
+    /// erasure reaches done after the retrain. 0: retrain at once.
+    #[arg(long, alias = "model-retrain-after", default_value_t = 0)]
+    pub model_retrain_after_s: u64,
+    /// Training jobs running at once (more wait, up to 32; then 503 model_queue_full).
+    #[arg(long, default_value_t = steward_serve::limits::JOBS_MAX_DEFAULT, value_parser = parse_positive)]
+    pub model_jobs: usize,
     #[command(flatten)]
     pub connections: ConnectionArgs,
 }
@@ -117,6 +130,12 @@ pub fn server_options(args: &ServeArgs) -> steward_server::ServerOptions {
         opt_out_grace: Some(std::time::Duration::from_secs(args.opt_out_grace_s)),
         erasure_marks_only: args.erasure_marks_only,
         connections: args.connections.limits(),
+        models: steward_serve::ModelConfig {
+            memory_budget_bytes: args.model_memory_budget_mb << 20,
+            retrain_after: std::time::Duration::from_secs(args.model_retrain_after_s),
+            jobs_max: args.model_jobs,
+            ..steward_serve::ModelConfig::default()
+        },
     }
 }
 

@@ -29,7 +29,8 @@ pub fn fill(route: &RouteSpec, p: &Params) -> String {
         .replace("{name}", "plays")
         .replace("{version}", "1")
         .replace("{file}", "part-00000.parquet")
-        .replace("{item_id}", "item-1");
+        .replace("{item_id}", "item-1")
+        .replace("{alias}", "candidate");
     assert!(!path.contains('{'), "unfilled parameter in {path}");
     if path.ends_with("/events") && route.method == "GET" {
         path.push_str("?purpose=support");
@@ -86,6 +87,10 @@ pub fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Optio
         ("POST", "/v1/tenants/{tenant}/sql") => Some(json!({"sql": "SELECT event_id, subject FROM events", "purpose": "support"})),
         ("POST", "/v1/tenants/{tenant}/datasets") => Some(json!({"name": format!("iso-{n}"), "sql": "SELECT subject, track_id FROM play"})),
         ("POST", "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links") => Some(json!({"ttl_s": 60})),
+        // A popularity model of the "plays" data set (instant), a new version each time.
+        ("POST", "/v1/tenants/{tenant}/models") => Some(json!({"name": "plays", "algorithm": "popularity", "dataset": {"name": "plays", "version": 1}, "columns": {"user": "subject", "item": "track_id"}})),
+        ("POST", "/v1/tenants/{tenant}/models/{name}/versions/{version}/cancel") => Some(json!({})),
+        ("PUT", "/v1/tenants/{tenant}/models/{name}/aliases/{alias}") => Some(json!({"version": 1})),
         ("PUT", "/v1/tenants/{tenant}/identity") => Some(json!({
             "issuer": "https://login.example",
             "audience": "steward",

@@ -10,6 +10,7 @@ pub mod health;
 pub mod identity;
 pub mod items;
 pub mod keys;
+pub mod models;
 pub mod pii;
 pub mod policies;
 pub mod reports;
