@@ -329,10 +329,14 @@ impl Registry {
         let dataset = self.datasets.exportable(guard, &request.dataset, request.dataset_version)?;
         let schema: Vec<(String, String)> = dataset.schema.iter().map(|c| (c.name.clone(), c.data_type.clone())).collect();
         crate::input::check_schema(&schema, &request.columns)?;
-        // Up front, from what the data set records: rows bound interactions and items.
+        // Up front, from what the data set records: rows bound the interactions, its subjects
+        // the users; the items by the rows, or by the item catalog when the tenant keeps one (ids
+        // outside it are caught by the exact check when the job has read the data).
+        let catalog = self.engine.item_count(&tenant)?;
+        let items = if catalog > 0 { dataset.rows.min(catalog) } else { dataset.rows };
         let shape = Shape {
             users: u32::try_from(dataset.subjects.max(1)).unwrap_or(u32::MAX),
-            items: u32::try_from(dataset.rows.max(1)).unwrap_or(u32::MAX),
+            items: u32::try_from(items.max(1)).unwrap_or(u32::MAX),
             nnz: dataset.rows,
             timed: request.columns.time.is_some(),
         };

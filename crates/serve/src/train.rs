@@ -22,6 +22,18 @@ use crate::registry::{now_rfc3339, Key3, Live, Registry};
 use crate::spec::params_from_json;
 use crate::{files, ServeError};
 
+/// Removes a job's live entry when its run ends (an erasure task may be waiting for it).
+struct LiveEntry<'a> {
+    registry: &'a Registry,
+    key: &'a Key3,
+}
+
+impl Drop for LiveEntry<'_> {
+    fn drop(&mut self) {
+        self.registry.live.lock().remove(self.key);
+    }
+}
+
 fn metrics_at(m: &Metrics) -> Vec<MetricsAtK> {
     m.at.iter().map(|a| MetricsAtK { k: a.k, recall: a.recall, precision: a.precision, ndcg: a.ndcg, map: a.map, coverage: a.coverage }).collect()
 }
@@ -72,6 +84,9 @@ impl Registry {
             entry.started = true;
             entry.progress.phase = "loading".into();
         }
+        // The entry goes when this returns, however it returns: a job the ledger waits for
+        // must not outlive its run.
+        let _live = LiveEntry { registry: self, key };
         let started = Instant::now();
         // The attempt is on disk before anything is read.
         let mut manifest = self.update_manifest(tenant, name, version, |m| {
@@ -109,8 +124,9 @@ impl Registry {
         };
         if let Err(error) = &result {
             let code = error.code();
-            let dir = self.version_dir(tenant, name, version)?;
-            let _ = files::remove_version_files(&self.engine, tenant, &dir, name, version);
+            if let Ok(dir) = self.version_dir(tenant, name, version) {
+                let _ = files::remove_version_files(&self.engine, tenant, &dir, name, version);
+            }
             let cancelled = matches!(error, ServeError::Cancelled);
             let message = match error {
                 // Our own sentences (never a value from the data).
@@ -132,8 +148,6 @@ impl Registry {
                 m.metrics = manifest.metrics.clone();
             })?;
         }
-        self.live.lock().remove(key);
-        // An erasure task may be waiting for this job.
         result
     }
 
