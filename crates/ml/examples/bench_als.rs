@@ -5,9 +5,12 @@
 //! --nnz 7000000 --factors 64 --iterations 5 --threads 2 [--algorithm als|bpr|item_knn]
 //! [--cg-steps 3] [--loss]`
 //!
-//! Items are drawn from a Zipf(1.0) law over the catalogue, users from a Zipf(0.5) law over the
-//! users (a long tail of light users and some heavy ones), weights 1-3; duplicates are summed,
-//! so the matrix holds somewhat fewer entries than `--nnz` draws.
+//! The data is `support/zipf.rs`'s (the same as `versus_implicit`'s): Zipf item popularity,
+//! weights 1-3; duplicates are summed, so the matrix holds somewhat fewer entries than `--nnz`
+//! draws.
+
+#[path = "support/zipf.rs"]
+mod zipf;
 
 use std::time::Instant;
 
@@ -50,34 +53,6 @@ fn parse() -> Result<Args, String> {
     Ok(a)
 }
 
-/// xorshift64*, the example's own.
-struct Rng(u64);
-
-impl Rng {
-    fn unit(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// Cumulative weights of a Zipf(s) law over n ranks, for inverse-CDF draws.
-fn zipf_table(n: u32, s: f64) -> Vec<f64> {
-    let mut total = 0.0;
-    (1..=n)
-        .map(|rank| {
-            total += 1.0 / f64::from(rank).powf(s);
-            total
-        })
-        .collect()
-}
-
-fn draw(table: &[f64], rng: &mut Rng) -> u32 {
-    let target = rng.unit() * table.last().copied().unwrap_or(0.0);
-    table.partition_point(|&c| c < target).min(table.len() - 1) as u32
-}
-
 fn main() -> Result<(), String> {
     let a = parse()?;
     let params = match a.algorithm {
@@ -87,15 +62,10 @@ fn main() -> Result<(), String> {
         Algorithm::Popularity => Params::default_for(Algorithm::Popularity),
     };
     let started = Instant::now();
-    let (user_table, item_table) = (zipf_table(a.users, 0.5), zipf_table(a.items, 1.0));
-    let mut rng = Rng(0x5EED_1234_ABCD_0001);
     let limits = MatrixLimits { nnz_max: a.nnz, ..MatrixLimits::default() };
     let mut b = Interactions::builder(a.users, a.items, limits).map_err(|e| e.to_string())?;
     b.reserve(a.nnz);
-    for _ in 0..a.nnz {
-        let (u, i) = (draw(&user_table, &mut rng), draw(&item_table, &mut rng));
-        b.push(u, i, 1.0 + (rng.unit() * 3.0).floor() as f32).map_err(|e| e.to_string())?;
-    }
+    zipf::generate(a.users, a.items, a.nnz, zipf::SEED, |u, i, w| b.push(u, i, w)).map_err(|e| e.to_string())?;
     let m = b.build().map_err(|e| e.to_string())?;
     println!("matrix: {} users x {} items, {} entries ({} draws) in {:.1} s", m.users(), m.items(), m.nnz(), a.nnz, started.elapsed().as_secs_f64());
     let estimate = estimate_bytes(Shape { users: a.users, items: a.items, nnz: a.nnz, timed: false }, &params, a.threads);

@@ -65,7 +65,8 @@ pub enum TrainError {
     WorkTooLarge { work: u64, max: u64 },
 }
 
-/// Asking a model for recommendations, scores or similar items, or removing users from it.
+/// Asking a model for recommendations, scores or similar items, removing users from it, or
+/// building one from factors.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ModelError {
@@ -81,6 +82,9 @@ pub enum ModelError {
     KTooLarge { k: usize, max: usize },
     #[error("{operation} is not defined for the {algorithm} model")]
     Unsupported { algorithm: Algorithm, operation: &'static str },
+    /// [`crate::Model::from_factors`] was given factors that do not fit its parameters.
+    #[error("factors do not make a model: {what}")]
+    BadFactors { what: &'static str },
 }
 
 /// Reading a model file: the bytes are damaged, cut short, or not a model file of a known

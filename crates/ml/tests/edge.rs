@@ -5,7 +5,7 @@ mod common;
 
 use common::{all_kinds, als, bpr, fit, knn, matrix, popularity};
 use steward_ml::limits::K_MAX;
-use steward_ml::{Algorithm, BprParams, Control, Interactions, MatrixError, MatrixLimits, ModelError, Params, PopularityParams, RunConfig, TrainError, UserRef, train};
+use steward_ml::{Algorithm, BprParams, Control, Interactions, MatrixError, MatrixLimits, Model, ModelError, Params, PopularityParams, RunConfig, TrainError, UserRef, train};
 
 fn user(row: u32, items: &[u32]) -> UserRef<'_> {
     UserRef { row: Some(row), items }
@@ -183,5 +183,29 @@ fn removing_users_moves_later_rows_down() {
             assert_eq!(new[new_row * f..(new_row + 1) * f], old[old_row * f..(old_row + 1) * f]);
         }
         assert_eq!(model.recommend(user(1, &[]), 5, &[], None), before.recommend(user(2, &[]), 5, &[], None));
+    }
+}
+
+#[test]
+fn a_model_rebuilt_from_its_factors_ranks_the_same_and_bad_factors_are_refused() {
+    let m = common::planted(2, 5, 20, 6, 1, 8);
+    for params in all_kinds() {
+        let model = fit(&m, params, 1, 0);
+        let parts = || (model.user_factors().unwrap_or(&[]).to_vec(), model.item_factors().unwrap_or(&[]).to_vec(), model.item_bias().map(<[f32]>::to_vec));
+        let (x, y, bias) = parts();
+        let rebuilt = Model::from_factors(params, 0, m.users(), m.items(), x, y, bias);
+        if !params.algorithm().has_user_rows() {
+            assert!(matches!(rebuilt, Err(ModelError::Unsupported { .. })));
+            continue;
+        }
+        assert_eq!(rebuilt.as_ref(), Ok(&model));
+        let (x, y, bias) = parts();
+        assert!(matches!(Model::from_factors(params, 0, m.users() + 1, m.items(), x, y, bias), Err(ModelError::BadFactors { .. })));
+        let (x, y, bias) = parts();
+        let wrong_bias = if bias.is_some() { None } else { Some(vec![0.0; m.items() as usize]) };
+        assert!(matches!(Model::from_factors(params, 0, m.users(), m.items(), x, y, wrong_bias), Err(ModelError::BadFactors { .. })));
+        let (mut x, y, bias) = parts();
+        x[3] = f32::NAN;
+        assert!(matches!(Model::from_factors(params, 0, m.users(), m.items(), x, y, bias), Err(ModelError::BadFactors { .. })));
     }
 }

@@ -68,6 +68,34 @@ impl Model {
         Model { params, seed, body }
     }
 
+    /// An ALS or BPR model from factors trained elsewhere (another library, an older export),
+    /// so it can be evaluated and served like one trained here: `user_factors` is
+    /// `users x params.factors()` and `item_factors` `items x params.factors()`, row-major;
+    /// `item_bias` has one entry per item, given exactly for BPR. Every value must be finite.
+    pub fn from_factors(params: Params, seed: u64, users: u32, items: u32, user_factors: Vec<f32>, item_factors: Vec<f32>, item_bias: Option<Vec<f32>>) -> Result<Model, ModelError> {
+        let bad = |what| Err(ModelError::BadFactors { what });
+        if !params.algorithm().has_user_rows() {
+            return Err(ModelError::Unsupported { algorithm: params.algorithm(), operation: "building from factors" });
+        }
+        if params.validate().is_err() {
+            return bad("the parameters are out of range");
+        }
+        let f = params.factors() as usize;
+        if user_factors.len() as u64 != u64::from(users) * f as u64 || item_factors.len() as u64 != u64::from(items) * f as u64 {
+            return bad("a factor matrix does not have rows x factors values");
+        }
+        match (&item_bias, params.algorithm()) {
+            (Some(b), Algorithm::Bpr) if b.len() == items as usize => {}
+            (None, Algorithm::Als) => {}
+            _ => return bad("BPR needs one bias per item, ALS none"),
+        }
+        let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+        if !finite(&user_factors) || !finite(&item_factors) || !item_bias.as_deref().is_none_or(finite) {
+            return bad("a value is not finite");
+        }
+        Ok(Model::new(params, seed, Body::Factors(Factors::new(f, users, items, user_factors, item_factors, item_bias))))
+    }
+
     pub(crate) fn body(&self) -> &Body {
         &self.body
     }
