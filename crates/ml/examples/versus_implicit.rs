@@ -75,15 +75,15 @@ impl Flags {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Flags> {
         let mut map = HashMap::new();
         while let Some(flag) = args.next() {
-            let name = flag.strip_prefix("--").ok_or(format!("expected a --flag, got {flag}"))?;
-            let value = args.next().ok_or(format!("{flag} needs a value"))?;
+            let name = flag.strip_prefix("--").ok_or_else(|| format!("expected a --flag, got {flag}"))?;
+            let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
             map.insert(name.to_string(), value);
         }
         Ok(Flags(map))
     }
 
     fn text(&self, name: &str) -> Result<&str> {
-        self.0.get(name).map(String::as_str).ok_or(format!("--{name} is required"))
+        self.0.get(name).map(String::as_str).ok_or_else(|| format!("--{name} is required"))
     }
 
     fn path(&self, name: &str) -> Result<PathBuf> {
@@ -206,7 +206,7 @@ fn load_csv(text: &str, min_rating: f64) -> Result<(Interactions, usize)> {
         }
         read += 1;
         let mut cols = line.split(',');
-        let mut next = || cols.next().ok_or(format!("line {}: fewer than 4 columns", n + 1));
+        let mut next = || cols.next().ok_or_else(|| format!("line {}: fewer than 4 columns", n + 1));
         let (user, item, rating, time) = (next()?, next()?, next()?, next()?);
         let bad = |what: &str| format!("line {}: bad {what}", n + 1);
         let rating: f64 = rating.parse().map_err(|_| bad("rating"))?;
