@@ -57,7 +57,7 @@ bin="$target/release/examples/versus_implicit"
 peer() { OPENBLAS_NUM_THREADS="$IMPLICIT_BLAS_THREADS" OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$IMPLICIT_BLAS_THREADS" "$python" bench/ml_implicit.py "$@"; }
 load() { echo "{\"bench\":\"ml_load\",\"step\":\"$1\",\"load1\":$(cut -d' ' -f1 /proc/loadavg)}" >> "$raw"; }
 
-echo "{\"bench\":\"ml_machine\",\"nproc\":$(nproc),\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\",\"commit\":\"$(git rev-parse --short HEAD)\",\"dirty\":$([ -z "$(git status --porcelain -- crates/ml bench/ml.sh bench/ml_implicit.py)" ] && echo false || echo true),\"rounds\":$ROUNDS,\"runs\":$RUNS,\"warmup\":$WARMUP,\"threads\":$THREADS,\"implicit_blas_threads\":$IMPLICIT_BLAS_THREADS,\"command\":\"$(printf '%q ' "$0" "$@")\"}" >> "$raw"
+echo "{\"bench\":\"ml_machine\",\"nproc\":$(nproc),\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\",\"commit\":\"$(git rev-parse --short HEAD)\",\"dirty\":$([ -z "$(git status --porcelain -- crates/ml bench/ml.sh bench/ml_implicit.py)" ] && echo false || echo true),\"rounds\":$ROUNDS,\"runs\":$RUNS,\"warmup\":$WARMUP,\"threads\":$THREADS,\"implicit_blas_threads\":$IMPLICIT_BLAS_THREADS}" >> "$raw"
 
 echo "== data" >&2
 peer movielens "$work/movielens.csv" >> "$raw"
@@ -156,7 +156,7 @@ lines += [
     f"| MovieLens 100k | CSV text (parse, ids, push, build) | {ml['input_rows']:,} | {ml['load_s']:.4f} | {ml['load_rows_per_s']:,.0f} | {ml['builder_rows_per_s']:,.0f} |",
     f"| synthetic | binary columns (read, push, build) | {syn['entries']:,} | {syn['load_s']:.3f} | {syn['load_rows_per_s']:,.0f} | {syn['builder_rows_per_s']:,.0f} |",
     "",
-    f"Command: `{machine['command'].strip()}` (ROUNDS={machine['rounds']} RUNS={machine['runs']} WARMUP={machine['warmup']} THREADS={machine['threads']}); raw: bench/{sys.argv[1].split('/bench/')[-1]}",
+    f"Command: `ROUNDS={machine['rounds']} RUNS={machine['runs']} WARMUP={machine['warmup']} THREADS={machine['threads']} IMPLICIT_BLAS_THREADS={machine['implicit_blas_threads']} SYN_DRAWS={syn['draws']} bash bench/ml.sh` (the defaults but for any changed here); raw: bench/{sys.argv[1].split('/bench/')[-1]}",
 ]
 text = "\n".join(lines)
 print(text)
