@@ -25,6 +25,8 @@
 # Threads: steward RunConfig threads = THREADS (2); implicit num_threads = THREADS (OpenMP,
 # OMP_NUM_THREADS=THREADS) and OPENBLAS_NUM_THREADS=IMPLICIT_BLAS_THREADS (1: implicit's own
 # advice, it warns otherwise; its BLAS calls run inside its OpenMP threads).
+# BPR negatives: implicit draws the item of a random stored pair (popularity-weighted); steward-ml
+# runs each BPR case with its uniform sampler and with its popularity sampler (--negatives).
 # ALS confidence: steward c = 1 + alpha·w; implicit 0.7.3 takes each stored value as c itself,
 # so implicit is given the matrix 1 + alpha·w with its alpha = 1 (see bench/ml_implicit.py).
 #
@@ -72,8 +74,10 @@ ml_test="$work/movielens/test.trip"
 cases=(
   "ml-als-a|movielens|als|--factors $FACTORS --iterations 15 --regularization 20 --alpha 2 --cg-steps 3"
   "ml-als-b|movielens|als|--factors $FACTORS --iterations 15 --regularization 0.01 --alpha 40 --cg-steps 3"
-  "ml-bpr-a|movielens|bpr|--factors $FACTORS --iterations 100 --regularization 0.01 --learning-rate 0.01"
-  "ml-bpr-b|movielens|bpr|--factors $FACTORS --iterations 100 --regularization 0.01 --learning-rate 0.05"
+  "ml-bpr-a|movielens|bpr|--factors $FACTORS --iterations 100 --regularization 0.01 --learning-rate 0.01 --negatives uniform"
+  "ml-bpr-a-pop|movielens|bpr|--factors $FACTORS --iterations 100 --regularization 0.01 --learning-rate 0.01 --negatives popularity"
+  "ml-bpr-b|movielens|bpr|--factors $FACTORS --iterations 100 --regularization 0.01 --learning-rate 0.05 --negatives uniform"
+  "ml-bpr-b-pop|movielens|bpr|--factors $FACTORS --iterations 100 --regularization 0.01 --learning-rate 0.05 --negatives popularity"
   "syn-als|synthetic|als|--factors $FACTORS --iterations $SYN_ITERATIONS --regularization 20 --alpha 2 --cg-steps 3"
 )
 for case in "${cases[@]}"; do
@@ -117,7 +121,7 @@ def first(side, label):
     return next(r for r in rows if r["bench"] == "ml_train" and r["side"] == side and r["data"] == label)
 labels = list(dict.fromkeys(r["data"] for r in rows if r["bench"] == "ml_train"))
 def hyper(p):
-    keys = ["factors", "iterations", "regularization", "alpha", "cg_steps", "learning_rate"]
+    keys = ["factors", "iterations", "regularization", "alpha", "cg_steps", "learning_rate", "negatives"]
     return ", ".join(f"{k} {p[k]}" for k in keys if k in p)
 ml = data["movielens"]; syn = data["synthetic"]
 imp = next(r for r in rows if r["bench"] == "ml_train" and r["side"] == "implicit")

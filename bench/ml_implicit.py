@@ -175,6 +175,9 @@ def main():
     t.add_argument("--alpha", type=float, default=40.0)
     t.add_argument("--cg-steps", type=int, default=3)
     t.add_argument("--learning-rate", type=float, default=0.05)
+    # steward-ml's negative sampler; implicit has one (a random stored pair's item, i.e. by
+    # popularity), so the flag is accepted for a common command line and ignored here.
+    t.add_argument("--negatives", choices=["uniform", "popularity"], default="popularity")
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--runs", type=int, default=5)

@@ -42,7 +42,10 @@ const RSA_MODULUS_BITS_MAX: usize = 8192;
 const RSA_EXPONENT_MAX: u64 = (1 << 33) - 1;
 
 const _: () = assert!(TOKEN_BYTES_MAX < JWKS_BYTES_MAX);
-const _: () = assert!(RSA_MODULUS_BITS_MAX / 8 * 4 / 3 < TOKEN_BYTES_MAX / 4, "an RSA-8192 signature leaves room for claims");
+const _: () = assert!(
+    RSA_MODULUS_BITS_MAX / 8 * 4 / 3 < TOKEN_BYTES_MAX / 4,
+    "an RSA-8192 signature leaves room for claims"
+);
 
 /// Why a token was refused. Vague to the client, precise in the logs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,7 +72,10 @@ pub enum JwtError {
     #[error("token is not valid yet")]
     NotYetValid,
     #[error("token claim {claim:?} {reason}")]
-    BadClaim { claim: &'static str, reason: &'static str },
+    BadClaim {
+        claim: &'static str,
+        reason: &'static str,
+    },
     /// The configured tenant claim is missing, not a string, or names another tenant.
     #[error("token's tenant claim {reason}")]
     WrongTenant { reason: &'static str },
@@ -113,10 +119,17 @@ impl Alg {
 #[derive(Clone)]
 enum PublicKey {
     /// Big-endian modulus and exponent, without leading zeros.
-    Rsa { n: Vec<u8>, e: Vec<u8> },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
     /// The uncompressed point `0x04 || x || y`.
-    P256 { point: Vec<u8> },
-    Ed25519 { x: Vec<u8> },
+    P256 {
+        point: Vec<u8>,
+    },
+    Ed25519 {
+        x: Vec<u8>,
+    },
 }
 
 impl PublicKey {
@@ -136,9 +149,12 @@ impl PublicKey {
                 sig,
             ),
             PublicKey::P256 { point } => {
-                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).verify(message, sig)
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(message, sig)
             }
-            PublicKey::Ed25519 { x } => UnparsedPublicKey::new(&signature::ED25519, x).verify(message, sig),
+            PublicKey::Ed25519 { x } => {
+                UnparsedPublicKey::new(&signature::ED25519, x).verify(message, sig)
+            }
         };
         verified.map_err(|_| JwtError::BadSignature)
     }
@@ -161,7 +177,11 @@ impl fmt::Debug for Jwks {
     /// Key ids and algorithms; the key material is public but long.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.keys.iter().map(|k| (k.kid.as_deref().unwrap_or("-"), k.key.alg().name())))
+            .entries(
+                self.keys
+                    .iter()
+                    .map(|k| (k.kid.as_deref().unwrap_or("-"), k.key.alg().name())),
+            )
             .finish()
     }
 }
@@ -174,12 +194,16 @@ impl Jwks {
     /// used twice.
     pub fn parse(json: &[u8]) -> Result<Jwks, JwksError> {
         if json.len() > JWKS_BYTES_MAX {
-            return Err(JwksError(format!("document longer than {JWKS_BYTES_MAX} bytes")));
+            return Err(JwksError(format!(
+                "document longer than {JWKS_BYTES_MAX} bytes"
+            )));
         }
         let document: Value =
             serde_json::from_slice(json).map_err(|e| JwksError(format!("not JSON: {e}")))?;
         let Some(entries) = document.get("keys").and_then(Value::as_array) else {
-            return Err(JwksError("expected an object with a \"keys\" array".to_owned()));
+            return Err(JwksError(
+                "expected an object with a \"keys\" array".to_owned(),
+            ));
         };
         if entries.len() > JWKS_KEYS_MAX {
             return Err(JwksError(format!("more than {JWKS_KEYS_MAX} keys")));
@@ -201,7 +225,9 @@ impl Jwks {
             keys.push(jwk);
         }
         if keys.is_empty() {
-            return Err(JwksError("no key usable for RS256, ES256 or EdDSA signatures".to_owned()));
+            return Err(JwksError(
+                "no key usable for RS256, ES256 or EdDSA signatures".to_owned(),
+            ));
         }
         Ok(Jwks { keys })
     }
@@ -228,7 +254,9 @@ fn parse_jwk(entry: &Value) -> Result<Option<Jwk>, String> {
         return Ok(None);
     }
     if let Some(ops) = entry.get("key_ops")
-        && !ops.as_array().is_some_and(|ops| ops.iter().any(|op| op.as_str() == Some("verify")))
+        && !ops
+            .as_array()
+            .is_some_and(|ops| ops.iter().any(|op| op.as_str() == Some("verify")))
     {
         return Ok(None);
     }
@@ -245,8 +273,14 @@ fn parse_jwk(entry: &Value) -> Result<Option<Jwk>, String> {
     }
     let kid = match entry.get("kid") {
         None => None,
-        Some(Value::String(kid)) if !kid.is_empty() && kid.len() <= KID_BYTES_MAX => Some(kid.clone()),
-        Some(_) => return Err(format!("kid must be a string of 1 to {KID_BYTES_MAX} bytes")),
+        Some(Value::String(kid)) if !kid.is_empty() && kid.len() <= KID_BYTES_MAX => {
+            Some(kid.clone())
+        }
+        Some(_) => {
+            return Err(format!(
+                "kid must be a string of 1 to {KID_BYTES_MAX} bytes"
+            ));
+        }
     };
     let member = |name: &'static str| -> Result<Vec<u8>, String> {
         let value = text(name).ok_or_else(|| format!("member {name:?} missing or not a string"))?;
@@ -265,7 +299,8 @@ fn parse_jwk(entry: &Value) -> Result<Option<Jwk>, String> {
                     "RSA modulus of {bits} bits; {RSA_MODULUS_BITS_MIN} to {RSA_MODULUS_BITS_MAX} accepted"
                 ));
             }
-            let exponent = (e.len() <= 8).then(|| e.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b)));
+            let exponent =
+                (e.len() <= 8).then(|| e.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b)));
             if !exponent.is_some_and(|e| (3..=RSA_EXPONENT_MAX).contains(&e) && e % 2 == 1) {
                 return Err("RSA exponent must be odd, 3 to 2^33 - 1".to_owned());
             }
@@ -334,17 +369,24 @@ pub struct TenantBinding {
 pub const TENANT_CLAIM_BYTES_MAX: usize = 128;
 
 /// Claims with a meaning of their own, which cannot also name the tenant.
-const RESERVED_CLAIMS: [&str; 9] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "roles", "purposes"];
+const RESERVED_CLAIMS: [&str; 9] = [
+    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "roles", "purposes",
+];
 
 /// Whether `name` may be a tenant claim: 1 to 128 printable ASCII characters without spaces,
 /// not a registered claim nor one Steward reads for another purpose. The error is a reason to
 /// show the tenant's admin; it does not repeat the name.
 pub fn check_tenant_claim_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() || name.len() > TENANT_CLAIM_BYTES_MAX || !name.bytes().all(|b| b.is_ascii_graphic()) {
+    if name.is_empty()
+        || name.len() > TENANT_CLAIM_BYTES_MAX
+        || !name.bytes().all(|b| b.is_ascii_graphic())
+    {
         return Err("expected 1 to 128 printable ASCII characters without spaces");
     }
     if RESERVED_CLAIMS.contains(&name) {
-        return Err("a registered claim or one Steward reads for another purpose cannot name the tenant");
+        return Err(
+            "a registered claim or one Steward reads for another purpose cannot name the tenant",
+        );
     }
     Ok(())
 }
@@ -367,7 +409,9 @@ pub struct UserClaims {
 /// three non-empty dot-separated parts, the header starting `{"` in base64url.
 #[must_use]
 pub fn looks_like_jwt(token: &str) -> bool {
-    token.starts_with("eyJ") && token.split('.').count() == 3 && token.split('.').all(|p| !p.is_empty())
+    token.starts_with("eyJ")
+        && token.split('.').count() == 3
+        && token.split('.').all(|p| !p.is_empty())
 }
 
 #[derive(Deserialize)]
@@ -402,13 +446,23 @@ pub fn verify(token: &str, config: &IssuerConfig, now_s: i64) -> Result<UserClai
     if payload_b64.contains('.') {
         return Err(three_parts);
     }
-    let header: Header = parse_object(&decode(header_b64, "header is not base64url")?)
-        .ok_or(JwtError::Malformed("header is not a JSON object of string members"))?;
-    let alg = header.alg.as_deref().and_then(Alg::from_name).ok_or(JwtError::UnsupportedAlgorithm)?;
+    let header: Header = parse_object(&decode(header_b64, "header is not base64url")?).ok_or(
+        JwtError::Malformed("header is not a JSON object of string members"),
+    )?;
+    let alg = header
+        .alg
+        .as_deref()
+        .and_then(Alg::from_name)
+        .ok_or(JwtError::UnsupportedAlgorithm)?;
     if header.crit.is_some() {
-        return Err(JwtError::Malformed("critical header extensions are not supported"));
+        return Err(JwtError::Malformed(
+            "critical header extensions are not supported",
+        ));
     }
-    let key = config.jwks.select(header.kid.as_deref()).ok_or(JwtError::UnknownKey)?;
+    let key = config
+        .jwks
+        .select(header.kid.as_deref())
+        .ok_or(JwtError::UnknownKey)?;
     if key.alg() != alg {
         return Err(JwtError::AlgorithmMismatch);
     }
@@ -416,7 +470,9 @@ pub fn verify(token: &str, config: &IssuerConfig, now_s: i64) -> Result<UserClai
     key.verify(signing_input.as_bytes(), &sig)?;
 
     let payload = decode(payload_b64, "payload is not base64url")?;
-    let claims: Claims = parse_object(&payload).ok_or(JwtError::Malformed("payload is not a JSON object with distinct claims"))?;
+    let claims: Claims = parse_object(&payload).ok_or(JwtError::Malformed(
+        "payload is not a JSON object with distinct claims",
+    ))?;
     let user = check_claims(&claims, config, now_s)?;
     if let Some(binding) = &config.tenant_binding {
         check_tenant(&payload, binding)?;
@@ -435,7 +491,10 @@ impl<'de> Deserialize<'de> for DistinctMembers {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object with distinct members")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<DistinctMembers, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<DistinctMembers, A::Error> {
                 let mut members = std::collections::BTreeMap::new();
                 while let Some((name, value)) = map.next_entry::<String, Value>()? {
                     if members.insert(name, value).is_some() {
@@ -451,18 +510,27 @@ impl<'de> Deserialize<'de> for DistinctMembers {
 
 /// The binding claim must be a string equal to the tenant's id.
 fn check_tenant(payload: &[u8], binding: &TenantBinding) -> Result<(), JwtError> {
-    let DistinctMembers(members) =
-        parse_object(payload).ok_or(JwtError::Malformed("payload is not a JSON object with distinct claims"))?;
+    let DistinctMembers(members) = parse_object(payload).ok_or(JwtError::Malformed(
+        "payload is not a JSON object with distinct claims",
+    ))?;
     match members.get(&binding.claim) {
-        None => Err(JwtError::WrongTenant { reason: "is missing" }),
+        None => Err(JwtError::WrongTenant {
+            reason: "is missing",
+        }),
         Some(Value::String(tenant)) if *tenant == binding.tenant => Ok(()),
-        Some(Value::String(_)) => Err(JwtError::WrongTenant { reason: "names another tenant" }),
-        Some(_) => Err(JwtError::WrongTenant { reason: "is not a string" }),
+        Some(Value::String(_)) => Err(JwtError::WrongTenant {
+            reason: "names another tenant",
+        }),
+        Some(_) => Err(JwtError::WrongTenant {
+            reason: "is not a string",
+        }),
     }
 }
 
 fn decode(part: &str, what: &'static str) -> Result<Vec<u8>, JwtError> {
-    BASE64URL_NOPAD.decode(part.as_bytes()).map_err(|_| JwtError::Malformed(what))
+    BASE64URL_NOPAD
+        .decode(part.as_bytes())
+        .map_err(|_| JwtError::Malformed(what))
 }
 
 /// A JSON object into `T`; `None` for anything else (serde would also take an array).
@@ -473,7 +541,11 @@ fn parse_object<T: serde::de::DeserializeOwned>(json: &[u8]) -> Option<T> {
     serde_json::from_slice(json).ok()
 }
 
-fn check_claims(claims: &Claims, config: &IssuerConfig, now_s: i64) -> Result<UserClaims, JwtError> {
+fn check_claims(
+    claims: &Claims,
+    config: &IssuerConfig,
+    now_s: i64,
+) -> Result<UserClaims, JwtError> {
     let iss = string_claim(claims.iss.as_ref(), "iss")?;
     if config.issuer.is_empty() || iss != config.issuer {
         return Err(JwtError::WrongIssuer);
@@ -481,7 +553,10 @@ fn check_claims(claims: &Claims, config: &IssuerConfig, now_s: i64) -> Result<Us
     check_audience(claims.aud.as_ref(), &config.audience)?;
 
     let leeway_s = i64::try_from(config.leeway_s).unwrap_or(i64::MAX);
-    let expires_at = numeric_date(claims.exp.as_ref(), "exp")?.ok_or(JwtError::BadClaim { claim: "exp", reason: "missing" })?;
+    let expires_at = numeric_date(claims.exp.as_ref(), "exp")?.ok_or(JwtError::BadClaim {
+        claim: "exp",
+        reason: "missing",
+    })?;
     if now_s >= expires_at.saturating_add(leeway_s) {
         return Err(JwtError::Expired);
     }
@@ -493,18 +568,30 @@ fn check_claims(claims: &Claims, config: &IssuerConfig, now_s: i64) -> Result<Us
 
     let sub = string_claim(claims.sub.as_ref(), "sub")?;
     if sub.is_empty() || sub.len() > SUB_BYTES_MAX {
-        return Err(JwtError::BadClaim { claim: "sub", reason: "must be 1 to 256 bytes" });
+        return Err(JwtError::BadClaim {
+            claim: "sub",
+            reason: "must be 1 to 256 bytes",
+        });
     }
     if !sub.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(JwtError::BadClaim { claim: "sub", reason: "must be printable ASCII without spaces" });
+        return Err(JwtError::BadClaim {
+            claim: "sub",
+            reason: "must be printable ASCII without spaces",
+        });
     }
 
     let mut roles = Vec::new();
     let Some(role_names) = &claims.roles else {
-        return Err(JwtError::BadClaim { claim: "roles", reason: "missing" });
+        return Err(JwtError::BadClaim {
+            claim: "roles",
+            reason: "missing",
+        });
     };
     for name in string_array(role_names, "roles", ROLES_MAX)? {
-        let role = Role::parse(name).map_err(|_| JwtError::BadClaim { claim: "roles", reason: "names an unknown role" })?;
+        let role = Role::parse(name).map_err(|_| JwtError::BadClaim {
+            claim: "roles",
+            reason: "names an unknown role",
+        })?;
         if !roles.contains(&role) {
             roles.push(role);
         }
@@ -514,21 +601,35 @@ fn check_claims(claims: &Claims, config: &IssuerConfig, now_s: i64) -> Result<Us
     if let Some(names) = &claims.purposes {
         for name in string_array(names, "purposes", PURPOSES_MAX)? {
             if !is_purpose_name(name) {
-                return Err(JwtError::BadClaim { claim: "purposes", reason: "entries must match [a-z][a-z0-9_]{0,31}" });
+                return Err(JwtError::BadClaim {
+                    claim: "purposes",
+                    reason: "entries must match [a-z][a-z0-9_]{0,31}",
+                });
             }
             if !purposes.iter().any(|p| p == name) {
                 purposes.push(name.to_owned());
             }
         }
     }
-    Ok(UserClaims { sub: sub.to_owned(), roles, purposes, expires_at })
+    Ok(UserClaims {
+        sub: sub.to_owned(),
+        roles,
+        purposes,
+        expires_at,
+    })
 }
 
 fn string_claim<'a>(value: Option<&'a Value>, claim: &'static str) -> Result<&'a str, JwtError> {
     match value {
-        None => Err(JwtError::BadClaim { claim, reason: "missing" }),
+        None => Err(JwtError::BadClaim {
+            claim,
+            reason: "missing",
+        }),
         Some(Value::String(text)) => Ok(text),
-        Some(_) => Err(JwtError::BadClaim { claim, reason: "is not a string" }),
+        Some(_) => Err(JwtError::BadClaim {
+            claim,
+            reason: "is not a string",
+        }),
     }
 }
 
@@ -536,39 +637,77 @@ fn string_claim<'a>(value: Option<&'a Value>, claim: &'static str) -> Result<&'a
 fn check_audience(aud: Option<&Value>, audience: &str) -> Result<(), JwtError> {
     let matches = |candidate: &str| !audience.is_empty() && candidate == audience;
     let found = match aud {
-        None => return Err(JwtError::BadClaim { claim: "aud", reason: "missing" }),
+        None => {
+            return Err(JwtError::BadClaim {
+                claim: "aud",
+                reason: "missing",
+            });
+        }
         Some(Value::String(one)) => matches(one),
-        Some(many @ Value::Array(_)) => string_array(many, "aud", AUDIENCES_MAX)?.into_iter().any(matches),
-        Some(_) => return Err(JwtError::BadClaim { claim: "aud", reason: "is not a string or an array of strings" }),
+        Some(many @ Value::Array(_)) => string_array(many, "aud", AUDIENCES_MAX)?
+            .into_iter()
+            .any(matches),
+        Some(_) => {
+            return Err(JwtError::BadClaim {
+                claim: "aud",
+                reason: "is not a string or an array of strings",
+            });
+        }
     };
-    if found { Ok(()) } else { Err(JwtError::WrongAudience) }
+    if found {
+        Ok(())
+    } else {
+        Err(JwtError::WrongAudience)
+    }
 }
 
 /// A NumericDate (RFC 7519 section 2): seconds, possibly fractional; fractions round down.
 fn numeric_date(value: Option<&Value>, claim: &'static str) -> Result<Option<i64>, JwtError> {
     let Some(value) = value else { return Ok(None) };
-    let bad = JwtError::BadClaim { claim, reason: "is not a number of seconds" };
-    let Value::Number(number) = value else { return Err(bad) };
+    let bad = JwtError::BadClaim {
+        claim,
+        reason: "is not a number of seconds",
+    };
+    let Value::Number(number) = value else {
+        return Err(bad);
+    };
     if let Some(whole) = number.as_i64() {
         return Ok(Some(whole));
     }
     match number.as_f64() {
         // The range check keeps the cast exact (no saturation hiding a wild value).
-        Some(seconds) if seconds.is_finite() && seconds.abs() < 1e15 => Ok(Some(seconds.floor() as i64)),
+        Some(seconds) if seconds.is_finite() && seconds.abs() < 1e15 => {
+            Ok(Some(seconds.floor() as i64))
+        }
         _ => Err(bad),
     }
 }
 
-fn string_array<'a>(value: &'a Value, claim: &'static str, entries_max: usize) -> Result<Vec<&'a str>, JwtError> {
+fn string_array<'a>(
+    value: &'a Value,
+    claim: &'static str,
+    entries_max: usize,
+) -> Result<Vec<&'a str>, JwtError> {
     let Value::Array(entries) = value else {
-        return Err(JwtError::BadClaim { claim, reason: "is not an array of strings" });
+        return Err(JwtError::BadClaim {
+            claim,
+            reason: "is not an array of strings",
+        });
     };
     if entries.len() > entries_max {
-        return Err(JwtError::BadClaim { claim, reason: "has too many entries" });
+        return Err(JwtError::BadClaim {
+            claim,
+            reason: "has too many entries",
+        });
     }
     entries
         .iter()
-        .map(|entry| entry.as_str().ok_or(JwtError::BadClaim { claim, reason: "is not an array of strings" }))
+        .map(|entry| {
+            entry.as_str().ok_or(JwtError::BadClaim {
+                claim,
+                reason: "is not an array of strings",
+            })
+        })
         .collect()
 }
 
@@ -577,5 +716,7 @@ fn is_purpose_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     bytes.len() <= PURPOSE_BYTES_MAX
         && bytes.first().is_some_and(u8::is_ascii_lowercase)
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
 }

@@ -44,19 +44,32 @@ impl ApiKeySecret {
         let mut secret = vec![0u8; SECRET_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut id);
         rand::rngs::OsRng.fill_bytes(&mut secret);
-        ApiKeySecret { kind, id: ENC.encode(&id).to_lowercase(), secret }
+        ApiKeySecret {
+            kind,
+            id: ENC.encode(&id).to_lowercase(),
+            secret,
+        }
     }
 
     /// The token to hand to the client, once.
     pub fn token(&self) -> String {
-        format!("stw_{}_{}_{}", self.kind.tag(), self.id, ENC.encode(&self.secret).to_lowercase())
+        format!(
+            "stw_{}_{}_{}",
+            self.kind.tag(),
+            self.id,
+            ENC.encode(&self.secret).to_lowercase()
+        )
     }
 
     pub fn parse(token: &str) -> Result<ApiKeySecret, KeyParseError> {
         let mut parts = token.trim().split('_');
-        let (Some("stw"), Some(tag), Some(id), Some(secret), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some("stw"), Some(tag), Some(id), Some(secret), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(KeyParseError);
         };
         let kind = match tag {
@@ -64,15 +77,23 @@ impl ApiKeySecret {
             "op" => TokenKind::Operator,
             _ => return Err(KeyParseError),
         };
-        let id_ok = ENC.decode(id.to_uppercase().as_bytes()).map(|b| b.len() == KEY_ID_BYTES);
+        let id_ok = ENC
+            .decode(id.to_uppercase().as_bytes())
+            .map(|b| b.len() == KEY_ID_BYTES);
         if id_ok != Ok(true) {
             return Err(KeyParseError);
         }
-        let secret = ENC.decode(secret.to_uppercase().as_bytes()).map_err(|_| KeyParseError)?;
+        let secret = ENC
+            .decode(secret.to_uppercase().as_bytes())
+            .map_err(|_| KeyParseError)?;
         if secret.len() != SECRET_BYTES {
             return Err(KeyParseError);
         }
-        Ok(ApiKeySecret { kind, id: id.to_owned(), secret })
+        Ok(ApiKeySecret {
+            kind,
+            id: id.to_owned(),
+            secret,
+        })
     }
 
     pub fn hash(&self) -> [u8; 32] {
@@ -152,9 +173,21 @@ mod tests {
     fn wrong_secret_and_garbage_are_rejected() {
         let a = ApiKeySecret::generate(TokenKind::Tenant);
         let b = ApiKeySecret::generate(TokenKind::Tenant);
-        let forged = ApiKeySecret::parse(&format!("stw_k_{}_{}", a.id, b.token().rsplit('_').next().unwrap())).unwrap();
+        let forged = ApiKeySecret::parse(&format!(
+            "stw_k_{}_{}",
+            a.id,
+            b.token().rsplit('_').next().unwrap()
+        ))
+        .unwrap();
         assert!(!record(&a).accepts(&forged, Utc::now()));
-        for bad in ["", "stw", "stw_k_x_y", "Bearer stw", "stw_zz_aaaaaaaaaaaaa_bbbb", "stw_k_a_b_c"] {
+        for bad in [
+            "",
+            "stw",
+            "stw_k_x_y",
+            "Bearer stw",
+            "stw_zz_aaaaaaaaaaaaa_bbbb",
+            "stw_k_a_b_c",
+        ] {
             assert!(ApiKeySecret::parse(bad).is_err(), "{bad}");
         }
     }

@@ -9,10 +9,10 @@ mod key;
 mod principal;
 mod role;
 
-pub use principal::{Principal, RateLimit};
 pub use jwt::{
-    check_tenant_claim_name, looks_like_jwt, verify, IssuerConfig, Jwks, JwksError, JwtError, TenantBinding, UserClaims,
-    JWKS_BYTES_MAX, JWKS_KEYS_MAX, TENANT_CLAIM_BYTES_MAX, TOKEN_BYTES_MAX,
+    IssuerConfig, JWKS_BYTES_MAX, JWKS_KEYS_MAX, Jwks, JwksError, JwtError, TENANT_CLAIM_BYTES_MAX,
+    TOKEN_BYTES_MAX, TenantBinding, UserClaims, check_tenant_claim_name, looks_like_jwt, verify,
 };
-pub use key::{ApiKeyRecord, ApiKeySecret, KeyParseError, TokenKind, KEY_ID_BYTES};
+pub use key::{ApiKeyRecord, ApiKeySecret, KEY_ID_BYTES, KeyParseError, TokenKind};
+pub use principal::{Principal, RateLimit};
 pub use role::{Role, RoleParseError};

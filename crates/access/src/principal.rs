@@ -11,9 +11,20 @@ pub enum Principal {
     /// The deployment's operator: manages tenants (and a tenant's keys), sees no tenant data.
     Operator,
     /// A tenant's API key. `purposes` empty: whatever purposes its role permits.
-    Key { tenant: String, key_id: String, role: Role, purposes: Vec<String>, rate_limit: Option<RateLimit> },
+    Key {
+        tenant: String,
+        key_id: String,
+        role: Role,
+        purposes: Vec<String>,
+        rate_limit: Option<RateLimit>,
+    },
     /// A person authenticated by a JWT from the issuer its tenant configured.
-    User { tenant: String, sub: String, roles: Vec<Role>, purposes: Vec<String> },
+    User {
+        tenant: String,
+        sub: String,
+        roles: Vec<Role>,
+        purposes: Vec<String>,
+    },
 }
 
 impl Principal {

@@ -20,7 +20,12 @@ pub enum Role {
 pub struct RoleParseError(pub String);
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Writer, Role::Reader, Role::PrivacyOfficer];
+    pub const ALL: [Role; 4] = [
+        Role::Admin,
+        Role::Writer,
+        Role::Reader,
+        Role::PrivacyOfficer,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -35,9 +35,14 @@ fn append(c: &mut Criterion) {
     let log = AuditLog::open(dir.path(), AuditConfig::new(TENANT)).expect("open");
     let batch: Vec<_> = (0..BATCH as u64).map(record).collect();
     let mut group = c.benchmark_group("audit_append");
-    group.measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1)).sample_size(20);
+    group
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(20);
     group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function("durable_batch_1000", |b| b.iter(|| log.append_durable(black_box(&batch)).expect("append")));
+    group.bench_function("durable_batch_1000", |b| {
+        b.iter(|| log.append_durable(black_box(&batch)).expect("append"))
+    });
     group.bench_function("batched_1000_then_flush", |b| {
         b.iter(|| {
             for record in &batch {
@@ -65,7 +70,10 @@ fn verify_and_prove(c: &mut Criterion) {
     let size = log.size();
 
     let mut group = c.benchmark_group("audit_verify");
-    group.measurement_time(Duration::from_secs(10)).warm_up_time(Duration::from_secs(1)).sample_size(10);
+    group
+        .measurement_time(Duration::from_secs(10))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(10);
     group.throughput(Throughput::Elements(VERIFY_RECORDS));
     group.bench_function("verify_dir_1M", |b| {
         b.iter(|| {
@@ -76,7 +84,9 @@ fn verify_and_prove(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("audit_proofs");
-    group.measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    group
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
     group.throughput(Throughput::Elements(1));
     let mut i = 0u64;
     group.bench_function("inclusion_proof_1M", |b| {
@@ -102,11 +112,18 @@ fn verify_and_prove(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("audit_open");
-    group.measurement_time(Duration::from_secs(10)).warm_up_time(Duration::from_secs(1)).sample_size(10);
+    group
+        .measurement_time(Duration::from_secs(10))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(10);
     group.throughput(Throughput::Elements(VERIFY_RECORDS));
     drop(log);
     group.bench_function("recover_1M", |b| {
-        b.iter(|| AuditLog::open(dir.path(), AuditConfig::new(TENANT)).expect("open").size())
+        b.iter(|| {
+            AuditLog::open(dir.path(), AuditConfig::new(TENANT))
+                .expect("open")
+                .size()
+        })
     });
     group.finish();
 }

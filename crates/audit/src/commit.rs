@@ -65,7 +65,11 @@ impl Encoded {
             ends.push(leaves.len());
             hashes.push(leaf_hash(&leaves[start..]));
         }
-        Ok(Encoded { leaves, ends, hashes })
+        Ok(Encoded {
+            leaves,
+            ends,
+            hashes,
+        })
     }
 }
 
@@ -93,7 +97,12 @@ impl Queue {
         let mut start = 0;
         for (end, hash) in encoded.ends.iter().zip(&encoded.hashes) {
             let link = frame::link(self.next_index, &self.last_hash);
-            push_record_frame(&mut self.frames, self.next_index, &link, &encoded.leaves[start..*end]);
+            push_record_frame(
+                &mut self.frames,
+                self.next_index,
+                &link,
+                &encoded.leaves[start..*end],
+            );
             self.hashes.push(*hash);
             self.last_hash = *hash;
             self.next_index += 1;
@@ -105,7 +114,11 @@ impl Queue {
 
 impl Shared {
     /// Returns once records `0..target` are durable, leading commits while no one else does.
-    pub(crate) fn wait_durable(&self, queue: &mut MutexGuard<'_, Queue>, target: u64) -> Result<(), AuditError> {
+    pub(crate) fn wait_durable(
+        &self,
+        queue: &mut MutexGuard<'_, Queue>,
+        target: u64,
+    ) -> Result<(), AuditError> {
         loop {
             if queue.durable >= target {
                 return Ok(());
@@ -142,7 +155,8 @@ impl Shared {
             }
             Ok(Err(_)) | Err(_) => self.poison(),
         }
-        if frames.capacity() <= SPARE_BUFFER_BYTES_MAX && queue.spare.capacity() < frames.capacity() {
+        if frames.capacity() <= SPARE_BUFFER_BYTES_MAX && queue.spare.capacity() < frames.capacity()
+        {
             let mut frames = frames;
             frames.clear();
             queue.spare = frames;
@@ -179,12 +193,20 @@ impl Shared {
     }
 
     pub(crate) fn check_poisoned(&self) -> Result<(), AuditError> {
-        if self.is_poisoned() { Err(AuditError::Poisoned) } else { Ok(()) }
+        if self.is_poisoned() {
+            Err(AuditError::Poisoned)
+        } else {
+            Ok(())
+        }
     }
 
     /// Whether a record may be queued: the log is neither poisoned nor closed.
     pub(crate) fn check_writable(&self, queue: &Queue) -> Result<(), AuditError> {
         self.check_poisoned()?;
-        if queue.closed { Err(AuditError::Closed) } else { Ok(()) }
+        if queue.closed {
+            Err(AuditError::Closed)
+        } else {
+            Ok(())
+        }
     }
 }

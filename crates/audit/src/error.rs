@@ -128,11 +128,20 @@ impl std::fmt::Display for Tamper {
         match self {
             Tamper::Checksum => write!(f, "checksum mismatch (altered bytes)"),
             Tamper::Undecodable => write!(f, "record does not decode"),
-            Tamper::Missing { claimed } => write!(f, "record claims index {claimed}: records dropped or reordered"),
-            Tamper::Moved { claimed } => write!(f, "record claims index {claimed}: records reordered or duplicated"),
+            Tamper::Missing { claimed } => write!(
+                f,
+                "record claims index {claimed}: records dropped or reordered"
+            ),
+            Tamper::Moved { claimed } => write!(
+                f,
+                "record claims index {claimed}: records reordered or duplicated"
+            ),
             Tamper::Inserted => write!(f, "record inserted"),
             Tamper::Chain => write!(f, "record does not chain to its predecessor"),
-            Tamper::Incomplete => write!(f, "final frame cut short, and no open marker says the writer crashed"),
+            Tamper::Incomplete => write!(
+                f,
+                "final frame cut short, and no open marker says the writer crashed"
+            ),
         }
     }
 }
@@ -154,19 +163,35 @@ pub enum VerifyError {
     NotAuditFile { path: PathBuf },
     /// The record at `index` (byte `offset` in records.log) was altered, dropped, moved or inserted.
     #[error("record {index} (byte offset {offset}): {tamper}")]
-    BadRecord { index: u64, offset: u64, tamper: Tamper },
+    BadRecord {
+        index: u64,
+        offset: u64,
+        tamper: Tamper,
+    },
     /// Signed head number `head` (0-based, in heads.log order) is damaged or not validly signed.
     #[error("signed head #{head}: {reason}")]
     BadHead { head: usize, reason: &'static str },
     /// Every frame checks out but the recomputed root at `size` differs from signed head number
     /// `head`: the records were rewritten consistently (CRCs and indexes recomputed). The first
     /// record not covered by an earlier verified head is `first_unproven`.
-    #[error("signed head #{head} for size {size} does not match the records; first unproven record is {first_unproven}")]
-    RootMismatch { head: usize, size: u64, first_unproven: u64 },
+    #[error(
+        "signed head #{head} for size {size} does not match the records; first unproven record is {first_unproven}"
+    )]
+    RootMismatch {
+        head: usize,
+        size: u64,
+        first_unproven: u64,
+    },
     /// Signed head number `head` covers `size` records but the log holds only `records`: the log
     /// was truncated, and record `records` is the first missing one.
-    #[error("signed head #{head} covers {size} records but the log ends after {records}; record {records} is missing")]
-    Truncated { head: usize, size: u64, records: u64 },
+    #[error(
+        "signed head #{head} covers {size} records but the log ends after {records}; record {records} is missing"
+    )]
+    Truncated {
+        head: usize,
+        size: u64,
+        records: u64,
+    },
     /// The log was closed cleanly (`closed.marker`), which signs every record, yet records
     /// `signed_size..records` are covered by no signed head: heads were removed or records added.
     #[error(
@@ -178,7 +203,9 @@ pub enum VerifyError {
     #[error("saved head: {reason}")]
     SavedHead { reason: &'static str },
     /// The saved head covers more records than the log now holds: records were removed.
-    #[error("the saved head covers {saved_size} records but the log now holds {records}; record {records} is missing")]
+    #[error(
+        "the saved head covers {saved_size} records but the log now holds {records}; record {records} is missing"
+    )]
     RolledBack { saved_size: u64, records: u64 },
     /// The consistency proof from the saved head to the current log does not verify: records
     /// the saved head covered were rewritten. Records up to `first_unproven` are proven by a
@@ -186,7 +213,11 @@ pub enum VerifyError {
     #[error(
         "the log is not a consistent extension of the saved head of size {saved_size} (consistency proof to size {size} fails): records it covered were rewritten; first unproven record is {first_unproven}"
     )]
-    Inconsistent { saved_size: u64, size: u64, first_unproven: u64 },
+    Inconsistent {
+        saved_size: u64,
+        size: u64,
+        first_unproven: u64,
+    },
 }
 
 impl VerifyError {
@@ -199,7 +230,10 @@ impl VerifyError {
             VerifyError::UnsignedTail { signed_size, .. } => Some(*signed_size),
             VerifyError::RolledBack { records, .. } => Some(*records),
             VerifyError::Inconsistent { first_unproven, .. } => Some(*first_unproven),
-            VerifyError::Io { .. } | VerifyError::NotAuditFile { .. } | VerifyError::BadHead { .. } | VerifyError::SavedHead { .. } => None,
+            VerifyError::Io { .. }
+            | VerifyError::NotAuditFile { .. }
+            | VerifyError::BadHead { .. }
+            | VerifyError::SavedHead { .. } => None,
         }
     }
 }
@@ -208,7 +242,9 @@ impl VerifyError {
     /// The signed head (0-based, in `heads.log` order) the failure is about, when there is one.
     pub fn bad_head(&self) -> Option<usize> {
         match self {
-            VerifyError::BadHead { head, .. } | VerifyError::RootMismatch { head, .. } | VerifyError::Truncated { head, .. } => Some(*head),
+            VerifyError::BadHead { head, .. }
+            | VerifyError::RootMismatch { head, .. }
+            | VerifyError::Truncated { head, .. } => Some(*head),
             _ => None,
         }
     }

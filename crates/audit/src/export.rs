@@ -10,13 +10,13 @@ use std::path::Path;
 use ed25519_dalek::VerifyingKey;
 use serde_json::{Value, json};
 
+use crate::error::Tamper;
 use crate::error::{AuditError, HeadJsonError, io_error};
 use crate::frame::{HEADS_FILE, RECORDS_FILE};
 use crate::hash::{Hash, to_hex};
 use crate::head::{HeadsStop, SignedHead, head_message, read_heads};
 use crate::marker::{ShutdownState, shutdown_state};
 use crate::proof::{ConsistencyProof, InclusionProof};
-use crate::error::Tamper;
 use crate::record::AuditRecord;
 use crate::scan::{Opened, ScanStop, Scanner};
 
@@ -41,25 +41,54 @@ pub struct ExportReport {
 /// signed message) into `out_dir`. Stops at a torn tail of a log marked open; fails on any
 /// damaged record or head (a torn tail included, unless the log is marked open), since an
 /// export is meant to be verified and a damaged log is for `verify_dir` to diagnose.
-pub fn export(dir: &Path, out_dir: &Path, tenant: &str, key: &VerifyingKey) -> Result<ExportReport, AuditError> {
+pub fn export(
+    dir: &Path,
+    out_dir: &Path,
+    tenant: &str,
+    key: &VerifyingKey,
+) -> Result<ExportReport, AuditError> {
     let shutdown = shutdown_state(dir).map_err(io_error("read shutdown markers", dir))?;
     let tolerate_torn = shutdown.tolerates_torn_tail();
     let heads_path = dir.join(HEADS_FILE);
     let heads = match read_heads(&heads_path, tolerate_torn) {
         Ok(file) => file.heads,
-        Err(HeadsStop::Io(source)) => return Err(AuditError::Io { op: "read", path: heads_path, source }),
-        Err(HeadsStop::NotAuditFile) => {
-            return Err(AuditError::Corrupted { file: heads_path, offset: 0, index: None, reason: "not a heads file".into() });
+        Err(HeadsStop::Io(source)) => {
+            return Err(AuditError::Io {
+                op: "read",
+                path: heads_path,
+                source,
+            });
         }
-        Err(HeadsStop::Bad { head, offset, reason }) => {
-            return Err(AuditError::Corrupted { file: heads_path, offset, index: None, reason: format!("signed head #{head}: {reason}") });
+        Err(HeadsStop::NotAuditFile) => {
+            return Err(AuditError::Corrupted {
+                file: heads_path,
+                offset: 0,
+                index: None,
+                reason: "not a heads file".into(),
+            });
+        }
+        Err(HeadsStop::Bad {
+            head,
+            offset,
+            reason,
+        }) => {
+            return Err(AuditError::Corrupted {
+                file: heads_path,
+                offset,
+                index: None,
+                reason: format!("signed head #{head}: {reason}"),
+            });
         }
     };
     if heads.iter().any(|h| h.tenant != tenant) {
         return Err(AuditError::TenantMismatch);
     }
     std::fs::create_dir_all(out_dir).map_err(io_error("create directory", out_dir))?;
-    let records = export_records(&dir.join(RECORDS_FILE), &out_dir.join(EXPORT_RECORDS_FILE), tolerate_torn)?;
+    let records = export_records(
+        &dir.join(RECORDS_FILE),
+        &out_dir.join(EXPORT_RECORDS_FILE),
+        tolerate_torn,
+    )?;
     let document = json!({
         "format": EXPORT_FORMAT,
         "tenant": tenant,
@@ -72,17 +101,32 @@ pub fn export(dir: &Path, out_dir: &Path, tenant: &str, key: &VerifyingKey) -> R
     let heads_out = out_dir.join(EXPORT_HEADS_FILE);
     let text = serde_json::to_string_pretty(&document).unwrap_or_default();
     std::fs::write(&heads_out, text + "\n").map_err(io_error("write", &heads_out))?;
-    Ok(ExportReport { records, heads: heads.len(), shutdown })
+    Ok(ExportReport {
+        records,
+        heads: heads.len(),
+        shutdown,
+    })
 }
 
 fn export_records(path: &Path, out: &Path, tolerate_torn: bool) -> Result<u64, AuditError> {
-    let corrupted = |offset, index, reason: String| AuditError::Corrupted { file: path.to_path_buf(), offset, index, reason };
+    let corrupted = |offset, index, reason: String| AuditError::Corrupted {
+        file: path.to_path_buf(),
+        offset,
+        index,
+        reason,
+    };
     let file = File::create(out).map_err(io_error("create", out))?;
     let mut writer = BufWriter::with_capacity(1 << 20, file);
     let mut scanner = match Scanner::open(path, true).map_err(io_error("open", path))? {
         Opened::Scanner(scanner) => scanner,
         Opened::NoHeader { .. } if tolerate_torn => return Ok(0),
-        Opened::NoHeader { .. } => return Err(corrupted(0, Some(0), "records file shorter than its header".into())),
+        Opened::NoHeader { .. } => {
+            return Err(corrupted(
+                0,
+                Some(0),
+                "records file shorter than its header".into(),
+            ));
+        }
         Opened::NotAuditFile => return Err(corrupted(0, None, "not an audit records file".into())),
     };
     let mut count = 0;
@@ -90,16 +134,46 @@ fn export_records(path: &Path, out: &Path, tolerate_torn: bool) -> Result<u64, A
         let frame = match scanner.next_frame() {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
-            Err(ScanStop::Torn { complete: false, .. }) if tolerate_torn => break,
-            Err(ScanStop::Torn { index, offset, complete: false }) => return Err(corrupted(offset, Some(index), Tamper::Incomplete.to_string())),
-            Err(ScanStop::Torn { index, offset, complete: true }) => return Err(corrupted(offset, Some(index), "checksum mismatch".into())),
-            Err(ScanStop::Bad { index, offset, tamper }) => return Err(corrupted(offset, Some(index), tamper.to_string())),
-            Err(ScanStop::Io(source)) => return Err(AuditError::Io { op: "read", path: path.to_path_buf(), source }),
+            Err(ScanStop::Torn {
+                complete: false, ..
+            }) if tolerate_torn => break,
+            Err(ScanStop::Torn {
+                index,
+                offset,
+                complete: false,
+            }) => {
+                return Err(corrupted(
+                    offset,
+                    Some(index),
+                    Tamper::Incomplete.to_string(),
+                ));
+            }
+            Err(ScanStop::Torn {
+                index,
+                offset,
+                complete: true,
+            }) => return Err(corrupted(offset, Some(index), "checksum mismatch".into())),
+            Err(ScanStop::Bad {
+                index,
+                offset,
+                tamper,
+            }) => return Err(corrupted(offset, Some(index), tamper.to_string())),
+            Err(ScanStop::Io(source)) => {
+                return Err(AuditError::Io {
+                    op: "read",
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
         };
-        let record = AuditRecord::decode(frame.leaf).map_err(|e| corrupted(0, Some(frame.index), e.to_string()))?;
+        let record = AuditRecord::decode(frame.leaf)
+            .map_err(|e| corrupted(0, Some(frame.index), e.to_string()))?;
         let line = record_json(frame.index, frame.leaf, &frame.leaf_hash, &record);
-        serde_json::to_writer(&mut writer, &line)
-            .map_err(|e| AuditError::Io { op: "write", path: out.to_path_buf(), source: e.into() })?;
+        serde_json::to_writer(&mut writer, &line).map_err(|e| AuditError::Io {
+            op: "write",
+            path: out.to_path_buf(),
+            source: e.into(),
+        })?;
         writer.write_all(b"\n").map_err(io_error("write", out))?;
         count += 1;
     }
@@ -151,7 +225,9 @@ impl SignedHead {
     pub fn from_json(value: &Value, tenant: &str) -> Result<SignedHead, HeadJsonError> {
         let bad = |field, reason| HeadJsonError { field, reason };
         let head = match value.get("signed") {
-            Some(Value::Null) => return Err(bad("signed", "the saved response holds no signed head yet")),
+            Some(Value::Null) => {
+                return Err(bad("signed", "the saved response holds no signed head yet"));
+            }
             Some(signed) => signed,
             None => value,
         };
@@ -163,15 +239,30 @@ impl SignedHead {
         {
             return Err(bad("tenant", "not the tenant of this log"));
         }
-        let size = head.get("size").and_then(Value::as_u64).ok_or(bad("size", "missing or not an unsigned integer"))?;
-        let time_us = head.get("time_us").and_then(Value::as_i64).ok_or(bad("time_us", "missing or not an integer"))?;
+        let size = head
+            .get("size")
+            .and_then(Value::as_u64)
+            .ok_or(bad("size", "missing or not an unsigned integer"))?;
+        let time_us = head
+            .get("time_us")
+            .and_then(Value::as_i64)
+            .ok_or(bad("time_us", "missing or not an integer"))?;
         let root: Hash = hex_field(head, "root")?;
         let signature: [u8; 64] = hex_field(head, "signature")?;
-        let parsed = SignedHead { tenant: tenant.to_owned(), size, root, time_us, signature };
+        let parsed = SignedHead {
+            tenant: tenant.to_owned(),
+            size,
+            root,
+            time_us,
+            signature,
+        };
         if let Some(message) = head.get("message") {
             let rebuilt = to_hex(&head_message(tenant, size, &root, time_us));
             if message.as_str() != Some(rebuilt.as_str()) {
-                return Err(bad("message", "differs from the message rebuilt from the head's fields and the tenant"));
+                return Err(bad(
+                    "message",
+                    "differs from the message rebuilt from the head's fields and the tenant",
+                ));
             }
         }
         Ok(parsed)
@@ -180,11 +271,23 @@ impl SignedHead {
 
 /// A fixed-length lowercase or uppercase hex field.
 fn hex_field<const N: usize>(head: &Value, field: &'static str) -> Result<[u8; N], HeadJsonError> {
-    let text = head.get(field).and_then(Value::as_str).ok_or(HeadJsonError { field, reason: "missing or not a string" })?;
+    let text = head
+        .get(field)
+        .and_then(Value::as_str)
+        .ok_or(HeadJsonError {
+            field,
+            reason: "missing or not a string",
+        })?;
     let bytes = data_encoding::HEXLOWER_PERMISSIVE
         .decode(text.as_bytes())
-        .map_err(|_| HeadJsonError { field, reason: "not hex" })?;
-    bytes.try_into().map_err(|_| HeadJsonError { field, reason: "wrong length" })
+        .map_err(|_| HeadJsonError {
+            field,
+            reason: "not hex",
+        })?;
+    bytes.try_into().map_err(|_| HeadJsonError {
+        field,
+        reason: "wrong length",
+    })
 }
 
 impl InclusionProof {

@@ -23,14 +23,18 @@ pub(crate) fn create_with_magic(dir: &Path, path: &Path, magic: &[u8]) -> Result
         .truncate(true)
         .open(path)
         .map_err(io_error("create", path))?;
-    file.write_all(magic).map_err(io_error("write header", path))?;
+    file.write_all(magic)
+        .map_err(io_error("write header", path))?;
     file.sync_all().map_err(io_error("fsync", path))?;
     sync_dir(dir)
 }
 
 /// Cuts `path` to `len` bytes and fsyncs it, so later frames never follow torn bytes.
 pub(crate) fn truncate(path: &Path, len: u64) -> Result<(), AuditError> {
-    let file = OpenOptions::new().write(true).open(path).map_err(io_error("open for truncation", path))?;
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_error("open for truncation", path))?;
     file.set_len(len).map_err(io_error("truncate", path))?;
     file.sync_all().map_err(io_error("fsync", path))
 }
@@ -47,7 +51,10 @@ pub(crate) struct Appender {
 
 impl Appender {
     pub fn open(path: &Path) -> Result<Appender, AuditError> {
-        let file = OpenOptions::new().append(true).open(path).map_err(io_error("open for append", path))?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(io_error("open for append", path))?;
         Ok(Appender {
             path: path.to_path_buf(),
             file,
@@ -61,11 +68,17 @@ impl Appender {
     pub fn write_durable(&mut self, bytes: &[u8]) -> Result<(), AuditError> {
         #[cfg(test)]
         if self.fail_writes {
-            return Err(io_error("write", &self.path)(std::io::Error::other("injected failure")));
+            return Err(io_error("write", &self.path)(std::io::Error::other(
+                "injected failure",
+            )));
         }
         let started = Instant::now();
-        self.file.write_all(bytes).map_err(io_error("write", &self.path))?;
-        self.file.sync_data().map_err(io_error("fdatasync", &self.path))?;
+        self.file
+            .write_all(bytes)
+            .map_err(io_error("write", &self.path))?;
+        self.file
+            .sync_data()
+            .map_err(io_error("fdatasync", &self.path))?;
         metrics::histogram!("steward_audit_fsync_seconds").record(started.elapsed().as_secs_f64());
         metrics::counter!("steward_audit_bytes_total").increment(bytes.len() as u64);
         Ok(())

@@ -27,7 +27,9 @@ impl Shared {
                 continue;
             };
             let deadline = oldest + delay;
-            if Instant::now() < deadline && queue.batched_waiting < self.config.batched_flush_early_records {
+            if Instant::now() < deadline
+                && queue.batched_waiting < self.config.batched_flush_early_records
+            {
                 self.flush_wanted.wait_until(&mut queue, deadline);
                 continue;
             }

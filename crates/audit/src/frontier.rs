@@ -33,7 +33,10 @@ impl Frontier {
         let mut hash = leaf;
         let mut level = 0;
         while self.size >> level & 1 == 1 {
-            let left = self.stack.pop().unwrap_or_else(|| unreachable!("one subtree per set bit"));
+            let left = self
+                .stack
+                .pop()
+                .unwrap_or_else(|| unreachable!("one subtree per set bit"));
             hash = node_hash(&left, &hash);
             level += 1;
             completed(level, &hash);
@@ -50,7 +53,9 @@ impl Frontier {
     /// The Merkle tree hash of the leaves appended so far.
     pub fn root(&self) -> Hash {
         let mut subtrees = self.stack.iter().rev();
-        let Some(last) = subtrees.next() else { return empty_root() };
+        let Some(last) = subtrees.next() else {
+            return empty_root();
+        };
         subtrees.fold(*last, |acc, left| node_hash(left, &acc))
     }
 }

@@ -57,7 +57,16 @@ mod tests {
 
     #[test]
     fn split_point_is_the_largest_power_of_two_below() {
-        let cases = [(2, 1), (3, 2), (4, 2), (5, 4), (8, 4), (9, 8), (1 << 40, 1 << 39), ((1 << 40) + 1, 1 << 40)];
+        let cases = [
+            (2, 1),
+            (3, 2),
+            (4, 2),
+            (5, 4),
+            (8, 4),
+            (9, 8),
+            (1 << 40, 1 << 39),
+            ((1 << 40) + 1, 1 << 40),
+        ];
         for (n, k) in cases {
             assert_eq!(split_point(n), k, "n = {n}");
         }

@@ -53,7 +53,13 @@ impl SignedHead {
     /// Signs `head` for `tenant` at `time_us`.
     pub fn sign(key: &SigningKey, tenant: &str, head: TreeHead, time_us: i64) -> SignedHead {
         let signature = key.sign(&head_message(tenant, head.size, &head.root, time_us));
-        SignedHead { tenant: tenant.to_owned(), size: head.size, root: head.root, time_us, signature: signature.to_bytes() }
+        SignedHead {
+            tenant: tenant.to_owned(),
+            size: head.size,
+            root: head.root,
+            time_us,
+            signature: signature.to_bytes(),
+        }
     }
 
     /// The signed message (see [`head_message`]).
@@ -64,12 +70,16 @@ impl SignedHead {
     /// Whether the signature is valid for `key` (strict RFC 8032 verification: no malleable
     /// signatures, no small-order keys).
     pub fn verify(&self, key: &VerifyingKey) -> bool {
-        key.verify_strict(&self.message(), &Signature::from_bytes(&self.signature)).is_ok()
+        key.verify_strict(&self.message(), &Signature::from_bytes(&self.signature))
+            .is_ok()
     }
 
     /// The unsigned part.
     pub fn tree_head(&self) -> TreeHead {
-        TreeHead { size: self.size, root: self.root }
+        TreeHead {
+            size: self.size,
+            root: self.root,
+        }
     }
 
     /// The stored form: `version ‖ u16 tenant length ‖ tenant ‖ u64 size ‖ root ‖ i64 time_us ‖
@@ -132,7 +142,11 @@ pub(crate) enum HeadsStop {
     NotAuditFile,
     /// Frame number `head` (at byte `offset`) is damaged with more bytes after it, or is a
     /// damaged final frame in a log not marked open.
-    Bad { head: usize, offset: u64, reason: &'static str },
+    Bad {
+        head: usize,
+        offset: u64,
+        reason: &'static str,
+    },
 }
 
 /// Reads a heads file (missing file = no heads). With `tolerate_torn` (the log is marked open,
@@ -146,10 +160,19 @@ pub(crate) fn read_heads(path: &Path, tolerate_torn: bool) -> Result<HeadsFile, 
     };
     if bytes.len() < FILE_HEADER_BYTES {
         if !tolerate_torn {
-            return Err(HeadsStop::Bad { head: 0, offset: 0, reason: "heads file shorter than its header, and no open marker says the writer crashed" });
+            return Err(HeadsStop::Bad {
+                head: 0,
+                offset: 0,
+                reason: "heads file shorter than its header, and no open marker says the writer crashed",
+            });
         }
         // A crash while creating the file; it holds no head.
-        return Ok(HeadsFile { exists: true, heads: Vec::new(), valid_len: 0, torn_bytes: bytes.len() as u64 });
+        return Ok(HeadsFile {
+            exists: true,
+            heads: Vec::new(),
+            valid_len: 0,
+            torn_bytes: bytes.len() as u64,
+        });
     }
     if bytes[..FILE_HEADER_BYTES] != HEADS_MAGIC {
         return Err(HeadsStop::NotAuditFile);
@@ -163,8 +186,14 @@ pub(crate) fn read_heads(path: &Path, tolerate_torn: bool) -> Result<HeadsFile, 
                 offset += len;
             }
             // A bad frame is a torn tail (a crash while signing) only when no valid head follows.
-            None if (offset + 1..bytes.len()).any(|start| parse_head_frame(&bytes[start..]).is_some()) => {
-                return Err(HeadsStop::Bad { head: heads.len(), offset: offset as u64, reason: "damaged head frame" });
+            None if (offset + 1..bytes.len())
+                .any(|start| parse_head_frame(&bytes[start..]).is_some()) =>
+            {
+                return Err(HeadsStop::Bad {
+                    head: heads.len(),
+                    offset: offset as u64,
+                    reason: "damaged head frame",
+                });
             }
             None if !tolerate_torn => {
                 return Err(HeadsStop::Bad {
@@ -175,11 +204,21 @@ pub(crate) fn read_heads(path: &Path, tolerate_torn: bool) -> Result<HeadsFile, 
             }
             None => {
                 let torn_bytes = (bytes.len() - offset) as u64;
-                return Ok(HeadsFile { exists: true, heads, valid_len: offset as u64, torn_bytes });
+                return Ok(HeadsFile {
+                    exists: true,
+                    heads,
+                    valid_len: offset as u64,
+                    torn_bytes,
+                });
             }
         }
     }
-    Ok(HeadsFile { exists: true, heads, valid_len: offset as u64, torn_bytes: 0 })
+    Ok(HeadsFile {
+        exists: true,
+        heads,
+        valid_len: offset as u64,
+        torn_bytes: 0,
+    })
 }
 
 /// Bytes of one stored head frame of `tenant`: every head of a log has this size, so head `i`
@@ -191,7 +230,12 @@ pub(crate) fn head_frame_bytes(tenant: &str) -> usize {
 /// Reads the intact heads `start..start + count` of a heads file whose frames all have
 /// `frame_bytes` bytes (the writer's own file, already checked by recovery). `None` when a
 /// frame in that range does not parse.
-pub(crate) fn read_head_range(file: &mut std::fs::File, frame_bytes: usize, start: usize, count: usize) -> io::Result<Option<Vec<SignedHead>>> {
+pub(crate) fn read_head_range(
+    file: &mut std::fs::File,
+    frame_bytes: usize,
+    start: usize,
+    count: usize,
+) -> io::Result<Option<Vec<SignedHead>>> {
     use std::io::{Read, Seek, SeekFrom};
     let offset = FILE_HEADER_BYTES as u64 + start as u64 * frame_bytes as u64;
     file.seek(SeekFrom::Start(offset))?;
@@ -225,11 +269,23 @@ mod tests {
     #[test]
     fn a_head_round_trips_and_its_signature_binds_every_field() {
         let key = SigningKey::from_bytes(&[3; 32]);
-        let head = SignedHead::sign(&key, "acme", TreeHead { size: 9, root: [4; 32] }, 123);
+        let head = SignedHead::sign(
+            &key,
+            "acme",
+            TreeHead {
+                size: 9,
+                root: [4; 32],
+            },
+            123,
+        );
         assert!(head.verify(&key.verifying_key()));
         assert_eq!(SignedHead::decode(&head.encode()), Some(head.clone()));
-        let changes: [fn(&mut SignedHead); 4] =
-            [|h| h.size += 1, |h| h.root[0] ^= 1, |h| h.time_us += 1, |h| h.tenant = "acmf".into()];
+        let changes: [fn(&mut SignedHead); 4] = [
+            |h| h.size += 1,
+            |h| h.root[0] ^= 1,
+            |h| h.time_us += 1,
+            |h| h.tenant = "acmf".into(),
+        ];
         for change in changes {
             let mut other = head.clone();
             change(&mut other);

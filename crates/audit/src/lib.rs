@@ -47,7 +47,10 @@ pub mod limits;
 pub use config::AuditConfig;
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use error::{AuditError, HeadJsonError, ProofError, RecordError, Tamper, VerifyError};
-pub use export::{EXPORT_FORMAT, EXPORT_HEADS_FILE, EXPORT_RECORDS_FILE, ExportReport, export, head_json, record_json};
+pub use export::{
+    EXPORT_FORMAT, EXPORT_HEADS_FILE, EXPORT_RECORDS_FILE, ExportReport, export, head_json,
+    record_json,
+};
 pub use frame::{HEADS_FILE, RECORDS_FILE};
 pub use frontier::Frontier;
 pub use hash::{Hash, empty_root, leaf_hash, node_hash, to_hex};
@@ -56,7 +59,10 @@ pub use log::{AuditLog, for_each_record};
 pub use marker::{CLOSED_MARKER_FILE, OPEN_MARKER_FILE, ShutdownState, shutdown_state};
 pub use monitor::{ConsistencyReport, verify_consistent_with};
 pub use proof::{ConsistencyProof, InclusionProof, verify_consistency, verify_inclusion};
-pub use record::{AuditRecord, Decision, RECORD_VERSION, RECORD_VERSION_STATEMENT, SubjectRef, is_audit_char, is_statement_char};
+pub use record::{
+    AuditRecord, Decision, RECORD_VERSION, RECORD_VERSION_STATEMENT, SubjectRef, is_audit_char,
+    is_statement_char,
+};
 pub use subject::{subject_ref, subject_ref_key};
 pub use tree::MerkleTree;
 pub use verify::{VerifyReport, verify_dir};

@@ -13,7 +13,12 @@ pub const SUBJECT_REFS_MAX: usize = 16;
 pub const POLICY_IDS_MAX: usize = 32;
 /// Largest encoded leaf (a version 2 record, every field at its bound, statement included),
 /// which bounds a frame and what a reader will allocate for a length it has not yet checked.
-pub const LEAF_BYTES_MAX: usize = 1 + 8 + 3 * (2 + STRING_BYTES_MAX) + (1 + 2 + STRING_BYTES_MAX) + 1 + 8
+pub const LEAF_BYTES_MAX: usize = 1
+    + 8
+    + 3 * (2 + STRING_BYTES_MAX)
+    + (1 + 2 + STRING_BYTES_MAX)
+    + 1
+    + 8
     + (1 + 32 * SUBJECT_REFS_MAX)
     + (1 + POLICY_IDS_MAX * (2 + STRING_BYTES_MAX))
     + (2 + STRING_BYTES_MAX)
@@ -45,7 +50,10 @@ pub const HEADS_PAGE_MAX: usize = 1_000;
 /// Read buffer of the records file scanner (recovery, verify, export).
 pub const SCAN_BUFFER_BYTES: usize = 1 << 20;
 
-const _: () = assert!(LEAF_BYTES_MAX == 14_185, "FORMAT.md states the largest leaf");
+const _: () = assert!(
+    LEAF_BYTES_MAX == 14_185,
+    "FORMAT.md states the largest leaf"
+);
 const _: () = assert!(STRING_BYTES_MAX <= u16::MAX as usize);
 const _: () = assert!(STATEMENT_BYTES_MAX <= u16::MAX as usize);
 const _: () = assert!(SUBJECT_REFS_MAX <= u8::MAX as usize);

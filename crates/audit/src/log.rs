@@ -24,7 +24,9 @@ use crate::error::{AuditError, ProofError, io_error};
 use crate::files::Appender;
 use crate::frame::{self, HEADS_FILE, push_frame};
 use crate::hash::Hash;
-use crate::head::{HeadsPage, HeadsStop, SignedHead, TreeHead, head_frame_bytes, read_head_range, read_heads};
+use crate::head::{
+    HeadsPage, HeadsStop, SignedHead, TreeHead, head_frame_bytes, read_head_range, read_heads,
+};
 use crate::limits::{COMMIT_BYTES_MAX, HEADS_PAGE_MAX};
 use crate::marker::{self, ShutdownState};
 use crate::proof::{ConsistencyProof, InclusionProof};
@@ -94,7 +96,10 @@ impl AuditLog {
         check_string("tenant", &config.tenant, false).map_err(AuditError::InvalidTenant)?;
         let recovered = recover(dir, &config.tenant)?;
         let size = recovered.tree.size();
-        let last_hash = size.checked_sub(1).and_then(|i| recovered.tree.leaf(i)).unwrap_or([0; 32]);
+        let last_hash = size
+            .checked_sub(1)
+            .and_then(|i| recovered.tree.leaf(i))
+            .unwrap_or([0; 32]);
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             queue: Mutex::new(Queue::new(size, last_hash)),
@@ -117,7 +122,10 @@ impl AuditLog {
             .name("audit-flush".into())
             .spawn(move || for_flusher.run_flusher())
             .map_err(io_error("spawn flusher thread", dir))?;
-        Ok(AuditLog { shared, flusher: Some(flusher) })
+        Ok(AuditLog {
+            shared,
+            flusher: Some(flusher),
+        })
     }
 
     /// Appends `records` with consecutive indexes and returns the first index once all of them
@@ -133,7 +141,10 @@ impl AuditLog {
         let encoded = Encoded::new(records)?;
         let bytes = encoded.frame_bytes();
         if bytes > COMMIT_BYTES_MAX {
-            return Err(AuditError::BatchTooLarge { bytes, max: COMMIT_BYTES_MAX });
+            return Err(AuditError::BatchTooLarge {
+                bytes,
+                max: COMMIT_BYTES_MAX,
+            });
         }
         let mut queue = self.shared.queue.lock();
         // Wait for room, so that no single write exceeds COMMIT_BYTES_MAX.
@@ -165,7 +176,9 @@ impl AuditLog {
             || queue.frames.len() + encoded.frame_bytes() > COMMIT_BYTES_MAX
         {
             metrics::counter!("steward_audit_queue_full_total").increment(1);
-            return Err(AuditError::QueueFull { waiting: queue.batched_waiting });
+            return Err(AuditError::QueueFull {
+                waiting: queue.batched_waiting,
+            });
         }
         let index = queue.push(&encoded);
         queue.batched_waiting += 1;
@@ -194,7 +207,10 @@ impl AuditLog {
     /// The current (unsigned) head: durable size and root.
     pub fn head(&self) -> TreeHead {
         let tree = self.shared.tree.read();
-        TreeHead { size: tree.size(), root: tree.root() }
+        TreeHead {
+            size: tree.size(),
+            root: tree.root(),
+        }
     }
 
     /// The most recent signed head, if any was signed.
@@ -210,8 +226,17 @@ impl AuditLog {
         // The writer's own file: recovery cut any torn tail, and nothing is being written.
         match read_heads(&path, true) {
             Ok(file) => Ok(file.heads),
-            Err(HeadsStop::Io(source)) => Err(AuditError::Io { op: "read", path, source }),
-            Err(_) => Err(AuditError::Corrupted { file: path, offset: 0, index: None, reason: "heads file damaged".into() }),
+            Err(HeadsStop::Io(source)) => Err(AuditError::Io {
+                op: "read",
+                path,
+                source,
+            }),
+            Err(_) => Err(AuditError::Corrupted {
+                file: path,
+                offset: 0,
+                index: None,
+                reason: "heads file damaged".into(),
+            }),
         }
     }
 
@@ -227,12 +252,22 @@ impl AuditLog {
         let start = start.min(total);
         let count = limit.min(HEADS_PAGE_MAX).min(total - start);
         if count == 0 {
-            return Ok(HeadsPage { start, total, heads: Vec::new() });
+            return Ok(HeadsPage {
+                start,
+                total,
+                heads: Vec::new(),
+            });
         }
         let frame_bytes = head_frame_bytes(&self.shared.config.tenant);
         let mut file = std::fs::File::open(&path).map_err(io_error("open", &path))?;
-        match read_head_range(&mut file, frame_bytes, start, count).map_err(io_error("read", &path))? {
-            Some(page) => Ok(HeadsPage { start, total, heads: page }),
+        match read_head_range(&mut file, frame_bytes, start, count)
+            .map_err(io_error("read", &path))?
+        {
+            Some(page) => Ok(HeadsPage {
+                start,
+                total,
+                heads: page,
+            }),
             None => Err(AuditError::Corrupted {
                 file: path,
                 offset: (frame::FILE_HEADER_BYTES + start * frame_bytes) as u64,
@@ -255,7 +290,11 @@ impl AuditLog {
     /// Signs a head if records were added since the latest signed head and that head is at least
     /// `interval` old (or there is none); call it on a timer. Returns the new head. After
     /// [`close`](AuditLog::close) nothing is ever due (every record is signed).
-    pub fn maybe_sign(&self, key: &SigningKey, interval: Duration) -> Result<Option<SignedHead>, AuditError> {
+    pub fn maybe_sign(
+        &self,
+        key: &SigningKey,
+        interval: Duration,
+    ) -> Result<Option<SignedHead>, AuditError> {
         let mut heads = self.shared.heads.lock();
         if heads.closed {
             return Ok(None);
@@ -265,7 +304,8 @@ impl AuditLog {
             None => size > 0,
             Some(latest) => {
                 let age_us = now_us().saturating_sub(latest.time_us);
-                size > latest.size && age_us >= i64::try_from(interval.as_micros()).unwrap_or(i64::MAX)
+                size > latest.size
+                    && age_us >= i64::try_from(interval.as_micros()).unwrap_or(i64::MAX)
             }
         };
         if !due {
@@ -282,7 +322,10 @@ impl AuditLog {
         let signed = SignedHead::sign(key, &self.shared.config.tenant, head, time_us);
         let mut bytes = Vec::with_capacity(160);
         push_frame(&mut bytes, &signed.encode());
-        heads.file.write_durable(&bytes).inspect_err(|_| self.shared.poison())?;
+        heads
+            .file
+            .write_durable(&bytes)
+            .inspect_err(|_| self.shared.poison())?;
         metrics::counter!("steward_audit_heads_total").increment(1);
         heads.latest = Some(signed.clone());
         heads.count += 1;
@@ -314,7 +357,11 @@ impl AuditLog {
             self.shared.wait_durable(&mut queue, target)?;
         }
         let size = self.size();
-        if heads.latest.as_ref().map_or(size > 0, |latest| latest.size < size) {
+        if heads
+            .latest
+            .as_ref()
+            .map_or(size > 0, |latest| latest.size < size)
+        {
             self.sign_locked(&mut heads, key)?;
         }
         marker::mark_closed(&self.shared.dir).inspect_err(|_| self.shared.poison())?;
@@ -337,7 +384,11 @@ impl AuditLog {
     /// The leaf hash of durable record `index`.
     pub fn leaf_hash(&self, index: u64) -> Option<Hash> {
         let tree = self.shared.tree.read();
-        if index < tree.size() { tree.leaf(index) } else { None }
+        if index < tree.size() {
+            tree.leaf(index)
+        } else {
+            None
+        }
     }
 
     /// The root the log had at `size` durable records.
@@ -356,23 +407,44 @@ impl AuditLog {
     }
 
     /// An inclusion proof of record `index` in the tree of `tree_size` records, with its root.
-    pub fn prove_inclusion(&self, index: u64, tree_size: u64) -> Result<InclusionProof, AuditError> {
+    pub fn prove_inclusion(
+        &self,
+        index: u64,
+        tree_size: u64,
+    ) -> Result<InclusionProof, AuditError> {
         let tree = self.shared.tree.read();
         let path = tree.inclusion_proof(index, tree_size)?;
-        let leaf_hash = tree.leaf(index).ok_or(ProofError::IndexOutOfRange { index, tree_size })?;
-        Ok(InclusionProof { index, tree_size, leaf_hash, path, root: tree.root_at(tree_size)? })
+        let leaf_hash = tree
+            .leaf(index)
+            .ok_or(ProofError::IndexOutOfRange { index, tree_size })?;
+        Ok(InclusionProof {
+            index,
+            tree_size,
+            leaf_hash,
+            path,
+            root: tree.root_at(tree_size)?,
+        })
     }
 
     /// A consistency proof between the trees of `from` and `to` records, with both roots.
     pub fn prove_consistency(&self, from: u64, to: u64) -> Result<ConsistencyProof, AuditError> {
         let tree = self.shared.tree.read();
         let path = tree.consistency_proof(from, to)?;
-        Ok(ConsistencyProof { from, to, root_from: tree.root_at(from)?, root_to: tree.root_at(to)?, path })
+        Ok(ConsistencyProof {
+            from,
+            to,
+            root_from: tree.root_at(from)?,
+            root_to: tree.root_at(to)?,
+            path,
+        })
     }
 
     /// Every durable record naming `reference`, with its index: the audit part of a subject's
     /// compliance report. Scans the whole file (O(records)).
-    pub fn records_referencing(&self, reference: &SubjectRef) -> Result<Vec<(u64, AuditRecord)>, AuditError> {
+    pub fn records_referencing(
+        &self,
+        reference: &SubjectRef,
+    ) -> Result<Vec<(u64, AuditRecord)>, AuditError> {
         let durable = self.size();
         let mut found = Vec::new();
         for_each_record(&self.shared.dir, |index, record| {
@@ -420,9 +492,17 @@ impl Drop for AuditLog {
 
 /// Calls `visit(index, record)` for every record of the log in `dir`, in order, until it returns
 /// false or the records end (a torn tail ends them). Fails on a damaged record.
-pub fn for_each_record(dir: &Path, mut visit: impl FnMut(u64, AuditRecord) -> bool) -> Result<(), AuditError> {
+pub fn for_each_record(
+    dir: &Path,
+    mut visit: impl FnMut(u64, AuditRecord) -> bool,
+) -> Result<(), AuditError> {
     let path = dir.join(frame::RECORDS_FILE);
-    let corrupted = |offset, index, reason: String| AuditError::Corrupted { file: path.clone(), offset, index, reason };
+    let corrupted = |offset, index, reason: String| AuditError::Corrupted {
+        file: path.clone(),
+        offset,
+        index,
+        reason,
+    };
     let mut scanner = match Scanner::open(&path, false).map_err(io_error("open", &path))? {
         Opened::Scanner(scanner) => scanner,
         Opened::NoHeader { .. } => return Ok(()),
@@ -438,13 +518,21 @@ pub fn for_each_record(dir: &Path, mut visit: impl FnMut(u64, AuditRecord) -> bo
                 }
             }
             Ok(None) | Err(ScanStop::Torn { .. }) => return Ok(()),
-            Err(ScanStop::Bad { index, offset, tamper }) => return Err(corrupted(offset, Some(index), tamper.to_string())),
-            Err(ScanStop::Io(source)) => return Err(AuditError::Io { op: "read", path, source }),
+            Err(ScanStop::Bad {
+                index,
+                offset,
+                tamper,
+            }) => return Err(corrupted(offset, Some(index), tamper.to_string())),
+            Err(ScanStop::Io(source)) => {
+                return Err(AuditError::Io {
+                    op: "read",
+                    path,
+                    source,
+                });
+            }
         }
     }
 }
-
-
 
 /// Microseconds since the Unix epoch (0 for a clock before it).
 pub(crate) fn now_us() -> i64 {
@@ -482,11 +570,20 @@ mod tests {
         let log = AuditLog::open(dir.path(), AuditConfig::new("acme")).unwrap();
         assert_eq!(log.append_durable(&[record(0)]).unwrap(), 0);
         log.fail_writes(true);
-        assert!(matches!(log.append_durable(&[record(1)]), Err(AuditError::Io { .. })));
+        assert!(matches!(
+            log.append_durable(&[record(1)]),
+            Err(AuditError::Io { .. })
+        ));
         assert!(log.is_poisoned());
         log.fail_writes(false);
-        assert!(matches!(log.append_durable(&[record(2)]), Err(AuditError::Poisoned)));
-        assert!(matches!(log.append_batched(&record(3)), Err(AuditError::Poisoned)));
+        assert!(matches!(
+            log.append_durable(&[record(2)]),
+            Err(AuditError::Poisoned)
+        ));
+        assert!(matches!(
+            log.append_batched(&record(3)),
+            Err(AuditError::Poisoned)
+        ));
         assert!(matches!(log.flush(), Err(AuditError::Poisoned)));
         let key = SigningKey::from_bytes(&[1; 32]);
         assert!(matches!(log.sign_head(&key), Err(AuditError::Poisoned)));
@@ -499,7 +596,8 @@ mod tests {
     #[test]
     fn a_failed_batched_flush_fails_later_reads_closed() {
         let dir = tempfile::tempdir().unwrap();
-        let log = AuditLog::open(dir.path(), AuditConfig::new("acme").with_read_flush_ms(1)).unwrap();
+        let log =
+            AuditLog::open(dir.path(), AuditConfig::new("acme").with_read_flush_ms(1)).unwrap();
         log.fail_writes(true);
         assert_eq!(log.append_batched(&record(0)).unwrap(), 0);
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -507,7 +605,10 @@ mod tests {
             assert!(Instant::now() < deadline, "flusher never wrote");
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert!(matches!(log.append_batched(&record(1)), Err(AuditError::Poisoned)));
+        assert!(matches!(
+            log.append_batched(&record(1)),
+            Err(AuditError::Poisoned)
+        ));
     }
 
     #[test]
@@ -526,7 +627,10 @@ mod tests {
         drop(records);
         for handle in handles {
             let result = handle.join().unwrap();
-            assert!(matches!(result, Err(AuditError::Io { .. } | AuditError::Poisoned)), "{result:?}");
+            assert!(
+                matches!(result, Err(AuditError::Io { .. } | AuditError::Poisoned)),
+                "{result:?}"
+            );
         }
         assert_eq!(log.size(), 0);
     }

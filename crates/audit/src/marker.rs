@@ -88,7 +88,12 @@ pub(crate) fn mark_open(dir: &Path, state: ShutdownState) -> Result<(), AuditErr
             std::fs::rename(&closed, &open).map_err(io_error("rename shutdown marker", &closed))?;
         }
         ShutdownState::Unmarked => {
-            let file = OpenOptions::new().write(true).create(true).truncate(true).open(&open).map_err(io_error("create", &open))?;
+            let file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&open)
+                .map_err(io_error("create", &open))?;
             file.sync_all().map_err(io_error("fsync", &open))?;
         }
     }
@@ -100,6 +105,7 @@ pub(crate) fn mark_open(dir: &Path, state: ShutdownState) -> Result<(), AuditErr
 /// durable and covered by a durable signed head.
 pub(crate) fn mark_closed(dir: &Path) -> Result<(), AuditError> {
     let open = dir.join(OPEN_MARKER_FILE);
-    std::fs::rename(&open, dir.join(CLOSED_MARKER_FILE)).map_err(io_error("rename shutdown marker", &open))?;
+    std::fs::rename(&open, dir.join(CLOSED_MARKER_FILE))
+        .map_err(io_error("rename shutdown marker", &open))?;
     sync_dir(dir)
 }

@@ -43,34 +43,73 @@ pub struct ConsistencyReport {
 /// [`VerifyError::Inconsistent`] when records `saved` covered were rewritten, and with any
 /// error of [`verify_dir`](crate::verify_dir). Holds the leaf hashes in memory (32 B per
 /// record), as the server does.
-pub fn verify_consistent_with(dir: &Path, tenant: &str, key: &VerifyingKey, saved: &SignedHead) -> Result<ConsistencyReport, VerifyError> {
+pub fn verify_consistent_with(
+    dir: &Path,
+    tenant: &str,
+    key: &VerifyingKey,
+    saved: &SignedHead,
+) -> Result<ConsistencyReport, VerifyError> {
     if saved.tenant != tenant {
-        return Err(VerifyError::SavedHead { reason: "signed for another tenant" });
+        return Err(VerifyError::SavedHead {
+            reason: "signed for another tenant",
+        });
     }
     if !saved.verify(key) {
-        return Err(VerifyError::SavedHead { reason: "signature does not verify with the deployment key" });
+        return Err(VerifyError::SavedHead {
+            reason: "signature does not verify with the deployment key",
+        });
     }
     let mut tree = MerkleTree::new();
     let (current, local_heads) = verify_dir_with(dir, tenant, key, |hash| tree.push(*hash))?;
     if current.records < saved.size {
-        return Err(VerifyError::RolledBack { saved_size: saved.size, records: current.records });
+        return Err(VerifyError::RolledBack {
+            saved_size: saved.size,
+            records: current.records,
+        });
     }
     let inconsistent = || {
         // Records up to the last head still in the log below the saved size are proven
         // (verify_dir matched that head's root); the rewrite is after it.
-        let first_unproven = local_heads.iter().map(|h| h.size).filter(|&size| size < saved.size).max().unwrap_or(0);
-        VerifyError::Inconsistent { saved_size: saved.size, size: current.records, first_unproven }
+        let first_unproven = local_heads
+            .iter()
+            .map(|h| h.size)
+            .filter(|&size| size < saved.size)
+            .max()
+            .unwrap_or(0);
+        VerifyError::Inconsistent {
+            saved_size: saved.size,
+            size: current.records,
+            first_unproven,
+        }
     };
     // The proof a server would hand a monitor: computed from the log, checked against the
     // saved root and the current root only.
-    let path = tree.consistency_proof(saved.size, current.records).map_err(|_| inconsistent())?;
+    let path = tree
+        .consistency_proof(saved.size, current.records)
+        .map_err(|_| inconsistent())?;
     let root_to = tree.root();
     if root_to != current.root {
         return Err(inconsistent());
     }
-    let proof = ConsistencyProof { from: saved.size, to: current.records, root_from: saved.root, root_to, path };
-    if !verify_consistency(proof.from, proof.to, &proof.root_from, &proof.root_to, &proof.path) {
+    let proof = ConsistencyProof {
+        from: saved.size,
+        to: current.records,
+        root_from: saved.root,
+        root_to,
+        path,
+    };
+    if !verify_consistency(
+        proof.from,
+        proof.to,
+        &proof.root_from,
+        &proof.root_to,
+        &proof.path,
+    ) {
         return Err(inconsistent());
     }
-    Ok(ConsistencyReport { saved: saved.clone(), current, proof })
+    Ok(ConsistencyReport {
+        saved: saved.clone(),
+        current,
+        proof,
+    })
 }

@@ -5,7 +5,13 @@ use crate::hash::{Hash, node_hash};
 
 /// Whether `proof` shows that `leaf_hash` is leaf `index` of the tree of `tree_size` leaves
 /// whose root is `root` (RFC 9162 §2.1.3.2).
-pub fn verify_inclusion(leaf_hash: &Hash, index: u64, tree_size: u64, proof: &[Hash], root: &Hash) -> bool {
+pub fn verify_inclusion(
+    leaf_hash: &Hash,
+    index: u64,
+    tree_size: u64,
+    proof: &[Hash],
+    root: &Hash,
+) -> bool {
     if index >= tree_size {
         return false;
     }
@@ -39,7 +45,13 @@ pub fn verify_inclusion(leaf_hash: &Hash, index: u64, tree_size: u64, proof: &[H
 /// The RFC defines proofs for `0 < from < to`; the two edge cases are decided here without one:
 /// `from == to` holds when the roots are equal and the proof is empty, and `from == 0` (the
 /// empty tree is a prefix of every tree) holds when the proof is empty.
-pub fn verify_consistency(from: u64, to: u64, root_from: &Hash, root_to: &Hash, proof: &[Hash]) -> bool {
+pub fn verify_consistency(
+    from: u64,
+    to: u64,
+    root_from: &Hash,
+    root_to: &Hash,
+    proof: &[Hash],
+) -> bool {
     if from > to {
         return false;
     }
@@ -49,10 +61,16 @@ pub fn verify_consistency(from: u64, to: u64, root_from: &Hash, root_to: &Hash, 
     if from == 0 {
         return proof.is_empty();
     }
-    let Some((first, rest)) = proof.split_first() else { return false };
+    let Some((first, rest)) = proof.split_first() else {
+        return false;
+    };
     // Step 2: when `from` is a power of two the first subtree is the old root itself, which the
     // proof omits; prepend it.
-    let (seed, rest) = if from.is_power_of_two() { (root_from, proof) } else { (first, rest) };
+    let (seed, rest) = if from.is_power_of_two() {
+        (root_from, proof)
+    } else {
+        (first, rest)
+    };
     let mut fn_ = from - 1;
     let mut sn = to - 1;
     while fn_ & 1 == 1 {
@@ -98,7 +116,13 @@ pub struct InclusionProof {
 impl InclusionProof {
     /// Whether the proof holds (RFC 9162 §2.1.3.2).
     pub fn verify(&self) -> bool {
-        verify_inclusion(&self.leaf_hash, self.index, self.tree_size, &self.path, &self.root)
+        verify_inclusion(
+            &self.leaf_hash,
+            self.index,
+            self.tree_size,
+            &self.path,
+            &self.root,
+        )
     }
 }
 
@@ -115,7 +139,13 @@ pub struct ConsistencyProof {
 impl ConsistencyProof {
     /// Whether the proof holds (RFC 9162 §2.1.4.2).
     pub fn verify(&self) -> bool {
-        verify_consistency(self.from, self.to, &self.root_from, &self.root_to, &self.path)
+        verify_consistency(
+            self.from,
+            self.to,
+            &self.root_from,
+            &self.root_to,
+            &self.path,
+        )
     }
 }
 
@@ -133,11 +163,17 @@ mod tests {
             let root = tree.root_at(n).unwrap();
             for m in 0..n {
                 let proof = tree.inclusion_proof(m, n).unwrap();
-                assert!(verify_inclusion(&leaves[m as usize], m, n, &proof, &root), "inclusion {m} in {n}");
+                assert!(
+                    verify_inclusion(&leaves[m as usize], m, n, &proof, &root),
+                    "inclusion {m} in {n}"
+                );
                 assert!(!verify_inclusion(&leaves[m as usize], m + 1, n, &proof, &root) || n == 1);
                 let root_m = tree.root_at(m).unwrap();
                 let proof = tree.consistency_proof(m, n).unwrap();
-                assert!(verify_consistency(m, n, &root_m, &root, &proof), "consistency {m} -> {n}");
+                assert!(
+                    verify_consistency(m, n, &root_m, &root, &proof),
+                    "consistency {m} -> {n}"
+                );
                 if !proof.is_empty() {
                     let mut bad = proof.clone();
                     bad[0][0] ^= 1;

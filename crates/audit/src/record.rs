@@ -92,7 +92,11 @@ impl AuditRecord {
     /// Sets the subjects of the record: up to [`SUBJECT_REFS_MAX`] are named, more only counted.
     pub fn set_subjects(&mut self, refs: Vec<SubjectRef>) {
         self.subject_count = refs.len() as u64;
-        self.subject_refs = if refs.len() <= SUBJECT_REFS_MAX { refs } else { Vec::new() };
+        self.subject_refs = if refs.len() <= SUBJECT_REFS_MAX {
+            refs
+        } else {
+            Vec::new()
+        };
     }
 
     /// Checks every field against the charset and bounds without encoding.
@@ -104,13 +108,22 @@ impl AuditRecord {
         }
         check_string("resource", &self.resource, false)?;
         if self.subject_refs.len() > SUBJECT_REFS_MAX {
-            return Err(RecordError::new("subject_refs", "more references than SUBJECT_REFS_MAX"));
+            return Err(RecordError::new(
+                "subject_refs",
+                "more references than SUBJECT_REFS_MAX",
+            ));
         }
         if self.subject_count < self.subject_refs.len() as u64 {
-            return Err(RecordError::new("subject_count", "smaller than the number of references"));
+            return Err(RecordError::new(
+                "subject_count",
+                "smaller than the number of references",
+            ));
         }
         if self.policy_ids.len() > POLICY_IDS_MAX {
-            return Err(RecordError::new("policy_ids", "more ids than POLICY_IDS_MAX"));
+            return Err(RecordError::new(
+                "policy_ids",
+                "more ids than POLICY_IDS_MAX",
+            ));
         }
         for id in &self.policy_ids {
             check_string("policy_ids", id, false)?;
@@ -132,7 +145,11 @@ impl AuditRecord {
     /// Appends the canonical encoding to `out` (unchanged on error).
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), RecordError> {
         self.validate()?;
-        out.push(if self.statement.is_some() { RECORD_VERSION_STATEMENT } else { RECORD_VERSION });
+        out.push(if self.statement.is_some() {
+            RECORD_VERSION_STATEMENT
+        } else {
+            RECORD_VERSION
+        });
         out.extend_from_slice(&self.time_us.to_be_bytes());
         put_str(out, &self.principal);
         put_str(out, &self.action);
@@ -175,15 +192,25 @@ impl AuditRecord {
             action: ascii(view.action),
             purpose: view.purpose.map(ascii),
             resource: ascii(view.resource),
-            subject_refs: view.refs.chunks_exact(32).map(|c| c.try_into().unwrap_or([0; 32])).collect(),
+            subject_refs: view
+                .refs
+                .chunks_exact(32)
+                .map(|c| c.try_into().unwrap_or([0; 32]))
+                .collect(),
             subject_count: view.subject_count,
             decision: view.decision,
-            policy_ids: view.policy_ids[..view.policy_count].iter().map(|s| ascii(s)).collect(),
+            policy_ids: view.policy_ids[..view.policy_count]
+                .iter()
+                .map(|s| ascii(s))
+                .collect(),
             request_id: ascii(view.request_id),
             result_rows: view.result_rows,
             statement: view.statement.map(ascii),
         };
-        debug_assert!(record.validate().is_ok(), "parse checks everything validate does");
+        debug_assert!(
+            record.validate().is_ok(),
+            "parse checks everything validate does"
+        );
         Ok(record)
     }
 
@@ -230,23 +257,37 @@ impl<'a> Parsed<'a> {
         let purpose = match r.u8("purpose")? {
             0 => None,
             1 => Some(r.string("purpose", false)?),
-            _ => return Err(RecordError::new("purpose", "presence flag is neither 0 nor 1")),
+            _ => {
+                return Err(RecordError::new(
+                    "purpose",
+                    "presence flag is neither 0 nor 1",
+                ));
+            }
         };
         let resource = r.string("resource", false)?;
-        let decision =
-            Decision::from_byte(r.u8("decision")?).ok_or_else(|| RecordError::new("decision", "neither 0 nor 1"))?;
+        let decision = Decision::from_byte(r.u8("decision")?)
+            .ok_or_else(|| RecordError::new("decision", "neither 0 nor 1"))?;
         let subject_count = u64::from_be_bytes(r.array("subject_count")?);
         let ref_count = r.u8("subject_refs")? as usize;
         if ref_count > SUBJECT_REFS_MAX {
-            return Err(RecordError::new("subject_refs", "more references than SUBJECT_REFS_MAX"));
+            return Err(RecordError::new(
+                "subject_refs",
+                "more references than SUBJECT_REFS_MAX",
+            ));
         }
         if subject_count < ref_count as u64 {
-            return Err(RecordError::new("subject_count", "smaller than the number of references"));
+            return Err(RecordError::new(
+                "subject_count",
+                "smaller than the number of references",
+            ));
         }
         let refs = r.take("subject_refs", 32 * ref_count)?;
         let policy_count = r.u8("policy_ids")? as usize;
         if policy_count > POLICY_IDS_MAX {
-            return Err(RecordError::new("policy_ids", "more ids than POLICY_IDS_MAX"));
+            return Err(RecordError::new(
+                "policy_ids",
+                "more ids than POLICY_IDS_MAX",
+            ));
         }
         let mut policy_ids: [&[u8]; POLICY_IDS_MAX] = [&[]; POLICY_IDS_MAX];
         for id in &mut policy_ids[..policy_count] {
@@ -254,7 +295,11 @@ impl<'a> Parsed<'a> {
         }
         let request_id = r.string("request_id", true)?;
         let result_rows = u64::from_be_bytes(r.array("result_rows")?);
-        let statement = if version == RECORD_VERSION_STATEMENT { Some(r.statement()?) } else { None };
+        let statement = if version == RECORD_VERSION_STATEMENT {
+            Some(r.statement()?)
+        } else {
+            None
+        };
         if !r.bytes.is_empty() {
             return Err(RecordError::new("record", "trailing bytes"));
         }
@@ -306,16 +351,26 @@ fn check_statement(value: &[u8]) -> Result<(), RecordError> {
         return Err(RecordError::new("statement", "empty"));
     }
     if value.len() > STATEMENT_BYTES_MAX {
-        return Err(RecordError::new("statement", "longer than STATEMENT_BYTES_MAX"));
+        return Err(RecordError::new(
+            "statement",
+            "longer than STATEMENT_BYTES_MAX",
+        ));
     }
     if !value.iter().all(|b| is_statement_char(*b)) {
-        return Err(RecordError::new("statement", "character not printable ASCII, or a quote, backslash or backtick"));
+        return Err(RecordError::new(
+            "statement",
+            "character not printable ASCII, or a quote, backslash or backtick",
+        ));
     }
     Ok(())
 }
 
 /// Checks one free string; the error names the field, never the value (it may be personal).
-pub(crate) fn check_string(field: &'static str, value: &str, may_be_empty: bool) -> Result<(), RecordError> {
+pub(crate) fn check_string(
+    field: &'static str,
+    value: &str,
+    may_be_empty: bool,
+) -> Result<(), RecordError> {
     check_bytes(field, value.as_bytes(), may_be_empty)
 }
 
@@ -328,7 +383,10 @@ fn check_bytes(field: &'static str, value: &[u8], may_be_empty: bool) -> Result<
         return Err(RecordError::new(field, "longer than STRING_BYTES_MAX"));
     }
     if !value.iter().all(|b| is_audit_char(*b)) {
-        return Err(RecordError::new(field, "character outside [A-Za-z0-9_:/.-]"));
+        return Err(RecordError::new(
+            field,
+            "character outside [A-Za-z0-9_:/.-]",
+        ));
     }
     Ok(())
 }
@@ -379,7 +437,10 @@ impl<'a> Reader<'a> {
     fn statement(&mut self) -> Result<&'a [u8], RecordError> {
         let len = u16::from_be_bytes(self.array("statement")?) as usize;
         if len > STATEMENT_BYTES_MAX {
-            return Err(RecordError::new("statement", "longer than STATEMENT_BYTES_MAX"));
+            return Err(RecordError::new(
+                "statement",
+                "longer than STATEMENT_BYTES_MAX",
+            ));
         }
         let bytes = self.take("statement", len)?;
         check_statement(bytes)?;
@@ -418,7 +479,9 @@ mod tests {
     );
 
     fn sample_v1() -> Vec<u8> {
-        data_encoding::HEXLOWER.decode(SAMPLE_V1_HEX.as_bytes()).unwrap()
+        data_encoding::HEXLOWER
+            .decode(SAMPLE_V1_HEX.as_bytes())
+            .unwrap()
     }
 
     /// The version 2 bytes of `record` with `statement` appended raw (no check), for decoding tests.
@@ -440,25 +503,38 @@ mod tests {
         longer.push(0);
         assert!(AuditRecord::decode(&longer).is_err());
         for cut in 0..bytes.len() {
-            assert!(AuditRecord::decode(&bytes[..cut]).is_err(), "prefix of {cut} bytes decoded");
+            assert!(
+                AuditRecord::decode(&bytes[..cut]).is_err(),
+                "prefix of {cut} bytes decoded"
+            );
         }
         let mut no_purpose = record.clone();
         no_purpose.purpose = None;
-        assert_eq!(AuditRecord::decode(&no_purpose.encode().unwrap()).unwrap(), no_purpose);
+        assert_eq!(
+            AuditRecord::decode(&no_purpose.encode().unwrap()).unwrap(),
+            no_purpose
+        );
     }
 
     #[test]
     fn version_1_bytes_of_an_old_record_decode_unchanged() {
         let old = sample_v1();
         assert_eq!(AuditRecord::decode(&old).unwrap(), sample());
-        assert_eq!(sample().encode().unwrap(), old, "a record without a statement still encodes as version 1");
+        assert_eq!(
+            sample().encode().unwrap(),
+            old,
+            "a record without a statement still encodes as version 1"
+        );
         assert!(AuditRecord::check_leaf(&old).is_ok());
     }
 
     #[test]
     fn a_statement_makes_version_2_the_version_1_layout_then_the_statement() {
         let statement = "SELECT subject, count(*) FROM events WHERE kind = ? AND at > ? GROUP BY subject LIMIT ?";
-        let record = AuditRecord { statement: Some(statement.into()), ..sample() };
+        let record = AuditRecord {
+            statement: Some(statement.into()),
+            ..sample()
+        };
         let bytes = record.encode().unwrap();
         let mut expected = sample_v1();
         expected[0] = 2;
@@ -467,7 +543,10 @@ mod tests {
         assert_eq!(bytes, expected);
         assert_eq!(AuditRecord::decode(&bytes).unwrap(), record);
         for cut in 0..bytes.len() {
-            assert!(AuditRecord::decode(&bytes[..cut]).is_err(), "prefix of {cut} bytes decoded");
+            assert!(
+                AuditRecord::decode(&bytes[..cut]).is_err(),
+                "prefix of {cut} bytes decoded"
+            );
         }
     }
 
@@ -477,15 +556,33 @@ mod tests {
         // Version 1 never has a statement: the bytes are trailing.
         let mut v1_with_statement = v1.clone();
         v1_with_statement.extend_from_slice(&[0, 1, b'x']);
-        assert_eq!(AuditRecord::decode(&v1_with_statement).unwrap_err().field, "record");
+        assert_eq!(
+            AuditRecord::decode(&v1_with_statement).unwrap_err().field,
+            "record"
+        );
         // Version 2 always has one, and it is not empty.
         let mut v2_without = v1.clone();
         v2_without[0] = RECORD_VERSION_STATEMENT;
-        assert_eq!(AuditRecord::decode(&v2_without).unwrap_err().field, "statement");
+        assert_eq!(
+            AuditRecord::decode(&v2_without).unwrap_err().field,
+            "statement"
+        );
         let empty = v2_with_raw_statement(&sample(), b"");
         assert_eq!(AuditRecord::decode(&empty).unwrap_err().field, "statement");
-        assert_eq!(AuditRecord::check_leaf(&empty).unwrap_err().field, "statement");
-        assert_eq!(AuditRecord { statement: Some(String::new()), ..sample() }.encode().unwrap_err().field, "statement");
+        assert_eq!(
+            AuditRecord::check_leaf(&empty).unwrap_err().field,
+            "statement"
+        );
+        assert_eq!(
+            AuditRecord {
+                statement: Some(String::new()),
+                ..sample()
+            }
+            .encode()
+            .unwrap_err()
+            .field,
+            "statement"
+        );
         // A length beyond the bound is refused before the bytes are read.
         let mut long = v2_with_raw_statement(&sample(), b"x");
         let at = long.len() - 3;
@@ -511,26 +608,43 @@ mod tests {
             "SELECT alice",
         ];
         for (i, statement) in refused.iter().enumerate() {
-            let statement =
-                if i == refused.len() - 1 { format!("{statement} {}", "x".repeat(STATEMENT_BYTES_MAX)) } else { statement.to_string() };
-            let record = AuditRecord { statement: Some(statement.clone()), ..sample() };
+            let statement = if i == refused.len() - 1 {
+                format!("{statement} {}", "x".repeat(STATEMENT_BYTES_MAX))
+            } else {
+                statement.to_string()
+            };
+            let record = AuditRecord {
+                statement: Some(statement.clone()),
+                ..sample()
+            };
             let error = record.encode().unwrap_err();
             assert_eq!(error.field, "statement", "{statement:?}");
             assert!(!error.to_string().contains("alice"), "{error}");
             // A tampered file cannot smuggle one in either.
-            let error = AuditRecord::decode(&v2_with_raw_statement(&sample(), statement.as_bytes())).unwrap_err();
+            let error =
+                AuditRecord::decode(&v2_with_raw_statement(&sample(), statement.as_bytes()))
+                    .unwrap_err();
             assert_eq!(error.field, "statement", "{statement:?}");
             assert!(!error.to_string().contains("alice"), "{error}");
         }
-        let accepted = "SELECT \"subject\", sum(x) / 2 FROM events WHERE a <> ? AND b IN (?, ?) OR c ~ ?;";
-        let record = AuditRecord { statement: Some(accepted.into()), ..sample() };
-        assert_eq!(AuditRecord::decode(&record.encode().unwrap()).unwrap(), record);
+        let accepted =
+            "SELECT \"subject\", sum(x) / 2 FROM events WHERE a <> ? AND b IN (?, ?) OR c ~ ?;";
+        let record = AuditRecord {
+            statement: Some(accepted.into()),
+            ..sample()
+        };
+        assert_eq!(
+            AuditRecord::decode(&record.encode().unwrap()).unwrap(),
+            record
+        );
     }
 
     #[test]
     fn the_statement_charset_is_printable_ascii_without_quotes_and_backslash() {
         let allowed: Vec<u8> = (0..=255u8).filter(|b| is_statement_char(*b)).collect();
-        let expected: Vec<u8> = (0x20..=0x7Eu8).filter(|b| !matches!(b, b'\'' | b'\\' | b'`')).collect();
+        let expected: Vec<u8> = (0x20..=0x7Eu8)
+            .filter(|b| !matches!(b, b'\'' | b'\\' | b'`'))
+            .collect();
         assert_eq!(allowed, expected);
         assert_eq!(allowed.len(), 95 - 3);
     }
@@ -539,12 +653,18 @@ mod tests {
     fn free_text_and_personal_looking_values_are_refused_without_echoing_them() {
         type Change = fn(&mut AuditRecord);
         let cases: [(&str, Change); 6] = [
-            ("resource", |r| r.resource = "tenant/acme/alice@example.com".into()),
-            ("principal", |r| r.principal = "user:alice@example.com".into()),
+            ("resource", |r| {
+                r.resource = "tenant/acme/alice@example.com".into()
+            }),
+            ("principal", |r| {
+                r.principal = "user:alice@example.com".into()
+            }),
             ("action", |r| r.action = "read events".into()),
             ("purpose", |r| r.purpose = Some("Ärztin".into())),
             ("policy_ids", |r| r.policy_ids.push("p;drop".into())),
-            ("request_id", |r| r.request_id = "x".repeat(STRING_BYTES_MAX + 1)),
+            ("request_id", |r| {
+                r.request_id = "x".repeat(STRING_BYTES_MAX + 1)
+            }),
         ];
         for (field, change) in cases {
             let mut record = sample();

@@ -39,7 +39,10 @@ enum Repair {
     /// (Re)create the file holding only its magic.
     Create,
     /// Cut a torn tail at this length.
-    Cut { len: u64, bytes: u64 },
+    Cut {
+        len: u64,
+        bytes: u64,
+    },
 }
 
 /// Recovers (creating if needed) the log in `dir` for `tenant`.
@@ -54,11 +57,25 @@ pub(crate) fn recover(dir: &Path, tenant: &str) -> Result<Recovered, AuditError>
         return Err(AuditError::TenantMismatch);
     }
     if let Some(pair) = heads.windows(2).position(|w| w[1].size < w[0].size) {
-        return Err(corrupted(&heads_path, 0, None, format!("signed head #{} has a smaller size than the one before", pair + 1)));
+        return Err(corrupted(
+            &heads_path,
+            0,
+            None,
+            format!(
+                "signed head #{} has a smaller size than the one before",
+                pair + 1
+            ),
+        ));
     }
     let records = check_records(&records_path, &heads, tolerate_torn)?;
     if !tolerate_torn && !heads_exists && records.tree.size() > 0 {
-        return Err(corrupted(&heads_path, 0, None, "heads file missing next to a records file, and no open marker says the writer crashed".into()));
+        return Err(corrupted(
+            &heads_path,
+            0,
+            None,
+            "heads file missing next to a records file, and no open marker says the writer crashed"
+                .into(),
+        ));
     }
     let signed = heads.last().map_or(0, |h| h.size);
     if state.requires_every_record_signed() && signed < records.tree.size() {
@@ -76,7 +93,13 @@ pub(crate) fn recover(dir: &Path, tenant: &str) -> Result<Recovered, AuditError>
     // is recognized as one.
     marker::mark_open(dir, state)?;
     repair(dir, &heads_path, &HEADS_MAGIC, heads_repair, "audit heads")?;
-    repair(dir, &records_path, &RECORDS_MAGIC, records.repair, "audit records")?;
+    repair(
+        dir,
+        &records_path,
+        &RECORDS_MAGIC,
+        records.repair,
+        "audit records",
+    )?;
     tracing::info!(dir = %dir.display(), records = records.tree.size(), heads = heads.len(), previous_shutdown = %state, "opened audit log");
     Ok(Recovered {
         tree: records.tree,
@@ -88,7 +111,13 @@ pub(crate) fn recover(dir: &Path, tenant: &str) -> Result<Recovered, AuditError>
     })
 }
 
-fn repair(dir: &Path, path: &Path, magic: &[u8], repair: Repair, what: &str) -> Result<(), AuditError> {
+fn repair(
+    dir: &Path,
+    path: &Path,
+    magic: &[u8],
+    repair: Repair,
+    what: &str,
+) -> Result<(), AuditError> {
     match repair {
         Repair::None => Ok(()),
         Repair::Create => files::create_with_magic(dir, path, magic),
@@ -100,19 +129,42 @@ fn repair(dir: &Path, path: &Path, magic: &[u8], repair: Repair, what: &str) -> 
 }
 
 /// The heads, whether the file exists, and what to repair.
-fn check_heads(path: &Path, tolerate_torn: bool) -> Result<(Vec<SignedHead>, bool, Repair), AuditError> {
+fn check_heads(
+    path: &Path,
+    tolerate_torn: bool,
+) -> Result<(Vec<SignedHead>, bool, Repair), AuditError> {
     let file = match read_heads(path, tolerate_torn) {
         Ok(file) => file,
-        Err(HeadsStop::Io(source)) => return Err(AuditError::Io { op: "read", path: path.to_path_buf(), source }),
-        Err(HeadsStop::NotAuditFile) => return Err(corrupted(path, 0, None, "not a heads file".into())),
-        Err(HeadsStop::Bad { head, offset, reason }) => {
-            return Err(corrupted(path, offset, None, format!("signed head #{head}: {reason}")));
+        Err(HeadsStop::Io(source)) => {
+            return Err(AuditError::Io {
+                op: "read",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+        Err(HeadsStop::NotAuditFile) => {
+            return Err(corrupted(path, 0, None, "not a heads file".into()));
+        }
+        Err(HeadsStop::Bad {
+            head,
+            offset,
+            reason,
+        }) => {
+            return Err(corrupted(
+                path,
+                offset,
+                None,
+                format!("signed head #{head}: {reason}"),
+            ));
         }
     };
     let repair = if file.valid_len == 0 {
         Repair::Create
     } else if file.torn_bytes > 0 {
-        Repair::Cut { len: file.valid_len, bytes: file.torn_bytes }
+        Repair::Cut {
+            len: file.valid_len,
+            bytes: file.torn_bytes,
+        }
     } else {
         Repair::None
     };
@@ -127,15 +179,29 @@ struct CheckedRecords {
     unsigned_offset: u64,
 }
 
-fn check_records(path: &Path, heads: &[SignedHead], tolerate_torn: bool) -> Result<CheckedRecords, AuditError> {
+fn check_records(
+    path: &Path,
+    heads: &[SignedHead],
+    tolerate_torn: bool,
+) -> Result<CheckedRecords, AuditError> {
     let (opened, exists) = match Scanner::open(path, false) {
         Ok(opened) => (opened, true),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => (Opened::NoHeader { len: 0 }, false),
-        Err(source) => return Err(AuditError::Io { op: "open", path: path.to_path_buf(), source }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            (Opened::NoHeader { len: 0 }, false)
+        }
+        Err(source) => {
+            return Err(AuditError::Io {
+                op: "open",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
     };
     let mut scanner = match opened {
         Opened::Scanner(scanner) => scanner,
-        Opened::NotAuditFile => return Err(corrupted(path, 0, None, "not an audit records file".into())),
+        Opened::NotAuditFile => {
+            return Err(corrupted(path, 0, None, "not an audit records file".into()));
+        }
         Opened::NoHeader { len } => {
             check_heads_reached(path, heads, 0)?;
             if exists && !tolerate_torn {
@@ -144,7 +210,11 @@ fn check_records(path: &Path, heads: &[SignedHead], tolerate_torn: bool) -> Resu
             if len > 0 {
                 tracing::warn!(file = %path.display(), "recreating audit records file torn before its header");
             }
-            return Ok(CheckedRecords { tree: MerkleTree::new(), repair: Repair::Create, unsigned_offset: 0 });
+            return Ok(CheckedRecords {
+                tree: MerkleTree::new(),
+                repair: Repair::Create,
+                unsigned_offset: 0,
+            });
         }
     };
     let signed = heads.last().map_or(0, |h| h.size);
@@ -157,20 +227,46 @@ fn check_records(path: &Path, heads: &[SignedHead], tolerate_torn: bool) -> Resu
         match scanner.next_frame() {
             Ok(Some(frame)) => tree.push(frame.leaf_hash),
             Ok(None) => break,
-            Err(ScanStop::Torn { index, offset, complete }) => {
+            Err(ScanStop::Torn {
+                index,
+                offset,
+                complete,
+            }) => {
                 if !tolerate_torn {
                     // Name the first record a head lacks when one covers it; else the bad frame.
                     check_heads_reached(path, heads, tree.size())?;
-                    let what = if complete { "checksum mismatch in the final frame" } else { "final frame cut short" };
-                    return Err(corrupted(path, offset, Some(index), format!("{what}, and no open marker says the writer crashed")));
+                    let what = if complete {
+                        "checksum mismatch in the final frame"
+                    } else {
+                        "final frame cut short"
+                    };
+                    return Err(corrupted(
+                        path,
+                        offset,
+                        Some(index),
+                        format!("{what}, and no open marker says the writer crashed"),
+                    ));
                 }
-                repair = Repair::Cut { len: offset, bytes: scanner.file_len() - offset };
+                repair = Repair::Cut {
+                    len: offset,
+                    bytes: scanner.file_len() - offset,
+                };
                 break;
             }
-            Err(ScanStop::Bad { index, offset, tamper }) => {
+            Err(ScanStop::Bad {
+                index,
+                offset,
+                tamper,
+            }) => {
                 return Err(corrupted(path, offset, Some(index), tamper.to_string()));
             }
-            Err(ScanStop::Io(source)) => return Err(AuditError::Io { op: "read", path: path.to_path_buf(), source }),
+            Err(ScanStop::Io(source)) => {
+                return Err(AuditError::Io {
+                    op: "read",
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
         }
         check_heads_at(path, heads, &mut next_head, &tree)?;
         if tree.size() == signed {
@@ -178,11 +274,20 @@ fn check_records(path: &Path, heads: &[SignedHead], tolerate_torn: bool) -> Resu
         }
     }
     check_heads_reached(path, heads, tree.size())?;
-    Ok(CheckedRecords { tree, repair, unsigned_offset })
+    Ok(CheckedRecords {
+        tree,
+        repair,
+        unsigned_offset,
+    })
 }
 
 /// Checks every head whose size is the tree's current size against its root.
-fn check_heads_at(path: &Path, heads: &[SignedHead], next: &mut usize, tree: &MerkleTree) -> Result<(), AuditError> {
+fn check_heads_at(
+    path: &Path,
+    heads: &[SignedHead],
+    next: &mut usize,
+    tree: &MerkleTree,
+) -> Result<(), AuditError> {
     while let Some(head) = heads.get(*next).filter(|h| h.size == tree.size()) {
         let root: Hash = tree.root();
         if head.root != root {
@@ -190,7 +295,11 @@ fn check_heads_at(path: &Path, heads: &[SignedHead], next: &mut usize, tree: &Me
                 path,
                 0,
                 Some(tree.size()),
-                format!("records do not match signed head #{next} (size {}, root {})", head.size, to_hex(&head.root)),
+                format!(
+                    "records do not match signed head #{next} (size {}, root {})",
+                    head.size,
+                    to_hex(&head.root)
+                ),
             ));
         }
         *next += 1;
@@ -205,12 +314,20 @@ fn check_heads_reached(path: &Path, heads: &[SignedHead], records: u64) -> Resul
             path,
             0,
             Some(records),
-            format!("records end after {records} but a signed head covers {}", head.size),
+            format!(
+                "records end after {records} but a signed head covers {}",
+                head.size
+            ),
         )),
         _ => Ok(()),
     }
 }
 
 fn corrupted(path: &Path, offset: u64, index: Option<u64>, reason: String) -> AuditError {
-    AuditError::Corrupted { file: path.to_path_buf(), offset, index, reason }
+    AuditError::Corrupted {
+        file: path.to_path_buf(),
+        offset,
+        index,
+        reason,
+    }
 }

@@ -20,8 +20,8 @@ use std::path::Path;
 
 use crate::error::Tamper;
 use crate::frame::{
-    FILE_HEADER_BYTES, FRAME_PREFIX_BYTES, LINK_BYTES, RECORD_BODY_BYTES_MAX, RECORD_BODY_BYTES_MIN,
-    RECORD_BODY_HEADER_BYTES, RECORDS_MAGIC, link, parse_prefix,
+    FILE_HEADER_BYTES, FRAME_PREFIX_BYTES, LINK_BYTES, RECORD_BODY_BYTES_MAX,
+    RECORD_BODY_BYTES_MIN, RECORD_BODY_HEADER_BYTES, RECORDS_MAGIC, link, parse_prefix,
 };
 use crate::hash::{Hash, leaf_hash};
 use crate::limits::{SCAN_BUFFER_BYTES, TORN_TAIL_BYTES_MAX};
@@ -41,9 +41,17 @@ pub(crate) enum ScanStop {
     /// The file ends inside a frame, or in zeros (a crash mid-write). `complete` is set when the
     /// last frame fits in the file but its CRC fails: a torn write to recovery, a flipped byte to
     /// the verifier. Either is damage unless the log is marked open (see `marker.rs`).
-    Torn { index: u64, offset: u64, complete: bool },
+    Torn {
+        index: u64,
+        offset: u64,
+        complete: bool,
+    },
     /// A damaged or misplaced record with good frames (or other bytes) after it.
-    Bad { index: u64, offset: u64, tamper: Tamper },
+    Bad {
+        index: u64,
+        offset: u64,
+        tamper: Tamper,
+    },
     Io(io::Error),
 }
 
@@ -66,7 +74,9 @@ pub(crate) struct Scanner {
 pub(crate) enum Opened {
     Scanner(Box<Scanner>),
     /// The file is shorter than its header: created by a crash before the header was durable.
-    NoHeader { len: u64 },
+    NoHeader {
+        len: u64,
+    },
     /// The first bytes are not the records magic.
     NotAuditFile,
 }
@@ -113,21 +123,30 @@ impl Scanner {
             return Ok(None);
         }
         if remaining < FRAME_PREFIX_BYTES as u64 {
-            return Err(ScanStop::Torn { index: self.index, offset: self.offset, complete: false });
+            return Err(ScanStop::Torn {
+                index: self.index,
+                offset: self.offset,
+                complete: false,
+            });
         }
         let mut prefix = [0u8; FRAME_PREFIX_BYTES];
         self.reader.read_exact(&mut prefix).map_err(ScanStop::Io)?;
         let (len, crc) = parse_prefix(&prefix);
         if !(RECORD_BODY_BYTES_MIN..=RECORD_BODY_BYTES_MAX).contains(&len) {
             // Zeros are what a crash leaves when the file grew before its data reached the disk.
-            return Err(self.bad_or_torn(prefix == [0; FRAME_PREFIX_BYTES], self.offset + FRAME_PREFIX_BYTES as u64));
+            return Err(self.bad_or_torn(
+                prefix == [0; FRAME_PREFIX_BYTES],
+                self.offset + FRAME_PREFIX_BYTES as u64,
+            ));
         }
         let frame_end = self.offset + (FRAME_PREFIX_BYTES + len) as u64;
         if frame_end > self.file_len {
             return Err(self.bad_or_torn(true, self.offset + FRAME_PREFIX_BYTES as u64));
         }
         self.body.resize(len, 0);
-        self.reader.read_exact(&mut self.body).map_err(ScanStop::Io)?;
+        self.reader
+            .read_exact(&mut self.body)
+            .map_err(ScanStop::Io)?;
         if crc32c::crc32c(&self.body) != crc {
             return Err(self.bad_or_torn(false, frame_end));
         }
@@ -146,7 +165,11 @@ impl Scanner {
         self.previous_offset = self.offset;
         self.offset = frame_end;
         self.index += 1;
-        Ok(Some(Scanned { index, leaf: &self.body[RECORD_BODY_HEADER_BYTES..], leaf_hash: hash }))
+        Ok(Some(Scanned {
+            index,
+            leaf: &self.body[RECORD_BODY_HEADER_BYTES..],
+            leaf_hash: hash,
+        }))
     }
 
     /// Classifies an intact frame that is not the record expected at this position.
@@ -154,7 +177,11 @@ impl Scanner {
         let p = self.index;
         let frame_link = &self.body[8..8 + LINK_BYTES];
         // The genuine record p - 1 found at p, after a different frame: that frame was inserted.
-        if p >= 1 && claimed == p - 1 && frame_link == link(p - 1, &self.previous[1]) && hash != self.previous[0] {
+        if p >= 1
+            && claimed == p - 1
+            && frame_link == link(p - 1, &self.previous[1])
+            && hash != self.previous[0]
+        {
             return self.bad(p - 1, self.previous_offset, Tamper::Inserted);
         }
         let tamper = match claimed.cmp(&p) {
@@ -166,7 +193,11 @@ impl Scanner {
     }
 
     fn bad(&self, index: u64, offset: u64, tamper: Tamper) -> ScanStop {
-        ScanStop::Bad { index, offset, tamper }
+        ScanStop::Bad {
+            index,
+            offset,
+            tamper,
+        }
     }
 
     /// A bad frame is a torn tail when no valid frame follows it (a crash cuts only the end of
@@ -176,7 +207,11 @@ impl Scanner {
     fn bad_or_torn(&mut self, incomplete: bool, position: u64) -> ScanStop {
         match self.valid_frame_follows(position) {
             Ok(true) => self.bad(self.index, self.offset, Tamper::Checksum),
-            Ok(false) => ScanStop::Torn { index: self.index, offset: self.offset, complete: !incomplete },
+            Ok(false) => ScanStop::Torn {
+                index: self.index,
+                offset: self.offset,
+                complete: !incomplete,
+            },
             Err(error) => ScanStop::Io(error),
         }
     }
@@ -193,17 +228,31 @@ impl Scanner {
         }
         let mut rest = Vec::new();
         (&mut self.reader).take(rest_len).read_to_end(&mut rest)?;
-        let max_index = self.index + 1 + (rest.len() / (FRAME_PREFIX_BYTES + RECORD_BODY_BYTES_MIN)) as u64;
-        for start in 0..rest.len().saturating_sub(FRAME_PREFIX_BYTES + RECORD_BODY_HEADER_BYTES) {
-            let prefix: [u8; FRAME_PREFIX_BYTES] =
-                rest[start..start + FRAME_PREFIX_BYTES].try_into().unwrap_or_default();
+        let max_index =
+            self.index + 1 + (rest.len() / (FRAME_PREFIX_BYTES + RECORD_BODY_BYTES_MIN)) as u64;
+        for start in 0..rest
+            .len()
+            .saturating_sub(FRAME_PREFIX_BYTES + RECORD_BODY_HEADER_BYTES)
+        {
+            let prefix: [u8; FRAME_PREFIX_BYTES] = rest[start..start + FRAME_PREFIX_BYTES]
+                .try_into()
+                .unwrap_or_default();
             let (len, crc) = parse_prefix(&prefix);
             let body_start = start + FRAME_PREFIX_BYTES;
-            if !(RECORD_BODY_BYTES_MIN..=RECORD_BODY_BYTES_MAX).contains(&len) || body_start + len > rest.len() {
+            if !(RECORD_BODY_BYTES_MIN..=RECORD_BODY_BYTES_MAX).contains(&len)
+                || body_start + len > rest.len()
+            {
                 continue;
             }
-            let claimed = u64::from_be_bytes(rest[body_start..body_start + 8].try_into().unwrap_or_default());
-            if claimed > self.index && claimed <= max_index && crc32c::crc32c(&rest[body_start..body_start + len]) == crc {
+            let claimed = u64::from_be_bytes(
+                rest[body_start..body_start + 8]
+                    .try_into()
+                    .unwrap_or_default(),
+            );
+            if claimed > self.index
+                && claimed <= max_index
+                && crc32c::crc32c(&rest[body_start..body_start + len]) == crc
+            {
                 return Ok(true);
             }
         }

@@ -57,7 +57,10 @@ impl MerkleTree {
 
     /// The leaf hash at `index`.
     pub fn leaf(&self, index: u64) -> Option<Hash> {
-        usize::try_from(index).ok().and_then(|i| self.leaves.get(i)).copied()
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.leaves.get(i))
+            .copied()
     }
 
     /// The root of the whole tree (O(log n), from the frontier).
@@ -100,7 +103,10 @@ impl MerkleTree {
 
     fn check_size(&self, size: u64) -> Result<(), ProofError> {
         if size > self.size() {
-            return Err(ProofError::SizeOutOfRange { size, tree_size: self.size() });
+            return Err(ProofError::SizeOutOfRange {
+                size,
+                tree_size: self.size(),
+            });
         }
         Ok(())
     }
@@ -146,7 +152,10 @@ impl MerkleTree {
             _ if n.is_power_of_two() => self.perfect(start, n.trailing_zeros()),
             _ => {
                 let k = split_point(n);
-                node_hash(&self.perfect(start, k.trailing_zeros()), &self.mth(start + k, n - k))
+                node_hash(
+                    &self.perfect(start, k.trailing_zeros()),
+                    &self.mth(start + k, n - k),
+                )
             }
         }
     }
@@ -158,12 +167,18 @@ impl MerkleTree {
             return self.leaves[start as usize];
         }
         if level >= CACHE_LEVEL_MIN
-            && let Some(hash) = self.levels.get(level as usize).and_then(|l| l.get((start >> level) as usize))
+            && let Some(hash) = self
+                .levels
+                .get(level as usize)
+                .and_then(|l| l.get((start >> level) as usize))
         {
             return *hash;
         }
         let half = 1 << (level - 1);
-        node_hash(&self.perfect(start, level - 1), &self.perfect(start + half, level - 1))
+        node_hash(
+            &self.perfect(start, level - 1),
+            &self.perfect(start + half, level - 1),
+        )
     }
 }
 
@@ -188,10 +203,17 @@ mod tests {
         let leaves: Vec<Hash> = (0u32..130).map(|i| leaf_hash(&i.to_be_bytes())).collect();
         let tree = MerkleTree::from_leaves(leaves.iter().copied());
         for size in 0..=leaves.len() {
-            assert_eq!(tree.root_at(size as u64).unwrap(), reference_mth(&leaves[..size]), "size {size}");
+            assert_eq!(
+                tree.root_at(size as u64).unwrap(),
+                reference_mth(&leaves[..size]),
+                "size {size}"
+            );
         }
         assert_eq!(tree.root(), reference_mth(&leaves));
-        assert!(matches!(tree.root_at(131), Err(ProofError::SizeOutOfRange { .. })));
+        assert!(matches!(
+            tree.root_at(131),
+            Err(ProofError::SizeOutOfRange { .. })
+        ));
     }
 
     /// The worked example of RFC 6962 §2.1.3 (7 leaves d0..d6), with its node names.

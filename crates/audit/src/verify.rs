@@ -68,10 +68,14 @@ impl VerifyReport {
             ShutdownState::Closed => {}
         }
         if let Some(head) = self.torn_head_at {
-            out.push(format!("signed head #{head} is a damaged final frame, taken for a torn write and ignored"));
+            out.push(format!(
+                "signed head #{head} is a damaged final frame, taken for a torn write and ignored"
+            ));
         }
         if let Some(index) = self.torn_tail_at {
-            out.push(format!("record {index} is a damaged final frame, taken for a torn write and ignored"));
+            out.push(format!(
+                "record {index} is a damaged final frame, taken for a torn write and ignored"
+            ));
         }
         if self.records > self.signed_size {
             out.push(format!(
@@ -84,7 +88,11 @@ impl VerifyReport {
 }
 
 /// Verifies the audit log in `dir` for `tenant` against the deployment's public key.
-pub fn verify_dir(dir: &Path, tenant: &str, key: &VerifyingKey) -> Result<VerifyReport, VerifyError> {
+pub fn verify_dir(
+    dir: &Path,
+    tenant: &str,
+    key: &VerifyingKey,
+) -> Result<VerifyReport, VerifyError> {
     verify_dir_with(dir, tenant, key, |_| ()).map(|(report, _)| report)
 }
 
@@ -103,7 +111,11 @@ pub(crate) fn verify_dir_with(
     let path = dir.join(RECORDS_FILE);
     let opened = Scanner::open(&path, true).map_err(verify_io("open", &path))?;
     let mut frontier = Frontier::new();
-    let mut checker = HeadChecker { heads, next: 0, proven: 0 };
+    let mut checker = HeadChecker {
+        heads,
+        next: 0,
+        proven: 0,
+    };
     checker.at(&frontier)?;
     let mut torn_tail_at = None;
     let mut incomplete = None;
@@ -115,9 +127,17 @@ pub(crate) fn verify_dir_with(
                     frontier.push(frame.leaf_hash);
                 }
                 Ok(None) => break,
-                Err(ScanStop::Torn { index, offset, complete }) => {
+                Err(ScanStop::Torn {
+                    index,
+                    offset,
+                    complete,
+                }) => {
                     if complete {
-                        return Err(VerifyError::BadRecord { index, offset, tamper: Tamper::Checksum });
+                        return Err(VerifyError::BadRecord {
+                            index,
+                            offset,
+                            tamper: Tamper::Checksum,
+                        });
                     }
                     if !tolerate_torn {
                         incomplete = Some((index, offset));
@@ -125,16 +145,38 @@ pub(crate) fn verify_dir_with(
                     torn_tail_at = Some(index);
                     break;
                 }
-                Err(ScanStop::Bad { index, offset, tamper }) => return Err(VerifyError::BadRecord { index, offset, tamper }),
-                Err(ScanStop::Io(source)) => return Err(VerifyError::Io { op: "read", path: PathBuf::from(&path), source }),
+                Err(ScanStop::Bad {
+                    index,
+                    offset,
+                    tamper,
+                }) => {
+                    return Err(VerifyError::BadRecord {
+                        index,
+                        offset,
+                        tamper,
+                    });
+                }
+                Err(ScanStop::Io(source)) => {
+                    return Err(VerifyError::Io {
+                        op: "read",
+                        path: PathBuf::from(&path),
+                        source,
+                    });
+                }
             }
             if let Err(mismatch) = checker.at(&frontier) {
                 // A record inserted just before a head's size is only recognized by the frame
                 // after it, which names it more precisely than the head can.
                 return Err(match scanner.next_frame() {
-                    Err(ScanStop::Bad { index, offset, tamper: Tamper::Inserted }) if index + 1 == frontier.size() => {
-                        VerifyError::BadRecord { index, offset, tamper: Tamper::Inserted }
-                    }
+                    Err(ScanStop::Bad {
+                        index,
+                        offset,
+                        tamper: Tamper::Inserted,
+                    }) if index + 1 == frontier.size() => VerifyError::BadRecord {
+                        index,
+                        offset,
+                        tamper: Tamper::Inserted,
+                    },
                     _ => mismatch,
                 });
             }
@@ -147,14 +189,24 @@ pub(crate) fn verify_dir_with(
     // A head covering records the file lacks names the first missing one best.
     checker.finish(frontier.size())?;
     if let Some((index, offset)) = incomplete {
-        return Err(VerifyError::BadRecord { index, offset, tamper: Tamper::Incomplete });
+        return Err(VerifyError::BadRecord {
+            index,
+            offset,
+            tamper: Tamper::Incomplete,
+        });
     }
     if !tolerate_torn && !heads_file.exists && frontier.size() > 0 {
-        return Err(VerifyError::BadHead { head: 0, reason: "heads file missing, and no open marker says the writer crashed" });
+        return Err(VerifyError::BadHead {
+            head: 0,
+            reason: "heads file missing, and no open marker says the writer crashed",
+        });
     }
     let signed_size = heads.last().map_or(0, |h| h.size);
     if shutdown.requires_every_record_signed() && signed_size < frontier.size() {
-        return Err(VerifyError::UnsignedTail { signed_size, records: frontier.size() });
+        return Err(VerifyError::UnsignedTail {
+            signed_size,
+            records: frontier.size(),
+        });
     }
     let report = VerifyReport {
         records: frontier.size(),
@@ -178,26 +230,56 @@ pub(crate) struct LoadedHeads {
 
 /// Reads `heads.log` and checks each head's tenant, signature and order. A damaged final head
 /// is a torn write (ignored, as recovery would cut it) only with `tolerate_torn`.
-pub(crate) fn load_heads(path: &Path, tenant: &str, key: &VerifyingKey, tolerate_torn: bool) -> Result<LoadedHeads, VerifyError> {
+pub(crate) fn load_heads(
+    path: &Path,
+    tenant: &str,
+    key: &VerifyingKey,
+    tolerate_torn: bool,
+) -> Result<LoadedHeads, VerifyError> {
     let file = match read_heads(path, tolerate_torn) {
         Ok(file) => file,
-        Err(HeadsStop::Io(source)) => return Err(VerifyError::Io { op: "read", path: path.to_path_buf(), source }),
-        Err(HeadsStop::NotAuditFile) => return Err(VerifyError::NotAuditFile { path: path.to_path_buf() }),
-        Err(HeadsStop::Bad { head, reason, .. }) => return Err(VerifyError::BadHead { head, reason }),
+        Err(HeadsStop::Io(source)) => {
+            return Err(VerifyError::Io {
+                op: "read",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+        Err(HeadsStop::NotAuditFile) => {
+            return Err(VerifyError::NotAuditFile {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(HeadsStop::Bad { head, reason, .. }) => {
+            return Err(VerifyError::BadHead { head, reason });
+        }
     };
     for (i, head) in file.heads.iter().enumerate() {
         if head.tenant != tenant {
-            return Err(VerifyError::BadHead { head: i, reason: "signed for another tenant" });
+            return Err(VerifyError::BadHead {
+                head: i,
+                reason: "signed for another tenant",
+            });
         }
         if !head.verify(key) {
-            return Err(VerifyError::BadHead { head: i, reason: "signature does not verify with the deployment key" });
+            return Err(VerifyError::BadHead {
+                head: i,
+                reason: "signature does not verify with the deployment key",
+            });
         }
         if i > 0 && head.size < file.heads[i - 1].size {
-            return Err(VerifyError::BadHead { head: i, reason: "size smaller than the head before it" });
+            return Err(VerifyError::BadHead {
+                head: i,
+                reason: "size smaller than the head before it",
+            });
         }
     }
     let torn_head_at = (file.torn_bytes > 0 && file.valid_len > 0).then_some(file.heads.len());
-    Ok(LoadedHeads { heads: file.heads, exists: file.exists, torn_head_at })
+    Ok(LoadedHeads {
+        heads: file.heads,
+        exists: file.exists,
+        torn_head_at,
+    })
 }
 
 /// Walks the heads in size order as the records are replayed.
@@ -211,13 +293,25 @@ struct HeadChecker<'a> {
 impl HeadChecker<'_> {
     /// Checks every head for the frontier's current size.
     fn at(&mut self, frontier: &Frontier) -> Result<(), VerifyError> {
-        if self.heads.get(self.next).is_none_or(|h| h.size != frontier.size()) {
+        if self
+            .heads
+            .get(self.next)
+            .is_none_or(|h| h.size != frontier.size())
+        {
             return Ok(());
         }
         let root = frontier.root();
-        while let Some(head) = self.heads.get(self.next).filter(|h| h.size == frontier.size()) {
+        while let Some(head) = self
+            .heads
+            .get(self.next)
+            .filter(|h| h.size == frontier.size())
+        {
             if head.root != root {
-                return Err(VerifyError::RootMismatch { head: self.next, size: head.size, first_unproven: self.proven });
+                return Err(VerifyError::RootMismatch {
+                    head: self.next,
+                    size: head.size,
+                    first_unproven: self.proven,
+                });
             }
             self.proven = head.size;
             self.next += 1;
@@ -228,7 +322,11 @@ impl HeadChecker<'_> {
     /// Fails if a head covers more records than were read.
     fn finish(&self, records: u64) -> Result<(), VerifyError> {
         match self.heads.get(self.next) {
-            Some(head) => Err(VerifyError::Truncated { head: self.next, size: head.size, records }),
+            Some(head) => Err(VerifyError::Truncated {
+                head: self.next,
+                size: head.size,
+                records,
+            }),
             None => Ok(()),
         }
     }

@@ -5,8 +5,8 @@
 mod support;
 
 use steward_audit::{
-    AuditConfig, AuditError, AuditLog, AuditRecord, Decision, SubjectRef, export, subject_ref, subject_ref_key,
-    verify_dir,
+    AuditConfig, AuditError, AuditLog, AuditRecord, Decision, SubjectRef, export, subject_ref,
+    subject_ref_key, verify_dir,
 };
 use steward_crypto::{Key256, Pseudonym, sha256};
 use support::{TENANT, all_files, contains, key};
@@ -22,14 +22,21 @@ fn subjects(n: usize) -> (Key256, Vec<Subject>) {
     let subjects = (0..n)
         .map(|i| {
             let external_id = format!("CANARY-{i:04}-jane.doe+{i}@example.com");
-            Subject { pseudonym: Pseudonym::derive(&tenant_secret, &external_id), external_id, data_key: Key256::random() }
+            Subject {
+                pseudonym: Pseudonym::derive(&tenant_secret, &external_id),
+                external_id,
+                data_key: Key256::random(),
+            }
         })
         .collect();
     (tenant_secret, subjects)
 }
 
 fn reference(subject: &Subject) -> SubjectRef {
-    subject_ref(&subject_ref_key(&subject.data_key), subject.pseudonym.as_bytes())
+    subject_ref(
+        &subject_ref_key(&subject.data_key),
+        subject.pseudonym.as_bytes(),
+    )
 }
 
 fn access(i: u64, refs: Vec<SubjectRef>, principal: &str) -> AuditRecord {
@@ -66,19 +73,39 @@ fn no_personal_value_reaches_the_audit_files() {
     }
     // A bulk read over every subject records only the count.
     let all: Vec<_> = subjects.iter().map(reference).collect();
-    log.append_durable(&[access(99, all, "key:k_01HX")]).unwrap();
+    log.append_durable(&[access(99, all, "key:k_01HX")])
+        .unwrap();
     // Personal values offered as free strings are refused, and nothing is written.
     for bad in [
-        access(100, Vec::new(), &format!("user:{}", subjects[0].external_id)),
-        AuditRecord { resource: format!("tenant/{TENANT}/subjects/{}", subjects[1].external_id), ..access(101, Vec::new(), "operator") },
-        AuditRecord { purpose: Some("call Jane Doe back".into()), ..access(102, Vec::new(), "operator") },
+        access(
+            100,
+            Vec::new(),
+            &format!("user:{}", subjects[0].external_id),
+        ),
         AuditRecord {
-            statement: Some(format!("SELECT * FROM subjects WHERE external_id = '{}'", subjects[2].external_id)),
+            resource: format!("tenant/{TENANT}/subjects/{}", subjects[1].external_id),
+            ..access(101, Vec::new(), "operator")
+        },
+        AuditRecord {
+            purpose: Some("call Jane Doe back".into()),
+            ..access(102, Vec::new(), "operator")
+        },
+        AuditRecord {
+            statement: Some(format!(
+                "SELECT * FROM subjects WHERE external_id = '{}'",
+                subjects[2].external_id
+            )),
             ..access(103, Vec::new(), "operator")
         },
     ] {
-        assert!(matches!(log.append_durable(std::slice::from_ref(&bad)), Err(AuditError::InvalidRecord(_))));
-        assert!(matches!(log.append_batched(&bad), Err(AuditError::InvalidRecord(_))));
+        assert!(matches!(
+            log.append_durable(std::slice::from_ref(&bad)),
+            Err(AuditError::InvalidRecord(_))
+        ));
+        assert!(matches!(
+            log.append_batched(&bad),
+            Err(AuditError::InvalidRecord(_))
+        ));
     }
     log.close(&key()).unwrap();
     assert_eq!(log.size(), 51);
@@ -99,14 +126,23 @@ fn no_personal_value_reaches_the_audit_files() {
             ("pseudonym hex", subject.pseudonym.to_hex().into_bytes()),
             ("pseudonym hash", sha256(&[pseudonym]).to_vec()),
             ("data key", subject.data_key.expose().to_vec()),
-            ("reference key", subject_ref_key(&subject.data_key).expose().to_vec()),
+            (
+                "reference key",
+                subject_ref_key(&subject.data_key).expose().to_vec(),
+            ),
         ];
         for (file, bytes) in &files {
             for (what, needle) in &needles {
-                assert!(!contains(bytes, needle), "{what} of a subject found in {file}");
+                assert!(
+                    !contains(bytes, needle),
+                    "{what} of a subject found in {file}"
+                );
             }
             assert!(!contains(bytes, b"CANARY"), "canary found in {file}");
-            assert!(!contains(bytes, tenant_secret.expose()), "tenant secret found in {file}");
+            assert!(
+                !contains(bytes, tenant_secret.expose()),
+                "tenant secret found in {file}"
+            );
         }
     }
 }
@@ -119,7 +155,12 @@ fn a_subject_is_findable_before_erasure_and_unlinkable_after() {
     // Subject 0 appears alone, with others, and in a bulk read (count only).
     let mut records = Vec::new();
     for i in 0..12u64 {
-        let chosen: Vec<_> = subjects.iter().enumerate().filter(|(s, _)| (i as usize + s).is_multiple_of(3)).map(|(_, s)| reference(s)).collect();
+        let chosen: Vec<_> = subjects
+            .iter()
+            .enumerate()
+            .filter(|(s, _)| (i as usize + s).is_multiple_of(3))
+            .map(|(_, s)| reference(s))
+            .collect();
         records.push(access(i, chosen, "operator"));
     }
     log.append_durable(&records).unwrap();
@@ -129,7 +170,12 @@ fn a_subject_is_findable_before_erasure_and_unlinkable_after() {
     // records that name the subject.
     let target = reference(&subjects[0]);
     let expected: Vec<u64> = (0..12).filter(|i| i % 3 == 0).collect();
-    let found: Vec<u64> = log.records_referencing(&target).unwrap().into_iter().map(|(i, _)| i).collect();
+    let found: Vec<u64> = log
+        .records_referencing(&target)
+        .unwrap()
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect();
     assert_eq!(found, expected);
 
     // Erasure destroys the subject's data key (and with it the derived reference key).
@@ -144,14 +190,25 @@ fn a_subject_is_findable_before_erasure_and_unlinkable_after() {
     // ... but nothing still held links the records to the person. The tenant secret still
     // maps the external id to the pseudonym, yet no reference derivable from the pseudonym with
     // any surviving key (or with none) occurs in the log.
-    assert_eq!(Pseudonym::derive(&tenant_secret, "CANARY-0000-jane.doe+0@example.com"), pseudonym);
+    assert_eq!(
+        Pseudonym::derive(&tenant_secret, "CANARY-0000-jane.doe+0@example.com"),
+        pseudonym
+    );
     let log = AuditLog::open(dir.path(), AuditConfig::new(TENANT)).unwrap();
     let mut candidates: Vec<SubjectRef> = subjects
         .iter()
-        .flat_map(|s| [subject_ref(&subject_ref_key(&s.data_key), pseudonym.as_bytes()), subject_ref(&s.data_key, pseudonym.as_bytes())])
+        .flat_map(|s| {
+            [
+                subject_ref(&subject_ref_key(&s.data_key), pseudonym.as_bytes()),
+                subject_ref(&s.data_key, pseudonym.as_bytes()),
+            ]
+        })
         .collect();
     candidates.push(subject_ref(&tenant_secret, pseudonym.as_bytes()));
-    candidates.push(subject_ref(&subject_ref_key(&tenant_secret), pseudonym.as_bytes()));
+    candidates.push(subject_ref(
+        &subject_ref_key(&tenant_secret),
+        pseudonym.as_bytes(),
+    ));
     candidates.push(sha256(&[pseudonym.as_bytes()]));
     candidates.push(sha256(&[b"audit-subject-ref", pseudonym.as_bytes()]));
     candidates.push(*pseudonym.as_bytes());
@@ -159,5 +216,10 @@ fn a_subject_is_findable_before_erasure_and_unlinkable_after() {
         assert!(log.records_referencing(&candidate).unwrap().is_empty());
     }
     // The other subjects are still found.
-    assert_eq!(log.records_referencing(&reference(&subjects[0])).unwrap().len(), 4);
+    assert_eq!(
+        log.records_referencing(&reference(&subjects[0]))
+            .unwrap()
+            .len(),
+        4
+    );
 }

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use steward_audit::{
-    AuditConfig, AuditLog, CLOSED_MARKER_FILE, HEADS_FILE, RECORDS_FILE, SignedHead, VerifyError, head_json, to_hex,
-    verify_consistent_with, verify_dir,
+    AuditConfig, AuditLog, CLOSED_MARKER_FILE, HEADS_FILE, RECORDS_FILE, SignedHead, VerifyError,
+    head_json, to_hex, verify_consistent_with, verify_dir,
 };
 use support::{TENANT, key, records_file, varied};
 
@@ -32,13 +32,16 @@ fn check(dir: &Path, saved: &SignedHead) -> Result<steward_audit::ConsistencyRep
 /// A log of 30 records with heads at 10 and 20; returns the head response saved at 20.
 fn build(dir: &Path) -> Value {
     let log = AuditLog::open(dir, AuditConfig::new(TENANT)).unwrap();
-    log.append_durable(&(0..10).map(varied).collect::<Vec<_>>()).unwrap();
+    log.append_durable(&(0..10).map(varied).collect::<Vec<_>>())
+        .unwrap();
     log.sign_head(&key()).unwrap();
-    log.append_durable(&(10..20).map(varied).collect::<Vec<_>>()).unwrap();
+    log.append_durable(&(10..20).map(varied).collect::<Vec<_>>())
+        .unwrap();
     log.sign_head(&key()).unwrap();
     let saved = head_response(&log);
     // More records and a new head after the monitor saved its head.
-    log.append_durable(&(20..30).map(varied).collect::<Vec<_>>()).unwrap();
+    log.append_durable(&(20..30).map(varied).collect::<Vec<_>>())
+        .unwrap();
     log.close(&key()).unwrap();
     saved
 }
@@ -53,7 +56,10 @@ fn the_grown_log_is_a_consistent_extension_of_a_saved_head() {
     assert_eq!(from_response, from_signed);
     assert_eq!(from_signed.size, 20);
     let report = check(dir.path(), &from_signed).unwrap();
-    assert_eq!((report.proof.from, report.proof.to, report.current.records), (20, 30, 30));
+    assert_eq!(
+        (report.proof.from, report.proof.to, report.current.records),
+        (20, 30, 30)
+    );
     assert_eq!(report.proof.root_from, from_signed.root);
     assert_eq!(report.proof.root_to, report.current.root);
     assert!(report.proof.verify() && !report.proof.path.is_empty());
@@ -79,29 +85,57 @@ fn a_saved_head_must_be_genuine_and_well_formed() {
     ));
     let mut forged = saved.clone();
     forged.root[0] ^= 1;
-    assert!(matches!(check(dir.path(), &forged), Err(VerifyError::SavedHead { .. })));
+    assert!(matches!(
+        check(dir.path(), &forged),
+        Err(VerifyError::SavedHead { .. })
+    ));
     // The message binds the tenant; without a message, the signature does.
-    assert_eq!(SignedHead::from_json(&response, "globex").unwrap_err().field, "message");
+    assert_eq!(
+        SignedHead::from_json(&response, "globex")
+            .unwrap_err()
+            .field,
+        "message"
+    );
     let mut bare = response["signed"].clone();
     bare.as_object_mut().unwrap().remove("message");
     let foreign = SignedHead::from_json(&bare, "globex").unwrap();
-    assert!(matches!(check(dir.path(), &foreign), Err(VerifyError::SavedHead { .. })));
+    assert!(matches!(
+        check(dir.path(), &foreign),
+        Err(VerifyError::SavedHead { .. })
+    ));
 
     let mut edited = response["signed"].clone();
     edited["size"] = json!(21);
     let error = SignedHead::from_json(&edited, TENANT).unwrap_err();
     assert_eq!(error.field, "message");
-    assert!(!error.to_string().contains("21"), "no value echoed: {error}");
+    assert!(
+        !error.to_string().contains("21"),
+        "no value echoed: {error}"
+    );
     edited.as_object_mut().unwrap().remove("message");
     let parsed = SignedHead::from_json(&edited, TENANT).unwrap();
-    assert!(matches!(check(dir.path(), &parsed), Err(VerifyError::SavedHead { .. })));
-    for (field, value) in [("root", json!("abcd")), ("signature", json!("zz")), ("size", json!(-1)), ("time_us", json!("x"))] {
+    assert!(matches!(
+        check(dir.path(), &parsed),
+        Err(VerifyError::SavedHead { .. })
+    ));
+    for (field, value) in [
+        ("root", json!("abcd")),
+        ("signature", json!("zz")),
+        ("size", json!(-1)),
+        ("time_us", json!("x")),
+    ] {
         let mut bad = response["signed"].clone();
         bad[field] = value;
-        assert_eq!(SignedHead::from_json(&bad, TENANT).unwrap_err().field, field);
+        assert_eq!(
+            SignedHead::from_json(&bad, TENANT).unwrap_err().field,
+            field
+        );
     }
     let none = json!({"size": 0, "root": to_hex(&steward_audit::empty_root()), "signed": null});
-    assert_eq!(SignedHead::from_json(&none, TENANT).unwrap_err().field, "signed");
+    assert_eq!(
+        SignedHead::from_json(&none, TENANT).unwrap_err().field,
+        "signed"
+    );
 }
 
 /// Rewrites record 3 consistently (CRCs, indexes and links recomputed): a forger with the
@@ -121,7 +155,17 @@ fn a_consistent_rewrite_of_an_early_record_is_caught() {
     rewrite_record_3(dir.path());
     // The heads still in the directory catch it already.
     let error = check(dir.path(), &saved).unwrap_err();
-    assert!(matches!(error, VerifyError::RootMismatch { head: 0, first_unproven: 0, .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            VerifyError::RootMismatch {
+                head: 0,
+                first_unproven: 0,
+                ..
+            }
+        ),
+        "{error}"
+    );
 
     // The forger also removes every signed head, and the closed marker that would demand them:
     // the directory alone now verifies, but not against the saved head.
@@ -132,7 +176,17 @@ fn a_consistent_rewrite_of_an_early_record_is_caught() {
     let report = verify_dir(dir.path(), TENANT, &key().verifying_key()).unwrap();
     assert_eq!((report.records, report.heads), (30, 0));
     let error = check(dir.path(), &saved).unwrap_err();
-    assert!(matches!(error, VerifyError::Inconsistent { saved_size: 20, size: 30, first_unproven: 0 }), "{error}");
+    assert!(
+        matches!(
+            error,
+            VerifyError::Inconsistent {
+                saved_size: 20,
+                size: 30,
+                first_unproven: 0
+            }
+        ),
+        "{error}"
+    );
     assert_eq!(error.first_bad_index(), Some(0));
 }
 
@@ -153,7 +207,16 @@ fn a_rewrite_keeping_the_first_head_names_what_it_still_proves() {
     std::fs::remove_file(dir.path().join(CLOSED_MARKER_FILE)).unwrap();
     verify_dir(dir.path(), TENANT, &key().verifying_key()).unwrap();
     let error = check(dir.path(), &saved).unwrap_err();
-    assert!(matches!(error, VerifyError::Inconsistent { first_unproven: 10, .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            VerifyError::Inconsistent {
+                first_unproven: 10,
+                ..
+            }
+        ),
+        "{error}"
+    );
 }
 
 #[test]
@@ -168,6 +231,15 @@ fn a_rollback_below_the_saved_head_is_caught() {
     std::fs::remove_file(dir.path().join(CLOSED_MARKER_FILE)).unwrap();
     verify_dir(dir.path(), TENANT, &key().verifying_key()).unwrap();
     let error = check(dir.path(), &saved).unwrap_err();
-    assert!(matches!(error, VerifyError::RolledBack { saved_size: 20, records: 15 }), "{error}");
+    assert!(
+        matches!(
+            error,
+            VerifyError::RolledBack {
+                saved_size: 20,
+                records: 15
+            }
+        ),
+        "{error}"
+    );
     assert_eq!(error.first_bad_index(), Some(15));
 }

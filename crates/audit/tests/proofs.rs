@@ -5,8 +5,8 @@ mod support;
 
 use proptest::prelude::*;
 use steward_audit::{
-    AuditConfig, AuditLog, Hash, MerkleTree, empty_root, leaf_hash, node_hash, verify_consistency, verify_dir,
-    verify_inclusion,
+    AuditConfig, AuditLog, Hash, MerkleTree, empty_root, leaf_hash, node_hash, verify_consistency,
+    verify_dir, verify_inclusion,
 };
 
 /// MTH straight from RFC 9162 §2.1.1.
@@ -65,12 +65,34 @@ fn consistency_controls_hold_when_the_first_leaf_is_x() {
     let (root_1, root_2) = (tree.root_at(1).unwrap(), tree.root_at(2).unwrap());
     let proof = tree.consistency_proof(1, 2).unwrap();
     assert!(verify_consistency(1, 2, &root_1, &root_2, &proof));
-    assert_eq!(root_1, leaf_hash(b"x"), "the old control was the true root here");
-    assert!(!verify_consistency(1, 2, &altered(&root_1), &root_2, &proof));
-    assert!(!verify_consistency(1, 2, &root_1, &altered(&root_2), &proof));
+    assert_eq!(
+        root_1,
+        leaf_hash(b"x"),
+        "the old control was the true root here"
+    );
+    assert!(!verify_consistency(
+        1,
+        2,
+        &altered(&root_1),
+        &root_2,
+        &proof
+    ));
+    assert!(!verify_consistency(
+        1,
+        2,
+        &root_1,
+        &altered(&root_2),
+        &proof
+    ));
     let inclusion = tree.inclusion_proof(0, 2).unwrap();
     assert!(verify_inclusion(&leaves[0], 0, 2, &inclusion, &root_2));
-    assert!(!verify_inclusion(&altered(&leaves[0]), 0, 2, &inclusion, &root_2));
+    assert!(!verify_inclusion(
+        &altered(&leaves[0]),
+        0,
+        2,
+        &inclusion,
+        &root_2
+    ));
 }
 
 proptest! {

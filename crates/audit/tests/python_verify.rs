@@ -20,14 +20,23 @@ fn script_dir() -> PathBuf {
 
 /// `support::record(i)`, with a normalized statement (a version 2 leaf) for every third index.
 fn varied(i: u64) -> AuditRecord {
-    let statement = i
-        .is_multiple_of(3)
-        .then(|| format!("SELECT \"subject\", count(*) FROM events_{} WHERE kind = ? AND at > ? LIMIT ?", i % 5));
-    AuditRecord { statement, ..record(i) }
+    let statement = i.is_multiple_of(3).then(|| {
+        format!(
+            "SELECT \"subject\", count(*) FROM events_{} WHERE kind = ? AND at > ? LIMIT ?",
+            i % 5
+        )
+    });
+    AuditRecord {
+        statement,
+        ..record(i)
+    }
 }
 
 fn python() -> Option<Command> {
-    let found = Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
         eprintln!("skipping: python3 is not installed");
         return None;
@@ -40,14 +49,18 @@ fn python() -> Option<Command> {
 /// Runs verify.py; returns (exit code, parsed stdout).
 fn run_verify(export_dir: &Path, extra: &[&str], pure: bool) -> Option<(i32, Value)> {
     let mut command = python()?;
-    command.arg(script_dir().join("verify.py")).arg(export_dir).args(extra);
+    command
+        .arg(script_dir().join("verify.py"))
+        .arg(export_dir)
+        .args(extra);
     if pure {
         command.env("AUDIT_VERIFY_PURE_PYTHON", "1");
     }
     let output = command.output().unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: stdout {stdout:?} stderr {stderr}"));
+    let value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: stdout {stdout:?} stderr {stderr}"));
     Some((output.status.code().unwrap_or(-1), value))
 }
 
@@ -88,11 +101,21 @@ fn python_agrees_with_rust_on_a_generated_log() {
 
     // Python's own unit tests (RFC 8032 vectors, RFC 6962 example) first.
     let Some(mut unit) = python() else { return };
-    let unit = unit.args(["-m", "unittest", "discover", "-s"]).arg(script_dir()).output().unwrap();
-    assert!(unit.status.success(), "{}", String::from_utf8_lossy(&unit.stderr));
+    let unit = unit
+        .args(["-m", "unittest", "discover", "-s"])
+        .arg(script_dir())
+        .output()
+        .unwrap();
+    assert!(
+        unit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unit.stderr)
+    );
 
     for pure in [false, true] {
-        let Some((code, result)) = run_verify(out.path(), &proofs, pure) else { return };
+        let Some((code, result)) = run_verify(out.path(), &proofs, pure) else {
+            return;
+        };
         assert_eq!(code, 0, "{result}");
         assert_eq!(result["ok"], true);
         assert_eq!(result["size"], report.records);
@@ -112,29 +135,53 @@ fn python_agrees_with_rust_on_a_generated_log() {
 
     // Tampering with the export: a changed field, a dropped record, a forged head signature.
     let records_path = out.path().join("records.ndjson");
-    let lines: Vec<String> = std::fs::read_to_string(&records_path).unwrap().lines().map(str::to_owned).collect();
-    let exported: Vec<Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let with_statement = exported.iter().filter(|v| v["statement"].is_string()).count();
-    assert!(with_statement > 0 && exported.iter().any(|v| v["statement"].is_null()), "both record versions exported");
-    assert!(exported.iter().all(|v| v["statement"].is_null() == v["leaf"].as_str().unwrap().starts_with("01")));
+    let lines: Vec<String> = std::fs::read_to_string(&records_path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let exported: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let with_statement = exported
+        .iter()
+        .filter(|v| v["statement"].is_string())
+        .count();
+    assert!(
+        with_statement > 0 && exported.iter().any(|v| v["statement"].is_null()),
+        "both record versions exported"
+    );
+    assert!(
+        exported
+            .iter()
+            .all(|v| v["statement"].is_null() == v["leaf"].as_str().unwrap().starts_with("01"))
+    );
     type Change = Box<dyn Fn(&mut Vec<String>)>;
     let cases: [(usize, Change); 3] = [
-        (12, Box::new(|l: &mut Vec<String>| {
-            let mut v: Value = serde_json::from_str(&l[12]).unwrap();
-            v["result_rows"] = Value::from(v["result_rows"].as_u64().unwrap() + 1);
-            l[12] = v.to_string();
-        })),
+        (
+            12,
+            Box::new(|l: &mut Vec<String>| {
+                let mut v: Value = serde_json::from_str(&l[12]).unwrap();
+                v["result_rows"] = Value::from(v["result_rows"].as_u64().unwrap() + 1);
+                l[12] = v.to_string();
+            }),
+        ),
         (20, Box::new(|l: &mut Vec<String>| drop(l.remove(20)))),
-        (5, Box::new(|l: &mut Vec<String>| {
-            // Alter the leaf itself and recompute its hash: only the signed head can catch it.
-            let mut v: Value = serde_json::from_str(&l[5]).unwrap();
-            let leaf = v["leaf"].as_str().unwrap().replace("7265712d", "7265712e");
-            let bytes = data_encoding::HEXLOWER.decode(leaf.as_bytes()).unwrap();
-            v["leaf"] = Value::from(leaf);
-            v["leaf_hash"] = Value::from(to_hex(&steward_audit::leaf_hash(&bytes)));
-            v["request_id"] = Value::from(v["request_id"].as_str().unwrap().replace("req-", "req."));
-            l[5] = v.to_string();
-        })),
+        (
+            5,
+            Box::new(|l: &mut Vec<String>| {
+                // Alter the leaf itself and recompute its hash: only the signed head can catch it.
+                let mut v: Value = serde_json::from_str(&l[5]).unwrap();
+                let leaf = v["leaf"].as_str().unwrap().replace("7265712d", "7265712e");
+                let bytes = data_encoding::HEXLOWER.decode(leaf.as_bytes()).unwrap();
+                v["leaf"] = Value::from(leaf);
+                v["leaf_hash"] = Value::from(to_hex(&steward_audit::leaf_hash(&bytes)));
+                v["request_id"] =
+                    Value::from(v["request_id"].as_str().unwrap().replace("req-", "req."));
+                l[5] = v.to_string();
+            }),
+        ),
     ];
     for (expected, change) in cases {
         let mut tampered = lines.clone();
@@ -160,16 +207,25 @@ fn python_agrees_with_rust_on_a_generated_log() {
     let mut doc: Value = serde_json::from_str(&heads_text).unwrap();
     let removed = doc["heads"].as_array_mut().unwrap().pop().unwrap();
     assert_eq!(removed["size"], size);
-    let previous = doc["heads"].as_array().unwrap().last().unwrap()["size"].as_u64().unwrap();
+    let previous = doc["heads"].as_array().unwrap().last().unwrap()["size"]
+        .as_u64()
+        .unwrap();
     std::fs::write(&heads_path, doc.to_string()).unwrap();
     let (code, result) = run_verify(out.path(), &[], false).unwrap();
-    assert_eq!((code, result["first_bad_index"].as_u64()), (1, Some(previous)), "{result}");
+    assert_eq!(
+        (code, result["first_bad_index"].as_u64()),
+        (1, Some(previous)),
+        "{result}"
+    );
     let mut doc: Value = serde_json::from_str(&heads_text).unwrap();
     doc["heads"][0]["time_us"] = Value::from(doc["heads"][0]["time_us"].as_i64().unwrap() + 1);
     std::fs::write(&heads_path, doc.to_string()).unwrap();
     for pure in [false, true] {
         let (code, result) = run_verify(out.path(), &[], pure).unwrap();
         assert_eq!(code, 1, "{result}");
-        assert!(result["error"].as_str().unwrap().contains("signature"), "{result}");
+        assert!(
+            result["error"].as_str().unwrap().contains("signature"),
+            "{result}"
+        );
     }
 }

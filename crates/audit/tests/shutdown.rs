@@ -9,8 +9,8 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use steward_audit::{
-    AuditConfig, AuditError, AuditLog, CLOSED_MARKER_FILE, HEADS_FILE, OPEN_MARKER_FILE, RECORDS_FILE, ShutdownState, Tamper,
-    VerifyError, VerifyReport, shutdown_state, verify_dir,
+    AuditConfig, AuditError, AuditLog, CLOSED_MARKER_FILE, HEADS_FILE, OPEN_MARKER_FILE,
+    RECORDS_FILE, ShutdownState, Tamper, VerifyError, VerifyReport, shutdown_state, verify_dir,
 };
 use support::{TENANT, frames, head_frames, key, varied};
 
@@ -38,7 +38,8 @@ fn build(dir: &Path, clean: bool) {
                 next += 1;
             } else {
                 let end = (next + 2).min(at);
-                log.append_durable(&(next..end).map(varied).collect::<Vec<_>>()).unwrap();
+                log.append_durable(&(next..end).map(varied).collect::<Vec<_>>())
+                    .unwrap();
                 next = end;
             }
         }
@@ -69,7 +70,10 @@ fn a_clean_close_signs_every_record_and_verifies_without_warnings() {
     assert_eq!(shutdown_state(dir.path()).unwrap(), ShutdownState::Closed);
     assert!(!dir.path().join(OPEN_MARKER_FILE).exists());
     let report = verify(dir.path()).unwrap();
-    assert_eq!((report.records, report.heads, report.signed_size), (N, HEADS_AT.len() + 1, N));
+    assert_eq!(
+        (report.records, report.heads, report.signed_size),
+        (N, HEADS_AT.len() + 1, N)
+    );
     assert_eq!(report.shutdown, ShutdownState::Closed);
     assert!(report.warnings().is_empty(), "{:?}", report.warnings());
     let leaves: Vec<_> = {
@@ -81,7 +85,10 @@ fn a_clean_close_signs_every_record_and_verifies_without_warnings() {
         .unwrap();
         v
     };
-    assert!(leaves.iter().any(|s| *s) && leaves.iter().any(|s| !*s), "both record versions");
+    assert!(
+        leaves.iter().any(|s| *s) && leaves.iter().any(|s| !*s),
+        "both record versions"
+    );
 }
 
 #[test]
@@ -92,21 +99,40 @@ fn every_flipped_byte_of_a_cleanly_closed_log_fails_verification_and_open() {
     for (file, name_frames) in [(RECORDS_FILE, true), (HEADS_FILE, false)] {
         let path = dir.path().join(file);
         let bytes = std::fs::read(&path).unwrap();
-        let ranges = if name_frames { frames(&bytes) } else { head_frames(&bytes) };
+        let ranges = if name_frames {
+            frames(&bytes)
+        } else {
+            head_frames(&bytes)
+        };
         eprintln!("{file}: {} bytes, {} frames", bytes.len(), ranges.len());
         let handle = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         for position in 0..bytes.len() {
-            handle.write_all_at(&[bytes[position] ^ 0x5a], position as u64).unwrap();
-            let error = verify(dir.path()).expect_err(&format!("{file}: byte {position} flipped, yet it verifies"));
+            handle
+                .write_all_at(&[bytes[position] ^ 0x5a], position as u64)
+                .unwrap();
+            let error = verify(dir.path())
+                .expect_err(&format!("{file}: byte {position} flipped, yet it verifies"));
             let frame = ranges.iter().position(|r| r.contains(&position));
             match frame {
-                None => assert!(matches!(error, VerifyError::NotAuditFile { .. }), "{file} byte {position}: {error}"),
-                Some(k) if name_frames => assert_eq!(error.first_bad_index(), Some(k as u64), "{file} byte {position}: {error}"),
+                None => assert!(
+                    matches!(error, VerifyError::NotAuditFile { .. }),
+                    "{file} byte {position}: {error}"
+                ),
+                Some(k) if name_frames => assert_eq!(
+                    error.first_bad_index(),
+                    Some(k as u64),
+                    "{file} byte {position}: {error}"
+                ),
                 Some(k) => assert_eq!(error.bad_head(), Some(k), "{file} byte {position}: {error}"),
             }
             let opened = open(dir.path());
-            assert!(matches!(opened, Err(AuditError::Corrupted { .. })), "{file} byte {position}: open accepted: {opened:?}");
-            handle.write_all_at(&bytes[position..=position], position as u64).unwrap();
+            assert!(
+                matches!(opened, Err(AuditError::Corrupted { .. })),
+                "{file} byte {position}: open accepted: {opened:?}"
+            );
+            handle
+                .write_all_at(&bytes[position..=position], position as u64)
+                .unwrap();
         }
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
     }
@@ -126,7 +152,14 @@ fn a_torn_final_head_is_tolerated_only_after_a_crash() {
             log.sign_head(&key()).unwrap();
             drop(log);
         }
-        assert_eq!(shutdown_state(dir.path()).unwrap(), if clean { ShutdownState::Closed } else { ShutdownState::Open });
+        assert_eq!(
+            shutdown_state(dir.path()).unwrap(),
+            if clean {
+                ShutdownState::Closed
+            } else {
+                ShutdownState::Open
+            }
+        );
         let path = dir.path().join(HEADS_FILE);
         let bytes = std::fs::read(&path).unwrap();
         let last = head_frames(&bytes).len() - 1;
@@ -134,7 +167,10 @@ fn a_torn_final_head_is_tolerated_only_after_a_crash() {
         std::fs::write(&path, &bytes[..cut]).unwrap();
         if clean {
             let error = verify(dir.path()).unwrap_err();
-            assert!(matches!(error, VerifyError::BadHead { head, .. } if head == last), "{error}");
+            assert!(
+                matches!(error, VerifyError::BadHead { head, .. } if head == last),
+                "{error}"
+            );
             let before = snapshot(dir.path());
             match open(dir.path()) {
                 Err(AuditError::Corrupted { file, offset, .. }) => {
@@ -146,16 +182,32 @@ fn a_torn_final_head_is_tolerated_only_after_a_crash() {
             assert_eq!(snapshot(dir.path()), before);
         } else {
             let report = verify(dir.path()).unwrap();
-            assert_eq!((report.heads, report.torn_head_at, report.shutdown), (last, Some(last), ShutdownState::Open));
-            assert!(report.warnings().iter().any(|w| w.contains(&format!("signed head #{last}"))), "{:?}", report.warnings());
+            assert_eq!(
+                (report.heads, report.torn_head_at, report.shutdown),
+                (last, Some(last), ShutdownState::Open)
+            );
+            assert!(
+                report
+                    .warnings()
+                    .iter()
+                    .any(|w| w.contains(&format!("signed head #{last}"))),
+                "{:?}",
+                report.warnings()
+            );
             let log = open(dir.path()).unwrap();
             assert_eq!(log.previous_shutdown(), ShutdownState::Open);
             assert_eq!(log.signed_heads().unwrap().len(), last);
-            assert_eq!(std::fs::read(&path).unwrap(), bytes[..head_frames(&bytes)[last].start]);
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                bytes[..head_frames(&bytes)[last].start]
+            );
             log.close(&key()).unwrap();
             drop(log);
             let report = verify(dir.path()).unwrap();
-            assert_eq!((report.heads, report.torn_head_at, report.shutdown), (last + 1, None, ShutdownState::Closed));
+            assert_eq!(
+                (report.heads, report.torn_head_at, report.shutdown),
+                (last + 1, None, ShutdownState::Closed)
+            );
         }
     }
 }
@@ -182,14 +234,26 @@ fn a_torn_final_record_is_tolerated_only_after_a_crash() {
             assert_eq!(error.first_bad_index(), Some(last as u64), "{error}");
             let before = snapshot(dir.path());
             match open(dir.path()) {
-                Err(AuditError::Corrupted { file, index, .. }) => assert_eq!((file, index), (path.clone(), Some(last as u64))),
+                Err(AuditError::Corrupted { file, index, .. }) => {
+                    assert_eq!((file, index), (path.clone(), Some(last as u64)))
+                }
                 other => panic!("open accepted a damaged record: {other:?}"),
             }
             assert_eq!(snapshot(dir.path()), before);
         } else {
             let report = verify(dir.path()).unwrap();
-            assert_eq!((report.records, report.torn_tail_at), (last as u64, Some(last as u64)));
-            assert!(report.warnings().iter().any(|w| w.contains(&format!("record {last}"))), "{:?}", report.warnings());
+            assert_eq!(
+                (report.records, report.torn_tail_at),
+                (last as u64, Some(last as u64))
+            );
+            assert!(
+                report
+                    .warnings()
+                    .iter()
+                    .any(|w| w.contains(&format!("record {last}"))),
+                "{:?}",
+                report.warnings()
+            );
             let log = open(dir.path()).unwrap();
             assert_eq!(log.size(), last as u64);
             assert_eq!(std::fs::read(&path).unwrap(), bytes[..ranges[last].start]);
@@ -212,16 +276,36 @@ fn an_unmarked_log_treats_a_torn_tail_as_damage_but_allows_unsigned_records() {
     drop(log);
     std::fs::remove_file(dir.path().join(OPEN_MARKER_FILE)).unwrap();
     let report = verify(dir.path()).unwrap();
-    assert_eq!((report.shutdown, report.records, report.signed_size), (ShutdownState::Unmarked, N + 1, *HEADS_AT.last().unwrap()));
-    assert!(report.warnings().iter().any(|w| w.contains("no shutdown marker")), "{:?}", report.warnings());
+    assert_eq!(
+        (report.shutdown, report.records, report.signed_size),
+        (ShutdownState::Unmarked, N + 1, *HEADS_AT.last().unwrap())
+    );
+    assert!(
+        report
+            .warnings()
+            .iter()
+            .any(|w| w.contains("no shutdown marker")),
+        "{:?}",
+        report.warnings()
+    );
 
     let records = dir.path().join(RECORDS_FILE);
     let bytes = std::fs::read(&records).unwrap();
     std::fs::write(&records, &bytes[..bytes.len() - 5]).unwrap();
     let error = verify(dir.path()).unwrap_err();
-    assert!(matches!(error, VerifyError::BadRecord { index, tamper: Tamper::Incomplete, .. } if index == N), "{error}");
-    assert!(matches!(open(dir.path()), Err(AuditError::Corrupted { .. })));
-    assert_eq!(shutdown_state(dir.path()).unwrap(), ShutdownState::Unmarked, "a refused open marks nothing");
+    assert!(
+        matches!(error, VerifyError::BadRecord { index, tamper: Tamper::Incomplete, .. } if index == N),
+        "{error}"
+    );
+    assert!(matches!(
+        open(dir.path()),
+        Err(AuditError::Corrupted { .. })
+    ));
+    assert_eq!(
+        shutdown_state(dir.path()).unwrap(),
+        ShutdownState::Unmarked,
+        "a refused open marks nothing"
+    );
     std::fs::write(&records, &bytes).unwrap();
 
     // Opened and closed by this version, it becomes a closed log.
@@ -243,9 +327,14 @@ fn a_cleanly_closed_log_with_a_removed_final_head_is_refused() {
     std::fs::write(&path, &bytes[..ranges[ranges.len() - 1].start]).unwrap();
     let signed = *HEADS_AT.last().unwrap();
     let error = verify(dir.path()).unwrap_err();
-    assert!(matches!(error, VerifyError::UnsignedTail { signed_size, records: N } if signed_size == signed), "{error}");
+    assert!(
+        matches!(error, VerifyError::UnsignedTail { signed_size, records: N } if signed_size == signed),
+        "{error}"
+    );
     assert_eq!(error.first_bad_index(), Some(signed));
-    assert!(matches!(open(dir.path()), Err(AuditError::Corrupted { index: Some(i), .. }) if i == signed));
+    assert!(
+        matches!(open(dir.path()), Err(AuditError::Corrupted { index: Some(i), .. }) if i == signed)
+    );
     assert!(dir.path().join(CLOSED_MARKER_FILE).exists());
 }
 
@@ -267,15 +356,34 @@ fn close_refuses_later_writes_and_is_idempotent() {
     log.append_batched(&varied(0)).unwrap();
     log.append_durable(&[varied(1)]).unwrap();
     let head = log.close(&key()).unwrap().unwrap();
-    assert_eq!(head.size, 2, "queued batched records are flushed and signed");
-    assert!(matches!(log.append_durable(&[varied(2)]), Err(AuditError::Closed)));
-    assert!(matches!(log.append_batched(&varied(2)), Err(AuditError::Closed)));
+    assert_eq!(
+        head.size, 2,
+        "queued batched records are flushed and signed"
+    );
+    assert!(matches!(
+        log.append_durable(&[varied(2)]),
+        Err(AuditError::Closed)
+    ));
+    assert!(matches!(
+        log.append_batched(&varied(2)),
+        Err(AuditError::Closed)
+    ));
     assert!(matches!(log.sign_head(&key()), Err(AuditError::Closed)));
-    assert_eq!(log.maybe_sign(&key(), std::time::Duration::ZERO).unwrap(), None);
+    assert_eq!(
+        log.maybe_sign(&key(), std::time::Duration::ZERO).unwrap(),
+        None
+    );
     log.flush().unwrap();
-    assert_eq!(log.close(&key()).unwrap(), Some(head.clone()), "a second close writes nothing");
+    assert_eq!(
+        log.close(&key()).unwrap(),
+        Some(head.clone()),
+        "a second close writes nothing"
+    );
     assert_eq!(log.signed_heads().unwrap(), vec![head]);
-    assert!(log.prove_inclusion(1, 2).unwrap().verify(), "reads work after close");
+    assert!(
+        log.prove_inclusion(1, 2).unwrap().verify(),
+        "reads work after close"
+    );
     drop(log);
     assert_eq!(shutdown_state(dir.path()).unwrap(), ShutdownState::Closed);
 
@@ -297,7 +405,10 @@ fn heads_are_listed_by_page() {
     let page = log.signed_heads_page(2, 3).unwrap();
     assert_eq!((page.start, page.total), (2, 7));
     assert_eq!(page.heads, all[2..5].to_vec());
-    assert_eq!(log.signed_heads_page(5, 100).unwrap().heads, all[5..].to_vec());
+    assert_eq!(
+        log.signed_heads_page(5, 100).unwrap().heads,
+        all[5..].to_vec()
+    );
     assert!(log.signed_heads_page(9, 3).unwrap().heads.is_empty());
     assert_eq!(log.signed_heads_page(0, usize::MAX).unwrap().heads, all);
     drop(log);

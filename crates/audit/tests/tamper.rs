@@ -30,7 +30,10 @@ fn write(dir: &Path, bytes: &[u8]) {
 }
 
 fn parts(bytes: &[u8]) -> Vec<Vec<u8>> {
-    frames(bytes).into_iter().map(|r| bytes[r].to_vec()).collect()
+    frames(bytes)
+        .into_iter()
+        .map(|r| bytes[r].to_vec())
+        .collect()
 }
 
 /// Verifies, expects failure at `index`, and checks that reopening refuses the log as well.
@@ -38,7 +41,10 @@ fn expect_bad(dir: &Path, index: u64) -> VerifyError {
     let error = verify(dir).unwrap_err();
     assert_eq!(error.first_bad_index(), Some(index), "{error}");
     let opened = AuditLog::open(dir, AuditConfig::new(TENANT));
-    assert!(matches!(opened, Err(AuditError::Corrupted { .. })), "open accepted a tampered log: {opened:?}");
+    assert!(
+        matches!(opened, Err(AuditError::Corrupted { .. })),
+        "open accepted a tampered log: {opened:?}"
+    );
     error
 }
 
@@ -46,7 +52,15 @@ fn expect_bad(dir: &Path, index: u64) -> VerifyError {
 fn an_untouched_log_verifies() {
     let (dir, _) = setup();
     let report = verify(dir.path()).unwrap();
-    assert_eq!((report.records, report.heads, report.signed_size, report.torn_tail_at), (N, 4, N, None));
+    assert_eq!(
+        (
+            report.records,
+            report.heads,
+            report.signed_size,
+            report.torn_tail_at
+        ),
+        (N, 4, N, None)
+    );
     let log = AuditLog::open(dir.path(), AuditConfig::new(TENANT)).unwrap();
     assert_eq!(log.head().root, report.root);
 }
@@ -63,14 +77,21 @@ fn every_flipped_byte_names_its_record() {
             tampered[position] ^= 0x10;
             write(dir.path(), &tampered);
             let error = verify(dir.path()).unwrap_err();
-            assert_eq!(error.first_bad_index(), Some(k as u64), "byte {position} of frame {k}: {error}");
+            assert_eq!(
+                error.first_bad_index(),
+                Some(k as u64),
+                "byte {position} of frame {k}: {error}"
+            );
         }
     }
     for position in 0..8 {
         let mut tampered = bytes.clone();
         tampered[position] ^= 1;
         write(dir.path(), &tampered);
-        assert!(matches!(verify(dir.path()), Err(VerifyError::NotAuditFile { .. })));
+        assert!(matches!(
+            verify(dir.path()),
+            Err(VerifyError::NotAuditFile { .. })
+        ));
     }
 }
 
@@ -82,7 +103,13 @@ fn a_flipped_byte_is_refused_by_open() {
     tampered[ranges[7].end - 3] ^= 1;
     write(dir.path(), &tampered);
     let error = expect_bad(dir.path(), 7);
-    assert!(matches!(error, VerifyError::BadRecord { tamper: Tamper::Checksum, .. }));
+    assert!(matches!(
+        error,
+        VerifyError::BadRecord {
+            tamper: Tamper::Checksum,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -93,7 +120,16 @@ fn a_dropped_record_is_named() {
         p.remove(k);
         write(dir.path(), &assemble(&bytes, &p));
         let error = expect_bad(dir.path(), k as u64);
-        assert!(matches!(error, VerifyError::BadRecord { tamper: Tamper::Missing { .. }, .. }), "{error}");
+        assert!(
+            matches!(
+                error,
+                VerifyError::BadRecord {
+                    tamper: Tamper::Missing { .. },
+                    ..
+                }
+            ),
+            "{error}"
+        );
     }
     // Dropping the last record is a truncation under the last head.
     let (dir, bytes) = setup();
@@ -106,7 +142,13 @@ fn a_dropped_record_is_named() {
 
 #[test]
 fn reordered_records_are_named() {
-    for (from, to) in [(0, 1), (5, 6), (12, 30), (30, 12), (N as usize - 2, N as usize - 1)] {
+    for (from, to) in [
+        (0, 1),
+        (5, 6),
+        (12, 30),
+        (30, 12),
+        (N as usize - 2, N as usize - 1),
+    ] {
         let (dir, bytes) = setup();
         let mut p = parts(&bytes);
         let moved = p.remove(from);
@@ -134,14 +176,27 @@ fn inserted_records_are_named() {
 
     for k in [0usize, 9, 26] {
         let leaf = record(1000).encode().unwrap();
-        let previous = if k == 0 { [0; 32] } else { leaf_hash(&record(k as u64 - 1).encode().unwrap()) };
+        let previous = if k == 0 {
+            [0; 32]
+        } else {
+            leaf_hash(&record(k as u64 - 1).encode().unwrap())
+        };
         let mut forged = Vec::new();
         push_record_frame(&mut forged, k as u64, &link(k as u64, &previous), &leaf);
         let mut p = original.clone();
         p.insert(k, forged);
         write(dir.path(), &assemble(&bytes, &p));
         let error = expect_bad(dir.path(), k as u64);
-        assert!(matches!(error, VerifyError::BadRecord { tamper: Tamper::Inserted, .. }), "{error}");
+        assert!(
+            matches!(
+                error,
+                VerifyError::BadRecord {
+                    tamper: Tamper::Inserted,
+                    ..
+                }
+            ),
+            "{error}"
+        );
     }
 }
 
@@ -150,12 +205,19 @@ fn truncation_names_the_first_missing_record() {
     let (dir, bytes) = setup();
     let ranges = frames(&bytes);
     // At a frame boundary, inside a frame, and inside a frame prefix.
-    for (cut, first_missing) in [(ranges[30].start, 30), (ranges[30].start + 11, 30), (ranges[12].start + 3, 12)] {
+    for (cut, first_missing) in [
+        (ranges[30].start, 30),
+        (ranges[30].start + 11, 30),
+        (ranges[12].start + 3, 12),
+    ] {
         write(dir.path(), &bytes[..cut]);
         let error = verify(dir.path()).unwrap_err();
         assert!(matches!(error, VerifyError::Truncated { .. }), "{error}");
         assert_eq!(error.first_bad_index(), Some(first_missing));
-        assert!(matches!(AuditLog::open(dir.path(), AuditConfig::new(TENANT)), Err(AuditError::Corrupted { .. })));
+        assert!(matches!(
+            AuditLog::open(dir.path(), AuditConfig::new(TENANT)),
+            Err(AuditError::Corrupted { .. })
+        ));
     }
 }
 
@@ -168,7 +230,12 @@ fn a_consistent_rewrite_is_caught_by_the_next_signed_head() {
     let mut previous = [0u8; 32];
     for (index, i) in (0..N).filter(|i| *i != 17).enumerate() {
         let leaf = record(i).encode().unwrap();
-        push_record_frame(&mut rewritten, index as u64, &link(index as u64, &previous), &leaf);
+        push_record_frame(
+            &mut rewritten,
+            index as u64,
+            &link(index as u64, &previous),
+            &leaf,
+        );
         previous = leaf_hash(&leaf);
     }
     let mut file = bytes[..8].to_vec();
@@ -176,9 +243,22 @@ fn a_consistent_rewrite_is_caught_by_the_next_signed_head() {
     write(dir.path(), &file);
     let error = verify(dir.path()).unwrap_err();
     // Head at 10 still matches; the head at 25 does not; records from 10 on are unproven.
-    assert!(matches!(error, VerifyError::RootMismatch { head: 2, size: 25, first_unproven: 10 }), "{error}");
+    assert!(
+        matches!(
+            error,
+            VerifyError::RootMismatch {
+                head: 2,
+                size: 25,
+                first_unproven: 10
+            }
+        ),
+        "{error}"
+    );
     assert_eq!(error.first_bad_index(), Some(10));
-    assert!(matches!(AuditLog::open(dir.path(), AuditConfig::new(TENANT)), Err(AuditError::Corrupted { .. })));
+    assert!(matches!(
+        AuditLog::open(dir.path(), AuditConfig::new(TENANT)),
+        Err(AuditError::Corrupted { .. })
+    ));
 }
 
 #[test]
@@ -190,7 +270,14 @@ fn a_tampered_or_foreign_head_is_refused() {
     let mut tampered = heads.clone();
     tampered[8 + 8 + 100 + 20] ^= 1;
     std::fs::write(&heads_path, &tampered).unwrap();
-    assert!(matches!(verify(dir.path()), Err(VerifyError::BadHead { head: 1, .. })), "{:?}", verify(dir.path()));
+    assert!(
+        matches!(
+            verify(dir.path()),
+            Err(VerifyError::BadHead { head: 1, .. })
+        ),
+        "{:?}",
+        verify(dir.path())
+    );
     std::fs::write(&heads_path, &heads).unwrap();
     // Another key, or another tenant.
     let other = steward_audit::SigningKey::from_bytes(&[7; 32]);
@@ -198,6 +285,12 @@ fn a_tampered_or_foreign_head_is_refused() {
         verify_dir(dir.path(), TENANT, &other.verifying_key()),
         Err(VerifyError::BadHead { head: 0, .. })
     ));
-    assert!(matches!(verify_dir(dir.path(), "globex", &key().verifying_key()), Err(VerifyError::BadHead { head: 0, .. })));
-    assert!(matches!(AuditLog::open(dir.path(), AuditConfig::new("globex")), Err(AuditError::TenantMismatch)));
+    assert!(matches!(
+        verify_dir(dir.path(), "globex", &key().verifying_key()),
+        Err(VerifyError::BadHead { head: 0, .. })
+    ));
+    assert!(matches!(
+        AuditLog::open(dir.path(), AuditConfig::new("globex")),
+        Err(AuditError::TenantMismatch)
+    ));
 }

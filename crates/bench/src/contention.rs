@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::http::{bodies, Load};
-use crate::stats::{round3, Latencies};
 use crate::Failed;
+use crate::http::{Load, bodies};
+use crate::stats::{Latencies, round3};
 
 #[derive(clap::Args, Debug)]
 pub struct ContentionArgs {
@@ -56,10 +56,18 @@ pub fn run(args: ContentionArgs) -> Result<(), Failed> {
     let queries = AtomicU64::new(0);
     let query_failures = AtomicU64::new(0);
     let base = args.url.trim_end_matches('/').to_owned();
-    let load = Load { url: args.url.clone(), tenant: args.tenant.clone(), key: args.writer_key.clone(), connections: args.connections, rate: Some(args.rate), batch: args.batch };
+    let load = Load {
+        url: args.url.clone(),
+        tenant: args.tenant.clone(),
+        key: args.writer_key.clone(),
+        connections: args.connections,
+        rate: Some(args.rate),
+        batch: args.batch,
+    };
     let (measured, health) = std::thread::scope(|scope| {
         for i in 0..args.heavy {
-            let (stop, queries, query_failures, base, args) = (&stop, &queries, &query_failures, &base, &args);
+            let (stop, queries, query_failures, base, args) =
+                (&stop, &queries, &query_failures, &base, &args);
             scope.spawn(move || {
                 let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(600))).build().into();
                 let url = format!("{base}/v1/tenants/{}/sql", args.tenant);
@@ -91,11 +99,18 @@ pub fn run(args: ContentionArgs) -> Result<(), Failed> {
         let prober = {
             let (stop, base) = (&stop, &base);
             scope.spawn(move || {
-                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(60))).build().into();
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(60)))
+                    .build()
+                    .into();
                 let mut latencies = Latencies::with_capacity(4096);
                 while !stop.load(Ordering::SeqCst) {
                     let sent = Instant::now();
-                    let _ = agent.get(&format!("{base}/healthz")).call().map(|mut r| r.body_mut().read_to_vec());
+                    let _ = agent
+                        .get(&format!("{base}/healthz"))
+                        .call()
+                        .map(|mut r| r.body_mut().read_to_vec());
                     latencies.record(sent.elapsed());
                     std::thread::sleep(Duration::from_millis(50));
                 }
@@ -108,7 +123,9 @@ pub fn run(args: ContentionArgs) -> Result<(), Failed> {
         }
         let measured = load.run(&bodies, events);
         stop.store(true, Ordering::SeqCst);
-        let health = prober.join().unwrap_or_else(|_| Latencies::with_capacity(0));
+        let health = prober
+            .join()
+            .unwrap_or_else(|_| Latencies::with_capacity(0));
         (measured, health)
     });
     let measured = measured?;

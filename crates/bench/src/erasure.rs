@@ -16,9 +16,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 use steward_engine::{Engine, EngineConfig, IngestOptions};
 
-use crate::inproc::tenant_with_schemas;
-use crate::stats::{round3, Latencies};
 use crate::Failed;
+use crate::inproc::tenant_with_schemas;
+use crate::stats::{Latencies, round3};
 
 #[derive(clap::Args)]
 pub struct ErasureArgs {
@@ -41,8 +41,14 @@ const TENANT: &str = "bench";
 const INGEST_BATCH: usize = 5_000;
 
 pub fn run(args: ErasureArgs) -> Result<(), Failed> {
-    let temp = tempfile::Builder::new().prefix("steward-bench-erasure-").tempdir().map_err(Failed::io("temp dir"))?;
-    let data = args.data.clone().unwrap_or_else(|| temp.path().join("data"));
+    let temp = tempfile::Builder::new()
+        .prefix("steward-bench-erasure-")
+        .tempdir()
+        .map_err(Failed::io("temp dir"))?;
+    let data = args
+        .data
+        .clone()
+        .unwrap_or_else(|| temp.path().join("data"));
     steward_engine::init(&data).map_err(Failed::engine("init"))?;
     let mut config = EngineConfig::new(&data);
     config.background = false;
@@ -59,43 +65,67 @@ pub fn run(args: ErasureArgs) -> Result<(), Failed> {
         }
         batch.push(event);
         if batch.len() == INGEST_BATCH {
-            engine.ingest(TENANT, &batch, IngestOptions::default()).map_err(Failed::engine("ingest"))?;
+            engine
+                .ingest(TENANT, &batch, IngestOptions::default())
+                .map_err(Failed::engine("ingest"))?;
             batch.clear();
         }
     }
     if !batch.is_empty() {
-        engine.ingest(TENANT, &batch, IngestOptions::default()).map_err(Failed::engine("ingest"))?;
+        engine
+            .ingest(TENANT, &batch, IngestOptions::default())
+            .map_err(Failed::engine("ingest"))?;
     }
     engine.flush_all().map_err(Failed::engine("flush"))?;
     engine.compact_all().map_err(Failed::engine("compact"))?;
     let build_s = started.elapsed().as_secs_f64();
-    let stats = engine.tenant_stats(TENANT).map_err(Failed::engine("stats"))?;
-    eprintln!("erasure: built {} events of {} subjects in {build_s:.1}s ({} segments)", args.events, per_subject.len(), stats.segments);
+    let stats = engine
+        .tenant_stats(TENANT)
+        .map_err(Failed::engine("stats"))?;
+    eprintln!(
+        "erasure: built {} events of {} subjects in {build_s:.1}s ({} segments)",
+        args.events,
+        per_subject.len(),
+        stats.segments
+    );
 
     let mut subjects: Vec<(String, u64)> = per_subject.into_iter().collect();
     subjects.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let (heavy, heavy_events) = subjects.first().cloned().ok_or_else(|| Failed("no subjects".into()))?;
+    let (heavy, heavy_events) = subjects
+        .first()
+        .cloned()
+        .ok_or_else(|| Failed("no subjects".into()))?;
     let rest: Vec<String> = subjects.iter().skip(1).map(|(s, _)| s.clone()).collect();
     if rest.len() < args.shred + args.batch {
-        return Err(Failed(format!("{} subjects, need {} (--shred + --batch + 1)", subjects.len(), args.shred + args.batch + 1)));
+        return Err(Failed(format!(
+            "{} subjects, need {} (--shred + --batch + 1)",
+            subjects.len(),
+            args.shred + args.batch + 1
+        )));
     }
 
     // 1. Shred latency, one subject at a time (the purge stays due later).
     let mut shred = Latencies::with_capacity(args.shred);
     for subject in &rest[..args.shred] {
         let t = Instant::now();
-        engine.request_erasure(TENANT, subject, false, false).map_err(Failed::engine("erase"))?;
+        engine
+            .request_erasure(TENANT, subject, false, false)
+            .map_err(Failed::engine("erase"))?;
         shred.record(t.elapsed());
     }
 
     // 2. Purge one heavy subject.
     let t = Instant::now();
-    let request = engine.request_erasure(TENANT, &heavy, true, false).map_err(Failed::engine("erase heavy"))?;
+    let request = engine
+        .request_erasure(TENANT, &heavy, true, false)
+        .map_err(Failed::engine("erase heavy"))?;
     let heavy_shred_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
     engine.advance_erasures();
     let heavy_purge_s = t.elapsed().as_secs_f64();
-    let done = engine.erasure(TENANT, &request.id).map_err(Failed::engine("erasure"))?;
+    let done = engine
+        .erasure(TENANT, &request.id)
+        .map_err(Failed::engine("erasure"))?;
     if done.state != steward_engine::ErasureState::Done {
         return Err(Failed(format!("heavy erasure ended in {:?}", done.state)));
     }
@@ -103,7 +133,9 @@ pub fn run(args: ErasureArgs) -> Result<(), Failed> {
     // 3. A batch.
     let batch_ids: Vec<String> = rest[args.shred..args.shred + args.batch].to_vec();
     let t = Instant::now();
-    let requests = engine.request_erasures(TENANT, &batch_ids, true, false).map_err(Failed::engine("erase batch"))?;
+    let requests = engine
+        .request_erasures(TENANT, &batch_ids, true, false)
+        .map_err(Failed::engine("erase batch"))?;
     let batch_hidden_s = t.elapsed().as_secs_f64();
     engine.advance_erasures();
     let batch_total_s = t.elapsed().as_secs_f64();

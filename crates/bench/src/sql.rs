@@ -27,9 +27,12 @@ use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt32Type, UInt64Type};
 use arrow_array::builder::{Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType, UInt32Type, UInt64Type,
+};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
@@ -113,8 +116,14 @@ pub fn run(args: SqlArgs) -> Result<(), Failed> {
     if args.runs == 0 || args.events == 0 {
         return Err(Failed("--runs and --events must be positive".into()));
     }
-    let temp = tempfile::Builder::new().prefix("steward-bench-sql-").tempdir().map_err(Failed::io("temp dir"))?;
-    let data = args.data.clone().unwrap_or_else(|| temp.path().join("data"));
+    let temp = tempfile::Builder::new()
+        .prefix("steward-bench-sql-")
+        .tempdir()
+        .map_err(Failed::io("temp dir"))?;
+    let data = args
+        .data
+        .clone()
+        .unwrap_or_else(|| temp.path().join("data"));
     let built = read_marker(&data)?;
     if built.is_none() {
         steward_engine::init(&data).map_err(Failed::engine("init"))?;
@@ -125,8 +134,17 @@ pub fn run(args: SqlArgs) -> Result<(), Failed> {
 
     let marker = match built {
         Some(marker) => {
-            if marker["events"].as_u64() != Some(args.events) || marker["seed"].as_u64() != Some(args.seed) {
-                return Err(Failed(format!("{} holds a store of {} events (seed {}); asked for {} (seed {})", data.display(), marker["events"], marker["seed"], args.events, args.seed)));
+            if marker["events"].as_u64() != Some(args.events)
+                || marker["seed"].as_u64() != Some(args.seed)
+            {
+                return Err(Failed(format!(
+                    "{} holds a store of {} events (seed {}); asked for {} (seed {})",
+                    data.display(),
+                    marker["events"],
+                    marker["seed"],
+                    args.events,
+                    args.seed
+                )));
             }
             let mut marker = marker;
             marker["reused"] = true.into();
@@ -134,31 +152,67 @@ pub fn run(args: SqlArgs) -> Result<(), Failed> {
         }
         None => {
             let marker = build(&engine, &args)?;
-            std::fs::write(data.join(BUILT_MARKER), marker.to_string()).map_err(Failed::io("write marker"))?;
+            std::fs::write(data.join(BUILT_MARKER), marker.to_string())
+                .map_err(Failed::io("write marker"))?;
             marker
         }
     };
     // The decoded row-group cache of steward-query (crates/query/src/cache.rs) outlives a
     // query: the warm-up fills it, so the timed runs read from it unless it is off (0).
     let mut marker = marker;
-    marker["query_cache_mb"] = std::env::var("STEWARD_QUERY_CACHE_MB").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(steward_query::cache::DEFAULT_BUDGET_MB as u64).into();
+    marker["query_cache_mb"] = std::env::var("STEWARD_QUERY_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(steward_query::cache::DEFAULT_BUDGET_MB as u64)
+        .into();
     println!("{marker}");
-    let subject = marker["subject"].as_str().ok_or_else(|| Failed("marker without subject".into()))?.to_owned();
+    let subject = marker["subject"]
+        .as_str()
+        .ok_or_else(|| Failed("marker without subject".into()))?
+        .to_owned();
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Failed::io("tokio runtime"))?;
-    let limits = QueryLimits { timeout: steward_query::session::TIMEOUT_CEILING, memory_bytes: steward_query::session::MEMORY_CEILING, ..QueryLimits::default() };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Failed::io("tokio runtime"))?;
+    let limits = QueryLimits {
+        timeout: steward_query::session::TIMEOUT_CEILING,
+        memory_bytes: steward_query::session::MEMORY_CEILING,
+        ..QueryLimits::default()
+    };
     let mut checks = serde_json::Map::new();
-    let adhoc: Vec<(String, String)> = args.adhoc.iter().enumerate().map(|(i, sql)| (format!("adhoc_{i}"), sql.clone())).collect();
-    let queries = QUERIES.iter().map(|(name, template)| ((*name).to_owned(), (*template).to_owned())).filter(|(name, _)| args.only.as_deref().is_none_or(|only| name.contains(only)));
-    let queries: Vec<(String, String)> = if args.only.is_some() || adhoc.is_empty() { queries.chain(adhoc.clone()).collect() } else { adhoc.clone() };
+    let adhoc: Vec<(String, String)> = args
+        .adhoc
+        .iter()
+        .enumerate()
+        .map(|(i, sql)| (format!("adhoc_{i}"), sql.clone()))
+        .collect();
+    let queries = QUERIES
+        .iter()
+        .map(|(name, template)| ((*name).to_owned(), (*template).to_owned()))
+        .filter(|(name, _)| args.only.as_deref().is_none_or(|only| name.contains(only)));
+    let queries: Vec<(String, String)> = if args.only.is_some() || adhoc.is_empty() {
+        queries.chain(adhoc.clone()).collect()
+    } else {
+        adhoc.clone()
+    };
     for (name, template) in &queries {
         let name = name.as_str();
         let sql = template.replace("{subject}", &subject);
         let run_once = || -> Result<(f64, f64, steward_query::QueryResult), Failed> {
             let started = Instant::now();
-            let guard = engine.read_guard(TENANT, steward_engine::ReadAccess::declared(PURPOSE, vec![PrivacyClass::Public, PrivacyClass::Identifier])).map_err(Failed::engine("read guard"))?;
+            let guard = engine
+                .read_guard(
+                    TENANT,
+                    steward_engine::ReadAccess::declared(
+                        PURPOSE,
+                        vec![PrivacyClass::Public, PrivacyClass::Identifier],
+                    ),
+                )
+                .map_err(Failed::engine("read guard"))?;
             let result = runtime.block_on(async {
-                let session = Session::open(Arc::new(guard), &limits, &QueryOptions::default()).await?;
+                let session =
+                    Session::open(Arc::new(guard), &limits, &QueryOptions::default()).await?;
                 let opened = started.elapsed().as_secs_f64() * 1e3;
                 let running = session.start(&sql).await?;
                 Ok::<_, steward_query::QueryError>((opened, running.collect().await?))
@@ -177,7 +231,9 @@ pub fn run(args: SqlArgs) -> Result<(), Failed> {
             opens.push(open_ms);
             let again = check_of(&result.batches).map_err(|e| Failed(format!("{name}: {e}")))?;
             if again != check {
-                return Err(Failed(format!("{name}: MISMATCH between Steward runs: {again} vs {check}")));
+                return Err(Failed(format!(
+                    "{name}: MISMATCH between Steward runs: {again} vs {check}"
+                )));
             }
             last = result;
         }
@@ -191,7 +247,11 @@ pub fn run(args: SqlArgs) -> Result<(), Failed> {
                 "check": check,
             })
         );
-        eprintln!("sql: steward {name}: median {:.1} ms, {} rows", median(&times), last.rows);
+        eprintln!(
+            "sql: steward {name}: median {:.1} ms, {} rows",
+            median(&times),
+            last.rows
+        );
         if !name.starts_with("adhoc_") {
             checks.insert(name.to_owned(), check);
         }
@@ -199,8 +259,10 @@ pub fn run(args: SqlArgs) -> Result<(), Failed> {
     if checks.is_empty() {
         return Ok(());
     }
-    let meta = json!({"events": args.events, "seed": args.seed, "subject": subject, "checks": checks});
-    std::fs::write(args.parquet.join("steward.json"), meta.to_string()).map_err(Failed::io("write steward.json"))?;
+    let meta =
+        json!({"events": args.events, "seed": args.seed, "subject": subject, "checks": checks});
+    std::fs::write(args.parquet.join("steward.json"), meta.to_string())
+        .map_err(Failed::io("write steward.json"))?;
     drop(engine);
     drop(temp);
     Ok(())
@@ -208,7 +270,9 @@ pub fn run(args: SqlArgs) -> Result<(), Failed> {
 
 fn read_marker(data: &Path) -> Result<Option<Value>, Failed> {
     match std::fs::read(data.join(BUILT_MARKER)) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| Failed(format!("{BUILT_MARKER}: {e}"))),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Failed(format!("{BUILT_MARKER}: {e}"))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Failed(format!("{BUILT_MARKER}: {e}"))),
     }
@@ -227,10 +291,20 @@ fn build(engine: &Engine, args: &SqlArgs) -> Result<Value, Failed> {
         let ingester = scope.spawn(move || -> Result<u64, Failed> {
             let mut accepted = 0u64;
             for batch in receive {
-                let report = engine.ingest(TENANT, &batch, IngestOptions::default()).map_err(Failed::engine("ingest"))?;
+                let report = engine
+                    .ingest(TENANT, &batch, IngestOptions::default())
+                    .map_err(Failed::engine("ingest"))?;
                 if report.accepted() != batch.len() {
-                    let first = report.rejected().next().map(|(i, e)| format!("event {i}: {} {:?} {}", e.code, e.field, e.message));
-                    return Err(Failed(format!("ingest accepted {} of {} (first rejection: {})", report.accepted(), batch.len(), first.unwrap_or_default())));
+                    let first = report
+                        .rejected()
+                        .next()
+                        .map(|(i, e)| format!("event {i}: {} {:?} {}", e.code, e.field, e.message));
+                    return Err(Failed(format!(
+                        "ingest accepted {} of {} (first rejection: {})",
+                        report.accepted(),
+                        batch.len(),
+                        first.unwrap_or_default()
+                    )));
                 }
                 accepted += batch.len() as u64;
             }
@@ -238,11 +312,16 @@ fn build(engine: &Engine, args: &SqlArgs) -> Result<Value, Failed> {
         });
         let produced = (|| -> Result<(), Failed> {
             let mut batch = Vec::with_capacity(INGEST_BATCH);
-            for event in steward_gen::raw_events(&steward_gen::GenConfig::new(args.seed, args.events)) {
+            for event in
+                steward_gen::raw_events(&steward_gen::GenConfig::new(args.seed, args.events))
+            {
                 let hex = match pseudonyms.get(&event.subject) {
                     Some(hex) => hex.clone(),
                     None => {
-                        let hex = engine.resolve_subject(TENANT, &event.subject).map_err(Failed::engine("pseudonym"))?.to_hex();
+                        let hex = engine
+                            .resolve_subject(TENANT, &event.subject)
+                            .map_err(Failed::engine("pseudonym"))?
+                            .to_hex();
                         pseudonyms.insert(event.subject.clone(), hex.clone());
                         hex
                     }
@@ -252,7 +331,13 @@ fn build(engine: &Engine, args: &SqlArgs) -> Result<Value, Failed> {
                 batch.push(event.to_value());
                 if batch.len() == INGEST_BATCH {
                     // A closed channel means the ingest thread failed; its error is reported below.
-                    if send.send(std::mem::replace(&mut batch, Vec::with_capacity(INGEST_BATCH))).is_err() {
+                    if send
+                        .send(std::mem::replace(
+                            &mut batch,
+                            Vec::with_capacity(INGEST_BATCH),
+                        ))
+                        .is_err()
+                    {
                         return Ok(());
                     }
                 }
@@ -263,21 +348,37 @@ fn build(engine: &Engine, args: &SqlArgs) -> Result<Value, Failed> {
             Ok(())
         })();
         drop(send);
-        let accepted = ingester.join().map_err(|_| Failed("ingest thread panicked".into()))??;
+        let accepted = ingester
+            .join()
+            .map_err(|_| Failed("ingest thread panicked".into()))??;
         produced?;
         Ok(accepted)
     })?;
     if accepted != args.events {
-        return Err(Failed(format!("ingested {accepted} of {} events", args.events)));
+        return Err(Failed(format!(
+            "ingested {accepted} of {} events",
+            args.events
+        )));
     }
     let parquet_bytes = writers.finish()?;
     let ingested_s = started.elapsed().as_secs_f64();
     engine.flush_all().map_err(Failed::engine("flush"))?;
     engine.compact_all().map_err(Failed::engine("compact"))?;
     let build_s = started.elapsed().as_secs_f64();
-    let stats = engine.tenant_stats(TENANT).map_err(Failed::engine("stats"))?;
-    let (subject, subject_events) = per_subject.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))).ok_or_else(|| Failed("no subjects".into()))?;
-    eprintln!("sql: built {} events in {build_s:.1}s ({} segments, {:.0} MB; Parquet {:.0} MB)", args.events, stats.segments, stats.segment_bytes as f64 / 1e6, parquet_bytes as f64 / 1e6);
+    let stats = engine
+        .tenant_stats(TENANT)
+        .map_err(Failed::engine("stats"))?;
+    let (subject, subject_events) = per_subject
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .ok_or_else(|| Failed("no subjects".into()))?;
+    eprintln!(
+        "sql: built {} events in {build_s:.1}s ({} segments, {:.0} MB; Parquet {:.0} MB)",
+        args.events,
+        stats.segments,
+        stats.segment_bytes as f64 / 1e6,
+        parquet_bytes as f64 / 1e6
+    );
     Ok(json!({
         "bench": "sql_build", "events": args.events, "seed": args.seed, "subjects": pseudonyms.len(),
         "ingest_and_parquet_s": round3(ingested_s), "build_s": round3(build_s),
@@ -302,7 +403,9 @@ fn median(values: &[f64]) -> f64 {
 /// a sum (integers and timestamps in µs exactly, as a decimal string; floats as a number;
 /// strings as their total length in bytes). `bench/sql_duckdb.py` computes the same.
 pub fn check_of(batches: &[RecordBatch]) -> Result<Value, String> {
-    let Some(first) = batches.first() else { return Ok(json!({"rows": 0, "columns": []})) };
+    let Some(first) = batches.first() else {
+        return Ok(json!({"rows": 0, "columns": []}));
+    };
     let schema = first.schema();
     let mut rows = 0usize;
     let mut columns = Vec::new();
@@ -319,32 +422,77 @@ pub fn check_of(batches: &[RecordBatch]) -> Result<Value, String> {
                 DataType::Int32 => ints += sum_ints(array.as_primitive::<Int32Type>().iter(), 1),
                 DataType::UInt64 => ints += sum_ints(array.as_primitive::<UInt64Type>().iter(), 1),
                 DataType::UInt32 => ints += sum_ints(array.as_primitive::<UInt32Type>().iter(), 1),
-                DataType::Timestamp(TimeUnit::Second, _) => ints += sum_ints(array.as_primitive::<TimestampSecondType>().iter(), 1_000_000),
-                DataType::Timestamp(TimeUnit::Millisecond, _) => ints += sum_ints(array.as_primitive::<TimestampMillisecondType>().iter(), 1_000),
-                DataType::Timestamp(TimeUnit::Microsecond, _) => ints += sum_ints(array.as_primitive::<TimestampMicrosecondType>().iter(), 1),
+                DataType::Timestamp(TimeUnit::Second, _) => {
+                    ints += sum_ints(
+                        array.as_primitive::<TimestampSecondType>().iter(),
+                        1_000_000,
+                    )
+                }
+                DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                    ints += sum_ints(
+                        array.as_primitive::<TimestampMillisecondType>().iter(),
+                        1_000,
+                    )
+                }
+                DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                    ints += sum_ints(array.as_primitive::<TimestampMicrosecondType>().iter(), 1)
+                }
                 DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-                    ints += array.as_primitive::<TimestampNanosecondType>().iter().flatten().map(|v| i128::from(v.div_euclid(1_000))).sum::<i128>()
+                    ints += array
+                        .as_primitive::<TimestampNanosecondType>()
+                        .iter()
+                        .flatten()
+                        .map(|v| i128::from(v.div_euclid(1_000)))
+                        .sum::<i128>()
                 }
                 DataType::Float64 => {
                     kind = "float";
-                    floats += array.as_primitive::<Float64Type>().iter().flatten().sum::<f64>();
+                    floats += array
+                        .as_primitive::<Float64Type>()
+                        .iter()
+                        .flatten()
+                        .sum::<f64>();
                 }
                 DataType::Utf8 => {
                     kind = "str_bytes";
-                    ints += array.as_string::<i32>().iter().flatten().map(|s| s.len() as i128).sum::<i128>();
+                    ints += array
+                        .as_string::<i32>()
+                        .iter()
+                        .flatten()
+                        .map(|s| s.len() as i128)
+                        .sum::<i128>();
                 }
                 DataType::LargeUtf8 => {
                     kind = "str_bytes";
-                    ints += array.as_string::<i64>().iter().flatten().map(|s| s.len() as i128).sum::<i128>();
+                    ints += array
+                        .as_string::<i64>()
+                        .iter()
+                        .flatten()
+                        .map(|s| s.len() as i128)
+                        .sum::<i128>();
                 }
                 DataType::Utf8View => {
                     kind = "str_bytes";
-                    ints += array.as_string_view().iter().flatten().map(|s| s.len() as i128).sum::<i128>();
+                    ints += array
+                        .as_string_view()
+                        .iter()
+                        .flatten()
+                        .map(|s| s.len() as i128)
+                        .sum::<i128>();
                 }
-                other => return Err(format!("no check for column {} of type {other}", field.name())),
+                other => {
+                    return Err(format!(
+                        "no check for column {} of type {other}",
+                        field.name()
+                    ));
+                }
             }
         }
-        let sum = if kind == "float" { json!(floats) } else { json!(ints.to_string()) };
+        let sum = if kind == "float" {
+            json!(floats)
+        } else {
+            json!(ints.to_string())
+        };
         columns.push(json!({"name": field.name(), "kind": kind, "non_null": non_null, "sum": sum}));
     }
     for batch in batches {
@@ -369,11 +517,32 @@ struct TypeWriters {
 impl TypeWriters {
     fn create(dir: &Path) -> Result<TypeWriters, Failed> {
         use ColumnKind::{Int, Str};
-        let open = |name: &str, fields: &[(&str, ColumnKind)]| TypeWriter::create(&dir.join(format!("{name}.parquet")), fields);
+        let open = |name: &str, fields: &[(&str, ColumnKind)]| {
+            TypeWriter::create(&dir.join(format!("{name}.parquet")), fields)
+        };
         Ok(TypeWriters {
-            signup: open("signup", &[("country", Str), ("birth_year", Int), ("plan", Str)])?,
-            play: open("play", &[("track_id", Str), ("genre", Str), ("ms_played", Int), ("device", Str)])?,
-            skip: open("skip", &[("track_id", Str), ("genre", Str), ("ms_played", Int), ("device", Str)])?,
+            signup: open(
+                "signup",
+                &[("country", Str), ("birth_year", Int), ("plan", Str)],
+            )?,
+            play: open(
+                "play",
+                &[
+                    ("track_id", Str),
+                    ("genre", Str),
+                    ("ms_played", Int),
+                    ("device", Str),
+                ],
+            )?,
+            skip: open(
+                "skip",
+                &[
+                    ("track_id", Str),
+                    ("genre", Str),
+                    ("ms_played", Int),
+                    ("device", Str),
+                ],
+            )?,
             like: open("like", &[("track_id", Str), ("genre", Str)])?,
             search: open("search", &[("device", Str)])?,
         })
@@ -384,10 +553,51 @@ impl TypeWriters {
         let id = event.event_id();
         let kind = event.kind().as_str();
         let (writer, values): (&mut TypeWriter, Vec<Cell>) = match &event.props {
-            Props::Signup { country, birth_year, plan, .. } => (&mut self.signup, vec![Cell::Str(country), Cell::Int(i64::from(*birth_year)), Cell::Str(plan)]),
-            Props::Play { track, genre, ms_played, device, .. } => (&mut self.play, vec![Cell::Track(*track), Cell::Str(genre), Cell::Int(i64::from(*ms_played)), Cell::Str(device.as_str())]),
-            Props::Skip { track, genre, ms_played, device } => (&mut self.skip, vec![Cell::Track(*track), Cell::Str(genre), Cell::Int(i64::from(*ms_played)), Cell::Str(device.as_str())]),
-            Props::Like { track, genre } => (&mut self.like, vec![Cell::Track(*track), Cell::Str(genre)]),
+            Props::Signup {
+                country,
+                birth_year,
+                plan,
+                ..
+            } => (
+                &mut self.signup,
+                vec![
+                    Cell::Str(country),
+                    Cell::Int(i64::from(*birth_year)),
+                    Cell::Str(plan),
+                ],
+            ),
+            Props::Play {
+                track,
+                genre,
+                ms_played,
+                device,
+                ..
+            } => (
+                &mut self.play,
+                vec![
+                    Cell::Track(*track),
+                    Cell::Str(genre),
+                    Cell::Int(i64::from(*ms_played)),
+                    Cell::Str(device.as_str()),
+                ],
+            ),
+            Props::Skip {
+                track,
+                genre,
+                ms_played,
+                device,
+            } => (
+                &mut self.skip,
+                vec![
+                    Cell::Track(*track),
+                    Cell::Str(genre),
+                    Cell::Int(i64::from(*ms_played)),
+                    Cell::Str(device.as_str()),
+                ],
+            ),
+            Props::Like { track, genre } => {
+                (&mut self.like, vec![Cell::Track(*track), Cell::Str(genre)])
+            }
             Props::Search { device, .. } => (&mut self.search, vec![Cell::Str(device.as_str())]),
         };
         writer.push(&id, kind, time_us, subject_hex, &values)
@@ -438,7 +648,11 @@ impl TypeWriter {
         let mut schema_fields = vec![
             Field::new("event_id", DataType::Utf8, true),
             Field::new("type", DataType::Utf8, true),
-            Field::new("time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+            Field::new(
+                "time",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
             Field::new("subject", DataType::Utf8, true),
         ];
         let mut builders = Vec::new();
@@ -452,9 +666,13 @@ impl TypeWriter {
         }
         let schema = Arc::new(Schema::new(schema_fields));
         let zstd = ZstdLevel::try_new(1).map_err(|e| Failed(format!("zstd level: {e}")))?;
-        let properties = WriterProperties::builder().set_compression(Compression::ZSTD(zstd)).set_max_row_group_row_count(Some(PARQUET_ROW_GROUP)).build();
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(zstd))
+            .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP))
+            .build();
         let file = File::create(path).map_err(Failed::io(path.display()))?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| Failed(format!("{}: {e}", path.display())))?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))
+            .map_err(|e| Failed(format!("{}: {e}", path.display())))?;
         Ok(TypeWriter {
             path: path.to_owned(),
             schema,
@@ -468,20 +686,37 @@ impl TypeWriter {
         })
     }
 
-    fn push(&mut self, event_id: &str, kind: &str, time_us: i64, subject: &str, values: &[Cell]) -> Result<(), Failed> {
+    fn push(
+        &mut self,
+        event_id: &str,
+        kind: &str,
+        time_us: i64,
+        subject: &str,
+        values: &[Cell],
+    ) -> Result<(), Failed> {
         self.event_id.append_value(event_id);
         self.kind.append_value(kind);
         self.time.append_value(time_us);
         self.subject.append_value(subject);
         if values.len() != self.fields.len() {
-            return Err(Failed(format!("{}: {} values for {} columns", self.path.display(), values.len(), self.fields.len())));
+            return Err(Failed(format!(
+                "{}: {} values for {} columns",
+                self.path.display(),
+                values.len(),
+                self.fields.len()
+            )));
         }
         for (builder, value) in self.fields.iter_mut().zip(values) {
             match (builder, value) {
                 (Builder::Str(b), Cell::Str(s)) => b.append_value(s),
                 (Builder::Str(b), Cell::Track(n)) => b.append_value(format!("trk_{n}")),
                 (Builder::Int(b), Cell::Int(v)) => b.append_value(*v),
-                _ => return Err(Failed(format!("{}: a value of the wrong type", self.path.display()))),
+                _ => {
+                    return Err(Failed(format!(
+                        "{}: a value of the wrong type",
+                        self.path.display()
+                    )));
+                }
             }
         }
         self.rows += 1;
@@ -495,23 +730,35 @@ impl TypeWriter {
         if self.rows == 0 {
             return Ok(());
         }
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(self.event_id.finish()), Arc::new(self.kind.finish()), Arc::new(self.time.finish()), Arc::new(self.subject.finish())];
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(self.event_id.finish()),
+            Arc::new(self.kind.finish()),
+            Arc::new(self.time.finish()),
+            Arc::new(self.subject.finish()),
+        ];
         for builder in &mut self.fields {
             columns.push(match builder {
                 Builder::Str(b) => Arc::new(b.finish()),
                 Builder::Int(b) => Arc::new(b.finish()),
             });
         }
-        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| Failed(format!("{}: {e}", self.path.display())))?;
-        self.writer.write(&batch).map_err(|e| Failed(format!("{}: {e}", self.path.display())))?;
+        let batch = RecordBatch::try_new(self.schema.clone(), columns)
+            .map_err(|e| Failed(format!("{}: {e}", self.path.display())))?;
+        self.writer
+            .write(&batch)
+            .map_err(|e| Failed(format!("{}: {e}", self.path.display())))?;
         self.rows = 0;
         Ok(())
     }
 
     fn finish(mut self) -> Result<u64, Failed> {
         self.write_batch()?;
-        self.writer.close().map_err(|e| Failed(format!("{}: {e}", self.path.display())))?;
-        Ok(std::fs::metadata(&self.path).map_err(Failed::io(self.path.display()))?.len())
+        self.writer
+            .close()
+            .map_err(|e| Failed(format!("{}: {e}", self.path.display())))?;
+        Ok(std::fs::metadata(&self.path)
+            .map_err(Failed::io(self.path.display()))?
+            .len())
     }
 }
 
@@ -527,8 +774,18 @@ mod tests {
 
     #[test]
     fn check_sums_columns() {
-        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true), Field::new("s", DataType::Utf8, true)]));
-        let batch = RecordBatch::try_new(schema, vec![Arc::new(arrow_array::Int64Array::from(vec![Some(1), None, Some(5)])), Arc::new(arrow_array::StringArray::from(vec!["ab", "c", "def"]))]).unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, true),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(arrow_array::Int64Array::from(vec![Some(1), None, Some(5)])),
+                Arc::new(arrow_array::StringArray::from(vec!["ab", "c", "def"])),
+            ],
+        )
+        .unwrap();
         let check = check_of(&[batch]).unwrap();
         assert_eq!(check["rows"], 3);
         assert_eq!(check["columns"][0]["sum"], "6");

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::stats::{round3, Latencies};
 use crate::Failed;
+use crate::stats::{Latencies, round3};
 
 #[derive(clap::Args, Debug)]
 pub struct TimelineArgs {
@@ -35,34 +35,64 @@ pub struct TimelineArgs {
 }
 
 pub fn run(args: TimelineArgs) -> Result<(), Failed> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(120))).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into();
     let base = args.url.trim_end_matches('/').to_owned();
     let auth = format!("Bearer {}", args.key);
     let resolved: Value = agent
-        .post(&format!("{base}/v1/tenants/{}/subjects/resolve", args.tenant))
+        .post(&format!(
+            "{base}/v1/tenants/{}/subjects/resolve",
+            args.tenant
+        ))
         .header("Authorization", &auth)
         .header("Content-Type", "application/json")
-        .send(serde_json::json!({"external_id": args.external_id}).to_string().as_bytes())
+        .send(
+            serde_json::json!({"external_id": args.external_id})
+                .to_string()
+                .as_bytes(),
+        )
         .map_err(|e| Failed(format!("resolve: {e}")))?
         .body_mut()
         .read_json()
         .map_err(|e| Failed(format!("resolve: {e}")))?;
-    let subject = resolved["subject"].as_str().ok_or_else(|| Failed(format!("resolve answered {resolved}")))?.to_owned();
+    let subject = resolved["subject"]
+        .as_str()
+        .ok_or_else(|| Failed(format!("resolve answered {resolved}")))?
+        .to_owned();
     let page = |cursor: Option<&str>| -> Result<(Duration, usize, Option<String>), Failed> {
-        let mut url = format!("{base}/v1/tenants/{}/subjects/{subject}/events?purpose={}&limit={}", args.tenant, args.purpose, args.limit);
+        let mut url = format!(
+            "{base}/v1/tenants/{}/subjects/{subject}/events?purpose={}&limit={}",
+            args.tenant, args.purpose, args.limit
+        );
         if let Some(c) = cursor {
             url.push_str(&format!("&cursor={c}"));
         }
         let started = Instant::now();
-        let mut response = agent.get(&url).header("Authorization", &auth).call().map_err(|e| Failed(format!("page: {e}")))?;
+        let mut response = agent
+            .get(&url)
+            .header("Authorization", &auth)
+            .call()
+            .map_err(|e| Failed(format!("page: {e}")))?;
         let status = response.status().as_u16();
-        let body: Value = response.body_mut().with_config().limit(64 << 20).read_json().map_err(|e| Failed(format!("page: {e}")))?;
+        let body: Value = response
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_json()
+            .map_err(|e| Failed(format!("page: {e}")))?;
         let took = started.elapsed();
         if status != 200 {
             return Err(Failed(format!("page: {status} {body}")));
         }
         let events = body["events"].as_array().map_or(0, Vec::len);
-        Ok((took, events, body["next_cursor"].as_str().map(str::to_owned)))
+        Ok((
+            took,
+            events,
+            body["next_cursor"].as_str().map(str::to_owned),
+        ))
     };
     let mut first = Latencies::with_capacity(args.repeat);
     for _ in 0..args.repeat {

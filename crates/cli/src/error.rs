@@ -5,12 +5,19 @@ pub enum CliError {
     #[error("{0}")]
     Engine(#[from] steward_engine::EngineError),
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("HTTP: {0}")]
     Http(String),
     /// The server answered with a problem document.
     #[error("server answered {status} {code}: {detail}")]
-    Api { status: u16, code: String, detail: String },
+    Api {
+        status: u16,
+        code: String,
+        detail: String,
+    },
     #[error("{0}")]
     Usage(String),
 }

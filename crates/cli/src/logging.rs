@@ -9,7 +9,8 @@ const QUIET_TARGETS: [&str; 3] = ["sqlparser", "datafusion", "cedar_policy"];
 
 pub fn init(format: &str) {
     let spec = std::env::var("RUST_LOG").unwrap_or_default();
-    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     for target in QUIET_TARGETS {
         if !spec.contains(target)
             && let Ok(directive) = format!("{target}=info").parse()
@@ -19,7 +20,10 @@ pub fn init(format: &str) {
     }
     // Colour only on a terminal: log files and pipes must stay greppable.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     if format == "json" {
         let _ = builder.json().try_init();
     } else {

@@ -15,7 +15,11 @@ use crate::error::CliError;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "steward", version, about = "Customer-event platform that remembers only what it may")]
+#[command(
+    name = "steward",
+    version,
+    about = "Customer-event platform that remembers only what it may"
+)]
 struct Cli {
     /// Log format for server commands.
     #[arg(long, global = true, value_parser = ["text", "json"], default_value = "text")]

@@ -19,7 +19,8 @@ fn verify_with(data: &Path, tenant: &str, extra: &[&std::ffi::OsStr]) -> (i32, s
         .output()
         .expect("run verify");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let value = serde_json::from_str(text.lines().last().unwrap_or("null")).unwrap_or(serde_json::Value::Null);
+    let value = serde_json::from_str(text.lines().last().unwrap_or("null"))
+        .unwrap_or(serde_json::Value::Null);
     (out.status.code().unwrap_or(-1), value)
 }
 
@@ -40,34 +41,74 @@ fn decisions_are_audited_and_the_log_verifies_offline() {
     let api = server.api();
     let keys = tenant_with_keys(&api, &deployment.operator_key, "acme");
     // Allowed and denied decisions.
-    api.get(&keys.path("/schemas"), Some(&keys.reader)).expect(200, "allowed read");
-    api.get(&keys.path("/keys"), Some(&keys.reader)).expect(403, "denied: role");
-    api.get(&keys.path("/schemas"), None).expect(401, "denied: no key");
+    api.get(&keys.path("/schemas"), Some(&keys.reader))
+        .expect(200, "allowed read");
+    api.get(&keys.path("/keys"), Some(&keys.reader))
+        .expect(403, "denied: role");
+    api.get(&keys.path("/schemas"), None)
+        .expect(401, "denied: no key");
     // Reads and denials are batched: durable within the log's flush bound (50 ms).
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let head = api.get(&keys.path("/audit/head"), Some(&keys.privacy_officer)).expect(200, "audit head");
+    let head = api
+        .get(&keys.path("/audit/head"), Some(&keys.privacy_officer))
+        .expect(200, "audit head");
     let size = head.body["size"].as_u64().expect("size");
     // A monitor saves the head it was served; wait for one to be signed first.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let saved_head = loop {
-        let head = api.get(&keys.path("/audit/head"), Some(&keys.privacy_officer)).expect(200, "audit head");
+        let head = api
+            .get(&keys.path("/audit/head"), Some(&keys.privacy_officer))
+            .expect(200, "audit head");
         if head.body["signed"].is_object() {
             break head.body;
         }
-        assert!(std::time::Instant::now() < deadline, "no head signed: {}", head.text);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no head signed: {}",
+            head.text
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
-    assert!(size >= 7, "key creations, the read and the denials are recorded: {}", head.text);
-    api.get(&keys.path("/audit/head"), Some(&keys.writer)).expect(403, "writers do not read the audit log");
-    let proof = api.get(&keys.path(&format!("/audit/proofs/inclusion?index=0&size={size}")), Some(&keys.admin)).expect(200, "inclusion");
-    assert!(proof.text.contains("audit_path") || proof.text.contains("path") || proof.body.is_object(), "{}", proof.text);
-    api.get(&keys.path(&format!("/audit/proofs/consistency?from=1&to={size}")), Some(&keys.admin)).expect(200, "consistency");
-    api.get(&keys.path("/audit/proofs/inclusion?index=999999"), Some(&keys.admin)).expect(400, "index past the end");
-    assert_eq!(server.terminate().code(), Some(0), "graceful stop signs a head");
+    assert!(
+        size >= 7,
+        "key creations, the read and the denials are recorded: {}",
+        head.text
+    );
+    api.get(&keys.path("/audit/head"), Some(&keys.writer))
+        .expect(403, "writers do not read the audit log");
+    let proof = api
+        .get(
+            &keys.path(&format!("/audit/proofs/inclusion?index=0&size={size}")),
+            Some(&keys.admin),
+        )
+        .expect(200, "inclusion");
+    assert!(
+        proof.text.contains("audit_path") || proof.text.contains("path") || proof.body.is_object(),
+        "{}",
+        proof.text
+    );
+    api.get(
+        &keys.path(&format!("/audit/proofs/consistency?from=1&to={size}")),
+        Some(&keys.admin),
+    )
+    .expect(200, "consistency");
+    api.get(
+        &keys.path("/audit/proofs/inclusion?index=999999"),
+        Some(&keys.admin),
+    )
+    .expect(400, "index past the end");
+    assert_eq!(
+        server.terminate().code(),
+        Some(0),
+        "graceful stop signs a head"
+    );
 
     let (ok, report) = verify(&deployment.data, "acme");
     assert!(ok, "verify: {report}");
-    assert_eq!(report["shutdown"], "closed", "a graceful stop closes the log: {report}");
+    assert_eq!(
+        report["shutdown"], "closed",
+        "a graceful stop closes the log: {report}"
+    );
     assert!(report["records"].as_u64().unwrap() >= size);
     assert!(report["signed_heads"].as_u64().unwrap() >= 1, "{report}");
     // The log still extends the head the monitor saved: the whole response, or its `signed`.
@@ -76,13 +117,19 @@ fn decisions_are_audited_and_the_log_verifies_offline() {
         std::fs::write(&saved, form.to_string()).unwrap();
         let (code, report) = verify_since(&deployment.data, "acme", &saved);
         assert_eq!(code, 0, "{report}");
-        assert_eq!(report["since_head"]["size"], saved_head["signed"]["size"], "{report}");
+        assert_eq!(
+            report["since_head"]["size"], saved_head["signed"]["size"],
+            "{report}"
+        );
         assert_eq!(report["consistency"]["to"], report["records"], "{report}");
     }
     // The operator's tenant administration is in the deployment's own log, signed too.
     let (ok, system) = verify(&deployment.data, "_system");
     assert!(ok, "verify the system log: {system}");
-    assert!(system["records"].as_u64().unwrap() >= 1, "creating the tenant is recorded: {system}");
+    assert!(
+        system["records"].as_u64().unwrap() >= 1,
+        "creating the tenant is recorded: {system}"
+    );
     assert!(system["signed_heads"].as_u64().unwrap() >= 1, "{system}");
 
     // Flip one byte inside the third record's frame: verify fails and names a record.
@@ -93,22 +140,37 @@ fn decisions_are_audited_and_the_log_verifies_offline() {
     std::fs::write(&log, &bytes).unwrap();
     let (ok, report) = verify(&deployment.data, "acme");
     assert!(!ok, "a flipped byte must fail verification");
-    assert!(report["first_bad_index"].is_u64(), "names the first bad index: {report}");
+    assert!(
+        report["first_bad_index"].is_u64(),
+        "names the first bad index: {report}"
+    );
 }
 
 /// A data directory holding only the deployment key and one tenant's audit log, written and
 /// closed cleanly with the audit crate (what `Engine::shutdown` leaves once it closes its logs).
-fn closed_log(root: &Path) -> (std::path::PathBuf, steward_audit::SigningKey, serde_json::Value) {
+fn closed_log(
+    root: &Path,
+) -> (
+    std::path::PathBuf,
+    steward_audit::SigningKey,
+    serde_json::Value,
+) {
     let data = root.join("data");
     let dir = data.join("tenants/acme/audit");
     std::fs::create_dir_all(&dir).unwrap();
     let seed = [9u8; 32];
-    std::fs::write(data.join("audit-signing.key"), data_encoding::HEXLOWER.encode(&seed) + "\n").unwrap();
+    std::fs::write(
+        data.join("audit-signing.key"),
+        data_encoding::HEXLOWER.encode(&seed) + "\n",
+    )
+    .unwrap();
     let key = steward_audit::SigningKey::from_bytes(&seed);
     let log = steward_audit::AuditLog::open(&dir, steward_audit::AuditConfig::new("acme")).unwrap();
-    log.append_durable(&(0..12).map(record).collect::<Vec<_>>()).unwrap();
+    log.append_durable(&(0..12).map(record).collect::<Vec<_>>())
+        .unwrap();
     let saved = steward_audit::head_json(&log.sign_head(&key).unwrap());
-    log.append_durable(&(12..20).map(record).collect::<Vec<_>>()).unwrap();
+    log.append_durable(&(12..20).map(record).collect::<Vec<_>>())
+        .unwrap();
     log.close(&key).unwrap();
     (data, key, saved)
 }
@@ -126,7 +188,9 @@ fn record(i: u64) -> steward_audit::AuditRecord {
         policy_ids: Vec::new(),
         request_id: format!("req-{i}"),
         result_rows: i,
-        statement: i.is_multiple_of(2).then(|| "SELECT count(*) FROM events WHERE kind = ?".to_string()),
+        statement: i
+            .is_multiple_of(2)
+            .then(|| "SELECT count(*) FROM events WHERE kind = ?".to_string()),
     }
 }
 
@@ -136,7 +200,11 @@ fn a_damaged_last_head_of_a_cleanly_closed_log_fails_verification() {
     let (data, _, _) = closed_log(root.path());
     let (ok, report) = verify(&data, "acme");
     assert!(ok, "{report}");
-    assert_eq!((report["shutdown"].as_str(), report["signed_size"].as_u64()), (Some("closed"), Some(20)), "{report}");
+    assert_eq!(
+        (report["shutdown"].as_str(), report["signed_size"].as_u64()),
+        (Some("closed"), Some(20)),
+        "{report}"
+    );
     assert_eq!(report["warnings"], serde_json::json!([]));
     let heads = data.join("tenants/acme/audit/heads.log");
     let good = std::fs::read(&heads).unwrap();
@@ -146,8 +214,14 @@ fn a_damaged_last_head_of_a_cleanly_closed_log_fails_verification() {
     std::fs::write(&heads, &bytes).unwrap();
     let (code, report) = verify_with(&data, "acme", &[]);
     assert_eq!(code, 1, "{report}");
-    assert_eq!(report["bad_head"], 1, "the damaged final head is named: {report}");
-    assert!(report["error"].as_str().unwrap().contains("signed head #1"), "{report}");
+    assert_eq!(
+        report["bad_head"], 1,
+        "the damaged final head is named: {report}"
+    );
+    assert!(
+        report["error"].as_str().unwrap().contains("signed head #1"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -158,7 +232,13 @@ fn since_head_catches_a_rewrite_the_directory_no_longer_shows() {
     std::fs::write(&saved_path, saved.to_string()).unwrap();
     let (code, report) = verify_since(&data, "acme", &saved_path);
     assert_eq!(code, 0, "{report}");
-    assert_eq!((report["consistency"]["from"].as_u64(), report["consistency"]["to"].as_u64()), (Some(12), Some(20)));
+    assert_eq!(
+        (
+            report["consistency"]["from"].as_u64(),
+            report["consistency"]["to"].as_u64()
+        ),
+        (Some(12), Some(20))
+    );
 
     // A forger rewrites record 4 (CRCs, indexes and links recomputed), removes every signed
     // head and the clean-close marker: the directory alone verifies (with warnings).
@@ -186,7 +266,13 @@ fn since_head_catches_a_rewrite_the_directory_no_longer_shows() {
     assert!(ok, "{report}");
     let (code, report) = verify_since(&data, "acme", &saved_path);
     assert_eq!(code, 1, "{report}");
-    assert!(report["error"].as_str().unwrap().contains("not a consistent extension"), "{report}");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a consistent extension"),
+        "{report}"
+    );
 
     // A saved head that is not JSON is a usage error.
     std::fs::write(&saved_path, "not json").unwrap();
@@ -199,7 +285,11 @@ fn crc32c(bytes: &[u8]) -> u32 {
     for &byte in bytes {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0x82f6_3b78 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x82f6_3b78
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -212,16 +302,30 @@ fn every_flipped_byte_of_a_cleanly_stopped_servers_log_is_caught() {
     let api = server.api();
     let keys = tenant_with_keys(&api, &deployment.operator_key, "acme");
     for _ in 0..3 {
-        api.get(&keys.path("/schemas"), Some(&keys.reader)).expect(200, "a read");
+        api.get(&keys.path("/schemas"), Some(&keys.reader))
+            .expect(200, "a read");
         std::thread::sleep(std::time::Duration::from_millis(400));
     }
     // A monitor's view: every signed head, a page at a time, and the key that verifies them.
-    let heads = api.get(&keys.path("/audit/heads?limit=2"), Some(&keys.privacy_officer)).expect(200, "heads").body;
+    let heads = api
+        .get(
+            &keys.path("/audit/heads?limit=2"),
+            Some(&keys.privacy_officer),
+        )
+        .expect(200, "heads")
+        .body;
     assert!(heads["total"].as_u64().unwrap() >= 2, "{heads}");
     assert_eq!(heads["heads"].as_array().unwrap().len(), 2, "{heads}");
-    assert!(heads["next_start"].is_u64() || heads["total"] == 2, "{heads}");
+    assert!(
+        heads["next_start"].is_u64() || heads["total"] == 2,
+        "{heads}"
+    );
     assert_eq!(heads["public_key"].as_str().unwrap().len(), 64);
-    api.get(&keys.path("/audit/heads?limit=0"), Some(&keys.privacy_officer)).expect_problem(400, "invalid_limit", "limit");
+    api.get(
+        &keys.path("/audit/heads?limit=0"),
+        Some(&keys.privacy_officer),
+    )
+    .expect_problem(400, "invalid_limit", "limit");
     assert_eq!(server.terminate().code(), Some(0));
     let (ok, report) = verify(&deployment.data, "acme");
     assert!(ok && report["shutdown"] == "closed", "{report}");
@@ -236,7 +340,12 @@ fn every_flipped_byte_of_a_cleanly_stopped_servers_log_is_caught() {
             bytes[at] ^= 0x10;
             std::fs::write(&path, &bytes).unwrap();
             let (code, report) = verify_with(&deployment.data, "acme", &[]);
-            assert_eq!(code, 1, "{file} byte {at} of {} flipped after a clean stop: {report}", good.len());
+            assert_eq!(
+                code,
+                1,
+                "{file} byte {at} of {} flipped after a clean stop: {report}",
+                good.len()
+            );
         }
         std::fs::write(&path, &good).unwrap();
     }

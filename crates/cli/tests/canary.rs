@@ -13,7 +13,7 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -33,7 +33,9 @@ fn planted_event(tag: &str, i: usize, planted: &mut Planted) -> Value {
     let name = format!("Canaryname Leak{r}");
     let external = format!("canary-subject-{r}@example.org");
     let track = format!("ctl-track-{r}");
-    planted.secret.extend([email.clone(), name.clone(), external.clone()]);
+    planted
+        .secret
+        .extend([email.clone(), name.clone(), external.clone()]);
     planted.public.push(track.clone());
     let event = json!({
         "event_id": format!("{tag}-{i}-{}", random_hex(4)),
@@ -63,8 +65,17 @@ fn scan(files: &[PathBuf], needles: &[String]) -> Vec<(PathBuf, String, usize)> 
 fn assert_no_hits(files: &[PathBuf], needles: &[String], what: &str) {
     assert!(!files.is_empty());
     let hits = scan(files, needles);
-    let shown: Vec<String> = hits.iter().take(20).map(|(f, n, o)| format!("  {} at byte {o}: {n:?}", f.display())).collect();
-    assert!(hits.is_empty(), "{what}: {} plaintext hit(s) of personal data:\n{}", hits.len(), shown.join("\n"));
+    let shown: Vec<String> = hits
+        .iter()
+        .take(20)
+        .map(|(f, n, o)| format!("  {} at byte {o}: {n:?}", f.display()))
+        .collect();
+    assert!(
+        hits.is_empty(),
+        "{what}: {} plaintext hit(s) of personal data:\n{}",
+        hits.len(),
+        shown.join("\n")
+    );
 }
 
 /// The logs as text without colour sequences (which could split a value in two).
@@ -72,7 +83,11 @@ fn assert_no_log_hits(deployment: &Deployment, needles: &[String], what: &str) {
     for file in deployment.log_files() {
         let text = read_log(&file);
         for needle in needles {
-            assert!(!text.contains(needle.as_str()), "{what}: {} holds {needle:?}", file.display());
+            assert!(
+                !text.contains(needle.as_str()),
+                "{what}: {} holds {needle:?}",
+                file.display()
+            );
         }
     }
 }
@@ -82,14 +97,30 @@ fn assert_no_log_hits(deployment: &Deployment, needles: &[String], what: &str) {
 fn read_back(api: &Api, keys: &TenantKeys, events: &[Value]) -> Vec<String> {
     let mut pseudonyms = Vec::new();
     for event in events {
-        let subject = resolve(api, &keys.privacy_officer, TENANT, event["subject"].as_str().unwrap());
+        let subject = resolve(
+            api,
+            &keys.privacy_officer,
+            TENANT,
+            event["subject"].as_str().unwrap(),
+        );
         pseudonyms.push(subject.clone());
         let (opened, _) = timeline_all(api, &keys.privacy_officer, TENANT, &subject, 100);
-        let got = opened.iter().find(|e| e["event_id"] == event["event_id"]).unwrap_or_else(|| panic!("{} not readable", event["event_id"]));
-        assert_eq!(got["properties"]["email"], event["properties"]["email"], "opened through the read path");
+        let got = opened
+            .iter()
+            .find(|e| e["event_id"] == event["event_id"])
+            .unwrap_or_else(|| panic!("{} not readable", event["event_id"]));
+        assert_eq!(
+            got["properties"]["email"], event["properties"]["email"],
+            "opened through the read path"
+        );
         assert_eq!(got["properties"]["name"], event["properties"]["name"]);
         let (masked, _) = timeline_masked(api, &keys.reader, TENANT, &subject, 100);
-        assert!(masked.iter().all(|e| e["properties"]["email"].is_null() && e["properties"]["name"].is_null()), "masked for the reader");
+        assert!(
+            masked
+                .iter()
+                .all(|e| e["properties"]["email"].is_null() && e["properties"]["name"].is_null()),
+            "masked for the reader"
+        );
     }
     pseudonyms
 }
@@ -105,24 +136,41 @@ fn counter(metrics: &str, name: &str) -> f64 {
 
 fn no_personal_data_on_disk_or_in_logs(no_encrypt: bool) {
     let started = Instant::now();
-    let mode: &[&str] = if no_encrypt { &["--no-encrypt-at-rest"] } else { &[] };
+    let mode: &[&str] = if no_encrypt {
+        &["--no-encrypt-at-rest"]
+    } else {
+        &[]
+    };
     let mut deployment = Deployment::init();
     // Debug logs of steward's own crates too: a leak at debug level is still a leak.
-    deployment.rust_log = Some("info,steward_server=debug,steward_engine=debug,steward_store=debug,steward_wal=debug".into());
+    deployment.rust_log = Some(
+        "info,steward_server=debug,steward_engine=debug,steward_store=debug,steward_wal=debug"
+            .into(),
+    );
     let mut args = vec!["--flush-interval-ms", "200"];
     args.extend_from_slice(mode);
     let server = deployment.start(&args);
     let api = server.api();
     let keys = tenant_with_keys(&api, &deployment.operator_key, TENANT);
     put_schema(&api, &keys.admin, TENANT, "play", &play_schema());
-    let mut planted = Planted { secret: Vec::new(), public: Vec::new(), events: Vec::new() };
+    let mut planted = Planted {
+        secret: Vec::new(),
+        public: Vec::new(),
+        events: Vec::new(),
+    };
 
     // Eight requests, alternately JSON and NDJSON, each followed by a pause past the flush
     // interval. A flush writes one segment per subject range (16) and compaction merges within
     // a range, so each request spans enough subjects for some range to gather a merge.
     for request in 0..8 {
-        let events: Vec<Value> = (0..12).map(|i| planted_event(&format!("r{request}"), request * 12 + i, &mut planted)).collect();
-        let report = if request % 2 == 0 { ingest(&api, &keys.writer, TENANT, &events) } else { ingest_ndjson(&api, &keys.writer, TENANT, &events) };
+        let events: Vec<Value> = (0..12)
+            .map(|i| planted_event(&format!("r{request}"), request * 12 + i, &mut planted))
+            .collect();
+        let report = if request % 2 == 0 {
+            ingest(&api, &keys.writer, TENANT, &events)
+        } else {
+            ingest_ndjson(&api, &keys.writer, TENANT, &events)
+        };
         assert_eq!(report["accepted"], 12, "{report}");
         std::thread::sleep(Duration::from_millis(350));
     }
@@ -130,7 +178,9 @@ fn no_personal_data_on_disk_or_in_logs(no_encrypt: bool) {
     let mut bad = planted_event("bad", 99, &mut planted);
     bad["properties"]["ms_played"] = json!("not a number");
     planted.events.pop();
-    let resp = api.post(&keys.path("/events"), Some(&keys.writer), &json!([bad])).expect(200, "bad event");
+    let resp = api
+        .post(&keys.path("/events"), Some(&keys.writer), &json!([bad]))
+        .expect(200, "bad event");
     assert_eq!(resp.body["rejected_count"], 1);
     for s in &planted.secret {
         assert!(!resp.text.contains(s.as_str()), "a rejection echoes {s}");
@@ -140,31 +190,63 @@ fn no_personal_data_on_disk_or_in_logs(no_encrypt: bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let metrics = api.get("/metrics", None).expect(200, "metrics").text;
-        let (flushes, compactions) = (counter(&metrics, "steward_flushes_total"), counter(&metrics, "steward_compactions_total"));
+        let (flushes, compactions) = (
+            counter(&metrics, "steward_flushes_total"),
+            counter(&metrics, "steward_compactions_total"),
+        );
         if flushes >= 5.0 && compactions >= 1.0 {
             break;
         }
-        assert!(Instant::now() < deadline, "no compaction after 60 s: {flushes} flushes, {compactions} compactions");
+        assert!(
+            Instant::now() < deadline,
+            "no compaction after 60 s: {flushes} flushes, {compactions} compactions"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let pseudonyms = read_back(&api, &keys, &planted.events);
-    let segments = files_under(&deployment.data.join("tenants").join(TENANT).join("segments"));
+    let segments = files_under(
+        &deployment
+            .data
+            .join("tenants")
+            .join(TENANT)
+            .join("segments"),
+    );
     assert!(!segments.is_empty(), "segments were written");
     let status = server.terminate();
     assert!(status.success(), "graceful stop: {status}");
 
     let data_files = files_under(&deployment.data);
-    assert!(data_files.iter().any(|f| f.to_string_lossy().contains("segments")), "a segment file is scanned");
-    assert_no_hits(&data_files, &planted.secret, "data directory after a graceful stop");
+    assert!(
+        data_files
+            .iter()
+            .any(|f| f.to_string_lossy().contains("segments")),
+        "a segment file is scanned"
+    );
+    assert_no_hits(
+        &data_files,
+        &planted.secret,
+        "data directory after a graceful stop",
+    );
     // The logs were captured (request lines name the route template), and hold no canary.
     let logs: String = deployment.log_files().iter().map(|f| read_log(f)).collect();
-    assert!(logs.contains("/v1/tenants/{tenant}/subjects/{subject}/events"), "request logs captured:\n{logs}");
+    assert!(
+        logs.contains("/v1/tenants/{tenant}/subjects/{subject}/events"),
+        "request logs captured:\n{logs}"
+    );
     assert_no_hits(&deployment.log_files(), &planted.secret, "server logs");
-    assert_no_log_hits(&deployment, &planted.secret, "server logs without colour sequences");
+    assert_no_log_hits(
+        &deployment,
+        &planted.secret,
+        "server logs without colour sequences",
+    );
     // Logs name routes by template: not even a pseudonym reaches them.
     assert_no_log_hits(&deployment, &pseudonyms, "server logs (pseudonyms)");
     if !no_encrypt {
-        assert_no_hits(&data_files, &planted.public, "encrypted at rest: public values of segments and WAL");
+        assert_no_hits(
+            &data_files,
+            &planted.public,
+            "encrypted at rest: public values of segments and WAL",
+        );
     }
 
     // A crash with events only in the WAL: the flush interval is long, and the server is killed.
@@ -172,25 +254,48 @@ fn no_personal_data_on_disk_or_in_logs(no_encrypt: bool) {
     args.extend_from_slice(mode);
     let server = deployment.start(&args);
     let api = server.api();
-    let mut wal_only = Planted { secret: Vec::new(), public: Vec::new(), events: Vec::new() };
-    let events: Vec<Value> = (0..3).map(|i| planted_event("wal", 1000 + i, &mut wal_only)).collect();
-    assert_eq!(ingest(&api, &keys.writer, TENANT, &events[..2])["accepted"], 2);
-    assert_eq!(ingest_ndjson(&api, &keys.writer, TENANT, &events[2..])["accepted"], 1);
+    let mut wal_only = Planted {
+        secret: Vec::new(),
+        public: Vec::new(),
+        events: Vec::new(),
+    };
+    let events: Vec<Value> = (0..3)
+        .map(|i| planted_event("wal", 1000 + i, &mut wal_only))
+        .collect();
+    assert_eq!(
+        ingest(&api, &keys.writer, TENANT, &events[..2])["accepted"],
+        2
+    );
+    assert_eq!(
+        ingest_ndjson(&api, &keys.writer, TENANT, &events[2..])["accepted"],
+        1
+    );
     server.kill();
     let wal: Vec<PathBuf> = wal_files(&deployment.data, TENANT);
     assert!(!wal.is_empty());
     let data_files = files_under(&deployment.data);
     let mut all_secret = planted.secret.clone();
     all_secret.extend(wal_only.secret.iter().cloned());
-    assert_no_hits(&data_files, &all_secret, "data directory after a crash (events in the WAL)");
+    assert_no_hits(
+        &data_files,
+        &all_secret,
+        "data directory after a crash (events in the WAL)",
+    );
     if no_encrypt {
         // Positive control: the same scan finds a public value in the plain WAL.
         let hits = scan(&wal, &wal_only.public);
         for track in &wal_only.public {
-            assert!(hits.iter().any(|(_, n, _)| n == track), "positive control: public value {track} not found in the unencrypted WAL");
+            assert!(
+                hits.iter().any(|(_, n, _)| n == track),
+                "positive control: public value {track} not found in the unencrypted WAL"
+            );
         }
     } else {
-        assert_no_hits(&data_files, &wal_only.public, "encrypted at rest: public values in the WAL");
+        assert_no_hits(
+            &data_files,
+            &wal_only.public,
+            "encrypted at rest: public values in the WAL",
+        );
     }
 
     // Recovery replays them; one more graceful cycle, and a last scan of everything.
@@ -198,11 +303,35 @@ fn no_personal_data_on_disk_or_in_logs(no_encrypt: bool) {
     let more = read_back(&server.api(), &keys, &wal_only.events);
     let status = server.terminate();
     assert!(status.success(), "graceful stop: {status}");
-    assert_no_hits(&files_under(&deployment.data), &all_secret, "data directory at the end");
-    assert_no_hits(&deployment.log_files(), &all_secret, "server logs at the end");
-    assert_no_log_hits(&deployment, &all_secret, "server logs at the end, without colour sequences");
-    assert_no_log_hits(&deployment, &[pseudonyms, more].concat(), "server logs at the end (pseudonyms)");
-    eprintln!("canary ({}) took {:?}", if no_encrypt { "no encryption at rest" } else { "default" }, started.elapsed());
+    assert_no_hits(
+        &files_under(&deployment.data),
+        &all_secret,
+        "data directory at the end",
+    );
+    assert_no_hits(
+        &deployment.log_files(),
+        &all_secret,
+        "server logs at the end",
+    );
+    assert_no_log_hits(
+        &deployment,
+        &all_secret,
+        "server logs at the end, without colour sequences",
+    );
+    assert_no_log_hits(
+        &deployment,
+        &[pseudonyms, more].concat(),
+        "server logs at the end (pseudonyms)",
+    );
+    eprintln!(
+        "canary ({}) took {:?}",
+        if no_encrypt {
+            "no encryption at rest"
+        } else {
+            "default"
+        },
+        started.elapsed()
+    );
 }
 
 #[test]

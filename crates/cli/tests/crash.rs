@@ -18,8 +18,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const TENANT: &str = "crashy";
@@ -41,7 +41,14 @@ struct SentEvent {
 
 impl SentEvent {
     fn json(&self) -> Value {
-        play_event(&self.event_id, &subject_external_id(self.subject), &self.time, &self.email, &self.track_id, self.ms_played)
+        play_event(
+            &self.event_id,
+            &subject_external_id(self.subject),
+            &self.time,
+            &self.email,
+            &self.track_id,
+            self.ms_played,
+        )
     }
 }
 
@@ -68,8 +75,18 @@ fn subject_external_id(k: usize) -> String {
 }
 
 /// One writer until `stop`, a transport error (the server died) or the request bound.
-fn writer(api: Api, key: String, cycle: usize, thread: usize, seed: u64, counter: Arc<AtomicU64>, stop: Arc<AtomicBool>) -> (Vec<Batch>, Vec<String>) {
-    let mut rng = StdRng::seed_from_u64(seed ^ ((cycle as u64) << 32) ^ (thread as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+fn writer(
+    api: Api,
+    key: String,
+    cycle: usize,
+    thread: usize,
+    seed: u64,
+    counter: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+) -> (Vec<Batch>, Vec<String>) {
+    let mut rng = StdRng::seed_from_u64(
+        seed ^ ((cycle as u64) << 32) ^ (thread as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
     let mut batches = Vec::new();
     let mut anomalies = Vec::new();
     for _ in 0..REQUESTS_PER_WRITER_MAX {
@@ -96,18 +113,43 @@ fn writer(api: Api, key: String, cycle: usize, thread: usize, seed: u64, counter
             "POST",
             &format!("/v1/tenants/{TENANT}/events"),
             Some(&key),
-            Some(("application/json", Value::Array(body).to_string().into_bytes())),
+            Some((
+                "application/json",
+                Value::Array(body).to_string().into_bytes(),
+            )),
         );
         match result {
-            Ok(resp) if resp.status == 200 && resp.body["accepted"] == n && resp.body["rejected_count"] == 0 => {
-                batches.push(Batch { cycle, events, outcome: Outcome::Acked, settled: None });
+            Ok(resp)
+                if resp.status == 200
+                    && resp.body["accepted"] == n
+                    && resp.body["rejected_count"] == 0 =>
+            {
+                batches.push(Batch {
+                    cycle,
+                    events,
+                    outcome: Outcome::Acked,
+                    settled: None,
+                });
             }
             Ok(resp) => {
-                anomalies.push(format!("cycle {cycle} writer {thread}: a batch of {n} new events got {} {}", resp.status, resp.text));
-                batches.push(Batch { cycle, events, outcome: Outcome::Unknown, settled: None });
+                anomalies.push(format!(
+                    "cycle {cycle} writer {thread}: a batch of {n} new events got {} {}",
+                    resp.status, resp.text
+                ));
+                batches.push(Batch {
+                    cycle,
+                    events,
+                    outcome: Outcome::Unknown,
+                    settled: None,
+                });
             }
             Err(_) => {
-                batches.push(Batch { cycle, events, outcome: Outcome::Unknown, settled: None });
+                batches.push(Batch {
+                    cycle,
+                    events,
+                    outcome: Outcome::Unknown,
+                    settled: None,
+                });
                 break;
             }
         }
@@ -129,7 +171,11 @@ fn verify(api: &Api, keys: &Keys, batches: &mut [Batch], label: &str) -> (usize,
     let mut visible: HashMap<String, (usize, Value)> = HashMap::new();
     for (k, subject) in keys.subjects.iter().enumerate() {
         let (events, page) = timeline_all(api, &keys.privacy_officer, TENANT, subject, 1000);
-        assert_eq!(page["masked_classes"], serde_json::json!([]), "everything opened for legal");
+        assert_eq!(
+            page["masked_classes"],
+            serde_json::json!([]),
+            "everything opened for legal"
+        );
         for event in events {
             let id = event["event_id"].as_str().expect("event_id").to_owned();
             if let Some((other, _)) = visible.insert(id.clone(), (k, event)) {
@@ -143,29 +189,67 @@ fn verify(api: &Api, keys: &Keys, batches: &mut [Batch], label: &str) -> (usize,
         let mut present = 0;
         for e in &batch.events {
             sent_ids.insert(e.event_id.as_str());
-            let Some((k, got)) = visible.get(&e.event_id) else { continue };
+            let Some((k, got)) = visible.get(&e.event_id) else {
+                continue;
+            };
             present += 1;
-            assert_eq!(*k, e.subject, "{label}: {} under the wrong subject", e.event_id);
+            assert_eq!(
+                *k, e.subject,
+                "{label}: {} under the wrong subject",
+                e.event_id
+            );
             let p = &got["properties"];
-            assert_eq!(p["email"], e.email.as_str(), "{label}: personal field of {} (opened): {got}", e.event_id);
-            assert_eq!(p["track_id"], e.track_id.as_str(), "{label}: track_id of {}", e.event_id);
-            assert_eq!(p["ms_played"], e.ms_played, "{label}: ms_played of {}", e.event_id);
+            assert_eq!(
+                p["email"],
+                e.email.as_str(),
+                "{label}: personal field of {} (opened): {got}",
+                e.event_id
+            );
+            assert_eq!(
+                p["track_id"],
+                e.track_id.as_str(),
+                "{label}: track_id of {}",
+                e.event_id
+            );
+            assert_eq!(
+                p["ms_played"], e.ms_played,
+                "{label}: ms_played of {}",
+                e.event_id
+            );
             assert_eq!(got["type"], "play");
-            assert_eq!(micros_of(got["time"].as_str().unwrap()), micros_of(&e.time), "{label}: time of {}", e.event_id);
+            assert_eq!(
+                micros_of(got["time"].as_str().unwrap()),
+                micros_of(&e.time),
+                "{label}: time of {}",
+                e.event_id
+            );
         }
         let n = batch.events.len();
         match batch.outcome {
             Outcome::Acked => {
-                assert_eq!(present, n, "{label}: an acknowledged batch of cycle {} lost {} of {n} events (first id {})", batch.cycle, n - present, batch.events[0].event_id);
+                assert_eq!(
+                    present,
+                    n,
+                    "{label}: an acknowledged batch of cycle {} lost {} of {n} events (first id {})",
+                    batch.cycle,
+                    n - present,
+                    batch.events[0].event_id
+                );
                 acked += n;
             }
             Outcome::Unknown => {
-                assert!(present == 0 || present == n, "{label}: an unacknowledged batch of cycle {} is partly visible: {present} of {n} (first id {})", batch.cycle, batch.events[0].event_id);
+                assert!(
+                    present == 0 || present == n,
+                    "{label}: an unacknowledged batch of cycle {} is partly visible: {present} of {n} (first id {})",
+                    batch.cycle,
+                    batch.events[0].event_id
+                );
                 let now = present == n;
                 match batch.settled {
                     None => batch.settled = Some(now),
                     Some(before) => assert_eq!(
-                        before, now,
+                        before,
+                        now,
                         "{label}: an unacknowledged batch of cycle {} (first id {}) was {} and is now {}",
                         batch.cycle,
                         batch.events[0].event_id,
@@ -180,9 +264,16 @@ fn verify(api: &Api, keys: &Keys, batches: &mut [Batch], label: &str) -> (usize,
         }
     }
     for id in visible.keys() {
-        assert!(sent_ids.contains(id.as_str()), "{label}: event {id} was never sent");
+        assert!(
+            sent_ids.contains(id.as_str()),
+            "{label}: event {id} was never sent"
+        );
     }
-    assert_eq!(visible.len(), acked + unknown_present, "{label}: visible events are exactly the acknowledged and settled-present ones");
+    assert_eq!(
+        visible.len(),
+        acked + unknown_present,
+        "{label}: visible events are exactly the acknowledged and settled-present ones"
+    );
     (acked, unknown_present)
 }
 
@@ -195,7 +286,14 @@ fn retry_some(api: &Api, keys: &Keys, batches: &mut [Batch], rng: &mut StdRng, c
     }
     let mut picks: Vec<usize> = (0..3).map(|_| rng.gen_range(0..batches.len())).collect();
     // One unacknowledged batch a few crashes old (its state has been checked across several restarts).
-    picks.extend(batches.iter().enumerate().filter(|(_, b)| b.outcome == Outcome::Unknown && b.cycle + 3 <= cycle).map(|(i, _)| i).take(1));
+    picks.extend(
+        batches
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.outcome == Outcome::Unknown && b.cycle + 3 <= cycle)
+            .map(|(i, _)| i)
+            .take(1),
+    );
     picks.sort_unstable();
     picks.dedup();
     for i in picks {
@@ -205,7 +303,10 @@ fn retry_some(api: &Api, keys: &Keys, batches: &mut [Batch], rng: &mut StdRng, c
         let report = ingest(api, &keys.writer, TENANT, &body);
         let stored = batch.outcome == Outcome::Acked || batch.settled == Some(true);
         let want = if stored { (0, n) } else { (n, 0) };
-        let got = (report["accepted"].as_u64().unwrap_or(u64::MAX) as usize, report["duplicates"].as_u64().unwrap_or(u64::MAX) as usize);
+        let got = (
+            report["accepted"].as_u64().unwrap_or(u64::MAX) as usize,
+            report["duplicates"].as_u64().unwrap_or(u64::MAX) as usize,
+        );
         assert_eq!(
             got, want,
             "cycle {cycle}: retrying a batch of cycle {} ({:?}, settled {:?}, first id {}): {report}",
@@ -218,8 +319,14 @@ fn retry_some(api: &Api, keys: &Keys, batches: &mut [Batch], rng: &mut StdRng, c
 #[test]
 fn sigkill_during_concurrent_ingest_loses_no_acknowledged_event() {
     let started = Instant::now();
-    let seed: u64 = std::env::var("STEWARD_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
-    let cycles: usize = std::env::var("STEWARD_CRASH_CYCLES").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let seed: u64 = std::env::var("STEWARD_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    let cycles: usize = std::env::var("STEWARD_CRASH_CYCLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
     eprintln!("crash test: seed {seed} (STEWARD_CRASH_SEED={seed} replays it), {cycles} cycles");
     let mut rng = StdRng::seed_from_u64(seed);
     let mut deployment = Deployment::init();
@@ -236,18 +343,26 @@ fn sigkill_during_concurrent_ingest_loses_no_acknowledged_event() {
         let k = keys.get_or_insert_with(|| {
             let t = tenant_with_keys(&api, &deployment.operator_key, TENANT);
             put_schema(&api, &t.admin, TENANT, "play", &play_schema());
-            let subjects = (0..SUBJECTS).map(|i| resolve(&api, &t.writer, TENANT, &subject_external_id(i))).collect();
-            Keys { writer: t.writer.clone(), privacy_officer: t.privacy_officer.clone(), subjects }
+            let subjects = (0..SUBJECTS)
+                .map(|i| resolve(&api, &t.writer, TENANT, &subject_external_id(i)))
+                .collect();
+            Keys {
+                writer: t.writer.clone(),
+                privacy_officer: t.privacy_officer.clone(),
+                subjects,
+            }
         });
         let t1 = Instant::now();
-        let (acked, unknown_present) = verify(&api, k, &mut batches, &format!("after crash {cycle}"));
+        let (acked, unknown_present) =
+            verify(&api, k, &mut batches, &format!("after crash {cycle}"));
         let verifying = t1.elapsed();
         retry_some(&api, k, &mut batches, &mut rng, cycle);
 
         let stop = Arc::new(AtomicBool::new(false));
         let handles: Vec<_> = (0..WRITERS)
             .map(|thread| {
-                let (api, key, counter, stop) = (api.clone(), k.writer.clone(), counter.clone(), stop.clone());
+                let (api, key, counter, stop) =
+                    (api.clone(), k.writer.clone(), counter.clone(), stop.clone());
                 std::thread::spawn(move || writer(api, key, cycle, thread, seed, counter, stop))
             })
             .collect();
@@ -277,20 +392,41 @@ fn sigkill_during_concurrent_ingest_loses_no_acknowledged_event() {
     let status = server.terminate();
     assert!(status.success(), "graceful stop: {status}");
     let server = deployment.start(&SERVE_ARGS);
-    let (acked2, unknown_present2) = verify(&server.api(), k, &mut batches, "after a clean restart");
+    let (acked2, unknown_present2) =
+        verify(&server.api(), k, &mut batches, "after a clean restart");
     assert_eq!((acked, unknown_present), (acked2, unknown_present2));
     let status = server.terminate();
     assert!(status.success(), "graceful stop: {status}");
     let requests = batches.len();
-    let acked_requests = batches.iter().filter(|b| b.outcome == Outcome::Acked).count();
-    assert!(acked_requests >= cycles, "too little was acknowledged to prove anything: {acked_requests} requests");
-    assert!(anomalies.is_empty(), "unexpected answers:\n{}", anomalies.join("\n"));
+    let acked_requests = batches
+        .iter()
+        .filter(|b| b.outcome == Outcome::Acked)
+        .count();
+    assert!(
+        acked_requests >= cycles,
+        "too little was acknowledged to prove anything: {acked_requests} requests"
+    );
+    assert!(
+        anomalies.is_empty(),
+        "unexpected answers:\n{}",
+        anomalies.join("\n")
+    );
     let errors: Vec<String> = deployment
         .log_files()
         .iter()
-        .flat_map(|f| read_log(f).lines().filter(|l| l.contains(" ERROR ")).map(|l| format!("{}: {l}", f.display())).collect::<Vec<_>>())
+        .flat_map(|f| {
+            read_log(f)
+                .lines()
+                .filter(|l| l.contains(" ERROR "))
+                .map(|l| format!("{}: {l}", f.display()))
+                .collect::<Vec<_>>()
+        })
         .collect();
-    assert!(errors.is_empty(), "the server logged errors:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "the server logged errors:\n{}",
+        errors.join("\n")
+    );
     eprintln!(
         "crash test (seed {seed}): {cycles} crashes, {requests} requests ({acked_requests} acknowledged), {acked} acknowledged and {unknown_present} \
          unacknowledged-but-stored events verified, in {:?}",

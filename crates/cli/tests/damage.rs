@@ -16,7 +16,16 @@ const USER: &str = "damage-user@example.org";
 
 fn events(tenant: &str, n: usize) -> Vec<Value> {
     (0..n)
-        .map(|i| play_event(&format!("{tenant}-{i}"), USER, &time_at(i as i64 * 1_000_000), &format!("d{i}@mail.example"), &format!("track-{i}"), i as i64))
+        .map(|i| {
+            play_event(
+                &format!("{tenant}-{i}"),
+                USER,
+                &time_at(i as i64 * 1_000_000),
+                &format!("d{i}@mail.example"),
+                &format!("track-{i}"),
+                i as i64,
+            )
+        })
         .collect()
 }
 
@@ -27,7 +36,12 @@ fn tenant_files(data: &Path, tenant: &str) -> BTreeMap<PathBuf, Vec<u8>> {
     files_under(&root)
         .into_iter()
         .filter(|p| !p.strip_prefix(&root).unwrap().starts_with("audit"))
-        .map(|p| (p.strip_prefix(&root).unwrap().to_owned(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.strip_prefix(&root).unwrap().to_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -40,9 +54,15 @@ fn two_tenants_flushed() -> (Deployment, TenantKeys, TenantKeys) {
     let beta = tenant_with_keys(&api, &deployment.operator_key, "beta");
     for keys in [&alpha, &beta] {
         put_schema(&api, &keys.admin, &keys.id, "play", &play_schema());
-        assert_eq!(ingest(&api, &keys.writer, &keys.id, &events(&keys.id, 40))["accepted"], 40);
+        assert_eq!(
+            ingest(&api, &keys.writer, &keys.id, &events(&keys.id, 40))["accepted"],
+            40
+        );
     }
-    assert!(server.terminate().success(), "graceful stop flushes every tenant to segments");
+    assert!(
+        server.terminate().success(),
+        "graceful stop flushes every tenant to segments"
+    );
     (deployment, alpha, beta)
 }
 
@@ -51,8 +71,15 @@ fn a_damaged_catalog_stops_that_tenant_only_and_deletes_nothing() {
     let (mut deployment, alpha, beta) = two_tenants_flushed();
 
     let before = tenant_files(&deployment.data, "alpha");
-    let segments = before.keys().filter(|p| p.extension().is_some_and(|e| e == "parquet")).count();
-    assert!(segments > 0, "alpha has segment files: {:?}", before.keys().collect::<Vec<_>>());
+    let segments = before
+        .keys()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .count();
+    assert!(
+        segments > 0,
+        "alpha has segment files: {:?}",
+        before.keys().collect::<Vec<_>>()
+    );
     // One bit of the newest commit's transaction id in redb's header: that commit slot now fails
     // its checksum, and redb alone would quietly fall back to the commit before.
     let catalog = deployment.data.join("tenants/alpha/catalog.redb");
@@ -65,34 +92,96 @@ fn a_damaged_catalog_stops_that_tenant_only_and_deletes_nothing() {
     let server = deployment.start(&[]);
     let api = server.api();
     let log = strip_ansi(&server.stderr());
-    assert!(log.contains("catalog.redb") && log.contains("restore"), "the log names the file and what to do:\n{log}");
+    assert!(
+        log.contains("catalog.redb") && log.contains("restore"),
+        "the log names the file and what to do:\n{log}"
+    );
 
     // The damaged tenant refuses clearly; the other serves.
-    let refused = api.post("/v1/tenants/alpha/events", Some(&alpha.writer), &Value::Array(events("alpha", 1))).expect_problem(503, "tenant_unavailable", "ingest into the damaged tenant");
-    assert!(!refused.text.contains("catalog.redb"), "no file path in the answer: {}", refused.text);
+    let refused = api
+        .post(
+            "/v1/tenants/alpha/events",
+            Some(&alpha.writer),
+            &Value::Array(events("alpha", 1)),
+        )
+        .expect_problem(503, "tenant_unavailable", "ingest into the damaged tenant");
+    assert!(
+        !refused.text.contains("catalog.redb"),
+        "no file path in the answer: {}",
+        refused.text
+    );
     let subject = resolve(&api, &beta.privacy_officer, "beta", USER);
-    assert_eq!(timeline_all(&api, &beta.privacy_officer, "beta", &subject, 1000).0.len(), 40);
-    assert_eq!(ingest(&api, &beta.writer, "beta", &events("beta2", 5))["accepted"], 5);
-    api.get("/v1/tenants/alpha/schemas/play", Some(&deployment.operator_key)).expect_problem(503, "tenant_unavailable", "the operator learns it too");
-    api.get("/v1/tenants/alpha/schemas/play", Some(&beta.admin)).expect(404, "another tenant's key meets the wall");
+    assert_eq!(
+        timeline_all(&api, &beta.privacy_officer, "beta", &subject, 1000)
+            .0
+            .len(),
+        40
+    );
+    assert_eq!(
+        ingest(&api, &beta.writer, "beta", &events("beta2", 5))["accepted"],
+        5
+    );
+    api.get(
+        "/v1/tenants/alpha/schemas/play",
+        Some(&deployment.operator_key),
+    )
+    .expect_problem(503, "tenant_unavailable", "the operator learns it too");
+    api.get("/v1/tenants/alpha/schemas/play", Some(&beta.admin))
+        .expect(404, "another tenant's key meets the wall");
 
-    let ready = api.get("/readyz", None).expect(200, "the server stays ready for the other tenants");
-    assert_eq!(ready.body["unavailable_tenants"][0], "alpha", "{}", ready.text);
-    assert!(ready.body["detail"].as_str().unwrap_or("").contains("alpha"), "{}", ready.text);
+    let ready = api
+        .get("/readyz", None)
+        .expect(200, "the server stays ready for the other tenants");
+    assert_eq!(
+        ready.body["unavailable_tenants"][0], "alpha",
+        "{}",
+        ready.text
+    );
+    assert!(
+        ready.body["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("alpha"),
+        "{}",
+        ready.text
+    );
     let metrics = api.get("/metrics", None).expect(200, "metrics").text;
-    assert!(metrics.lines().any(|l| l.starts_with("steward_tenants_unavailable") && l.ends_with(" 1")), "{metrics}");
-    assert!(metrics.contains("steward_catalog_damaged_total"), "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("steward_tenants_unavailable") && l.ends_with(" 1")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("steward_catalog_damaged_total"),
+        "{metrics}"
+    );
     assert!(server.terminate().success());
 
-    assert_eq!(tenant_files(&deployment.data, "alpha"), damaged, "nothing of the damaged tenant was deleted, moved or changed");
+    assert_eq!(
+        tenant_files(&deployment.data, "alpha"),
+        damaged,
+        "nothing of the damaged tenant was deleted, moved or changed"
+    );
 
     // Restored, everything is back.
     std::fs::write(&catalog, before[Path::new("catalog.redb")].clone()).unwrap();
     let server = deployment.start(&[]);
     let api = server.api();
     let subject = resolve(&api, &alpha.privacy_officer, "alpha", USER);
-    assert_eq!(timeline_all(&api, &alpha.privacy_officer, "alpha", &subject, 1000).0.len(), 40);
-    assert!(api.get("/readyz", None).expect(200, "ready").body.get("unavailable_tenants").is_none());
+    assert_eq!(
+        timeline_all(&api, &alpha.privacy_officer, "alpha", &subject, 1000)
+            .0
+            .len(),
+        40
+    );
+    assert!(
+        api.get("/readyz", None)
+            .expect(200, "ready")
+            .body
+            .get("unavailable_tenants")
+            .is_none()
+    );
     assert!(server.terminate().success());
 }
 
@@ -108,10 +197,20 @@ fn a_build_the_process_did_not_survive_is_marked_failed_not_resumed() {
     let api = server.api();
     let keys = tenant_with_keys(&api, &deployment.operator_key, "gamma");
     put_schema(&api, &keys.admin, "gamma", "play", &play_schema());
-    assert_eq!(ingest(&api, &keys.writer, "gamma", &events("gamma", 5))["accepted"], 5);
+    assert_eq!(
+        ingest(&api, &keys.writer, "gamma", &events("gamma", 5))["accepted"],
+        5
+    );
     let sql = serde_json::json!({"name": "plays", "sql": "SELECT track_id, ms_played FROM play"});
-    let cut = api.post(&keys.path("/datasets"), Some(&keys.reader), &sql).expect(201, "cut").body;
-    assert_eq!((cut["state"].as_str(), cut["attempts"].as_u64()), (Some("ready"), Some(1)), "{cut}");
+    let cut = api
+        .post(&keys.path("/datasets"), Some(&keys.reader), &sql)
+        .expect(201, "cut")
+        .body;
+    assert_eq!(
+        (cut["state"].as_str(), cut["attempts"].as_u64()),
+        (Some("ready"), Some(1)),
+        "{cut}"
+    );
     assert!(server.terminate().success());
 
     let dir = deployment.data.join("tenants/gamma/datasets/plays/v000001");
@@ -120,7 +219,13 @@ fn a_build_the_process_did_not_survive_is_marked_failed_not_resumed() {
     manifest["state"] = "building".into();
     manifest["attempts"] = 1.into();
     std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
-    let sealed = |dir: &Path| std::fs::read_dir(dir).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".sealed")).count();
+    let sealed = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".sealed"))
+            .count()
+    };
     assert!(sealed(&dir) > 0, "the interrupted build left output");
 
     for start in 0..2 {
@@ -128,25 +233,59 @@ fn a_build_the_process_did_not_survive_is_marked_failed_not_resumed() {
         let api = server.api();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         let version = loop {
-            let v = api.get(&keys.path("/datasets/plays/versions/1?purpose=model_training"), Some(&keys.reader)).expect(200, "version").body;
+            let v = api
+                .get(
+                    &keys.path("/datasets/plays/versions/1?purpose=model_training"),
+                    Some(&keys.reader),
+                )
+                .expect(200, "version")
+                .body;
             if v["state"] != "building" {
                 break v;
             }
-            assert!(std::time::Instant::now() < deadline, "start {start}: still building: {v}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "start {start}: still building: {v}"
+            );
             std::thread::sleep(std::time::Duration::from_millis(50));
         };
-        assert_eq!((version["state"].as_str(), version["error"].as_str()), (Some("failed"), Some("build_interrupted")), "start {start}: {version}");
-        assert_eq!(version["attempts"].as_u64(), Some(1), "start {start}: never attempted again: {version}");
+        assert_eq!(
+            (version["state"].as_str(), version["error"].as_str()),
+            (Some("failed"), Some("build_interrupted")),
+            "start {start}: {version}"
+        );
+        assert_eq!(
+            version["attempts"].as_u64(),
+            Some(1),
+            "start {start}: never attempted again: {version}"
+        );
         assert_eq!(sealed(&dir), 0, "start {start}: the partial output is gone");
         // The server serves: ingest, and a new cut of the same data set.
-        assert_eq!(ingest(&api, &keys.writer, "gamma", &events(&format!("gamma-{start}"), 2))["accepted"], 2);
-        let again = api.post(&keys.path("/datasets"), Some(&keys.reader), &sql).expect(201, "cut again").body;
+        assert_eq!(
+            ingest(
+                &api,
+                &keys.writer,
+                "gamma",
+                &events(&format!("gamma-{start}"), 2)
+            )["accepted"],
+            2
+        );
+        let again = api
+            .post(&keys.path("/datasets"), Some(&keys.reader), &sql)
+            .expect(201, "cut again")
+            .body;
         assert_eq!(again["state"].as_str(), Some("ready"), "{again}");
         if start == 0 {
             let log = strip_ansi(&server.stderr());
-            assert!(log.contains("build_interrupted"), "the log says why:\n{log}");
+            assert!(
+                log.contains("build_interrupted"),
+                "the log says why:\n{log}"
+            );
             let metrics = api.get("/metrics", None).expect(200, "metrics").text;
-            assert!(metrics.contains("steward_dataset_builds_interrupted_total"), "{metrics}");
+            assert!(
+                metrics.contains("steward_dataset_builds_interrupted_total"),
+                "{metrics}"
+            );
         }
         assert!(server.terminate().success());
     }
@@ -180,33 +319,73 @@ fn a_damaged_segment_is_reported_on_read_and_never_acted_on() {
     let server = deployment.start(&[]);
     let api = server.api();
     let subject = resolve(&api, &alpha.privacy_officer, "alpha", USER);
-    let timeline = api.get(&format!("/v1/tenants/alpha/subjects/{subject}/events?purpose=legal&limit=1000"), Some(&alpha.privacy_officer));
-    let timeline = timeline.expect_problem(500, "storage_damaged", "a timeline over the damaged segment");
-    assert!(!timeline.text.contains(".parquet"), "no file path in the answer: {}", timeline.text);
+    let timeline = api.get(
+        &format!("/v1/tenants/alpha/subjects/{subject}/events?purpose=legal&limit=1000"),
+        Some(&alpha.privacy_officer),
+    );
+    let timeline = timeline.expect_problem(
+        500,
+        "storage_damaged",
+        "a timeline over the damaged segment",
+    );
+    assert!(
+        !timeline.text.contains(".parquet"),
+        "no file path in the answer: {}",
+        timeline.text
+    );
     // Every column of every row, so the scan reads the damaged page (a count alone may not).
     let sql = serde_json::json!({"sql": "SELECT * FROM play", "purpose": "legal"});
-    api.post("/v1/tenants/alpha/sql", Some(&alpha.privacy_officer), &sql).expect_problem(500, "storage_damaged", "SQL over the damaged segment");
+    api.post("/v1/tenants/alpha/sql", Some(&alpha.privacy_officer), &sql)
+        .expect_problem(500, "storage_damaged", "SQL over the damaged segment");
     // Ingest still works (new data goes to new files) and the other tenant is untouched.
-    assert_eq!(ingest(&api, &alpha.writer, "alpha", &events("alpha-after", 3))["accepted"], 3);
+    assert_eq!(
+        ingest(&api, &alpha.writer, "alpha", &events("alpha-after", 3))["accepted"],
+        3
+    );
     let beta_subject = resolve(&api, &beta.privacy_officer, "beta", USER);
-    assert_eq!(timeline_all(&api, &beta.privacy_officer, "beta", &beta_subject, 1000).0.len(), 40);
+    assert_eq!(
+        timeline_all(&api, &beta.privacy_officer, "beta", &beta_subject, 1000)
+            .0
+            .len(),
+        40
+    );
     let metrics = api.get("/metrics", None).expect(200, "metrics").text;
-    assert!(metrics.lines().any(|l| l.starts_with("steward_storage_damaged_total") && !l.ends_with(" 0")), "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("steward_storage_damaged_total") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
     let log = strip_ansi(&server.stderr());
     let file_name = segment.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(log.contains(&file_name), "the log names the damaged file:\n{log}");
+    assert!(
+        log.contains(&file_name),
+        "the log names the damaged file:\n{log}"
+    );
     assert!(server.terminate().success());
 
     // The catalog and WAL moved on with the later ingest; every segment file is as it was.
     let after = tenant_files(&deployment.data, "alpha");
-    for (path, bytes) in damaged.iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "parquet")) {
-        assert!(after.get(path) == Some(bytes), "{} was deleted or changed", path.display());
+    for (path, bytes) in damaged
+        .iter()
+        .filter(|(p, _)| p.extension().is_some_and(|e| e == "parquet"))
+    {
+        assert!(
+            after.get(path) == Some(bytes),
+            "{} was deleted or changed",
+            path.display()
+        );
     }
 
     // Restored, every event is back (the three written after the damage too).
     std::fs::write(&path, &good).unwrap();
     let server = deployment.start(&[]);
     let api = server.api();
-    assert_eq!(timeline_all(&api, &alpha.privacy_officer, "alpha", &subject, 1000).0.len(), 43);
+    assert_eq!(
+        timeline_all(&api, &alpha.privacy_officer, "alpha", &subject, 1000)
+            .0
+            .len(),
+        43
+    );
     assert!(server.terminate().success());
 }

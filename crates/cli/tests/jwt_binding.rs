@@ -6,13 +6,17 @@ mod common;
 
 use common::*;
 use ed25519_dalek::{Signer, SigningKey};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const B64: data_encoding::Encoding = data_encoding::BASE64URL_NOPAD;
 const ISSUER: &str = "https://login.shared.example";
 
 fn jwt(key: &SigningKey, claims: &Value) -> String {
-    let header = B64.encode(json!({"alg": "EdDSA", "typ": "JWT", "kid": "main"}).to_string().as_bytes());
+    let header = B64.encode(
+        json!({"alg": "EdDSA", "typ": "JWT", "kid": "main"})
+            .to_string()
+            .as_bytes(),
+    );
     let payload = B64.encode(claims.to_string().as_bytes());
     let signature = key.sign(format!("{header}.{payload}").as_bytes());
     format!("{header}.{payload}.{}", B64.encode(&signature.to_bytes()))
@@ -47,32 +51,98 @@ fn tenants_sharing_an_issuer_and_audience_never_accept_each_others_tokens() {
     let signing = SigningKey::from_bytes(&[21u8; 32]);
 
     // A alone trusts the provider, unbound: allowed (the issuer is A's alone).
-    api.put(&a.path("/identity"), Some(&a.admin), &identity(&signing, None)).expect(200, "A unbound");
+    api.put(
+        &a.path("/identity"),
+        Some(&a.admin),
+        &identity(&signing, None),
+    )
+    .expect(200, "A unbound");
     // B may not trust it as well while A is unbound, bound or not.
-    api.put(&b.path("/identity"), Some(&b.admin), &identity(&signing, None)).expect_problem(400, "identity_issuer_shared", "B unbound");
-    api.put(&b.path("/identity"), Some(&b.admin), &identity(&signing, Some("org_id"))).expect_problem(400, "identity_issuer_shared", "B bound, A not");
+    api.put(
+        &b.path("/identity"),
+        Some(&b.admin),
+        &identity(&signing, None),
+    )
+    .expect_problem(400, "identity_issuer_shared", "B unbound");
+    api.put(
+        &b.path("/identity"),
+        Some(&b.admin),
+        &identity(&signing, Some("org_id")),
+    )
+    .expect_problem(400, "identity_issuer_shared", "B bound, A not");
     // Once A names a claim, B must name the same one.
-    let a_bound = api.put(&a.path("/identity"), Some(&a.admin), &identity(&signing, Some("org_id"))).expect(200, "A bound").body;
+    let a_bound = api
+        .put(
+            &a.path("/identity"),
+            Some(&a.admin),
+            &identity(&signing, Some("org_id")),
+        )
+        .expect(200, "A bound")
+        .body;
     assert_eq!(a_bound["tenant_claim"], "org_id");
-    api.put(&b.path("/identity"), Some(&b.admin), &identity(&signing, Some("tenant"))).expect_problem(400, "identity_issuer_shared", "another claim");
-    api.put(&b.path("/identity"), Some(&b.admin), &identity(&signing, Some("org_id"))).expect(200, "B bound by the same claim");
+    api.put(
+        &b.path("/identity"),
+        Some(&b.admin),
+        &identity(&signing, Some("tenant")),
+    )
+    .expect_problem(400, "identity_issuer_shared", "another claim");
+    api.put(
+        &b.path("/identity"),
+        Some(&b.admin),
+        &identity(&signing, Some("org_id")),
+    )
+    .expect(200, "B bound by the same claim");
     // A cannot drop its binding now that B shares the issuer.
-    api.put(&a.path("/identity"), Some(&a.admin), &identity(&signing, None)).expect_problem(400, "identity_issuer_shared", "A unbinding");
-    api.put(&a.path("/identity"), Some(&a.admin), &identity(&signing, Some("aud"))).expect_problem(400, "invalid_identity", "a reserved claim");
-    assert_eq!(api.get(&a.path("/identity"), Some(&a.admin)).expect(200, "A's identity").body["tenant_claim"], "org_id");
+    api.put(
+        &a.path("/identity"),
+        Some(&a.admin),
+        &identity(&signing, None),
+    )
+    .expect_problem(400, "identity_issuer_shared", "A unbinding");
+    api.put(
+        &a.path("/identity"),
+        Some(&a.admin),
+        &identity(&signing, Some("aud")),
+    )
+    .expect_problem(400, "invalid_identity", "a reserved claim");
+    assert_eq!(
+        api.get(&a.path("/identity"), Some(&a.admin))
+            .expect(200, "A's identity")
+            .body["tenant_claim"],
+        "org_id"
+    );
 
     // A token for B: B's keys, never A's.
     let for_b = admin_token(&signing, json!({"org_id": "tenant-b"}));
-    api.get(&b.path("/keys"), Some(&for_b)).expect(200, "B's admin lists B's keys");
-    api.get(&a.path("/keys"), Some(&for_b)).expect_problem(401, "unauthenticated", "a token for B on A");
+    api.get(&b.path("/keys"), Some(&for_b))
+        .expect(200, "B's admin lists B's keys");
+    api.get(&a.path("/keys"), Some(&for_b)).expect_problem(
+        401,
+        "unauthenticated",
+        "a token for B on A",
+    );
     let for_a = admin_token(&signing, json!({"org_id": "tenant-a"}));
-    api.get(&a.path("/keys"), Some(&for_a)).expect(200, "A's admin lists A's keys");
-    api.get(&b.path("/keys"), Some(&for_a)).expect_problem(401, "unauthenticated", "a token for A on B");
+    api.get(&a.path("/keys"), Some(&for_a))
+        .expect(200, "A's admin lists A's keys");
+    api.get(&b.path("/keys"), Some(&for_a)).expect_problem(
+        401,
+        "unauthenticated",
+        "a token for A on B",
+    );
     // No claim, or a claim that is not exactly the tenant: refused by both.
-    for extra in [json!({}), json!({"org_id": ["tenant-a", "tenant-b"]}), json!({"org_id": "tenant-"}), json!({"tenant": "tenant-a"})] {
+    for extra in [
+        json!({}),
+        json!({"org_id": ["tenant-a", "tenant-b"]}),
+        json!({"org_id": "tenant-"}),
+        json!({"tenant": "tenant-a"}),
+    ] {
         let token = admin_token(&signing, extra.clone());
         for keys in [&a, &b] {
-            api.get(&keys.path("/keys"), Some(&token)).expect_problem(401, "unauthenticated", &format!("claims {extra}"));
+            api.get(&keys.path("/keys"), Some(&token)).expect_problem(
+                401,
+                "unauthenticated",
+                &format!("claims {extra}"),
+            );
         }
     }
 }

@@ -26,13 +26,18 @@ fn free_text_is_cleaned_before_it_is_stored() {
         "unknown_fields_pii": "mask",
     });
     let stored = put_schema(&api, &keys.admin, TENANT, "ticket", &schema);
-    assert_eq!(stored["schema"]["fields"]["note"]["pii"], "redact", "{stored}");
+    assert_eq!(
+        stored["schema"]["fields"]["note"]["pii"], "redact",
+        "{stored}"
+    );
     let mut bad = schema.clone();
     bad["fields"]["note"]["pii"] = json!("shred");
-    api.put(&keys.path("/schemas/ticket"), Some(&keys.admin), &bad).expect_problem(400, "invalid_schema", "unknown action");
+    api.put(&keys.path("/schemas/ticket"), Some(&keys.admin), &bad)
+        .expect_problem(400, "invalid_schema", "unknown action");
     let mut bad = schema.clone();
     bad["fields"]["public_pii"] = json!({"type": "string", "class": "public", "pii": "redact"});
-    api.put(&keys.path("/schemas/ticket"), Some(&keys.admin), &bad).expect_problem(400, "invalid_schema", "pii on a public field");
+    api.put(&keys.path("/schemas/ticket"), Some(&keys.admin), &bad)
+        .expect_problem(400, "invalid_schema", "pii on a public field");
 
     let email = format!("jo.{tag}@example.org");
     let card = "4111 1111 1111 1111";
@@ -47,33 +52,86 @@ fn free_text_is_cleaned_before_it_is_stored() {
     // Readers for analytics see the cleaned text (it is public now); the sealed field stays masked.
     let (events, _) = timeline_masked(&api, &keys.reader, TENANT, &jo, 10);
     let props = &events[0]["properties"];
-    assert_eq!(props["note"], "Customer [EMAIL] says the app crashes", "{props}");
+    assert_eq!(
+        props["note"], "Customer [EMAIL] says the app crashes",
+        "{props}"
+    );
     let comment = props["comment"].as_str().unwrap();
-    assert!(comment.starts_with("refund to card tok_credit_card_") && comment.contains("mail tok_email_"), "{comment}");
+    assert!(
+        comment.starts_with("refund to card tok_credit_card_")
+            && comment.contains("mail tok_email_"),
+        "{comment}"
+    );
     assert!(!comment.contains("4111") && !comment.contains(&email));
     let extra = props["extra_field"].as_str().unwrap();
-    assert!(extra.starts_with("reach me at ") && extra.ends_with(" tomorrow") && !extra.contains(&email), "{extra}");
-    assert_eq!(props["diary"], serde_json::Value::Null, "a free_text field without an action is sealed");
+    assert!(
+        extra.starts_with("reach me at ")
+            && extra.ends_with(" tomorrow")
+            && !extra.contains(&email),
+        "{extra}"
+    );
+    assert_eq!(
+        props["diary"],
+        serde_json::Value::Null,
+        "a free_text field without an action is sealed"
+    );
     // Cleaned text reads as public, so purposes that see public fields only see it too.
     let (events, _) = timeline_for(&api, &keys.reader, TENANT, &jo, 10, "model_training");
-    assert_eq!(events[0]["properties"]["note"], "Customer [EMAIL] says the app crashes");
+    assert_eq!(
+        events[0]["properties"]["note"],
+        "Customer [EMAIL] says the app crashes"
+    );
     assert!(events[0]["properties"]["extra_field"].is_string());
     // Tokens are stable per tenant: the same email, the same token, wherever it appears.
-    let token = comment.split_whitespace().find(|w| w.starts_with("tok_email_")).unwrap();
-    let probe = api.post(&keys.path("/pii/scan"), Some(&keys.admin), &json!({"text": format!("again {email}"), "action": "tokenize"})).expect(200, "scan").body;
+    let token = comment
+        .split_whitespace()
+        .find(|w| w.starts_with("tok_email_"))
+        .unwrap();
+    let probe = api
+        .post(
+            &keys.path("/pii/scan"),
+            Some(&keys.admin),
+            &json!({"text": format!("again {email}"), "action": "tokenize"}),
+        )
+        .expect(200, "scan")
+        .body;
     assert_eq!(probe["result"], format!("again {token}"), "{probe}");
     assert_eq!(probe["findings"][0]["entity"], "email");
-    api.post(&keys.path("/pii/scan"), Some(&keys.admin), &json!({"text": "x", "action": "burn"})).expect_problem(400, "invalid_action", "bad action");
-    api.post(&keys.path("/pii/scan"), Some(&keys.reader), &json!({"text": "x"})).expect_problem(403, "forbidden", "readers do not design schemas");
+    api.post(
+        &keys.path("/pii/scan"),
+        Some(&keys.admin),
+        &json!({"text": "x", "action": "burn"}),
+    )
+    .expect_problem(400, "invalid_action", "bad action");
+    api.post(
+        &keys.path("/pii/scan"),
+        Some(&keys.reader),
+        &json!({"text": "x"}),
+    )
+    .expect_problem(403, "forbidden", "readers do not design schemas");
 
     // Nothing found in free text reaches a file (encryption at rest is off: a byte scan sees all).
     assert!(server.terminate().success());
     let mut files = files_under(&deployment.data);
     files.extend(deployment.log_files());
     for needle in [email.as_str(), card, "4111111111111111"] {
-        let hits: Vec<_> = files.iter().filter(|f| !find_all(&std::fs::read(f).unwrap_or_default(), needle.as_bytes()).is_empty()).collect();
+        let hits: Vec<_> = files
+            .iter()
+            .filter(|f| {
+                !find_all(&std::fs::read(f).unwrap_or_default(), needle.as_bytes()).is_empty()
+            })
+            .collect();
         assert!(hits.is_empty(), "{needle} found in {hits:?}");
     }
-    let visible = files.iter().any(|f| !find_all(&std::fs::read(f).unwrap_or_default(), b"says the app crashes").is_empty());
-    assert!(visible, "the cleaned text itself is stored readable (positive control)");
+    let visible = files.iter().any(|f| {
+        !find_all(
+            &std::fs::read(f).unwrap_or_default(),
+            b"says the app crashes",
+        )
+        .is_empty()
+    });
+    assert!(
+        visible,
+        "the cleaned text itself is stored readable (positive control)"
+    );
 }

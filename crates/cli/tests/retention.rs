@@ -15,26 +15,62 @@ const CHECK_MS: u64 = 300;
 fn expired_events_are_hidden_at_once_and_purged_within_the_bound() {
     let mut deployment = Deployment::init();
     let check = CHECK_MS.to_string();
-    let server = deployment.start(&["--no-encrypt-at-rest", "--flush-interval-ms", "200", "--retention-check-interval-ms", &check]);
+    let server = deployment.start(&[
+        "--no-encrypt-at-rest",
+        "--flush-interval-ms",
+        "200",
+        "--retention-check-interval-ms",
+        &check,
+    ]);
     let api = server.api();
     let keys = tenant_with_keys(&api, &deployment.operator_key, TENANT);
     let mut schema = play_schema();
     schema["retention"] = json!("10x");
-    api.put(&keys.path("/schemas/play"), Some(&keys.admin), &schema).expect_problem(400, "invalid_schema", "bad retention");
+    api.put(&keys.path("/schemas/play"), Some(&keys.admin), &schema)
+        .expect_problem(400, "invalid_schema", "bad retention");
     schema["retention"] = json!("1h");
     let stored = put_schema(&api, &keys.admin, TENANT, "play", &schema);
     assert_eq!(stored["schema"]["retention"], "1h", "{stored}");
 
     let tag = random_hex(4);
     let now = chrono::Utc::now();
-    let at = |age: chrono::Duration| (now - age).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let old: Vec<_> = (0..5).map(|i| play_event(&format!("old-{i}"), "pat@example.org", &at(chrono::Duration::hours(2) + chrono::Duration::seconds(i)), "pat@example.org", &format!("old-track-{tag}-{i}"), 1)).collect();
-    let young: Vec<_> = (0..5).map(|i| play_event(&format!("young-{i}"), "pat@example.org", &at(chrono::Duration::minutes(5) + chrono::Duration::seconds(i)), "pat@example.org", &format!("young-track-{tag}-{i}"), 1)).collect();
+    let at =
+        |age: chrono::Duration| (now - age).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let old: Vec<_> = (0..5)
+        .map(|i| {
+            play_event(
+                &format!("old-{i}"),
+                "pat@example.org",
+                &at(chrono::Duration::hours(2) + chrono::Duration::seconds(i)),
+                "pat@example.org",
+                &format!("old-track-{tag}-{i}"),
+                1,
+            )
+        })
+        .collect();
+    let young: Vec<_> = (0..5)
+        .map(|i| {
+            play_event(
+                &format!("young-{i}"),
+                "pat@example.org",
+                &at(chrono::Duration::minutes(5) + chrono::Duration::seconds(i)),
+                "pat@example.org",
+                &format!("young-track-{tag}-{i}"),
+                1,
+            )
+        })
+        .collect();
     let sent = Instant::now();
-    assert_eq!(ingest(&api, &keys.writer, TENANT, &[old, young].concat())["accepted"], 10);
+    assert_eq!(
+        ingest(&api, &keys.writer, TENANT, &[old, young].concat())["accepted"],
+        10
+    );
     let pat = resolve(&api, &keys.reader, TENANT, "pat@example.org");
     let (events, _) = timeline_all(&api, &keys.privacy_officer, TENANT, &pat, 100);
-    let ids: Vec<&str> = events.iter().map(|e| e["event_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = events
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 5, "expired events are hidden at once: {ids:?}");
     assert!(ids.iter().all(|id| id.starts_with("young")));
 
@@ -49,10 +85,16 @@ fn expired_events_are_hidden_at_once_and_purged_within_the_bound() {
             .and_then(|v| v.parse::<f64>().ok())
             .map_or(0, |v| v as u64);
         if removed >= 5 {
-            assert!(metrics.contains("steward_retention_oldest_overdue_seconds"), "the overdue gauge is published");
+            assert!(
+                metrics.contains("steward_retention_oldest_overdue_seconds"),
+                "the overdue gauge is published"
+            );
             break;
         }
-        assert!(Instant::now() < deadline, "expired rows not purged within the bound:\n{metrics}");
+        assert!(
+            Instant::now() < deadline,
+            "expired rows not purged within the bound:\n{metrics}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let waited = sent.elapsed();
@@ -61,13 +103,22 @@ fn expired_events_are_hidden_at_once_and_purged_within_the_bound() {
 
     let scan = |needles: Vec<String>| {
         let mut command = Command::new(steward_bin());
-        command.args(["forensics", "scan", "--data"]).arg(&deployment.data);
+        command
+            .args(["forensics", "scan", "--data"])
+            .arg(&deployment.data);
         for n in &needles {
             command.args(["--needle", n]);
         }
         let out = command.output().unwrap();
         String::from_utf8_lossy(&out.stdout).lines().count()
     };
-    assert_eq!(scan((0..5).map(|i| format!("old-track-{tag}-{i}")).collect()), 0, "no file holds an expired event");
-    assert!(scan((0..5).map(|i| format!("young-track-{tag}-{i}")).collect()) >= 5, "the scan sees the events kept");
+    assert_eq!(
+        scan((0..5).map(|i| format!("old-track-{tag}-{i}")).collect()),
+        0,
+        "no file holds an expired event"
+    );
+    assert!(
+        scan((0..5).map(|i| format!("young-track-{tag}-{i}")).collect()) >= 5,
+        "the scan sees the events kept"
+    );
 }

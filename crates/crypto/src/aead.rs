@@ -21,7 +21,9 @@ pub struct Sealer {
 
 impl Sealer {
     pub fn new(key: &Key256) -> Sealer {
-        Sealer { cipher: Aes256Gcm::new(key.expose().into()) }
+        Sealer {
+            cipher: Aes256Gcm::new(key.expose().into()),
+        }
     }
 
     pub fn seal_into(&self, aad: &[u8], plain: &[u8], out: &mut Vec<u8>) {
@@ -67,13 +69,20 @@ pub fn open(key: &Key256, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoEr
 
 fn open_with(cipher: &Aes256Gcm, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
     if sealed.len() < SEAL_OVERHEAD_BYTES {
-        return Err(CryptoError::Malformed("sealed message shorter than nonce and tag"));
+        return Err(CryptoError::Malformed(
+            "sealed message shorter than nonce and tag",
+        ));
     }
     let (nonce, rest) = sealed.split_at(NONCE_BYTES);
     let (body, tag) = rest.split_at(rest.len() - TAG_BYTES);
     let mut buf = body.to_vec();
     cipher
-        .decrypt_in_place_detached(Nonce::from_slice(nonce), aad, &mut buf, Tag::from_slice(tag))
+        .decrypt_in_place_detached(
+            Nonce::from_slice(nonce),
+            aad,
+            &mut buf,
+            Tag::from_slice(tag),
+        )
         .map_err(|_| CryptoError::Authentication)?;
     Ok(buf)
 }

@@ -12,7 +12,10 @@ pub enum CryptoError {
     #[error("invalid key material: {0}")]
     InvalidKey(String),
     #[error("key file {path}: {source}")]
-    KeyFile { path: std::path::PathBuf, source: std::io::Error },
+    KeyFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     /// A sealed file (`sealed_file`) whose structure is wrong: bad magic, a chunk size out of
     /// bounds, a declared length that does not match the file, a range past its end.
     #[error("sealed file: {reason}")]

@@ -1,6 +1,6 @@
 //! 256-bit secrets and key wrapping (a key sealed under a key-encryption key).
 
-use crate::{aead, CryptoError};
+use crate::{CryptoError, aead};
 use rand::RngCore;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -25,9 +25,9 @@ impl Key256 {
     }
 
     pub fn from_slice(bytes: &[u8]) -> Result<Key256, CryptoError> {
-        let array: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| CryptoError::InvalidKey(format!("expected 32 bytes, got {}", bytes.len())))?;
+        let array: [u8; 32] = bytes.try_into().map_err(|_| {
+            CryptoError::InvalidKey(format!("expected 32 bytes, got {}", bytes.len()))
+        })?;
         Ok(Key256(array))
     }
 
@@ -99,7 +99,10 @@ mod tests {
         let key = Key256::random();
         let wrapped = kek.wrap(&key, b"tenant:a");
         assert_eq!(kek.unwrap_key(&wrapped, b"tenant:a").unwrap(), key);
-        assert!(matches!(kek.unwrap_key(&wrapped, b"tenant:b"), Err(CryptoError::Authentication)));
+        assert!(matches!(
+            kek.unwrap_key(&wrapped, b"tenant:b"),
+            Err(CryptoError::Authentication)
+        ));
         assert!(Key256::random().unwrap_key(&wrapped, b"tenant:a").is_err());
     }
 

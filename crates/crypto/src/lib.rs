@@ -12,11 +12,11 @@ mod master;
 mod pseudonym;
 pub mod sealed_file;
 
-pub use aead::{open, seal, seal_into, Sealer, SEAL_OVERHEAD_BYTES};
+pub use aead::{SEAL_OVERHEAD_BYTES, Sealer, open, seal, seal_into};
 pub use error::CryptoError;
-pub use key::{Key256, WrappedKey, WRAPPED_KEY_BYTES};
-pub use master::{MasterKey, MASTER_KEY_ENV};
-pub use pseudonym::{hmac_sha256, sha256, Pseudonym, PseudonymKey, PSEUDONYM_BYTES};
+pub use key::{Key256, WRAPPED_KEY_BYTES, WrappedKey};
+pub use master::{MASTER_KEY_ENV, MasterKey};
+pub use pseudonym::{PSEUDONYM_BYTES, Pseudonym, PseudonymKey, hmac_sha256, sha256};
 
 /// Builds associated data from parts with length prefixes, so ("ab","c") and ("a","bc") differ.
 pub fn context(parts: &[&[u8]]) -> Vec<u8> {

@@ -1,6 +1,6 @@
 //! The master key: the root of the hierarchy, from a 0600 key file or an environment variable.
 
-use crate::{sha256, CryptoError, Key256};
+use crate::{CryptoError, Key256, sha256};
 use std::io::Write;
 use std::path::Path;
 
@@ -42,14 +42,19 @@ impl MasterKey {
         if let Ok(text) = std::env::var(MASTER_KEY_ENV) {
             return MasterKey::from_hex(&text);
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| CryptoError::KeyFile { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| CryptoError::KeyFile {
+            path: path.to_owned(),
+            source,
+        })?;
         MasterKey::from_hex(&text)
     }
 
     /// Writes the key file with mode 0600, durably (file and directory fsynced).
     pub fn write_file(&self, path: &Path) -> Result<(), CryptoError> {
-        let io = |source| CryptoError::KeyFile { path: path.to_owned(), source };
+        let io = |source| CryptoError::KeyFile {
+            path: path.to_owned(),
+            source,
+        };
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -58,10 +63,13 @@ impl MasterKey {
             options.mode(0o600);
         }
         let mut file = options.open(path).map_err(io)?;
-        file.write_all(format!("{}\n", self.to_hex()).as_bytes()).map_err(io)?;
+        file.write_all(format!("{}\n", self.to_hex()).as_bytes())
+            .map_err(io)?;
         file.sync_all().map_err(io)?;
         if let Some(dir) = path.parent() {
-            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
         }
         Ok(())
     }
@@ -80,10 +88,16 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let loaded = MasterKey::from_hex(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(loaded.fingerprint(), key.fingerprint());
-        assert!(key.write_file(&path).is_err(), "never overwrites an existing key");
+        assert!(
+            key.write_file(&path).is_err(),
+            "never overwrites an existing key"
+        );
     }
 }

@@ -48,8 +48,9 @@ impl Pseudonym {
     }
 
     pub fn from_slice(bytes: &[u8]) -> Result<Pseudonym, CryptoError> {
-        let array: [u8; PSEUDONYM_BYTES] =
-            bytes.try_into().map_err(|_| CryptoError::Malformed("pseudonym length"))?;
+        let array: [u8; PSEUDONYM_BYTES] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::Malformed("pseudonym length"))?;
         Ok(Pseudonym(array))
     }
 
@@ -113,7 +114,10 @@ mod tests {
         let secret = Key256::from_bytes([7; 32]);
         let a = Pseudonym::derive(&secret, "user-42@example.org");
         assert_eq!(a, Pseudonym::derive(&secret, "user-42@example.org"));
-        assert_ne!(a, Pseudonym::derive(&Key256::from_bytes([8; 32]), "user-42@example.org"));
+        assert_ne!(
+            a,
+            Pseudonym::derive(&Key256::from_bytes([8; 32]), "user-42@example.org")
+        );
         assert_ne!(a, Pseudonym::derive(&secret, "user-43@example.org"));
         assert_eq!(Pseudonym::parse_hex(&a.to_hex()).unwrap(), a);
         assert!(Pseudonym::parse_hex("zz").is_err());

@@ -32,7 +32,7 @@ use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use rand::RngCore;
 
-use crate::{hmac_sha256, sha256, CryptoError, Key256};
+use crate::{CryptoError, Key256, hmac_sha256, sha256};
 
 /// The first eight bytes of every sealed file.
 pub const MAGIC: &[u8; 8] = b"STWSEAL1";
@@ -57,7 +57,9 @@ pub fn dataset_file_key_context(tenant: &str) -> Vec<u8> {
 }
 
 fn malformed(reason: impl Into<String>) -> CryptoError {
-    CryptoError::SealedFile { reason: reason.into() }
+    CryptoError::SealedFile {
+        reason: reason.into(),
+    }
 }
 
 fn io_error(source: std::io::Error) -> CryptoError {
@@ -113,16 +115,34 @@ impl<W: Write + Seek> SealedWriter<W> {
     /// Starts a sealed file at the current position of `out` (a reader expects it at offset 0)
     /// with chunks of [`CHUNK_BYTES`]. `key` must be the file's own key; `wrapped_key` is
     /// stored as is (at most 65,535 bytes).
-    pub fn new(out: W, key: &Key256, context: &[u8], wrapped_key: &[u8]) -> Result<Self, CryptoError> {
+    pub fn new(
+        out: W,
+        key: &Key256,
+        context: &[u8],
+        wrapped_key: &[u8],
+    ) -> Result<Self, CryptoError> {
         Self::with_chunk_bytes(out, key, context, wrapped_key, CHUNK_BYTES)
     }
 
     /// As [`SealedWriter::new`] with another chunk size (1 ..= [`CHUNK_BYTES_MAX`]).
-    pub fn with_chunk_bytes(mut out: W, key: &Key256, context: &[u8], wrapped_key: &[u8], chunk_bytes: u32) -> Result<Self, CryptoError> {
+    pub fn with_chunk_bytes(
+        mut out: W,
+        key: &Key256,
+        context: &[u8],
+        wrapped_key: &[u8],
+        chunk_bytes: u32,
+    ) -> Result<Self, CryptoError> {
         if chunk_bytes == 0 || chunk_bytes > CHUNK_BYTES_MAX {
-            return Err(malformed(format!("chunk size {chunk_bytes} outside 1..={CHUNK_BYTES_MAX}")));
+            return Err(malformed(format!(
+                "chunk size {chunk_bytes} outside 1..={CHUNK_BYTES_MAX}"
+            )));
         }
-        let wrapped_len = u16::try_from(wrapped_key.len()).map_err(|_| malformed(format!("wrapped key of {} bytes exceeds 65535", wrapped_key.len())))?;
+        let wrapped_len = u16::try_from(wrapped_key.len()).map_err(|_| {
+            malformed(format!(
+                "wrapped key of {} bytes exceeds 65535",
+                wrapped_key.len()
+            ))
+        })?;
         let mut salt = [0u8; SALT_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut salt);
         let mut header = Vec::with_capacity(FIXED_PREFIX_BYTES + wrapped_key.len() + 8);
@@ -137,12 +157,23 @@ impl<W: Write + Seek> SealedWriter<W> {
         out.write_all(&header).map_err(io_error)?;
         let length_at = start + (header.len() - 8) as u64;
         let chunk_bytes = chunk_bytes as usize;
-        Ok(SealedWriter { out, binding, chunk_bytes, length_at, buf: Vec::with_capacity(chunk_bytes + TAG_BYTES), next_index: 0, written: 0, poisoned: false })
+        Ok(SealedWriter {
+            out,
+            binding,
+            chunk_bytes,
+            length_at,
+            buf: Vec::with_capacity(chunk_bytes + TAG_BYTES),
+            next_index: 0,
+            written: 0,
+            poisoned: false,
+        })
     }
 
     fn check(&self) -> std::io::Result<()> {
         if self.poisoned {
-            return Err(std::io::Error::other("sealed writer failed earlier; the file is unusable"));
+            return Err(std::io::Error::other(
+                "sealed writer failed earlier; the file is unusable",
+            ));
         }
         Ok(())
     }
@@ -171,8 +202,12 @@ impl<W: Write + Seek> SealedWriter<W> {
         self.check().map_err(io_error)?;
         self.emit(true).map_err(io_error)?;
         let end = self.out.stream_position().map_err(io_error)?;
-        self.out.seek(SeekFrom::Start(self.length_at)).map_err(io_error)?;
-        self.out.write_all(&self.written.to_le_bytes()).map_err(io_error)?;
+        self.out
+            .seek(SeekFrom::Start(self.length_at))
+            .map_err(io_error)?;
+        self.out
+            .write_all(&self.written.to_le_bytes())
+            .map_err(io_error)?;
         self.out.seek(SeekFrom::Start(end)).map_err(io_error)?;
         self.out.flush().map_err(io_error)?;
         Ok((self.out, self.written))
@@ -209,7 +244,10 @@ impl<W: Write + Seek> Write for SealedWriter<W> {
 
 impl<W: Write + Seek> std::fmt::Debug for SealedWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SealedWriter").field("chunk_bytes", &self.chunk_bytes).field("written", &self.written).finish_non_exhaustive()
+        f.debug_struct("SealedWriter")
+            .field("chunk_bytes", &self.chunk_bytes)
+            .field("written", &self.written)
+            .finish_non_exhaustive()
     }
 }
 
@@ -230,7 +268,9 @@ impl Header {
 }
 
 /// Reads and checks a header through `read_at(offset, buf)`.
-fn read_header(read_at: &mut dyn FnMut(u64, &mut [u8]) -> std::io::Result<()>) -> Result<Header, CryptoError> {
+fn read_header(
+    read_at: &mut dyn FnMut(u64, &mut [u8]) -> std::io::Result<()>,
+) -> Result<Header, CryptoError> {
     let eof = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
             malformed("file shorter than its header")
@@ -245,11 +285,16 @@ fn read_header(read_at: &mut dyn FnMut(u64, &mut [u8]) -> std::io::Result<()>) -
     }
     let chunk_bytes = u32::from_le_bytes([fixed[8], fixed[9], fixed[10], fixed[11]]);
     if chunk_bytes == 0 || chunk_bytes > CHUNK_BYTES_MAX {
-        return Err(malformed(format!("chunk size {chunk_bytes} outside 1..={CHUNK_BYTES_MAX}")));
+        return Err(malformed(format!(
+            "chunk size {chunk_bytes} outside 1..={CHUNK_BYTES_MAX}"
+        )));
     }
     let mut salt = [0u8; SALT_BYTES];
     salt.copy_from_slice(&fixed[12..12 + SALT_BYTES]);
-    let wrapped_len = usize::from(u16::from_le_bytes([fixed[FIXED_PREFIX_BYTES - 2], fixed[FIXED_PREFIX_BYTES - 1]]));
+    let wrapped_len = usize::from(u16::from_le_bytes([
+        fixed[FIXED_PREFIX_BYTES - 2],
+        fixed[FIXED_PREFIX_BYTES - 1],
+    ]));
     let mut rest = vec![0u8; wrapped_len + 8];
     read_at(FIXED_PREFIX_BYTES as u64, &mut rest).map_err(eof)?;
     let mut length = [0u8; 8];
@@ -259,7 +304,13 @@ fn read_header(read_at: &mut dyn FnMut(u64, &mut [u8]) -> std::io::Result<()>) -
     let mut bound = Vec::with_capacity(FIXED_PREFIX_BYTES + wrapped_len);
     bound.extend_from_slice(&fixed);
     bound.extend_from_slice(&rest);
-    Ok(Header { chunk_bytes, salt, wrapped_key: rest, bound, plaintext_len })
+    Ok(Header {
+        chunk_bytes,
+        salt,
+        wrapped_key: rest,
+        bound,
+        plaintext_len,
+    })
 }
 
 /// Reads the wrapped key from the header of the sealed file at `path`, and nothing else.
@@ -291,7 +342,9 @@ impl SealedReader {
     pub fn open(file: File, key: &Key256, context: &[u8]) -> Result<Self, CryptoError> {
         let header = read_header(&mut |offset, buf| file.read_exact_at(buf, offset))?;
         if header.plaintext_len == UNFINISHED {
-            return Err(malformed("unfinished file (the writer never called finish)"));
+            return Err(malformed(
+                "unfinished file (the writer never called finish)",
+            ));
         }
         let chunk_bytes = u64::from(header.chunk_bytes);
         let chunks = header.plaintext_len.div_ceil(chunk_bytes).max(1);
@@ -301,7 +354,10 @@ impl SealedReader {
             .and_then(|body| body.checked_add(header.len()));
         let actual = file.metadata().map_err(io_error)?.len();
         if expected != Some(actual) {
-            return Err(malformed(format!("declared length {} does not match a file of {actual} bytes", header.plaintext_len)));
+            return Err(malformed(format!(
+                "declared length {} does not match a file of {actual} bytes",
+                header.plaintext_len
+            )));
         }
         let binding = Binding::new(key, context, &header.salt, &header.bound);
         let reader = SealedReader {
@@ -356,9 +412,15 @@ impl SealedReader {
     /// The plaintext bytes `offset .. offset + len`, decrypting only the chunks they touch.
     /// A range reaching past the end is an error.
     pub fn read_range(&self, offset: u64, len: u64) -> Result<Vec<u8>, CryptoError> {
-        let end = offset.checked_add(len).filter(|&end| end <= self.plaintext_len).ok_or_else(|| {
-            malformed(format!("range {offset}+{len} past the end of {} plaintext bytes", self.plaintext_len))
-        })?;
+        let end = offset
+            .checked_add(len)
+            .filter(|&end| end <= self.plaintext_len)
+            .ok_or_else(|| {
+                malformed(format!(
+                    "range {offset}+{len} past the end of {} plaintext bytes",
+                    self.plaintext_len
+                ))
+            })?;
         // `len` fits: it is at most the plaintext length, which is below the file's size.
         let mut out = Vec::with_capacity(len as usize);
         if len == 0 {
@@ -383,7 +445,10 @@ impl SealedReader {
 
 impl std::fmt::Debug for SealedReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SealedReader").field("chunk_bytes", &self.chunk_bytes).field("plaintext_len", &self.plaintext_len).finish_non_exhaustive()
+        f.debug_struct("SealedReader")
+            .field("chunk_bytes", &self.chunk_bytes)
+            .field("plaintext_len", &self.plaintext_len)
+            .finish_non_exhaustive()
     }
 }
 
@@ -399,9 +464,21 @@ mod tests {
     }
 
     /// Seals `plain` into a temporary file with chunks of `chunk` bytes.
-    fn seal_file(key: &Key256, context: &[u8], plain: &[u8], chunk: u32) -> tempfile::NamedTempFile {
+    fn seal_file(
+        key: &Key256,
+        context: &[u8],
+        plain: &[u8],
+        chunk: u32,
+    ) -> tempfile::NamedTempFile {
         let mut tmp = tempfile::NamedTempFile::new().unwrap();
-        let mut writer = SealedWriter::with_chunk_bytes(tmp.as_file_mut(), key, context, b"wrapped-key-bytes", chunk).unwrap();
+        let mut writer = SealedWriter::with_chunk_bytes(
+            tmp.as_file_mut(),
+            key,
+            context,
+            b"wrapped-key-bytes",
+            chunk,
+        )
+        .unwrap();
         // Uneven writes, to cross chunk boundaries mid-call.
         for part in plain.chunks(7) {
             writer.write_all(part).unwrap();
@@ -411,7 +488,11 @@ mod tests {
         tmp
     }
 
-    fn open(tmp: &tempfile::NamedTempFile, key: &Key256, context: &[u8]) -> Result<SealedReader, CryptoError> {
+    fn open(
+        tmp: &tempfile::NamedTempFile,
+        key: &Key256,
+        context: &[u8],
+    ) -> Result<SealedReader, CryptoError> {
         SealedReader::open(tmp.reopen().unwrap(), key, context)
     }
 
@@ -433,7 +514,11 @@ mod tests {
             assert_eq!(written, len as u64);
             let size = tmp.as_file().metadata().unwrap().len();
             let chunks = (len as u64).div_ceil(c as u64).max(1);
-            assert_eq!(size, (FIXED_PREFIX_BYTES + 2 + 8) as u64 + len as u64 + chunks * 16, "len {len}");
+            assert_eq!(
+                size,
+                (FIXED_PREFIX_BYTES + 2 + 8) as u64 + len as u64 + chunks * 16,
+                "len {len}"
+            );
             let reader = open(&tmp, &key, CONTEXT).unwrap();
             assert_eq!(reader.plaintext_len(), len as u64);
             assert_eq!(reader.read_all().unwrap(), plain, "len {len}");
@@ -462,11 +547,19 @@ mod tests {
         let a = std::fs::read(seal_file(&key, CONTEXT, &plain, 256).path()).unwrap();
         let b = std::fs::read(seal_file(&key, CONTEXT, &plain, 256).path()).unwrap();
         let header = FIXED_PREFIX_BYTES + 17 + 8;
-        assert_ne!(a[header..header + 64], b[header..header + 64], "a reused key must not reuse keystream");
+        assert_ne!(
+            a[header..header + 64],
+            b[header..header + 64],
+            "a reused key must not reuse keystream"
+        );
     }
 
     /// Opens the file and reads everything: what any accepted tampering would have to pass.
-    fn read_back(tmp: &tempfile::NamedTempFile, key: &Key256, context: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    fn read_back(
+        tmp: &tempfile::NamedTempFile,
+        key: &Key256,
+        context: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         open(tmp, key, context)?.read_all()
     }
 
@@ -482,7 +575,10 @@ mod tests {
             let mut bytes = original.clone();
             bytes[i] ^= 0x01;
             std::fs::write(tmp.path(), &bytes).unwrap();
-            assert!(read_back(&tmp, &key, CONTEXT).is_err(), "flip at byte {i} accepted");
+            assert!(
+                read_back(&tmp, &key, CONTEXT).is_err(),
+                "flip at byte {i} accepted"
+            );
         }
         std::fs::write(tmp.path(), &original).unwrap();
         assert_eq!(read_back(&tmp, &key, CONTEXT).unwrap(), plain);
@@ -498,7 +594,9 @@ mod tests {
         let header = FIXED_PREFIX_BYTES + b"wrapped-key-bytes".len() + 8;
         let sealed = chunk + 16;
         let body = |i: usize| header + i * sealed..header + (i + 1) * sealed;
-        let set_len = |bytes: &mut Vec<u8>, len: u64| bytes[header - 8..header].copy_from_slice(&len.to_le_bytes());
+        let set_len = |bytes: &mut Vec<u8>, len: u64| {
+            bytes[header - 8..header].copy_from_slice(&len.to_le_bytes())
+        };
 
         // A chunk cut off, with and without the length adjusted to match.
         let mut cut = original[..original.len() - sealed].to_vec();
@@ -506,7 +604,10 @@ mod tests {
         assert!(read_back(&tmp, &key, CONTEXT).is_err());
         set_len(&mut cut, (chunk * 2) as u64);
         std::fs::write(tmp.path(), &cut).unwrap();
-        assert!(open(&tmp, &key, CONTEXT).is_err(), "the new last chunk was not sealed as last");
+        assert!(
+            open(&tmp, &key, CONTEXT).is_err(),
+            "the new last chunk was not sealed as last"
+        );
 
         // A few bytes cut off the tail.
         std::fs::write(tmp.path(), &original[..original.len() - 3]).unwrap();
@@ -520,7 +621,10 @@ mod tests {
         let reader = open(&tmp, &key, CONTEXT).unwrap();
         assert!(reader.read_range(0, 1).is_err());
         assert!(reader.read_range(chunk as u64, 1).is_err());
-        assert_eq!(reader.read_range(chunk as u64 * 2, 5).unwrap(), plain[chunk * 2..chunk * 2 + 5]);
+        assert_eq!(
+            reader.read_range(chunk as u64 * 2, 5).unwrap(),
+            plain[chunk * 2..chunk * 2 + 5]
+        );
 
         // A chunk duplicated over the next (same data, wrong index).
         let mut duplicated = original.clone();
@@ -544,8 +648,14 @@ mod tests {
 
         // Wrong key, wrong context.
         std::fs::write(tmp.path(), &original).unwrap();
-        assert!(matches!(open(&tmp, &Key256::random(), CONTEXT), Err(CryptoError::Authentication)));
-        assert!(matches!(open(&tmp, &key, &dataset_file_key_context("other")), Err(CryptoError::Authentication)));
+        assert!(matches!(
+            open(&tmp, &Key256::random(), CONTEXT),
+            Err(CryptoError::Authentication)
+        ));
+        assert!(matches!(
+            open(&tmp, &key, &dataset_file_key_context("other")),
+            Err(CryptoError::Authentication)
+        ));
         assert_eq!(read_back(&tmp, &key, CONTEXT).unwrap(), plain);
     }
 
@@ -576,7 +686,8 @@ mod tests {
             }),
             ("huge wrapped key", {
                 let mut b = original.clone();
-                b[FIXED_PREFIX_BYTES - 2..FIXED_PREFIX_BYTES].copy_from_slice(&u16::MAX.to_le_bytes());
+                b[FIXED_PREFIX_BYTES - 2..FIXED_PREFIX_BYTES]
+                    .copy_from_slice(&u16::MAX.to_le_bytes());
                 b
             }),
         ];
@@ -592,7 +703,8 @@ mod tests {
     fn an_unfinished_file_is_refused() {
         let key = Key256::random();
         let mut tmp = tempfile::NamedTempFile::new().unwrap();
-        let mut writer = SealedWriter::with_chunk_bytes(tmp.as_file_mut(), &key, CONTEXT, b"wk", 16).unwrap();
+        let mut writer =
+            SealedWriter::with_chunk_bytes(tmp.as_file_mut(), &key, CONTEXT, b"wk", 16).unwrap();
         writer.write_all(&data(100)).unwrap();
         drop(writer);
         let error = open(&tmp, &key, CONTEXT).unwrap_err();
@@ -604,7 +716,10 @@ mod tests {
         let key = Key256::random();
         let mut out = std::io::Cursor::new(Vec::new());
         assert!(SealedWriter::with_chunk_bytes(&mut out, &key, CONTEXT, b"", 0).is_err());
-        assert!(SealedWriter::with_chunk_bytes(&mut out, &key, CONTEXT, b"", CHUNK_BYTES_MAX + 1).is_err());
+        assert!(
+            SealedWriter::with_chunk_bytes(&mut out, &key, CONTEXT, b"", CHUNK_BYTES_MAX + 1)
+                .is_err()
+        );
         assert!(SealedWriter::new(&mut out, &key, CONTEXT, &vec![0; 70_000]).is_err());
     }
 

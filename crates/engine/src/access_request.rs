@@ -5,7 +5,7 @@
 //!
 //! The archive is a ustar file built in memory, bounded by `ACCESS_ARCHIVE_BYTES_MAX`.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::limits::{ACCESS_ARCHIVE_BYTES_MAX, TIMELINE_EVENTS_MAX};
 use crate::{Engine, EngineError, ReadAccess, ReportFilter, TimelineQuery};
@@ -20,16 +20,32 @@ pub struct AccessArchive {
 impl Engine {
     /// The archive of everything held about one subject, read through a guard with the
     /// subject-access purpose (`access` must be [`ReadAccess::subject_access`]).
-    pub fn access_archive(&self, tenant: &str, external_id: &str, access: ReadAccess) -> Result<AccessArchive, EngineError> {
+    pub fn access_archive(
+        &self,
+        tenant: &str,
+        external_id: &str,
+        access: ReadAccess,
+    ) -> Result<AccessArchive, EngineError> {
         if access.purpose() != &crate::ReadPurpose::SubjectAccess {
-            return Err(EngineError::invalid("invalid_purpose", Some("purpose"), "an access request reads with the subject-access purpose"));
+            return Err(EngineError::invalid(
+                "invalid_purpose",
+                Some("purpose"),
+                "an access request reads with the subject-access purpose",
+            ));
         }
         let subject = self.resolve_subject(tenant, external_id)?;
         let now = chrono::Utc::now();
         let mtime = now.timestamp().max(0) as u64;
         let mut events = Vec::new();
         let mut count = 0u64;
-        let mut query = TimelineQuery { subject, from_us: None, to_us: None, types: None, cursor: None, limit: TIMELINE_EVENTS_MAX };
+        let mut query = TimelineQuery {
+            subject,
+            from_us: None,
+            to_us: None,
+            types: None,
+            cursor: None,
+            limit: TIMELINE_EVENTS_MAX,
+        };
         // The subject's own data, through the one read path with its own purpose: every class
         // opened, no consent filter; erasure and retention apply.
         let guard = self.read_guard(tenant, access)?;
@@ -42,7 +58,9 @@ impl Engine {
                 count += 1;
             }
             if events.len() > ACCESS_ARCHIVE_BYTES_MAX {
-                return Err(EngineError::Limit(format!("the subject's events exceed {ACCESS_ARCHIVE_BYTES_MAX} bytes; ask the operator for an offline export")));
+                return Err(EngineError::Limit(format!(
+                    "the subject's events exceed {ACCESS_ARCHIVE_BYTES_MAX} bytes; ask the operator for an offline export"
+                )));
             }
             match page.next_cursor {
                 Some(c) => query.cursor = Some(c),
@@ -53,8 +71,19 @@ impl Engine {
             "in_force": self.consents(tenant, &subject)?,
             "history": self.consent_history(tenant, &subject)?,
         });
-        let erasures: Vec<Value> = self.erasure_for_subject(tenant, &subject)?.map(|r| json!(r)).into_iter().collect();
-        let report = self.audit_report(tenant, &ReportFilter { subject: Some(subject), limit: crate::limits::REPORT_ROWS_MAX, ..ReportFilter::default() })?;
+        let erasures: Vec<Value> = self
+            .erasure_for_subject(tenant, &subject)?
+            .map(|r| json!(r))
+            .into_iter()
+            .collect();
+        let report = self.audit_report(
+            tenant,
+            &ReportFilter {
+                subject: Some(subject),
+                limit: crate::limits::REPORT_ROWS_MAX,
+                ..ReportFilter::default()
+            },
+        )?;
         let accesses: Vec<Value> = report
             .rows
             .iter()
@@ -80,10 +109,19 @@ impl Engine {
         crate::tar::append(&mut tar, "events.ndjson", &events, mtime);
         crate::tar::append(&mut tar, "consents.json", &pretty(&consents), mtime);
         crate::tar::append(&mut tar, "erasures.json", &pretty(&json!(erasures)), mtime);
-        crate::tar::append(&mut tar, "access_report.json", &pretty(&json!(accesses)), mtime);
+        crate::tar::append(
+            &mut tar,
+            "access_report.json",
+            &pretty(&json!(accesses)),
+            mtime,
+        );
         crate::tar::append(&mut tar, "derived.json", &pretty(&json!(derived)), mtime);
         crate::tar::finish(&mut tar);
-        Ok(AccessArchive { tar, events: count, subject_ref })
+        Ok(AccessArchive {
+            tar,
+            events: count,
+            subject_ref,
+        })
     }
 }
 

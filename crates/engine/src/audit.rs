@@ -6,7 +6,10 @@
 //! verify but link to no one.
 
 use std::path::Path;
-use steward_audit::{AuditRecord, ConsistencyProof, InclusionProof, SignedHead, SigningKey, SubjectRef, TreeHead, VerifyingKey};
+use steward_audit::{
+    AuditRecord, ConsistencyProof, InclusionProof, SignedHead, SigningKey, SubjectRef, TreeHead,
+    VerifyingKey,
+};
 use steward_crypto::Pseudonym;
 
 use crate::{Engine, EngineError};
@@ -22,9 +25,14 @@ pub const AUDIT_HEAD_INTERVAL_MS: u64 = 10_000;
 /// Loads the deployment's Ed25519 head-signing key (`audit-signing.key`, mode 0600), creating
 /// it on first use.
 pub(crate) fn load_or_create_signing_key(path: &Path) -> Result<SigningKey, EngineError> {
-    let err = |reason: String| EngineError::DataDir { path: path.to_owned(), reason };
+    let err = |reason: String| EngineError::DataDir {
+        path: path.to_owned(),
+        reason,
+    };
     if let Ok(text) = std::fs::read_to_string(path) {
-        let bytes = data_encoding::HEXLOWER_PERMISSIVE.decode(text.trim().as_bytes()).map_err(|_| err("not 64 hex digits".into()))?;
+        let bytes = data_encoding::HEXLOWER_PERMISSIVE
+            .decode(text.trim().as_bytes())
+            .map_err(|_| err("not 64 hex digits".into()))?;
         let seed: [u8; 32] = bytes.try_into().map_err(|_| err("not 32 bytes".into()))?;
         return Ok(SigningKey::from_bytes(&seed));
     }
@@ -39,7 +47,8 @@ pub(crate) fn load_or_create_signing_key(path: &Path) -> Result<SigningKey, Engi
         options.mode(0o600);
     }
     let mut file = options.open(path).map_err(|e| err(e.to_string()))?;
-    file.write_all(format!("{}\n", data_encoding::HEXLOWER.encode(key.expose())).as_bytes()).map_err(|e| err(e.to_string()))?;
+    file.write_all(format!("{}\n", data_encoding::HEXLOWER.encode(key.expose())).as_bytes())
+        .map_err(|e| err(e.to_string()))?;
     file.sync_all().map_err(|e| err(e.to_string()))?;
     Ok(signing)
 }
@@ -48,9 +57,18 @@ impl Engine {
     /// Records a decision in the tenant's log: durably (returns after fsync) for mutating
     /// requests, batched (durable within the log's flush bound) for reads. An error means the
     /// request must not proceed or answer with data.
-    pub fn audit(&self, tenant: &str, record: &AuditRecord, durable: bool) -> Result<u64, EngineError> {
+    pub fn audit(
+        &self,
+        tenant: &str,
+        record: &AuditRecord,
+        durable: bool,
+    ) -> Result<u64, EngineError> {
         let tenant = self.tenant(tenant)?;
-        let result = if durable { tenant.audit().append_durable(std::slice::from_ref(record)) } else { tenant.audit().append_batched(record) };
+        let result = if durable {
+            tenant.audit().append_durable(std::slice::from_ref(record))
+        } else {
+            tenant.audit().append_batched(record)
+        };
         result.map_err(|e| {
             tracing::error!(tenant = tenant.id(), error = %e, "audit append failed; failing closed");
             EngineError::Audit(e.to_string())
@@ -60,7 +78,12 @@ impl Engine {
     /// Records a deployment-wide decision (the operator's tenant administration) in the
     /// system log, like [`audit`](Self::audit).
     pub fn audit_system(&self, record: &AuditRecord, durable: bool) -> Result<u64, EngineError> {
-        let result = if durable { self.system_audit.append_durable(std::slice::from_ref(record)) } else { self.system_audit.append_batched(record) };
+        let result = if durable {
+            self.system_audit
+                .append_durable(std::slice::from_ref(record))
+        } else {
+            self.system_audit.append_batched(record)
+        };
         result.map_err(|e| {
             tracing::error!(error = %e, "system audit append failed; failing closed");
             EngineError::Audit(e.to_string())
@@ -68,10 +91,16 @@ impl Engine {
     }
 
     /// The keyed audit reference of a subject, or None if the subject has no key (unknown or erased).
-    pub fn subject_ref(&self, tenant: &str, subject: &Pseudonym) -> Result<Option<SubjectRef>, EngineError> {
+    pub fn subject_ref(
+        &self,
+        tenant: &str,
+        subject: &Pseudonym,
+    ) -> Result<Option<SubjectRef>, EngineError> {
         let tenant = self.tenant(tenant)?;
         let key = tenant.partition().subject_key(subject, false)?;
-        Ok(key.map(|k| steward_audit::subject_ref(&steward_audit::subject_ref_key(&k), subject.as_bytes())))
+        Ok(key.map(|k| {
+            steward_audit::subject_ref(&steward_audit::subject_ref_key(&k), subject.as_bytes())
+        }))
     }
 
     pub fn audit_head(&self, tenant: &str) -> Result<(TreeHead, Option<SignedHead>), EngineError> {
@@ -80,19 +109,43 @@ impl Engine {
     }
 
     /// Signed heads of a tenant's log, oldest first, from index `start` (a monitor pins them).
-    pub fn audit_heads(&self, tenant: &str, start: usize, limit: usize) -> Result<steward_audit::HeadsPage, EngineError> {
+    pub fn audit_heads(
+        &self,
+        tenant: &str,
+        start: usize,
+        limit: usize,
+    ) -> Result<steward_audit::HeadsPage, EngineError> {
         let tenant = self.tenant(tenant)?;
-        tenant.audit().signed_heads_page(start, limit).map_err(|e| EngineError::Audit(e.to_string()))
+        tenant
+            .audit()
+            .signed_heads_page(start, limit)
+            .map_err(|e| EngineError::Audit(e.to_string()))
     }
 
-    pub fn audit_inclusion(&self, tenant: &str, index: u64, tree_size: u64) -> Result<InclusionProof, EngineError> {
+    pub fn audit_inclusion(
+        &self,
+        tenant: &str,
+        index: u64,
+        tree_size: u64,
+    ) -> Result<InclusionProof, EngineError> {
         let tenant = self.tenant(tenant)?;
-        tenant.audit().prove_inclusion(index, tree_size).map_err(|e| EngineError::invalid("invalid_proof_request", None, e.to_string()))
+        tenant
+            .audit()
+            .prove_inclusion(index, tree_size)
+            .map_err(|e| EngineError::invalid("invalid_proof_request", None, e.to_string()))
     }
 
-    pub fn audit_consistency(&self, tenant: &str, from: u64, to: u64) -> Result<ConsistencyProof, EngineError> {
+    pub fn audit_consistency(
+        &self,
+        tenant: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<ConsistencyProof, EngineError> {
         let tenant = self.tenant(tenant)?;
-        tenant.audit().prove_consistency(from, to).map_err(|e| EngineError::invalid("invalid_proof_request", None, e.to_string()))
+        tenant
+            .audit()
+            .prove_consistency(from, to)
+            .map_err(|e| EngineError::invalid("invalid_proof_request", None, e.to_string()))
     }
 
     /// The public key that verifies every signed tree head of this deployment.
@@ -104,11 +157,19 @@ impl Engine {
     /// `interval` (called by the background thread, and at shutdown with a zero interval).
     pub(crate) fn sign_audit_heads(&self, interval: std::time::Duration) {
         for tenant in self.tenant_list() {
-            if let Err(error) = tenant.audit().flush().and_then(|()| tenant.audit().maybe_sign(&self.signing_key, interval)) {
+            if let Err(error) = tenant
+                .audit()
+                .flush()
+                .and_then(|()| tenant.audit().maybe_sign(&self.signing_key, interval))
+            {
                 tracing::error!(tenant = tenant.id(), %error, "signing the audit head failed");
             }
         }
-        if let Err(error) = self.system_audit.flush().and_then(|()| self.system_audit.maybe_sign(&self.signing_key, interval)) {
+        if let Err(error) = self
+            .system_audit
+            .flush()
+            .and_then(|()| self.system_audit.maybe_sign(&self.signing_key, interval))
+        {
             tracing::error!(%error, "signing the system audit head failed");
         }
     }

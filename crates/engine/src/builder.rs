@@ -17,12 +17,18 @@ pub struct EngineBuilder {
 
 impl EngineBuilder {
     pub(crate) fn new(config: EngineConfig) -> EngineBuilder {
-        EngineBuilder { config, kinds: Vec::new() }
+        EngineBuilder {
+            config,
+            kinds: Vec::new(),
+        }
     }
 
     /// Registers a kind of derived artifact. The factory gets the opened engine (a kind
     /// usually reads events through it) and runs before any background thread starts.
-    pub fn kind(mut self, factory: impl FnOnce(&Arc<Engine>) -> Arc<dyn ArtifactKind> + 'static) -> EngineBuilder {
+    pub fn kind(
+        mut self,
+        factory: impl FnOnce(&Arc<Engine>) -> Arc<dyn ArtifactKind> + 'static,
+    ) -> EngineBuilder {
         self.kinds.push(Box::new(factory));
         self
     }
@@ -34,7 +40,11 @@ impl EngineBuilder {
         for factory in self.kinds {
             let kind = factory(&engine);
             if kinds.iter().any(|k| k.name() == kind.name()) {
-                return Err(EngineError::invalid("duplicate_kind", None, format!("artifact kind {} registered twice", kind.name())));
+                return Err(EngineError::invalid(
+                    "duplicate_kind",
+                    None,
+                    format!("artifact kind {} registered twice", kind.name()),
+                ));
             }
             kinds.push(kind);
         }

@@ -98,7 +98,11 @@ pub struct ConsentView {
 impl ConsentView {
     /// A view that admits everyone (an access request: consent does not apply).
     pub(crate) fn everyone() -> ConsentView {
-        ConsentView { default: true, decisions: HashTrieMapSync::new_sync(), refusals: 0 }
+        ConsentView {
+            default: true,
+            decisions: HashTrieMapSync::new_sync(),
+            refusals: 0,
+        }
     }
 
     /// Whether a read of this purpose may return rows of `subject`.
@@ -118,7 +122,11 @@ impl ConsentView {
         }
         if self.default {
             // Opt-out regime: refused only by a refusal on record.
-            return self.refusals == 0 || !self.decisions.iter().any(|(s, granted)| !granted && bits.contains(subject_bit(s)));
+            return self.refusals == 0
+                || !self
+                    .decisions
+                    .iter()
+                    .any(|(s, granted)| !granted && bits.contains(subject_bit(s)));
         }
         // Opt-in regime: every held subject needs a grant on record.
         let mut granted = roaring::RoaringTreemap::new();
@@ -143,7 +151,9 @@ impl ConsentIndex {
         let mut index = ConsentIndex::default();
         for (k, v) in catalog.scan_prefix(CONSENT_REGIMES, b"")? {
             let purpose = String::from_utf8(k).map_err(corrupted)?;
-            index.regimes.insert(purpose, serde_json::from_slice(&v).map_err(corrupted)?);
+            index
+                .regimes
+                .insert(purpose, serde_json::from_slice(&v).map_err(corrupted)?);
         }
         for (k, v) in catalog.scan_prefix(CONSENTS, b"")? {
             let (subject, purpose) = split_key(&k)?;
@@ -154,7 +164,10 @@ impl ConsentIndex {
     }
 
     fn set(&mut self, subject: &Pseudonym, purpose: &str, granted: bool) {
-        let (map, refusals) = self.purposes.entry(purpose.to_owned()).or_insert_with(|| (HashTrieMapSync::new_sync(), 0));
+        let (map, refusals) = self
+            .purposes
+            .entry(purpose.to_owned())
+            .or_insert_with(|| (HashTrieMapSync::new_sync(), 0));
         if map.get(subject) == Some(&false) {
             *refusals -= 1;
         }
@@ -174,10 +187,19 @@ impl ConsentIndex {
     }
 
     pub fn view(&self, purpose: &str) -> ConsentView {
-        let default = self.regimes.get(purpose).copied().unwrap_or(Regime::OptOut) == Regime::OptOut;
+        let default =
+            self.regimes.get(purpose).copied().unwrap_or(Regime::OptOut) == Regime::OptOut;
         match self.purposes.get(purpose) {
-            Some((decisions, refusals)) => ConsentView { default, decisions: decisions.clone(), refusals: *refusals },
-            None => ConsentView { default, decisions: HashTrieMapSync::new_sync(), refusals: 0 },
+            Some((decisions, refusals)) => ConsentView {
+                default,
+                decisions: decisions.clone(),
+                refusals: *refusals,
+            },
+            None => ConsentView {
+                default,
+                decisions: HashTrieMapSync::new_sync(),
+                refusals: 0,
+            },
         }
     }
 }
@@ -189,17 +211,23 @@ fn key(subject: &Pseudonym, purpose: &str) -> Vec<u8> {
 }
 
 fn split_key(k: &[u8]) -> Result<(Pseudonym, String), EngineError> {
-    let subject = Pseudonym::from_slice(k.get(..32).ok_or_else(|| corrupted("short key"))?).map_err(|e| corrupted(e.to_string()))?;
+    let subject = Pseudonym::from_slice(k.get(..32).ok_or_else(|| corrupted("short key"))?)
+        .map_err(|e| corrupted(e.to_string()))?;
     let purpose = String::from_utf8(k[32..].to_vec()).map_err(corrupted)?;
     Ok((subject, purpose))
 }
 
 fn corrupted(e: impl std::fmt::Display) -> EngineError {
-    EngineError::DataDir { path: "catalog.redb".into(), reason: format!("corrupted consent entry: {e}") }
+    EngineError::DataDir {
+        path: "catalog.redb".into(),
+        reason: format!("corrupted consent entry: {e}"),
+    }
 }
 
 fn check_purpose(purpose: &str) -> Result<(), EngineError> {
-    steward_policy::Purpose::parse(purpose).map(|_| ()).map_err(|e| EngineError::invalid("invalid_purpose", Some("purpose"), e.to_string()))
+    steward_policy::Purpose::parse(purpose)
+        .map(|_| ())
+        .map_err(|e| EngineError::invalid("invalid_purpose", Some("purpose"), e.to_string()))
 }
 
 impl Tenant {
@@ -217,8 +245,22 @@ impl Engine {
 
     /// Records a subject's decision about a purpose (appending it to the history) and makes
     /// it the one in force. Returns the decision stored.
-    pub fn set_consent(&self, tenant: &str, subject: &Pseudonym, purpose: &str, granted: bool, source: ConsentSource, at: Option<DateTime<Utc>>) -> Result<Consent, EngineError> {
-        let change = ConsentChange { subject: *subject, purpose: purpose.to_owned(), granted, source, at };
+    pub fn set_consent(
+        &self,
+        tenant: &str,
+        subject: &Pseudonym,
+        purpose: &str,
+        granted: bool,
+        source: ConsentSource,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<Consent, EngineError> {
+        let change = ConsentChange {
+            subject: *subject,
+            purpose: purpose.to_owned(),
+            granted,
+            source,
+            at,
+        };
         let mut out = self.set_consents(tenant, &[change])?;
         out.pop().ok_or(EngineError::NotFound { what: "consent" })
     }
@@ -226,22 +268,43 @@ impl Engine {
     /// Records many decisions in one catalog commit, one index update and, for the refusals,
     /// one ledger task per purpose: an import of 10,000 opt-outs redoes each affected data set
     /// version once. Every change is checked before anything is written.
-    pub fn set_consents(&self, tenant: &str, changes: &[ConsentChange]) -> Result<Vec<Consent>, EngineError> {
+    pub fn set_consents(
+        &self,
+        tenant: &str,
+        changes: &[ConsentChange],
+    ) -> Result<Vec<Consent>, EngineError> {
         if changes.len() > CONSENT_BATCH_MAX {
-            return Err(EngineError::invalid("invalid_batch", None, format!("at most {CONSENT_BATCH_MAX} consent changes at once")));
+            return Err(EngineError::invalid(
+                "invalid_batch",
+                None,
+                format!("at most {CONSENT_BATCH_MAX} consent changes at once"),
+            ));
         }
         for change in changes {
             check_purpose(&change.purpose)?;
         }
         let t = self.tenant(tenant)?;
         let now = Utc::now();
-        let stored: Vec<Consent> = changes.iter().map(|c| Consent { purpose: c.purpose.clone(), granted: c.granted, source: c.source, at: c.at.unwrap_or(now) }).collect();
-        let values: Vec<Vec<u8>> = stored.iter().map(|c| serde_json::to_vec(c).map_err(corrupted)).collect::<Result<_, _>>()?;
+        let stored: Vec<Consent> = changes
+            .iter()
+            .map(|c| Consent {
+                purpose: c.purpose.clone(),
+                granted: c.granted,
+                source: c.source,
+                at: c.at.unwrap_or(now),
+            })
+            .collect();
+        let values: Vec<Vec<u8>> = stored
+            .iter()
+            .map(|c| serde_json::to_vec(c).map_err(corrupted))
+            .collect::<Result<_, _>>()?;
         // Refusals by purpose, for the ledger.
         let mut refusals: Vec<(String, Vec<Pseudonym>)> = Vec::new();
         for change in changes.iter().filter(|c| !c.granted) {
             match refusals.iter_mut().find(|(p, _)| *p == change.purpose) {
-                Some((_, subjects)) if !subjects.contains(&change.subject) => subjects.push(change.subject),
+                Some((_, subjects)) if !subjects.contains(&change.subject) => {
+                    subjects.push(change.subject)
+                }
                 Some(_) => {}
                 None => refusals.push((change.purpose.clone(), vec![change.subject])),
             }
@@ -251,8 +314,12 @@ impl Engine {
         let kinds = self.ledger_kinds();
         if !kinds.is_empty() {
             for (purpose, subjects) in &refusals {
-                let op = TaskOp::OptOut { purpose: purpose.clone(), subjects: subjects.iter().map(|s| s.to_hex()).collect() };
-                t.ledger_state().prepare(&mut prepared, &kinds, op, now.timestamp_micros())?;
+                let op = TaskOp::OptOut {
+                    purpose: purpose.clone(),
+                    subjects: subjects.iter().map(|s| s.to_hex()).collect(),
+                };
+                t.ledger_state()
+                    .prepare(&mut prepared, &kinds, op, now.timestamp_micros())?;
             }
         }
         t.partition().catalog().write(|txn| {
@@ -265,13 +332,23 @@ impl Engine {
                     Some(n) => *n,
                     None => {
                         let mut n: u64 = 0;
-                        while txn.get(CONSENT_HISTORY, &[prefix.as_slice(), &n.to_be_bytes()].concat())?.is_some() {
+                        while txn
+                            .get(
+                                CONSENT_HISTORY,
+                                &[prefix.as_slice(), &n.to_be_bytes()].concat(),
+                            )?
+                            .is_some()
+                        {
                             n += 1;
                         }
                         n
                     }
                 };
-                txn.put(CONSENT_HISTORY, &[prefix.as_slice(), &n.to_be_bytes()].concat(), value)?;
+                txn.put(
+                    CONSENT_HISTORY,
+                    &[prefix.as_slice(), &n.to_be_bytes()].concat(),
+                    value,
+                )?;
                 next.insert(prefix, n + 1);
                 txn.put(CONSENTS, &key(&change.subject, &change.purpose), value)?;
             }
@@ -297,18 +374,37 @@ impl Engine {
     /// The subject's decisions in force, one per purpose it decided about.
     pub fn consents(&self, tenant: &str, subject: &Pseudonym) -> Result<Vec<Consent>, EngineError> {
         let t = self.tenant(tenant)?;
-        t.partition().catalog().scan_prefix(CONSENTS, subject.as_bytes())?.into_iter().map(|(_, v)| serde_json::from_slice(&v).map_err(corrupted)).collect()
+        t.partition()
+            .catalog()
+            .scan_prefix(CONSENTS, subject.as_bytes())?
+            .into_iter()
+            .map(|(_, v)| serde_json::from_slice(&v).map_err(corrupted))
+            .collect()
     }
 
     /// Every decision the subject ever made, oldest first per purpose.
-    pub fn consent_history(&self, tenant: &str, subject: &Pseudonym) -> Result<Vec<Consent>, EngineError> {
+    pub fn consent_history(
+        &self,
+        tenant: &str,
+        subject: &Pseudonym,
+    ) -> Result<Vec<Consent>, EngineError> {
         let t = self.tenant(tenant)?;
-        t.partition().catalog().scan_prefix(CONSENT_HISTORY, subject.as_bytes())?.into_iter().map(|(_, v)| serde_json::from_slice(&v).map_err(corrupted)).collect()
+        t.partition()
+            .catalog()
+            .scan_prefix(CONSENT_HISTORY, subject.as_bytes())?
+            .into_iter()
+            .map(|(_, v)| serde_json::from_slice(&v).map_err(corrupted))
+            .collect()
     }
 
     /// Sets a purpose's regime. Moving to opt-in refuses everyone without a grant: a ledger
     /// task has every kind re-check the purpose's artifacts.
-    pub fn set_consent_regime(&self, tenant: &str, purpose: &str, regime: Regime) -> Result<(), EngineError> {
+    pub fn set_consent_regime(
+        &self,
+        tenant: &str,
+        purpose: &str,
+        regime: Regime,
+    ) -> Result<(), EngineError> {
         check_purpose(purpose)?;
         let t = self.tenant(tenant)?;
         let value = serde_json::to_vec(&regime).map_err(corrupted)?;
@@ -316,13 +412,23 @@ impl Engine {
         let mut prepared = Prepared::default();
         let kinds = self.ledger_kinds();
         if regime == Regime::OptIn && !kinds.is_empty() {
-            t.ledger_state().prepare(&mut prepared, &kinds, TaskOp::Regime { purpose: purpose.to_owned() }, Utc::now().timestamp_micros())?;
+            t.ledger_state().prepare(
+                &mut prepared,
+                &kinds,
+                TaskOp::Regime {
+                    purpose: purpose.to_owned(),
+                },
+                Utc::now().timestamp_micros(),
+            )?;
         }
         t.partition().catalog().write(|txn| {
             txn.put(CONSENT_REGIMES, purpose.as_bytes(), &value)?;
             prepared.write(txn)
         })?;
-        t.consent_index().write().regimes.insert(purpose.to_owned(), regime);
+        t.consent_index()
+            .write()
+            .regimes
+            .insert(purpose.to_owned(), regime);
         t.ledger_state().committed(prepared);
         drop(_serialized);
         self.ledger_notify();
@@ -336,7 +442,12 @@ impl Engine {
             .catalog()
             .scan_prefix(CONSENT_REGIMES, b"")?
             .into_iter()
-            .map(|(k, v)| Ok((String::from_utf8(k).map_err(corrupted)?, serde_json::from_slice(&v).map_err(corrupted)?)))
+            .map(|(k, v)| {
+                Ok((
+                    String::from_utf8(k).map_err(corrupted)?,
+                    serde_json::from_slice(&v).map_err(corrupted)?,
+                ))
+            })
             .collect()
     }
 
@@ -347,12 +458,20 @@ impl Engine {
             .catalog()
             .scan_prefix(CONSENTS, b"")?
             .into_iter()
-            .map(|(k, v)| Ok((split_key(&k)?.0, serde_json::from_slice(&v).map_err(corrupted)?)))
+            .map(|(k, v)| {
+                Ok((
+                    split_key(&k)?.0,
+                    serde_json::from_slice(&v).map_err(corrupted)?,
+                ))
+            })
             .collect()
     }
 
     /// Deletes every consent entry of the subjects (erasure), in one commit. Returns how many.
-    pub(crate) fn forget_consents(tenant: &Tenant, subjects: &[Pseudonym]) -> Result<u64, EngineError> {
+    pub(crate) fn forget_consents(
+        tenant: &Tenant,
+        subjects: &[Pseudonym],
+    ) -> Result<u64, EngineError> {
         let catalog = tenant.partition().catalog();
         let mut current = Vec::new();
         let mut history = Vec::new();

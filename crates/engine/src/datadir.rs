@@ -11,10 +11,10 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use steward_access::{ApiKeySecret, TokenKind};
-use steward_crypto::{MasterKey, MASTER_KEY_ENV};
+use steward_crypto::{MASTER_KEY_ENV, MasterKey};
 
-use crate::system::SystemCatalog;
 use crate::EngineError;
+use crate::system::SystemCatalog;
 
 const MARKER: &str = "STEWARD";
 const MARKER_TEXT: &str = "steward data directory, format 1\n";
@@ -27,18 +27,33 @@ pub(crate) struct DataDir {
 
 impl DataDir {
     pub fn lock(path: &Path) -> Result<DataDir, EngineError> {
-        let err = |reason: String| EngineError::DataDir { path: path.to_owned(), reason };
+        let err = |reason: String| EngineError::DataDir {
+            path: path.to_owned(),
+            reason,
+        };
         match std::fs::read_to_string(path.join(MARKER)) {
             Ok(text) if text == MARKER_TEXT => {}
             Ok(_) => return Err(err("unknown data directory format".into())),
-            Err(_) => return Err(err("not initialized: run `steward init --data DIR` first".into())),
+            Err(_) => {
+                return Err(err(
+                    "not initialized: run `steward init --data DIR` first".into()
+                ));
+            }
         }
         let lock_path = path.join("LOCK");
-        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| err(format!("LOCK: {e}")))?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| err(format!("LOCK: {e}")))?;
         if !try_flock(&lock) {
             return Err(err("in use by another steward process".into()));
         }
-        Ok(DataDir { path: path.to_owned(), _lock: lock })
+        Ok(DataDir {
+            path: path.to_owned(),
+            _lock: lock,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -85,7 +100,10 @@ pub struct InitOutput {
 
 /// Creates a data directory with a master key and an operator key. Refuses an existing one.
 pub fn init(path: &Path) -> Result<InitOutput, EngineError> {
-    let err = |reason: String| EngineError::DataDir { path: path.to_owned(), reason };
+    let err = |reason: String| EngineError::DataDir {
+        path: path.to_owned(),
+        reason,
+    };
     if path.join(MARKER).exists() {
         return Err(err("already initialized".into()));
     }
@@ -104,7 +122,15 @@ pub fn init(path: &Path) -> Result<InitOutput, EngineError> {
     system.initialize(&master, &operator)?;
     let marker = path.join(MARKER);
     std::fs::write(&marker, MARKER_TEXT).map_err(|e| err(e.to_string()))?;
-    File::open(&marker).and_then(|f| f.sync_all()).map_err(|e| err(e.to_string()))?;
-    File::open(path).and_then(|d| d.sync_all()).map_err(|e| err(e.to_string()))?;
-    Ok(InitOutput { data_dir: path.to_owned(), operator_key: operator.token(), master_key_file })
+    File::open(&marker)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| err(e.to_string()))?;
+    File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| err(e.to_string()))?;
+    Ok(InitOutput {
+        data_dir: path.to_owned(),
+        operator_key: operator.token(),
+        master_key_file,
+    })
 }

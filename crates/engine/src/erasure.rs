@@ -99,20 +99,37 @@ impl ErasureRequest {
 }
 
 /// Writes one request in a catalog transaction.
-pub(crate) fn put(txn: &mut steward_store::CatalogTxn<'_>, request: &ErasureRequest) -> Result<(), steward_store::CatalogError> {
-    let value = serde_json::to_vec(request).map_err(|e| steward_store::CatalogError::Corrupted { path: "catalog.redb".into(), table: ERASURES.into(), reason: e.to_string() })?;
+pub(crate) fn put(
+    txn: &mut steward_store::CatalogTxn<'_>,
+    request: &ErasureRequest,
+) -> Result<(), steward_store::CatalogError> {
+    let value =
+        serde_json::to_vec(request).map_err(|e| steward_store::CatalogError::Corrupted {
+            path: "catalog.redb".into(),
+            table: ERASURES.into(),
+            reason: e.to_string(),
+        })?;
     txn.put(ERASURES, request.id.as_bytes(), &value)
 }
 
 pub(crate) fn load(tenant: &Tenant, id: &str) -> Result<Option<ErasureRequest>, EngineError> {
-    let Some(bytes) = tenant.partition().catalog().get(ERASURES, id.as_bytes())? else { return Ok(None) };
+    let Some(bytes) = tenant.partition().catalog().get(ERASURES, id.as_bytes())? else {
+        return Ok(None);
+    };
     serde_json::from_slice(&bytes)
         .map(Some)
-        .map_err(|e| EngineError::DataDir { path: "catalog.redb".into(), reason: format!("corrupted erasure request: {e}") })
+        .map_err(|e| EngineError::DataDir {
+            path: "catalog.redb".into(),
+            reason: format!("corrupted erasure request: {e}"),
+        })
 }
 
 /// Stores requests in one catalog commit (with ledger tasks, when given).
-fn store(tenant: &Tenant, requests: &[&ErasureRequest], tasks: Option<&Prepared>) -> Result<(), EngineError> {
+fn store(
+    tenant: &Tenant,
+    requests: &[&ErasureRequest],
+    tasks: Option<&Prepared>,
+) -> Result<(), EngineError> {
     tenant.partition().catalog().write(|txn| {
         for request in requests {
             put(txn, request)?;
@@ -126,7 +143,10 @@ fn store(tenant: &Tenant, requests: &[&ErasureRequest], tasks: Option<&Prepared>
 }
 
 fn subject_of(request: &ErasureRequest) -> Option<Pseudonym> {
-    request.subject.as_deref().and_then(|hex| Pseudonym::parse_hex(hex).ok())
+    request
+        .subject
+        .as_deref()
+        .and_then(|hex| Pseudonym::parse_hex(hex).ok())
 }
 
 impl Engine {
@@ -134,25 +154,53 @@ impl Engine {
     /// hides it before returning. `now` makes the purge due at once. With `block_future`, the
     /// subject's future events are refused (a suppression entry, a keyed hash of the
     /// pseudonym); otherwise new events start a new subject key.
-    pub fn request_erasure(&self, tenant_id: &str, external_id: &str, now: bool, block_future: bool) -> Result<ErasureRequest, EngineError> {
-        let mut requests = self.request_erasures(tenant_id, &[external_id.to_owned()], now, block_future)?;
-        requests.pop().ok_or(EngineError::NotFound { what: "erasure request" })
+    pub fn request_erasure(
+        &self,
+        tenant_id: &str,
+        external_id: &str,
+        now: bool,
+        block_future: bool,
+    ) -> Result<ErasureRequest, EngineError> {
+        let mut requests =
+            self.request_erasures(tenant_id, &[external_id.to_owned()], now, block_future)?;
+        requests.pop().ok_or(EngineError::NotFound {
+            what: "erasure request",
+        })
     }
 
     /// [`request_erasure`](Self::request_erasure) for many subjects at once: one catalog
     /// commit per step and one durable audit append per step, whatever the count.
-    pub fn request_erasures(&self, tenant_id: &str, external_ids: &[String], now: bool, block_future: bool) -> Result<Vec<ErasureRequest>, EngineError> {
+    pub fn request_erasures(
+        &self,
+        tenant_id: &str,
+        external_ids: &[String],
+        now: bool,
+        block_future: bool,
+    ) -> Result<Vec<ErasureRequest>, EngineError> {
         if external_ids.is_empty() || external_ids.len() > ERASURE_BATCH_MAX {
-            return Err(EngineError::invalid("invalid_batch", Some("external_ids"), format!("expected 1 to {ERASURE_BATCH_MAX} external ids")));
+            return Err(EngineError::invalid(
+                "invalid_batch",
+                Some("external_ids"),
+                format!("expected 1 to {ERASURE_BATCH_MAX} external ids"),
+            ));
         }
         let tenant = self.tenant(tenant_id)?;
-        let subjects: Vec<Pseudonym> = external_ids.iter().map(|e| tenant.pseudonym(e)).collect::<Result<_, _>>()?;
+        let subjects: Vec<Pseudonym> = external_ids
+            .iter()
+            .map(|e| tenant.pseudonym(e))
+            .collect::<Result<_, _>>()?;
         let _serialized = tenant.erasure_lock().lock();
         if block_future {
             tenant.suppress(&subjects)?;
         }
         let at = Utc::now();
-        let purge_after = if now { at } else { at + chrono::Duration::seconds(i64::try_from(self.config.erasure_purge_after_s).unwrap_or(i64::MAX / 2)) };
+        let purge_after = if now {
+            at
+        } else {
+            at + chrono::Duration::seconds(
+                i64::try_from(self.config.erasure_purge_after_s).unwrap_or(i64::MAX / 2),
+            )
+        };
         let mut requests = Vec::with_capacity(subjects.len());
         let mut changed = Vec::new();
         let mut received = Vec::new();
@@ -182,7 +230,10 @@ impl Engine {
                         files_removed: 0,
                         derived_artifacts: 0,
                         derived: Vec::new(),
-                        subject_hash: crate::receipt::subject_hash(salt.expose(), subject.as_bytes()),
+                        subject_hash: crate::receipt::subject_hash(
+                            salt.expose(),
+                            subject.as_bytes(),
+                        ),
                         subject_salt: Some(data_encoding::HEXLOWER.encode(salt.expose())),
                         subject: Some(subject.to_hex()),
                         tasks_filed: false,
@@ -195,11 +246,19 @@ impl Engine {
             }
         }
         if !changed.is_empty() {
-            store(&tenant, &changed.iter().map(|&i| &requests[i]).collect::<Vec<_>>(), None)?;
+            store(
+                &tenant,
+                &changed.iter().map(|&i| &requests[i]).collect::<Vec<_>>(),
+                None,
+            )?;
         }
         if now {
             // Asked again with `now`: derived work filed with a later deadline is due now too.
-            let hastened: Vec<String> = changed.iter().filter(|&&i| requests[i].tasks_filed).map(|&i| requests[i].id.clone()).collect();
+            let hastened: Vec<String> = changed
+                .iter()
+                .filter(|&&i| requests[i].tasks_filed)
+                .map(|&i| requests[i].id.clone())
+                .collect();
             if !hastened.is_empty() {
                 self.hasten_tasks(&tenant, &hastened, at.timestamp_micros())?;
             }
@@ -207,8 +266,14 @@ impl Engine {
         if !received.is_empty() {
             self.audit_many(&tenant, &received)?;
         }
-        if let Some(earliest) = changed.iter().map(|&i| requests[i].purge_after.timestamp_micros()).min() {
-            tenant.erasures_due_us().fetch_min(earliest, std::sync::atomic::Ordering::SeqCst);
+        if let Some(earliest) = changed
+            .iter()
+            .map(|&i| requests[i].purge_after.timestamp_micros())
+            .min()
+        {
+            tenant
+                .erasures_due_us()
+                .fetch_min(earliest, std::sync::atomic::Ordering::SeqCst);
         }
         self.shred_and_hide(&tenant, &mut requests)?;
         Ok(requests)
@@ -218,27 +283,57 @@ impl Engine {
     /// commit, then records shredded and hidden together with one ledger task per artifact
     /// kind (one catalog commit), and has every registered kind hide the subjects at once.
     /// Also files the tasks of requests hidden before the ledger existed (or a crash).
-    fn shred_and_hide(&self, tenant: &Tenant, requests: &mut [ErasureRequest]) -> Result<(), EngineError> {
-        let pending: Vec<usize> = (0..requests.len()).filter(|&i| requests[i].state < ErasureState::Hidden || (!requests[i].tasks_filed && requests[i].subject.is_some() && requests[i].state < ErasureState::Derived)).collect();
+    fn shred_and_hide(
+        &self,
+        tenant: &Tenant,
+        requests: &mut [ErasureRequest],
+    ) -> Result<(), EngineError> {
+        let pending: Vec<usize> = (0..requests.len())
+            .filter(|&i| {
+                requests[i].state < ErasureState::Hidden
+                    || (!requests[i].tasks_filed
+                        && requests[i].subject.is_some()
+                        && requests[i].state < ErasureState::Derived)
+            })
+            .collect();
         if pending.is_empty() {
             return Ok(());
         }
         let subjects: Vec<Pseudonym> = pending
             .iter()
-            .map(|&i| subject_of(&requests[i]).ok_or_else(|| EngineError::DataDir { path: "catalog.redb".into(), reason: "erasure request lost its subject before the purge".into() }))
+            .map(|&i| {
+                subject_of(&requests[i]).ok_or_else(|| EngineError::DataDir {
+                    path: "catalog.redb".into(),
+                    reason: "erasure request lost its subject before the purge".into(),
+                })
+            })
             .collect::<Result<_, _>>()?;
         let started = Instant::now();
         // Idempotent: a subject shredded before keeps its first cutoff.
         let shredded = tenant.partition().shred_subjects(&subjects)?;
-        metrics::histogram!("steward_erasure_shred_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("steward_erasure_shred_seconds")
+            .record(started.elapsed().as_secs_f64());
         let mut prepared = Prepared::default();
         let generation = tenant.ledger_state().next_generation(&mut prepared);
         let kinds = self.ledger_kinds();
         if !kinds.is_empty() {
             // One task per kind for the whole batch, due with the purge.
-            let due_at = pending.iter().map(|&i| requests[i].purge_after.timestamp_micros()).min().unwrap_or(0);
-            let named = pending.iter().zip(&subjects).map(|(&i, s)| ErasedSubject::new(s, &requests[i].id, generation)).collect();
-            tenant.ledger_state().prepare(&mut prepared, &kinds, TaskOp::Erase { subjects: named }, due_at)?;
+            let due_at = pending
+                .iter()
+                .map(|&i| requests[i].purge_after.timestamp_micros())
+                .min()
+                .unwrap_or(0);
+            let named = pending
+                .iter()
+                .zip(&subjects)
+                .map(|(&i, s)| ErasedSubject::new(s, &requests[i].id, generation))
+                .collect();
+            tenant.ledger_state().prepare(
+                &mut prepared,
+                &kinds,
+                TaskOp::Erase { subjects: named },
+                due_at,
+            )?;
         }
         let mut records = Vec::with_capacity(pending.len());
         for (&i, outcome) in pending.iter().zip(&shredded) {
@@ -254,9 +349,19 @@ impl Engine {
             }
             request.tasks_filed = true;
         }
-        store(tenant, &pending.iter().map(|&i| &requests[i]).collect::<Vec<_>>(), Some(&prepared))?;
+        store(
+            tenant,
+            &pending.iter().map(|&i| &requests[i]).collect::<Vec<_>>(),
+            Some(&prepared),
+        )?;
         tenant.ledger_state().committed(prepared);
-        self.ledger_hide(tenant.id(), &Hide::Erased { subjects: &subjects, generation });
+        self.ledger_hide(
+            tenant.id(),
+            &Hide::Erased {
+                subjects: &subjects,
+                generation,
+            },
+        );
         self.ledger_notify();
         if !records.is_empty() {
             self.audit_many(tenant, &records)?;
@@ -265,21 +370,40 @@ impl Engine {
     }
 
     /// The erasure request of a subject, if one was filed.
-    pub fn erasure_for_subject(&self, tenant_id: &str, subject: &Pseudonym) -> Result<Option<ErasureRequest>, EngineError> {
+    pub fn erasure_for_subject(
+        &self,
+        tenant_id: &str,
+        subject: &Pseudonym,
+    ) -> Result<Option<ErasureRequest>, EngineError> {
         let tenant = self.tenant(tenant_id)?;
         load(&tenant, &tenant.erasure_id(subject))
     }
 
     pub fn erasure(&self, tenant_id: &str, id: &str) -> Result<ErasureRequest, EngineError> {
         let tenant = self.tenant(tenant_id)?;
-        load(&tenant, id)?.ok_or(EngineError::NotFound { what: "erasure request" })
+        load(&tenant, id)?.ok_or(EngineError::NotFound {
+            what: "erasure request",
+        })
     }
 
     /// The signed receipt of a done erasure.
-    pub fn erasure_receipt(&self, tenant_id: &str, id: &str) -> Result<serde_json::Value, EngineError> {
+    pub fn erasure_receipt(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<serde_json::Value, EngineError> {
         let tenant = self.tenant(tenant_id)?;
-        let bytes = tenant.partition().catalog().get(RECEIPTS, id.as_bytes())?.ok_or(EngineError::NotFound { what: "receipt (the erasure is not done)" })?;
-        serde_json::from_slice(&bytes).map_err(|e| EngineError::DataDir { path: "catalog.redb".into(), reason: format!("corrupted receipt: {e}") })
+        let bytes = tenant
+            .partition()
+            .catalog()
+            .get(RECEIPTS, id.as_bytes())?
+            .ok_or(EngineError::NotFound {
+                what: "receipt (the erasure is not done)",
+            })?;
+        serde_json::from_slice(&bytes).map_err(|e| EngineError::DataDir {
+            path: "catalog.redb".into(),
+            reason: format!("corrupted receipt: {e}"),
+        })
     }
 
     /// Moves every open erasure of every tenant as far as it can go now: the background
@@ -287,13 +411,21 @@ impl Engine {
     pub fn advance_erasures(&self) {
         for tenant in self.tenant_list() {
             // Nothing is due before this time: the requests are not even read until then.
-            if Utc::now().timestamp_micros() < tenant.erasures_due_us().load(std::sync::atomic::Ordering::SeqCst) {
+            if Utc::now().timestamp_micros()
+                < tenant
+                    .erasures_due_us()
+                    .load(std::sync::atomic::Ordering::SeqCst)
+            {
                 continue;
             }
             let _serialized = tenant.erasure_lock().lock();
             match self.advance_tenant(&tenant) {
-                Ok(next) => tenant.erasures_due_us().store(next, std::sync::atomic::Ordering::SeqCst),
-                Err(error) => tracing::error!(tenant = tenant.id(), %error, "erasure step failed; retried later"),
+                Ok(next) => tenant
+                    .erasures_due_us()
+                    .store(next, std::sync::atomic::Ordering::SeqCst),
+                Err(error) => {
+                    tracing::error!(tenant = tenant.id(), %error, "erasure step failed; retried later")
+                }
             }
         }
     }
@@ -310,15 +442,25 @@ impl Engine {
             .collect();
         self.shred_and_hide(tenant, &mut open)?;
         let now = Utc::now();
-        let (mut due, waiting): (Vec<ErasureRequest>, Vec<ErasureRequest>) = open.into_iter().partition(|r| r.purge_after <= now);
-        let next_due = waiting.iter().map(|r| r.purge_after.timestamp_micros()).min().unwrap_or(i64::MAX);
+        let (mut due, waiting): (Vec<ErasureRequest>, Vec<ErasureRequest>) =
+            open.into_iter().partition(|r| r.purge_after <= now);
+        let next_due = waiting
+            .iter()
+            .map(|r| r.purge_after.timestamp_micros())
+            .min()
+            .unwrap_or(i64::MAX);
         if due.is_empty() {
             return Ok(next_due);
         }
         // Purged: every row of every due subject out of every file, in one pass.
-        let purging: Vec<usize> = (0..due.len()).filter(|&i| due[i].state < ErasureState::Purged).collect();
+        let purging: Vec<usize> = (0..due.len())
+            .filter(|&i| due[i].state < ErasureState::Purged)
+            .collect();
         if !purging.is_empty() {
-            let subjects: Vec<Pseudonym> = purging.iter().filter_map(|&i| subject_of(&due[i])).collect();
+            let subjects: Vec<Pseudonym> = purging
+                .iter()
+                .filter_map(|&i| subject_of(&due[i]))
+                .collect();
             Engine::forget_consents(tenant, &subjects)?;
             // Opt-out tasks still naming them are moot (the erase tasks cover them) and must
             // not keep the pseudonyms.
@@ -328,7 +470,8 @@ impl Engine {
             for &i in &purging {
                 let request = &mut due[i];
                 if let Some(subject) = subject_of(request) {
-                    request.rows_removed += purged.rows_by_subject.get(&subject).copied().unwrap_or(0);
+                    request.rows_removed +=
+                        purged.rows_by_subject.get(&subject).copied().unwrap_or(0);
                 }
                 // Segments and files are shared by the subjects of one pass: each receipt
                 // says what the pass that purged it rewrote and removed.
@@ -338,7 +481,11 @@ impl Engine {
                 request.enter(ErasureState::Purged);
                 records.push(step_record(request, None));
             }
-            store(tenant, &purging.iter().map(|&i| &due[i]).collect::<Vec<_>>(), None)?;
+            store(
+                tenant,
+                &purging.iter().map(|&i| &due[i]).collect::<Vec<_>>(),
+                None,
+            )?;
             // The requests no longer name the subjects: drop the freed pages that did.
             tenant.partition().catalog().compact()?;
             self.audit_many(tenant, &records)?;
@@ -372,9 +519,16 @@ impl Engine {
                 }
                 due[i].enter(state);
             }
-            let records: Vec<AuditRecord> = stepping.iter().map(|&i| step_record(&due[i], None)).collect();
+            let records: Vec<AuditRecord> = stepping
+                .iter()
+                .map(|&i| step_record(&due[i], None))
+                .collect();
             if state != ErasureState::Done {
-                store(tenant, &stepping.iter().map(|&i| &due[i]).collect::<Vec<_>>(), None)?;
+                store(
+                    tenant,
+                    &stepping.iter().map(|&i| &due[i]).collect::<Vec<_>>(),
+                    None,
+                )?;
                 self.audit_many(tenant, &records)?;
                 continue;
             }
@@ -385,9 +539,16 @@ impl Engine {
             let mut receipts = Vec::with_capacity(stepping.len());
             for (k, &i) in stepping.iter().enumerate() {
                 let index = first + k as u64;
-                let proof = tenant.audit().prove_inclusion(index, index + 1).map_err(|e| EngineError::Audit(e.to_string()))?;
-                let receipt = crate::receipt::build(&self.signing_key, tenant.id(), &due[i], &proof);
-                receipts.push((due[i].id.clone(), serde_json::to_vec(&receipt).map_err(|e| EngineError::Audit(e.to_string()))?));
+                let proof = tenant
+                    .audit()
+                    .prove_inclusion(index, index + 1)
+                    .map_err(|e| EngineError::Audit(e.to_string()))?;
+                let receipt =
+                    crate::receipt::build(&self.signing_key, tenant.id(), &due[i], &proof);
+                receipts.push((
+                    due[i].id.clone(),
+                    serde_json::to_vec(&receipt).map_err(|e| EngineError::Audit(e.to_string()))?,
+                ));
             }
             tenant.partition().catalog().write(|txn| {
                 for &i in &stepping {
@@ -398,7 +559,11 @@ impl Engine {
                 }
                 Ok(())
             })?;
-            tracing::info!(tenant = tenant.id(), requests = stepping.len(), "erasures done");
+            tracing::info!(
+                tenant = tenant.id(),
+                requests = stepping.len(),
+                "erasures done"
+            );
         }
         Ok(next_due)
     }
@@ -419,12 +584,18 @@ impl Engine {
             .catalog()
             .scan_prefix(ERASURES, b"")?
             .iter()
-            .any(|(_, value)| serde_json::from_slice::<ErasureRequest>(value).is_ok_and(|r| r.state != ErasureState::Done)))
+            .any(|(_, value)| {
+                serde_json::from_slice::<ErasureRequest>(value)
+                    .is_ok_and(|r| r.state != ErasureState::Done)
+            }))
     }
 }
 
 /// The audit record of a request entering its current state.
-fn step_record(request: &ErasureRequest, reference: Option<steward_audit::SubjectRef>) -> AuditRecord {
+fn step_record(
+    request: &ErasureRequest,
+    reference: Option<steward_audit::SubjectRef>,
+) -> AuditRecord {
     AuditRecord {
         time_us: Utc::now().timestamp_micros(),
         principal: ERASURE_PRINCIPAL.to_owned(),

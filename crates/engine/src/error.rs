@@ -18,13 +18,20 @@ pub enum EngineError {
     Conflict { what: &'static str },
     /// The caller's input is wrong; `code` is stable, `field` names the offending input.
     #[error("{message}")]
-    Invalid { code: &'static str, field: Option<String>, message: String },
+    Invalid {
+        code: &'static str,
+        field: Option<String>,
+        message: String,
+    },
     #[error("invalid schema: {0}")]
     Schema(#[from] steward_privacy::SchemaError),
     #[error("properties do not match the schema")]
     Fields(Vec<FieldError>),
     #[error("data directory {path}: {reason}")]
-    DataDir { path: std::path::PathBuf, reason: String },
+    DataDir {
+        path: std::path::PathBuf,
+        reason: String,
+    },
     #[error(transparent)]
     Store(#[from] steward_store::StoreError),
     #[error(transparent)]
@@ -45,8 +52,16 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    pub(crate) fn invalid(code: &'static str, field: Option<&str>, message: impl Into<String>) -> EngineError {
-        EngineError::Invalid { code, field: field.map(str::to_owned), message: message.into() }
+    pub(crate) fn invalid(
+        code: &'static str,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> EngineError {
+        EngineError::Invalid {
+            code,
+            field: field.map(str::to_owned),
+            message: message.into(),
+        }
     }
 }
 
@@ -60,9 +75,14 @@ pub fn damaged_file(error: &steward_store::StoreError) -> Option<&std::path::Pat
         StoreError::Corrupted { path, .. } => Some(path),
         // An I/O failure under the Parquet reader is not damage; anything else it reports
         // about a file Steward wrote itself is.
-        StoreError::Parquet { source: parquet::errors::ParquetError::External(_), .. } => None,
+        StoreError::Parquet {
+            source: parquet::errors::ParquetError::External(_),
+            ..
+        } => None,
         StoreError::Parquet { path, .. } => Some(path),
-        StoreError::Catalog(CatalogError::Damaged { path, .. } | CatalogError::Corrupted { path, .. }) => Some(path),
+        StoreError::Catalog(
+            CatalogError::Damaged { path, .. } | CatalogError::Corrupted { path, .. },
+        ) => Some(path),
         _ => None,
     }
 }
@@ -72,7 +92,10 @@ impl EngineError {
     pub fn damaged_file(&self) -> Option<&std::path::Path> {
         match self {
             EngineError::Store(e) => damaged_file(e),
-            EngineError::Catalog(steward_store::CatalogError::Damaged { path, .. } | steward_store::CatalogError::Corrupted { path, .. }) => Some(path),
+            EngineError::Catalog(
+                steward_store::CatalogError::Damaged { path, .. }
+                | steward_store::CatalogError::Corrupted { path, .. },
+            ) => Some(path),
             _ => None,
         }
     }

@@ -15,7 +15,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use arrow_array::{Array, BooleanArray, FixedSizeBinaryArray, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array};
+use arrow_array::{
+    Array, BooleanArray, FixedSizeBinaryArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+    UInt64Array,
+};
 use parking_lot::Mutex;
 use roaring::RoaringTreemap;
 use serde_json::{Map, Value};
@@ -62,12 +65,18 @@ impl ReadAccess {
     /// A read for a declared purpose, seeing `visible` classes in the clear (as the policies
     /// decided for the caller).
     pub fn declared(purpose: impl Into<String>, visible: Vec<PrivacyClass>) -> ReadAccess {
-        ReadAccess { purpose: ReadPurpose::Declared(purpose.into()), visible }
+        ReadAccess {
+            purpose: ReadPurpose::Declared(purpose.into()),
+            visible,
+        }
     }
 
     /// The subject's own access request: every class.
     pub fn subject_access() -> ReadAccess {
-        ReadAccess { purpose: ReadPurpose::SubjectAccess, visible: PrivacyClass::ALL.to_vec() }
+        ReadAccess {
+            purpose: ReadPurpose::SubjectAccess,
+            visible: PrivacyClass::ALL.to_vec(),
+        }
     }
 
     pub fn purpose(&self) -> &ReadPurpose {
@@ -144,7 +153,10 @@ impl Admitted {
     /// Classes the query read in the clear (public included when any field was read).
     pub fn classes(&self) -> Vec<PrivacyClass> {
         let inner = self.inner.lock();
-        PrivacyClass::ALL.into_iter().filter(|c| inner.classes.contains(c)).collect()
+        PrivacyClass::ALL
+            .into_iter()
+            .filter(|c| inner.classes.contains(c))
+            .collect()
     }
 
     /// Records subjects seen outside the event scan (the `consents` table names subjects).
@@ -198,9 +210,26 @@ impl ReadGuard {
         let retention_cuts = tenant
             .latest_schemas()
             .iter()
-            .filter_map(|s| s.schema.retention_seconds().map(|ttl| (s.event_type.clone(), now_us.saturating_sub((ttl as i64).saturating_mul(1_000_000)))))
+            .filter_map(|s| {
+                s.schema.retention_seconds().map(|ttl| {
+                    (
+                        s.event_type.clone(),
+                        now_us.saturating_sub((ttl as i64).saturating_mul(1_000_000)),
+                    )
+                })
+            })
             .collect();
-        Ok(ReadGuard { tenant, access, consent, tombstones, erasing, generation, retention_cuts, now_us, keys: Mutex::new(HashMap::new()) })
+        Ok(ReadGuard {
+            tenant,
+            access,
+            consent,
+            tombstones,
+            erasing,
+            generation,
+            retention_cuts,
+            now_us,
+            keys: Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn tenant(&self) -> &str {
@@ -254,7 +283,9 @@ impl ReadGuard {
 
     /// Whether a row may be returned: consent, erasure tombstone, retention.
     pub fn admits(&self, subject: &Pseudonym, seq: u64, event_type: &str, time_us: i64) -> bool {
-        self.consent.admits(subject) && !self.hidden(subject, seq) && !self.expired(event_type, time_us)
+        self.consent.admits(subject)
+            && !self.hidden(subject, seq)
+            && !self.expired(event_type, time_us)
     }
 
     /// Whether an erasure hides this row (shredded, not yet purged).
@@ -270,7 +301,11 @@ impl ReadGuard {
     /// Whether a row of this type and time is past its retention (unreadable before the purge
     /// removes it).
     pub fn expired(&self, event_type: &str, time_us: i64) -> bool {
-        !self.retention_cuts.is_empty() && self.retention_cuts.get(event_type).is_some_and(|&cut| time_us <= cut)
+        !self.retention_cuts.is_empty()
+            && self
+                .retention_cuts
+                .get(event_type)
+                .is_some_and(|&cut| time_us <= cut)
     }
 
     /// The newest expired time of a type (None: kept forever).
@@ -291,10 +326,11 @@ impl ReadGuard {
     /// version it was written under, sealed fields opened only for visible classes.
     pub fn project(&self, record: &EventRecord) -> Result<Map<String, Value>, EngineError> {
         let e = &record.event;
-        let mut properties: Map<String, Value> = serde_json::from_slice(&e.public).map_err(|err| EngineError::DataDir {
-            path: self.tenant.partition().wal_dir(),
-            reason: format!("stored public fields are not JSON: {err}"),
-        })?;
+        let mut properties: Map<String, Value> =
+            serde_json::from_slice(&e.public).map_err(|err| EngineError::DataDir {
+                path: self.tenant.partition().wal_dir(),
+                reason: format!("stored public fields are not JSON: {err}"),
+            })?;
         // Stored in the clear are public fields and identifiers (already pseudonyms); the
         // schema version the event was written under says which is which.
         if !(self.sees(PrivacyClass::Public) && self.sees(PrivacyClass::Identifier)) {
@@ -312,14 +348,32 @@ impl ReadGuard {
     }
 
     /// Opens a row's sealed fields; only fields of visible classes are decrypted.
-    pub fn open_sealed(&self, subject: &Pseudonym, event_id: &str, sealed: &[u8]) -> Result<Vec<SealedField>, EngineError> {
+    pub fn open_sealed(
+        &self,
+        subject: &Pseudonym,
+        event_id: &str,
+        sealed: &[u8],
+    ) -> Result<Vec<SealedField>, EngineError> {
         if sealed.is_empty() {
             return Ok(Vec::new());
         }
-        let any = PrivacyClass::ALL.into_iter().any(|c| c.is_sealed() && self.sees(c));
+        let any = PrivacyClass::ALL
+            .into_iter()
+            .any(|c| c.is_sealed() && self.sees(c));
         let key = if any { self.key_of(subject)? } else { None };
-        let fields = open_fields(sealed, key.as_ref(), self.tenant.id(), subject, event_id).map_err(|reason| EngineError::DataDir { path: self.tenant.partition().wal_dir(), reason })?;
-        Ok(fields.into_iter().map(|f| SealedField { value: if self.sees(f.class) { f.value } else { None }, name: f.name, class: f.class }).collect())
+        let fields = open_fields(sealed, key.as_ref(), self.tenant.id(), subject, event_id)
+            .map_err(|reason| EngineError::DataDir {
+                path: self.tenant.partition().wal_dir(),
+                reason,
+            })?;
+        Ok(fields
+            .into_iter()
+            .map(|f| SealedField {
+                value: if self.sees(f.class) { f.value } else { None },
+                name: f.name,
+                class: f.class,
+            })
+            .collect())
     }
 
     fn key_of(&self, subject: &Pseudonym) -> Result<Option<Key256>, EngineError> {
@@ -364,15 +418,30 @@ impl ReadGuard {
     /// The rows of a segment batch (columns `subject`, `seq`, `time`, `type`) this read may
     /// see, within `bounds`. The snapshot's tombstones (newer than or equal to the guard's)
     /// hide erased rows. `admitted` records what passed, for lineage.
-    pub fn admit_batch(&self, raw: &RecordBatch, snapshot: &ReadSnapshot, bounds: &ScanBounds, admitted: Option<&Admitted>) -> Result<BooleanArray, EngineError> {
+    pub fn admit_batch(
+        &self,
+        raw: &RecordBatch,
+        snapshot: &ReadSnapshot,
+        bounds: &ScanBounds,
+        admitted: Option<&Admitted>,
+    ) -> Result<BooleanArray, EngineError> {
         let seqs = column::<UInt64Array>(raw, "seq")?;
         let times = column::<TimestampMicrosecondArray>(raw, "time")?;
         let types = column::<StringArray>(raw, "type")?;
-        let (from, to, max_seq) = (bounds.from_us.unwrap_or(i64::MIN), bounds.to_us.unwrap_or(i64::MAX), bounds.max_seq.unwrap_or(u64::MAX));
+        let (from, to, max_seq) = (
+            bounds.from_us.unwrap_or(i64::MIN),
+            bounds.to_us.unwrap_or(i64::MAX),
+            bounds.max_seq.unwrap_or(u64::MAX),
+        );
         let tombstones = &snapshot.tombstones;
         // The common case: no per-subject rule (no tombstone, nobody refusing, no subject
         // bound, no retention, no lineage) leaves time, seq and type, in one tight pass.
-        if tombstones.is_empty() && self.consent.admits_all() && bounds.subject.is_none() && admitted.is_none() && self.retention_cuts.is_empty() {
+        if tombstones.is_empty()
+            && self.consent.admits_all()
+            && bounds.subject.is_none()
+            && admitted.is_none()
+            && self.retention_cuts.is_empty()
+        {
             let one_type = match bounds.types.as_deref() {
                 None => None,
                 Some([t]) => Some(t.as_str()),
@@ -380,14 +449,23 @@ impl ReadGuard {
             };
             let (times, seqs) = (times.values(), seqs.values());
             let buffer = arrow_buffer::BooleanBuffer::collect_bool(raw.num_rows(), |i| {
-                times[i] >= from && times[i] < to && seqs[i] <= max_seq && one_type.is_none_or(|t| types.value(i) == t)
+                times[i] >= from
+                    && times[i] < to
+                    && seqs[i] <= max_seq
+                    && one_type.is_none_or(|t| types.value(i) == t)
             });
             return Ok(BooleanArray::new(buffer, None));
         }
         self.admit_rows(raw, snapshot, bounds, admitted)
     }
 
-    fn admit_rows(&self, raw: &RecordBatch, snapshot: &ReadSnapshot, bounds: &ScanBounds, admitted: Option<&Admitted>) -> Result<BooleanArray, EngineError> {
+    fn admit_rows(
+        &self,
+        raw: &RecordBatch,
+        snapshot: &ReadSnapshot,
+        bounds: &ScanBounds,
+        admitted: Option<&Admitted>,
+    ) -> Result<BooleanArray, EngineError> {
         let subjects = column::<FixedSizeBinaryArray>(raw, "subject")?;
         let seqs = column::<UInt64Array>(raw, "seq")?;
         let times = column::<TimestampMicrosecondArray>(raw, "time")?;
@@ -397,7 +475,8 @@ impl ReadGuard {
         let mut last: Option<(&[u8], bool, Option<u64>)> = None;
         // Per event type: whether the bounds admit it, and its retention cut. Few types, so a
         // short list beats hashing every row's type; skipped when no rule reads the type.
-        let type_rules = bounds.types.is_some() || !self.retention_cuts.is_empty() || admitted.is_some();
+        let type_rules =
+            bounds.types.is_some() || !self.retention_cuts.is_empty() || admitted.is_some();
         let mut per_type: Vec<(&str, bool, Option<i64>, i64)> = Vec::new();
         let mut tracked: Vec<Pseudonym> = Vec::new();
         let mut last_tracked: Option<&[u8]> = None;
@@ -406,9 +485,15 @@ impl ReadGuard {
             let (consents, cut) = match last {
                 Some((s, a, c)) if s == subject_bytes => (a, c),
                 _ => {
-                    let subject = Pseudonym::from_slice(subject_bytes).map_err(|e| corrupted(e.to_string()))?;
-                    let consents = self.consent.admits(&subject) && bounds.subject.is_none_or(|s| s == subject);
-                    let cut = if tombstones.is_empty() { None } else { tombstones.get(&subject).copied() };
+                    let subject = Pseudonym::from_slice(subject_bytes)
+                        .map_err(|e| corrupted(e.to_string()))?;
+                    let consents = self.consent.admits(&subject)
+                        && bounds.subject.is_none_or(|s| s == subject);
+                    let cut = if tombstones.is_empty() {
+                        None
+                    } else {
+                        tombstones.get(&subject).copied()
+                    };
                     last = Some((subject_bytes, consents, cut));
                     (consents, cut)
                 }
@@ -420,7 +505,10 @@ impl ReadGuard {
                 match per_type.iter().position(|(t, _, _, _)| *t == event_type) {
                     Some(k) => (per_type[k].1, per_type[k].2, Some(k)),
                     None => {
-                        let ok = bounds.types.as_ref().is_none_or(|ts| ts.iter().any(|t| t == event_type));
+                        let ok = bounds
+                            .types
+                            .as_ref()
+                            .is_none_or(|ts| ts.iter().any(|t| t == event_type));
                         let c = self.retention_cut_us(event_type);
                         per_type.push((event_type, ok, c, i64::MAX));
                         (ok, c, Some(per_type.len() - 1))
@@ -442,7 +530,10 @@ impl ReadGuard {
                 }
                 if last_tracked != Some(subject_bytes) {
                     last_tracked = Some(subject_bytes);
-                    tracked.push(Pseudonym::from_slice(subject_bytes).map_err(|e| corrupted(e.to_string()))?);
+                    tracked.push(
+                        Pseudonym::from_slice(subject_bytes)
+                            .map_err(|e| corrupted(e.to_string()))?,
+                    );
                 }
             }
             keep.push(ok);
@@ -451,7 +542,10 @@ impl ReadGuard {
             let mut inner = admitted.inner.lock();
             inner.subjects.extend(tracked);
             for (t, _, _, oldest) in per_type.iter().filter(|p| p.3 != i64::MAX) {
-                let entry = inner.oldest_by_type.entry((*t).to_owned()).or_insert(i64::MAX);
+                let entry = inner
+                    .oldest_by_type
+                    .entry((*t).to_owned())
+                    .or_insert(i64::MAX);
                 *entry = (*entry).min(*oldest);
             }
         }
@@ -461,7 +555,10 @@ impl ReadGuard {
     /// Every consent in force of subjects this read may still name (not being erased), for
     /// the `consents` table.
     pub fn consents(&self) -> Result<Vec<(Pseudonym, crate::Consent)>, EngineError> {
-        Ok(Engine::all_consents(&self.tenant)?.into_iter().filter(|(s, _)| !self.erasing(s)).collect())
+        Ok(Engine::all_consents(&self.tenant)?
+            .into_iter()
+            .filter(|(s, _)| !self.erasing(s))
+            .collect())
     }
 
     // ---- artifact form ------------------------------------------------------------------
@@ -470,21 +567,35 @@ impl ReadGuard {
     /// the purpose may not see, no subject erased since it was cut, no subject whose consent
     /// refuses the purpose, no row past retention.
     pub fn admits_artifact(&self, facts: &ArtifactFacts<'_>) -> Result<(), ArtifactRefusal> {
-        let hidden: Vec<PrivacyClass> = facts.classes.iter().copied().filter(|c| !self.sees(*c)).collect();
+        let hidden: Vec<PrivacyClass> = facts
+            .classes
+            .iter()
+            .copied()
+            .filter(|c| !self.sees(*c))
+            .collect();
         if !hidden.is_empty() {
             return Err(ArtifactRefusal::Classes(hidden));
         }
         // Erasures of a later generation than the cut (tombstones not yet in the ledger's
         // set count as the newest).
-        let erased_since = self.erasing.iter().any(|(s, &g)| g > facts.generation && facts.subjects.contains(subject_bit(s)))
-            || self.tombstones.keys().any(|s| !self.erasing.contains_key(s) && facts.subjects.contains(subject_bit(s)));
+        let erased_since =
+            self.erasing
+                .iter()
+                .any(|(s, &g)| g > facts.generation && facts.subjects.contains(subject_bit(s)))
+                || self.tombstones.keys().any(|s| {
+                    !self.erasing.contains_key(s) && facts.subjects.contains(subject_bit(s))
+                });
         if erased_since {
             return Err(ArtifactRefusal::Erased);
         }
         if !self.consent.admits_all_of(facts.subjects) {
             return Err(ArtifactRefusal::Consent);
         }
-        if facts.oldest_by_type.iter().any(|(t, &oldest)| self.expired(t, oldest)) {
+        if facts
+            .oldest_by_type
+            .iter()
+            .any(|(t, &oldest)| self.expired(t, oldest))
+        {
             return Err(ArtifactRefusal::Expired);
         }
         Ok(())
@@ -492,7 +603,10 @@ impl ReadGuard {
 }
 
 fn corrupted(reason: String) -> EngineError {
-    EngineError::DataDir { path: "segment".into(), reason }
+    EngineError::DataDir {
+        path: "segment".into(),
+        reason,
+    }
 }
 
 fn column<'a, T: 'static>(raw: &'a RecordBatch, name: &str) -> Result<&'a T, EngineError> {

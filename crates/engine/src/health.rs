@@ -15,9 +15,16 @@ pub(crate) struct Health {
 
 impl Health {
     pub fn panicked(&self, worker: &str, message: &str) {
-        metrics::counter!("steward_worker_panics_total", "worker" => worker.to_owned()).increment(1);
-        tracing::error!(worker, panic = message, "background worker panicked; it restarts, and the server is not ready until it runs cleanly");
-        self.failing.lock().insert(worker.to_owned(), message.to_owned());
+        metrics::counter!("steward_worker_panics_total", "worker" => worker.to_owned())
+            .increment(1);
+        tracing::error!(
+            worker,
+            panic = message,
+            "background worker panicked; it restarts, and the server is not ready until it runs cleanly"
+        );
+        self.failing
+            .lock()
+            .insert(worker.to_owned(), message.to_owned());
     }
 
     pub fn recovered(&self, worker: &str) {

@@ -13,23 +13,23 @@ mod audit;
 mod background;
 mod builder;
 mod config;
+mod consent;
 mod datadir;
 mod derived;
-mod consent;
 mod erasure;
 mod error;
-pub mod items;
 mod forensics;
 mod guard;
 mod health;
-mod ingest;
 mod identity;
+mod ingest;
+pub mod items;
 pub mod ledger;
+pub mod limits;
 mod policies;
 mod receipt;
 mod reports;
 mod retention;
-pub mod limits;
 mod rotate;
 mod sealing;
 mod system;
@@ -38,34 +38,37 @@ mod tenant;
 mod tenant_files;
 mod timeline;
 
-pub use audit::{AUDIT_HEAD_INTERVAL_MS, SYSTEM_LOG as SYSTEM_AUDIT_LOG};
 pub use access_request::AccessArchive;
-pub use config::EngineConfig;
-pub use steward_audit::{AuditRecord, Decision as AuditDecision, VerifyingKey};
-pub use datadir::{init, InitOutput};
+pub use audit::{AUDIT_HEAD_INTERVAL_MS, SYSTEM_LOG as SYSTEM_AUDIT_LOG};
 pub use builder::EngineBuilder;
-pub use tenant_files::FileKey;
+pub use config::EngineConfig;
+pub use consent::{CONSENT_BATCH_MAX, Consent, ConsentChange, ConsentSource, ConsentView, Regime};
+pub use datadir::{InitOutput, init};
 pub use derived::{DerivedArtifact, DerivedStep};
-pub use consent::{Consent, ConsentChange, ConsentSource, ConsentView, Regime, CONSENT_BATCH_MAX};
-pub use guard::{subject_bit, Admitted, ArtifactFacts, ArtifactRefusal, ReadAccess, ReadGuard, ReadPurpose, SealedField};
-pub use ledger::{ArtifactKind, HeldArtifact, Hide, Outcome, Work};
 pub use erasure::{ErasureRequest, ErasureState};
-pub use error::{damaged_file, EngineError};
+pub use error::{EngineError, damaged_file};
 pub use forensics::ForensicHit;
-pub use ingest::{EventError, EventOutcome, IngestOptions, IngestReport};
+pub use guard::{
+    Admitted, ArtifactFacts, ArtifactRefusal, ReadAccess, ReadGuard, ReadPurpose, SealedField,
+    subject_bit,
+};
 pub use identity::IdentityInfo;
+pub use ingest::{EventError, EventOutcome, IngestOptions, IngestReport};
+pub use ledger::{ArtifactKind, HeldArtifact, Hide, Outcome, Work};
 pub use policies::PolicyVersion;
-pub use receipt::{subject_hash, verify_receipt, ReceiptCheck, RECEIPT_FORMAT};
+pub use receipt::{RECEIPT_FORMAT, ReceiptCheck, subject_hash, verify_receipt};
 pub use reports::{Report, ReportFilter};
 pub use rotate::rotate_master;
+pub use steward_audit::{AuditRecord, Decision as AuditDecision, VerifyingKey};
 pub use steward_policy;
 pub use system::{NewKey, TenantInfo};
+pub use tenant_files::FileKey;
 pub use timeline::{Cursor, TimelineEvent, TimelinePage, TimelineQuery};
 
 use parking_lot::RwLock;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use steward_access::{ApiKeyRecord, ApiKeySecret, Principal, TokenKind};
 use steward_crypto::{MasterKey, Pseudonym};
@@ -117,12 +120,19 @@ impl Engine {
     pub(crate) fn open_quiet(config: EngineConfig) -> Result<Arc<Engine>, EngineError> {
         let dir = DataDir::lock(&config.data_dir)?;
         let system = SystemCatalog::open(&dir.system_catalog_path())?;
-        rotate::finish_interrupted(&system, &dir.master_key_path(), &dir.path().join("master.key.new"))?;
+        rotate::finish_interrupted(
+            &system,
+            &dir.master_key_path(),
+            &dir.path().join("master.key.new"),
+        )?;
         let master = dir.load_master_key()?;
         system.check_master(&master)?;
         let signing_key = audit::load_or_create_signing_key(&dir.path().join("audit-signing.key"))?;
-        let system_audit = steward_audit::AuditLog::open(&dir.path().join("audit"), steward_audit::AuditConfig::new(audit::SYSTEM_LOG.to_owned()))
-            .map_err(|e| EngineError::Audit(e.to_string()))?;
+        let system_audit = steward_audit::AuditLog::open(
+            &dir.path().join("audit"),
+            steward_audit::AuditConfig::new(audit::SYSTEM_LOG.to_owned()),
+        )
+        .map_err(|e| EngineError::Audit(e.to_string()))?;
         let required_kinds = system.artifact_kinds()?;
         let engine = Arc::new(Engine {
             config,
@@ -154,7 +164,10 @@ impl Engine {
             if Engine::has_open_erasures(&tenant)? {
                 tenant.erasures_due_us().store(i64::MIN, Ordering::SeqCst);
             }
-            engine.tenants.write().insert(tenant.id().to_owned(), Arc::new(tenant));
+            engine
+                .tenants
+                .write()
+                .insert(tenant.id().to_owned(), Arc::new(tenant));
         }
         metrics::gauge!("steward_tenants_unavailable").set(engine.unavailable.read().len() as f64);
         Ok(engine)
@@ -162,20 +175,41 @@ impl Engine {
 
     /// Fixes the registered kinds (remembering them in the system catalog), then starts the
     /// background threads: flush, compaction and erasures, and the ledger's workers.
-    pub(crate) fn start(self: &Arc<Engine>, kinds: Vec<Arc<dyn ledger::ArtifactKind>>) -> Result<(), EngineError> {
+    pub(crate) fn start(
+        self: &Arc<Engine>,
+        kinds: Vec<Arc<dyn ledger::ArtifactKind>>,
+    ) -> Result<(), EngineError> {
         let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
         if !names.is_empty() {
             self.system.add_artifact_kinds(&names)?;
             *self.required_kinds.write() = self.system.artifact_kinds()?;
         }
-        let missing: Vec<String> = self.required_kinds.read().iter().filter(|k| !names.contains(&k.as_str())).cloned().collect();
+        let missing: Vec<String> = self
+            .required_kinds
+            .read()
+            .iter()
+            .filter(|k| !names.contains(&k.as_str()))
+            .cloned()
+            .collect();
         if !missing.is_empty() && self.config.background {
-            tracing::warn!(?missing, "artifact kinds this deployment registered before are not registered now: erasures wait for them");
+            tracing::warn!(
+                ?missing,
+                "artifact kinds this deployment registered before are not registered now: erasures wait for them"
+            );
         }
         let _ = self.kinds.set(kinds);
         if self.config.background {
-            let mut handles = background::spawn(Arc::downgrade(self), self.stopping.clone(), self.config.flush_interval_ms, self.config.audit_head_interval_ms);
-            handles.extend(ledger::worker::spawn(Arc::downgrade(self), self.stopping.clone(), self.ledger_signal.clone()));
+            let mut handles = background::spawn(
+                Arc::downgrade(self),
+                self.stopping.clone(),
+                self.config.flush_interval_ms,
+                self.config.audit_head_interval_ms,
+            );
+            handles.extend(ledger::worker::spawn(
+                Arc::downgrade(self),
+                self.stopping.clone(),
+                self.ledger_signal.clone(),
+            ));
             *self.background.lock() = handles;
         }
         Ok(())
@@ -271,14 +305,20 @@ impl Engine {
             return Ok(tenant.clone());
         }
         if self.unavailable.read().contains_key(id) {
-            return Err(EngineError::TenantUnavailable { tenant: id.to_owned() });
+            return Err(EngineError::TenantUnavailable {
+                tenant: id.to_owned(),
+            });
         }
         Err(EngineError::NotFound { what: "tenant" })
     }
 
     /// Tenants that failed to open at start, with the reason (file and damage, for operators).
     pub fn unavailable_tenants(&self) -> Vec<(String, String)> {
-        self.unavailable.read().iter().map(|(t, r)| (t.clone(), r.clone())).collect()
+        self.unavailable
+            .read()
+            .iter()
+            .map(|(t, r)| (t.clone(), r.clone()))
+            .collect()
     }
 
     /// Whether `tenant` failed to open at start and refuses every request.
@@ -295,7 +335,8 @@ impl Engine {
              Nothing was deleted or changed. To recover: stop the server, restore the file named above from a backup \
              (or move it aside if you accept losing what it holds), then restart"
         );
-        metrics::counter!("steward_tenant_open_failures_total", "tenant" => tenant.to_owned()).increment(1);
+        metrics::counter!("steward_tenant_open_failures_total", "tenant" => tenant.to_owned())
+            .increment(1);
         let mut unavailable = self.unavailable.write();
         unavailable.insert(tenant.to_owned(), reason);
         metrics::gauge!("steward_tenants_unavailable").set(unavailable.len() as f64);
@@ -303,7 +344,11 @@ impl Engine {
 
     /// Checks a bearer token for a request about `tenant` (a JWT is checked against that
     /// tenant's issuer); errors are deliberately uninformative to the caller.
-    pub fn authenticate_for(&self, token: &str, tenant: Option<&str>) -> Result<Principal, EngineError> {
+    pub fn authenticate_for(
+        &self,
+        token: &str,
+        tenant: Option<&str>,
+    ) -> Result<Principal, EngineError> {
         if steward_access::looks_like_jwt(token) {
             return self.authenticate_user(token, tenant);
         }
@@ -312,21 +357,38 @@ impl Engine {
 
     /// Checks an API key; errors are deliberately uninformative to the caller.
     pub fn authenticate(&self, token: &str) -> Result<Principal, EngineError> {
-        let secret = ApiKeySecret::parse(token).map_err(|_| EngineError::Unauthenticated { reason: "malformed token" })?;
+        let secret = ApiKeySecret::parse(token).map_err(|_| EngineError::Unauthenticated {
+            reason: "malformed token",
+        })?;
         match secret.kind {
             TokenKind::Operator => {
                 if self.system.operator_accepts(&secret)? {
                     Ok(Principal::Operator)
                 } else {
-                    Err(EngineError::Unauthenticated { reason: "unknown operator key" })
+                    Err(EngineError::Unauthenticated {
+                        reason: "unknown operator key",
+                    })
                 }
             }
             TokenKind::Tenant => {
-                let record = self.system.key(&secret.id)?.ok_or(EngineError::Unauthenticated { reason: "unknown key id" })?;
+                let record = self
+                    .system
+                    .key(&secret.id)?
+                    .ok_or(EngineError::Unauthenticated {
+                        reason: "unknown key id",
+                    })?;
                 if !record.accepts(&secret, chrono::Utc::now()) {
-                    return Err(EngineError::Unauthenticated { reason: "wrong secret, revoked or expired" });
+                    return Err(EngineError::Unauthenticated {
+                        reason: "wrong secret, revoked or expired",
+                    });
                 }
-                Ok(Principal::Key { tenant: record.tenant, key_id: record.id, role: record.role, purposes: record.purposes, rate_limit: record.rate_limit })
+                Ok(Principal::Key {
+                    tenant: record.tenant,
+                    key_id: record.id,
+                    role: record.role,
+                    purposes: record.purposes,
+                    rate_limit: record.rate_limit,
+                })
             }
         }
     }
@@ -334,11 +396,24 @@ impl Engine {
     /// The principal of a live key of `tenant`, without its secret: a signed download link
     /// acts for the key that made it, and stops working when that key is revoked or expires.
     pub fn key_principal(&self, tenant: &str, key_id: &str) -> Result<Principal, EngineError> {
-        let record = self.system.key(key_id)?.ok_or(EngineError::Unauthenticated { reason: "unknown key id" })?;
+        let record = self
+            .system
+            .key(key_id)?
+            .ok_or(EngineError::Unauthenticated {
+                reason: "unknown key id",
+            })?;
         if record.tenant != tenant || !record.is_live(chrono::Utc::now()) {
-            return Err(EngineError::Unauthenticated { reason: "link of a revoked, expired or foreign key" });
+            return Err(EngineError::Unauthenticated {
+                reason: "link of a revoked, expired or foreign key",
+            });
         }
-        Ok(Principal::Key { tenant: record.tenant, key_id: record.id, role: record.role, purposes: record.purposes, rate_limit: record.rate_limit })
+        Ok(Principal::Key {
+            tenant: record.tenant,
+            key_id: record.id,
+            role: record.role,
+            purposes: record.purposes,
+            rate_limit: record.rate_limit,
+        })
     }
 
     pub fn create_tenant(&self, id: &str) -> Result<TenantInfo, EngineError> {
@@ -354,7 +429,11 @@ impl Engine {
     }
 
     /// Creates an API key; the token is returned once and only its hash is kept.
-    pub fn create_key(&self, tenant: &str, new: NewKey) -> Result<(ApiKeyRecord, String), EngineError> {
+    pub fn create_key(
+        &self,
+        tenant: &str,
+        new: NewKey,
+    ) -> Result<(ApiKeyRecord, String), EngineError> {
         self.tenant(tenant)?;
         self.system.create_key(tenant, new)
     }
@@ -370,12 +449,21 @@ impl Engine {
     }
 
     /// Stores a new version of an event type's schema (unchanged documents keep their version).
-    pub fn put_schema(&self, tenant: &str, event_type: &str, document: &serde_json::Value) -> Result<Arc<SchemaVersion>, EngineError> {
+    pub fn put_schema(
+        &self,
+        tenant: &str,
+        event_type: &str,
+        document: &serde_json::Value,
+    ) -> Result<Arc<SchemaVersion>, EngineError> {
         self.tenant(tenant)?.put_schema(event_type, document)
     }
 
     /// Inserts or replaces items `(id, {"properties", "text"})` in one durable commit.
-    pub fn upsert_items(&self, tenant: &str, entries: Vec<(String, serde_json::Value)>) -> Result<items::ItemsReport, EngineError> {
+    pub fn upsert_items(
+        &self,
+        tenant: &str,
+        entries: Vec<(String, serde_json::Value)>,
+    ) -> Result<items::ItemsReport, EngineError> {
         self.tenant(tenant)?.upsert_items(entries)
     }
 
@@ -387,9 +475,18 @@ impl Engine {
         self.tenant(tenant)?.delete_item(id)
     }
 
-    pub fn items_page(&self, tenant: &str, cursor: Option<&str>, limit: usize) -> Result<items::ItemsPage, EngineError> {
+    pub fn items_page(
+        &self,
+        tenant: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<items::ItemsPage, EngineError> {
         if limit == 0 || limit > limits::ITEMS_PAGE_MAX {
-            return Err(EngineError::invalid("invalid_limit", Some("limit"), format!("expected 1 to {}", limits::ITEMS_PAGE_MAX)));
+            return Err(EngineError::invalid(
+                "invalid_limit",
+                Some("limit"),
+                format!("expected 1 to {}", limits::ITEMS_PAGE_MAX),
+            ));
         }
         self.tenant(tenant)?.items_page(cursor, limit)
     }
@@ -398,7 +495,12 @@ impl Engine {
         self.tenant(tenant)?.item_count()
     }
 
-    pub fn get_schema(&self, tenant: &str, event_type: &str, version: Option<u32>) -> Result<Arc<SchemaVersion>, EngineError> {
+    pub fn get_schema(
+        &self,
+        tenant: &str,
+        event_type: &str,
+        version: Option<u32>,
+    ) -> Result<Arc<SchemaVersion>, EngineError> {
         self.tenant(tenant)?.schema(event_type, version)
     }
 
@@ -407,22 +509,48 @@ impl Engine {
     }
 
     /// Applies a PII action to a text as ingest would (tokens under the tenant's key).
-    pub fn pii_apply(&self, tenant: &str, text: &str, findings: &[steward_privacy::pii::PiiFinding], action: steward_privacy::pii::PiiAction) -> Result<String, EngineError> {
+    pub fn pii_apply(
+        &self,
+        tenant: &str,
+        text: &str,
+        findings: &[steward_privacy::pii::PiiFinding],
+        action: steward_privacy::pii::PiiAction,
+    ) -> Result<String, EngineError> {
         let tenant = self.tenant(tenant)?;
-        Ok(steward_privacy::pii::apply(text, findings, action, &|entity, value| steward_privacy::pii::hmac_token(tenant.pii_token_key(), entity, value)))
+        Ok(steward_privacy::pii::apply(
+            text,
+            findings,
+            action,
+            &|entity, value| {
+                steward_privacy::pii::hmac_token(tenant.pii_token_key(), entity, value)
+            },
+        ))
     }
 
-    pub fn resolve_subject(&self, tenant: &str, external_id: &str) -> Result<Pseudonym, EngineError> {
+    pub fn resolve_subject(
+        &self,
+        tenant: &str,
+        external_id: &str,
+    ) -> Result<Pseudonym, EngineError> {
         self.tenant(tenant)?.pseudonym(external_id)
     }
 
-    pub fn ingest(&self, tenant: &str, events: &[serde_json::Value], options: IngestOptions) -> Result<IngestReport, EngineError> {
+    pub fn ingest(
+        &self,
+        tenant: &str,
+        events: &[serde_json::Value],
+        options: IngestOptions,
+    ) -> Result<IngestReport, EngineError> {
         ingest::ingest(&*self.tenant(tenant)?, events, options)
     }
 
     /// One page of a subject's events as the guard's read may see them: none if the subject
     /// withholds consent for its purpose, only rows its rules admit, only visible fields.
-    pub fn timeline(&self, guard: &ReadGuard, query: &TimelineQuery) -> Result<TimelinePage, EngineError> {
+    pub fn timeline(
+        &self,
+        guard: &ReadGuard,
+        query: &TimelineQuery,
+    ) -> Result<TimelinePage, EngineError> {
         timeline::read(guard, query)
     }
 
@@ -431,7 +559,10 @@ impl Engine {
     }
 
     /// The policy engine in force for a tenant, and its version.
-    pub fn policy_engine(&self, tenant: &str) -> Result<(u32, Arc<steward_policy::PolicyEngine>), EngineError> {
+    pub fn policy_engine(
+        &self,
+        tenant: &str,
+    ) -> Result<(u32, Arc<steward_policy::PolicyEngine>), EngineError> {
         let tenant = self.tenant(tenant)?;
         let policies = tenant.policies();
         Ok((policies.version(), policies.engine()))
@@ -445,13 +576,24 @@ impl Engine {
 
     /// Validates and stores a tenant's new policy text; on any problem nothing changes and
     /// the error lists every diagnostic.
-    pub fn put_policies(&self, tenant: &str, text: &str, by: &str) -> Result<PolicyVersion, EngineError> {
+    pub fn put_policies(
+        &self,
+        tenant: &str,
+        text: &str,
+        by: &str,
+    ) -> Result<PolicyVersion, EngineError> {
         let tenant = self.tenant(tenant)?;
-        tenant.policies().put(tenant.partition().catalog(), text, by)
+        tenant
+            .policies()
+            .put(tenant.partition().catalog(), text, by)
     }
 
     /// One version of a tenant's policies (`None`: the one in force).
-    pub fn policies(&self, tenant: &str, version: Option<u32>) -> Result<PolicyVersion, EngineError> {
+    pub fn policies(
+        &self,
+        tenant: &str,
+        version: Option<u32>,
+    ) -> Result<PolicyVersion, EngineError> {
         let tenant = self.tenant(tenant)?;
         tenant.policies().get(tenant.partition().catalog(), version)
     }

@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, OnceLock};
-use steward_policy::{PolicyEngine, DEFAULT_POLICIES};
+use steward_policy::{DEFAULT_POLICIES, PolicyEngine};
 use steward_store::Catalog;
 
-use crate::limits::{POLICY_TEXT_BYTES_MAX, POLICY_VERSIONS_MAX};
 use crate::EngineError;
+use crate::limits::{POLICY_TEXT_BYTES_MAX, POLICY_VERSIONS_MAX};
 
 const POLICIES: &str = "policies";
 
@@ -41,7 +41,10 @@ pub(crate) fn default_engine() -> Result<Arc<PolicyEngine>, EngineError> {
     if let Some(engine) = DEFAULT.get() {
         return Ok(engine.clone());
     }
-    let engine = Arc::new(PolicyEngine::new(None).map_err(|e| EngineError::Policy(format!("default policies: {e}")))?);
+    let engine = Arc::new(
+        PolicyEngine::new(None)
+            .map_err(|e| EngineError::Policy(format!("default policies: {e}")))?,
+    );
     Ok(DEFAULT.get_or_init(|| engine).clone())
 }
 
@@ -58,12 +61,17 @@ impl TenantPolicies {
             None => (0, default_engine()?),
             Some((key, value)) => {
                 let version = decode_version(&key)?;
-                let doc: PolicyDoc = serde_json::from_slice(&value).map_err(|e| corrupted(e.to_string()))?;
-                let engine = PolicyEngine::new(Some(&doc.text)).map_err(|e| corrupted(format!("version {version} no longer validates: {e}")))?;
+                let doc: PolicyDoc =
+                    serde_json::from_slice(&value).map_err(|e| corrupted(e.to_string()))?;
+                let engine = PolicyEngine::new(Some(&doc.text)).map_err(|e| {
+                    corrupted(format!("version {version} no longer validates: {e}"))
+                })?;
                 (version, Arc::new(engine))
             }
         };
-        Ok(TenantPolicies { current: RwLock::new(current) })
+        Ok(TenantPolicies {
+            current: RwLock::new(current),
+        })
     }
 
     pub fn engine(&self) -> Arc<PolicyEngine> {
@@ -76,31 +84,59 @@ impl TenantPolicies {
 
     /// Validates `text`, stores it as the next version and swaps it in. Writers are serialized,
     /// so versions are dense; readers keep the engine they hold until their request ends.
-    pub fn put(&self, catalog: &Catalog, text: &str, by: &str) -> Result<PolicyVersion, EngineError> {
+    pub fn put(
+        &self,
+        catalog: &Catalog,
+        text: &str,
+        by: &str,
+    ) -> Result<PolicyVersion, EngineError> {
         if text.len() > POLICY_TEXT_BYTES_MAX {
-            return Err(EngineError::Limit(format!("policy text is at most {POLICY_TEXT_BYTES_MAX} bytes")));
+            return Err(EngineError::Limit(format!(
+                "policy text is at most {POLICY_TEXT_BYTES_MAX} bytes"
+            )));
         }
         // Too deep or too long to parse safely: a 400 of its own, before Cedar sees the text.
-        steward_policy::check_complexity(text).map_err(|e| EngineError::Invalid { code: "policy_too_complex", field: None, message: e.to_string() })?;
+        steward_policy::check_complexity(text).map_err(|e| EngineError::Invalid {
+            code: "policy_too_complex",
+            field: None,
+            message: e.to_string(),
+        })?;
         let validated = PolicyEngine::validate(text).map_err(EngineError::Policies)?;
         let policy_ids = validated.policy_ids().to_vec();
-        let engine = PolicyEngine::from_validated(validated).map_err(|e| EngineError::Policy(e.to_string()))?;
+        let engine = PolicyEngine::from_validated(validated)
+            .map_err(|e| EngineError::Policy(e.to_string()))?;
         let mut current = self.current.write();
         let version = current.0 + 1;
         if version as usize > POLICY_VERSIONS_MAX {
-            return Err(EngineError::Limit(format!("at most {POLICY_VERSIONS_MAX} policy versions per tenant")));
+            return Err(EngineError::Limit(format!(
+                "at most {POLICY_VERSIONS_MAX} policy versions per tenant"
+            )));
         }
         let created_at = Utc::now();
-        let doc = PolicyDoc { text: text.to_owned(), created_at, created_by: by.to_owned() };
+        let doc = PolicyDoc {
+            text: text.to_owned(),
+            created_at,
+            created_by: by.to_owned(),
+        };
         let value = serde_json::to_vec(&doc).map_err(|e| EngineError::Policy(e.to_string()))?;
         catalog.write(|txn| txn.put(POLICIES, &version.to_be_bytes(), &value))?;
         *current = (version, Arc::new(engine));
         tracing::info!(version, by, "policies stored and in force");
-        Ok(PolicyVersion { version, text: text.to_owned(), created_at: Some(created_at), created_by: Some(by.to_owned()), policy_ids })
+        Ok(PolicyVersion {
+            version,
+            text: text.to_owned(),
+            created_at: Some(created_at),
+            created_by: Some(by.to_owned()),
+            policy_ids,
+        })
     }
 
     /// One version (`None`: the one in force).
-    pub fn get(&self, catalog: &Catalog, version: Option<u32>) -> Result<PolicyVersion, EngineError> {
+    pub fn get(
+        &self,
+        catalog: &Catalog,
+        version: Option<u32>,
+    ) -> Result<PolicyVersion, EngineError> {
         let version = version.unwrap_or_else(|| self.version());
         if version == 0 {
             let engine = default_engine()?;
@@ -112,27 +148,60 @@ impl TenantPolicies {
                 policy_ids: engine.policies().policy_ids().to_vec(),
             });
         }
-        let value = catalog.get(POLICIES, &version.to_be_bytes())?.ok_or(EngineError::NotFound { what: "policy version" })?;
-        let doc: PolicyDoc = serde_json::from_slice(&value).map_err(|e| corrupted(e.to_string()))?;
-        let policy_ids = PolicyEngine::validate(&doc.text).map(|v| v.policy_ids().to_vec()).unwrap_or_default();
-        Ok(PolicyVersion { version, text: doc.text, created_at: Some(doc.created_at), created_by: Some(doc.created_by), policy_ids })
+        let value =
+            catalog
+                .get(POLICIES, &version.to_be_bytes())?
+                .ok_or(EngineError::NotFound {
+                    what: "policy version",
+                })?;
+        let doc: PolicyDoc =
+            serde_json::from_slice(&value).map_err(|e| corrupted(e.to_string()))?;
+        let policy_ids = PolicyEngine::validate(&doc.text)
+            .map(|v| v.policy_ids().to_vec())
+            .unwrap_or_default();
+        Ok(PolicyVersion {
+            version,
+            text: doc.text,
+            created_at: Some(doc.created_at),
+            created_by: Some(doc.created_by),
+            policy_ids,
+        })
     }
 
     /// Every stored version's number, time and author (texts left out), oldest first.
     pub fn history(&self, catalog: &Catalog) -> Result<Vec<PolicyVersion>, EngineError> {
-        let mut out = vec![PolicyVersion { version: 0, text: String::new(), created_at: None, created_by: None, policy_ids: Vec::new() }];
+        let mut out = vec![PolicyVersion {
+            version: 0,
+            text: String::new(),
+            created_at: None,
+            created_by: None,
+            policy_ids: Vec::new(),
+        }];
         for (key, value) in catalog.scan_prefix(POLICIES, b"")? {
-            let doc: PolicyDoc = serde_json::from_slice(&value).map_err(|e| corrupted(e.to_string()))?;
-            out.push(PolicyVersion { version: decode_version(&key)?, text: String::new(), created_at: Some(doc.created_at), created_by: Some(doc.created_by), policy_ids: Vec::new() });
+            let doc: PolicyDoc =
+                serde_json::from_slice(&value).map_err(|e| corrupted(e.to_string()))?;
+            out.push(PolicyVersion {
+                version: decode_version(&key)?,
+                text: String::new(),
+                created_at: Some(doc.created_at),
+                created_by: Some(doc.created_by),
+                policy_ids: Vec::new(),
+            });
         }
         Ok(out)
     }
 }
 
 fn decode_version(key: &[u8]) -> Result<u32, EngineError> {
-    Ok(u32::from_be_bytes(key.try_into().map_err(|_| corrupted("version key".into()))?))
+    Ok(u32::from_be_bytes(
+        key.try_into()
+            .map_err(|_| corrupted("version key".into()))?,
+    ))
 }
 
 fn corrupted(reason: String) -> EngineError {
-    EngineError::DataDir { path: "catalog.redb".into(), reason: format!("corrupted policy entry: {reason}") }
+    EngineError::DataDir {
+        path: "catalog.redb".into(),
+        reason: format!("corrupted policy entry: {reason}"),
+    }
 }

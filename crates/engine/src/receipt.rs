@@ -11,7 +11,7 @@
 //! re-serialization, so a verifier re-serializes the parsed body.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use steward_audit::InclusionProof;
 
@@ -32,7 +32,12 @@ pub fn subject_hash(salt: &[u8], pseudonym: &[u8]) -> String {
     hex(&h.finalize())
 }
 
-pub(crate) fn build(key: &SigningKey, tenant: &str, request: &ErasureRequest, proof: &InclusionProof) -> Value {
+pub(crate) fn build(
+    key: &SigningKey,
+    tenant: &str,
+    request: &ErasureRequest,
+    proof: &InclusionProof,
+) -> Value {
     let body = json!({
         "request_id": request.id,
         "tenant": tenant,
@@ -74,30 +79,65 @@ pub struct ReceiptCheck {
 
 /// Checks a receipt: format, signature (by `trusted` if given, else by the key it names),
 /// and the inclusion proof of the completion record. Any change to the receipt fails it.
-pub fn verify_receipt(receipt: &Value, trusted: Option<&VerifyingKey>) -> Result<ReceiptCheck, String> {
+pub fn verify_receipt(
+    receipt: &Value,
+    trusted: Option<&VerifyingKey>,
+) -> Result<ReceiptCheck, String> {
     if receipt["format"] != RECEIPT_FORMAT {
         return Err(format!("not a {RECEIPT_FORMAT} document"));
     }
     let body = &receipt["body"];
     let unhex = |v: &Value, what: &str| -> Result<Vec<u8>, String> {
-        v.as_str().and_then(|s| data_encoding::HEXLOWER.decode(s.as_bytes()).ok()).ok_or(format!("{what}: expected lowercase hex"))
+        v.as_str()
+            .and_then(|s| data_encoding::HEXLOWER.decode(s.as_bytes()).ok())
+            .ok_or(format!("{what}: expected lowercase hex"))
     };
-    let named: [u8; 32] = unhex(&body["public_key"], "public_key")?.try_into().map_err(|_| "public_key: expected 32 bytes")?;
+    let named: [u8; 32] = unhex(&body["public_key"], "public_key")?
+        .try_into()
+        .map_err(|_| "public_key: expected 32 bytes")?;
     let named = VerifyingKey::from_bytes(&named).map_err(|_| "public_key: not an Ed25519 key")?;
     if trusted.is_some_and(|t| t != &named) {
         return Err("signed by a key other than the trusted one".into());
     }
-    let signature: [u8; 64] = unhex(&receipt["signature"], "signature")?.try_into().map_err(|_| "signature: expected 64 bytes")?;
-    named.verify(&signed_bytes(body), &Signature::from_bytes(&signature)).map_err(|_| "signature does not match the receipt")?;
+    let signature: [u8; 64] = unhex(&receipt["signature"], "signature")?
+        .try_into()
+        .map_err(|_| "signature: expected 64 bytes")?;
+    named
+        .verify(&signed_bytes(body), &Signature::from_bytes(&signature))
+        .map_err(|_| "signature does not match the receipt")?;
     let audit = &body["audit"];
-    let hash = |v: &Value, what: &str| -> Result<[u8; 32], String> { unhex(v, what)?.try_into().map_err(|_| format!("{what}: expected 32 bytes")) };
-    let path = audit["path"].as_array().ok_or("audit.path: expected an array")?.iter().map(|h| hash(h, "audit.path")).collect::<Result<Vec<_>, _>>()?;
-    let index = audit["index"].as_u64().ok_or("audit.index: expected an integer")?;
-    let tree_size = audit["tree_size"].as_u64().ok_or("audit.tree_size: expected an integer")?;
-    if !steward_audit::verify_inclusion(&hash(&audit["leaf_hash"], "audit.leaf_hash")?, index, tree_size, &path, &hash(&audit["root"], "audit.root")?) {
+    let hash = |v: &Value, what: &str| -> Result<[u8; 32], String> {
+        unhex(v, what)?
+            .try_into()
+            .map_err(|_| format!("{what}: expected 32 bytes"))
+    };
+    let path = audit["path"]
+        .as_array()
+        .ok_or("audit.path: expected an array")?
+        .iter()
+        .map(|h| hash(h, "audit.path"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let index = audit["index"]
+        .as_u64()
+        .ok_or("audit.index: expected an integer")?;
+    let tree_size = audit["tree_size"]
+        .as_u64()
+        .ok_or("audit.tree_size: expected an integer")?;
+    if !steward_audit::verify_inclusion(
+        &hash(&audit["leaf_hash"], "audit.leaf_hash")?,
+        index,
+        tree_size,
+        &path,
+        &hash(&audit["root"], "audit.root")?,
+    ) {
         return Err("the audit inclusion proof does not hold".into());
     }
-    if body["states"].as_array().and_then(|s| s.last()).map(|s| &s["state"]) != Some(&json!("done")) {
+    if body["states"]
+        .as_array()
+        .and_then(|s| s.last())
+        .map(|s| &s["state"])
+        != Some(&json!("done"))
+    {
         return Err("the receipt's last state is not done".into());
     }
     Ok(ReceiptCheck {

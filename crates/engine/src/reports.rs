@@ -40,15 +40,28 @@ pub struct Report {
 impl Engine {
     pub fn audit_report(&self, tenant: &str, filter: &ReportFilter) -> Result<Report, EngineError> {
         if filter.limit == 0 || filter.limit > REPORT_ROWS_MAX {
-            return Err(EngineError::invalid("invalid_limit", Some("limit"), format!("expected 1 to {REPORT_ROWS_MAX}")));
+            return Err(EngineError::invalid(
+                "invalid_limit",
+                Some("limit"),
+                format!("expected 1 to {REPORT_ROWS_MAX}"),
+            ));
         }
         let t = self.tenant(tenant)?;
         // Batched read records become visible to the scan once they are on disk.
-        t.audit().flush().map_err(|e| EngineError::Audit(e.to_string()))?;
+        t.audit()
+            .flush()
+            .map_err(|e| EngineError::Audit(e.to_string()))?;
         let reference = match &filter.subject {
             Some(subject) => match self.subject_ref(tenant, subject)? {
                 Some(r) => Some(r),
-                None => return Ok(Report { rows: Vec::new(), scanned: 0, truncated: false, subject_known: Some(false) }),
+                None => {
+                    return Ok(Report {
+                        rows: Vec::new(),
+                        scanned: 0,
+                        truncated: false,
+                        subject_known: Some(false),
+                    });
+                }
             },
             None => None,
         };
@@ -61,8 +74,13 @@ impl Engine {
             if filter.after_index.is_some_and(|after| index <= after) {
                 return true;
             }
-            let keep = reference.as_ref().is_none_or(|r| record.subject_refs.contains(r))
-                && filter.principal.as_ref().is_none_or(|p| &record.principal == p)
+            let keep = reference
+                .as_ref()
+                .is_none_or(|r| record.subject_refs.contains(r))
+                && filter
+                    .principal
+                    .as_ref()
+                    .is_none_or(|p| &record.principal == p)
                 && filter.from_us.is_none_or(|from| record.time_us >= from)
                 && filter.to_us.is_none_or(|to| record.time_us < to);
             if keep {
@@ -75,6 +93,11 @@ impl Engine {
             true
         })
         .map_err(|e| EngineError::Audit(e.to_string()))?;
-        Ok(Report { rows, scanned, truncated, subject_known: filter.subject.map(|_| true) })
+        Ok(Report {
+            rows,
+            scanned,
+            truncated,
+            subject_known: filter.subject.map(|_| true),
+        })
     }
 }

@@ -9,8 +9,19 @@ use steward_privacy::PrivacyClass;
 
 const FORMAT_VERSION: u8 = 1;
 
-pub(crate) fn field_context(tenant: &str, subject: &Pseudonym, event_id: &str, field: &str) -> Vec<u8> {
-    steward_crypto::context(&[b"field", tenant.as_bytes(), subject.as_bytes(), event_id.as_bytes(), field.as_bytes()])
+pub(crate) fn field_context(
+    tenant: &str,
+    subject: &Pseudonym,
+    event_id: &str,
+    field: &str,
+) -> Vec<u8> {
+    steward_crypto::context(&[
+        b"field",
+        tenant.as_bytes(),
+        subject.as_bytes(),
+        event_id.as_bytes(),
+        field.as_bytes(),
+    ])
 }
 
 fn class_code(class: PrivacyClass) -> u8 {
@@ -53,7 +64,11 @@ pub(crate) fn seal_fields(
         out.extend_from_slice(name.as_bytes());
         let len_at = out.len();
         out.extend_from_slice(&[0; 4]);
-        sealer.seal_into(&field_context(tenant, subject, event_id, name), &plain, &mut out);
+        sealer.seal_into(
+            &field_context(tenant, subject, event_id, name),
+            &plain,
+            &mut out,
+        );
         let ct_len = (out.len() - len_at - 4) as u32;
         out[len_at..len_at + 4].copy_from_slice(&ct_len.to_le_bytes());
     }
@@ -81,7 +96,10 @@ pub(crate) fn open_fields(
     }
     let mut at = 0usize;
     let mut take = |n: usize| -> Result<&[u8], String> {
-        let end = at.checked_add(n).filter(|&e| e <= blob.len()).ok_or("truncated sealed blob")?;
+        let end = at
+            .checked_add(n)
+            .filter(|&e| e <= blob.len())
+            .ok_or("truncated sealed blob")?;
         let slice = &blob[at..end];
         at = end;
         Ok(slice)
@@ -99,7 +117,9 @@ pub(crate) fn open_fields(
         let ct_len = u32::from_le_bytes(take(4)?.try_into().map_err(|_| "ct length")?) as usize;
         let ct = take(ct_len)?;
         let value = sealer.as_ref().and_then(|sealer| {
-            let plain = sealer.open(&field_context(tenant, subject, event_id, &name), ct).ok()?;
+            let plain = sealer
+                .open(&field_context(tenant, subject, event_id, &name), ct)
+                .ok()?;
             serde_json::from_slice(&plain).ok()
         });
         out.push(OpenedField { name, class, value });
@@ -117,7 +137,11 @@ mod tests {
         let key = Key256::random();
         let subject = Pseudonym::from_bytes([3; 32]);
         let fields = vec![
-            ("email".to_string(), PrivacyClass::Personal, json!("canary@example.org")),
+            (
+                "email".to_string(),
+                PrivacyClass::Personal,
+                json!("canary@example.org"),
+            ),
             ("age".to_string(), PrivacyClass::Sensitive, json!(41)),
         ];
         let blob = seal_fields(&key, "acme", &subject, "e-1", &fields);
@@ -126,9 +150,15 @@ mod tests {
         assert_eq!(opened[0].value, Some(json!("canary@example.org")));
         assert_eq!(opened[1].value, Some(json!(41)));
         let moved = open_fields(&blob, Some(&key), "acme", &subject, "e-2").unwrap();
-        assert!(moved.iter().all(|f| f.value.is_none()), "a sealed value must not open under another event id");
+        assert!(
+            moved.iter().all(|f| f.value.is_none()),
+            "a sealed value must not open under another event id"
+        );
         let masked = open_fields(&blob, None, "acme", &subject, "e-1").unwrap();
-        assert_eq!(masked.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["email", "age"]);
+        assert_eq!(
+            masked.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            ["email", "age"]
+        );
         assert!(open_fields(&blob[..blob.len() - 3], Some(&key), "acme", &subject, "e-1").is_err());
     }
 }

@@ -7,11 +7,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use steward_access::{ApiKeyRecord, ApiKeySecret, RateLimit, Role, TokenKind};
-use steward_crypto::{constant_time_eq, Key256, MasterKey, WrappedKey};
+use steward_crypto::{Key256, MasterKey, WrappedKey, constant_time_eq};
 use steward_store::Catalog;
 
-use crate::limits::{KEYS_PER_TENANT_MAX, KEY_NAME_BYTES_MAX, KEY_PURPOSES_MAX, TENANTS_MAX, TENANT_ID_BYTES_MAX};
 use crate::EngineError;
+use crate::limits::{
+    KEY_NAME_BYTES_MAX, KEY_PURPOSES_MAX, KEYS_PER_TENANT_MAX, TENANT_ID_BYTES_MAX, TENANTS_MAX,
+};
 
 const TENANTS: &str = "tenants";
 const API_KEYS: &str = "api_keys";
@@ -65,7 +67,13 @@ pub struct NewKey {
 impl NewKey {
     /// A key with a name and a role, no expiry, no purpose scope, the default rate limit.
     pub fn new(name: impl Into<String>, role: Role) -> NewKey {
-        NewKey { name: name.into(), role, expires_at: None, purposes: Vec::new(), rate_limit: None }
+        NewKey {
+            name: name.into(),
+            role,
+            expires_at: None,
+            purposes: Vec::new(),
+            rate_limit: None,
+        }
     }
 }
 
@@ -85,13 +93,23 @@ pub(crate) struct SystemCatalog {
 
 impl SystemCatalog {
     pub fn open(path: &Path) -> Result<SystemCatalog, EngineError> {
-        Ok(SystemCatalog { catalog: Catalog::open(path)? })
+        Ok(SystemCatalog {
+            catalog: Catalog::open(path)?,
+        })
     }
 
-    pub fn initialize(&self, master: &MasterKey, operator: &ApiKeySecret) -> Result<(), EngineError> {
+    pub fn initialize(
+        &self,
+        master: &MasterKey,
+        operator: &ApiKeySecret,
+    ) -> Result<(), EngineError> {
         debug_assert_eq!(operator.kind, TokenKind::Operator);
         self.catalog.write(|txn| {
-            txn.put(SYSTEM, b"master_fingerprint", master.fingerprint().as_bytes())?;
+            txn.put(
+                SYSTEM,
+                b"master_fingerprint",
+                master.fingerprint().as_bytes(),
+            )?;
             txn.put(SYSTEM, b"operator_key_id", operator.id.as_bytes())?;
             txn.put(SYSTEM, b"operator_key_hash", &operator.hash())
         })?;
@@ -109,12 +127,20 @@ impl SystemCatalog {
         Ok(())
     }
 
-    pub fn set_master_fingerprint_and_tenants(&self, master: &MasterKey, tenants: &[TenantInfo]) -> Result<(), EngineError> {
+    pub fn set_master_fingerprint_and_tenants(
+        &self,
+        master: &MasterKey,
+        tenants: &[TenantInfo],
+    ) -> Result<(), EngineError> {
         self.catalog.write(|txn| {
             for info in tenants {
                 txn.put(TENANTS, info.id.as_bytes(), &encode_tenant(info))?;
             }
-            txn.put(SYSTEM, b"master_fingerprint", master.fingerprint().as_bytes())
+            txn.put(
+                SYSTEM,
+                b"master_fingerprint",
+                master.fingerprint().as_bytes(),
+            )
         })?;
         Ok(())
     }
@@ -123,7 +149,9 @@ impl SystemCatalog {
         let id = self.catalog.get(SYSTEM, b"operator_key_id")?;
         let hash = self.catalog.get(SYSTEM, b"operator_key_hash")?;
         Ok(match (id, hash) {
-            (Some(id), Some(hash)) => id == secret.id.as_bytes() && constant_time_eq(&hash, &secret.hash()),
+            (Some(id), Some(hash)) => {
+                id == secret.id.as_bytes() && constant_time_eq(&hash, &secret.hash())
+            }
             _ => false,
         })
     }
@@ -153,7 +181,11 @@ impl SystemCatalog {
     }
 
     pub fn tenants(&self) -> Result<Vec<TenantInfo>, EngineError> {
-        self.catalog.scan_prefix(TENANTS, b"")?.into_iter().map(|(_, v)| decode_tenant(&v)).collect()
+        self.catalog
+            .scan_prefix(TENANTS, b"")?
+            .into_iter()
+            .map(|(_, v)| decode_tenant(&v))
+            .collect()
     }
 
     pub fn create_tenant(&self, id: &str, master: &MasterKey) -> Result<TenantInfo, EngineError> {
@@ -161,8 +193,12 @@ impl SystemCatalog {
         let info = TenantInfo {
             id: id.to_owned(),
             created_at: Utc::now(),
-            wrapped_key: master.key().wrap(&Key256::random(), &tenant_key_context(id)),
-            wrapped_pseudonym_secret: master.key().wrap(&Key256::random(), &pseudonym_secret_context(id)),
+            wrapped_key: master
+                .key()
+                .wrap(&Key256::random(), &tenant_key_context(id)),
+            wrapped_pseudonym_secret: master
+                .key()
+                .wrap(&Key256::random(), &pseudonym_secret_context(id)),
         };
         self.catalog.write(|txn| {
             if txn.get(TENANTS, id.as_bytes())?.is_some() {
@@ -178,7 +214,10 @@ impl SystemCatalog {
     }
 
     pub fn key(&self, id: &str) -> Result<Option<ApiKeyRecord>, EngineError> {
-        self.catalog.get(API_KEYS, id.as_bytes())?.map(|v| decode_key(&v)).transpose()
+        self.catalog
+            .get(API_KEYS, id.as_bytes())?
+            .map(|v| decode_key(&v))
+            .transpose()
     }
 
     pub fn keys_of(&self, tenant: &str) -> Result<Vec<ApiKeyRecord>, EngineError> {
@@ -195,27 +234,54 @@ impl SystemCatalog {
         Ok(keys)
     }
 
-    pub fn create_key(&self, tenant: &str, new: NewKey) -> Result<(ApiKeyRecord, String), EngineError> {
-        let NewKey { name, role, expires_at, purposes, rate_limit } = new;
+    pub fn create_key(
+        &self,
+        tenant: &str,
+        new: NewKey,
+    ) -> Result<(ApiKeyRecord, String), EngineError> {
+        let NewKey {
+            name,
+            role,
+            expires_at,
+            purposes,
+            rate_limit,
+        } = new;
         let name = name.as_str();
         if purposes.len() > KEY_PURPOSES_MAX {
-            return Err(EngineError::invalid("invalid_purposes", Some("purposes"), format!("at most {KEY_PURPOSES_MAX} purposes")));
+            return Err(EngineError::invalid(
+                "invalid_purposes",
+                Some("purposes"),
+                format!("at most {KEY_PURPOSES_MAX} purposes"),
+            ));
         }
         for purpose in &purposes {
-            steward_policy::Purpose::parse(purpose).map_err(|e| EngineError::invalid("invalid_purpose", Some("purposes"), e.to_string()))?;
+            steward_policy::Purpose::parse(purpose).map_err(|e| {
+                EngineError::invalid("invalid_purpose", Some("purposes"), e.to_string())
+            })?;
         }
         let mut purposes = purposes;
         purposes.sort();
         purposes.dedup();
-        if name.is_empty() || name.len() > KEY_NAME_BYTES_MAX || name.chars().any(char::is_control) {
-            return Err(EngineError::invalid("invalid_key_name", Some("name"), format!("expected 1 to {KEY_NAME_BYTES_MAX} bytes without control characters")));
+        if name.is_empty() || name.len() > KEY_NAME_BYTES_MAX || name.chars().any(char::is_control)
+        {
+            return Err(EngineError::invalid(
+                "invalid_key_name",
+                Some("name"),
+                format!("expected 1 to {KEY_NAME_BYTES_MAX} bytes without control characters"),
+            ));
         }
         let now = Utc::now();
         if expires_at.is_some_and(|at| at <= now) {
-            return Err(EngineError::invalid("invalid_expiry", Some("expires_at"), "expiry must be in the future"));
+            return Err(EngineError::invalid(
+                "invalid_expiry",
+                Some("expires_at"),
+                "expiry must be in the future",
+            ));
         }
         if self.keys_of(tenant)?.len() >= KEYS_PER_TENANT_MAX {
-            return Err(EngineError::Limit(format!("at most {KEYS_PER_TENANT_MAX} keys per tenant")));
+            return Err(EngineError::Limit(format!(
+                "at most {KEYS_PER_TENANT_MAX} keys per tenant"
+            )));
         }
         let secret = ApiKeySecret::generate(TokenKind::Tenant);
         let record = ApiKeyRecord {
@@ -230,15 +296,20 @@ impl SystemCatalog {
             purposes,
             rate_limit,
         };
-        self.catalog.write(|txn| txn.put(API_KEYS, record.id.as_bytes(), &encode_key(&record)))?;
+        self.catalog
+            .write(|txn| txn.put(API_KEYS, record.id.as_bytes(), &encode_key(&record)))?;
         Ok((record, secret.token()))
     }
 
     pub fn revoke_key(&self, tenant: &str, id: &str) -> Result<ApiKeyRecord, EngineError> {
-        let mut record = self.key(id)?.filter(|k| k.tenant == tenant).ok_or(EngineError::NotFound { what: "key" })?;
+        let mut record = self
+            .key(id)?
+            .filter(|k| k.tenant == tenant)
+            .ok_or(EngineError::NotFound { what: "key" })?;
         if record.revoked_at.is_none() {
             record.revoked_at = Some(Utc::now());
-            self.catalog.write(|txn| txn.put(API_KEYS, record.id.as_bytes(), &encode_key(&record)))?;
+            self.catalog
+                .write(|txn| txn.put(API_KEYS, record.id.as_bytes(), &encode_key(&record)))?;
         }
         Ok(record)
     }
@@ -247,7 +318,9 @@ impl SystemCatalog {
 fn validate_tenant_id(id: &str) -> Result<(), EngineError> {
     let ok = !id.is_empty()
         && id.len() <= TENANT_ID_BYTES_MAX
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && id.as_bytes()[0].is_ascii_alphanumeric();
     if ok {
         Ok(())
@@ -255,7 +328,9 @@ fn validate_tenant_id(id: &str) -> Result<(), EngineError> {
         Err(EngineError::invalid(
             "invalid_tenant_id",
             Some("id"),
-            format!("expected 1 to {TENANT_ID_BYTES_MAX} characters of a-z, 0-9 and '-', starting with a letter or digit"),
+            format!(
+                "expected 1 to {TENANT_ID_BYTES_MAX} characters of a-z, 0-9 and '-', starting with a letter or digit"
+            ),
         ))
     }
 }
@@ -271,13 +346,18 @@ fn encode_tenant(info: &TenantInfo) -> Vec<u8> {
 }
 
 fn corrupted(what: &str, reason: impl std::fmt::Display) -> EngineError {
-    EngineError::DataDir { path: "system.redb".into(), reason: format!("corrupted {what} record: {reason}") }
+    EngineError::DataDir {
+        path: "system.redb".into(),
+        reason: format!("corrupted {what} record: {reason}"),
+    }
 }
 
 fn decode_tenant(bytes: &[u8]) -> Result<TenantInfo, EngineError> {
     let doc: TenantDoc = serde_json::from_slice(bytes).map_err(|e| corrupted("tenant", e))?;
     let wrapped = |hex: &str| -> Result<WrappedKey, EngineError> {
-        let bytes = HEX.decode(hex.as_bytes()).map_err(|e| corrupted("tenant", e))?;
+        let bytes = HEX
+            .decode(hex.as_bytes())
+            .map_err(|e| corrupted("tenant", e))?;
         Ok(WrappedKey::from_bytes(bytes)?)
     };
     Ok(TenantInfo {
@@ -306,17 +386,25 @@ fn encode_key(record: &ApiKeyRecord) -> Vec<u8> {
 
 fn decode_key(bytes: &[u8]) -> Result<ApiKeyRecord, EngineError> {
     let doc: KeyDoc = serde_json::from_slice(bytes).map_err(|e| corrupted("key", e))?;
-    let hash = HEX.decode(doc.secret_hash.as_bytes()).map_err(|e| corrupted("key", e))?;
+    let hash = HEX
+        .decode(doc.secret_hash.as_bytes())
+        .map_err(|e| corrupted("key", e))?;
     Ok(ApiKeyRecord {
         id: doc.id,
         tenant: doc.tenant,
         name: doc.name,
         role: Role::parse(&doc.role).map_err(|e| corrupted("key", e))?,
-        secret_hash: hash.try_into().map_err(|_| corrupted("key", "hash width"))?,
+        secret_hash: hash
+            .try_into()
+            .map_err(|_| corrupted("key", "hash width"))?,
         created_at: doc.created_at,
         expires_at: doc.expires_at,
         revoked_at: doc.revoked_at,
         purposes: doc.purposes,
-        rate_limit: doc.rate_limit.map(|(per_second, burst)| RateLimit::new(per_second, burst)).transpose().map_err(|e| corrupted("key", e))?,
+        rate_limit: doc
+            .rate_limit
+            .map(|(per_second, burst)| RateLimit::new(per_second, burst))
+            .transpose()
+            .map_err(|e| corrupted("key", e))?,
     })
 }

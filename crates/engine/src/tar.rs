@@ -52,9 +52,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.tar");
         std::fs::write(&path, &out).unwrap();
-        let Ok(listing) = std::process::Command::new("tar").arg("-tvf").arg(&path).output() else { return };
-        assert!(listing.status.success(), "{}", String::from_utf8_lossy(&listing.stderr));
+        let Ok(listing) = std::process::Command::new("tar")
+            .arg("-tvf")
+            .arg(&path)
+            .output()
+        else {
+            return;
+        };
+        assert!(
+            listing.status.success(),
+            "{}",
+            String::from_utf8_lossy(&listing.stderr)
+        );
         let text = String::from_utf8_lossy(&listing.stdout);
-        assert!(text.contains("a/events.ndjson") && text.contains("README.txt") && text.contains("1000"), "{text}");
+        assert!(
+            text.contains("a/events.ndjson")
+                && text.contains("README.txt")
+                && text.contains("1000"),
+            "{text}"
+        );
     }
 }

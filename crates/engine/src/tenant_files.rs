@@ -17,12 +17,25 @@ impl Engine {
     }
 
     /// Wraps a derived file's key under the tenant key.
-    pub fn wrap_tenant_key(&self, tenant: &str, key: &Key256, context: &[u8]) -> Result<WrappedKey, EngineError> {
+    pub fn wrap_tenant_key(
+        &self,
+        tenant: &str,
+        key: &Key256,
+        context: &[u8],
+    ) -> Result<WrappedKey, EngineError> {
         Ok(self.tenant(tenant)?.partition().wrap_key(key, context))
     }
 
-    pub fn unwrap_tenant_key(&self, tenant: &str, wrapped: &WrappedKey, context: &[u8]) -> Result<Key256, EngineError> {
-        Ok(self.tenant(tenant)?.partition().unwrap_key(wrapped, context)?)
+    pub fn unwrap_tenant_key(
+        &self,
+        tenant: &str,
+        wrapped: &WrappedKey,
+        context: &[u8],
+    ) -> Result<Key256, EngineError> {
+        Ok(self
+            .tenant(tenant)?
+            .partition()
+            .unwrap_key(wrapped, context)?)
     }
 
     /// A key derived from the tenant key for one use.
@@ -31,7 +44,11 @@ impl Engine {
     }
 
     /// Stores the wrapped keys of derived files (durably, before the files are used).
-    pub fn put_file_keys(&self, tenant: &str, keys: &[(String, WrappedKey)]) -> Result<(), EngineError> {
+    pub fn put_file_keys(
+        &self,
+        tenant: &str,
+        keys: &[(String, WrappedKey)],
+    ) -> Result<(), EngineError> {
         let t = self.tenant(tenant)?;
         t.partition().catalog().write(|txn| {
             for (name, wrapped) in keys {
@@ -45,11 +62,17 @@ impl Engine {
     /// The key of a derived file.
     pub fn file_key(&self, tenant: &str, name: &str) -> Result<FileKey, EngineError> {
         let t = self.tenant(tenant)?;
-        Ok(match t.partition().catalog().get(DERIVED_FILE_KEYS, name.as_bytes())? {
-            Some(bytes) if bytes.is_empty() => FileKey::Destroyed,
-            Some(bytes) => FileKey::Live(WrappedKey::from_bytes(bytes)?),
-            None => FileKey::Unknown,
-        })
+        Ok(
+            match t
+                .partition()
+                .catalog()
+                .get(DERIVED_FILE_KEYS, name.as_bytes())?
+            {
+                Some(bytes) if bytes.is_empty() => FileKey::Destroyed,
+                Some(bytes) => FileKey::Live(WrappedKey::from_bytes(bytes)?),
+                None => FileKey::Unknown,
+            },
+        )
     }
 
     /// Destroys the keys of derived files whose names start with any of `prefixes`, in one
@@ -65,12 +88,23 @@ impl Engine {
         self.rewrite_file_keys(tenant, prefixes, false)
     }
 
-    fn rewrite_file_keys(&self, tenant: &str, prefixes: &[String], keep_marker: bool) -> Result<u64, EngineError> {
+    fn rewrite_file_keys(
+        &self,
+        tenant: &str,
+        prefixes: &[String],
+        keep_marker: bool,
+    ) -> Result<u64, EngineError> {
         let t = self.tenant(tenant)?;
         let catalog = t.partition().catalog();
         let mut doomed = Vec::new();
         for prefix in prefixes {
-            doomed.extend(catalog.scan_prefix(DERIVED_FILE_KEYS, prefix.as_bytes())?.into_iter().filter(|(_, v)| !keep_marker || !v.is_empty()).map(|(k, _)| k));
+            doomed.extend(
+                catalog
+                    .scan_prefix(DERIVED_FILE_KEYS, prefix.as_bytes())?
+                    .into_iter()
+                    .filter(|(_, v)| !keep_marker || !v.is_empty())
+                    .map(|(k, _)| k),
+            );
         }
         if doomed.is_empty() {
             return Ok(0);

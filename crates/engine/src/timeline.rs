@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 use steward_crypto::Pseudonym;
-use steward_privacy::{format_timestamp_micros, PrivacyClass};
+use steward_privacy::{PrivacyClass, format_timestamp_micros};
 use steward_store::SubjectScan;
 
 use crate::limits::{TIMELINE_EVENTS_MAX, TIMELINE_PAGE_BYTES_MAX};
@@ -24,8 +24,16 @@ impl Cursor {
     }
 
     pub fn decode(text: &str) -> Result<Cursor, EngineError> {
-        let bad = || EngineError::invalid("invalid_cursor", Some("cursor"), "expected a cursor returned by a previous page");
-        let bytes = data_encoding::BASE64URL_NOPAD.decode(text.as_bytes()).map_err(|_| bad())?;
+        let bad = || {
+            EngineError::invalid(
+                "invalid_cursor",
+                Some("cursor"),
+                "expected a cursor returned by a previous page",
+            )
+        };
+        let bytes = data_encoding::BASE64URL_NOPAD
+            .decode(text.as_bytes())
+            .map_err(|_| bad())?;
         let bytes: [u8; 16] = bytes.try_into().map_err(|_| bad())?;
         Ok(Cursor {
             time_us: i64::from_be_bytes(bytes[..8].try_into().map_err(|_| bad())?),
@@ -63,10 +71,17 @@ pub struct TimelinePage {
 /// tombstones, retention), and the guard projects each row's visible fields.
 pub(crate) fn read(guard: &ReadGuard, query: &TimelineQuery) -> Result<TimelinePage, EngineError> {
     if query.limit == 0 || query.limit > TIMELINE_EVENTS_MAX {
-        return Err(EngineError::invalid("invalid_limit", Some("limit"), format!("expected 1 to {TIMELINE_EVENTS_MAX}")));
+        return Err(EngineError::invalid(
+            "invalid_limit",
+            Some("limit"),
+            format!("expected 1 to {TIMELINE_EVENTS_MAX}"),
+        ));
     }
     if !guard.admits_subject(&query.subject) {
-        return Ok(TimelinePage { events: Vec::new(), next_cursor: None });
+        return Ok(TimelinePage {
+            events: Vec::new(),
+            next_cursor: None,
+        });
     }
     let scan = SubjectScan {
         subject: query.subject,
@@ -100,8 +115,18 @@ pub(crate) fn read(guard: &ReadGuard, query: &TimelineQuery) -> Result<TimelineP
     }
     // `records` holds only admitted rows, so the last one included is the cursor.
     let last = records.get(events.len().saturating_sub(1));
-    let next_cursor = if more || cut_short { last.map(|r| Cursor { time_us: r.event.time_us, seq: r.seq }) } else { None };
-    Ok(TimelinePage { events, next_cursor })
+    let next_cursor = if more || cut_short {
+        last.map(|r| Cursor {
+            time_us: r.event.time_us,
+            seq: r.seq,
+        })
+    } else {
+        None
+    };
+    Ok(TimelinePage {
+        events,
+        next_cursor,
+    })
 }
 
 /// The class a field stored in the clear is read as: free text cleaned of PII (a `pii`
@@ -109,11 +134,24 @@ pub(crate) fn read(guard: &ReadGuard, query: &TimelineQuery) -> Result<TimelineP
 /// identifier (the narrower class) unless undeclared fields are cleaned.
 pub(crate) fn stored_class(schema: Option<&steward_privacy::Schema>, name: &str) -> PrivacyClass {
     use steward_privacy::pii::PiiAction;
-    let Some(schema) = schema else { return PrivacyClass::Identifier };
+    let Some(schema) = schema else {
+        return PrivacyClass::Identifier;
+    };
     match schema.field(name) {
-        Some(_) if schema.pii_action(name).is_some_and(|a| a != PiiAction::Seal) => PrivacyClass::Public,
+        Some(_)
+            if schema
+                .pii_action(name)
+                .is_some_and(|a| a != PiiAction::Seal) =>
+        {
+            PrivacyClass::Public
+        }
         Some(field) => field.class,
-        None if schema.unknown_fields_pii().is_some_and(|a| a != PiiAction::Seal) => PrivacyClass::Public,
+        None if schema
+            .unknown_fields_pii()
+            .is_some_and(|a| a != PiiAction::Seal) =>
+        {
+            PrivacyClass::Public
+        }
         None => PrivacyClass::Identifier,
     }
 }

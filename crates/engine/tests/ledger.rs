@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use serde_json::json;
 use steward_crypto::Pseudonym;
-use steward_engine::{ArtifactKind, ConsentChange, ConsentSource, DerivedArtifact, Engine, EngineConfig, Hide, IngestOptions, Outcome, ReadAccess, TimelineQuery, Work};
+use steward_engine::{
+    ArtifactKind, ConsentChange, ConsentSource, DerivedArtifact, Engine, EngineConfig, Hide,
+    IngestOptions, Outcome, ReadAccess, TimelineQuery, Work,
+};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
@@ -60,10 +63,25 @@ impl ArtifactKind for TestKind {
         drop(calls);
         match (mode, work) {
             (Mode::Panic, _) => panic!("test kind told to panic"),
-            (Mode::Wait, _) => Ok(Outcome::Wait { reason: "told to wait".into() }),
+            (Mode::Wait, _) => Ok(Outcome::Wait {
+                reason: "told to wait".into(),
+            }),
             (Mode::Done, Work::Erase { subjects }) => {
-                let artifact = DerivedArtifact { kind: "test".into(), name: "thing".into(), version: 1, action: "rebuilt".into(), successor: Some(2), files_removed: 1, ..Default::default() };
-                Ok(Outcome::Done { artifacts: subjects.iter().map(|(s, _)| (*s, vec![artifact.clone()])).collect() })
+                let artifact = DerivedArtifact {
+                    kind: "test".into(),
+                    name: "thing".into(),
+                    version: 1,
+                    action: "rebuilt".into(),
+                    successor: Some(2),
+                    files_removed: 1,
+                    ..Default::default()
+                };
+                Ok(Outcome::Done {
+                    artifacts: subjects
+                        .iter()
+                        .map(|(s, _)| (*s, vec![artifact.clone()]))
+                        .collect(),
+                })
             }
             (Mode::Done, _) => Ok(Outcome::done()),
         }
@@ -77,7 +95,10 @@ struct Harness {
 
 impl Harness {
     fn new(mode: Mode) -> Harness {
-        Harness { mode: Arc::new(Mutex::new(mode)), calls: Arc::default() }
+        Harness {
+            mode: Arc::new(Mutex::new(mode)),
+            calls: Arc::default(),
+        }
     }
 
     fn open(&self, dir: &std::path::Path, with_kind: bool) -> Arc<Engine> {
@@ -102,11 +123,18 @@ fn setup(engine: &Engine) {
     let events: Vec<_> = (0..6)
         .map(|i| json!({"event_id": format!("e{i}"), "type": "play", "subject": format!("user-{}", i % 2), "time": format!("2026-11-22T10:00:0{i}Z"), "properties": {"email": "x@example.org", "track_id": "t"}}))
         .collect();
-    engine.ingest("acme", &events, IngestOptions::default()).unwrap();
+    engine
+        .ingest("acme", &events, IngestOptions::default())
+        .unwrap();
 }
 
 fn state_of(engine: &Engine, id: &str) -> String {
-    engine.erasure("acme", id).unwrap().state.as_str().to_owned()
+    engine
+        .erasure("acme", id)
+        .unwrap()
+        .state
+        .as_str()
+        .to_owned()
 }
 
 fn wait_state(engine: &Engine, id: &str, want: &str, within: Duration) -> bool {
@@ -127,24 +155,53 @@ fn an_erasure_waits_for_every_kind_ever_registered_and_survives_restarts() {
     let harness = Harness::new(Mode::Wait);
     let engine = harness.open(dir.path(), true);
     setup(&engine);
-    let request = engine.request_erasure("acme", "user-0", true, false).unwrap();
-    assert_eq!(harness.calls.lock().hides, vec![1], "the kind hid the subject before the call returned");
+    let request = engine
+        .request_erasure("acme", "user-0", true, false)
+        .unwrap();
+    assert_eq!(
+        harness.calls.lock().hides,
+        vec![1],
+        "the kind hid the subject before the call returned"
+    );
     // The kind keeps waiting: the erasure is purged but never derived.
-    assert!(wait_state(&engine, &request.id, "purged", Duration::from_secs(20)), "{}", state_of(&engine, &request.id));
+    assert!(
+        wait_state(&engine, &request.id, "purged", Duration::from_secs(20)),
+        "{}",
+        state_of(&engine, &request.id)
+    );
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(state_of(&engine, &request.id), "purged", "derived waits for the kind");
+    assert_eq!(
+        state_of(&engine, &request.id),
+        "purged",
+        "derived waits for the kind"
+    );
     assert_eq!(engine.ledger_pending("acme").unwrap(), 1);
     // A crash: no shutdown. The task is durable.
     drop(engine);
 
     // Reopened without the kind (a tool, or an older binary): the erasure still waits.
     let engine = harness.open(dir.path(), false);
-    assert_eq!(engine.ledger_pending("acme").unwrap(), 1, "the task survived the crash");
+    assert_eq!(
+        engine.ledger_pending("acme").unwrap(),
+        1,
+        "the task survived the crash"
+    );
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(state_of(&engine, &request.id), "purged", "a kind missing after a restart is waited for, never skipped");
+    assert_eq!(
+        state_of(&engine, &request.id),
+        "purged",
+        "a kind missing after a restart is waited for, never skipped"
+    );
     // A new erasure still files a task for the missing kind.
-    let second = engine.request_erasure("acme", "user-1", true, false).unwrap();
-    assert!(wait_state(&engine, &second.id, "purged", Duration::from_secs(20)));
+    let second = engine
+        .request_erasure("acme", "user-1", true, false)
+        .unwrap();
+    assert!(wait_state(
+        &engine,
+        &second.id,
+        "purged",
+        Duration::from_secs(20)
+    ));
     assert_eq!(engine.ledger_pending("acme").unwrap(), 2);
     engine.shutdown().unwrap();
     drop(engine);
@@ -153,7 +210,11 @@ fn an_erasure_waits_for_every_kind_ever_registered_and_survives_restarts() {
     *harness.mode.lock() = Mode::Done;
     let engine = harness.open(dir.path(), true);
     for id in [&request.id, &second.id] {
-        assert!(wait_state(&engine, id, "done", Duration::from_secs(30)), "{}", state_of(&engine, id));
+        assert!(
+            wait_state(&engine, id, "done", Duration::from_secs(30)),
+            "{}",
+            state_of(&engine, id)
+        );
         let done = engine.erasure("acme", id).unwrap();
         assert_eq!(done.derived.len(), 1, "{done:?}");
         assert_eq!(done.derived[0].name, "thing");
@@ -170,7 +231,9 @@ fn a_panicking_kind_is_caught_reported_and_retried() {
     let harness = Harness::new(Mode::Panic);
     let engine = harness.open(dir.path(), true);
     setup(&engine);
-    let request = engine.request_erasure("acme", "user-0", true, false).unwrap();
+    let request = engine
+        .request_erasure("acme", "user-0", true, false)
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while engine.failing_workers().is_empty() {
         assert!(Instant::now() < deadline, "the panic is reported");
@@ -178,8 +241,15 @@ fn a_panicking_kind_is_caught_reported_and_retried() {
     }
     assert_eq!(engine.failing_workers(), vec!["ledger:test".to_owned()]);
     *harness.mode.lock() = Mode::Done;
-    assert!(wait_state(&engine, &request.id, "done", Duration::from_secs(30)), "retried after the panic: {}", state_of(&engine, &request.id));
-    assert!(engine.failing_workers().is_empty(), "healthy again once the kind runs cleanly");
+    assert!(
+        wait_state(&engine, &request.id, "done", Duration::from_secs(30)),
+        "retried after the panic: {}",
+        state_of(&engine, &request.id)
+    );
+    assert!(
+        engine.failing_workers().is_empty(),
+        "healthy again once the kind runs cleanly"
+    );
     engine.shutdown().unwrap();
 }
 
@@ -191,7 +261,15 @@ fn ten_thousand_opt_outs_reach_a_kind_as_one_work() {
     let engine = harness.open(dir.path(), true);
     setup(&engine);
     let changes: Vec<ConsentChange> = (0..10_000)
-        .map(|i| ConsentChange { subject: engine.resolve_subject("acme", &format!("person-{i}")).unwrap(), purpose: "model_training".into(), granted: false, source: ConsentSource::Import, at: None })
+        .map(|i| ConsentChange {
+            subject: engine
+                .resolve_subject("acme", &format!("person-{i}"))
+                .unwrap(),
+            purpose: "model_training".into(),
+            granted: false,
+            source: ConsentSource::Import,
+            at: None,
+        })
         .collect();
     let started = Instant::now();
     engine.set_consents("acme", &changes).unwrap();
@@ -204,10 +282,16 @@ fn ten_thousand_opt_outs_reach_a_kind_as_one_work() {
     }
     let calls = harness.calls.lock();
     assert_eq!(calls.hides, vec![10_000], "one hide for the batch");
-    assert_eq!(calls.opt_out_subjects, vec![10_000], "one work item for 10,000 lines");
+    assert_eq!(
+        calls.opt_out_subjects,
+        vec![10_000],
+        "one work item for 10,000 lines"
+    );
     drop(calls);
     // The read guard refuses them at once.
-    let guard = engine.read_guard("acme", ReadAccess::declared("model_training", vec![])).unwrap();
+    let guard = engine
+        .read_guard("acme", ReadAccess::declared("model_training", vec![]))
+        .unwrap();
     assert!(!guard.admits_subject(&changes[0].subject));
     assert!(guard.admits_subject(&engine.resolve_subject("acme", "someone-else").unwrap()));
     engine.shutdown().unwrap();
@@ -234,20 +318,37 @@ fn timeline_pages_skip_expired_rows_without_repeating_any() {
                 json!({"event_id": format!("r{round}-{i}"), "type": "play", "subject": "heavy", "time": time, "properties": {"email": "x@example.org", "track_id": "t"}})
             })
             .collect();
-        engine.ingest("acme", &events, IngestOptions::default()).unwrap();
+        engine
+            .ingest("acme", &events, IngestOptions::default())
+            .unwrap();
         if round == 0 {
             engine.flush_all().unwrap();
         }
     }
-    let guard = engine.read_guard("acme", ReadAccess::declared("analytics", vec![steward_privacy::PrivacyClass::Public])).unwrap();
+    let guard = engine
+        .read_guard(
+            "acme",
+            ReadAccess::declared("analytics", vec![steward_privacy::PrivacyClass::Public]),
+        )
+        .unwrap();
     let subject: Pseudonym = engine.resolve_subject("acme", "heavy").unwrap();
-    let mut q = TimelineQuery { subject, from_us: None, to_us: None, types: None, cursor: None, limit: 7 };
+    let mut q = TimelineQuery {
+        subject,
+        from_us: None,
+        to_us: None,
+        types: None,
+        cursor: None,
+        limit: 7,
+    };
     let mut seen = Vec::new();
     let mut pages = 0;
     loop {
         let page = engine.timeline(&guard, &q).unwrap();
         pages += 1;
-        assert!(!page.events.is_empty() || page.next_cursor.is_none(), "no empty page before the end");
+        assert!(
+            !page.events.is_empty() || page.next_cursor.is_none(),
+            "no empty page before the end"
+        );
         seen.extend(page.events.iter().map(|e| e.event_id.clone()));
         match page.next_cursor {
             Some(c) => q.cursor = Some(c),

@@ -22,15 +22,15 @@ use futures_util::StreamExt;
 use parking_lot::Mutex;
 use roaring::RoaringTreemap;
 use sha2::{Digest, Sha256};
-use steward_crypto::sealed_file::{dataset_file_key_context, SealedWriter};
+use steward_crypto::sealed_file::{SealedWriter, dataset_file_key_context};
 use steward_crypto::{Key256, Pseudonym};
-use steward_engine::{subject_bit, Engine, ReadAccess, ReadGuard};
+use steward_engine::{Engine, ReadAccess, ReadGuard, subject_bit};
 use steward_privacy::PrivacyClass;
 use steward_query::{QueryLimits, QueryOptions, Session, WorkPool};
 
-use crate::manifest::{sync_parent, ColumnEntry, FileEntry, Manifest, VersionState};
-use crate::openlineage::{LineageSink, RunEvent};
 use crate::LineageError;
+use crate::manifest::{ColumnEntry, FileEntry, Manifest, VersionState, sync_parent};
+use crate::openlineage::{LineageSink, RunEvent};
 
 /// Rows per Parquet file; a data set of more rows has several files.
 pub const FILE_ROWS_MAX: u64 = 1_000_000;
@@ -94,7 +94,10 @@ pub struct DatasetConfig {
 
 impl Default for DatasetConfig {
     fn default() -> DatasetConfig {
-        DatasetConfig { on_erasure: OnErasure::Rebuild, opt_out_grace: std::time::Duration::from_secs(24 * 3600) }
+        DatasetConfig {
+            on_erasure: OnErasure::Rebuild,
+            opt_out_grace: std::time::Duration::from_secs(24 * 3600),
+        }
     }
 }
 
@@ -123,8 +126,18 @@ pub(crate) fn valid_name(name: &str) -> Result<(), LineageError> {
     let ok = !name.is_empty()
         && name.len() <= NAME_BYTES_MAX
         && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if ok { Ok(()) } else { Err(LineageError::invalid("invalid_dataset_name", "name", format!("expected [a-z][a-z0-9_-]*, at most {NAME_BYTES_MAX} bytes"))) }
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(LineageError::invalid(
+            "invalid_dataset_name",
+            "name",
+            format!("expected [a-z][a-z0-9_-]*, at most {NAME_BYTES_MAX} bytes"),
+        ))
+    }
 }
 
 /// The catalog name of a version's files' keys: `datasets/<name>/v<NNNNNN>/`.
@@ -168,7 +181,12 @@ pub(crate) fn now_rfc3339() -> String {
 }
 
 impl Datasets {
-    pub fn new(engine: Arc<Engine>, config: DatasetConfig, sink: LineageSink, pool: Arc<WorkPool>) -> Arc<Datasets> {
+    pub fn new(
+        engine: Arc<Engine>,
+        config: DatasetConfig,
+        sink: LineageSink,
+        pool: Arc<WorkPool>,
+    ) -> Arc<Datasets> {
         Arc::new(Datasets {
             engine,
             config,
@@ -193,7 +211,12 @@ impl Datasets {
         Ok(self.engine.tenant_dir(tenant)?.join("datasets"))
     }
 
-    pub(crate) fn version_dir(&self, tenant: &str, name: &str, version: u32) -> Result<PathBuf, LineageError> {
+    pub(crate) fn version_dir(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: u32,
+    ) -> Result<PathBuf, LineageError> {
         valid_name(name)?;
         Ok(self.root(tenant)?.join(name).join(format!("v{version:06}")))
     }
@@ -204,9 +227,15 @@ impl Datasets {
         valid_name(name)?;
         let dir = self.root(tenant)?.join(name);
         let mut out = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(out) };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(out);
+        };
         for entry in entries.flatten() {
-            if let Some(v) = entry.file_name().to_str().and_then(|n| n.strip_prefix('v')).and_then(|n| n.parse::<u32>().ok())
+            if let Some(v) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix('v'))
+                .and_then(|n| n.parse::<u32>().ok())
                 && entry.path().join("manifest.json").exists()
             {
                 out.push(v);
@@ -216,21 +245,43 @@ impl Datasets {
         Ok(out)
     }
 
-    pub fn manifest(&self, tenant: &str, name: &str, version: u32) -> Result<Manifest, LineageError> {
+    pub fn manifest(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: u32,
+    ) -> Result<Manifest, LineageError> {
         valid_name(name).map_err(|_| LineageError::NotFound { what: "data set" })?;
-        let path = self.version_dir(tenant, name, version)?.join("manifest.json");
+        let path = self
+            .version_dir(tenant, name, version)?
+            .join("manifest.json");
         if !path.exists() {
-            return Err(LineageError::NotFound { what: "data set version" });
+            return Err(LineageError::NotFound {
+                what: "data set version",
+            });
         }
         Manifest::read(&path)
     }
 
-    pub(crate) fn write_manifest(&self, tenant: &str, manifest: &Manifest) -> Result<(), LineageError> {
-        manifest.write(&self.version_dir(tenant, &manifest.name, manifest.version)?.join("manifest.json"))
+    pub(crate) fn write_manifest(
+        &self,
+        tenant: &str,
+        manifest: &Manifest,
+    ) -> Result<(), LineageError> {
+        manifest.write(
+            &self
+                .version_dir(tenant, &manifest.name, manifest.version)?
+                .join("manifest.json"),
+        )
     }
 
     /// `latest` or a number; latest is the newest version that is ready.
-    pub fn resolve_version(&self, tenant: &str, name: &str, text: &str) -> Result<u32, LineageError> {
+    pub fn resolve_version(
+        &self,
+        tenant: &str,
+        name: &str,
+        text: &str,
+    ) -> Result<u32, LineageError> {
         valid_name(name).map_err(|_| LineageError::NotFound { what: "data set" })?;
         if text == "latest" {
             let versions = self.versions_of(tenant, name)?;
@@ -239,26 +290,48 @@ impl Datasets {
                     return Ok(v);
                 }
             }
-            return Err(LineageError::NotFound { what: "data set version" });
+            return Err(LineageError::NotFound {
+                what: "data set version",
+            });
         }
-        text.parse::<u32>().map_err(|_| LineageError::invalid("invalid_version", "version", "expected a version number or latest"))
+        text.parse::<u32>().map_err(|_| {
+            LineageError::invalid(
+                "invalid_version",
+                "version",
+                "expected a version number or latest",
+            )
+        })
     }
 
     pub fn progress(&self, tenant: &str, name: &str, version: u32) -> Option<Progress> {
-        self.progress.lock().get(&(tenant.to_owned(), name.to_owned(), version)).cloned()
+        self.progress
+            .lock()
+            .get(&(tenant.to_owned(), name.to_owned(), version))
+            .cloned()
     }
 
     pub fn list(&self, tenant: &str) -> Result<Vec<DatasetSummary>, LineageError> {
         let root = self.root(tenant)?;
         let mut out = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&root) else { return Ok(out) };
-        let mut names: Vec<String> = entries.flatten().filter_map(|e| e.file_name().to_str().map(str::to_owned)).filter(|n| valid_name(n).is_ok()).collect();
+        let Ok(entries) = std::fs::read_dir(&root) else {
+            return Ok(out);
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .filter(|n| valid_name(n).is_ok())
+            .collect();
         names.sort();
         for name in names {
             let versions = self.versions_of(tenant, &name)?;
             if let Some(&latest) = versions.last() {
                 let state = self.manifest(tenant, &name, latest)?.state;
-                out.push(DatasetSummary { name, latest_version: latest, versions: versions.len() as u32, latest_state: state });
+                out.push(DatasetSummary {
+                    name,
+                    latest_version: latest,
+                    versions: versions.len() as u32,
+                    latest_state: state,
+                });
             }
         }
         Ok(out)
@@ -270,7 +343,10 @@ impl Datasets {
         if versions.is_empty() {
             return Err(LineageError::NotFound { what: "data set" });
         }
-        versions.into_iter().map(|v| self.manifest(tenant, name, v)).collect()
+        versions
+            .into_iter()
+            .map(|v| self.manifest(tenant, name, v))
+            .collect()
     }
 
     /// Every version of every data set of the tenant, with its manifest.
@@ -299,17 +375,33 @@ impl Datasets {
     }
 
     /// The subjects bitmap of a version (`None` once its files are removed).
-    pub(crate) fn bitmap(&self, tenant: &str, name: &str, version: u32) -> Result<Option<RoaringTreemap>, LineageError> {
-        let path = self.version_dir(tenant, name, version)?.join("subjects.roaring");
+    pub(crate) fn bitmap(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: u32,
+    ) -> Result<Option<RoaringTreemap>, LineageError> {
+        let path = self
+            .version_dir(tenant, name, version)?
+            .join("subjects.roaring");
         match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(RoaringTreemap::deserialize_from(&bytes[..]).map_err(|e| LineageError::Corrupted { path, reason: e.to_string() })?)),
+            Ok(bytes) => Ok(Some(RoaringTreemap::deserialize_from(&bytes[..]).map_err(
+                |e| LineageError::Corrupted {
+                    path,
+                    reason: e.to_string(),
+                },
+            )?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(LineageError::Io { path, source: e }),
         }
     }
 
     /// Every version (of every data set) whose files still exist and hold the subject.
-    pub fn holding(&self, tenant: &str, subject: &Pseudonym) -> Result<Vec<Manifest>, LineageError> {
+    pub fn holding(
+        &self,
+        tenant: &str,
+        subject: &Pseudonym,
+    ) -> Result<Vec<Manifest>, LineageError> {
         let bit = subject_bit(subject);
         let mut out = Vec::new();
         for manifest in self.all_versions(tenant)? {
@@ -324,7 +416,13 @@ impl Datasets {
 
     /// Cuts a new version with `guard`'s read. `as_of` pins the snapshot (rebuilds);
     /// `replaces` names the version this one succeeds and why.
-    pub async fn build(&self, guard: Arc<ReadGuard>, request: &BuildRequest, as_of: Option<u64>, replaces: Option<(u32, &str)>) -> Result<Manifest, LineageError> {
+    pub async fn build(
+        &self,
+        guard: Arc<ReadGuard>,
+        request: &BuildRequest,
+        as_of: Option<u64>,
+        replaces: Option<(u32, &str)>,
+    ) -> Result<Manifest, LineageError> {
         valid_name(&request.name)?;
         // A statement too deep to plan is refused before a version exists: no manifest is
         // left `building` for a restart to resume.
@@ -333,7 +431,11 @@ impl Datasets {
         let (version, dir) = self.allocate(&tenant, &request.name)?;
         let sealed_query = {
             let key = self.query_key(&tenant)?;
-            let aad = steward_crypto::context(&[b"dataset-query", tenant.as_bytes(), request.name.as_bytes()]);
+            let aad = steward_crypto::context(&[
+                b"dataset-query",
+                tenant.as_bytes(),
+                request.name.as_bytes(),
+            ]);
             data_encoding::BASE64.encode(&steward_crypto::seal(&key, &aad, request.sql.as_bytes()))
         };
         let mut manifest = Manifest {
@@ -348,7 +450,11 @@ impl Datasets {
             query: String::new(),
             query_sealed: sealed_query,
             purpose: request.purpose.clone(),
-            visible_classes: request.visible.iter().map(|c| c.as_str().to_owned()).collect(),
+            visible_classes: request
+                .visible
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
             as_of_seq: 0,
             consent_snapshot_at: now_rfc3339(),
             source_segments: Vec::new(),
@@ -368,10 +474,18 @@ impl Datasets {
             withdrawn: None,
             attempts: 0,
         };
-        self.run_build(guard, request, as_of, &dir, &mut manifest).await
+        self.run_build(guard, request, as_of, &dir, &mut manifest)
+            .await
     }
 
-    pub(crate) async fn run_build(&self, guard: Arc<ReadGuard>, request: &BuildRequest, as_of: Option<u64>, dir: &Path, manifest: &mut Manifest) -> Result<Manifest, LineageError> {
+    pub(crate) async fn run_build(
+        &self,
+        guard: Arc<ReadGuard>,
+        request: &BuildRequest,
+        as_of: Option<u64>,
+        dir: &Path,
+        manifest: &mut Manifest,
+    ) -> Result<Manifest, LineageError> {
         let tenant = guard.tenant().to_owned();
         let key3 = (tenant.clone(), manifest.name.clone(), manifest.version);
         manifest.generation = guard.generation();
@@ -380,10 +494,24 @@ impl Datasets {
         manifest.attempts += 1;
         manifest.state = VersionState::Building;
         manifest.write(&dir.join("manifest.json"))?;
-        self.in_flight.lock().insert(key3.clone(), InFlight { purpose: manifest.purpose.clone(), generation: guard.generation() });
-        self.progress.lock().insert(key3.clone(), Progress { started_at: now_rfc3339(), ..Progress::default() });
+        self.in_flight.lock().insert(
+            key3.clone(),
+            InFlight {
+                purpose: manifest.purpose.clone(),
+                generation: guard.generation(),
+            },
+        );
+        self.progress.lock().insert(
+            key3.clone(),
+            Progress {
+                started_at: now_rfc3339(),
+                ..Progress::default()
+            },
+        );
         let started = Instant::now();
-        let result = self.build_files(guard, request, as_of, dir, manifest, &key3).await;
+        let result = self
+            .build_files(guard, request, as_of, dir, manifest, &key3)
+            .await;
         self.progress.lock().remove(&key3);
         manifest.build_ms = started.elapsed().as_millis() as u64;
         let outcome = match result {
@@ -400,17 +528,41 @@ impl Datasets {
         outcome
     }
 
-    async fn build_files(&self, guard: Arc<ReadGuard>, request: &BuildRequest, as_of: Option<u64>, dir: &Path, manifest: &mut Manifest, key3: &(String, String, u32)) -> Result<(), LineageError> {
+    async fn build_files(
+        &self,
+        guard: Arc<ReadGuard>,
+        request: &BuildRequest,
+        as_of: Option<u64>,
+        dir: &Path,
+        manifest: &mut Manifest,
+        key3: &(String, String, u32),
+    ) -> Result<(), LineageError> {
         let tenant = key3.0.clone();
-        let limits = QueryLimits { max_rows: DATASET_ROWS_MAX, max_bytes: usize::MAX, timeout: std::time::Duration::from_secs(3600), memory_bytes: 1 << 30 };
-        let session = Session::open(guard, &limits, &QueryOptions { as_of_seq: as_of, track_subjects: true }).await?;
+        let limits = QueryLimits {
+            max_rows: DATASET_ROWS_MAX,
+            max_bytes: usize::MAX,
+            timeout: std::time::Duration::from_secs(3600),
+            memory_bytes: 1 << 30,
+        };
+        let session = Session::open(
+            guard,
+            &limits,
+            &QueryOptions {
+                as_of_seq: as_of,
+                track_subjects: true,
+            },
+        )
+        .await?;
         manifest.query = session.normalize(&request.sql);
         let job = format!("datasets.{}", manifest.name);
         let output = format!("datasets.{}/v{}", manifest.name, manifest.version);
         let run = RunEvent::new(&tenant, &job, &output);
         manifest.write(&dir.join("manifest.json"))?;
         self.sink.emit(&run.start());
-        let schema = match self.write_files(&tenant, session, request, dir, manifest, key3).await {
+        let schema = match self
+            .write_files(&tenant, session, request, dir, manifest, key3)
+            .await
+        {
             Ok(schema) => schema,
             Err(error) => {
                 self.sink.emit(&run.fail(&failure_code(&error)));
@@ -436,12 +588,18 @@ impl Datasets {
         }
         if let Ok(entries) = std::fs::read_dir(dir) {
             for entry in entries.flatten() {
-                if entry.file_name().to_str().is_some_and(|n| n.ends_with(".sealed")) {
+                if entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| n.ends_with(".sealed"))
+                {
                     let _ = std::fs::remove_file(entry.path());
                 }
             }
         }
-        let _ = self.engine.forget_file_keys(tenant, &[key_prefix(&manifest.name, manifest.version)]);
+        let _ = self
+            .engine
+            .forget_file_keys(tenant, &[key_prefix(&manifest.name, manifest.version)]);
         manifest.files.clear();
         manifest.state = VersionState::Failed;
         manifest.error = Some(code);
@@ -452,10 +610,24 @@ impl Datasets {
     /// snapshot predates the tombstone): its keys are destroyed at once, and the erasure's
     /// ledger task (which waits for builds in flight) redoes it.
     fn recheck(&self, tenant: &str, manifest: &Manifest) -> Result<(), LineageError> {
-        let guard = self.engine.read_guard(tenant, ReadAccess::declared(manifest.purpose.clone(), PrivacyClass::ALL.to_vec()))?;
-        let Some(bitmap) = self.bitmap(tenant, &manifest.name, manifest.version)? else { return Ok(()) };
-        let oldest: HashMap<String, i64> = manifest.oldest_by_type.iter().map(|(k, v)| (k.clone(), *v)).collect();
-        let facts = steward_engine::ArtifactFacts { subjects: &bitmap, classes: &[], generation: manifest.generation, oldest_by_type: &oldest };
+        let guard = self.engine.read_guard(
+            tenant,
+            ReadAccess::declared(manifest.purpose.clone(), PrivacyClass::ALL.to_vec()),
+        )?;
+        let Some(bitmap) = self.bitmap(tenant, &manifest.name, manifest.version)? else {
+            return Ok(());
+        };
+        let oldest: HashMap<String, i64> = manifest
+            .oldest_by_type
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        let facts = steward_engine::ArtifactFacts {
+            subjects: &bitmap,
+            classes: &[],
+            generation: manifest.generation,
+            oldest_by_type: &oldest,
+        };
         if guard.admits_artifact(&facts) == Err(steward_engine::ArtifactRefusal::Erased) {
             self.withdraw(tenant, manifest.clone(), "erasure")?;
             tracing::info!(tenant, dataset = %manifest.name, version = manifest.version, "a build that raced an erasure was withdrawn; its successor follows");
@@ -465,40 +637,83 @@ impl Datasets {
 
     /// Destroys a version's file keys (its files are unreadable from here on) and marks it
     /// withdrawn, reading its manifest afresh (a task may have moved it on meanwhile).
-    pub(crate) fn withdraw(&self, tenant: &str, manifest: Manifest, why: &str) -> Result<(), LineageError> {
-        self.engine.destroy_file_keys(tenant, &[key_prefix(&manifest.name, manifest.version)])?;
+    pub(crate) fn withdraw(
+        &self,
+        tenant: &str,
+        manifest: Manifest,
+        why: &str,
+    ) -> Result<(), LineageError> {
+        self.engine
+            .destroy_file_keys(tenant, &[key_prefix(&manifest.name, manifest.version)])?;
         let _serial = self.lock.lock();
         let mut current = self.manifest(tenant, &manifest.name, manifest.version)?;
-        if current.withdrawn.is_none() && !current.files_removed && matches!(current.state, VersionState::Ready | VersionState::Superseded) {
+        if current.withdrawn.is_none()
+            && !current.files_removed
+            && matches!(
+                current.state,
+                VersionState::Ready | VersionState::Superseded
+            )
+        {
             current.withdrawn = Some(why.to_owned());
             self.write_manifest(tenant, &current)?;
         }
         Ok(())
     }
 
-    async fn write_files(&self, tenant: &str, session: Session, request: &BuildRequest, dir: &Path, manifest: &mut Manifest, key3: &(String, String, u32)) -> Result<SchemaRef, LineageError> {
+    async fn write_files(
+        &self,
+        tenant: &str,
+        session: Session,
+        request: &BuildRequest,
+        dir: &Path,
+        manifest: &mut Manifest,
+        key3: &(String, String, u32),
+    ) -> Result<SchemaRef, LineageError> {
         let mut running = session.start(&request.sql).await?;
         manifest.as_of_seq = running.scan.snapshot.max_seq;
-        manifest.schema = running.schema.fields().iter().map(|f| ColumnEntry { name: f.name().clone(), data_type: f.data_type().to_string() }).collect();
+        manifest.schema = running
+            .schema
+            .fields()
+            .iter()
+            .map(|f| ColumnEntry {
+                name: f.name().clone(),
+                data_type: f.data_type().to_string(),
+            })
+            .collect();
         let mut open: Option<OpenFile> = None;
         let mut hashes = Vec::new();
         while let Some(batch) = running.stream.next().await {
             let batch = batch.map_err(|e| running.map_error(e))?;
             if std::time::Instant::now() > running.scan.deadline {
-                return Err(steward_query::QueryError::Timeout { limit_ms: 3_600_000 }.into());
+                return Err(steward_query::QueryError::Timeout {
+                    limit_ms: 3_600_000,
+                }
+                .into());
             }
             if manifest.rows + batch.num_rows() as u64 > DATASET_ROWS_MAX as u64 {
-                return Err(steward_query::QueryError::TooManyRows { limit: DATASET_ROWS_MAX }.into());
+                return Err(steward_query::QueryError::TooManyRows {
+                    limit: DATASET_ROWS_MAX,
+                }
+                .into());
             }
             let mut offset = 0usize;
             while offset < batch.num_rows() {
                 if open.is_none() {
-                    open = Some(self.create_file(tenant, dir, &manifest.name, manifest.version, hashes.len(), &running.schema)?);
+                    open = Some(self.create_file(
+                        tenant,
+                        dir,
+                        &manifest.name,
+                        manifest.version,
+                        hashes.len(),
+                        &running.schema,
+                    )?);
                 }
                 let Some(file) = open.as_mut() else { break };
                 let room = (FILE_ROWS_MAX - file.rows) as usize;
                 let take = room.min(batch.num_rows() - offset);
-                file.writer.write(&batch.slice(offset, take)).map_err(|e| LineageError::Parquet(e.to_string()))?;
+                file.writer
+                    .write(&batch.slice(offset, take))
+                    .map_err(|e| LineageError::Parquet(e.to_string()))?;
                 file.rows += take as u64;
                 offset += take;
                 manifest.rows += take as u64;
@@ -518,7 +733,14 @@ impl Datasets {
         }
         if hashes.is_empty() {
             // An empty result is still a file: readers get the schema.
-            let file = self.create_file(tenant, dir, &manifest.name, manifest.version, 0, &running.schema)?;
+            let file = self.create_file(
+                tenant,
+                dir,
+                &manifest.name,
+                manifest.version,
+                0,
+                &running.schema,
+            )?;
             hashes.push(close_file(file)?);
         }
         manifest.files = hashes;
@@ -526,7 +748,10 @@ impl Datasets {
         manifest.content_sha256 = content_sha256(&manifest.files);
         // Lineage from the scan: every subject whose rows were admitted into the plan's
         // inputs, whatever the output calls its columns (a superset; never a miss).
-        let admitted = running.admitted().ok_or_else(|| LineageError::Corrupted { path: dir.to_owned(), reason: "the build's scans were not tracked".into() })?;
+        let admitted = running.admitted().ok_or_else(|| LineageError::Corrupted {
+            path: dir.to_owned(),
+            reason: "the build's scans were not tracked".into(),
+        })?;
         let mut bitmap = RoaringTreemap::new();
         for s in admitted.subjects() {
             bitmap.insert(subject_bit(&s));
@@ -534,25 +759,51 @@ impl Datasets {
         manifest.subjects = bitmap.len();
         manifest.oldest_by_type = admitted.oldest_by_type().into_iter().collect();
         // Public fields are never restricted; the rest is what a download's purpose must see.
-        manifest.classes = Some(admitted.classes().iter().filter(|c| **c != PrivacyClass::Public).map(|c| c.as_str().to_owned()).collect());
+        manifest.classes = Some(
+            admitted
+                .classes()
+                .iter()
+                .filter(|c| **c != PrivacyClass::Public)
+                .map(|c| c.as_str().to_owned())
+                .collect(),
+        );
         let mut bytes = Vec::new();
-        bitmap.serialize_into(&mut bytes).map_err(LineageError::io(dir))?;
+        bitmap
+            .serialize_into(&mut bytes)
+            .map_err(LineageError::io(dir))?;
         crate::manifest::write_atomically(&dir.join("subjects.roaring"), &bytes)?;
-        manifest.source_segments = running.scan.segments_read.lock().iter().copied().collect::<BTreeSet<u64>>().into_iter().collect();
+        manifest.source_segments = running
+            .scan
+            .segments_read
+            .lock()
+            .iter()
+            .copied()
+            .collect::<BTreeSet<u64>>()
+            .into_iter()
+            .collect();
         sync_parent(&dir.join("manifest.json"))?;
         Ok(running.schema.clone())
     }
 
     /// A new sealed file: its random key is wrapped under the tenant key and stored in the
     /// tenant catalog (durably, before the file is written); the header names it.
-    fn create_file(&self, tenant: &str, dir: &Path, name: &str, version: u32, index: usize, schema: &SchemaRef) -> Result<OpenFile, LineageError> {
+    fn create_file(
+        &self,
+        tenant: &str,
+        dir: &Path,
+        name: &str,
+        version: u32,
+        index: usize,
+        schema: &SchemaRef,
+    ) -> Result<OpenFile, LineageError> {
         let file_name = format!("part-{index:05}.parquet");
         let path = dir.join(format!("{file_name}.sealed"));
         let context = dataset_file_key_context(tenant);
         let key = Key256::random();
         let wrapped = self.engine.wrap_tenant_key(tenant, &key, &context)?;
         let key_name = format!("{}{file_name}", key_prefix(name, version));
-        self.engine.put_file_keys(tenant, &[(key_name.clone(), wrapped)])?;
+        self.engine
+            .put_file_keys(tenant, &[(key_name.clone(), wrapped)])?;
         let reference = [KEY_REFERENCE_PREFIX, key_name.as_bytes()].concat();
         let file = std::fs::File::create(&path).map_err(LineageError::io(&path))?;
         let sealed = SealedWriter::new(file, &key, &context, &reference)?;
@@ -561,13 +812,31 @@ impl Datasets {
             .set_max_row_group_row_count(Some(128 * 1024))
             .set_created_by("steward data set".to_owned())
             .build();
-        let writer = parquet::arrow::ArrowWriter::try_new(Hashing { inner: sealed, hash: Sha256::new(), bytes: 0 }, schema.clone(), Some(props)).map_err(|e| LineageError::Parquet(e.to_string()))?;
-        Ok(OpenFile { name: file_name, path, writer, rows: 0 })
+        let writer = parquet::arrow::ArrowWriter::try_new(
+            Hashing {
+                inner: sealed,
+                hash: Sha256::new(),
+                bytes: 0,
+            },
+            schema.clone(),
+            Some(props),
+        )
+        .map_err(|e| LineageError::Parquet(e.to_string()))?;
+        Ok(OpenFile {
+            name: file_name,
+            path,
+            writer,
+            rows: 0,
+        })
     }
 
     /// Removes a version's files, bitmap and key entries; the manifest stays, naming what
     /// happened.
-    pub(crate) fn remove_files(&self, tenant: &str, manifest: &mut Manifest) -> Result<u64, LineageError> {
+    pub(crate) fn remove_files(
+        &self,
+        tenant: &str,
+        manifest: &mut Manifest,
+    ) -> Result<u64, LineageError> {
         let dir = self.version_dir(tenant, &manifest.name, manifest.version)?;
         let mut removed = 0;
         for file in &manifest.files {
@@ -584,7 +853,8 @@ impl Datasets {
             removed += 1;
         }
         sync_parent(&bitmap)?;
-        self.engine.forget_file_keys(tenant, &[key_prefix(&manifest.name, manifest.version)])?;
+        self.engine
+            .forget_file_keys(tenant, &[key_prefix(&manifest.name, manifest.version)])?;
         manifest.files_removed = true;
         manifest.write(&dir.join("manifest.json"))?;
         Ok(removed)
@@ -592,21 +862,62 @@ impl Datasets {
 
     /// The request that rebuilds a version: its query as written (sealed in the manifest),
     /// its purpose and the classes it saw.
-    pub(crate) fn rebuild_request(&self, tenant: &str, manifest: &Manifest) -> Result<BuildRequest, LineageError> {
+    pub(crate) fn rebuild_request(
+        &self,
+        tenant: &str,
+        manifest: &Manifest,
+    ) -> Result<BuildRequest, LineageError> {
         let key = self.query_key(tenant)?;
-        let aad = steward_crypto::context(&[b"dataset-query", tenant.as_bytes(), manifest.name.as_bytes()]);
-        let sealed = data_encoding::BASE64.decode(manifest.query_sealed.as_bytes()).map_err(|e| LineageError::Corrupted { path: PathBuf::from("manifest.json"), reason: e.to_string() })?;
-        let sql = String::from_utf8(steward_crypto::open(&key, &aad, &sealed)?).map_err(|e| LineageError::Corrupted { path: PathBuf::from("manifest.json"), reason: e.to_string() })?;
-        let visible = manifest.visible_classes.iter().filter_map(|c| PrivacyClass::ALL.into_iter().find(|k| k.as_str() == c)).collect();
-        Ok(BuildRequest { name: manifest.name.clone(), sql, purpose: manifest.purpose.clone(), visible, built_by: "steward:lineage".into() })
+        let aad = steward_crypto::context(&[
+            b"dataset-query",
+            tenant.as_bytes(),
+            manifest.name.as_bytes(),
+        ]);
+        let sealed = data_encoding::BASE64
+            .decode(manifest.query_sealed.as_bytes())
+            .map_err(|e| LineageError::Corrupted {
+                path: PathBuf::from("manifest.json"),
+                reason: e.to_string(),
+            })?;
+        let sql = String::from_utf8(steward_crypto::open(&key, &aad, &sealed)?).map_err(|e| {
+            LineageError::Corrupted {
+                path: PathBuf::from("manifest.json"),
+                reason: e.to_string(),
+            }
+        })?;
+        let visible = manifest
+            .visible_classes
+            .iter()
+            .filter_map(|c| PrivacyClass::ALL.into_iter().find(|k| k.as_str() == c))
+            .collect();
+        Ok(BuildRequest {
+            name: manifest.name.clone(),
+            sql,
+            purpose: manifest.purpose.clone(),
+            visible,
+            built_by: "steward:lineage".into(),
+        })
     }
 
     /// Builds a version's successor: the same query at the same snapshot, through a guard
     /// made now (so it leaves out whatever the read rules now refuse).
-    pub(crate) async fn successor(&self, tenant: &str, manifest: &Manifest, reason: &str) -> Result<u32, LineageError> {
+    pub(crate) async fn successor(
+        &self,
+        tenant: &str,
+        manifest: &Manifest,
+        reason: &str,
+    ) -> Result<u32, LineageError> {
         let request = self.rebuild_request(tenant, manifest)?;
         let guard = Arc::new(self.engine.read_guard(tenant, request.access())?);
-        Ok(self.build(guard, &request, Some(manifest.as_of_seq), Some((manifest.version, reason))).await?.version)
+        Ok(self
+            .build(
+                guard,
+                &request,
+                Some(manifest.as_of_seq),
+                Some((manifest.version, reason)),
+            )
+            .await?
+            .version)
     }
 
     /// Versions a restart found `building`. One whose attempt was recorded was interrupted
@@ -620,7 +931,11 @@ impl Datasets {
         for mut manifest in self.all_versions(tenant)? {
             // A build running in this process is not interrupted (its entry is made before its
             // first manifest is written).
-            let running = self.in_flight.lock().contains_key(&(tenant.to_owned(), manifest.name.clone(), manifest.version));
+            let running = self.in_flight.lock().contains_key(&(
+                tenant.to_owned(),
+                manifest.name.clone(),
+                manifest.version,
+            ));
             if manifest.state != VersionState::Building || running {
                 continue;
             }
@@ -646,18 +961,29 @@ impl Datasets {
                     continue;
                 }
             };
-            for entry in std::fs::read_dir(&dir).map_err(LineageError::io(&dir))?.flatten() {
-                if entry.file_name().to_str().is_some_and(|n| n.ends_with(".sealed")) {
+            for entry in std::fs::read_dir(&dir)
+                .map_err(LineageError::io(&dir))?
+                .flatten()
+            {
+                if entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| n.ends_with(".sealed"))
+                {
                     let _ = std::fs::remove_file(entry.path());
                 }
             }
-            self.engine.forget_file_keys(tenant, &[key_prefix(&manifest.name, manifest.version)])?;
+            self.engine
+                .forget_file_keys(tenant, &[key_prefix(&manifest.name, manifest.version)])?;
             manifest.files.clear();
             manifest.rows = 0;
             let as_of = (manifest.as_of_seq > 0).then_some(manifest.as_of_seq);
             let guard = Arc::new(self.engine.read_guard(tenant, request.access())?);
             // A failure is recorded in the manifest (failed): it is not resumed again.
-            if let Err(error) = self.run_build(guard, &request, as_of, &dir, &mut manifest).await {
+            if let Err(error) = self
+                .run_build(guard, &request, as_of, &dir, &mut manifest)
+                .await
+            {
                 tracing::warn!(tenant, dataset = %manifest.name, version = manifest.version, %error, "an interrupted build failed when resumed");
             }
             resumed += 1;
@@ -679,11 +1005,19 @@ fn failure_code(error: &LineageError) -> String {
 }
 
 fn close_file(file: OpenFile) -> Result<FileEntry, LineageError> {
-    let hashing = file.writer.into_inner().map_err(|e| LineageError::Parquet(e.to_string()))?;
+    let hashing = file
+        .writer
+        .into_inner()
+        .map_err(|e| LineageError::Parquet(e.to_string()))?;
     let Hashing { inner, hash, bytes } = hashing;
     let (handle, _) = inner.finish()?;
     handle.sync_all().map_err(LineageError::io(&file.path))?;
-    Ok(FileEntry { name: file.name, rows: file.rows, bytes, sha256: hex(&hash.finalize()) })
+    Ok(FileEntry {
+        name: file.name,
+        rows: file.rows,
+        bytes,
+        sha256: hex(&hash.finalize()),
+    })
 }
 
 /// The manifest's content hash: SHA-256 over the files' hex digests in order.

@@ -5,7 +5,11 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum LineageError {
     #[error("{message}")]
-    Invalid { code: &'static str, field: Option<&'static str>, message: String },
+    Invalid {
+        code: &'static str,
+        field: Option<&'static str>,
+        message: String,
+    },
     #[error("{what} not found")]
     NotFound { what: &'static str },
     /// The version exists but its files are gone (erased, superseded) or not built yet.
@@ -14,7 +18,10 @@ pub enum LineageError {
     /// The version may not be read now (a subject erased or refusing the purpose since it was
     /// cut, rows past retention); `successor` is the newest ready version, if any.
     #[error("{message}")]
-    Stale { message: String, successor: Option<u32> },
+    Stale {
+        message: String,
+        successor: Option<u32>,
+    },
     /// The read's purpose may not see what the version holds.
     #[error("{message}")]
     Forbidden { message: String },
@@ -23,7 +30,10 @@ pub enum LineageError {
     #[error(transparent)]
     Engine(#[from] steward_engine::EngineError),
     #[error("i/o on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {reason}")]
     Corrupted { path: PathBuf, reason: String },
     #[error("crypto: {0}")]
@@ -57,10 +67,21 @@ impl LineageError {
     }
 
     pub fn io(path: &Path) -> impl Fn(std::io::Error) -> LineageError + '_ {
-        move |source| LineageError::Io { path: path.to_owned(), source }
+        move |source| LineageError::Io {
+            path: path.to_owned(),
+            source,
+        }
     }
 
-    pub fn invalid(code: &'static str, field: &'static str, message: impl Into<String>) -> LineageError {
-        LineageError::Invalid { code, field: Some(field), message: message.into() }
+    pub fn invalid(
+        code: &'static str,
+        field: &'static str,
+        message: impl Into<String>,
+    ) -> LineageError {
+        LineageError::Invalid {
+            code,
+            field: Some(field),
+            message: message.into(),
+        }
     }
 }

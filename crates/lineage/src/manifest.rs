@@ -102,11 +102,17 @@ pub struct Manifest {
 impl Manifest {
     pub fn read(path: &Path) -> Result<Manifest, LineageError> {
         let bytes = std::fs::read(path).map_err(LineageError::io(path))?;
-        serde_json::from_slice(&bytes).map_err(|e| LineageError::Corrupted { path: path.to_owned(), reason: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| LineageError::Corrupted {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
     }
 
     pub fn write(&self, path: &Path) -> Result<(), LineageError> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| LineageError::Corrupted { path: path.to_owned(), reason: e.to_string() })?;
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| LineageError::Corrupted {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
         write_atomically(path, &bytes)
     }
 }
@@ -124,7 +130,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), LineageError> {
 
 pub fn sync_parent(path: &Path) -> Result<(), LineageError> {
     if let Some(dir) = path.parent() {
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(LineageError::io(dir))?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(LineageError::io(dir))?;
     }
     Ok(())
 }

@@ -10,12 +10,17 @@ use std::time::Duration;
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use parking_lot::Mutex;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-pub const RUN_EVENT_SCHEMA_URL: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent";
-pub const SCHEMA_FACET_URL: &str = "https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet";
+pub const RUN_EVENT_SCHEMA_URL: &str =
+    "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent";
+pub const SCHEMA_FACET_URL: &str =
+    "https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet";
 pub const ERROR_FACET_URL: &str = "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet";
-pub const PRODUCER: &str = concat!("https://github.com/steward-dev/steward/tree/", env!("CARGO_PKG_VERSION"));
+pub const PRODUCER: &str = concat!(
+    "https://github.com/steward-dev/steward/tree/",
+    env!("CARGO_PKG_VERSION")
+);
 
 /// Where events go.
 pub struct LineageSink {
@@ -26,8 +31,16 @@ pub struct LineageSink {
 
 impl LineageSink {
     pub fn new(file: Option<PathBuf>, url: Option<String>) -> LineageSink {
-        let agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(5))).http_status_as_error(false).build().into();
-        LineageSink { file: file.map(Mutex::new), url, agent }
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        LineageSink {
+            file: file.map(Mutex::new),
+            url,
+            agent,
+        }
     }
 
     pub fn none() -> LineageSink {
@@ -42,7 +55,10 @@ impl LineageSink {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir)?;
                 }
-                let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&*path)?;
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&*path)?;
                 file.write_all(line.as_bytes())?;
                 file.write_all(b"\n")?;
                 file.sync_data()
@@ -52,9 +68,16 @@ impl LineageSink {
             }
         }
         if let Some(url) = &self.url {
-            match self.agent.post(url).header("Content-Type", "application/json").send(line.as_bytes()) {
+            match self
+                .agent
+                .post(url)
+                .header("Content-Type", "application/json")
+                .send(line.as_bytes())
+            {
                 Ok(response) if response.status().is_success() => {}
-                Ok(response) => tracing::warn!(%url, status = response.status().as_u16(), "OpenLineage endpoint refused an event"),
+                Ok(response) => {
+                    tracing::warn!(%url, status = response.status().as_u16(), "OpenLineage endpoint refused an event")
+                }
                 Err(error) => tracing::warn!(%url, %error, "could not send an OpenLineage event"),
             }
         }
@@ -78,7 +101,14 @@ fn uuid_v4() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = data_encoding::HEXLOWER.encode(&b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 fn type_name(t: &DataType) -> String {
@@ -102,7 +132,13 @@ impl RunEvent {
 
     /// A run that reads `input` (e.g. `datasets.plays/v3`) rather than the events.
     pub fn with_input(tenant: &str, job: &str, input: &str, output: &str) -> RunEvent {
-        RunEvent { run_id: uuid_v4(), namespace: format!("steward://{tenant}"), job: job.to_owned(), input: input.to_owned(), output: output.to_owned() }
+        RunEvent {
+            run_id: uuid_v4(),
+            namespace: format!("steward://{tenant}"),
+            job: job.to_owned(),
+            input: input.to_owned(),
+            output: output.to_owned(),
+        }
     }
 
     fn event(&self, kind: &str, output: Value, run_facets: Option<Value>) -> Value {
@@ -123,11 +159,19 @@ impl RunEvent {
     }
 
     pub fn start(&self) -> Value {
-        self.event("START", json!({"namespace": self.namespace, "name": self.output}), None)
+        self.event(
+            "START",
+            json!({"namespace": self.namespace, "name": self.output}),
+            None,
+        )
     }
 
     pub fn complete(&self, schema: &SchemaRef) -> Value {
-        let fields: Vec<Value> = schema.fields().iter().map(|f| json!({"name": f.name(), "type": type_name(f.data_type())})).collect();
+        let fields: Vec<Value> = schema
+            .fields()
+            .iter()
+            .map(|f| json!({"name": f.name(), "type": type_name(f.data_type())}))
+            .collect();
         let output = json!({
             "namespace": self.namespace,
             "name": self.output,
@@ -138,12 +182,20 @@ impl RunEvent {
 
     /// COMPLETE for an output without a tabular schema (a model file).
     pub fn complete_plain(&self) -> Value {
-        self.event("COMPLETE", json!({"namespace": self.namespace, "name": self.output}), None)
+        self.event(
+            "COMPLETE",
+            json!({"namespace": self.namespace, "name": self.output}),
+            None,
+        )
     }
 
     pub fn fail(&self, code: &str) -> Value {
         let facets = json!({"errorMessage": {"_producer": PRODUCER, "_schemaURL": ERROR_FACET_URL, "message": code, "programmingLanguage": "rust"}});
-        self.event("FAIL", json!({"namespace": self.namespace, "name": self.output}), Some(facets))
+        self.event(
+            "FAIL",
+            json!({"namespace": self.namespace, "name": self.output}),
+            Some(facets),
+        )
     }
 }
 

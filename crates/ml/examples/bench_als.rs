@@ -14,7 +14,10 @@ mod zipf;
 
 use std::time::Instant;
 
-use steward_ml::{AlsParams, Algorithm, BprParams, Control, Interactions, KnnParams, MatrixLimits, Params, RunConfig, Shape, estimate_bytes, train};
+use steward_ml::{
+    Algorithm, AlsParams, BprParams, Control, Interactions, KnnParams, MatrixLimits, Params,
+    RunConfig, Shape, estimate_bytes, train,
+};
 
 struct Args {
     users: u32,
@@ -29,7 +32,17 @@ struct Args {
 }
 
 fn parse() -> Result<Args, String> {
-    let mut a = Args { users: 200_000, items: 50_000, nnz: 7_000_000, factors: 64, iterations: 5, threads: 2, cg_steps: 3, algorithm: Algorithm::Als, loss: false };
+    let mut a = Args {
+        users: 200_000,
+        items: 50_000,
+        nnz: 7_000_000,
+        factors: 64,
+        iterations: 5,
+        threads: 2,
+        cg_steps: 3,
+        algorithm: Algorithm::Als,
+        loss: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--loss" {
@@ -46,7 +59,9 @@ fn parse() -> Result<Args, String> {
             "--iterations" => a.iterations = value.parse().map_err(bad)?,
             "--threads" => a.threads = value.parse().map_err(bad)?,
             "--cg-steps" => a.cg_steps = value.parse().map_err(bad)?,
-            "--algorithm" => a.algorithm = Algorithm::from_name(&value).ok_or("unknown algorithm")?,
+            "--algorithm" => {
+                a.algorithm = Algorithm::from_name(&value).ok_or("unknown algorithm")?
+            }
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -56,28 +71,73 @@ fn parse() -> Result<Args, String> {
 fn main() -> Result<(), String> {
     let a = parse()?;
     let params = match a.algorithm {
-        Algorithm::Als => Params::Als(AlsParams { factors: a.factors, iterations: a.iterations, cg_steps: a.cg_steps, compute_loss: a.loss, ..AlsParams::default() }),
-        Algorithm::Bpr => Params::Bpr(BprParams { factors: a.factors, iterations: a.iterations, ..BprParams::default() }),
-        Algorithm::ItemKnn => Params::ItemKnn(KnnParams { work_max: u64::MAX, ..KnnParams::default() }),
+        Algorithm::Als => Params::Als(AlsParams {
+            factors: a.factors,
+            iterations: a.iterations,
+            cg_steps: a.cg_steps,
+            compute_loss: a.loss,
+            ..AlsParams::default()
+        }),
+        Algorithm::Bpr => Params::Bpr(BprParams {
+            factors: a.factors,
+            iterations: a.iterations,
+            ..BprParams::default()
+        }),
+        Algorithm::ItemKnn => Params::ItemKnn(KnnParams {
+            work_max: u64::MAX,
+            ..KnnParams::default()
+        }),
         Algorithm::Popularity => Params::default_for(Algorithm::Popularity),
     };
     let started = Instant::now();
-    let limits = MatrixLimits { nnz_max: a.nnz, ..MatrixLimits::default() };
+    let limits = MatrixLimits {
+        nnz_max: a.nnz,
+        ..MatrixLimits::default()
+    };
     let mut b = Interactions::builder(a.users, a.items, limits).map_err(|e| e.to_string())?;
     b.reserve(a.nnz);
-    zipf::generate(a.users, a.items, a.nnz, zipf::SEED, |u, i, w| b.push(u, i, w)).map_err(|e| e.to_string())?;
+    zipf::generate(a.users, a.items, a.nnz, zipf::SEED, |u, i, w| {
+        b.push(u, i, w)
+    })
+    .map_err(|e| e.to_string())?;
     let m = b.build().map_err(|e| e.to_string())?;
-    println!("matrix: {} users x {} items, {} entries ({} draws) in {:.1} s", m.users(), m.items(), m.nnz(), a.nnz, started.elapsed().as_secs_f64());
-    let estimate = estimate_bytes(Shape { users: a.users, items: a.items, nnz: a.nnz, timed: false }, &params, a.threads);
-    println!("estimate: peak {:.0} MiB (model {:.0} MiB)", estimate.peak_bytes() as f64 / 1048576.0, estimate.model_bytes as f64 / 1048576.0);
-    let run = RunConfig { threads: a.threads, seed: 1 };
+    println!(
+        "matrix: {} users x {} items, {} entries ({} draws) in {:.1} s",
+        m.users(),
+        m.items(),
+        m.nnz(),
+        a.nnz,
+        started.elapsed().as_secs_f64()
+    );
+    let estimate = estimate_bytes(
+        Shape {
+            users: a.users,
+            items: a.items,
+            nnz: a.nnz,
+            timed: false,
+        },
+        &params,
+        a.threads,
+    );
+    println!(
+        "estimate: peak {:.0} MiB (model {:.0} MiB)",
+        estimate.peak_bytes() as f64 / 1048576.0,
+        estimate.model_bytes as f64 / 1048576.0
+    );
+    let run = RunConfig {
+        threads: a.threads,
+        seed: 1,
+    };
     let mut last = Instant::now();
     let mut times = Vec::new();
     let started = Instant::now();
     train(&m, &params, &run, &mut |p| {
         let seconds = last.elapsed().as_secs_f64();
         times.push(seconds);
-        println!("{} iteration {}/{}: {seconds:.3} s, loss {:.6}", a.algorithm, p.iteration, p.iterations, p.loss);
+        println!(
+            "{} iteration {}/{}: {seconds:.3} s, loss {:.6}",
+            a.algorithm, p.iteration, p.iterations, p.loss
+        );
         last = Instant::now();
         Control::Continue
     })
@@ -85,6 +145,9 @@ fn main() -> Result<(), String> {
     let total = started.elapsed().as_secs_f64();
     times.sort_by(f64::total_cmp);
     let median = times.get(times.len() / 2).copied().unwrap_or(0.0);
-    println!("{}: {total:.2} s total, median {median:.3} s/iteration, {} factors, {} threads", a.algorithm, a.factors, a.threads);
+    println!(
+        "{}: {total:.2} s total, median {median:.3} s/iteration, {} factors, {} threads",
+        a.algorithm, a.factors, a.threads
+    );
     Ok(())
 }

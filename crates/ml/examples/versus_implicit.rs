@@ -39,7 +39,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use steward_ml::eval::{EvalConfig, Split, TrainTest, evaluate_with_baseline, split};
-use steward_ml::{AlsParams, Algorithm, BprParams, Control, Interactions, MatrixLimits, Model, Params, RunConfig, train};
+use steward_ml::{
+    Algorithm, AlsParams, BprParams, Control, Interactions, MatrixLimits, Model, Negatives, Params,
+    RunConfig, train,
+};
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -55,7 +58,9 @@ fn main() {
 
 fn run() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let command = args.next().ok_or("give a subcommand: movielens, synthetic, train or eval")?;
+    let command = args
+        .next()
+        .ok_or("give a subcommand: movielens, synthetic, train or eval")?;
     let flags = Flags::parse(args)?;
     let line = match command.as_str() {
         "movielens" => movielens(&flags)?,
@@ -75,7 +80,9 @@ impl Flags {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Flags> {
         let mut map = HashMap::new();
         while let Some(flag) = args.next() {
-            let name = flag.strip_prefix("--").ok_or_else(|| format!("expected a --flag, got {flag}"))?;
+            let name = flag
+                .strip_prefix("--")
+                .ok_or_else(|| format!("expected a --flag, got {flag}"))?;
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
             map.insert(name.to_string(), value);
         }
@@ -83,7 +90,10 @@ impl Flags {
     }
 
     fn text(&self, name: &str) -> Result<&str> {
-        self.0.get(name).map(String::as_str).ok_or_else(|| format!("--{name} is required"))
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| format!("--{name} is required"))
     }
 
     fn path(&self, name: &str) -> Result<PathBuf> {
@@ -93,7 +103,9 @@ impl Flags {
     fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T> {
         match self.0.get(name) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| format!("--{name}: not a number: {v}")),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("--{name}: not a number: {v}")),
         }
     }
 }
@@ -127,7 +139,14 @@ struct Triples {
 
 impl Triples {
     fn of(m: &Interactions) -> Triples {
-        let mut t = Triples { users: m.users(), items: m.items(), user: Vec::new(), item: Vec::new(), weight: Vec::new(), time: m.has_times().then(Vec::new) };
+        let mut t = Triples {
+            users: m.users(),
+            items: m.items(),
+            user: Vec::new(),
+            item: Vec::new(),
+            weight: Vec::new(),
+            time: m.has_times().then(Vec::new),
+        };
         for u in 0..m.users() {
             let Some(row) = m.user_row(u) else { continue };
             t.user.extend(std::iter::repeat_n(u, row.items.len()));
@@ -164,23 +183,42 @@ impl Triples {
         if bytes.len() < HEADER_BYTES || &bytes[..8] != MAGIC {
             return Err(bad());
         }
-        let word = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+        let word = |at: usize| {
+            u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+        };
         let (users, items, timed) = (word(8), word(12), word(24) == 1);
-        let n = usize::try_from(u64::from(word(16)) | (u64::from(word(20)) << 32)).map_err(|_| bad())?;
+        let n = usize::try_from(u64::from(word(16)) | (u64::from(word(20)) << 32))
+            .map_err(|_| bad())?;
         let want = HEADER_BYTES + n * if timed { 20 } else { 12 };
         if bytes.len() != want {
             return Err(bad());
         }
         let column = |k: usize| &bytes[HEADER_BYTES + k * 4 * n..HEADER_BYTES + (k + 1) * 4 * n];
         let quads = |k: usize| column(k).chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]);
-        let time = timed.then(|| bytes[HEADER_BYTES + 12 * n..].chunks_exact(8).map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect());
-        Ok(Triples { users, items, user: quads(0).map(u32::from_le_bytes).collect(), item: quads(1).map(u32::from_le_bytes).collect(), weight: quads(2).map(f32::from_le_bytes).collect(), time })
+        let time = timed.then(|| {
+            bytes[HEADER_BYTES + 12 * n..]
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect()
+        });
+        Ok(Triples {
+            users,
+            items,
+            user: quads(0).map(u32::from_le_bytes).collect(),
+            item: quads(1).map(u32::from_le_bytes).collect(),
+            weight: quads(2).map(f32::from_le_bytes).collect(),
+            time,
+        })
     }
 
     /// The matrix, through `InteractionsBuilder` (the timed part of a load).
     fn build(&self) -> Result<Interactions> {
-        let limits = MatrixLimits { nnz_max: self.user.len() as u64, ..MatrixLimits::default() };
-        let mut b = Interactions::builder(self.users, self.items, limits).map_err(|e| e.to_string())?;
+        let limits = MatrixLimits {
+            nnz_max: self.user.len() as u64,
+            ..MatrixLimits::default()
+        };
+        let mut b =
+            Interactions::builder(self.users, self.items, limits).map_err(|e| e.to_string())?;
         b.reserve(self.user.len() as u64);
         for k in 0..self.user.len() {
             match &self.time {
@@ -206,28 +244,50 @@ fn load_csv(text: &str, min_rating: f64) -> Result<(Interactions, usize)> {
         }
         read += 1;
         let mut cols = line.split(',');
-        let mut next = || cols.next().ok_or_else(|| format!("line {}: fewer than 4 columns", n + 1));
+        let mut next = || {
+            cols.next()
+                .ok_or_else(|| format!("line {}: fewer than 4 columns", n + 1))
+        };
         let (user, item, rating, time) = (next()?, next()?, next()?, next()?);
         let bad = |what: &str| format!("line {}: bad {what}", n + 1);
         let rating: f64 = rating.parse().map_err(|_| bad("rating"))?;
         if rating >= min_rating {
-            rows.push((user.parse().map_err(|_| bad("user"))?, item.parse().map_err(|_| bad("item"))?, time.parse().map_err(|_| bad("timestamp"))?));
+            rows.push((
+                user.parse().map_err(|_| bad("user"))?,
+                item.parse().map_err(|_| bad("item"))?,
+                time.parse().map_err(|_| bad("timestamp"))?,
+            ));
         }
     }
-    let dense = |ids: BTreeMap<u64, u32>| -> BTreeMap<u64, u32> { ids.into_keys().enumerate().map(|(k, id)| (id, k as u32)).collect() };
+    let dense = |ids: BTreeMap<u64, u32>| -> BTreeMap<u64, u32> {
+        ids.into_keys()
+            .enumerate()
+            .map(|(k, id)| (id, k as u32))
+            .collect()
+    };
     let users = dense(rows.iter().map(|r| (r.0, 0)).collect());
     let items = dense(rows.iter().map(|r| (r.1, 0)).collect());
-    let mut b = Interactions::builder(users.len() as u32, items.len() as u32, MatrixLimits::default()).map_err(|e| e.to_string())?;
+    let mut b = Interactions::builder(
+        users.len() as u32,
+        items.len() as u32,
+        MatrixLimits::default(),
+    )
+    .map_err(|e| e.to_string())?;
     b.reserve(rows.len() as u64);
     for (u, i, t) in rows {
-        b.push_timed(users[&u], items[&i], 1.0, t).map_err(|e| e.to_string())?;
+        b.push_timed(users[&u], items[&i], 1.0, t)
+            .map_err(|e| e.to_string())?;
     }
     Ok((b.build().map_err(|e| e.to_string())?, read))
 }
 
 fn movielens(flags: &Flags) -> Result<String> {
     let (csv, out) = (flags.path("csv")?, flags.path("out")?);
-    let (min_rating, holdout, runs) = (flags.number("min-rating", 3.5)?, flags.number("holdout", 0.2)?, flags.number("runs", 5usize)?);
+    let (min_rating, holdout, runs) = (
+        flags.number("min-rating", 3.5)?,
+        flags.number("holdout", 0.2)?,
+        flags.number("runs", 5usize)?,
+    );
     let (mut load_s, mut build_s) = (Vec::new(), Vec::new());
     let mut loaded = None;
     for _ in 0..runs.max(1) {
@@ -246,7 +306,8 @@ fn movielens(flags: &Flags) -> Result<String> {
         loaded = Some((m, read));
     }
     let (m, read) = loaded.ok_or("no run")?;
-    let TrainTest { train, test } = split(&m, &Split::Time { holdout }).map_err(|e| e.to_string())?;
+    let TrainTest { train, test } =
+        split(&m, &Split::Time { holdout }).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     Triples::of(&train).write(&out.join("train.trip"))?;
     Triples::of(&test).write(&out.join("test.trip"))?;
@@ -266,12 +327,20 @@ fn movielens(flags: &Flags) -> Result<String> {
 }
 
 fn synthetic(flags: &Flags) -> Result<String> {
-    let (users, items, draws) = (flags.number("users", 200_000u32)?, flags.number("items", 50_000u32)?, flags.number("draws", 7_000_000u64)?);
+    let (users, items, draws) = (
+        flags.number("users", 200_000u32)?,
+        flags.number("items", 50_000u32)?,
+        flags.number("draws", 7_000_000u64)?,
+    );
     let (out, runs) = (flags.path("out")?, flags.number("runs", 5usize)?);
-    let limits = MatrixLimits { nnz_max: draws, ..MatrixLimits::default() };
+    let limits = MatrixLimits {
+        nnz_max: draws,
+        ..MatrixLimits::default()
+    };
     let mut b = Interactions::builder(users, items, limits).map_err(|e| e.to_string())?;
     b.reserve(draws);
-    zipf::generate(users, items, draws, zipf::SEED, |u, i, w| b.push(u, i, w)).map_err(|e| e.to_string())?;
+    zipf::generate(users, items, draws, zipf::SEED, |u, i, w| b.push(u, i, w))
+        .map_err(|e| e.to_string())?;
     let m = b.build().map_err(|e| e.to_string())?;
     Triples::of(&m).write(&out)?;
     // The load rate: the file's columns into a matrix, as a trainer's caller would do it.
@@ -302,19 +371,50 @@ fn synthetic(flags: &Flags) -> Result<String> {
 // ---- training and evaluation --------------------------------------------------------------
 
 fn params(flags: &Flags) -> Result<Params> {
-    let algorithm = Algorithm::from_name(flags.text("algorithm")?).ok_or("--algorithm: als or bpr")?;
-    let (factors, iterations, regularization) = (flags.number("factors", 64u32)?, flags.number("iterations", 15u32)?, flags.number("regularization", 0.01f32)?);
+    let algorithm =
+        Algorithm::from_name(flags.text("algorithm")?).ok_or("--algorithm: als or bpr")?;
+    let (factors, iterations, regularization) = (
+        flags.number("factors", 64u32)?,
+        flags.number("iterations", 15u32)?,
+        flags.number("regularization", 0.01f32)?,
+    );
     Ok(match algorithm {
-        Algorithm::Als => Params::Als(AlsParams { factors, iterations, regularization, alpha: flags.number("alpha", 40.0)?, cg_steps: flags.number("cg-steps", 3)?, compute_loss: false }),
-        Algorithm::Bpr => Params::Bpr(BprParams { factors, iterations, regularization, learning_rate: flags.number("learning-rate", 0.05)?, strata: flags.number("strata", 16)? }),
+        Algorithm::Als => Params::Als(AlsParams {
+            factors,
+            iterations,
+            regularization,
+            alpha: flags.number("alpha", 40.0)?,
+            cg_steps: flags.number("cg-steps", 3)?,
+            compute_loss: false,
+        }),
+        Algorithm::Bpr => Params::Bpr(BprParams {
+            factors,
+            iterations,
+            regularization,
+            learning_rate: flags.number("learning-rate", 0.05)?,
+            strata: flags.number("strata", 16)?,
+            negatives: Negatives::from_name(flags.text("negatives").unwrap_or("uniform"))
+                .ok_or("--negatives: uniform or popularity")?,
+        }),
         other => return Err(format!("{other} is not compared with implicit here")),
     })
 }
 
 fn params_json(p: &Params) -> String {
     match p {
-        Params::Als(a) => format!("{{\"factors\":{},\"iterations\":{},\"regularization\":{},\"alpha\":{},\"cg_steps\":{}}}", a.factors, a.iterations, a.regularization, a.alpha, a.cg_steps),
-        Params::Bpr(b) => format!("{{\"factors\":{},\"iterations\":{},\"regularization\":{},\"learning_rate\":{},\"strata\":{}}}", b.factors, b.iterations, b.regularization, b.learning_rate, b.strata),
+        Params::Als(a) => format!(
+            "{{\"factors\":{},\"iterations\":{},\"regularization\":{},\"alpha\":{},\"cg_steps\":{}}}",
+            a.factors, a.iterations, a.regularization, a.alpha, a.cg_steps
+        ),
+        Params::Bpr(b) => format!(
+            "{{\"factors\":{},\"iterations\":{},\"regularization\":{},\"learning_rate\":{},\"strata\":{},\"negatives\":\"{}\"}}",
+            b.factors,
+            b.iterations,
+            b.regularization,
+            b.learning_rate,
+            b.strata,
+            b.negatives.name()
+        ),
         _ => "{}".into(),
     }
 }
@@ -337,27 +437,66 @@ struct Quality {
     popularity_ndcg: f64,
 }
 
-fn quality(model: &Model, train: &Interactions, test: &Interactions, threads: usize) -> Result<Quality> {
-    let config = EvalConfig { ks: vec![10], threads, users_max: None, seed: 0 };
+fn quality(
+    model: &Model,
+    train: &Interactions,
+    test: &Interactions,
+    threads: usize,
+) -> Result<Quality> {
+    let config = EvalConfig {
+        ks: vec![10],
+        threads,
+        users_max: None,
+        seed: 0,
+    };
     let e = evaluate_with_baseline(model, train, test, &config).map_err(|e| e.to_string())?;
     let (m, b) = (e.model.at[0], e.baseline.at[0]);
-    Ok(Quality { users: e.model.users_evaluated, recall: m.recall, precision: m.precision, ndcg: m.ndcg, map: m.map, popularity_recall: b.recall, popularity_ndcg: b.ndcg })
+    Ok(Quality {
+        users: e.model.users_evaluated,
+        recall: m.recall,
+        precision: m.precision,
+        ndcg: m.ndcg,
+        map: m.map,
+        popularity_recall: b.recall,
+        popularity_ndcg: b.ndcg,
+    })
 }
 
 /// JSON fields of one quality figure per run: lists and medians.
 fn quality_json(runs: &[Quality]) -> String {
     let pick = |f: fn(&Quality) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
-    let mut out = format!(",\"users_evaluated\":{}", runs.first().map_or(0, |q| q.users));
-    for (name, values) in [("recall10", pick(|q| q.recall)), ("precision10", pick(|q| q.precision)), ("ndcg10", pick(|q| q.ndcg)), ("map10", pick(|q| q.map))] {
-        out += &format!(",\"{name}\":{:.6},\"{name}_runs\":{}", median(&values), json_list(&values));
+    let mut out = format!(
+        ",\"users_evaluated\":{}",
+        runs.first().map_or(0, |q| q.users)
+    );
+    for (name, values) in [
+        ("recall10", pick(|q| q.recall)),
+        ("precision10", pick(|q| q.precision)),
+        ("ndcg10", pick(|q| q.ndcg)),
+        ("map10", pick(|q| q.map)),
+    ] {
+        out += &format!(
+            ",\"{name}\":{:.6},\"{name}_runs\":{}",
+            median(&values),
+            json_list(&values)
+        );
     }
-    out += &format!(",\"popularity_recall10\":{:.6},\"popularity_ndcg10\":{:.6}", median(&pick(|q| q.popularity_recall)), median(&pick(|q| q.popularity_ndcg)));
+    out += &format!(
+        ",\"popularity_recall10\":{:.6},\"popularity_ndcg10\":{:.6}",
+        median(&pick(|q| q.popularity_recall)),
+        median(&pick(|q| q.popularity_ndcg))
+    );
     out
 }
 
 fn train_runs(flags: &Flags) -> Result<String> {
     let p = params(flags)?;
-    let (threads, seed, runs, warmup) = (flags.number("threads", 2usize)?, flags.number("seed", 1u64)?, flags.number("runs", 5usize)?, flags.number("warmup", 1usize)?);
+    let (threads, seed, runs, warmup) = (
+        flags.number("threads", 2usize)?,
+        flags.number("seed", 1u64)?,
+        flags.number("runs", 5usize)?,
+        flags.number("warmup", 1usize)?,
+    );
     let label = flags.text("label").unwrap_or("data");
     let (m, load_s) = load(&flags.path("train")?)?;
     let test = match flags.path("test") {
@@ -368,7 +507,10 @@ fn train_runs(flags: &Flags) -> Result<String> {
     for r in 0..warmup + runs.max(1) {
         // Timed run k trains with seed + k (the warm-up with seed), so the quality figures are
         // a median over initialisations, like implicit's side.
-        let run = RunConfig { threads, seed: seed + r.saturating_sub(warmup) as u64 };
+        let run = RunConfig {
+            threads,
+            seed: seed + r.saturating_sub(warmup) as u64,
+        };
         let mut iterations = Vec::new();
         let started = Instant::now();
         let mut last = Instant::now();
@@ -381,7 +523,13 @@ fn train_runs(flags: &Flags) -> Result<String> {
         let total = started.elapsed().as_secs_f64();
         // The run's median iteration: the first one also holds the random initialisation.
         let per = median(&iterations);
-        eprintln!("steward {} {label} run {}/{}: {per:.4} s/iteration{}", p.algorithm(), r + 1, warmup + runs, if r < warmup { " (warm-up)" } else { "" });
+        eprintln!(
+            "steward {} {label} run {}/{}: {per:.4} s/iteration{}",
+            p.algorithm(),
+            r + 1,
+            warmup + runs,
+            if r < warmup { " (warm-up)" } else { "" }
+        );
         if r >= warmup {
             per_iteration.push(per);
             totals.push(total);
@@ -413,19 +561,31 @@ fn train_runs(flags: &Flags) -> Result<String> {
 fn read_f32s(path: &Path) -> Result<Vec<f32>> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if bytes.len() % 4 != 0 {
-        return Err(format!("{}: not a whole number of f32 values", path.display()));
+        return Err(format!(
+            "{}: not a whole number of f32 values",
+            path.display()
+        ));
     }
-    Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }
 
 /// Columns `0..keep` of a row-major matrix with `width` columns.
 fn columns(values: &[f32], width: usize, keep: usize) -> Vec<f32> {
-    values.chunks_exact(width).flat_map(|row| row[..keep].iter().copied()).collect()
+    values
+        .chunks_exact(width)
+        .flat_map(|row| row[..keep].iter().copied())
+        .collect()
 }
 
 /// One run's factors as a model of `p`'s algorithm (see the module doc for the layouts).
 fn imported(p: Params, users: u32, items: u32, dir: &Path) -> Result<Model> {
-    let (x, y) = (read_f32s(&dir.join("user_factors.f32"))?, read_f32s(&dir.join("item_factors.f32"))?);
+    let (x, y) = (
+        read_f32s(&dir.join("user_factors.f32"))?,
+        read_f32s(&dir.join("item_factors.f32"))?,
+    );
     let f = p.factors() as usize;
     match p {
         Params::Als(_) => Model::from_factors(p, 0, users, items, x, y, None),
@@ -433,10 +593,21 @@ fn imported(p: Params, users: u32, items: u32, dir: &Path) -> Result<Model> {
             // implicit's BPR layout: a last column of 1 for users and of biases for items.
             let width = f + 1;
             if x.len() != users as usize * width || y.len() != items as usize * width {
-                return Err(format!("{}: BPR factors must be {users} x {width} and {items} x {width}", dir.display()));
+                return Err(format!(
+                    "{}: BPR factors must be {users} x {width} and {items} x {width}",
+                    dir.display()
+                ));
             }
             let bias = y.chunks_exact(width).map(|row| row[f]).collect();
-            Model::from_factors(p, 0, users, items, columns(&x, width, f), columns(&y, width, f), Some(bias))
+            Model::from_factors(
+                p,
+                0,
+                users,
+                items,
+                columns(&x, width, f),
+                columns(&y, width, f),
+                Some(bias),
+            )
         }
     }
     .map_err(|e| format!("{}: {e}", dir.display()))
@@ -456,12 +627,22 @@ fn eval_factors(flags: &Flags) -> Result<String> {
         if !run.is_dir() {
             break;
         }
-        scores.push(quality(&imported(p, train_m.users(), train_m.items(), &run)?, &train_m, &test_m, threads)?);
+        scores.push(quality(
+            &imported(p, train_m.users(), train_m.items(), &run)?,
+            &train_m,
+            &test_m,
+            threads,
+        )?);
     }
     if scores.is_empty() {
         return Err(format!("{}: no run-1 directory", dir.display()));
     }
-    let mut line = format!("{{\"bench\":\"ml_eval\",\"side\":\"implicit\",\"data\":\"{label}\",\"algorithm\":\"{}\",\"factors\":{},\"runs\":{}", p.algorithm(), p.factors(), scores.len());
+    let mut line = format!(
+        "{{\"bench\":\"ml_eval\",\"side\":\"implicit\",\"data\":\"{label}\",\"algorithm\":\"{}\",\"factors\":{},\"runs\":{}",
+        p.algorithm(),
+        p.factors(),
+        scores.len()
+    );
     line += &quality_json(&scores);
     line.push('}');
     Ok(line)

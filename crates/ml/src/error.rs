@@ -26,9 +26,17 @@ pub enum MatrixError {
     #[error("more than {max} interactions")]
     TooManyInteractions { max: u64 },
     #[error("interaction {position}: user index {user} is not below the user count {users}")]
-    UserOutOfRange { position: u64, user: u32, users: u32 },
+    UserOutOfRange {
+        position: u64,
+        user: u32,
+        users: u32,
+    },
     #[error("interaction {position}: item index {item} is not below the item count {items}")]
-    ItemOutOfRange { position: u64, item: u32, items: u32 },
+    ItemOutOfRange {
+        position: u64,
+        item: u32,
+        items: u32,
+    },
     #[error("interaction {position}: the weight is not a finite number >= 0")]
     BadWeight { position: u64 },
     #[error("interaction {position}: every interaction or none must carry a time")]
@@ -55,7 +63,9 @@ pub enum TrainError {
     #[error("cancelled after iteration {iteration}")]
     Cancelled { iteration: u32 },
     /// A factor or score became NaN or infinite (learning rate or regularization too large).
-    #[error("training diverged at iteration {iteration} (a factor is not finite); lower the learning rate")]
+    #[error(
+        "training diverged at iteration {iteration} (a factor is not finite); lower the learning rate"
+    )]
     Diverged { iteration: u32 },
     /// Time decay was asked of a matrix without times.
     #[error("{what} needs interaction times and the matrix has none")]
@@ -81,7 +91,10 @@ pub enum ModelError {
     #[error("k = {k} exceeds the limit {max}")]
     KTooLarge { k: usize, max: usize },
     #[error("{operation} is not defined for the {algorithm} model")]
-    Unsupported { algorithm: Algorithm, operation: &'static str },
+    Unsupported {
+        algorithm: Algorithm,
+        operation: &'static str,
+    },
     /// [`crate::Model::from_factors`] was given factors that do not fit its parameters.
     #[error("factors do not make a model: {what}")]
     BadFactors { what: &'static str },
@@ -96,7 +109,9 @@ pub enum FormatError {
     NotAModelFile,
     #[error("model file version {version} is not supported (this build reads {supported})")]
     UnsupportedVersion { version: u32, supported: u32 },
-    #[error("model file is truncated or has trailing bytes: header says {expected} bytes, got {actual}")]
+    #[error(
+        "model file is truncated or has trailing bytes: header says {expected} bytes, got {actual}"
+    )]
     Length { expected: u64, actual: u64 },
     #[error("model file checksum mismatch (damaged)")]
     Checksum,
@@ -104,7 +119,11 @@ pub enum FormatError {
     Invalid { what: &'static str },
     /// Building a file in memory: counts of keys and model rows disagree (a caller's bug).
     #[error("{what}: the id map has {keys} keys, the model {rows} rows")]
-    CountMismatch { what: &'static str, keys: usize, rows: usize },
+    CountMismatch {
+        what: &'static str,
+        keys: usize,
+        rows: usize,
+    },
     /// Building a file in memory: an item id longer than `ITEM_KEY_BYTES_MAX`.
     #[error("item {item}: its id is longer than {max} bytes")]
     ItemKeyTooLong { item: u32, max: usize },

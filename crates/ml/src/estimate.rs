@@ -35,7 +35,11 @@ pub struct MemoryEstimate {
 impl MemoryEstimate {
     /// The most held at once: building, or training (matrix + model + scratch).
     pub fn peak_bytes(&self) -> u64 {
-        self.build_bytes.max(self.matrix_bytes.saturating_add(self.model_bytes).saturating_add(self.scratch_bytes))
+        self.build_bytes.max(
+            self.matrix_bytes
+                .saturating_add(self.model_bytes)
+                .saturating_add(self.scratch_bytes),
+        )
     }
 }
 
@@ -53,16 +57,30 @@ pub fn estimate_bytes(shape: Shape, params: &Params, threads: usize) -> MemoryEs
     let threads = threads.max(1) as u64;
     let time = if shape.timed { 8 } else { 0 };
     // CSR by user (indptr, u32 index, f32 weight, i64 time) and by item (indptr, index, weight).
-    let matrix_bytes = add(&[mul(&[users + 1, 8]), mul(&[nnz, 8 + time]), mul(&[items + 1, 8]), mul(&[nnz, 8])]);
+    let matrix_bytes = add(&[
+        mul(&[users + 1, 8]),
+        mul(&[nnz, 8 + time]),
+        mul(&[items + 1, 8]),
+        mul(&[nnz, 8]),
+    ]);
     // Triples (12 B + time), the scattered copy (16 B) and the sorted by-user arrays, at once.
-    let build_bytes = add(&[mul(&[nnz, 12 + time]), mul(&[nnz, 16]), mul(&[users + 1, 16]), mul(&[nnz, 8 + time])]);
+    let build_bytes = add(&[
+        mul(&[nnz, 12 + time]),
+        mul(&[nnz, 16]),
+        mul(&[users + 1, 16]),
+        mul(&[nnz, 8 + time]),
+    ]);
     let (model_bytes, scratch_bytes) = match params {
         Params::Als(p) => {
             let f = u64::from(p.factors);
             // Factors, item norms.
             let model = add(&[mul(&[users + items, f, 4]), mul(&[items, 4])]);
             // Gram partials and the Gram matrix; three CG vectors and block lists per thread.
-            let scratch = add(&[mul(&[GRAM_PARTS as u64 + 1, f, f, 4]), mul(&[threads, 3, f, 4]), mul(&[(users + items) / SOLVE_BLOCK_ROWS as u64 + 2, 16])]);
+            let scratch = add(&[
+                mul(&[GRAM_PARTS as u64 + 1, f, f, 4]),
+                mul(&[threads, 3, f, 4]),
+                mul(&[(users + items) / SOLVE_BLOCK_ROWS as u64 + 2, 16]),
+            ]);
             (model, scratch)
         }
         Params::Bpr(p) => {
@@ -71,7 +89,20 @@ pub fn estimate_bytes(shape: Shape, params: &Params, threads: usize) -> MemoryEs
             let model = add(&[mul(&[users + items, f, 4]), mul(&[items, 8])]);
             // Per-epoch gathered copies of factors and biases, the bucketed pairs, the two
             // dealings (group, local, members) and the bucket table.
-            let scratch = add(&[mul(&[users + items, f, 4]), mul(&[items, 4]), mul(&[nnz, 8]), mul(&[users + items, 16]), mul(&[strata, strata, 40])]);
+            // Popularity sampling adds each block's occurrence list (one u32 per pair).
+            let occurrences = if p.negatives == crate::params::Negatives::Popularity {
+                mul(&[nnz, 4])
+            } else {
+                0
+            };
+            let scratch = add(&[
+                mul(&[users + items, f, 4]),
+                mul(&[items, 4]),
+                mul(&[nnz, 8]),
+                mul(&[users + items, 16]),
+                mul(&[strata, strata, 40]),
+                occurrences,
+            ]);
             (model, scratch)
         }
         Params::ItemKnn(p) => {
@@ -79,10 +110,20 @@ pub fn estimate_bytes(shape: Shape, params: &Params, threads: usize) -> MemoryEs
             let model = add(&[mul(&[items, n, 8]), mul(&[items + 1, 8])]);
             // Weighted copies of both orientations; per thread a dense accumulator, marks and
             // touched list; the neighbour lists of one round before they are appended.
-            let scratch = add(&[matrix_bytes.saturating_sub(mul(&[nnz, time])), mul(&[threads, items, 12]), mul(&[items, n, 8]), mul(&[users + items, 8])]);
+            let scratch = add(&[
+                matrix_bytes.saturating_sub(mul(&[nnz, time])),
+                mul(&[threads, items, 12]),
+                mul(&[items, n, 8]),
+                mul(&[users + items, 8]),
+            ]);
             (model, scratch)
         }
         Params::Popularity(_) => (mul(&[items, 4]), mul(&[items, 8])),
     };
-    MemoryEstimate { build_bytes, matrix_bytes, model_bytes, scratch_bytes }
+    MemoryEstimate {
+        build_bytes,
+        matrix_bytes,
+        model_bytes,
+        scratch_bytes,
+    }
 }

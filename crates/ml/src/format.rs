@@ -19,7 +19,8 @@
 //!
 //! Parameters: ALS `factors u32, regularization f32, alpha f32, iterations u32, cg_steps u32,
 //! compute_loss u8`; BPR `factors u32, learning_rate f32, regularization f32, iterations u32,
-//! strata u32`; item-kNN `neighbours u32, weighting u8 (0 none, 1 tf-idf, 2 BM25), k1 f32, b f32,
+//! strata u32`, then one byte 1 when negatives are drawn by popularity (absent for uniform, so
+//! files written before the option read unchanged); item-kNN `neighbours u32, weighting u8 (0 none, 1 tf-idf, 2 BM25), k1 f32, b f32,
 //! work_max u64`; popularity `has_half_life u8, half_life f64`.
 //!
 //! Reading checks, in order: magic, version, the length (a cut or extended file is refused before
@@ -38,7 +39,9 @@ use crate::error::FormatError;
 use crate::idmap::{IdMap, UserKey};
 use crate::limits::{ITEM_KEY_BYTES_MAX, NEIGHBOURS_MAX, USER_KEY_BYTES};
 use crate::model::{Body, Factors, Model, Neighbours, Popularity};
-use crate::params::{AlsParams, Algorithm, BprParams, KnnParams, Params, PopularityParams, Weighting};
+use crate::params::{
+    Algorithm, AlsParams, BprParams, KnnParams, Negatives, Params, PopularityParams, Weighting,
+};
 
 pub const FORMAT_VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"STWMODEL";
@@ -59,17 +62,40 @@ pub struct ModelFile {
 impl ModelFile {
     /// `users` must name exactly the model's user rows (none for item-kNN and popularity, which
     /// hold none: pass an empty map) and `items` its items, each id at most 1024 bytes.
-    pub fn new(model: Model, users: IdMap<UserKey>, items: IdMap<String>) -> Result<ModelFile, FormatError> {
+    pub fn new(
+        model: Model,
+        users: IdMap<UserKey>,
+        items: IdMap<String>,
+    ) -> Result<ModelFile, FormatError> {
         if users.len() != model.user_count() as usize {
-            return Err(FormatError::CountMismatch { what: "users", keys: users.len(), rows: model.user_count() as usize });
+            return Err(FormatError::CountMismatch {
+                what: "users",
+                keys: users.len(),
+                rows: model.user_count() as usize,
+            });
         }
         if items.len() != model.item_count() as usize {
-            return Err(FormatError::CountMismatch { what: "items", keys: items.len(), rows: model.item_count() as usize });
+            return Err(FormatError::CountMismatch {
+                what: "items",
+                keys: items.len(),
+                rows: model.item_count() as usize,
+            });
         }
-        if let Some(item) = items.keys().iter().position(|k| k.len() > ITEM_KEY_BYTES_MAX) {
-            return Err(FormatError::ItemKeyTooLong { item: item as u32, max: ITEM_KEY_BYTES_MAX });
+        if let Some(item) = items
+            .keys()
+            .iter()
+            .position(|k| k.len() > ITEM_KEY_BYTES_MAX)
+        {
+            return Err(FormatError::ItemKeyTooLong {
+                item: item as u32,
+                max: ITEM_KEY_BYTES_MAX,
+            });
         }
-        Ok(ModelFile { model, users, items })
+        Ok(ModelFile {
+            model,
+            users,
+            items,
+        })
     }
 
     pub fn model(&self) -> &Model {
@@ -165,7 +191,10 @@ impl ModelFile {
     fn encoded_len_hint(&self) -> usize {
         let f = self.model.factors();
         let rows = self.model.user_count() as usize + self.model.item_count() as usize;
-        128 + self.users.len() * USER_KEY_BYTES + self.items.keys().iter().map(|k| k.len() + 2).sum::<usize>() + rows * f * 4 + self.model.heap_bytes() / 2
+        128 + self.users.len() * USER_KEY_BYTES
+            + self.items.keys().iter().map(|k| k.len() + 2).sum::<usize>()
+            + rows * f * 4
+            + self.model.heap_bytes() / 2
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<ModelFile, FormatError> {
@@ -175,7 +204,10 @@ impl ModelFile {
         let mut r = Reader { bytes, pos: 8 };
         let version = r.u32()?;
         if version != FORMAT_VERSION {
-            return Err(FormatError::UnsupportedVersion { version, supported: FORMAT_VERSION });
+            return Err(FormatError::UnsupportedVersion {
+                version,
+                supported: FORMAT_VERSION,
+            });
         }
         let code = r.u8()?;
         if r.take(3)? != [0; 3] {
@@ -183,38 +215,70 @@ impl ModelFile {
         }
         let total = r.u64()?;
         if total != bytes.len() as u64 || bytes.len() < PREAMBLE_BYTES + CHECKSUM_BYTES {
-            return Err(FormatError::Length { expected: total, actual: bytes.len() as u64 });
+            return Err(FormatError::Length {
+                expected: total,
+                actual: bytes.len() as u64,
+            });
         }
         let (content, stored) = bytes.split_at(bytes.len() - CHECKSUM_BYTES);
-        if crc32c::crc32c(content) != u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]) {
+        if crc32c::crc32c(content)
+            != u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]])
+        {
             return Err(FormatError::Checksum);
         }
         // From here every field is parsed within `content`, so nothing reads the checksum.
-        let mut r = Reader { bytes: content, pos: 24 };
+        let mut r = Reader {
+            bytes: content,
+            pos: 24,
+        };
         let seed = r.u64()?;
         let algorithm = algorithm_from_code(code)?;
         let params_len = r.u32()? as usize;
-        let params = decode_params(algorithm, &mut Reader { bytes: r.take(params_len)?, pos: 0 })?;
-        params.validate().map_err(|_| FormatError::Invalid { what: "parameters out of range" })?;
+        let params = decode_params(
+            algorithm,
+            &mut Reader {
+                bytes: r.take(params_len)?,
+                pos: 0,
+            },
+        )?;
+        params.validate().map_err(|_| FormatError::Invalid {
+            what: "parameters out of range",
+        })?;
         let users = r.u32()?;
         let items = r.u32()?;
         let factors = r.u32()?;
         if factors != params.factors() || (!algorithm.has_user_rows() && users != 0) {
-            return Err(FormatError::Invalid { what: "dimensions disagree with the parameters" });
+            return Err(FormatError::Invalid {
+                what: "dimensions disagree with the parameters",
+            });
         }
-        let user_keys: Vec<UserKey> = r.array(users as usize, USER_KEY_BYTES)?.chunks_exact(USER_KEY_BYTES).map(|c| c.try_into().unwrap_or([0; 32])).collect();
-        let users_map = IdMap::from_ordered(user_keys, KEYS_MAX).map_err(|_| FormatError::Invalid { what: "repeated user key" })?;
+        let user_keys: Vec<UserKey> = r
+            .array(users as usize, USER_KEY_BYTES)?
+            .chunks_exact(USER_KEY_BYTES)
+            .map(|c| c.try_into().unwrap_or([0; 32]))
+            .collect();
+        let users_map =
+            IdMap::from_ordered(user_keys, KEYS_MAX).map_err(|_| FormatError::Invalid {
+                what: "repeated user key",
+            })?;
         r.fits(items as usize, 2)?;
         let mut item_keys = Vec::with_capacity(items as usize);
         for _ in 0..items {
             let len = r.u16()? as usize;
             if len > ITEM_KEY_BYTES_MAX {
-                return Err(FormatError::Invalid { what: "item key too long" });
+                return Err(FormatError::Invalid {
+                    what: "item key too long",
+                });
             }
-            let key = std::str::from_utf8(r.take(len)?).map_err(|_| FormatError::Invalid { what: "item key is not UTF-8" })?;
+            let key = std::str::from_utf8(r.take(len)?).map_err(|_| FormatError::Invalid {
+                what: "item key is not UTF-8",
+            })?;
             item_keys.push(key.to_owned());
         }
-        let items_map = IdMap::from_ordered(item_keys, KEYS_MAX).map_err(|_| FormatError::Invalid { what: "repeated item key" })?;
+        let items_map =
+            IdMap::from_ordered(item_keys, KEYS_MAX).map_err(|_| FormatError::Invalid {
+                what: "repeated item key",
+            })?;
         let body = match params {
             Params::Als(_) | Params::Bpr(_) => {
                 let f = factors as usize;
@@ -224,7 +288,14 @@ impl ModelFile {
                     Params::Bpr(_) => Some(r.f32s(items as usize, 1)?),
                     _ => None,
                 };
-                Body::Factors(Factors::new(f, users, items, user_factors, item_factors, bias))
+                Body::Factors(Factors::new(
+                    f,
+                    users,
+                    items,
+                    user_factors,
+                    item_factors,
+                    bias,
+                ))
             }
             Params::ItemKnn(p) => {
                 let counts = r.u32s(items as usize)?;
@@ -232,7 +303,9 @@ impl ModelFile {
                 offsets.push(0usize);
                 for &c in &counts {
                     if c > p.neighbours.min(NEIGHBOURS_MAX) {
-                        return Err(FormatError::Invalid { what: "more neighbours than the parameters allow" });
+                        return Err(FormatError::Invalid {
+                            what: "more neighbours than the parameters allow",
+                        });
                     }
                     offsets.push(offsets[offsets.len() - 1] + c as usize);
                 }
@@ -240,19 +313,34 @@ impl ModelFile {
                 let neighbours = r.u32s(total)?;
                 let similarities = r.f32s(total, 1)?;
                 for (item, w) in offsets.windows(2).enumerate() {
-                    if neighbours[w[0]..w[1]].iter().any(|&n| n >= items || n as usize == item) {
-                        return Err(FormatError::Invalid { what: "neighbour out of range" });
+                    if neighbours[w[0]..w[1]]
+                        .iter()
+                        .any(|&n| n >= items || n as usize == item)
+                    {
+                        return Err(FormatError::Invalid {
+                            what: "neighbour out of range",
+                        });
                     }
                 }
-                Body::Neighbours(Neighbours { offsets, neighbours, similarities })
+                Body::Neighbours(Neighbours {
+                    offsets,
+                    neighbours,
+                    similarities,
+                })
             }
-            Params::Popularity(_) => Body::Popularity(Popularity { scores: r.f32s(items as usize, 1)? }),
+            Params::Popularity(_) => Body::Popularity(Popularity {
+                scores: r.f32s(items as usize, 1)?,
+            }),
         };
         if r.pos != content.len() {
-            return Err(FormatError::Invalid { what: "trailing bytes before the checksum" });
+            return Err(FormatError::Invalid {
+                what: "trailing bytes before the checksum",
+            });
         }
         let model = Model::new(params, seed, body);
-        ModelFile::new(model, users_map, items_map).map_err(|_| FormatError::Invalid { what: "counts disagree" })
+        ModelFile::new(model, users_map, items_map).map_err(|_| FormatError::Invalid {
+            what: "counts disagree",
+        })
     }
 }
 
@@ -277,7 +365,9 @@ fn algorithm_from_code(code: u8) -> Result<Algorithm, FormatError> {
         2 => Ok(Algorithm::Bpr),
         3 => Ok(Algorithm::ItemKnn),
         4 => Ok(Algorithm::Popularity),
-        _ => Err(FormatError::Invalid { what: "unknown algorithm" }),
+        _ => Err(FormatError::Invalid {
+            what: "unknown algorithm",
+        }),
     }
 }
 
@@ -298,6 +388,9 @@ fn encode_params(params: &Params) -> Vec<u8> {
             out.extend_from_slice(&p.regularization.to_le_bytes());
             out.extend_from_slice(&p.iterations.to_le_bytes());
             out.extend_from_slice(&p.strata.to_le_bytes());
+            if p.negatives == Negatives::Popularity {
+                out.push(1);
+            }
         }
         Params::ItemKnn(p) => {
             out.extend_from_slice(&p.neighbours.to_le_bytes());
@@ -321,8 +414,36 @@ fn encode_params(params: &Params) -> Vec<u8> {
 
 fn decode_params(algorithm: Algorithm, r: &mut Reader<'_>) -> Result<Params, FormatError> {
     let params = match algorithm {
-        Algorithm::Als => Params::Als(AlsParams { factors: r.u32()?, regularization: r.f32()?, alpha: r.f32()?, iterations: r.u32()?, cg_steps: r.u32()?, compute_loss: r.flag()? }),
-        Algorithm::Bpr => Params::Bpr(BprParams { factors: r.u32()?, learning_rate: r.f32()?, regularization: r.f32()?, iterations: r.u32()?, strata: r.u32()? }),
+        Algorithm::Als => Params::Als(AlsParams {
+            factors: r.u32()?,
+            regularization: r.f32()?,
+            alpha: r.f32()?,
+            iterations: r.u32()?,
+            cg_steps: r.u32()?,
+            compute_loss: r.flag()?,
+        }),
+        Algorithm::Bpr => {
+            let (factors, learning_rate, regularization, iterations, strata) =
+                (r.u32()?, r.f32()?, r.f32()?, r.u32()?, r.u32()?);
+            // One encoding per value: uniform is the absent byte, never a 0.
+            let negatives = match r.bytes.len() - r.pos {
+                0 => Negatives::Uniform,
+                _ if r.u8()? == 1 => Negatives::Popularity,
+                _ => {
+                    return Err(FormatError::Invalid {
+                        what: "unknown negative sampler",
+                    });
+                }
+            };
+            Params::Bpr(BprParams {
+                factors,
+                learning_rate,
+                regularization,
+                iterations,
+                strata,
+                negatives,
+            })
+        }
         Algorithm::ItemKnn => {
             let neighbours = r.u32()?;
             let code = r.u8()?;
@@ -331,9 +452,17 @@ fn decode_params(algorithm: Algorithm, r: &mut Reader<'_>) -> Result<Params, For
                 (0, 0.0, 0.0) => Weighting::None,
                 (1, 0.0, 0.0) => Weighting::TfIdf,
                 (2, k1, b) => Weighting::Bm25 { k1, b },
-                _ => return Err(FormatError::Invalid { what: "unknown weighting" }),
+                _ => {
+                    return Err(FormatError::Invalid {
+                        what: "unknown weighting",
+                    });
+                }
             };
-            Params::ItemKnn(KnnParams { neighbours, weighting, work_max: r.u64()? })
+            Params::ItemKnn(KnnParams {
+                neighbours,
+                weighting,
+                work_max: r.u64()?,
+            })
         }
         Algorithm::Popularity => {
             let has = r.flag()?;
@@ -341,12 +470,18 @@ fn decode_params(algorithm: Algorithm, r: &mut Reader<'_>) -> Result<Params, For
             match (has, half_life) {
                 (false, 0.0) => Params::Popularity(PopularityParams { half_life: None }),
                 (true, h) => Params::Popularity(PopularityParams { half_life: Some(h) }),
-                _ => return Err(FormatError::Invalid { what: "half-life without its flag" }),
+                _ => {
+                    return Err(FormatError::Invalid {
+                        what: "half-life without its flag",
+                    });
+                }
             }
         }
     };
     if r.pos != r.bytes.len() {
-        return Err(FormatError::Invalid { what: "parameter block length" });
+        return Err(FormatError::Invalid {
+            what: "parameter block length",
+        });
     }
     Ok(params)
 }
@@ -357,11 +492,17 @@ struct Reader<'a> {
     pos: usize,
 }
 
-const TRUNCATED: FormatError = FormatError::Invalid { what: "a field runs past the end" };
+const TRUNCATED: FormatError = FormatError::Invalid {
+    what: "a field runs past the end",
+};
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], FormatError> {
-        let end = self.pos.checked_add(n).filter(|&end| end <= self.bytes.len()).ok_or(TRUNCATED)?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or(TRUNCATED)?;
         let out = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(out)
@@ -381,7 +522,9 @@ impl<'a> Reader<'a> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
-            _ => Err(FormatError::Invalid { what: "flag is neither 0 nor 1" }),
+            _ => Err(FormatError::Invalid {
+                what: "flag is neither 0 nor 1",
+            }),
         }
     }
 
@@ -405,7 +548,11 @@ impl<'a> Reader<'a> {
     /// allocation sized by `count`.
     fn fits(&self, count: usize, size: usize) -> Result<usize, FormatError> {
         let bytes = count.checked_mul(size).ok_or(TRUNCATED)?;
-        if bytes > self.bytes.len() - self.pos { Err(TRUNCATED) } else { Ok(bytes) }
+        if bytes > self.bytes.len() - self.pos {
+            Err(TRUNCATED)
+        } else {
+            Ok(bytes)
+        }
     }
 
     fn array(&mut self, count: usize, size: usize) -> Result<&'a [u8], FormatError> {
@@ -414,15 +561,25 @@ impl<'a> Reader<'a> {
     }
 
     fn u32s(&mut self, count: usize) -> Result<Vec<u32>, FormatError> {
-        Ok(self.array(count, 4)?.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        Ok(self
+            .array(count, 4)?
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
     }
 
     /// `rows x width` finite floats.
     fn f32s(&mut self, rows: usize, width: usize) -> Result<Vec<f32>, FormatError> {
         let count = rows.checked_mul(width).ok_or(TRUNCATED)?;
-        let values: Vec<f32> = self.array(count, 4)?.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let values: Vec<f32> = self
+            .array(count, 4)?
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         if values.iter().any(|v| !v.is_finite()) {
-            return Err(FormatError::Invalid { what: "a value is not finite" });
+            return Err(FormatError::Invalid {
+                what: "a value is not finite",
+            });
         }
         Ok(values)
     }

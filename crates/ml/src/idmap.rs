@@ -24,7 +24,11 @@ pub struct IdMap<K> {
 impl<K: Clone + Eq + Hash + Ord> IdMap<K> {
     /// An empty map that refuses more than `len_max` keys (at most `u32::MAX - 1`).
     pub fn new(len_max: u32) -> IdMap<K> {
-        IdMap { keys: Vec::new(), index: HashMap::new(), len_max: len_max.min(u32::MAX - 1) }
+        IdMap {
+            keys: Vec::new(),
+            index: HashMap::new(),
+            len_max: len_max.min(u32::MAX - 1),
+        }
     }
 
     /// The id of `key`, giving it the next id if it is new (first-seen order).
@@ -32,7 +36,8 @@ impl<K: Clone + Eq + Hash + Ord> IdMap<K> {
         if let Some(&id) = self.index.get(key) {
             return Ok(id);
         }
-        let id = u32::try_from(self.keys.len()).map_err(|_| IdMapError::Full { max: self.len_max })?;
+        let id =
+            u32::try_from(self.keys.len()).map_err(|_| IdMapError::Full { max: self.len_max })?;
         if id >= self.len_max {
             return Err(IdMapError::Full { max: self.len_max });
         }
@@ -43,7 +48,10 @@ impl<K: Clone + Eq + Hash + Ord> IdMap<K> {
 
     /// A map whose ids follow sorted key order (duplicates collapse), so the same set of keys
     /// gets the same ids whatever order it arrived in.
-    pub fn from_sorted(keys: impl IntoIterator<Item = K>, len_max: u32) -> Result<IdMap<K>, IdMapError> {
+    pub fn from_sorted(
+        keys: impl IntoIterator<Item = K>,
+        len_max: u32,
+    ) -> Result<IdMap<K>, IdMapError> {
         let mut keys: Vec<K> = keys.into_iter().collect();
         keys.sort_unstable();
         keys.dedup();
@@ -63,7 +71,11 @@ impl<K: Clone + Eq + Hash + Ord> IdMap<K> {
                 return Err(IdMapError::Duplicate { position });
             }
         }
-        Ok(IdMap { keys, index, len_max })
+        Ok(IdMap {
+            keys,
+            index,
+            len_max,
+        })
     }
 
     pub fn get<Q>(&self, key: &Q) -> Option<u32>
@@ -111,7 +123,12 @@ impl<K: Clone + Eq + Hash + Ord> IdMap<K> {
             !drop
         });
         self.keys.shrink_to_fit();
-        self.index = self.keys.iter().enumerate().map(|(i, k)| (k.clone(), i as u32)).collect();
+        self.index = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i as u32))
+            .collect();
         Ok(())
     }
 
@@ -121,7 +138,9 @@ impl<K: Clone + Eq + Hash + Ord> IdMap<K> {
         K: KeyBytes,
     {
         let keys: usize = self.keys.iter().map(KeyBytes::heap_bytes).sum();
-        2 * keys + self.keys.capacity() * std::mem::size_of::<K>() + self.index.capacity() * (std::mem::size_of::<K>() + 4 + 1)
+        2 * keys
+            + self.keys.capacity() * std::mem::size_of::<K>()
+            + self.index.capacity() * (std::mem::size_of::<K>() + 4 + 1)
     }
 }
 
@@ -176,7 +195,10 @@ mod tests {
         map.get_or_insert(&1u8).unwrap();
         map.get_or_insert(&2u8).unwrap();
         assert_eq!(map.get_or_insert(&3u8), Err(IdMapError::Full { max: 2 }));
-        assert_eq!(IdMap::from_ordered(vec![1u8, 2, 1], 10).unwrap_err(), IdMapError::Duplicate { position: 2 });
+        assert_eq!(
+            IdMap::from_ordered(vec![1u8, 2, 1], 10).unwrap_err(),
+            IdMapError::Duplicate { position: 2 }
+        );
         assert!(IdMap::from_sorted(0u8..5, 4).is_err());
     }
 

@@ -100,7 +100,11 @@ pub(crate) fn prefetch(row: &[f32]) {
     for line in row.chunks(16) {
         // SAFETY: `_mm_prefetch` needs SSE, part of the x86-64 baseline, and never faults (it is
         // a hint, valid for any address); the pointer comes from a live slice anyway.
-        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast()) }
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            )
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = row;
@@ -146,7 +150,10 @@ mod tests {
     use super::*;
 
     fn naive_dot(a: &[f32], b: &[f32]) -> f64 {
-        a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| f64::from(*x) * f64::from(*y))
+            .sum()
     }
 
     #[test]
@@ -154,7 +161,10 @@ mod tests {
         for n in 0..70 {
             let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
             let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
-            assert!((f64::from(dot(&a, &b)) - naive_dot(&a, &b)).abs() < 1e-4, "n={n}");
+            assert!(
+                (f64::from(dot(&a, &b)) - naive_dot(&a, &b)).abs() < 1e-4,
+                "n={n}"
+            );
             let mut y = b.clone();
             axpy(0.5, &a, &mut y);
             for i in 0..n {
@@ -181,7 +191,9 @@ mod tests {
         let mut out = vec![9f32; n];
         symv(&m, &x, -1.0, &mut out);
         for r in 0..n {
-            let want: f64 = -(0..n).map(|c| f64::from(m[r * n + c]) * f64::from(x[c])).sum::<f64>();
+            let want: f64 = -(0..n)
+                .map(|c| f64::from(m[r * n + c]) * f64::from(x[c]))
+                .sum::<f64>();
             assert!((f64::from(out[r]) - want).abs() < 1e-4);
         }
     }

@@ -33,13 +33,18 @@ mod train;
 
 pub mod eval;
 
-pub use error::{EvalError, FormatError, IdMapError, MatrixError, ModelError, ParamsError, TrainError};
+pub use error::{
+    EvalError, FormatError, IdMapError, MatrixError, ModelError, ParamsError, TrainError,
+};
 pub use estimate::{MemoryEstimate, Shape, estimate_bytes};
 pub use format::{FORMAT_VERSION, ModelFile};
 pub use idmap::{IdMap, KeyBytes, UserKey};
 pub use matrix::{Interactions, InteractionsBuilder, MatrixLimits, Row};
 pub use model::{ItemFilter, Model, UserRef};
-pub use params::{AlsParams, Algorithm, BprParams, Control, KnnParams, Params, PopularityParams, Progress, RunConfig, Weighting};
+pub use params::{
+    Algorithm, AlsParams, BprParams, Control, KnnParams, Negatives, Params, PopularityParams,
+    Progress, RunConfig, Weighting,
+};
 pub use train::train;
 
 /// The server shares models, files and matrices across request threads.

@@ -23,7 +23,11 @@ pub struct MatrixLimits {
 
 impl Default for MatrixLimits {
     fn default() -> Self {
-        MatrixLimits { users_max: USERS_MAX_DEFAULT, items_max: ITEMS_MAX_DEFAULT, nnz_max: NNZ_MAX_DEFAULT }
+        MatrixLimits {
+            users_max: USERS_MAX_DEFAULT,
+            items_max: ITEMS_MAX_DEFAULT,
+            nnz_max: NNZ_MAX_DEFAULT,
+        }
     }
 }
 
@@ -76,14 +80,31 @@ pub struct Interactions {
 }
 
 impl Interactions {
-    pub fn builder(users: u32, items: u32, limits: MatrixLimits) -> Result<InteractionsBuilder, MatrixError> {
+    pub fn builder(
+        users: u32,
+        items: u32,
+        limits: MatrixLimits,
+    ) -> Result<InteractionsBuilder, MatrixError> {
         if users > limits.users_max {
-            return Err(MatrixError::TooManyUsers { users, max: limits.users_max });
+            return Err(MatrixError::TooManyUsers {
+                users,
+                max: limits.users_max,
+            });
         }
         if items > limits.items_max {
-            return Err(MatrixError::TooManyItems { items, max: limits.items_max });
+            return Err(MatrixError::TooManyItems {
+                items,
+                max: limits.items_max,
+            });
         }
-        Ok(InteractionsBuilder { users, items, limits, entries: Vec::new(), times: None, pushed: 0 })
+        Ok(InteractionsBuilder {
+            users,
+            items,
+            limits,
+            entries: Vec::new(),
+            times: None,
+            pushed: 0,
+        })
     }
 
     pub fn users(&self) -> u32 {
@@ -140,7 +161,9 @@ impl Interactions {
 
     /// Heap bytes held (both orientations and the times).
     pub fn heap_bytes(&self) -> usize {
-        self.by_user.heap_bytes() + self.by_item.heap_bytes() + self.times.as_ref().map_or(0, |t| t.capacity() * 8)
+        self.by_user.heap_bytes()
+            + self.by_item.heap_bytes()
+            + self.times.as_ref().map_or(0, |t| t.capacity() * 8)
     }
 }
 
@@ -161,7 +184,11 @@ impl InteractionsBuilder {
     /// count avoids the doubling growth that would hold up to twice the triples' memory. A hint:
     /// if the memory is not there, nothing is reserved (and nothing aborts).
     pub fn reserve(&mut self, additional: u64) {
-        let room = self.limits.nnz_max.saturating_sub(self.pushed).min(additional);
+        let room = self
+            .limits
+            .nnz_max
+            .saturating_sub(self.pushed)
+            .min(additional);
         let room = usize::try_from(room).unwrap_or(usize::MAX);
         if self.entries.try_reserve_exact(room).is_ok()
             && let Some(times) = self.times.as_mut()
@@ -173,7 +200,9 @@ impl InteractionsBuilder {
     /// An untimed interaction.
     pub fn push(&mut self, user: u32, item: u32, weight: f32) -> Result<(), MatrixError> {
         if self.times.is_some() {
-            return Err(MatrixError::MixedTimes { position: self.pushed });
+            return Err(MatrixError::MixedTimes {
+                position: self.pushed,
+            });
         }
         self.check(user, item, weight)?;
         self.entries.push((user, item, weight));
@@ -182,9 +211,17 @@ impl InteractionsBuilder {
     }
 
     /// A timed interaction (any `i64` time unit; the caller's choice, used consistently).
-    pub fn push_timed(&mut self, user: u32, item: u32, weight: f32, time: i64) -> Result<(), MatrixError> {
+    pub fn push_timed(
+        &mut self,
+        user: u32,
+        item: u32,
+        weight: f32,
+        time: i64,
+    ) -> Result<(), MatrixError> {
         if self.times.is_none() && self.pushed > 0 {
-            return Err(MatrixError::MixedTimes { position: self.pushed });
+            return Err(MatrixError::MixedTimes {
+                position: self.pushed,
+            });
         }
         self.check(user, item, weight)?;
         self.entries.push((user, item, weight));
@@ -196,13 +233,23 @@ impl InteractionsBuilder {
     fn check(&self, user: u32, item: u32, weight: f32) -> Result<(), MatrixError> {
         let position = self.pushed;
         if self.pushed >= self.limits.nnz_max {
-            return Err(MatrixError::TooManyInteractions { max: self.limits.nnz_max });
+            return Err(MatrixError::TooManyInteractions {
+                max: self.limits.nnz_max,
+            });
         }
         if user >= self.users {
-            return Err(MatrixError::UserOutOfRange { position, user, users: self.users });
+            return Err(MatrixError::UserOutOfRange {
+                position,
+                user,
+                users: self.users,
+            });
         }
         if item >= self.items {
-            return Err(MatrixError::ItemOutOfRange { position, item, items: self.items });
+            return Err(MatrixError::ItemOutOfRange {
+                position,
+                item,
+                items: self.items,
+            });
         }
         if !weight.is_finite() || weight < 0.0 {
             return Err(MatrixError::BadWeight { position });
@@ -213,7 +260,13 @@ impl InteractionsBuilder {
     /// Sorts (a counting sort by user, then each row by item, stable so duplicates add up in
     /// push order) and builds both orientations.
     pub fn build(self) -> Result<Interactions, MatrixError> {
-        let InteractionsBuilder { users, items, entries, times, .. } = self;
+        let InteractionsBuilder {
+            users,
+            items,
+            entries,
+            times,
+            ..
+        } = self;
         let n_users = users as usize;
         let mut indptr = vec![0usize; n_users + 1];
         for &(u, _, _) in &entries {
@@ -239,7 +292,11 @@ impl InteractionsBuilder {
         out_indptr.push(0usize);
         let mut out_items = Vec::with_capacity(scattered.len());
         let mut out_weights = Vec::with_capacity(scattered.len());
-        let mut out_times = if timed { Vec::with_capacity(scattered.len()) } else { Vec::new() };
+        let mut out_times = if timed {
+            Vec::with_capacity(scattered.len())
+        } else {
+            Vec::new()
+        };
         for u in 0..n_users {
             let row = &mut scattered[indptr[u]..indptr[u + 1]];
             row.sort_by_key(|&(i, _, _)| i); // stable: duplicates stay in push order
@@ -254,7 +311,10 @@ impl InteractionsBuilder {
                 }
                 let weight = sum as f32;
                 if !weight.is_finite() {
-                    return Err(MatrixError::WeightOverflow { user: u as u32, item });
+                    return Err(MatrixError::WeightOverflow {
+                        user: u as u32,
+                        item,
+                    });
                 }
                 out_items.push(item);
                 out_weights.push(weight);
@@ -268,9 +328,19 @@ impl InteractionsBuilder {
         out_items.shrink_to_fit();
         out_weights.shrink_to_fit();
         out_times.shrink_to_fit();
-        let by_user = Csr { indptr: out_indptr, indices: out_items, values: out_weights };
+        let by_user = Csr {
+            indptr: out_indptr,
+            indices: out_items,
+            values: out_weights,
+        };
         let by_item = transpose(&by_user, items as usize);
-        Ok(Interactions { users, items, by_user, by_item, times: timed.then_some(out_times) })
+        Ok(Interactions {
+            users,
+            items,
+            by_user,
+            by_item,
+            times: timed.then_some(out_times),
+        })
     }
 }
 
@@ -296,7 +366,11 @@ pub(crate) fn transpose(m: &Csr, columns: usize) -> Csr {
             *slot += 1;
         }
     }
-    Csr { indptr, indices, values }
+    Csr {
+        indptr,
+        indices,
+        values,
+    }
 }
 
 #[cfg(test)]
@@ -304,7 +378,11 @@ mod tests {
     use super::*;
 
     fn limits() -> MatrixLimits {
-        MatrixLimits { users_max: 10, items_max: 10, nnz_max: 8 }
+        MatrixLimits {
+            users_max: 10,
+            items_max: 10,
+            nnz_max: 8,
+        }
     }
 
     #[test]
@@ -332,18 +410,44 @@ mod tests {
     fn bad_input_is_refused_with_its_position() {
         let mut b = Interactions::builder(2, 2, limits()).unwrap();
         b.push(0, 0, 1.0).unwrap();
-        assert_eq!(b.push(2, 0, 1.0), Err(MatrixError::UserOutOfRange { position: 1, user: 2, users: 2 }));
-        assert_eq!(b.push(0, 5, 1.0), Err(MatrixError::ItemOutOfRange { position: 1, item: 5, items: 2 }));
+        assert_eq!(
+            b.push(2, 0, 1.0),
+            Err(MatrixError::UserOutOfRange {
+                position: 1,
+                user: 2,
+                users: 2
+            })
+        );
+        assert_eq!(
+            b.push(0, 5, 1.0),
+            Err(MatrixError::ItemOutOfRange {
+                position: 1,
+                item: 5,
+                items: 2
+            })
+        );
         for w in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -1.0] {
             assert_eq!(b.push(0, 1, w), Err(MatrixError::BadWeight { position: 1 }));
         }
-        assert_eq!(b.push_timed(0, 1, 1.0, 3), Err(MatrixError::MixedTimes { position: 1 }));
+        assert_eq!(
+            b.push_timed(0, 1, 1.0, 3),
+            Err(MatrixError::MixedTimes { position: 1 })
+        );
         for _ in 1..8 {
             b.push(1, 1, 1.0).unwrap();
         }
-        assert_eq!(b.push(1, 1, 1.0), Err(MatrixError::TooManyInteractions { max: 8 }));
-        assert!(matches!(Interactions::builder(11, 1, limits()), Err(MatrixError::TooManyUsers { .. })));
-        assert!(matches!(Interactions::builder(1, 11, limits()), Err(MatrixError::TooManyItems { .. })));
+        assert_eq!(
+            b.push(1, 1, 1.0),
+            Err(MatrixError::TooManyInteractions { max: 8 })
+        );
+        assert!(matches!(
+            Interactions::builder(11, 1, limits()),
+            Err(MatrixError::TooManyUsers { .. })
+        ));
+        assert!(matches!(
+            Interactions::builder(1, 11, limits()),
+            Err(MatrixError::TooManyItems { .. })
+        ));
     }
 
     #[test]
@@ -351,12 +455,18 @@ mod tests {
         let mut b = Interactions::builder(1, 1, limits()).unwrap();
         b.push(0, 0, f32::MAX).unwrap();
         b.push(0, 0, f32::MAX).unwrap();
-        assert_eq!(b.build(), Err(MatrixError::WeightOverflow { user: 0, item: 0 }));
+        assert_eq!(
+            b.build(),
+            Err(MatrixError::WeightOverflow { user: 0, item: 0 })
+        );
     }
 
     #[test]
     fn empty_matrix_builds() {
-        let m = Interactions::builder(0, 0, limits()).unwrap().build().unwrap();
+        let m = Interactions::builder(0, 0, limits())
+            .unwrap()
+            .build()
+            .unwrap();
         assert_eq!((m.users(), m.items(), m.nnz()), (0, 0, 0));
         assert_eq!(m.newest_time(), None);
     }

@@ -14,7 +14,12 @@ use std::sync::{Condvar, Mutex};
 
 /// Runs `work(scratch, task_index, task)` for every task and returns the results in task order.
 /// With one thread (or one task) it runs inline, spawning nothing.
-pub(crate) fn map_tasks<T, S, R>(tasks: Vec<T>, threads: usize, scratch: impl Fn() -> S + Sync, work: impl Fn(&mut S, usize, T) -> R + Sync) -> Vec<R>
+pub(crate) fn map_tasks<T, S, R>(
+    tasks: Vec<T>,
+    threads: usize,
+    scratch: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, usize, T) -> R + Sync,
+) -> Vec<R>
 where
     T: Send,
     R: Send,
@@ -23,7 +28,11 @@ where
     let threads = threads.clamp(1, count.max(1));
     if threads == 1 {
         let mut s = scratch();
-        return tasks.into_iter().enumerate().map(|(i, t)| work(&mut s, i, t)).collect();
+        return tasks
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| work(&mut s, i, t))
+            .collect();
     }
     let queue = Mutex::new(tasks.into_iter().enumerate());
     let mut done: Vec<(usize, R)> = Vec::with_capacity(count);
@@ -76,14 +85,23 @@ struct Wave {
 /// the results are the same bits whatever the thread count and timing; but a thread that the OS
 /// pauses (two cores shared with other work) holds up only what depends on its task, not a whole
 /// round. With one thread (or `s == 1`) it runs the tasks inline, round by round.
-pub(crate) fn map_wavefront<R: Send>(s: usize, threads: usize, work: impl Fn(usize, usize) -> R + Sync) -> Vec<R> {
+pub(crate) fn map_wavefront<R: Send>(
+    s: usize,
+    threads: usize,
+    work: impl Fn(usize, usize) -> R + Sync,
+) -> Vec<R> {
     let total = s * s;
     if threads <= 1 || s <= 1 {
         return (0..total).map(|index| work(index % s, index / s)).collect();
     }
     let mut waiting = vec![2u8; total];
     waiting[..s].fill(0);
-    let wave = Mutex::new(Wave { ready: (0..s).collect(), waiting, done: 0, aborted: false });
+    let wave = Mutex::new(Wave {
+        ready: (0..s).collect(),
+        waiting,
+        done: 0,
+        aborted: false,
+    });
     let wake = Condvar::new();
     let mut done: Vec<(usize, R)> = Vec::with_capacity(total);
     std::thread::scope(|scope| {
@@ -174,18 +192,32 @@ mod tests {
     fn the_wavefront_gives_each_shard_and_block_the_round_order() {
         for s in [1, 2, 3, 5, 16] {
             let logs = |threads: usize| {
-                let shards: Vec<Mutex<Vec<usize>>> = (0..s).map(|_| Mutex::new(Vec::new())).collect();
-                let blocks: Vec<Mutex<Vec<usize>>> = (0..s).map(|_| Mutex::new(Vec::new())).collect();
+                let shards: Vec<Mutex<Vec<usize>>> =
+                    (0..s).map(|_| Mutex::new(Vec::new())).collect();
+                let blocks: Vec<Mutex<Vec<usize>>> =
+                    (0..s).map(|_| Mutex::new(Vec::new())).collect();
                 let out = map_wavefront(s, threads, |shard, sub| {
                     let block = (shard + sub) % s;
-                    let (mut a, mut b) = (shards[shard].try_lock().expect("shard in use twice"), blocks[block].try_lock().expect("block in use twice"));
+                    let (mut a, mut b) = (
+                        shards[shard].try_lock().expect("shard in use twice"),
+                        blocks[block].try_lock().expect("block in use twice"),
+                    );
                     std::thread::yield_now();
                     a.push(sub * s + shard);
                     b.push(sub * s + shard);
                     sub * 100 + shard
                 });
-                assert_eq!(out, (0..s * s).map(|i| (i / s) * 100 + i % s).collect::<Vec<_>>());
-                let inner = |v: Vec<Mutex<Vec<usize>>>| v.into_iter().map(|m| m.into_inner().unwrap()).collect::<Vec<_>>();
+                assert_eq!(
+                    out,
+                    (0..s * s)
+                        .map(|i| (i / s) * 100 + i % s)
+                        .collect::<Vec<_>>()
+                );
+                let inner = |v: Vec<Mutex<Vec<usize>>>| {
+                    v.into_iter()
+                        .map(|m| m.into_inner().unwrap())
+                        .collect::<Vec<_>>()
+                };
                 (inner(shards), inner(blocks))
             };
             let serial = logs(1);
@@ -197,7 +229,11 @@ mod tests {
 
     #[test]
     fn a_panicking_wavefront_task_stops_the_others() {
-        let outcome = std::panic::catch_unwind(|| map_wavefront(4, 3, |shard, sub| assert!(!(shard == 1 && sub == 1), "task fails")));
+        let outcome = std::panic::catch_unwind(|| {
+            map_wavefront(4, 3, |shard, sub| {
+                assert!(!(shard == 1 && sub == 1), "task fails")
+            })
+        });
         assert!(outcome.is_err());
     }
 }

@@ -5,7 +5,9 @@
 use std::fmt;
 
 use crate::error::ParamsError;
-use crate::limits::{CG_STEPS_MAX, FACTORS_MAX, ITERATIONS_MAX, NEIGHBOURS_MAX, STRATA_MAX, THREADS_MAX};
+use crate::limits::{
+    CG_STEPS_MAX, FACTORS_MAX, ITERATIONS_MAX, NEIGHBOURS_MAX, STRATA_MAX, THREADS_MAX,
+};
 
 /// The four model kinds (the wire names of DESIGN.md's `"algorithm"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,7 +29,14 @@ impl Algorithm {
     }
 
     pub fn from_name(name: &str) -> Option<Algorithm> {
-        [Algorithm::Als, Algorithm::Bpr, Algorithm::ItemKnn, Algorithm::Popularity].into_iter().find(|a| a.name() == name)
+        [
+            Algorithm::Als,
+            Algorithm::Bpr,
+            Algorithm::ItemKnn,
+            Algorithm::Popularity,
+        ]
+        .into_iter()
+        .find(|a| a.name() == name)
     }
 
     /// Whether the model holds one vector per user (the rows erasure must remove).
@@ -60,7 +69,14 @@ pub struct AlsParams {
 
 impl Default for AlsParams {
     fn default() -> Self {
-        AlsParams { factors: 64, regularization: 0.01, alpha: 40.0, iterations: 15, cg_steps: 3, compute_loss: false }
+        AlsParams {
+            factors: 64,
+            regularization: 0.01,
+            alpha: 40.0,
+            iterations: 15,
+            cg_steps: 3,
+            compute_loss: false,
+        }
     }
 }
 
@@ -75,11 +91,45 @@ pub struct BprParams {
     /// User shards and item blocks of the deterministic parallel schedule (see `train/bpr.rs`):
     /// up to this many threads work at once. Results depend on it, never on the thread count.
     pub strata: u32,
+    pub negatives: Negatives,
 }
 
 impl Default for BprParams {
     fn default() -> Self {
-        BprParams { factors: 64, learning_rate: 0.05, regularization: 0.01, iterations: 100, strata: 16 }
+        BprParams {
+            factors: 64,
+            learning_rate: 0.05,
+            regularization: 0.01,
+            iterations: 100,
+            strata: 16,
+            negatives: Negatives::Uniform,
+        }
+    }
+}
+
+/// How BPR draws the negative item of a pair (always from the pair's item block; see
+/// `train/bpr.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Negatives {
+    /// Every item of the block equally likely.
+    Uniform,
+    /// An item in proportion to its number of stored pairs (implicit's and LightFM's sampler:
+    /// popular items are pushed down harder, which favours long-tail recommendations less).
+    Popularity,
+}
+
+impl Negatives {
+    pub fn name(self) -> &'static str {
+        match self {
+            Negatives::Uniform => "uniform",
+            Negatives::Popularity => "popularity",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Negatives> {
+        [Negatives::Uniform, Negatives::Popularity]
+            .into_iter()
+            .find(|n| n.name() == name)
     }
 }
 
@@ -90,7 +140,10 @@ pub enum Weighting {
     /// weight · ln(1 + items / items-of-user): users who touch everything count less.
     TfIdf,
     /// Okapi BM25 with items as documents and users as terms.
-    Bm25 { k1: f32, b: f32 },
+    Bm25 {
+        k1: f32,
+        b: f32,
+    },
 }
 
 /// Item-item cosine neighbours.
@@ -105,7 +158,11 @@ pub struct KnnParams {
 
 impl Default for KnnParams {
     fn default() -> Self {
-        KnnParams { neighbours: 100, weighting: Weighting::None, work_max: crate::limits::KNN_WORK_MAX_DEFAULT }
+        KnnParams {
+            neighbours: 100,
+            weighting: Weighting::None,
+            work_max: crate::limits::KNN_WORK_MAX_DEFAULT,
+        }
     }
 }
 
@@ -131,15 +188,27 @@ fn invalid(field: &'static str, reason: &'static str) -> ParamsError {
 }
 
 fn positive_finite(value: f32, field: &'static str) -> Result<(), ParamsError> {
-    if value.is_finite() && value > 0.0 { Ok(()) } else { Err(invalid(field, "must be a finite number > 0")) }
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(field, "must be a finite number > 0"))
+    }
 }
 
 fn non_negative_finite(value: f32, field: &'static str) -> Result<(), ParamsError> {
-    if value.is_finite() && value >= 0.0 { Ok(()) } else { Err(invalid(field, "must be a finite number >= 0")) }
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(field, "must be a finite number >= 0"))
+    }
 }
 
 fn in_range(value: u32, min: u32, max: u32, field: &'static str) -> Result<(), ParamsError> {
-    if (min..=max).contains(&value) { Ok(()) } else { Err(invalid(field, "out of range (see limits.rs)")) }
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(field, "out of range (see limits.rs)"))
+    }
 }
 
 impl Params {
@@ -198,7 +267,9 @@ impl Params {
                 Ok(())
             }
             Params::Popularity(p) => match p.half_life {
-                Some(h) if !(h.is_finite() && h > 0.0) => Err(invalid("half_life", "must be a finite number > 0")),
+                Some(h) if !(h.is_finite() && h > 0.0) => {
+                    Err(invalid("half_life", "must be a finite number > 0"))
+                }
                 _ => Ok(()),
             },
         }
@@ -214,7 +285,11 @@ pub struct RunConfig {
 
 impl RunConfig {
     pub fn validate(&self) -> Result<(), ParamsError> {
-        if (1..=THREADS_MAX).contains(&self.threads) { Ok(()) } else { Err(invalid("threads", "must be between 1 and 256")) }
+        if (1..=THREADS_MAX).contains(&self.threads) {
+            Ok(())
+        } else {
+            Err(invalid("threads", "must be between 1 and 256"))
+        }
     }
 }
 

@@ -8,20 +8,40 @@ mod common;
 
 use common::{TestRng, all_kinds, fit, matrix, planted};
 use proptest::prelude::*;
-use steward_ml::{FormatError, IdMap, Interactions, MatrixLimits, Model, ModelFile, Params, UserKey};
+use steward_ml::{
+    FormatError, IdMap, Interactions, MatrixLimits, Model, ModelFile, Params, UserKey,
+};
 
 fn user_keys(n: u32, seed: u64) -> IdMap<UserKey> {
     let mut rng = TestRng::new(seed);
-    let keys: Vec<UserKey> = (0..n).map(|_| std::array::from_fn(|_| rng.next() as u8)).collect();
+    let keys: Vec<UserKey> = (0..n)
+        .map(|_| std::array::from_fn(|_| rng.next() as u8))
+        .collect();
     IdMap::from_ordered(keys, u32::MAX).unwrap()
 }
 
 fn item_keys(n: u32) -> IdMap<String> {
-    IdMap::from_ordered((0..n).map(|i| if i % 3 == 0 { format!("track-é{i}") } else { format!("sku:{i}") }).collect(), u32::MAX).unwrap()
+    IdMap::from_ordered(
+        (0..n)
+            .map(|i| {
+                if i % 3 == 0 {
+                    format!("track-é{i}")
+                } else {
+                    format!("sku:{i}")
+                }
+            })
+            .collect(),
+        u32::MAX,
+    )
+    .unwrap()
 }
 
 fn file_of(model: Model, seed: u64) -> ModelFile {
-    let users = if model.algorithm().has_user_rows() { user_keys(model.user_count(), seed) } else { IdMap::new(0) };
+    let users = if model.algorithm().has_user_rows() {
+        user_keys(model.user_count(), seed)
+    } else {
+        IdMap::new(0)
+    };
     let items = item_keys(model.item_count());
     ModelFile::new(model, users, items).unwrap()
 }
@@ -33,8 +53,14 @@ fn assert_same(a: &ModelFile, b: &ModelFile) {
 }
 
 fn small_files() -> Vec<ModelFile> {
-    let m = matrix(&[&[(0, 1.0), (2, 2.0)], &[(1, 1.0), (2, 1.0)], &[(3, 4.0)]], 4);
-    all_kinds().into_iter().map(|p| file_of(fit(&m, with_factors(p, 2), 1, 5), 1)).collect()
+    let m = matrix(
+        &[&[(0, 1.0), (2, 2.0)], &[(1, 1.0), (2, 1.0)], &[(3, 4.0)]],
+        4,
+    );
+    all_kinds()
+        .into_iter()
+        .map(|p| file_of(fit(&m, with_factors(p, 2), 1, 5), 1))
+        .collect()
 }
 
 fn with_factors(params: Params, factors: u32) -> Params {
@@ -48,7 +74,7 @@ fn with_factors(params: Params, factors: u32) -> Params {
 #[test]
 fn every_kind_round_trips() {
     let m = planted(2, 8, 12, 6, 1, 3);
-    for params in all_kinds() {
+    for params in all_kinds().into_iter().chain([common::bpr_popular(8, 3)]) {
         let file = file_of(fit(&m, params, 2, 9), 2);
         let bytes = file.to_bytes();
         let back = ModelFile::from_bytes(&bytes).unwrap();
@@ -66,7 +92,11 @@ fn every_single_bit_flip_is_refused() {
         for bit in 0..bytes.len() * 8 {
             let mut damaged = bytes.clone();
             damaged[bit / 8] ^= 1 << (bit % 8);
-            assert!(ModelFile::from_bytes(&damaged).is_err(), "{:?}: flipping bit {bit} went unnoticed", file.model().algorithm());
+            assert!(
+                ModelFile::from_bytes(&damaged).is_err(),
+                "{:?}: flipping bit {bit} went unnoticed",
+                file.model().algorithm()
+            );
         }
     }
 }
@@ -76,16 +106,31 @@ fn every_truncation_and_extension_is_refused() {
     for file in small_files() {
         let bytes = file.to_bytes();
         for len in 0..bytes.len() {
-            assert!(ModelFile::from_bytes(&bytes[..len]).is_err(), "cut at {len}");
+            assert!(
+                ModelFile::from_bytes(&bytes[..len]).is_err(),
+                "cut at {len}"
+            );
         }
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(matches!(ModelFile::from_bytes(&longer), Err(FormatError::Length { .. })));
+        assert!(matches!(
+            ModelFile::from_bytes(&longer),
+            Err(FormatError::Length { .. })
+        ));
     }
-    assert_eq!(ModelFile::from_bytes(b"not a model").unwrap_err(), FormatError::NotAModelFile);
+    assert_eq!(
+        ModelFile::from_bytes(b"not a model").unwrap_err(),
+        FormatError::NotAModelFile
+    );
     let mut future = small_files()[0].to_bytes();
     future[8] = 2;
-    assert_eq!(ModelFile::from_bytes(&future).unwrap_err(), FormatError::UnsupportedVersion { version: 2, supported: 1 });
+    assert_eq!(
+        ModelFile::from_bytes(&future).unwrap_err(),
+        FormatError::UnsupportedVersion {
+            version: 2,
+            supported: 1
+        }
+    );
 }
 
 /// A user removed from a model file leaves neither their pseudonym nor their vector in the bytes
@@ -98,18 +143,30 @@ fn a_removed_user_leaves_no_bytes_behind() {
         let f = file.model().factors();
         let vector_bytes = |file: &ModelFile, key: &UserKey| -> Vec<u8> {
             let row = file.user_row(key).unwrap() as usize;
-            file.model().user_factors().unwrap()[row * f..(row + 1) * f].iter().flat_map(|v| v.to_le_bytes()).collect()
+            file.model().user_factors().unwrap()[row * f..(row + 1) * f]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect()
         };
         let keys: Vec<UserKey> = file.users().keys().to_vec();
         let (gone, kept) = (keys[17], keys[40]);
         let (gone_vector, kept_vector) = (vector_bytes(&file, &gone), vector_bytes(&file, &kept));
         let before = file.to_bytes();
-        assert!(contains(&before, &gone) && contains(&before, &gone_vector), "the search finds them before");
+        assert!(
+            contains(&before, &gone) && contains(&before, &gone_vector),
+            "the search finds them before"
+        );
 
         assert_eq!(file.remove_users(&[gone, gone, [0xAB; 32]]), 1);
         let after = file.to_bytes();
-        assert!(!contains(&after, &gone), "{params:?}: the pseudonym is still in the file");
-        assert!(!contains(&after, &gone_vector), "{params:?}: the vector is still in the file");
+        assert!(
+            !contains(&after, &gone),
+            "{params:?}: the pseudonym is still in the file"
+        );
+        assert!(
+            !contains(&after, &gone_vector),
+            "{params:?}: the vector is still in the file"
+        );
         assert!(contains(&after, &kept) && contains(&after, &kept_vector));
 
         let mut reread = ModelFile::from_bytes(&after).unwrap();
@@ -117,6 +174,44 @@ fn a_removed_user_leaves_no_bytes_behind() {
         assert_eq!(reread.user_row(&gone), None);
         assert_eq!(vector_bytes(&reread, &kept), kept_vector);
         assert_eq!(reread.remove_users(&[]), 0);
+    }
+}
+
+/// The sampler is one optional byte after BPR's fields: absent for uniform (so version-1 files
+/// written before it read unchanged), 1 for popularity, anything else refused (one encoding
+/// per value).
+#[test]
+fn the_bpr_sampler_byte_is_canonical() {
+    let m = planted(2, 8, 12, 6, 1, 3);
+    let uniform = file_of(fit(&m, common::bpr(4, 2), 1, 9), 2).to_bytes();
+    let popular = file_of(fit(&m, common::bpr_popular(4, 2), 1, 9), 2).to_bytes();
+    assert!(
+        matches!(ModelFile::from_bytes(&popular).unwrap().model().params(), Params::Bpr(p) if p.negatives == steward_ml::Negatives::Popularity)
+    );
+    // The parameter block: after the 32-byte preamble, a u32 length then the fields.
+    let len_at = 32;
+    assert_eq!(
+        u32::from_le_bytes(uniform[len_at..len_at + 4].try_into().unwrap()),
+        20
+    );
+    assert_eq!(
+        u32::from_le_bytes(popular[len_at..len_at + 4].try_into().unwrap()),
+        21
+    );
+    assert_eq!(popular[len_at + 4 + 20], 1);
+    for value in [0u8, 2, 255] {
+        let mut bytes = popular.clone();
+        bytes[len_at + 4 + 20] = value;
+        let body = bytes.len() - 4;
+        let crc = crc32c(&bytes[..body]);
+        bytes[body..].copy_from_slice(&crc.to_le_bytes());
+        assert!(
+            matches!(
+                ModelFile::from_bytes(&bytes),
+                Err(FormatError::Invalid { .. })
+            ),
+            "sampler byte {value}"
+        );
     }
 }
 
@@ -128,14 +223,29 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn files_must_name_exactly_the_model_rows() {
     let m = planted(2, 4, 10, 4, 0, 1);
     let als = fit(&m, common::als(4, 1), 1, 0);
-    assert!(matches!(ModelFile::new(als.clone(), user_keys(7, 0), item_keys(20)), Err(FormatError::CountMismatch { what: "users", .. })));
-    assert!(matches!(ModelFile::new(als.clone(), user_keys(8, 0), item_keys(19)), Err(FormatError::CountMismatch { what: "items", .. })));
+    assert!(matches!(
+        ModelFile::new(als.clone(), user_keys(7, 0), item_keys(20)),
+        Err(FormatError::CountMismatch { what: "users", .. })
+    ));
+    assert!(matches!(
+        ModelFile::new(als.clone(), user_keys(8, 0), item_keys(19)),
+        Err(FormatError::CountMismatch { what: "items", .. })
+    ));
     let knn = fit(&m, common::knn(3), 1, 0);
-    assert!(matches!(ModelFile::new(knn, user_keys(8, 0), item_keys(20)), Err(FormatError::CountMismatch { what: "users", .. })), "item-kNN holds no user rows, so no user keys");
+    assert!(
+        matches!(
+            ModelFile::new(knn, user_keys(8, 0), item_keys(20)),
+            Err(FormatError::CountMismatch { what: "users", .. })
+        ),
+        "item-kNN holds no user rows, so no user keys"
+    );
     let mut long = item_keys(20).keys().to_vec();
     long[3] = "x".repeat(1025);
     let long = IdMap::from_ordered(long, u32::MAX).unwrap();
-    assert_eq!(ModelFile::new(als, user_keys(8, 0), long).unwrap_err(), FormatError::ItemKeyTooLong { item: 3, max: 1024 });
+    assert_eq!(
+        ModelFile::new(als, user_keys(8, 0), long).unwrap_err(),
+        FormatError::ItemKeyTooLong { item: 3, max: 1024 }
+    );
 }
 
 const GOLDEN: [(&str, u32); 4] = [("als", 0), ("bpr", 1), ("item_knn", 2), ("popularity", 3)];
@@ -143,12 +253,31 @@ const GOLDEN: [(&str, u32); 4] = [("als", 0), ("bpr", 1), ("item_knn", 2), ("pop
 /// The models the committed files hold: trained on a fixed matrix with fixed keys.
 fn golden_models() -> Vec<ModelFile> {
     let mut b = Interactions::builder(4, 6, MatrixLimits::default()).unwrap();
-    for (u, i, w, t) in [(0, 0, 1.0, 1), (0, 1, 2.0, 2), (1, 1, 1.0, 3), (1, 2, 1.0, 4), (2, 3, 3.0, 5), (2, 4, 1.0, 6), (3, 5, 1.0, 7), (3, 0, 1.0, 8)] {
+    for (u, i, w, t) in [
+        (0, 0, 1.0, 1),
+        (0, 1, 2.0, 2),
+        (1, 1, 1.0, 3),
+        (1, 2, 1.0, 4),
+        (2, 3, 3.0, 5),
+        (2, 4, 1.0, 6),
+        (3, 5, 1.0, 7),
+        (3, 0, 1.0, 8),
+    ] {
         b.push_timed(u, i, w, t).unwrap();
     }
     let m = b.build().unwrap();
-    let kinds = [with_factors(common::als(4, 2), 4), with_factors(common::bpr(4, 2), 4), common::knn(3), Params::Popularity(steward_ml::PopularityParams { half_life: Some(4.0) })];
-    kinds.into_iter().map(|p| file_of(fit(&m, p, 1, 2024), 3)).collect()
+    let kinds = [
+        with_factors(common::als(4, 2), 4),
+        with_factors(common::bpr(4, 2), 4),
+        common::knn(3),
+        Params::Popularity(steward_ml::PopularityParams {
+            half_life: Some(4.0),
+        }),
+    ];
+    kinds
+        .into_iter()
+        .map(|p| file_of(fit(&m, p, 1, 2024), 3))
+        .collect()
 }
 
 fn golden_path(name: &str) -> std::path::PathBuf {
@@ -169,7 +298,11 @@ fn version_1_files_still_read() {
         assert_eq!(file.model().item_count(), 6);
         assert_eq!(file.model().seed(), 2024);
         assert_eq!(file.items().key(0).map(String::as_str), Some("track-é0"));
-        assert_eq!(file.to_bytes(), bytes, "{name}: reading and writing changed the bytes");
+        assert_eq!(
+            file.to_bytes(),
+            bytes,
+            "{name}: reading and writing changed the bytes"
+        );
     }
 }
 
@@ -180,21 +313,36 @@ fn version_1_files_still_read() {
 fn training_reproduces_the_committed_models() {
     for ((name, index), file) in GOLDEN.iter().zip(golden_models()) {
         let committed = std::fs::read(golden_path(name)).unwrap();
-        assert_eq!(file.to_bytes(), committed, "model {index} ({name}) no longer trains to the committed bytes");
+        assert_eq!(
+            file.to_bytes(),
+            committed,
+            "model {index} ({name}) no longer trains to the committed bytes"
+        );
     }
 }
 
 /// An arbitrary small model file.
 fn arbitrary_file() -> impl Strategy<Value = ModelFile> {
-    (1u32..6, 1u32..7, prop::collection::vec((0u32..6, 0u32..7, 0f32..5.0), 0..20), 0usize..4, any::<u64>()).prop_map(|(users, items, entries, kind, seed)| {
-        let mut b = Interactions::builder(users, items, MatrixLimits::default()).unwrap();
-        for (u, i, w) in entries {
-            b.push(u % users, i % items, w).unwrap();
-        }
-        let m = b.build().unwrap();
-        let params = with_factors(all_kinds()[kind], 1 + (seed % 5) as u32);
-        file_of(fit(&m, params, 1, seed), seed)
-    })
+    (
+        1u32..6,
+        1u32..7,
+        prop::collection::vec((0u32..6, 0u32..7, 0f32..5.0), 0..20),
+        0usize..5,
+        any::<u64>(),
+    )
+        .prop_map(|(users, items, entries, kind, seed)| {
+            let mut b = Interactions::builder(users, items, MatrixLimits::default()).unwrap();
+            for (u, i, w) in entries {
+                b.push(u % users, i % items, w).unwrap();
+            }
+            let m = b.build().unwrap();
+            let kinds: Vec<Params> = all_kinds()
+                .into_iter()
+                .chain([common::bpr_popular(3, 2)])
+                .collect();
+            let params = with_factors(kinds[kind], 1 + (seed % 5) as u32);
+            file_of(fit(&m, params, 1, seed), seed)
+        })
 }
 
 proptest! {
@@ -244,7 +392,11 @@ fn crc32c(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

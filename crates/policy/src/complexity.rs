@@ -34,15 +34,24 @@ pub enum ComplexityBound {
 impl fmt::Display for ComplexityBound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ComplexityBound::Nesting => write!(f, "brackets nest deeper than {POLICY_NESTING_MAX} levels"),
-            ComplexityBound::Operators => write!(f, "a policy has more than {POLICY_OPERATORS_MAX} operators; split it into several policies or use a set (`[..].contains(..)`)"),
+            ComplexityBound::Nesting => {
+                write!(f, "brackets nest deeper than {POLICY_NESTING_MAX} levels")
+            }
+            ComplexityBound::Operators => write!(
+                f,
+                "a policy has more than {POLICY_OPERATORS_MAX} operators; split it into several policies or use a set (`[..].contains(..)`)"
+            ),
         }
     }
 }
 
 impl fmt::Display for PolicyTooComplex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (line {}, column {})", self.bound, self.line, self.column)
+        write!(
+            f,
+            "{} (line {}, column {})",
+            self.bound, self.line, self.column
+        )
     }
 }
 
@@ -55,7 +64,12 @@ pub fn check_complexity(text: &str) -> Result<(), PolicyTooComplex> {
     let bytes = text.as_bytes();
     let refuse = |bound, offset| {
         let (line, column) = position(text, offset);
-        Err(PolicyTooComplex { bound, offset, line, column })
+        Err(PolicyTooComplex {
+            bound,
+            offset,
+            line,
+            column,
+        })
     };
     let (mut depth, mut operators) = (0usize, 0usize);
     let mut i = 0;
@@ -88,7 +102,10 @@ pub fn check_complexity(text: &str) -> Result<(), PolicyTooComplex> {
             b'!' | b'<' | b'>' if next == Some(b'=') => (counted, step) = (1, 2),
             b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'.' => counted = 1,
             b if b.is_ascii_alphabetic() || b == b'_' => {
-                let end = bytes[i..].iter().position(|c| !(c.is_ascii_alphanumeric() || *c == b'_')).map_or(bytes.len(), |n| i + n);
+                let end = bytes[i..]
+                    .iter()
+                    .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                    .map_or(bytes.len(), |n| i + n);
                 if matches!(&bytes[i..end], b"if" | b"in" | b"has" | b"like" | b"is") {
                     counted = 1;
                 }
@@ -123,7 +140,10 @@ fn position(text: &str, offset: usize) -> (u32, u32) {
     let before = text.get(..offset).unwrap_or(text);
     let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(column).unwrap_or(u32::MAX))
+    (
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(column).unwrap_or(u32::MAX),
+    )
 }
 
 #[cfg(test)]
@@ -136,41 +156,75 @@ mod tests {
 
     #[test]
     fn nesting_is_bounded_at_the_limit() {
-        let at = format!("permit (principal, action, resource) when {{ {}true{} }};", "(".repeat(POLICY_NESTING_MAX - 1), ")".repeat(POLICY_NESTING_MAX - 1));
+        let at = format!(
+            "permit (principal, action, resource) when {{ {}true{} }};",
+            "(".repeat(POLICY_NESTING_MAX - 1),
+            ")".repeat(POLICY_NESTING_MAX - 1)
+        );
         assert_eq!(check(&at), None);
-        let past = format!("permit (principal, action, resource) when {{ {}true{} }};", "[".repeat(POLICY_NESTING_MAX), "]".repeat(POLICY_NESTING_MAX));
+        let past = format!(
+            "permit (principal, action, resource) when {{ {}true{} }};",
+            "[".repeat(POLICY_NESTING_MAX),
+            "]".repeat(POLICY_NESTING_MAX)
+        );
         assert_eq!(check(&past), Some(ComplexityBound::Nesting));
     }
 
     #[test]
     fn operators_are_bounded_per_policy() {
         let chain = |n: usize| vec!["true"; n + 1].join(" && ");
-        let policy = |n: usize| format!("permit (principal, action, resource) when {{ {} }};\n", chain(n));
+        let policy = |n: usize| {
+            format!(
+                "permit (principal, action, resource) when {{ {} }};\n",
+                chain(n)
+            )
+        };
         assert_eq!(check(&policy(POLICY_OPERATORS_MAX)), None);
-        assert_eq!(check(&policy(POLICY_OPERATORS_MAX + 1)), Some(ComplexityBound::Operators));
+        assert_eq!(
+            check(&policy(POLICY_OPERATORS_MAX + 1)),
+            Some(ComplexityBound::Operators)
+        );
         // Each policy has its own budget.
         assert_eq!(check(&policy(POLICY_OPERATORS_MAX).repeat(3)), None);
         for op in ["+", "||", "==", "<=", "-", "*", "."] {
-            let text = format!("permit (principal, action, resource) when {{ {} }};", vec!["1"; POLICY_OPERATORS_MAX + 2].join(op));
+            let text = format!(
+                "permit (principal, action, resource) when {{ {} }};",
+                vec!["1"; POLICY_OPERATORS_MAX + 2].join(op)
+            );
             assert_eq!(check(&text), Some(ComplexityBound::Operators), "{op}");
         }
-        let ifs = format!("permit (principal, action, resource) when {{ {}true{} }};", "if true then ".repeat(POLICY_OPERATORS_MAX + 1), " else false".repeat(POLICY_OPERATORS_MAX + 1));
+        let ifs = format!(
+            "permit (principal, action, resource) when {{ {}true{} }};",
+            "if true then ".repeat(POLICY_OPERATORS_MAX + 1),
+            " else false".repeat(POLICY_OPERATORS_MAX + 1)
+        );
         assert_eq!(check(&ifs), Some(ComplexityBound::Operators));
     }
 
     #[test]
     fn strings_comments_and_paths_do_not_count() {
         let many = "&&(((".repeat(POLICY_OPERATORS_MAX);
-        let text = format!("// {many}\n@id(\"{many}\")\npermit (principal in Steward::Role::\"reader\", action, resource) when {{ context.purpose == \"{many}\\\"\" }};");
+        let text = format!(
+            "// {many}\n@id(\"{many}\")\npermit (principal in Steward::Role::\"reader\", action, resource) when {{ context.purpose == \"{many}\\\"\" }};"
+        );
         assert_eq!(check(&text), None);
-        assert_eq!(check(&"Steward::Role::\"a\"".repeat(POLICY_OPERATORS_MAX * 2)), None);
+        assert_eq!(
+            check(&"Steward::Role::\"a\"".repeat(POLICY_OPERATORS_MAX * 2)),
+            None
+        );
     }
 
     #[test]
     fn the_error_names_a_position_not_the_text() {
-        let text = format!("permit (principal, action, resource)\nwhen {{ {}", "(".repeat(POLICY_NESTING_MAX + 5));
+        let text = format!(
+            "permit (principal, action, resource)\nwhen {{ {}",
+            "(".repeat(POLICY_NESTING_MAX + 5)
+        );
         let error = check_complexity(&text).unwrap_err();
-        assert_eq!((error.line, error.column), (2, 8 + POLICY_NESTING_MAX as u32 - 1));
+        assert_eq!(
+            (error.line, error.column),
+            (2, 8 + POLICY_NESTING_MAX as u32 - 1)
+        );
         assert!(!error.to_string().contains("(("), "{error}");
     }
 }

@@ -244,13 +244,24 @@ impl PrincipalRef {
         use steward_access::Principal as P;
         match principal {
             P::Operator => PrincipalRef::Operator,
-            P::Key { tenant, key_id, role, purposes, .. } => PrincipalRef::ApiKey {
+            P::Key {
+                tenant,
+                key_id,
+                role,
+                purposes,
+                ..
+            } => PrincipalRef::ApiKey {
                 id: key_id.clone(),
                 tenant: tenant.clone(),
                 role: *role,
                 purposes: purposes.clone(),
             },
-            P::User { tenant, sub, roles, purposes } => PrincipalRef::User {
+            P::User {
+                tenant,
+                sub,
+                roles,
+                purposes,
+            } => PrincipalRef::User {
                 sub: sub.clone(),
                 tenant: tenant.clone(),
                 roles: roles.clone(),

@@ -51,18 +51,23 @@ fn expected(role: Role, action: Action, purpose: Option<&str>) -> Option<&'stati
     };
     match role {
         Role::Admin => (!action.is_read() || purpose.is_some()).then_some("admin"),
-        Role::Writer => matches!(action, Ingest | ReadSchemas | ResolveSubject | ReadItems | ManageItems).then_some("writer"),
+        Role::Writer => matches!(
+            action,
+            Ingest | ReadSchemas | ResolveSubject | ReadItems | ManageItems
+        )
+        .then_some("writer"),
         Role::Reader => match action {
             ReadSchemas | ResolveSubject | ReadItems => Some("reader"),
-            ReadTimeline | ReadPersonal | Query | CutDataset | Export | Train | Serve if read_ok(role) => {
+            ReadTimeline | ReadPersonal | Query | CutDataset | Export | Train | Serve
+                if read_ok(role) =>
+            {
                 Some("reader-purposes")
             }
             _ => None,
         },
         Role::PrivacyOfficer => match action {
-            ReadSchemas | ResolveSubject | ReadItems | ManageConsent | Erase | AccessRequest | ReadAudit => {
-                Some("privacy-officer")
-            }
+            ReadSchemas | ResolveSubject | ReadItems | ManageConsent | Erase | AccessRequest
+            | ReadAudit => Some("privacy-officer"),
             ReadTimeline | ReadPersonal | Query | Export if read_ok(role) => {
                 Some("privacy-officer-purposes")
             }

@@ -23,10 +23,30 @@ fn at_the_limit() -> Vec<(&'static str, String)> {
     let sum = vec!["1"; POLICY_OPERATORS_MAX - 1].join(" + "); // n-2 `+`, one `.`, one `||`
     let ifs = (POLICY_OPERATORS_MAX - 1) / 2; // `if` and `has` each count
     vec![
-        ("parentheses and &&", format!("{}{has}{}", "(".repeat(open), ")".repeat(open))),
-        ("sets and +", format!("{}{sum}{}.isEmpty() || true", "[".repeat(open), "]".repeat(open))),
-        ("records", format!("{}1{} has a", "{a: ".repeat(open), "}".repeat(open))),
-        ("if chain", format!("{}true{}", "if context has purpose then ".repeat(ifs), " else false".repeat(ifs))),
+        (
+            "parentheses and &&",
+            format!("{}{has}{}", "(".repeat(open), ")".repeat(open)),
+        ),
+        (
+            "sets and +",
+            format!(
+                "{}{sum}{}.isEmpty() || true",
+                "[".repeat(open),
+                "]".repeat(open)
+            ),
+        ),
+        (
+            "records",
+            format!("{}1{} has a", "{a: ".repeat(open), "}".repeat(open)),
+        ),
+        (
+            "if chain",
+            format!(
+                "{}true{}",
+                "if context has purpose then ".repeat(ifs),
+                " else false".repeat(ifs)
+            ),
+        ),
     ]
 }
 
@@ -34,7 +54,14 @@ fn decide_on_small_stack(engine: PolicyEngine) -> bool {
     std::thread::Builder::new()
         .stack_size(DECIDE_STACK_BYTES)
         .spawn(move || {
-            let allowed = engine.decide_uncached(&request(key(Role::Reader), Action::Query, "acme", Some("analytics"))).allowed;
+            let allowed = engine
+                .decide_uncached(&request(
+                    key(Role::Reader),
+                    Action::Query,
+                    "acme",
+                    Some("analytics"),
+                ))
+                .allowed;
             drop(engine);
             allowed
         })
@@ -58,9 +85,18 @@ fn one_level_or_one_operator_more_is_refused_before_parsing() {
     let open = POLICY_NESTING_MAX;
     let has = |n: usize| vec!["context has purpose"; n].join(" && ");
     for (condition, bound) in [
-        (format!("{}true{}", "(".repeat(open), ")".repeat(open)), ComplexityBound::Nesting),
-        (format!("{}1{}.isEmpty()", "[".repeat(open), "]".repeat(open)), ComplexityBound::Nesting),
-        (format!("{} || true || true", has(POLICY_OPERATORS_MAX / 2)), ComplexityBound::Operators),
+        (
+            format!("{}true{}", "(".repeat(open), ")".repeat(open)),
+            ComplexityBound::Nesting,
+        ),
+        (
+            format!("{}1{}.isEmpty()", "[".repeat(open), "]".repeat(open)),
+            ComplexityBound::Nesting,
+        ),
+        (
+            format!("{} || true || true", has(POLICY_OPERATORS_MAX / 2)),
+            ComplexityBound::Operators,
+        ),
     ] {
         let text = policy(&condition);
         match PolicyEngine::new(Some(&text)) {
@@ -80,7 +116,11 @@ fn the_attacks_of_issue_10_are_refused_on_any_thread() {
         format!("{}1{} == {{}}", "{a: ".repeat(150), "}".repeat(150)),
         vec!["true"; 421].join(" && "),
         format!("{} == 3", vec!["1"; 421].join(" + ")),
-        format!("{}true{}", "if true then ".repeat(420), " else false".repeat(420)),
+        format!(
+            "{}true{}",
+            "if true then ".repeat(420),
+            " else false".repeat(420)
+        ),
         format!("context{} == 1", ".a".repeat(5000)),
         "(".repeat(200_000),
     ];
@@ -94,7 +134,16 @@ fn the_attacks_of_issue_10_are_refused_on_any_thread() {
             .expect("no overflow")
             .expect("refused");
         assert_eq!(diagnostics.len(), 1);
-        assert!(diagnostics[0].message.contains("nest deeper") || diagnostics[0].message.contains("operators"), "{}", diagnostics[0]);
-        assert!(!diagnostics[0].message.contains("true") && !diagnostics[0].message.contains("(("), "{}", diagnostics[0]);
+        assert!(
+            diagnostics[0].message.contains("nest deeper")
+                || diagnostics[0].message.contains("operators"),
+            "{}",
+            diagnostics[0]
+        );
+        assert!(
+            !diagnostics[0].message.contains("true") && !diagnostics[0].message.contains("(("),
+            "{}",
+            diagnostics[0]
+        );
     }
 }

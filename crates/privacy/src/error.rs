@@ -18,9 +18,7 @@ pub enum SchemaError {
     NotAnObject { found: &'static str },
     #[error("schema document needs a `fields` object")]
     MissingFields,
-    #[error(
-        "unknown key in schema document (expected fields, allow_unknown_fields, description)"
-    )]
+    #[error("unknown key in schema document (expected fields, allow_unknown_fields, description)")]
     UnknownDocumentKey { key: String },
     #[error("schema document: `{key}` must be {expected}, found {found}")]
     BadDocumentValue {

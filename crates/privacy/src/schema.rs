@@ -91,15 +91,31 @@ impl Schema {
     /// Sets PII handling: per `free_text` string field, and for undeclared string fields.
     /// Checks that each named field exists, is `free_text` and a string, and that undeclared
     /// fields are allowed when they get an action.
-    pub fn with_pii(mut self, fields: BTreeMap<String, crate::pii::PiiAction>, unknown: Option<crate::pii::PiiAction>) -> Result<Schema, SchemaError> {
+    pub fn with_pii(
+        mut self,
+        fields: BTreeMap<String, crate::pii::PiiAction>,
+        unknown: Option<crate::pii::PiiAction>,
+    ) -> Result<Schema, SchemaError> {
         for name in fields.keys() {
-            let ok = self.fields.get(name).is_some_and(|f| f.class == PrivacyClass::FreeText && matches!(f.field_type, FieldType::String { .. }));
+            let ok = self.fields.get(name).is_some_and(|f| {
+                f.class == PrivacyClass::FreeText
+                    && matches!(f.field_type, FieldType::String { .. })
+            });
             if !ok {
-                return Err(SchemaError::BadKeyValue { field: name.clone(), key: "pii", expected: "an action on a free_text string field", found: "another field" });
+                return Err(SchemaError::BadKeyValue {
+                    field: name.clone(),
+                    key: "pii",
+                    expected: "an action on a free_text string field",
+                    found: "another field",
+                });
             }
         }
         if unknown.is_some() && !self.allow_unknown_fields {
-            return Err(SchemaError::BadDocumentValue { key: "unknown_fields_pii", expected: "an action only with allow_unknown_fields: true", found: "allow_unknown_fields: false" });
+            return Err(SchemaError::BadDocumentValue {
+                key: "unknown_fields_pii",
+                expected: "an action only with allow_unknown_fields: true",
+                found: "allow_unknown_fields: false",
+            });
         }
         self.pii = fields;
         self.unknown_fields_pii = unknown;

@@ -89,17 +89,23 @@ impl Schema {
             // properties object (empty path) and never repeats it.
             let properties = Cursor::new("");
             if !self.allow_unknown_fields() {
-                let message = "fields not named in the schema; expected only fields named in the schema".to_owned();
+                let message =
+                    "fields not named in the schema; expected only fields named in the schema"
+                        .to_owned();
                 checker.report(&properties, FieldErrorCode::UnknownField, message);
             } else if validate_field_name(name).is_err() {
                 let message = "expected a field name matching ^[a-z_][a-z0-9_]{0,63}$".to_owned();
                 checker.report(&properties, FieldErrorCode::InvalidFieldName, message);
             } else if !value.is_null() && checker.check_opaque(value, at) {
                 match (self.unknown_fields_pii(), value) {
-                    (Some(action), Value::String(text)) if action != crate::pii::PiiAction::Seal => {
+                    (Some(action), Value::String(text))
+                        if action != crate::pii::PiiAction::Seal =>
+                    {
                         out.scan.push((name.to_owned(), action, text.clone()));
                     }
-                    _ => out.sealed.push((name.to_owned(), PrivacyClass::Personal, value.clone())),
+                    _ => out
+                        .sealed
+                        .push((name.to_owned(), PrivacyClass::Personal, value.clone())),
                 }
             }
             return;
@@ -123,7 +129,9 @@ impl Schema {
                     .push((name.to_owned(), PrivacyClass::Personal, v))
             }
             (PrivacyClass::FreeText, Value::String(text))
-                if self.pii_action(name).is_some_and(|a| a != crate::pii::PiiAction::Seal) =>
+                if self
+                    .pii_action(name)
+                    .is_some_and(|a| a != crate::pii::PiiAction::Seal) =>
             {
                 let action = self.pii_action(name).unwrap_or(crate::pii::PiiAction::Seal);
                 out.scan.push((name.to_owned(), action, text));
@@ -167,7 +175,13 @@ impl Checker {
     fn report(&mut self, at: &Cursor, code: FieldErrorCode, message: String) {
         // Errors about the properties object itself (unknown or invalid names, which are not
         // repeated) are reported once: errors stay unique per field.
-        if at.name.is_empty() && at.indices.is_empty() && self.errors.iter().any(|((name, indices), _)| name.is_empty() && indices.is_empty()) {
+        if at.name.is_empty()
+            && at.indices.is_empty()
+            && self
+                .errors
+                .iter()
+                .any(|((name, indices), _)| name.is_empty() && indices.is_empty())
+        {
             return;
         }
         let error = FieldError {

@@ -14,9 +14,16 @@ use crate::limits::{FIELDS_MAX, LIST_NESTING_DEPTH_MAX};
 use crate::pii::PiiAction;
 use crate::schema::{DESCRIPTION_EXPECTED, FieldSpec, Schema, validate_field_name};
 
-const DOCUMENT_KEYS: [&str; 5] = ["fields", "allow_unknown_fields", "description", "retention", "unknown_fields_pii"];
+const DOCUMENT_KEYS: [&str; 5] = [
+    "fields",
+    "allow_unknown_fields",
+    "description",
+    "retention",
+    "unknown_fields_pii",
+];
 /// `retention`: a count and a unit, `s`, `m`, `h` or `d` (`"30d"`), at most 100 years.
-const RETENTION_EXPECTED: &str = "a duration like \"30d\", \"12h\", \"90m\" or \"45s\" (at most 100 years)";
+const RETENTION_EXPECTED: &str =
+    "a duration like \"30d\", \"12h\", \"90m\" or \"45s\" (at most 100 years)";
 const RETENTION_SECONDS_MAX: u64 = 100 * 365 * 86_400;
 
 /// Parses a retention like `"30d"` into seconds.
@@ -90,7 +97,12 @@ impl Schema {
             match fields[name].get("pii") {
                 None | Some(Value::Null) => {}
                 Some(Value::String(s)) => {
-                    let action = PiiAction::parse(s).ok_or(SchemaError::BadKeyValue { field: name.to_owned(), key: "pii", expected: PII_EXPECTED, found: "another string" })?;
+                    let action = PiiAction::parse(s).ok_or(SchemaError::BadKeyValue {
+                        field: name.to_owned(),
+                        key: "pii",
+                        expected: PII_EXPECTED,
+                        found: "another string",
+                    })?;
                     pii.insert(name.to_owned(), action);
                 }
                 Some(other) => return Err(bad_key(name, "pii", PII_EXPECTED, other)),
@@ -98,15 +110,29 @@ impl Schema {
         }
         let unknown_pii = match get_opt(obj, "unknown_fields_pii") {
             None => None,
-            Some(Value::String(s)) => Some(PiiAction::parse(s).ok_or(SchemaError::BadDocumentValue { key: "unknown_fields_pii", expected: PII_EXPECTED, found: "another string" })?),
+            Some(Value::String(s)) => {
+                Some(PiiAction::parse(s).ok_or(SchemaError::BadDocumentValue {
+                    key: "unknown_fields_pii",
+                    expected: PII_EXPECTED,
+                    found: "another string",
+                })?)
+            }
             Some(other) => return Err(bad_doc("unknown_fields_pii", PII_EXPECTED, other)),
         };
         let retention = match get_opt(obj, "retention") {
             None => None,
-            Some(Value::String(s)) => Some(parse_retention(s).ok_or(SchemaError::BadDocumentValue { key: "retention", expected: RETENTION_EXPECTED, found: "another string" })?),
+            Some(Value::String(s)) => {
+                Some(parse_retention(s).ok_or(SchemaError::BadDocumentValue {
+                    key: "retention",
+                    expected: RETENTION_EXPECTED,
+                    found: "another string",
+                })?)
+            }
             Some(other) => return Err(bad_doc("retention", RETENTION_EXPECTED, other)),
         };
-        Schema::new(specs, allow_unknown_fields, description)?.with_retention(retention).with_pii(pii, unknown_pii)
+        Schema::new(specs, allow_unknown_fields, description)?
+            .with_retention(retention)
+            .with_pii(pii, unknown_pii)
     }
 
     /// Writes the schema as a document that [`Schema::from_json`] reads back equal.

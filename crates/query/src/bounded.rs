@@ -17,14 +17,17 @@ use std::panic::AssertUnwindSafe;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{make_array, Array, ArrayRef, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, make_array};
 use datafusion::arrow::buffer::Buffer;
 use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::FieldRef;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool, MemoryReservation};
-use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
-use datafusion::arrow::datatypes::FieldRef;
+use datafusion::logical_expr::{
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
 use datafusion::prelude::SessionContext;
 
 /// Bytes of one string array's values: offsets are `i32` for `Utf8`.
@@ -35,7 +38,9 @@ const PRINTED_VALUE_BYTES_MAX: u64 = 64;
 /// A call whose output could not fit the query's memory limit. Carries the function's name
 /// and the limit, never an argument.
 #[derive(Debug, thiserror::Error)]
-#[error("{function}() would produce more than {limit_bytes} bytes, this query's memory limit; ask for smaller lengths or counts")]
+#[error(
+    "{function}() would produce more than {limit_bytes} bytes, this query's memory limit; ask for smaller lengths or counts"
+)]
 pub struct OutputTooLarge {
     pub function: &'static str,
     pub limit_bytes: u64,
@@ -77,10 +82,19 @@ const FUNCTIONS: [(&str, Shape); 9] = [
 pub(crate) fn register(ctx: &SessionContext, pool: &Arc<dyn MemoryPool>, limit_bytes: usize) {
     let state = ctx.state();
     for (name, shape) in FUNCTIONS {
-        let Some(inner) = state.scalar_functions().get(name).cloned() else { continue };
+        let Some(inner) = state.scalar_functions().get(name).cloned() else {
+            continue;
+        };
         let mut signature = inner.signature().clone();
         signature.volatility = Volatility::Volatile;
-        let bounded = Bounded { name, inner, shape, signature, pool: pool.clone(), limit_bytes: limit_bytes as u64 };
+        let bounded = Bounded {
+            name,
+            inner,
+            shape,
+            signature,
+            pool: pool.clone(),
+            limit_bytes: limit_bytes as u64,
+        };
         ctx.register_udf(ScalarUDF::new_from_impl(bounded));
     }
 }
@@ -97,7 +111,9 @@ struct Bounded {
 
 impl PartialEq for Bounded {
     fn eq(&self, other: &Bounded) -> bool {
-        self.name == other.name && self.limit_bytes == other.limit_bytes && Arc::ptr_eq(&self.pool, &other.pool)
+        self.name == other.name
+            && self.limit_bytes == other.limit_bytes
+            && Arc::ptr_eq(&self.pool, &other.pool)
     }
 }
 
@@ -140,7 +156,10 @@ impl ScalarUDFImpl for Bounded {
         let cap = self.limit_bytes.min(UTF8_VALUES_BYTES_MAX);
         let bound = output_bytes(self.shape, &args.args, rows)?;
         if bound > cap {
-            return Err(DataFusionError::External(Box::new(OutputTooLarge { function: self.name, limit_bytes: cap })));
+            return Err(DataFusionError::External(Box::new(OutputTooLarge {
+                function: self.name,
+                limit_bytes: cap,
+            })));
         }
         let reservation = MemoryConsumer::new(self.name).register(&self.pool);
         reservation.try_grow(usize::try_from(bound).unwrap_or(usize::MAX))?;
@@ -152,7 +171,10 @@ impl ScalarUDFImpl for Bounded {
 
 /// An upper bound of the bytes `shape` produces for these arguments over `rows` rows.
 fn output_bytes(shape: Shape, args: &[ColumnarValue], rows: usize) -> Result<u64> {
-    let lens = |i: usize| args.get(i).map_or(Ok(vec![0; rows]), |a| string_bytes(a, rows));
+    let lens = |i: usize| {
+        args.get(i)
+            .map_or(Ok(vec![0; rows]), |a| string_bytes(a, rows))
+    };
     let mut total: u128 = 0;
     match shape {
         Shape::Repeat => {
@@ -174,14 +196,19 @@ fn output_bytes(shape: Shape, args: &[ColumnarValue], rows: usize) -> Result<u64
         Shape::Replace => {
             let (s, from, to) = (lens(0)?, lens(1)?, lens(2)?);
             for row in 0..rows {
-                total += s[row] as u128 + (s[row] as u128 / from[row].max(1) as u128 + 1) * to[row] as u128;
+                total += s[row] as u128
+                    + (s[row] as u128 / from[row].max(1) as u128 + 1) * to[row] as u128;
             }
         }
         Shape::RegexpReplace => {
-            let (s, replacement, dollars) = (lens(0)?, lens(2)?, match args.get(2) {
-                Some(r) => dollar_signs(r, rows)?,
-                None => vec![0; rows],
-            });
+            let (s, replacement, dollars) = (
+                lens(0)?,
+                lens(2)?,
+                match args.get(2) {
+                    Some(r) => dollar_signs(r, rows)?,
+                    None => vec![0; rows],
+                },
+            );
             for row in 0..rows {
                 let s = s[row] as u128;
                 total += s + (s + 1) * replacement[row] as u128 + dollars[row] as u128 * s;
@@ -198,7 +225,10 @@ fn output_bytes(shape: Shape, args: &[ColumnarValue], rows: usize) -> Result<u64
             let between = args.len().saturating_sub(2) as u128;
             total = separator.iter().map(|v| *v as u128 * between).sum();
             for arg in args.iter().skip(1) {
-                total += string_bytes(arg, rows)?.iter().map(|v| *v as u128).sum::<u128>();
+                total += string_bytes(arg, rows)?
+                    .iter()
+                    .map(|v| *v as u128)
+                    .sum::<u128>();
             }
         }
         Shape::Translate => {
@@ -215,9 +245,21 @@ fn string_bytes(arg: &ColumnarValue, rows: usize) -> Result<Vec<u64>> {
     Ok(match arg {
         ColumnarValue::Scalar(value) => vec![scalar_bytes(value); rows],
         ColumnarValue::Array(array) => match array.data_type() {
-            DataType::Utf8 => array.as_string::<i32>().iter().map(|v| v.map_or(0, |s| s.len() as u64)).collect(),
-            DataType::LargeUtf8 => array.as_string::<i64>().iter().map(|v| v.map_or(0, |s| s.len() as u64)).collect(),
-            DataType::Utf8View => array.as_string_view().iter().map(|v| v.map_or(0, |s| s.len() as u64)).collect(),
+            DataType::Utf8 => array
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map_or(0, |s| s.len() as u64))
+                .collect(),
+            DataType::LargeUtf8 => array
+                .as_string::<i64>()
+                .iter()
+                .map(|v| v.map_or(0, |s| s.len() as u64))
+                .collect(),
+            DataType::Utf8View => array
+                .as_string_view()
+                .iter()
+                .map(|v| v.map_or(0, |s| s.len() as u64))
+                .collect(),
             _ => vec![PRINTED_VALUE_BYTES_MAX; array.len()],
         },
     })
@@ -225,7 +267,9 @@ fn string_bytes(arg: &ColumnarValue, rows: usize) -> Result<Vec<u64>> {
 
 fn scalar_bytes(value: &ScalarValue) -> u64 {
     match value {
-        ScalarValue::Utf8(s) | ScalarValue::LargeUtf8(s) | ScalarValue::Utf8View(s) => s.as_ref().map_or(0, |s| s.len() as u64),
+        ScalarValue::Utf8(s) | ScalarValue::LargeUtf8(s) | ScalarValue::Utf8View(s) => {
+            s.as_ref().map_or(0, |s| s.len() as u64)
+        }
         _ => PRINTED_VALUE_BYTES_MAX,
     }
 }
@@ -233,12 +277,26 @@ fn scalar_bytes(value: &ScalarValue) -> u64 {
 /// Per-row strings of an argument, for measures that look inside them.
 fn strings_map(arg: &ColumnarValue, rows: usize, f: impl Fn(&str) -> u64) -> Result<Vec<u64>> {
     Ok(match arg {
-        ColumnarValue::Scalar(ScalarValue::Utf8(s) | ScalarValue::LargeUtf8(s) | ScalarValue::Utf8View(s)) => vec![s.as_deref().map_or(0, &f); rows],
+        ColumnarValue::Scalar(
+            ScalarValue::Utf8(s) | ScalarValue::LargeUtf8(s) | ScalarValue::Utf8View(s),
+        ) => vec![s.as_deref().map_or(0, &f); rows],
         ColumnarValue::Scalar(_) => vec![0; rows],
         ColumnarValue::Array(array) => match array.data_type() {
-            DataType::Utf8 => array.as_string::<i32>().iter().map(|v| v.map_or(0, &f)).collect(),
-            DataType::LargeUtf8 => array.as_string::<i64>().iter().map(|v| v.map_or(0, &f)).collect(),
-            DataType::Utf8View => array.as_string_view().iter().map(|v| v.map_or(0, &f)).collect(),
+            DataType::Utf8 => array
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map_or(0, &f))
+                .collect(),
+            DataType::LargeUtf8 => array
+                .as_string::<i64>()
+                .iter()
+                .map(|v| v.map_or(0, &f))
+                .collect(),
+            DataType::Utf8View => array
+                .as_string_view()
+                .iter()
+                .map(|v| v.map_or(0, &f))
+                .collect(),
             _ => vec![0; array.len()],
         },
     })
@@ -246,19 +304,29 @@ fn strings_map(arg: &ColumnarValue, rows: usize, f: impl Fn(&str) -> u64) -> Res
 
 /// The widest character (UTF-8 bytes) of a fill string; 1 for an empty or null one.
 fn widest_char(arg: &ColumnarValue, rows: usize) -> Result<Vec<u64>> {
-    strings_map(arg, rows, |s| s.chars().map(|c| c.len_utf8() as u64).max().unwrap_or(1))
+    strings_map(arg, rows, |s| {
+        s.chars().map(|c| c.len_utf8() as u64).max().unwrap_or(1)
+    })
 }
 
 fn dollar_signs(arg: &ColumnarValue, rows: usize) -> Result<Vec<u64>> {
-    strings_map(arg, rows, |s| s.bytes().filter(|b| *b == b'$').count() as u64)
+    strings_map(arg, rows, |s| {
+        s.bytes().filter(|b| *b == b'$').count() as u64
+    })
 }
 
 /// An integer argument per row, negatives and nulls as 0.
 fn counts(arg: Option<&ColumnarValue>, rows: usize) -> Result<Vec<u64>> {
-    let Some(arg) = arg else { return Ok(vec![0; rows]) };
+    let Some(arg) = arg else {
+        return Ok(vec![0; rows]);
+    };
     let array = arg.clone().into_array(rows)?;
     let array = cast(&array, &DataType::Int64)?;
-    Ok(array.as_primitive::<Int64Type>().iter().map(|v| v.map_or(0, |n| n.max(0) as u64)).collect())
+    Ok(array
+        .as_primitive::<Int64Type>()
+        .iter()
+        .map(|v| v.map_or(0, |n| n.max(0) as u64))
+        .collect())
 }
 
 /// `array` with every buffer also owning `reservation`: the bytes stay counted in the query's
@@ -294,15 +362,56 @@ mod tests {
     #[test]
     fn bounds_cover_what_the_functions_make() {
         let rows = |n: u64| n * 16;
-        assert_eq!(output_bytes(Shape::Repeat, &[utf8("ab"), int(10)], 3).unwrap(), 60 + rows(3));
-        assert_eq!(output_bytes(Shape::Repeat, &[utf8("ab"), int(-5)], 3).unwrap(), rows(3));
-        assert_eq!(output_bytes(Shape::Pad, &[utf8("ab"), int(10)], 1).unwrap(), 12 + rows(1));
-        assert_eq!(output_bytes(Shape::Pad, &[utf8("ab"), int(10), utf8("xé")], 1).unwrap(), 22 + rows(1));
-        assert_eq!(output_bytes(Shape::Replace, &[utf8("aaaa"), utf8("a"), utf8("bbb")], 1).unwrap(), 4 + 5 * 3 + rows(1));
-        assert_eq!(output_bytes(Shape::Replace, &[utf8("aaaa"), utf8(""), utf8("b")], 1).unwrap(), 4 + 5 + rows(1));
-        assert_eq!(output_bytes(Shape::RegexpReplace, &[utf8("abc"), utf8("."), utf8("<$0>")], 1).unwrap(), 3 + 4 * 4 + 3 + rows(1));
-        assert_eq!(output_bytes(Shape::Sum, &[utf8("ab"), utf8("cde"), int(7)], 2).unwrap(), 2 * (5 + PRINTED_VALUE_BYTES_MAX) + rows(2));
-        assert_eq!(output_bytes(Shape::ConcatWs, &[utf8(","), utf8("ab"), utf8("cd"), utf8("e")], 1).unwrap(), 2 + 5 + rows(1));
-        assert_eq!(output_bytes(Shape::Repeat, &[utf8("ab"), int(i64::MAX)], 8192).unwrap(), u64::MAX, "saturates, never wraps");
+        assert_eq!(
+            output_bytes(Shape::Repeat, &[utf8("ab"), int(10)], 3).unwrap(),
+            60 + rows(3)
+        );
+        assert_eq!(
+            output_bytes(Shape::Repeat, &[utf8("ab"), int(-5)], 3).unwrap(),
+            rows(3)
+        );
+        assert_eq!(
+            output_bytes(Shape::Pad, &[utf8("ab"), int(10)], 1).unwrap(),
+            12 + rows(1)
+        );
+        assert_eq!(
+            output_bytes(Shape::Pad, &[utf8("ab"), int(10), utf8("xé")], 1).unwrap(),
+            22 + rows(1)
+        );
+        assert_eq!(
+            output_bytes(Shape::Replace, &[utf8("aaaa"), utf8("a"), utf8("bbb")], 1).unwrap(),
+            4 + 5 * 3 + rows(1)
+        );
+        assert_eq!(
+            output_bytes(Shape::Replace, &[utf8("aaaa"), utf8(""), utf8("b")], 1).unwrap(),
+            4 + 5 + rows(1)
+        );
+        assert_eq!(
+            output_bytes(
+                Shape::RegexpReplace,
+                &[utf8("abc"), utf8("."), utf8("<$0>")],
+                1
+            )
+            .unwrap(),
+            3 + 4 * 4 + 3 + rows(1)
+        );
+        assert_eq!(
+            output_bytes(Shape::Sum, &[utf8("ab"), utf8("cde"), int(7)], 2).unwrap(),
+            2 * (5 + PRINTED_VALUE_BYTES_MAX) + rows(2)
+        );
+        assert_eq!(
+            output_bytes(
+                Shape::ConcatWs,
+                &[utf8(","), utf8("ab"), utf8("cd"), utf8("e")],
+                1
+            )
+            .unwrap(),
+            2 + 5 + rows(1)
+        );
+        assert_eq!(
+            output_bytes(Shape::Repeat, &[utf8("ab"), int(i64::MAX)], 8192).unwrap(),
+            u64::MAX,
+            "saturates, never wraps"
+        );
     }
 }

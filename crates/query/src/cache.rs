@@ -48,14 +48,24 @@ pub const DEFAULT_BUDGET_MB: usize = 1024;
 pub fn global() -> &'static DecodedCache {
     static CACHE: OnceLock<DecodedCache> = OnceLock::new();
     CACHE.get_or_init(|| {
-        let mb = std::env::var("STEWARD_QUERY_CACHE_MB").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(DEFAULT_BUDGET_MB);
+        let mb = std::env::var("STEWARD_QUERY_CACHE_MB")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(DEFAULT_BUDGET_MB);
         DecodedCache::new(mb << 20)
     })
 }
 
 impl DecodedCache {
     pub fn new(budget: usize) -> DecodedCache {
-        DecodedCache { inner: Mutex::new(Inner { map: HashMap::new(), bytes: 0, tick: 0 }), budget }
+        DecodedCache {
+            inner: Mutex::new(Inner {
+                map: HashMap::new(),
+                bytes: 0,
+                tick: 0,
+            }),
+            budget,
+        }
     }
 
     pub fn enabled(&self) -> bool {
@@ -70,7 +80,12 @@ impl DecodedCache {
             entry.1 = tick;
             entry.0.clone()
         });
-        metrics::counter!(if hit.is_some() { "steward_query_cache_hits_total" } else { "steward_query_cache_misses_total" }).increment(1);
+        metrics::counter!(if hit.is_some() {
+            "steward_query_cache_hits_total"
+        } else {
+            "steward_query_cache_misses_total"
+        })
+        .increment(1);
         hit
     }
 
@@ -87,7 +102,14 @@ impl DecodedCache {
         }
         inner.bytes += size;
         while inner.bytes > self.budget {
-            let Some(oldest) = inner.map.iter().min_by_key(|(_, (_, t, _))| *t).map(|(k, _)| k.clone()) else { break };
+            let Some(oldest) = inner
+                .map
+                .iter()
+                .min_by_key(|(_, (_, t, _))| *t)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
             if let Some((_, _, freed)) = inner.map.remove(&oldest) {
                 inner.bytes -= freed;
             }
@@ -126,19 +148,36 @@ mod tests {
     }
 
     fn key(tenant: &str, segment: u64) -> CacheKey {
-        CacheKey { tenant: tenant.into(), segment, group: 0, shape: Arc::from("v") }
+        CacheKey {
+            tenant: tenant.into(),
+            segment,
+            group: 0,
+            shape: Arc::from("v"),
+        }
     }
 
     #[test]
     fn bounded_by_bytes_and_forgets_dropped_segments() {
-        let one = Decoded { rules: batch(1000), outputs: batch(1000) };
+        let one = Decoded {
+            rules: batch(1000),
+            outputs: batch(1000),
+        };
         let size = one.rules.get_array_memory_size() * 2;
         let cache = DecodedCache::new(size * 4 + size / 2);
         for s in 0..6 {
-            cache.insert(key("a", s), Arc::new(Decoded { rules: batch(1000), outputs: batch(1000) }));
+            cache.insert(
+                key("a", s),
+                Arc::new(Decoded {
+                    rules: batch(1000),
+                    outputs: batch(1000),
+                }),
+            );
         }
         assert!(cache.bytes() <= size * 4 + size / 2);
-        assert!(cache.get(&key("a", 0)).is_none() && cache.get(&key("a", 1)).is_none(), "the least recently used went first");
+        assert!(
+            cache.get(&key("a", 0)).is_none() && cache.get(&key("a", 1)).is_none(),
+            "the least recently used went first"
+        );
         assert!(cache.get(&key("a", 4)).is_some() && cache.get(&key("a", 3)).is_some());
         cache.insert(key("b", 4), Arc::new(one));
         cache.retain_segments("a", &HashSet::from([3]));

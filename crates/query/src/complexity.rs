@@ -22,22 +22,32 @@ use crate::limits::{SQL_NESTING_MAX, SQL_OPERATORS_MAX};
 /// is left to the parser, which words the error (the tokenizer itself never recurses).
 pub fn check_complexity(sql: &str) -> Result<(), QueryError> {
     let dialect = GenericDialect {};
-    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize_with_location() else { return Ok(()) };
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize_with_location() else {
+        return Ok(());
+    };
     let (mut depth, mut operators) = (0usize, 0usize);
     for token in &tokens {
-        let refuse = |reason: String| QueryError::TooComplex { reason, line: token.span.start.line, column: token.span.start.column };
+        let refuse = |reason: String| QueryError::TooComplex {
+            reason,
+            line: token.span.start.line,
+            column: token.span.start.column,
+        };
         match &token.token {
             Token::LParen | Token::LBracket | Token::LBrace => {
                 depth += 1;
                 if depth > SQL_NESTING_MAX {
-                    return Err(refuse(format!("brackets nest deeper than {SQL_NESTING_MAX} levels")));
+                    return Err(refuse(format!(
+                        "brackets nest deeper than {SQL_NESTING_MAX} levels"
+                    )));
                 }
             }
             Token::RParen | Token::RBracket | Token::RBrace => depth = depth.saturating_sub(1),
             other if is_operator(other) => {
                 operators += 1;
                 if operators > SQL_OPERATORS_MAX {
-                    return Err(refuse(format!("the query has more than {SQL_OPERATORS_MAX} operators; use IN (...) lists, fewer conditions or a CASE")));
+                    return Err(refuse(format!(
+                        "the query has more than {SQL_OPERATORS_MAX} operators; use IN (...) lists, fewer conditions or a CASE"
+                    )));
                 }
             }
             _ => {}
@@ -130,11 +140,19 @@ mod tests {
         let plus = |n: usize| format!("SELECT {} FROM events", vec!["1"; n + 1].join("+"));
         assert_eq!(refused(&plus(SQL_OPERATORS_MAX)), None);
         assert!(refused(&plus(SQL_OPERATORS_MAX + 1)).is_some_and(|r| r.contains("operators")));
-        for op in [" AND ", " OR ", " || ", " * ", " = ", " <> ", "::int::", " IS NOT "] {
-            let sql = format!("SELECT x FROM t WHERE {}", vec!["x"; SQL_OPERATORS_MAX + 2].join(op));
+        for op in [
+            " AND ", " OR ", " || ", " * ", " = ", " <> ", "::int::", " IS NOT ",
+        ] {
+            let sql = format!(
+                "SELECT x FROM t WHERE {}",
+                vec!["x"; SQL_OPERATORS_MAX + 2].join(op)
+            );
             assert!(refused(&sql).is_some(), "{op}");
         }
-        let joins = format!("SELECT 1 FROM t{}", " JOIN t USING (x)".repeat(SQL_OPERATORS_MAX + 1));
+        let joins = format!(
+            "SELECT 1 FROM t{}",
+            " JOIN t USING (x)".repeat(SQL_OPERATORS_MAX + 1)
+        );
         assert!(refused(&joins).is_some());
         let unions = vec!["SELECT 1"; SQL_OPERATORS_MAX + 2].join(" UNION ALL ");
         assert!(refused(&unions).is_some());
@@ -145,7 +163,13 @@ mod tests {
         let nested = |n: usize| format!("SELECT {}1{}", "(".repeat(n), ")".repeat(n));
         assert_eq!(refused(&nested(SQL_NESTING_MAX)), None);
         assert!(refused(&nested(SQL_NESTING_MAX + 1)).is_some_and(|r| r.contains("nest")));
-        let subqueries = |n: usize| format!("SELECT x FROM {}t{}", "(SELECT x FROM ".repeat(n), ") AS s".repeat(n));
+        let subqueries = |n: usize| {
+            format!(
+                "SELECT x FROM {}t{}",
+                "(SELECT x FROM ".repeat(n),
+                ") AS s".repeat(n)
+            )
+        };
         assert_eq!(refused(&subqueries(SQL_NESTING_MAX)), None);
         assert!(refused(&subqueries(SQL_NESTING_MAX + 1)).is_some());
     }
@@ -153,18 +177,30 @@ mod tests {
     #[test]
     fn strings_quoted_names_and_comments_do_not_count() {
         let many = "+((AND ".repeat(SQL_OPERATORS_MAX);
-        let sql = format!("SELECT '{many}', \"{many}\", $${many}$$ FROM t -- {many}\n/* {many} /* {many} */ */ WHERE x = E'{many}\\''");
+        let sql = format!(
+            "SELECT '{many}', \"{many}\", $${many}$$ FROM t -- {many}\n/* {many} /* {many} */ */ WHERE x = E'{many}\\''"
+        );
         assert_eq!(refused(&sql), None);
         // Names and lists do not deepen a tree.
-        let list = (0..5_000).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
-        assert_eq!(refused(&format!("SELECT a.b.c, d FROM s.t WHERE x IN ({list})")), None);
+        let list = (0..5_000)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert_eq!(
+            refused(&format!("SELECT a.b.c, d FROM s.t WHERE x IN ({list})")),
+            None
+        );
     }
 
     #[test]
     fn the_error_names_a_position_not_the_text() {
         let sql = format!("SELECT 1\nFROM t WHERE {}", "(".repeat(SQL_NESTING_MAX + 3));
         match check_complexity(&sql) {
-            Err(e @ QueryError::TooComplex { line: 2, column, .. }) => {
+            Err(
+                e @ QueryError::TooComplex {
+                    line: 2, column, ..
+                },
+            ) => {
                 assert_eq!(column, 14 + SQL_NESTING_MAX as u64);
                 assert!(!e.to_string().contains("(("), "{e}");
             }

@@ -6,7 +6,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{BooleanBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
+use datafusion::arrow::array::{
+    BooleanBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::datasource::{MemTable, TableProvider, TableType};
@@ -45,7 +47,10 @@ impl fmt::Debug for ConsentsTable {
     }
 }
 
-pub fn consents_batch(guard: &ReadGuard, admitted: Option<&Admitted>) -> Result<RecordBatch, QueryError> {
+pub fn consents_batch(
+    guard: &ReadGuard,
+    admitted: Option<&Admitted>,
+) -> Result<RecordBatch, QueryError> {
     let rows = guard.consents()?;
     if let Some(admitted) = admitted {
         admitted.add_subjects(rows.iter().map(|(s, _)| *s));
@@ -62,8 +67,17 @@ pub fn consents_batch(guard: &ReadGuard, admitted: Option<&Admitted>) -> Result<
         source.append_value(c.source.as_str());
         at.append_value(c.at.timestamp_micros());
     }
-    RecordBatch::try_new(consents_schema(), vec![Arc::new(subject.finish()), Arc::new(purpose.finish()), Arc::new(granted.finish()), Arc::new(source.finish()), Arc::new(at.finish())])
-        .map_err(|e| QueryError::Internal(e.to_string()))
+    RecordBatch::try_new(
+        consents_schema(),
+        vec![
+            Arc::new(subject.finish()),
+            Arc::new(purpose.finish()),
+            Arc::new(granted.finish()),
+            Arc::new(source.finish()),
+            Arc::new(at.finish()),
+        ],
+    )
+    .map_err(|e| QueryError::Internal(e.to_string()))
 }
 
 #[async_trait]
@@ -76,8 +90,17 @@ impl TableProvider for ConsentsTable {
         TableType::View
     }
 
-    async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, filters: &[Expr], limit: Option<usize>) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
-        let batch = consents_batch(&self.guard, self.admitted.as_deref()).map_err(|e| datafusion::common::DataFusionError::External(Box::new(e)))?;
-        MemTable::try_new(consents_schema(), vec![vec![batch]])?.scan(state, projection, filters, limit).await
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+        let batch = consents_batch(&self.guard, self.admitted.as_deref())
+            .map_err(|e| datafusion::common::DataFusionError::External(Box::new(e)))?;
+        MemTable::try_new(consents_schema(), vec![vec![batch]])?
+            .scan(state, projection, filters, limit)
+            .await
     }
 }

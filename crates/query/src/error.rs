@@ -16,7 +16,11 @@ pub enum QueryError {
     UnknownTable { message: String, tables: String },
     /// Nested or chained past the bounds of `limits.rs`: refused before parsing.
     #[error("the query is too complex to plan: {reason} (line {line}, column {column})")]
-    TooComplex { reason: String, line: u64, column: u64 },
+    TooComplex {
+        reason: String,
+        line: u64,
+        column: u64,
+    },
     #[error("the result has more than {limit} rows; add a LIMIT or aggregate further")]
     TooManyRows { limit: usize },
     #[error("the result is larger than {limit} bytes; select fewer columns or rows")]
@@ -37,7 +41,10 @@ pub enum QueryError {
     #[error("the query failed on a value: {what}")]
     Evaluation { what: &'static str },
     #[error("invalid request: {message}")]
-    InvalidRequest { field: &'static str, message: String },
+    InvalidRequest {
+        field: &'static str,
+        message: String,
+    },
     #[error(transparent)]
     Engine(#[from] steward_engine::EngineError),
     /// The heavy-work pool is full or the job failed.
@@ -45,7 +52,10 @@ pub enum QueryError {
     Pool(#[from] crate::pool::PoolError),
     /// A stored file the scan read failed its integrity check (`file` is for the log only).
     #[error("a stored file failed its integrity check: {file}: {reason}")]
-    Damaged { file: std::path::PathBuf, reason: String },
+    Damaged {
+        file: std::path::PathBuf,
+        reason: String,
+    },
     #[error("query failed: {0}")]
     Internal(String),
 }
@@ -74,41 +84,90 @@ impl QueryError {
     }
 
     /// Maps a DataFusion error: the caller's mistakes apart from the engine's failures.
-    pub fn from_datafusion(error: DataFusionError, tables: &[String], limit_ms: u64, memory: usize) -> QueryError {
+    pub fn from_datafusion(
+        error: DataFusionError,
+        tables: &[String],
+        limit_ms: u64,
+        memory: usize,
+    ) -> QueryError {
         if let Some(too_large) = find_in_chain::<crate::bounded::OutputTooLarge>(&error) {
-            return QueryError::ResourceLimit(crate::bounded::OutputTooLarge { function: too_large.function, limit_bytes: too_large.limit_bytes });
+            return QueryError::ResourceLimit(crate::bounded::OutputTooLarge {
+                function: too_large.function,
+                limit_bytes: too_large.limit_bytes,
+            });
         }
         if let Some(store) = find_in_chain::<steward_store::StoreError>(&error)
             && let Some(file) = steward_engine::damaged_file(store)
         {
-            return QueryError::Damaged { file: file.to_owned(), reason: store.to_string() };
+            return QueryError::Damaged {
+                file: file.to_owned(),
+                reason: store.to_string(),
+            };
         }
         if let Some(engine) = find_in_chain::<steward_engine::EngineError>(&error)
             && let Some(file) = engine.damaged_file()
         {
-            return QueryError::Damaged { file: file.to_owned(), reason: engine.to_string() };
+            return QueryError::Damaged {
+                file: file.to_owned(),
+                reason: engine.to_string(),
+            };
         }
         let root = error.find_root();
         match root {
-            DataFusionError::SQL(e, _) => QueryError::InvalidSql { message: e.to_string() },
-            DataFusionError::Plan(m) if m.contains("not found") && m.to_ascii_lowercase().contains("table") => {
-                QueryError::UnknownTable { message: m.clone(), tables: tables.join(", ") }
+            DataFusionError::SQL(e, _) => QueryError::InvalidSql {
+                message: e.to_string(),
+            },
+            DataFusionError::Plan(m)
+                if m.contains("not found") && m.to_ascii_lowercase().contains("table") =>
+            {
+                QueryError::UnknownTable {
+                    message: m.clone(),
+                    tables: tables.join(", "),
+                }
             }
-            DataFusionError::Plan(m) if m.contains("not supported") || m.contains("DDL not supported") || m.contains("DML not supported") || m.contains("Statement not supported") => {
+            DataFusionError::Plan(m)
+                if m.contains("not supported")
+                    || m.contains("DDL not supported")
+                    || m.contains("DML not supported")
+                    || m.contains("Statement not supported") =>
+            {
                 QueryError::NotAllowed { message: m.clone() }
             }
-            DataFusionError::Plan(m) | DataFusionError::NotImplemented(m) => QueryError::InvalidSql { message: m.clone() },
-            DataFusionError::SchemaError(e, _) => QueryError::InvalidSql { message: e.to_string() },
-            DataFusionError::ResourcesExhausted(m) if m.starts_with("query_timeout") => QueryError::Timeout { limit_ms },
-            DataFusionError::ResourcesExhausted(m) if m.starts_with(crate::memory::TOTAL_EXHAUSTED_PREFIX) => QueryError::MemoryBusy,
-            DataFusionError::ResourcesExhausted(m) => QueryError::Memory { limit: memory, message: m.clone() },
+            DataFusionError::Plan(m) | DataFusionError::NotImplemented(m) => {
+                QueryError::InvalidSql { message: m.clone() }
+            }
+            DataFusionError::SchemaError(e, _) => QueryError::InvalidSql {
+                message: e.to_string(),
+            },
+            DataFusionError::ResourcesExhausted(m) if m.starts_with("query_timeout") => {
+                QueryError::Timeout { limit_ms }
+            }
+            DataFusionError::ResourcesExhausted(m)
+                if m.starts_with(crate::memory::TOTAL_EXHAUSTED_PREFIX) =>
+            {
+                QueryError::MemoryBusy
+            }
+            DataFusionError::ResourcesExhausted(m) => QueryError::Memory {
+                limit: memory,
+                message: m.clone(),
+            },
             // DataFusion's functions and operators report bad values as execution errors; its
             // bugs are `Internal`, and this crate's scans fail with `External` or `Internal`.
             DataFusionError::Execution(m) => QueryError::Evaluation { what: classify(m) },
             DataFusionError::ArrowError(e, _) => match e.as_ref() {
-                ArrowError::DivideByZero => QueryError::Evaluation { what: DIVISION_BY_ZERO },
-                ArrowError::ArithmeticOverflow(_) | ArrowError::OffsetOverflowError(_) | ArrowError::DictionaryKeyOverflowError | ArrowError::RunEndIndexOverflowError => QueryError::Evaluation { what: OVERFLOW },
-                ArrowError::CastError(m) | ArrowError::ParseError(m) | ArrowError::ComputeError(m) | ArrowError::InvalidArgumentError(m) => QueryError::Evaluation { what: classify(m) },
+                ArrowError::DivideByZero => QueryError::Evaluation {
+                    what: DIVISION_BY_ZERO,
+                },
+                ArrowError::ArithmeticOverflow(_)
+                | ArrowError::OffsetOverflowError(_)
+                | ArrowError::DictionaryKeyOverflowError
+                | ArrowError::RunEndIndexOverflowError => QueryError::Evaluation { what: OVERFLOW },
+                ArrowError::CastError(m)
+                | ArrowError::ParseError(m)
+                | ArrowError::ComputeError(m)
+                | ArrowError::InvalidArgumentError(m) => {
+                    QueryError::Evaluation { what: classify(m) }
+                }
                 other => QueryError::Internal(other.to_string()),
             },
             other => QueryError::Internal(other.to_string()),
@@ -129,7 +188,12 @@ fn classify(message: &str) -> &'static str {
         OVERFLOW
     } else if m.contains("date_bin") || m.contains("interval") || m.contains("stride") {
         "an interval a date/time function does not accept (zero, negative or too large)"
-    } else if m.contains("timestamp") || m.contains("date") || m.contains("month") || m.contains("day value") || m.contains("time") {
+    } else if m.contains("timestamp")
+        || m.contains("date")
+        || m.contains("month")
+        || m.contains("day value")
+        || m.contains("time")
+    {
         "a date or time outside the supported range, or text that is not one"
     } else if m.contains("cast") || m.contains("parse") || m.contains("cannot convert") {
         "a value that cannot be converted to the type asked for"

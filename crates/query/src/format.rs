@@ -4,7 +4,7 @@
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::error::QueryError;
 
@@ -19,9 +19,16 @@ pub enum ResultFormat {
 impl ResultFormat {
     /// The format an `Accept` header asks for; `None` when it names none we write.
     pub fn from_accept(accept: Option<&str>) -> Option<ResultFormat> {
-        let Some(accept) = accept else { return Some(ResultFormat::Json) };
+        let Some(accept) = accept else {
+            return Some(ResultFormat::Json);
+        };
         for part in accept.split(',') {
-            let media = part.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let media = part
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             let format = match media.as_str() {
                 "application/json" | "application/*" | "*/*" | "" => ResultFormat::Json,
                 "text/csv" | "text/*" => ResultFormat::Csv,
@@ -49,12 +56,19 @@ fn failed(e: impl std::fmt::Display) -> QueryError {
 }
 
 /// Encodes a result. `extra` is merged into the JSON envelope (purpose, masked classes).
-pub fn encode(format: ResultFormat, schema: &SchemaRef, batches: &[RecordBatch], extra: &serde_json::Map<String, Value>) -> Result<Vec<u8>, QueryError> {
+pub fn encode(
+    format: ResultFormat,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    extra: &serde_json::Map<String, Value>,
+) -> Result<Vec<u8>, QueryError> {
     match format {
         ResultFormat::Json => {
             let mut rows_buf = Vec::new();
             {
-                let mut writer = datafusion::arrow::json::WriterBuilder::new().with_explicit_nulls(true).build::<_, datafusion::arrow::json::writer::JsonArray>(&mut rows_buf);
+                let mut writer = datafusion::arrow::json::WriterBuilder::new()
+                    .with_explicit_nulls(true)
+                    .build::<_, datafusion::arrow::json::writer::JsonArray>(&mut rows_buf);
                 for batch in batches {
                     writer.write(batch).map_err(failed)?;
                 }
@@ -63,7 +77,11 @@ pub fn encode(format: ResultFormat, schema: &SchemaRef, batches: &[RecordBatch],
             if rows_buf.is_empty() {
                 rows_buf.extend_from_slice(b"[]");
             }
-            let columns: Vec<Value> = schema.fields().iter().map(|f| json!({"name": f.name(), "type": f.data_type().to_string()})).collect();
+            let columns: Vec<Value> = schema
+                .fields()
+                .iter()
+                .map(|f| json!({"name": f.name(), "type": f.data_type().to_string()}))
+                .collect();
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
             let mut head = serde_json::Map::new();
             head.insert("columns".into(), Value::Array(columns));
@@ -82,9 +100,13 @@ pub fn encode(format: ResultFormat, schema: &SchemaRef, batches: &[RecordBatch],
         ResultFormat::Csv => {
             let mut out = Vec::new();
             {
-                let mut writer = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(&mut out);
+                let mut writer = datafusion::arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(&mut out);
                 if batches.is_empty() {
-                    writer.write(&RecordBatch::new_empty(schema.clone())).map_err(failed)?;
+                    writer
+                        .write(&RecordBatch::new_empty(schema.clone()))
+                        .map_err(failed)?;
                 }
                 for batch in batches {
                     writer.write(batch).map_err(failed)?;
@@ -94,7 +116,9 @@ pub fn encode(format: ResultFormat, schema: &SchemaRef, batches: &[RecordBatch],
         }
         ResultFormat::Arrow => {
             let mut out = Vec::new();
-            let mut writer = datafusion::arrow::ipc::writer::StreamWriter::try_new(&mut out, schema).map_err(failed)?;
+            let mut writer =
+                datafusion::arrow::ipc::writer::StreamWriter::try_new(&mut out, schema)
+                    .map_err(failed)?;
             for batch in batches {
                 writer.write(batch).map_err(failed)?;
             }
@@ -104,7 +128,8 @@ pub fn encode(format: ResultFormat, schema: &SchemaRef, batches: &[RecordBatch],
         }
         ResultFormat::Parquet => {
             let mut out = Vec::new();
-            let mut writer = parquet::arrow::ArrowWriter::try_new(&mut out, schema.clone(), None).map_err(failed)?;
+            let mut writer = parquet::arrow::ArrowWriter::try_new(&mut out, schema.clone(), None)
+                .map_err(failed)?;
             for batch in batches {
                 writer.write(batch).map_err(failed)?;
             }

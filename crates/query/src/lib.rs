@@ -21,10 +21,10 @@ pub mod scan;
 pub mod session;
 pub mod views;
 
-pub use complexity::check_complexity;
 pub use bounded::OutputTooLarge;
+pub use complexity::check_complexity;
 pub use error::QueryError;
-pub use format::{encode, ResultFormat};
+pub use format::{ResultFormat, encode};
 pub use normalize::normalize;
 pub use pool::{PoolConfig, PoolError, WorkPool};
-pub use session::{run, start, QueryLimits, QueryOptions, QueryResult, Running, Session};
+pub use session::{QueryLimits, QueryOptions, QueryResult, Running, Session, run, start};

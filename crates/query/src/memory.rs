@@ -6,7 +6,9 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use datafusion::common::{DataFusionError, Result};
-use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryLimit, MemoryPool, MemoryReservation};
+use datafusion::execution::memory_pool::{
+    GreedyMemoryPool, MemoryLimit, MemoryPool, MemoryReservation,
+};
 
 use crate::limits::QUERY_MEMORY_TOTAL_BYTES_DEFAULT;
 
@@ -27,7 +29,9 @@ fn total() -> &'static (Arc<GreedyMemoryPool>, usize) {
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
             .filter(|mb| *mb > 0)
-            .map_or(QUERY_MEMORY_TOTAL_BYTES_DEFAULT, |mb| mb.saturating_mul(1 << 20));
+            .map_or(QUERY_MEMORY_TOTAL_BYTES_DEFAULT, |mb| {
+                mb.saturating_mul(1 << 20)
+            });
         (Arc::new(GreedyMemoryPool::new(bytes)), bytes)
     })
 }
@@ -41,13 +45,21 @@ pub struct QueryMemory {
 
 impl QueryMemory {
     pub fn new(limit_bytes: usize) -> QueryMemory {
-        QueryMemory { query: GreedyMemoryPool::new(limit_bytes), total: total().0.clone() }
+        QueryMemory {
+            query: GreedyMemoryPool::new(limit_bytes),
+            total: total().0.clone(),
+        }
     }
 }
 
 impl fmt::Display for QueryMemory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "steward query memory ({} of {} bytes reserved)", self.query.reserved(), self.total.reserved())
+        write!(
+            f,
+            "steward query memory ({} of {} bytes reserved)",
+            self.query.reserved(),
+            self.total.reserved()
+        )
     }
 }
 
@@ -95,14 +107,26 @@ mod tests {
     #[test]
     fn queries_together_stay_within_the_total() {
         let total = query_memory_total_bytes();
-        let (a, b): (Arc<dyn MemoryPool>, Arc<dyn MemoryPool>) = (Arc::new(QueryMemory::new(total)), Arc::new(QueryMemory::new(total)));
+        let (a, b): (Arc<dyn MemoryPool>, Arc<dyn MemoryPool>) = (
+            Arc::new(QueryMemory::new(total)),
+            Arc::new(QueryMemory::new(total)),
+        );
         let first = MemoryConsumer::new("a").register(&a);
         first.try_grow(total / 4 * 3).expect("within both limits");
         let second = MemoryConsumer::new("b").register(&b);
         let refused = second.try_grow(total / 2).expect_err("past the total");
-        assert!(refused.to_string().contains(TOTAL_EXHAUSTED_PREFIX), "{refused}");
-        assert_eq!(b.reserved(), 0, "a refused grow leaves the query's own pool as it was");
+        assert!(
+            refused.to_string().contains(TOTAL_EXHAUSTED_PREFIX),
+            "{refused}"
+        );
+        assert_eq!(
+            b.reserved(),
+            0,
+            "a refused grow leaves the query's own pool as it was"
+        );
         drop(first);
-        second.try_grow(total / 2).expect("room once the other query is done");
+        second
+            .try_grow(total / 2)
+            .expect("room once the other query is done");
     }
 }

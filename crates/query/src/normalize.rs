@@ -22,7 +22,10 @@ pub fn normalize(sql: &str, known: &dyn Fn(&str) -> bool) -> String {
     let mut space = false;
     for token in tokens {
         let text = match &token {
-            Token::Whitespace(Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_)) | Token::Whitespace(_) => {
+            Token::Whitespace(
+                Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_),
+            )
+            | Token::Whitespace(_) => {
                 space = true;
                 continue;
             }
@@ -47,9 +50,19 @@ pub fn normalize(sql: &str, known: &dyn Fn(&str) -> bool) -> String {
             | Token::Char(_) => "?".to_owned(),
             // A double-quoted identifier is a name, but a careless client may quote a value
             // with it: identifiers keep their shape, not their text, when they look like data.
-            Token::Word(w) if w.quote_style.is_some() && !(plain_identifier(&w.value) && known(&w.value)) => "\"?\"".to_owned(),
+            Token::Word(w)
+                if w.quote_style.is_some() && !(plain_identifier(&w.value) && known(&w.value)) =>
+            {
+                "\"?\"".to_owned()
+            }
             Token::Word(w) if w.quote_style.is_some() => format!("\"{}\"", w.value),
-            Token::Word(w) if w.quote_style.is_none() && w.keyword == Keyword::NoKeyword && !known(&w.value.to_ascii_lowercase()) => "?".to_owned(),
+            Token::Word(w)
+                if w.quote_style.is_none()
+                    && w.keyword == Keyword::NoKeyword
+                    && !known(&w.value.to_ascii_lowercase()) =>
+            {
+                "?".to_owned()
+            }
             other => other.to_string(),
         };
         if space && !out.is_empty() {
@@ -57,7 +70,16 @@ pub fn normalize(sql: &str, known: &dyn Fn(&str) -> bool) -> String {
         }
         space = false;
         // Only printable ASCII without quotes or backslashes reaches the log.
-        let text: String = text.chars().map(|c| if c.is_ascii_graphic() && !matches!(c, '\'' | '\\' | '`') || c == ' ' { c } else { '?' }).collect();
+        let text: String = text
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() && !matches!(c, '\'' | '\\' | '`') || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
         if out.len() + text.len() > NORMALIZED_BYTES_MAX {
             out.push_str(" ...");
             break;
@@ -79,24 +101,46 @@ mod tests {
     fn literals_and_comments_never_survive() {
         let sql = "SELECT * FROM play WHERE email = 'ann@example.org' AND n > 42 -- ann@example.org\n/* bob@x.org */ AND \"bob@x.org\" = x";
         let n = normalize(sql, &|w| ["play", "email", "n", "x"].contains(&w));
-        assert_eq!(n, "SELECT * FROM play WHERE email = ? AND n > ? AND \"?\" = x");
+        assert_eq!(
+            n,
+            "SELECT * FROM play WHERE email = ? AND n > ? AND \"?\" = x"
+        );
         assert!(!n.contains("example") && !n.contains("42") && !n.contains("bob"));
     }
 
     #[test]
     fn identifiers_and_shape_are_kept() {
         let known = |w: &str| ["type", "count", "events", "track_id", "play"].contains(&w);
-        assert_eq!(normalize("select type, count(*) from events group by type", &known), "select type, count(*) from events group by type");
-        assert_eq!(normalize("SELECT \"track_id\" FROM play", &known), "SELECT \"track_id\" FROM play");
-        assert_eq!(normalize("SELECT count(*) AS annsmith FROM play", &known), "SELECT count(*) AS ? FROM play");
+        assert_eq!(
+            normalize("select type, count(*) from events group by type", &known),
+            "select type, count(*) from events group by type"
+        );
+        assert_eq!(
+            normalize("SELECT \"track_id\" FROM play", &known),
+            "SELECT \"track_id\" FROM play"
+        );
+        assert_eq!(
+            normalize("SELECT count(*) AS annsmith FROM play", &known),
+            "SELECT count(*) AS ? FROM play"
+        );
     }
 
     #[test]
     fn only_the_audit_charset_comes_out() {
         let known = |w: &str| w == "x";
-        for sql in ["SELECT `x` FROM t", "SELECT a \\ b", "SELECT 'it''s'", "SELECT \"ü\" FROM t", "SELECT x → y"] {
+        for sql in [
+            "SELECT `x` FROM t",
+            "SELECT a \\ b",
+            "SELECT 'it''s'",
+            "SELECT \"ü\" FROM t",
+            "SELECT x → y",
+        ] {
             let n = normalize(sql, &known);
-            assert!(n.bytes().all(|b| (0x20..=0x7e).contains(&b) && !matches!(b, b'\'' | b'\\' | b'`')), "{sql} → {n}");
+            assert!(
+                n.bytes()
+                    .all(|b| (0x20..=0x7e).contains(&b) && !matches!(b, b'\'' | b'\\' | b'`')),
+                "{sql} → {n}"
+            );
         }
     }
 

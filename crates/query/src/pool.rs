@@ -35,7 +35,13 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> PoolConfig {
-        PoolConfig { threads: std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16), jobs_max: 4, queue_wait: Duration::from_secs(10) }
+        PoolConfig {
+            threads: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .clamp(1, 16),
+            jobs_max: 4,
+            queue_wait: Duration::from_secs(10),
+        }
     }
 }
 
@@ -60,19 +66,30 @@ impl WorkPool {
             .on_thread_start(lower_priority)
             .enable_all()
             .build()?;
-        Ok(Arc::new(WorkPool { runtime: Some(runtime), permits: Arc::new(Semaphore::new(config.jobs_max.max(1))), config }))
+        Ok(Arc::new(WorkPool {
+            runtime: Some(runtime),
+            permits: Arc::new(Semaphore::new(config.jobs_max.max(1))),
+            config,
+        }))
     }
 
     fn handle(&self) -> Result<&tokio::runtime::Handle, PoolError> {
-        self.runtime.as_ref().map(|r| r.handle()).ok_or(PoolError::Closed)
+        self.runtime
+            .as_ref()
+            .map(|r| r.handle())
+            .ok_or(PoolError::Closed)
     }
 
     /// A slot for one job, waiting at most the configured time.
     pub async fn slot(&self) -> Result<Slot, PoolError> {
-        match tokio::time::timeout(self.config.queue_wait, self.permits.clone().acquire_owned()).await {
+        match tokio::time::timeout(self.config.queue_wait, self.permits.clone().acquire_owned())
+            .await
+        {
             Ok(Ok(permit)) => Ok(Slot(permit)),
             Ok(Err(_)) => Err(PoolError::Closed),
-            Err(_) => Err(PoolError::Busy { jobs: self.config.jobs_max }),
+            Err(_) => Err(PoolError::Busy {
+                jobs: self.config.jobs_max,
+            }),
         }
     }
 
@@ -133,7 +150,12 @@ impl WorkPool {
         handle.block_on(async move {
             // Background work waits for a slot as long as it takes (it has no caller to
             // answer), so it never fails for being busy.
-            let permit = self.permits.clone().acquire_owned().await.map_err(|_| PoolError::Closed)?;
+            let permit = self
+                .permits
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| PoolError::Closed)?;
             self.spawn(Slot(permit), job).await
         })
     }
@@ -179,12 +201,30 @@ mod tests {
 
     #[test]
     fn a_panicking_job_fails_alone_and_the_pool_keeps_working() {
-        let pool = WorkPool::new(PoolConfig { threads: 1, jobs_max: 1, queue_wait: Duration::from_secs(5) }).expect("pool");
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let pool = WorkPool::new(PoolConfig {
+            threads: 1,
+            jobs_max: 1,
+            queue_wait: Duration::from_secs(5),
+        })
+        .expect("pool");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         runtime.block_on(async {
-            let panicked = pool.run(async { if std::hint::black_box(true) { panic!("a bug in a query") } 1 }).await;
+            let panicked = pool
+                .run(async {
+                    if std::hint::black_box(true) {
+                        panic!("a bug in a query")
+                    }
+                    1
+                })
+                .await;
             assert!(matches!(panicked, Err(PoolError::Panicked)), "{panicked:?}");
-            assert_eq!(pool.run(async { 7 }).await.expect("the slot was released"), 7);
+            assert_eq!(
+                pool.run(async { 7 }).await.expect("the slot was released"),
+                7
+            );
         });
     }
 }

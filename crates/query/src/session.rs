@@ -21,7 +21,7 @@ use steward_store::ScanBounds;
 use crate::error::QueryError;
 use crate::memory::QueryMemory;
 use crate::scan::{ScanContext, ViewTable};
-use crate::views::{events_view, offers_consents, typed_view, SUBJECTS_VIEW};
+use crate::views::{SUBJECTS_VIEW, events_view, offers_consents, typed_view};
 
 /// Per-query bounds; the HTTP edge lets a caller lower them, never raise them.
 #[derive(Clone, Debug)]
@@ -34,7 +34,12 @@ pub struct QueryLimits {
 
 impl Default for QueryLimits {
     fn default() -> QueryLimits {
-        QueryLimits { max_rows: 100_000, max_bytes: 64 << 20, timeout: Duration::from_secs(30), memory_bytes: 512 << 20 }
+        QueryLimits {
+            max_rows: 100_000,
+            max_bytes: 64 << 20,
+            timeout: Duration::from_secs(30),
+            memory_bytes: 512 << 20,
+        }
     }
 }
 
@@ -86,7 +91,12 @@ impl Running {
     }
 
     pub fn map_error(&self, e: datafusion::common::DataFusionError) -> QueryError {
-        QueryError::from_datafusion(e, &self.tables, self.limits.timeout.as_millis() as u64, self.limits.memory_bytes)
+        QueryError::from_datafusion(
+            e,
+            &self.tables,
+            self.limits.timeout.as_millis() as u64,
+            self.limits.memory_bytes,
+        )
     }
 
     /// Pulls every row, failing as soon as a limit is passed.
@@ -96,15 +106,21 @@ impl Running {
         while let Some(batch) = self.stream.next().await {
             let batch = batch.map_err(|e| self.map_error(e))?;
             if Instant::now() > self.scan.deadline {
-                return Err(QueryError::Timeout { limit_ms: self.limits.timeout.as_millis() as u64 });
+                return Err(QueryError::Timeout {
+                    limit_ms: self.limits.timeout.as_millis() as u64,
+                });
             }
             rows += batch.num_rows() as u64;
             bytes += batch.get_array_memory_size() as u64;
             if rows > self.limits.max_rows as u64 {
-                return Err(QueryError::TooManyRows { limit: self.limits.max_rows });
+                return Err(QueryError::TooManyRows {
+                    limit: self.limits.max_rows,
+                });
             }
             if bytes > self.limits.max_bytes as u64 {
-                return Err(QueryError::TooManyBytes { limit: self.limits.max_bytes });
+                return Err(QueryError::TooManyBytes {
+                    limit: self.limits.max_bytes,
+                });
             }
             if batch.num_rows() > 0 {
                 batches.push(batch);
@@ -117,8 +133,14 @@ impl Running {
             bytes,
             snapshot_seq: self.scan.snapshot.max_seq,
             segments_read: self.scan.segments_read.lock().len() as u64,
-            row_groups_read: self.scan.row_groups_read.load(std::sync::atomic::Ordering::Relaxed),
-            rows_scanned: self.scan.rows_scanned.load(std::sync::atomic::Ordering::Relaxed),
+            row_groups_read: self
+                .scan
+                .row_groups_read
+                .load(std::sync::atomic::Ordering::Relaxed),
+            rows_scanned: self
+                .scan
+                .rows_scanned
+                .load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 }
@@ -134,24 +156,47 @@ pub struct Session {
 
 impl Session {
     /// Registers the tenant's views for the guard's purpose over a fresh snapshot.
-    pub async fn open(guard: Arc<ReadGuard>, limits: &QueryLimits, options: &QueryOptions) -> Result<Session, QueryError> {
+    pub async fn open(
+        guard: Arc<ReadGuard>,
+        limits: &QueryLimits,
+        options: &QueryOptions,
+    ) -> Result<Session, QueryError> {
         let deadline = Instant::now() + limits.timeout;
-        let snapshot = Arc::new(guard.snapshot(&ScanBounds { max_seq: options.as_of_seq, ..ScanBounds::default() })?);
-        let scan = Arc::new(ScanContext::new(guard.clone(), snapshot, deadline, options.track_subjects));
+        let snapshot = Arc::new(guard.snapshot(&ScanBounds {
+            max_seq: options.as_of_seq,
+            ..ScanBounds::default()
+        })?);
+        let scan = Arc::new(ScanContext::new(
+            guard.clone(),
+            snapshot,
+            deadline,
+            options.track_subjects,
+        ));
         let reader = guard;
         let internal = |e: datafusion::common::DataFusionError| QueryError::Internal(e.to_string());
         let pool: Arc<dyn MemoryPool> = Arc::new(QueryMemory::new(limits.memory_bytes));
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(pool.clone())
-            .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
             .build_arc()
             .map_err(internal)?;
-        let partitions = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16);
-        let config = SessionConfig::new().with_target_partitions(partitions).with_information_schema(false).with_default_catalog_and_schema("steward", "tenant");
+        let partitions = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 16);
+        let config = SessionConfig::new()
+            .with_target_partitions(partitions)
+            .with_information_schema(false)
+            .with_default_catalog_and_schema("steward", "tenant");
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         crate::bounded::register(&ctx, &pool, limits.memory_bytes);
         let mut tables = vec!["events".to_owned()];
-        ctx.register_table("events", Arc::new(ViewTable::new(events_view(), scan.clone()))).map_err(internal)?;
+        ctx.register_table(
+            "events",
+            Arc::new(ViewTable::new(events_view(), scan.clone())),
+        )
+        .map_err(internal)?;
         for schema in reader.schemas() {
             let view = typed_view(&schema);
             if tables.contains(&view.name) || view.name == "subjects" || view.name == "consents" {
@@ -159,17 +204,33 @@ impl Session {
             }
             let name = view.name.clone();
             tables.push(name.clone());
-            ctx.register_table(name.as_str(), Arc::new(ViewTable::new(view, scan.clone()))).map_err(internal)?;
+            ctx.register_table(name.as_str(), Arc::new(ViewTable::new(view, scan.clone())))
+                .map_err(internal)?;
         }
-        ctx.sql(&format!("CREATE VIEW subjects AS {SUBJECTS_VIEW}")).await.map_err(internal)?;
+        ctx.sql(&format!("CREATE VIEW subjects AS {SUBJECTS_VIEW}"))
+            .await
+            .map_err(internal)?;
         tables.push("subjects".into());
         if offers_consents(reader.visible()) {
-            ctx.register_table("consents", Arc::new(crate::consents::ConsentsTable::new(reader.clone(), scan.admitted.clone()))).map_err(internal)?;
+            ctx.register_table(
+                "consents",
+                Arc::new(crate::consents::ConsentsTable::new(
+                    reader.clone(),
+                    scan.admitted.clone(),
+                )),
+            )
+            .map_err(internal)?;
             tables.push("consents".into());
         }
         tables.sort();
         let known = known_words(&reader);
-        Ok(Session { ctx, scan, tables, known, limits: limits.clone() })
+        Ok(Session {
+            ctx,
+            scan,
+            tables,
+            known,
+            limits: limits.clone(),
+        })
     }
 
     /// The query as the audit log may record it.
@@ -184,22 +245,49 @@ impl Session {
     /// Plans `sql`; read-only statements only.
     pub async fn start(self, sql: &str) -> Result<Running, QueryError> {
         if sql.len() > SQL_BYTES_MAX {
-            return Err(QueryError::InvalidRequest { field: "sql", message: format!("at most {SQL_BYTES_MAX} bytes of SQL") });
+            return Err(QueryError::InvalidRequest {
+                field: "sql",
+                message: format!("at most {SQL_BYTES_MAX} bytes of SQL"),
+            });
         }
         if sql.trim().is_empty() {
-            return Err(QueryError::InvalidRequest { field: "sql", message: "empty query".into() });
+            return Err(QueryError::InvalidRequest {
+                field: "sql",
+                message: "empty query".into(),
+            });
         }
         crate::complexity::check_complexity(sql)?;
         check_read_only(sql)?;
         let limits = self.limits.clone();
         let tables = self.tables.clone();
-        let options_sql = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-        let map = |e| QueryError::from_datafusion(e, &tables, limits.timeout.as_millis() as u64, limits.memory_bytes);
-        let frame = self.ctx.sql_with_options(sql, options_sql).await.map_err(map)?;
+        let options_sql = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let map = |e| {
+            QueryError::from_datafusion(
+                e,
+                &tables,
+                limits.timeout.as_millis() as u64,
+                limits.memory_bytes,
+            )
+        };
+        let frame = self
+            .ctx
+            .sql_with_options(sql, options_sql)
+            .await
+            .map_err(map)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         let stream = frame.execute_stream().await.map_err(map)?;
         let normalized = self.normalize(sql);
-        Ok(Running { stream, schema, scan: self.scan, tables, normalized, limits })
+        Ok(Running {
+            stream,
+            schema,
+            scan: self.scan,
+            tables,
+            normalized,
+            limits,
+        })
     }
 }
 
@@ -210,13 +298,26 @@ pub fn check_read_only(sql: &str) -> Result<(), QueryError> {
     use datafusion::sql::sqlparser::dialect::GenericDialect;
     use datafusion::sql::sqlparser::parser::Parser;
     // Text sqlparser cannot parse is left to DataFusion's parser, which words the error.
-    let Ok(statements) = Parser::parse_sql(&GenericDialect {}, sql) else { return Ok(()) };
+    let Ok(statements) = Parser::parse_sql(&GenericDialect {}, sql) else {
+        return Ok(());
+    };
     match statements.as_slice() {
         [Statement::Query(_)] => Ok(()),
-        [Statement::Explain { statement, .. }] if matches!(statement.as_ref(), Statement::Query(_)) => Ok(()),
-        [] => Err(QueryError::InvalidRequest { field: "sql", message: "empty query".into() }),
-        [_] => Err(QueryError::NotAllowed { message: "a session only reads: SELECT (or WITH ... SELECT, EXPLAIN SELECT)".into() }),
-        _ => Err(QueryError::NotAllowed { message: "one statement per request".into() }),
+        [Statement::Explain { statement, .. }]
+            if matches!(statement.as_ref(), Statement::Query(_)) =>
+        {
+            Ok(())
+        }
+        [] => Err(QueryError::InvalidRequest {
+            field: "sql",
+            message: "empty query".into(),
+        }),
+        [_] => Err(QueryError::NotAllowed {
+            message: "a session only reads: SELECT (or WITH ... SELECT, EXPLAIN SELECT)".into(),
+        }),
+        _ => Err(QueryError::NotAllowed {
+            message: "one statement per request".into(),
+        }),
     }
 }
 
@@ -253,11 +354,24 @@ pub fn normalize_for(reader: &ReadGuard, sql: &str) -> String {
 }
 
 /// Opens a session and plans `sql` in it.
-pub async fn start(reader: Arc<ReadGuard>, sql: &str, limits: &QueryLimits, options: &QueryOptions) -> Result<Running, QueryError> {
-    Session::open(reader, limits, options).await?.start(sql).await
+pub async fn start(
+    reader: Arc<ReadGuard>,
+    sql: &str,
+    limits: &QueryLimits,
+    options: &QueryOptions,
+) -> Result<Running, QueryError> {
+    Session::open(reader, limits, options)
+        .await?
+        .start(sql)
+        .await
 }
 
 /// Plans and collects in one call.
-pub async fn run(reader: Arc<ReadGuard>, sql: &str, limits: &QueryLimits, options: &QueryOptions) -> Result<QueryResult, QueryError> {
+pub async fn run(
+    reader: Arc<ReadGuard>,
+    sql: &str,
+    limits: &QueryLimits,
+    options: &QueryOptions,
+) -> Result<QueryResult, QueryError> {
     start(reader, sql, limits, options).await?.collect().await
 }

@@ -23,7 +23,10 @@ pub enum ColumnSource {
     /// The event's visible properties as one JSON object (the `events` view).
     Properties,
     /// One schema field, read from the clear part or the sealed part of the event.
-    Field { name: String, field_type: FieldType },
+    Field {
+        name: String,
+        field_type: FieldType,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -44,7 +47,12 @@ pub struct ViewDef {
 
 impl ViewDef {
     pub fn schema(&self) -> SchemaRef {
-        Arc::new(Schema::new(self.columns.iter().map(|c| Field::new(&c.name, c.data_type.clone(), true)).collect::<Vec<_>>()))
+        Arc::new(Schema::new(
+            self.columns
+                .iter()
+                .map(|c| Field::new(&c.name, c.data_type.clone(), true))
+                .collect::<Vec<_>>(),
+        ))
     }
 
     /// Whether any projected column needs the sealed part opened.
@@ -65,21 +73,49 @@ pub fn time_type() -> DataType {
 }
 
 fn common_columns(with_type: bool) -> Vec<ViewColumn> {
-    let mut out = vec![ViewColumn { name: "event_id".into(), data_type: DataType::Utf8, source: ColumnSource::EventId }];
+    let mut out = vec![ViewColumn {
+        name: "event_id".into(),
+        data_type: DataType::Utf8,
+        source: ColumnSource::EventId,
+    }];
     if with_type {
-        out.push(ViewColumn { name: "type".into(), data_type: DataType::Utf8, source: ColumnSource::Type });
+        out.push(ViewColumn {
+            name: "type".into(),
+            data_type: DataType::Utf8,
+            source: ColumnSource::Type,
+        });
     }
-    out.push(ViewColumn { name: "time".into(), data_type: time_type(), source: ColumnSource::Time });
-    out.push(ViewColumn { name: "subject".into(), data_type: DataType::Utf8, source: ColumnSource::Subject });
-    out.push(ViewColumn { name: "schema_version".into(), data_type: DataType::UInt32, source: ColumnSource::SchemaVersion });
+    out.push(ViewColumn {
+        name: "time".into(),
+        data_type: time_type(),
+        source: ColumnSource::Time,
+    });
+    out.push(ViewColumn {
+        name: "subject".into(),
+        data_type: DataType::Utf8,
+        source: ColumnSource::Subject,
+    });
+    out.push(ViewColumn {
+        name: "schema_version".into(),
+        data_type: DataType::UInt32,
+        source: ColumnSource::SchemaVersion,
+    });
     out
 }
 
 /// The `events` view.
 pub fn events_view() -> ViewDef {
     let mut columns = common_columns(true);
-    columns.push(ViewColumn { name: "properties".into(), data_type: DataType::Utf8, source: ColumnSource::Properties });
-    ViewDef { name: "events".into(), event_type: None, columns }
+    columns.push(ViewColumn {
+        name: "properties".into(),
+        data_type: DataType::Utf8,
+        source: ColumnSource::Properties,
+    });
+    ViewDef {
+        name: "events".into(),
+        event_type: None,
+        columns,
+    }
 }
 
 /// The typed view of one event type, from its latest schema. A field whose name collides
@@ -87,10 +123,25 @@ pub fn events_view() -> ViewDef {
 pub fn typed_view(schema: &SchemaVersion) -> ViewDef {
     let mut columns = common_columns(false);
     for (name, spec) in schema.schema.fields() {
-        let column = if COMMON_COLUMNS.contains(&name) || name == "properties" { format!("field_{name}") } else { name.to_owned() };
-        columns.push(ViewColumn { name: column, data_type: arrow_type(&spec.field_type), source: ColumnSource::Field { name: name.to_owned(), field_type: spec.field_type.clone() } });
+        let column = if COMMON_COLUMNS.contains(&name) || name == "properties" {
+            format!("field_{name}")
+        } else {
+            name.to_owned()
+        };
+        columns.push(ViewColumn {
+            name: column,
+            data_type: arrow_type(&spec.field_type),
+            source: ColumnSource::Field {
+                name: name.to_owned(),
+                field_type: spec.field_type.clone(),
+            },
+        });
     }
-    ViewDef { name: schema.event_type.clone(), event_type: Some(schema.event_type.clone()), columns }
+    ViewDef {
+        name: schema.event_type.clone(),
+        event_type: Some(schema.event_type.clone()),
+        columns,
+    }
 }
 
 /// The SQL type a schema type reads as; lists and objects read as JSON text.

@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 pub enum ServeError {
     /// The caller's request (400).
     #[error("{message}")]
-    Invalid { code: &'static str, field: Option<&'static str>, message: String },
+    Invalid {
+        code: &'static str,
+        field: Option<&'static str>,
+        message: String,
+    },
     #[error("{what} not found")]
     NotFound { what: &'static str },
     /// The request conflicts with the version's state (409), e.g. an alias to a version that
@@ -16,8 +20,13 @@ pub enum ServeError {
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     /// The job's memory estimate exceeds the deployment's budget (422).
-    #[error("the job is estimated to need {estimate_bytes} bytes, over this deployment's budget of {budget_bytes} bytes; use fewer factors or neighbours, or a smaller data set")]
-    OverBudget { estimate_bytes: u64, budget_bytes: u64 },
+    #[error(
+        "the job is estimated to need {estimate_bytes} bytes, over this deployment's budget of {budget_bytes} bytes; use fewer factors or neighbours, or a smaller data set"
+    )]
+    OverBudget {
+        estimate_bytes: u64,
+        budget_bytes: u64,
+    },
     /// Too many jobs are waiting (503).
     #[error("{queued} training jobs are already waiting; try again later")]
     QueueFull { queued: usize },
@@ -27,7 +36,10 @@ pub enum ServeError {
     #[error(transparent)]
     Engine(#[from] steward_engine::EngineError),
     #[error("i/o on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {reason}")]
     Corrupted { path: PathBuf, reason: String },
     #[error("crypto: {0}")]
@@ -61,14 +73,28 @@ impl ServeError {
     }
 
     pub fn io(path: &Path) -> impl Fn(std::io::Error) -> ServeError + '_ {
-        move |source| ServeError::Io { path: path.to_owned(), source }
+        move |source| ServeError::Io {
+            path: path.to_owned(),
+            source,
+        }
     }
 
-    pub fn invalid(code: &'static str, field: &'static str, message: impl Into<String>) -> ServeError {
-        ServeError::Invalid { code, field: Some(field), message: message.into() }
+    pub fn invalid(
+        code: &'static str,
+        field: &'static str,
+        message: impl Into<String>,
+    ) -> ServeError {
+        ServeError::Invalid {
+            code,
+            field: Some(field),
+            message: message.into(),
+        }
     }
 
     pub(crate) fn training(code: &'static str, message: impl std::fmt::Display) -> ServeError {
-        ServeError::Training { code, message: message.to_string() }
+        ServeError::Training {
+            code,
+            message: message.to_string(),
+        }
     }
 }

@@ -16,8 +16,10 @@ use std::path::{Path, PathBuf};
 
 use roaring::RoaringTreemap;
 use sha2::{Digest, Sha256};
-use steward_crypto::sealed_file::{dataset_file_key_context, read_wrapped_key, SealedReader, SealedWriter};
 use steward_crypto::Key256;
+use steward_crypto::sealed_file::{
+    SealedReader, SealedWriter, dataset_file_key_context, read_wrapped_key,
+};
 use steward_engine::{Engine, FileKey};
 
 use crate::ServeError;
@@ -38,7 +40,9 @@ pub(crate) fn file_name(index: u32) -> String {
 
 /// The index of a model file name.
 pub(crate) fn file_index(name: &str) -> u32 {
-    name.strip_prefix("model-").and_then(|n| n.parse().ok()).unwrap_or(0)
+    name.strip_prefix("model-")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -47,7 +51,15 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Seals `bytes` into `dir/<file>.sealed` under a fresh key stored in the catalog first;
 /// returns the plaintext's SHA-256.
-pub(crate) fn write_model_file(engine: &Engine, tenant: &str, dir: &Path, name: &str, version: u32, file: &str, bytes: &[u8]) -> Result<String, ServeError> {
+pub(crate) fn write_model_file(
+    engine: &Engine,
+    tenant: &str,
+    dir: &Path,
+    name: &str,
+    version: u32,
+    file: &str,
+    bytes: &[u8],
+) -> Result<String, ServeError> {
     let path = dir.join(format!("{file}.sealed"));
     let context = dataset_file_key_context(tenant);
     let key = Key256::random();
@@ -65,15 +77,38 @@ pub(crate) fn write_model_file(engine: &Engine, tenant: &str, dir: &Path, name: 
 }
 
 /// The plaintext of a version's model file. `Gone` (as `NotFound`) when its key was destroyed.
-pub(crate) fn read_model_file(engine: &Engine, tenant: &str, dir: &Path, file: &str) -> Result<Vec<u8>, ServeError> {
+pub(crate) fn read_model_file(
+    engine: &Engine,
+    tenant: &str,
+    dir: &Path,
+    file: &str,
+) -> Result<Vec<u8>, ServeError> {
     let path = dir.join(format!("{file}.sealed"));
     let header = read_wrapped_key(&path)?;
-    let reference = header.strip_prefix(KEY_REFERENCE_PREFIX).ok_or_else(|| ServeError::Corrupted { path: path.clone(), reason: "the header names no key".into() })?;
-    let key_name = std::str::from_utf8(reference).map_err(|_| ServeError::Corrupted { path: path.clone(), reason: "key name".into() })?;
+    let reference =
+        header
+            .strip_prefix(KEY_REFERENCE_PREFIX)
+            .ok_or_else(|| ServeError::Corrupted {
+                path: path.clone(),
+                reason: "the header names no key".into(),
+            })?;
+    let key_name = std::str::from_utf8(reference).map_err(|_| ServeError::Corrupted {
+        path: path.clone(),
+        reason: "key name".into(),
+    })?;
     let wrapped = match engine.file_key(tenant, key_name)? {
         FileKey::Live(wrapped) => wrapped,
-        FileKey::Destroyed => return Err(ServeError::NotFound { what: "model file (its key was destroyed)" }),
-        FileKey::Unknown => return Err(ServeError::Corrupted { path, reason: "no key for this file in the tenant catalog".into() }),
+        FileKey::Destroyed => {
+            return Err(ServeError::NotFound {
+                what: "model file (its key was destroyed)",
+            });
+        }
+        FileKey::Unknown => {
+            return Err(ServeError::Corrupted {
+                path,
+                reason: "no key for this file in the tenant catalog".into(),
+            });
+        }
     };
     let context = dataset_file_key_context(tenant);
     let key = engine.unwrap_tenant_key(tenant, &wrapped, &context)?;
@@ -83,7 +118,14 @@ pub(crate) fn read_model_file(engine: &Engine, tenant: &str, dir: &Path, file: &
 
 /// Destroys a model file's key (unreadable from here on, copies included), removes the file
 /// and forgets the key entry.
-pub(crate) fn remove_model_file(engine: &Engine, tenant: &str, dir: &Path, name: &str, version: u32, file: &str) -> Result<u64, ServeError> {
+pub(crate) fn remove_model_file(
+    engine: &Engine,
+    tenant: &str,
+    dir: &Path,
+    name: &str,
+    version: u32,
+    file: &str,
+) -> Result<u64, ServeError> {
     let key_name = format!("{}{file}", key_prefix(name, version));
     engine.destroy_file_keys(tenant, std::slice::from_ref(&key_name))?;
     let path = dir.join(format!("{file}.sealed"));
@@ -99,7 +141,13 @@ pub(crate) fn remove_model_file(engine: &Engine, tenant: &str, dir: &Path, name:
 
 /// Removes every file of a version (model files, bitmap, temporaries) and its key entries
 /// (destroyed first). Returns how many files went.
-pub(crate) fn remove_version_files(engine: &Engine, tenant: &str, dir: &Path, name: &str, version: u32) -> Result<u64, ServeError> {
+pub(crate) fn remove_version_files(
+    engine: &Engine,
+    tenant: &str,
+    dir: &Path,
+    name: &str,
+    version: u32,
+) -> Result<u64, ServeError> {
     let prefix = key_prefix(name, version);
     engine.destroy_file_keys(tenant, std::slice::from_ref(&prefix))?;
     let mut removed = 0;
@@ -122,7 +170,9 @@ pub(crate) fn remove_version_files(engine: &Engine, tenant: &str, dir: &Path, na
 pub(crate) fn write_bitmap(dir: &Path, bitmap: &RoaringTreemap) -> Result<(), ServeError> {
     let path = dir.join(BITMAP_FILE);
     let mut bytes = Vec::new();
-    bitmap.serialize_into(&mut bytes).map_err(ServeError::io(&path))?;
+    bitmap
+        .serialize_into(&mut bytes)
+        .map_err(ServeError::io(&path))?;
     Ok(steward_lineage::manifest::write_atomically(&path, &bytes)?)
 }
 
@@ -130,7 +180,12 @@ pub(crate) fn write_bitmap(dir: &Path, bitmap: &RoaringTreemap) -> Result<(), Se
 pub(crate) fn read_bitmap(dir: &Path) -> Result<Option<RoaringTreemap>, ServeError> {
     let path: PathBuf = dir.join(BITMAP_FILE);
     match std::fs::read(&path) {
-        Ok(bytes) => Ok(Some(RoaringTreemap::deserialize_from(&bytes[..]).map_err(|e| ServeError::Corrupted { path, reason: e.to_string() })?)),
+        Ok(bytes) => Ok(Some(RoaringTreemap::deserialize_from(&bytes[..]).map_err(
+            |e| ServeError::Corrupted {
+                path,
+                reason: e.to_string(),
+            },
+        )?)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(ServeError::Io { path, source: e }),
     }
@@ -138,12 +193,27 @@ pub(crate) fn read_bitmap(dir: &Path) -> Result<Option<RoaringTreemap>, ServeErr
 
 /// A version's manifest and decoded model file, read with the engine alone (offline tools:
 /// `steward forensics model-row`). Names are checked before any file-system access.
-pub fn open_model_file(engine: &Engine, tenant: &str, name: &str, version: u32) -> Result<(crate::ModelManifest, steward_ml::ModelFile), ServeError> {
+pub fn open_model_file(
+    engine: &Engine,
+    tenant: &str,
+    name: &str,
+    version: u32,
+) -> Result<(crate::ModelManifest, steward_ml::ModelFile), ServeError> {
     crate::registry::valid_name(name, "name")?;
-    let dir = engine.tenant_dir(tenant)?.join("models").join(name).join(format!("v{version:06}"));
+    let dir = engine
+        .tenant_dir(tenant)?
+        .join("models")
+        .join(name)
+        .join(format!("v{version:06}"));
     let manifest = crate::ModelManifest::read(&dir.join("manifest.json"))?;
-    let file = manifest.file.clone().ok_or(ServeError::NotFound { what: "model file" })?;
+    let file = manifest
+        .file
+        .clone()
+        .ok_or(ServeError::NotFound { what: "model file" })?;
     let bytes = read_model_file(engine, tenant, &dir, &file)?;
-    let model = steward_ml::ModelFile::from_bytes(&bytes).map_err(|e| ServeError::Corrupted { path: dir.join(format!("{file}.sealed")), reason: e.to_string() })?;
+    let model = steward_ml::ModelFile::from_bytes(&bytes).map_err(|e| ServeError::Corrupted {
+        path: dir.join(format!("{file}.sealed")),
+        reason: e.to_string(),
+    })?;
     Ok((manifest, model))
 }

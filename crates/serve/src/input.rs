@@ -17,8 +17,8 @@ use roaring::RoaringTreemap;
 use steward_crypto::Pseudonym;
 use steward_ml::{IdMap, Interactions, MatrixLimits, UserKey};
 
-use crate::spec::Columns;
 use crate::ServeError;
+use crate::spec::Columns;
 
 /// What a data set version became.
 pub(crate) struct Loaded {
@@ -35,8 +35,14 @@ fn column_error(column: &'static str, message: &str) -> ServeError {
     ServeError::training("invalid_column", format!("the {column} column {message}"))
 }
 
-fn find<'a>(batch: &'a RecordBatch, name: &str, role: &'static str) -> Result<&'a std::sync::Arc<dyn Array>, ServeError> {
-    batch.column_by_name(name).ok_or_else(|| column_error(role, "is not in the data set version"))
+fn find<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+    role: &'static str,
+) -> Result<&'a std::sync::Arc<dyn Array>, ServeError> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| column_error(role, "is not in the data set version"))
 }
 
 fn as_text(array: &dyn Array, role: &'static str) -> Result<std::sync::Arc<dyn Array>, ServeError> {
@@ -44,20 +50,37 @@ fn as_text(array: &dyn Array, role: &'static str) -> Result<std::sync::Arc<dyn A
 }
 
 /// The columns a batch must have, checked against the data set's schema before a job runs.
-pub(crate) fn check_schema(schema: &[(String, String)], columns: &Columns) -> Result<(), ServeError> {
-    let roles: [(&'static str, Option<&String>); 4] = [("columns.user", Some(&columns.user)), ("columns.item", Some(&columns.item)), ("columns.weight", columns.weight.as_ref()), ("columns.time", columns.time.as_ref())];
+pub(crate) fn check_schema(
+    schema: &[(String, String)],
+    columns: &Columns,
+) -> Result<(), ServeError> {
+    let roles: [(&'static str, Option<&String>); 4] = [
+        ("columns.user", Some(&columns.user)),
+        ("columns.item", Some(&columns.item)),
+        ("columns.weight", columns.weight.as_ref()),
+        ("columns.time", columns.time.as_ref()),
+    ];
     for (field, name) in roles {
         if let Some(name) = name
             && !schema.iter().any(|(n, _)| n == name)
         {
-            return Err(ServeError::invalid("unknown_column", field, "the data set version has no column of that name"));
+            return Err(ServeError::invalid(
+                "unknown_column",
+                field,
+                "the data set version has no column of that name",
+            ));
         }
     }
     Ok(())
 }
 
 /// Reads every batch into the matrix. `cancel` is looked at between batches.
-pub(crate) fn load(batches: impl Iterator<Item = Result<RecordBatch, steward_lineage::LineageError>>, columns: &Columns, limits: MatrixLimits, cancel: &AtomicBool) -> Result<Loaded, ServeError> {
+pub(crate) fn load(
+    batches: impl Iterator<Item = Result<RecordBatch, steward_lineage::LineageError>>,
+    columns: &Columns,
+    limits: MatrixLimits,
+    cancel: &AtomicBool,
+) -> Result<Loaded, ServeError> {
     let mut user_ids: HashMap<UserKey, u32> = HashMap::new();
     let mut user_keys: Vec<UserKey> = Vec::new();
     let mut item_ids: HashMap<String, u32> = HashMap::new();
@@ -75,7 +98,10 @@ pub(crate) fn load(batches: impl Iterator<Item = Result<RecordBatch, steward_lin
         let items = as_text(find(&batch, &columns.item, "item")?, "item")?;
         let items = items.as_string::<i32>();
         let weights = match &columns.weight {
-            Some(name) => Some(cast(find(&batch, name, "weight")?, &DataType::Float64).map_err(|_| column_error("weight", "is not a number"))?),
+            Some(name) => Some(
+                cast(find(&batch, name, "weight")?, &DataType::Float64)
+                    .map_err(|_| column_error("weight", "is not a number"))?,
+            ),
             None => None,
         };
         let weights = weights.as_ref().map(|w| w.as_primitive::<Float64Type>());
@@ -83,12 +109,25 @@ pub(crate) fn load(batches: impl Iterator<Item = Result<RecordBatch, steward_lin
             Some(name) => {
                 let raw = find(&batch, name, "time")?;
                 let micros = match raw.data_type() {
-                    DataType::Timestamp(_, _) => cast(&cast(raw, &DataType::Timestamp(TimeUnit::Microsecond, None)).map_err(|_| column_error("time", "is not a time"))?, &DataType::Int64),
-                    DataType::Int64 | DataType::Int32 | DataType::UInt32 | DataType::UInt64 => cast(raw, &DataType::Int64).map(|a| {
-                        let seconds = a.as_primitive::<Int64Type>();
-                        std::sync::Arc::new(seconds.unary::<_, Int64Type>(|s| s.saturating_mul(1_000_000))) as std::sync::Arc<dyn Array>
-                    }),
-                    _ => return Err(column_error("time", "is neither a timestamp nor whole Unix seconds")),
+                    DataType::Timestamp(_, _) => cast(
+                        &cast(raw, &DataType::Timestamp(TimeUnit::Microsecond, None))
+                            .map_err(|_| column_error("time", "is not a time"))?,
+                        &DataType::Int64,
+                    ),
+                    DataType::Int64 | DataType::Int32 | DataType::UInt32 | DataType::UInt64 => {
+                        cast(raw, &DataType::Int64).map(|a| {
+                            let seconds = a.as_primitive::<Int64Type>();
+                            std::sync::Arc::new(
+                                seconds.unary::<_, Int64Type>(|s| s.saturating_mul(1_000_000)),
+                            ) as std::sync::Arc<dyn Array>
+                        })
+                    }
+                    _ => {
+                        return Err(column_error(
+                            "time",
+                            "is neither a timestamp nor whole Unix seconds",
+                        ));
+                    }
                 }
                 .map_err(|_| column_error("time", "is not a time"))?;
                 Some(micros)
@@ -104,12 +143,25 @@ pub(crate) fn load(batches: impl Iterator<Item = Result<RecordBatch, steward_lin
                 skipped += 1;
                 continue;
             }
-            let subject = Pseudonym::parse_hex(users.value(row)).map_err(|_| column_error("user", "must hold subject pseudonyms (the subject column of events)"))?;
+            let subject = Pseudonym::parse_hex(users.value(row)).map_err(|_| {
+                column_error(
+                    "user",
+                    "must hold subject pseudonyms (the subject column of events)",
+                )
+            })?;
             let key: UserKey = *subject.as_bytes();
             let user = match user_ids.get(&key) {
                 Some(&u) => u,
                 None => {
-                    let u = u32::try_from(user_keys.len()).ok().filter(|&u| u < limits.users_max).ok_or_else(|| ServeError::training("too_many_users", format!("more than {} users", limits.users_max)))?;
+                    let u = u32::try_from(user_keys.len())
+                        .ok()
+                        .filter(|&u| u < limits.users_max)
+                        .ok_or_else(|| {
+                            ServeError::training(
+                                "too_many_users",
+                                format!("more than {} users", limits.users_max),
+                            )
+                        })?;
                     user_ids.insert(key, u);
                     user_keys.push(key);
                     u
@@ -122,7 +174,15 @@ pub(crate) fn load(batches: impl Iterator<Item = Result<RecordBatch, steward_lin
             let item = match item_ids.get(item_id) {
                 Some(&i) => i,
                 None => {
-                    let i = u32::try_from(item_keys.len()).ok().filter(|&i| i < limits.items_max).ok_or_else(|| ServeError::training("too_many_items", format!("more than {} items", limits.items_max)))?;
+                    let i = u32::try_from(item_keys.len())
+                        .ok()
+                        .filter(|&i| i < limits.items_max)
+                        .ok_or_else(|| {
+                            ServeError::training(
+                                "too_many_items",
+                                format!("more than {} items", limits.items_max),
+                            )
+                        })?;
                     item_ids.insert(item_id.to_owned(), i);
                     item_keys.push(item_id.to_owned());
                     i
@@ -130,7 +190,10 @@ pub(crate) fn load(batches: impl Iterator<Item = Result<RecordBatch, steward_lin
             };
             let weight = weights.map_or(1.0, |w| w.value(row) as f32);
             if triples.len() as u64 >= limits.nnz_max {
-                return Err(ServeError::training("too_many_interactions", format!("more than {} interactions", limits.nnz_max)));
+                return Err(ServeError::training(
+                    "too_many_interactions",
+                    format!("more than {} interactions", limits.nnz_max),
+                ));
             }
             triples.push((user, item, weight));
             if let Some(t) = times_array {
@@ -156,17 +219,35 @@ pub(crate) fn load(batches: impl Iterator<Item = Result<RecordBatch, steward_lin
     let item_rank = rank(item_keys.len(), &item_order);
     let mut subjects = RoaringTreemap::new();
     for key in &user_keys {
-        subjects.insert(u64::from_be_bytes([key[0], key[1], key[2], key[3], key[4], key[5], key[6], key[7]]));
+        subjects.insert(u64::from_be_bytes([
+            key[0], key[1], key[2], key[3], key[4], key[5], key[6], key[7],
+        ]));
     }
-    let users = IdMap::from_sorted(user_keys, u32::MAX - 1).map_err(|e| ServeError::training("invalid_users", e))?;
-    let items = IdMap::from_sorted(item_keys, u32::MAX - 1).map_err(|e| ServeError::training("invalid_items", e))?;
-    let mut builder = Interactions::builder(users.len() as u32, items.len() as u32, limits).map_err(|e| ServeError::training("matrix_limits", e))?;
+    let users = IdMap::from_sorted(user_keys, u32::MAX - 1)
+        .map_err(|e| ServeError::training("invalid_users", e))?;
+    let items = IdMap::from_sorted(item_keys, u32::MAX - 1)
+        .map_err(|e| ServeError::training("invalid_items", e))?;
+    let mut builder = Interactions::builder(users.len() as u32, items.len() as u32, limits)
+        .map_err(|e| ServeError::training("matrix_limits", e))?;
     for (position, &(u, i, w)) in triples.iter().enumerate() {
         let (u, i) = (user_rank[u as usize], item_rank[i as usize]);
-        let pushed = if columns.time.is_some() { builder.push_timed(u, i, w, times[position]) } else { builder.push(u, i, w) };
+        let pushed = if columns.time.is_some() {
+            builder.push_timed(u, i, w, times[position])
+        } else {
+            builder.push(u, i, w)
+        };
         pushed.map_err(|e| ServeError::training("invalid_interactions", e))?;
     }
     drop(triples);
-    let matrix = builder.build().map_err(|e| ServeError::training("invalid_interactions", e))?;
-    Ok(Loaded { users, items, matrix, subjects, rows, skipped })
+    let matrix = builder
+        .build()
+        .map_err(|e| ServeError::training("invalid_interactions", e))?;
+    Ok(Loaded {
+        users,
+        items,
+        matrix,
+        subjects,
+        rows,
+        skipped,
+    })
 }

@@ -44,16 +44,21 @@ impl Queue {
 
 pub(crate) fn spawn_runners(registry: &Arc<Registry>) {
     for i in 0..registry.config().jobs_max.max(1) {
-        let (weak, queue): (Weak<Registry>, Arc<Queue>) = (Arc::downgrade(registry), registry.jobs.clone());
-        let spawned = std::thread::Builder::new().name(format!("steward-train-{i}")).spawn(move || {
-            loop {
-                let key = queue.pop(Duration::from_millis(JOB_POLL_MS));
-                let Some(registry) = weak.upgrade() else { return };
-                if let Some(key) = key {
-                    registry.run_queued(key);
+        let (weak, queue): (Weak<Registry>, Arc<Queue>) =
+            (Arc::downgrade(registry), registry.jobs.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("steward-train-{i}"))
+            .spawn(move || {
+                loop {
+                    let key = queue.pop(Duration::from_millis(JOB_POLL_MS));
+                    let Some(registry) = weak.upgrade() else {
+                        return;
+                    };
+                    if let Some(key) = key {
+                        registry.run_queued(key);
+                    }
                 }
-            }
-        });
+            });
         if let Err(error) = spawned {
             tracing::error!(%error, "cannot start a training runner");
         }

@@ -25,13 +25,15 @@ use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use steward_crypto::Pseudonym;
-use steward_engine::{subject_bit, ArtifactKind, DerivedArtifact, DerivedStep, HeldArtifact, Hide, Outcome, Work};
+use steward_engine::{
+    ArtifactKind, DerivedArtifact, DerivedStep, HeldArtifact, Hide, Outcome, Work, subject_bit,
+};
 use steward_lineage::VersionState;
 use steward_ml::{ModelFile, UserKey};
 
 use crate::manifest::{DatasetLineage, ErasureStep, ModelManifest, ModelState};
-use crate::registry::{now_rfc3339, Live, Registry};
-use crate::{files, ServeError};
+use crate::registry::{Live, Registry, now_rfc3339};
+use crate::{ServeError, files};
 
 pub const KIND: &str = "model";
 /// Who the ledger's own changes are recorded as.
@@ -46,11 +48,15 @@ pub struct ModelKind {
 
 impl ModelKind {
     pub fn new(registry: &Arc<Registry>) -> Arc<ModelKind> {
-        Arc::new(ModelKind { registry: Arc::downgrade(registry) })
+        Arc::new(ModelKind {
+            registry: Arc::downgrade(registry),
+        })
     }
 
     fn registry(&self) -> Result<Arc<Registry>, String> {
-        self.registry.upgrade().ok_or_else(|| "the model registry is gone".to_owned())
+        self.registry
+            .upgrade()
+            .ok_or_else(|| "the model registry is gone".to_owned())
     }
 }
 
@@ -72,21 +78,38 @@ impl ArtifactKind for ModelKind {
 
     fn process(&self, tenant: &str, work: &Work) -> Result<Outcome, String> {
         match work {
-            Work::Erase { subjects } => self.registry()?.handle_erasure(tenant, subjects).map_err(|e| e.to_string()),
-            Work::OptOut { .. } | Work::RegimeChanged { .. } | Work::Retention => Ok(Outcome::done()),
+            Work::Erase { subjects } => self
+                .registry()?
+                .handle_erasure(tenant, subjects)
+                .map_err(|e| e.to_string()),
+            Work::OptOut { .. } | Work::RegimeChanged { .. } | Work::Retention => {
+                Ok(Outcome::done())
+            }
         }
     }
 
     fn holding(&self, tenant: &str, subject: &Pseudonym) -> Result<Vec<HeldArtifact>, String> {
-        let held = self.registry()?.holding(tenant, subject).map_err(|e| e.to_string())?;
+        let held = self
+            .registry()?
+            .holding(tenant, subject)
+            .map_err(|e| e.to_string())?;
         Ok(held
             .into_iter()
-            .map(|m| HeldArtifact { kind: KIND.into(), name: m.name, version: m.version, state: m.state.as_str().to_owned(), purpose: m.purpose, built_at: m.finished_at.unwrap_or(m.created_at) })
+            .map(|m| HeldArtifact {
+                kind: KIND.into(),
+                name: m.name,
+                version: m.version,
+                state: m.state.as_str().to_owned(),
+                purpose: m.purpose,
+                built_at: m.finished_at.unwrap_or(m.created_at),
+            })
             .collect())
     }
 
     fn maintain(&self, tenant: &str) -> Result<(), String> {
-        self.registry()?.ensure_recovered(tenant).map_err(|e| e.to_string())
+        self.registry()?
+            .ensure_recovered(tenant)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -113,15 +136,27 @@ impl Registry {
 
     /// Versions (with files) trained from a data set cut before the erasure that hold any of
     /// the subjects, with those subjects.
-    fn affected_by_erasure(&self, tenant: &str, subjects: &[(Pseudonym, u64)]) -> Result<Vec<(ModelManifest, Vec<Pseudonym>)>, ServeError> {
+    fn affected_by_erasure(
+        &self,
+        tenant: &str,
+        subjects: &[(Pseudonym, u64)],
+    ) -> Result<Vec<(ModelManifest, Vec<Pseudonym>)>, ServeError> {
         let mut out = Vec::new();
         for manifest in self.all_versions(tenant)? {
             if manifest.files_removed || manifest.state != ModelState::Ready {
                 continue;
             }
             let dir = self.version_dir(tenant, &manifest.name, manifest.version)?;
-            let Some(bitmap) = files::read_bitmap(&dir)? else { continue };
-            let holders: Vec<Pseudonym> = subjects.iter().filter(|(s, g)| *g > manifest.dataset.generation && bitmap.contains(subject_bit(s))).map(|(s, _)| *s).collect();
+            let Some(bitmap) = files::read_bitmap(&dir)? else {
+                continue;
+            };
+            let holders: Vec<Pseudonym> = subjects
+                .iter()
+                .filter(|(s, g)| {
+                    *g > manifest.dataset.generation && bitmap.contains(subject_bit(s))
+                })
+                .map(|(s, _)| *s)
+                .collect();
             if !holders.is_empty() {
                 out.push((manifest, holders));
             }
@@ -130,17 +165,36 @@ impl Registry {
     }
 
     /// The erase task: see the module doc. Idempotent (a crash may bring the same work again).
-    pub(crate) fn handle_erasure(&self, tenant: &str, subjects: &[(Pseudonym, u64)]) -> Result<Outcome, ServeError> {
+    pub(crate) fn handle_erasure(
+        &self,
+        tenant: &str,
+        subjects: &[(Pseudonym, u64)],
+    ) -> Result<Outcome, ServeError> {
         self.ensure_recovered(tenant)?;
         let newest = subjects.iter().map(|(_, g)| *g).max().unwrap_or(0);
-        let racing = self.live.lock().iter().filter(|((t, _, _), job)| t == tenant && job.started && job.generation.is_none_or(|g| g < newest)).count();
+        let racing = self
+            .live
+            .lock()
+            .iter()
+            .filter(|((t, _, _), job)| {
+                t == tenant && job.started && job.generation.is_none_or(|g| g < newest)
+            })
+            .count();
         if racing > 0 {
-            return Ok(Outcome::Wait { reason: format!("{racing} training jobs that read before the erasure are still running") });
+            return Ok(Outcome::Wait {
+                reason: format!(
+                    "{racing} training jobs that read before the erasure are still running"
+                ),
+            });
         }
         let now = Instant::now();
         let oldest = {
             let mut seen = self.first_seen.lock();
-            subjects.iter().map(|(s, _)| *seen.entry((tenant.to_owned(), *s)).or_insert(now)).min().unwrap_or(now)
+            subjects
+                .iter()
+                .map(|(s, _)| *seen.entry((tenant.to_owned(), *s)).or_insert(now))
+                .min()
+                .unwrap_or(now)
         };
         let affected = self.affected_by_erasure(tenant, subjects)?;
         // (1) The user rows leave every file now, whatever the retrain bound.
@@ -156,16 +210,23 @@ impl Registry {
         // wait is found before anything is retrained or retired.
         let mut in_use: HashMap<(String, u32), bool> = HashMap::new();
         for (manifest, _) in &affected_now {
-            let aliased = !self.aliases(tenant, &manifest.name)?.pointing_at(manifest.version).is_empty();
+            let aliased = !self
+                .aliases(tenant, &manifest.name)?
+                .pointing_at(manifest.version)
+                .is_empty();
             let newest = self.newest_ready(tenant, &manifest.name)? == Some(manifest.version);
             in_use.insert((manifest.name.clone(), manifest.version), aliased || newest);
         }
-        let mut successors: HashMap<(String, u32), Option<steward_lineage::Manifest>> = HashMap::new();
+        let mut successors: HashMap<(String, u32), Option<steward_lineage::Manifest>> =
+            HashMap::new();
         for (manifest, _) in &affected_now {
             if !in_use[&(manifest.name.clone(), manifest.version)] {
                 continue;
             }
-            let found = match manifest.retrained_as.map(|n| self.manifest(tenant, &manifest.name, n)) {
+            let found = match manifest
+                .retrained_as
+                .map(|n| self.manifest(tenant, &manifest.name, n))
+            {
                 Some(Ok(done)) if done.serves() => None,
                 _ => match self.successor_dataset(tenant, &manifest.dataset)? {
                     Successor::Ready(d) => Some(*d),
@@ -183,7 +244,10 @@ impl Registry {
             if !in_use[&key] {
                 continue;
             }
-            if let Some(n) = manifest.retrained_as.filter(|&n| self.manifest(tenant, &manifest.name, n).is_ok_and(|m| m.serves())) {
+            if let Some(n) = manifest.retrained_as.filter(|&n| {
+                self.manifest(tenant, &manifest.name, n)
+                    .is_ok_and(|m| m.serves())
+            }) {
                 retrained.insert(key, n);
             } else if let Some(Some(dataset)) = successors.get(&key) {
                 let n = self.retrain(tenant, manifest, dataset)?;
@@ -193,10 +257,28 @@ impl Registry {
         for (manifest, holders) in affected_now {
             let key = (manifest.name.clone(), manifest.version);
             let successor = retrained.get(&key).copied();
-            self.move_aliases(tenant, &manifest.name, manifest.version, successor, LEDGER_PRINCIPAL)?;
+            self.move_aliases(
+                tenant,
+                &manifest.name,
+                manifest.version,
+                successor,
+                LEDGER_PRINCIPAL,
+            )?;
             let retired = self.retire(tenant, &manifest, successor)?;
-            let action = if successor.is_some() { "retrained" } else { "removed" };
-            let steps: Vec<DerivedStep> = retired.erasure_steps.iter().map(|s| DerivedStep { action: s.action.clone(), at: s.at.clone(), successor: s.successor }).collect();
+            let action = if successor.is_some() {
+                "retrained"
+            } else {
+                "removed"
+            };
+            let steps: Vec<DerivedStep> = retired
+                .erasure_steps
+                .iter()
+                .map(|s| DerivedStep {
+                    action: s.action.clone(),
+                    at: s.at.clone(),
+                    successor: s.successor,
+                })
+                .collect();
             let artifact = DerivedArtifact {
                 kind: KIND.into(),
                 name: manifest.name.clone(),
@@ -221,22 +303,47 @@ impl Registry {
     /// Rewrites a version's model file without the subjects' user rows (a new file under a new
     /// key; the old key destroyed, the old file removed), and sweeps model files the manifest
     /// does not name (what a crash mid-rewrite leaves). Item-kNN and popularity hold no rows.
-    fn remove_user_rows(&self, tenant: &str, manifest: ModelManifest, holders: &[Pseudonym]) -> Result<ModelManifest, ServeError> {
+    fn remove_user_rows(
+        &self,
+        tenant: &str,
+        manifest: ModelManifest,
+        holders: &[Pseudonym],
+    ) -> Result<ModelManifest, ServeError> {
         let dir = self.version_dir(tenant, &manifest.name, manifest.version)?;
-        let Some(current) = manifest.file.clone() else { return Ok(manifest) };
+        let Some(current) = manifest.file.clone() else {
+            return Ok(manifest);
+        };
         let mut manifest = manifest;
-        let has_rows = steward_ml::Algorithm::from_name(&manifest.algorithm).is_some_and(|a| a.has_user_rows());
+        let has_rows = steward_ml::Algorithm::from_name(&manifest.algorithm)
+            .is_some_and(|a| a.has_user_rows());
         if has_rows {
             let bytes = files::read_model_file(&self.engine, tenant, &dir, &current)?;
-            let mut file = ModelFile::from_bytes(&bytes).map_err(|e| ServeError::Corrupted { path: dir.join(format!("{current}.sealed")), reason: e.to_string() })?;
+            let mut file = ModelFile::from_bytes(&bytes).map_err(|e| ServeError::Corrupted {
+                path: dir.join(format!("{current}.sealed")),
+                reason: e.to_string(),
+            })?;
             drop(bytes);
             let keys: Vec<UserKey> = holders.iter().map(|s| *s.as_bytes()).collect();
             let removed = file.remove_users(&keys);
             if removed > 0 {
                 let next = files::file_name(files::file_index(&current) + 1);
                 let bytes = file.to_bytes();
-                let sha256 = files::write_model_file(&self.engine, tenant, &dir, &manifest.name, manifest.version, &next, &bytes)?;
-                let step = ErasureStep { action: "user_vector_removed".into(), at: now_rfc3339(), successor: None, users: removed as u64, files: 1 };
+                let sha256 = files::write_model_file(
+                    &self.engine,
+                    tenant,
+                    &dir,
+                    &manifest.name,
+                    manifest.version,
+                    &next,
+                    &bytes,
+                )?;
+                let step = ErasureStep {
+                    action: "user_vector_removed".into(),
+                    at: now_rfc3339(),
+                    successor: None,
+                    users: removed as u64,
+                    files: 1,
+                };
                 manifest = self.update_manifest(tenant, &manifest.name, manifest.version, |m| {
                     m.file = Some(next.clone());
                     m.bytes = bytes.len() as u64;
@@ -255,7 +362,14 @@ impl Registry {
                 if let Some(stem) = name.strip_suffix(".sealed")
                     && Some(stem) != manifest.file.as_deref()
                 {
-                    files::remove_model_file(&self.engine, tenant, &dir, &manifest.name, manifest.version, stem)?;
+                    files::remove_model_file(
+                        &self.engine,
+                        tenant,
+                        &dir,
+                        &manifest.name,
+                        manifest.version,
+                        stem,
+                    )?;
                 }
             }
         }
@@ -263,19 +377,30 @@ impl Registry {
     }
 
     /// Follows a data set version's successors to the newest one ready and not withdrawn.
-    fn successor_dataset(&self, tenant: &str, from: &DatasetLineage) -> Result<Successor, ServeError> {
+    fn successor_dataset(
+        &self,
+        tenant: &str,
+        from: &DatasetLineage,
+    ) -> Result<Successor, ServeError> {
         let mut version = from.version;
         for _ in 0..SUCCESSOR_HOPS_MAX {
             let d = self.datasets.manifest(tenant, &from.name, version)?;
             match d.state {
-                VersionState::Ready if d.withdrawn.is_none() && version != from.version => return Ok(Successor::Ready(Box::new(d))),
-                VersionState::Ready | VersionState::Building => {
-                    return Ok(Successor::Wait(format!("the successor of data set {} version {} is not ready yet", from.name, from.version)));
+                VersionState::Ready if d.withdrawn.is_none() && version != from.version => {
+                    return Ok(Successor::Ready(Box::new(d)));
                 }
-                VersionState::Erased | VersionState::Superseded | VersionState::Expired => match d.successor {
-                    Some(next) => version = next,
-                    None => return Ok(Successor::None),
-                },
+                VersionState::Ready | VersionState::Building => {
+                    return Ok(Successor::Wait(format!(
+                        "the successor of data set {} version {} is not ready yet",
+                        from.name, from.version
+                    )));
+                }
+                VersionState::Erased | VersionState::Superseded | VersionState::Expired => {
+                    match d.successor {
+                        Some(next) => version = next,
+                        None => return Ok(Successor::None),
+                    }
+                }
                 VersionState::Failed => return Ok(Successor::None),
             }
         }
@@ -284,7 +409,12 @@ impl Registry {
 
     /// Trains a new version of `old`'s model from `dataset` (its data set's successor) with
     /// everything else the same; returns its number once ready.
-    fn retrain(&self, tenant: &str, old: &ModelManifest, dataset: &steward_lineage::Manifest) -> Result<u32, ServeError> {
+    fn retrain(
+        &self,
+        tenant: &str,
+        old: &ModelManifest,
+        dataset: &steward_lineage::Manifest,
+    ) -> Result<u32, ServeError> {
         let version = {
             let _serial = self.lock.lock();
             let version = self.allocate(tenant, &old.name)?;
@@ -326,25 +456,60 @@ impl Registry {
             self.write_manifest(tenant, &manifest)?;
             version
         };
-        self.update_manifest(tenant, &old.name, old.version, |m| m.retrained_as = Some(version))?;
+        self.update_manifest(tenant, &old.name, old.version, |m| {
+            m.retrained_as = Some(version)
+        })?;
         let key = (tenant.to_owned(), old.name.clone(), version);
         let cancel = Arc::new(AtomicBool::new(false));
-        self.live.lock().insert(key.clone(), Live { cancel: cancel.clone(), progress: Default::default(), started: true, generation: None });
+        self.live.lock().insert(
+            key.clone(),
+            Live {
+                cancel: cancel.clone(),
+                progress: Default::default(),
+                started: true,
+                generation: None,
+            },
+        );
         self.execute(&key, &cancel)?;
-        let step = ErasureStep { action: "retrained".into(), at: now_rfc3339(), successor: Some(version), users: 0, files: 0 };
-        self.update_manifest(tenant, &old.name, old.version, |m| m.erasure_steps.push(step))?;
+        let step = ErasureStep {
+            action: "retrained".into(),
+            at: now_rfc3339(),
+            successor: Some(version),
+            users: 0,
+            files: 0,
+        };
+        self.update_manifest(tenant, &old.name, old.version, |m| {
+            m.erasure_steps.push(step)
+        })?;
         tracing::info!(tenant, model = %old.name, from = old.version, to = version, dataset = %dataset.name, dataset_version = dataset.version, "model retrained after an erasure");
         Ok(version)
     }
 
     /// Removes an affected version's files and keys and records it erased.
-    fn retire(&self, tenant: &str, manifest: &ModelManifest, successor: Option<u32>) -> Result<ModelManifest, ServeError> {
+    fn retire(
+        &self,
+        tenant: &str,
+        manifest: &ModelManifest,
+        successor: Option<u32>,
+    ) -> Result<ModelManifest, ServeError> {
         let dir = self.version_dir(tenant, &manifest.name, manifest.version)?;
-        let removed = files::remove_version_files(&self.engine, tenant, &dir, &manifest.name, manifest.version)?;
+        let removed = files::remove_version_files(
+            &self.engine,
+            tenant,
+            &dir,
+            &manifest.name,
+            manifest.version,
+        )?;
         self.evict(tenant, &manifest.name, manifest.version);
         let at = now_rfc3339();
         self.update_manifest(tenant, &manifest.name, manifest.version, |m| {
-            m.erasure_steps.push(ErasureStep { action: "removed".into(), at, successor: None, users: 0, files: removed });
+            m.erasure_steps.push(ErasureStep {
+                action: "removed".into(),
+                at,
+                successor: None,
+                users: 0,
+                files: removed,
+            });
             m.state = ModelState::Erased;
             m.files_removed = true;
             m.file = None;

@@ -35,9 +35,14 @@ mod spec;
 mod train;
 
 pub use error::ServeError;
-pub use steward_ml::Algorithm;
 pub use files::open_model_file;
 pub use kind::ModelKind;
-pub use manifest::{AliasEntry, Aliases, DatasetLineage, MetricsAtK, MetricsDoc, ModelManifest, ModelState, Progress};
-pub use registry::{alias_audit_record, ModelConfig, ModelRef, ModelSummary, Registry, UserRow};
-pub use spec::{params_from_json, params_to_json, Columns, EvaluationSpec, SplitKind, TrainRequest};
+pub use manifest::{
+    AliasEntry, Aliases, DatasetLineage, MetricsAtK, MetricsDoc, ModelManifest, ModelState,
+    Progress,
+};
+pub use registry::{ModelConfig, ModelRef, ModelSummary, Registry, UserRow, alias_audit_record};
+pub use spec::{
+    Columns, EvaluationSpec, SplitKind, TrainRequest, params_from_json, params_to_json,
+};
+pub use steward_ml::Algorithm;

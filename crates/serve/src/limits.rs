@@ -20,4 +20,7 @@ pub const EVAL_KS_MAX: usize = steward_ml::limits::KS_MAX;
 pub const JOB_POLL_MS: u64 = 500;
 
 const _: () = assert!(JOBS_MAX_DEFAULT >= 1 && QUEUED_JOBS_MAX >= JOBS_MAX_DEFAULT);
-const _: () = assert!(NAME_BYTES_MAX <= 64, "names appear in catalog key names and audit records");
+const _: () = assert!(
+    NAME_BYTES_MAX <= 64,
+    "names appear in catalog key names and audit records"
+);

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Columns, EvaluationSpec};
 use crate::ServeError;
+use crate::spec::{Columns, EvaluationSpec};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -44,7 +44,10 @@ impl ModelState {
 
     /// Queued, training or evaluating.
     pub fn is_running(self) -> bool {
-        matches!(self, ModelState::Queued | ModelState::Training | ModelState::Evaluating)
+        matches!(
+            self,
+            ModelState::Queued | ModelState::Training | ModelState::Evaluating
+        )
     }
 }
 
@@ -167,11 +170,17 @@ pub struct ModelManifest {
 impl ModelManifest {
     pub fn read(path: &Path) -> Result<ModelManifest, ServeError> {
         let bytes = std::fs::read(path).map_err(ServeError::io(path))?;
-        serde_json::from_slice(&bytes).map_err(|e| ServeError::Corrupted { path: path.to_owned(), reason: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| ServeError::Corrupted {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
     }
 
     pub fn write(&self, path: &Path) -> Result<(), ServeError> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| ServeError::Corrupted { path: path.to_owned(), reason: e.to_string() })?;
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| ServeError::Corrupted {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
         Ok(steward_lineage::manifest::write_atomically(path, &bytes)?)
     }
 
@@ -202,19 +211,32 @@ pub struct Aliases {
 impl Aliases {
     pub fn read(path: &Path) -> Result<Aliases, ServeError> {
         match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| ServeError::Corrupted { path: path.to_owned(), reason: e.to_string() }),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| ServeError::Corrupted {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Aliases::default()),
-            Err(e) => Err(ServeError::Io { path: path.to_owned(), source: e }),
+            Err(e) => Err(ServeError::Io {
+                path: path.to_owned(),
+                source: e,
+            }),
         }
     }
 
     pub fn write(&self, path: &Path) -> Result<(), ServeError> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| ServeError::Corrupted { path: path.to_owned(), reason: e.to_string() })?;
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| ServeError::Corrupted {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
         Ok(steward_lineage::manifest::write_atomically(path, &bytes)?)
     }
 
     /// The aliases pointing at `version`.
     pub fn pointing_at(&self, version: u32) -> Vec<String> {
-        self.aliases.iter().filter(|(_, e)| e.version == version).map(|(a, _)| a.clone()).collect()
+        self.aliases
+            .iter()
+            .filter(|(_, e)| e.version == version)
+            .map(|(a, _)| a.clone())
+            .collect()
     }
 }

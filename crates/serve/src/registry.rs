@@ -7,23 +7,26 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use serde::Serialize;
 use steward_crypto::Pseudonym;
 use steward_engine::{AuditDecision, AuditRecord, Engine, ReadGuard};
-use steward_lineage::openlineage::LineageSink;
 use steward_lineage::Datasets;
-use steward_ml::{estimate_bytes, MatrixLimits, ModelFile, Shape};
+use steward_lineage::openlineage::LineageSink;
+use steward_ml::{MatrixLimits, ModelFile, Shape, estimate_bytes};
 
 use crate::jobs::Queue;
-use crate::limits::{ALIASES_MAX, ALIAS_HISTORY_MAX, CACHED_MODELS_MAX, JOBS_MAX_DEFAULT, MEMORY_BUDGET_BYTES_DEFAULT, NAME_BYTES_MAX};
+use crate::limits::{
+    ALIAS_HISTORY_MAX, ALIASES_MAX, CACHED_MODELS_MAX, JOBS_MAX_DEFAULT,
+    MEMORY_BUDGET_BYTES_DEFAULT, NAME_BYTES_MAX,
+};
 use crate::manifest::{AliasEntry, Aliases, DatasetLineage, ModelManifest, ModelState, Progress};
-use crate::spec::{params_to_json, TrainRequest};
-use crate::{files, ServeError};
+use crate::spec::{TrainRequest, params_to_json};
+use crate::{ServeError, files};
 
 /// The deployment's settings of the registry.
 #[derive(Clone, Debug)]
@@ -64,9 +67,17 @@ pub enum ModelRef {
 
 impl ModelRef {
     pub fn parse(text: &str) -> Result<ModelRef, ServeError> {
-        let bad = || ServeError::invalid("invalid_model", "model", "expected name, name@alias or name@v<number>");
+        let bad = || {
+            ServeError::invalid(
+                "invalid_model",
+                "model",
+                "expected name, name@alias or name@v<number>",
+            )
+        };
         match text.split_once('@') {
-            None => valid_name(text, "model").map(|()| ModelRef::Default(text.to_owned())).map_err(|_| bad()),
+            None => valid_name(text, "model")
+                .map(|()| ModelRef::Default(text.to_owned()))
+                .map_err(|_| bad()),
             Some((name, tail)) => {
                 valid_name(name, "model").map_err(|_| bad())?;
                 if let Some(n) = tail.strip_prefix('v').and_then(|n| n.parse::<u32>().ok()) {
@@ -129,12 +140,22 @@ pub(crate) fn valid_name(name: &str, field: &'static str) -> Result<(), ServeErr
     let ok = !name.is_empty()
         && name.len() <= NAME_BYTES_MAX
         && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {
-        let code = if field == "alias" { "invalid_alias" } else { "invalid_model_name" };
-        Err(ServeError::invalid(code, field, format!("expected [a-z][a-z0-9_-]*, at most {NAME_BYTES_MAX} bytes")))
+        let code = if field == "alias" {
+            "invalid_alias"
+        } else {
+            "invalid_model_name"
+        };
+        Err(ServeError::invalid(
+            code,
+            field,
+            format!("expected [a-z][a-z0-9_-]*, at most {NAME_BYTES_MAX} bytes"),
+        ))
     }
 }
 
@@ -145,7 +166,15 @@ pub(crate) fn now_rfc3339() -> String {
 /// The audit record of an alias move (by a request or by the ledger after a retrain): the
 /// resource names the model, the alias and the version it now points at; the statement the
 /// version it left.
-pub fn alias_audit_record(tenant: &str, name: &str, alias: &str, version: u32, previous: Option<u32>, principal: &str, request_id: &str) -> AuditRecord {
+pub fn alias_audit_record(
+    tenant: &str,
+    name: &str,
+    alias: &str,
+    version: u32,
+    previous: Option<u32>,
+    principal: &str,
+    request_id: &str,
+) -> AuditRecord {
     AuditRecord {
         time_us: chrono::Utc::now().timestamp_micros(),
         principal: principal.to_owned(),
@@ -167,7 +196,12 @@ pub fn alias_audit_record(tenant: &str, name: &str, alias: &str, version: u32, p
 
 impl Registry {
     /// The registry over an engine and its data sets; starts `config.jobs_max` job runners.
-    pub fn new(engine: Arc<Engine>, datasets: Arc<Datasets>, config: ModelConfig, sink: LineageSink) -> Arc<Registry> {
+    pub fn new(
+        engine: Arc<Engine>,
+        datasets: Arc<Datasets>,
+        config: ModelConfig,
+        sink: LineageSink,
+    ) -> Arc<Registry> {
         let registry = Arc::new(Registry {
             engine,
             datasets,
@@ -197,7 +231,12 @@ impl Registry {
         Ok(self.root(tenant)?.join(name))
     }
 
-    pub(crate) fn version_dir(&self, tenant: &str, name: &str, version: u32) -> Result<PathBuf, ServeError> {
+    pub(crate) fn version_dir(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: u32,
+    ) -> Result<PathBuf, ServeError> {
         Ok(self.model_dir(tenant, name)?.join(format!("v{version:06}")))
     }
 
@@ -209,9 +248,15 @@ impl Registry {
     pub(crate) fn versions_of(&self, tenant: &str, name: &str) -> Result<Vec<u32>, ServeError> {
         let dir = self.model_dir(tenant, name)?;
         let mut out = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(out) };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(out);
+        };
         for entry in entries.flatten() {
-            if let Some(v) = entry.file_name().to_str().and_then(|n| n.strip_prefix('v')).and_then(|n| n.parse::<u32>().ok())
+            if let Some(v) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix('v'))
+                .and_then(|n| n.parse::<u32>().ok())
                 && entry.path().join("manifest.json").exists()
             {
                 out.push(v);
@@ -223,28 +268,57 @@ impl Registry {
 
     fn names(&self, tenant: &str) -> Result<Vec<String>, ServeError> {
         let root = self.root(tenant)?;
-        let Ok(entries) = std::fs::read_dir(&root) else { return Ok(Vec::new()) };
-        let mut names: Vec<String> = entries.flatten().filter_map(|e| e.file_name().to_str().map(str::to_owned)).filter(|n| valid_name(n, "name").is_ok()).collect();
+        let Ok(entries) = std::fs::read_dir(&root) else {
+            return Ok(Vec::new());
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .filter(|n| valid_name(n, "name").is_ok())
+            .collect();
         names.sort();
         Ok(names)
     }
 
     /// A version's manifest as stored (no progress).
-    pub fn manifest(&self, tenant: &str, name: &str, version: u32) -> Result<ModelManifest, ServeError> {
+    pub fn manifest(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: u32,
+    ) -> Result<ModelManifest, ServeError> {
         valid_name(name, "name").map_err(|_| ServeError::NotFound { what: "model" })?;
-        let path = self.version_dir(tenant, name, version)?.join("manifest.json");
+        let path = self
+            .version_dir(tenant, name, version)?
+            .join("manifest.json");
         if !path.exists() {
-            return Err(ServeError::NotFound { what: "model version" });
+            return Err(ServeError::NotFound {
+                what: "model version",
+            });
         }
         ModelManifest::read(&path)
     }
 
-    pub(crate) fn write_manifest(&self, tenant: &str, manifest: &ModelManifest) -> Result<(), ServeError> {
-        manifest.write(&self.version_dir(tenant, &manifest.name, manifest.version)?.join("manifest.json"))
+    pub(crate) fn write_manifest(
+        &self,
+        tenant: &str,
+        manifest: &ModelManifest,
+    ) -> Result<(), ServeError> {
+        manifest.write(
+            &self
+                .version_dir(tenant, &manifest.name, manifest.version)?
+                .join("manifest.json"),
+        )
     }
 
     /// Applies `change` to the stored manifest (read afresh under the lock) and writes it.
-    pub(crate) fn update_manifest(&self, tenant: &str, name: &str, version: u32, change: impl FnOnce(&mut ModelManifest)) -> Result<ModelManifest, ServeError> {
+    pub(crate) fn update_manifest(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: u32,
+        change: impl FnOnce(&mut ModelManifest),
+    ) -> Result<ModelManifest, ServeError> {
         let _serial = self.lock.lock();
         let mut manifest = self.manifest(tenant, name, version)?;
         change(&mut manifest);
@@ -297,7 +371,13 @@ impl Registry {
                  Marked failed (training_interrupted) and not resumed; train it again once the cause is known"
             );
             let dir = self.version_dir(tenant, &manifest.name, manifest.version)?;
-            files::remove_version_files(&self.engine, tenant, &dir, &manifest.name, manifest.version)?;
+            files::remove_version_files(
+                &self.engine,
+                tenant,
+                &dir,
+                &manifest.name,
+                manifest.version,
+            )?;
             self.update_manifest(tenant, &manifest.name, manifest.version, |m| {
                 if m.state.is_running() {
                     m.state = ModelState::Failed;
@@ -316,24 +396,42 @@ impl Registry {
     /// purpose now (the read guard's artifact rule: 403 `dataset_purpose_forbidden`, 409
     /// `dataset_version_stale`), its columns must exist, and the job's memory estimate must fit
     /// the budget. Answers the queued version's manifest; the job runs in the background.
-    pub fn submit(&self, guard: &ReadGuard, request: TrainRequest) -> Result<ModelManifest, ServeError> {
+    pub fn submit(
+        &self,
+        guard: &ReadGuard,
+        request: TrainRequest,
+    ) -> Result<ModelManifest, ServeError> {
         let tenant = guard.tenant().to_owned();
         valid_name(&request.name, "name")?;
         if let Some(evaluation) = &request.evaluation {
             evaluation.validate()?;
             if evaluation.split != crate::SplitKind::Random && request.columns.time.is_none() {
-                return Err(ServeError::invalid("evaluation_needs_time", "columns.time", "time and leave_last splits need a time column"));
+                return Err(ServeError::invalid(
+                    "evaluation_needs_time",
+                    "columns.time",
+                    "time and leave_last splits need a time column",
+                ));
             }
         }
         self.ensure_recovered(&tenant)?;
-        let dataset = self.datasets.exportable(guard, &request.dataset, request.dataset_version)?;
-        let schema: Vec<(String, String)> = dataset.schema.iter().map(|c| (c.name.clone(), c.data_type.clone())).collect();
+        let dataset = self
+            .datasets
+            .exportable(guard, &request.dataset, request.dataset_version)?;
+        let schema: Vec<(String, String)> = dataset
+            .schema
+            .iter()
+            .map(|c| (c.name.clone(), c.data_type.clone()))
+            .collect();
         crate::input::check_schema(&schema, &request.columns)?;
         // Up front, from what the data set records: rows bound the interactions, its subjects
         // the users; the items by the rows, or by the item catalog when the tenant keeps one (ids
         // outside it are caught by the exact check when the job has read the data).
         let catalog = self.engine.item_count(&tenant)?;
-        let items = if catalog > 0 { dataset.rows.min(catalog) } else { dataset.rows };
+        let items = if catalog > 0 {
+            dataset.rows.min(catalog)
+        } else {
+            dataset.rows
+        };
         let shape = Shape {
             users: u32::try_from(dataset.subjects.max(1)).unwrap_or(u32::MAX),
             items: u32::try_from(items.max(1)).unwrap_or(u32::MAX),
@@ -342,11 +440,17 @@ impl Registry {
         };
         let estimate = estimate_bytes(shape, &request.params, self.config.threads).peak_bytes();
         if estimate > self.config.memory_budget_bytes {
-            metrics::counter!("steward_model_jobs_refused_total", "reason" => "memory").increment(1);
-            return Err(ServeError::OverBudget { estimate_bytes: estimate, budget_bytes: self.config.memory_budget_bytes });
+            metrics::counter!("steward_model_jobs_refused_total", "reason" => "memory")
+                .increment(1);
+            return Err(ServeError::OverBudget {
+                estimate_bytes: estimate,
+                budget_bytes: self.config.memory_budget_bytes,
+            });
         }
         if self.jobs.len() >= crate::limits::QUEUED_JOBS_MAX {
-            return Err(ServeError::QueueFull { queued: self.jobs.len() });
+            return Err(ServeError::QueueFull {
+                queued: self.jobs.len(),
+            });
         }
         let manifest = {
             let _serial = self.lock.lock();
@@ -370,7 +474,11 @@ impl Registry {
                     rows: dataset.rows,
                 },
                 purpose: request.purpose.clone(),
-                visible_classes: request.visible.iter().map(|c| c.as_str().to_owned()).collect(),
+                visible_classes: request
+                    .visible
+                    .iter()
+                    .map(|c| c.as_str().to_owned())
+                    .collect(),
                 trained_by: request.trained_by.clone(),
                 created_at: now_rfc3339(),
                 started_at: None,
@@ -398,7 +506,15 @@ impl Registry {
             manifest
         };
         let key = (tenant.clone(), manifest.name.clone(), manifest.version);
-        self.live.lock().insert(key.clone(), Live { cancel: Arc::new(AtomicBool::new(false)), progress: Progress::default(), started: false, generation: None });
+        self.live.lock().insert(
+            key.clone(),
+            Live {
+                cancel: Arc::new(AtomicBool::new(false)),
+                progress: Progress::default(),
+                started: false,
+                generation: None,
+            },
+        );
         if let Err(queued) = self.jobs.push(key.clone()) {
             self.live.lock().remove(&key);
             self.update_manifest(&tenant, &manifest.name, manifest.version, |m| {
@@ -407,7 +523,8 @@ impl Registry {
             })?;
             return Err(ServeError::QueueFull { queued });
         }
-        metrics::counter!("steward_model_jobs_total", "algorithm" => manifest.algorithm.clone()).increment(1);
+        metrics::counter!("steward_model_jobs_total", "algorithm" => manifest.algorithm.clone())
+            .increment(1);
         Ok(manifest)
     }
 
@@ -417,30 +534,62 @@ impl Registry {
         let mut out = Vec::new();
         for name in self.names(tenant)? {
             let versions = self.versions_of(tenant, &name)?;
-            let Some(&latest) = versions.last() else { continue };
+            let Some(&latest) = versions.last() else {
+                continue;
+            };
             let state = self.manifest(tenant, &name, latest)?.state;
-            let aliases = self.aliases(tenant, &name)?.aliases.into_iter().map(|(a, e)| (a, e.version)).collect();
-            out.push(ModelSummary { name, versions: versions.len() as u32, latest_version: latest, latest_state: state, aliases });
+            let aliases = self
+                .aliases(tenant, &name)?
+                .aliases
+                .into_iter()
+                .map(|(a, e)| (a, e.version))
+                .collect();
+            out.push(ModelSummary {
+                name,
+                versions: versions.len() as u32,
+                latest_version: latest,
+                latest_state: state,
+                aliases,
+            });
         }
         Ok(out)
     }
 
     /// Every version of a model (with progress while running).
-    pub fn versions(&self, tenant: &str, name: &str) -> Result<Vec<(ModelManifest, Option<Progress>)>, ServeError> {
+    pub fn versions(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<Vec<(ModelManifest, Option<Progress>)>, ServeError> {
         valid_name(name, "name").map_err(|_| ServeError::NotFound { what: "model" })?;
         self.ensure_recovered(tenant)?;
         let versions = self.versions_of(tenant, name)?;
         if versions.is_empty() {
             return Err(ServeError::NotFound { what: "model" });
         }
-        versions.into_iter().map(|v| self.version(tenant, name, v)).collect()
+        versions
+            .into_iter()
+            .map(|v| self.version(tenant, name, v))
+            .collect()
     }
 
     /// One version, with its progress while it runs.
-    pub fn version(&self, tenant: &str, name: &str, version: u32) -> Result<(ModelManifest, Option<Progress>), ServeError> {
+    pub fn version(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: u32,
+    ) -> Result<(ModelManifest, Option<Progress>), ServeError> {
         self.ensure_recovered(tenant)?;
         let manifest = self.manifest(tenant, name, version)?;
-        let progress = if manifest.state.is_running() { self.live.lock().get(&(tenant.to_owned(), name.to_owned(), version)).map(|l| l.progress.clone()) } else { None };
+        let progress = if manifest.state.is_running() {
+            self.live
+                .lock()
+                .get(&(tenant.to_owned(), name.to_owned(), version))
+                .map(|l| l.progress.clone())
+        } else {
+            None
+        };
         Ok((manifest, progress))
     }
 
@@ -448,9 +597,19 @@ impl Registry {
     pub fn resolve_version(&self, tenant: &str, name: &str, text: &str) -> Result<u32, ServeError> {
         valid_name(name, "name").map_err(|_| ServeError::NotFound { what: "model" })?;
         if text == "latest" {
-            return self.newest_ready(tenant, name)?.ok_or(ServeError::NotFound { what: "model version" });
+            return self
+                .newest_ready(tenant, name)?
+                .ok_or(ServeError::NotFound {
+                    what: "model version",
+                });
         }
-        text.parse::<u32>().map_err(|_| ServeError::invalid("invalid_version", "version", "expected a version number or latest"))
+        text.parse::<u32>().map_err(|_| {
+            ServeError::invalid(
+                "invalid_version",
+                "version",
+                "expected a version number or latest",
+            )
+        })
     }
 
     pub(crate) fn newest_ready(&self, tenant: &str, name: &str) -> Result<Option<u32>, ServeError> {
@@ -468,7 +627,12 @@ impl Registry {
 
     /// Asks a queued or running job to stop (a queued one is cancelled at once; a running one
     /// at its next iteration). A version that is not running is answered as it is.
-    pub fn cancel(&self, tenant: &str, name: &str, version: u32) -> Result<ModelManifest, ServeError> {
+    pub fn cancel(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: u32,
+    ) -> Result<ModelManifest, ServeError> {
         self.ensure_recovered(tenant)?;
         let manifest = self.manifest(tenant, name, version)?;
         if !manifest.state.is_running() {
@@ -500,21 +664,43 @@ impl Registry {
 
     /// Points `alias` at a ready `version`; returns where it pointed before. Versions stay as
     /// they are; a rollback is a move back.
-    pub fn set_alias(&self, tenant: &str, name: &str, alias: &str, version: u32, by: &str) -> Result<Option<u32>, ServeError> {
+    pub fn set_alias(
+        &self,
+        tenant: &str,
+        name: &str,
+        alias: &str,
+        version: u32,
+        by: &str,
+    ) -> Result<Option<u32>, ServeError> {
         valid_name(alias, "alias")?;
         self.ensure_recovered(tenant)?;
         let manifest = self.manifest(tenant, name, version)?;
         if !manifest.serves() {
-            return Err(ServeError::Conflict { code: "model_version_not_ready", message: format!("version {version} of {name} is {}; an alias may name a ready version only", manifest.state.as_str()) });
+            return Err(ServeError::Conflict {
+                code: "model_version_not_ready",
+                message: format!(
+                    "version {version} of {name} is {}; an alias may name a ready version only",
+                    manifest.state.as_str()
+                ),
+            });
         }
         let _serial = self.lock.lock();
         let path = self.aliases_path(tenant, name)?;
         let mut aliases = Aliases::read(&path)?;
         if !aliases.aliases.contains_key(alias) && aliases.aliases.len() >= ALIASES_MAX {
-            return Err(ServeError::invalid("too_many_aliases", "alias", format!("a model has at most {ALIASES_MAX} aliases")));
+            return Err(ServeError::invalid(
+                "too_many_aliases",
+                "alias",
+                format!("a model has at most {ALIASES_MAX} aliases"),
+            ));
         }
         let previous = aliases.aliases.get(alias).map(|e| e.version);
-        let entry = AliasEntry { version, moved_at: now_rfc3339(), moved_by: by.to_owned(), previous };
+        let entry = AliasEntry {
+            version,
+            moved_at: now_rfc3339(),
+            moved_by: by.to_owned(),
+            previous,
+        };
         aliases.aliases.insert(alias.to_owned(), entry.clone());
         aliases.history.push((alias.to_owned(), entry));
         if aliases.history.len() > ALIAS_HISTORY_MAX {
@@ -527,7 +713,14 @@ impl Registry {
 
     /// Moves every alias of `name` pointing at `from` to `to` (or removes them when `to` is
     /// none), recording each move in the tenant's audit log. Returns the aliases moved.
-    pub(crate) fn move_aliases(&self, tenant: &str, name: &str, from: u32, to: Option<u32>, by: &str) -> Result<Vec<String>, ServeError> {
+    pub(crate) fn move_aliases(
+        &self,
+        tenant: &str,
+        name: &str,
+        from: u32,
+        to: Option<u32>,
+        by: &str,
+    ) -> Result<Vec<String>, ServeError> {
         let moved = {
             let _serial = self.lock.lock();
             let path = self.aliases_path(tenant, name)?;
@@ -536,7 +729,12 @@ impl Registry {
             for alias in &moved {
                 match to {
                     Some(version) => {
-                        let entry = AliasEntry { version, moved_at: now_rfc3339(), moved_by: by.to_owned(), previous: Some(from) };
+                        let entry = AliasEntry {
+                            version,
+                            moved_at: now_rfc3339(),
+                            moved_by: by.to_owned(),
+                            previous: Some(from),
+                        };
                         aliases.aliases.insert(alias.clone(), entry.clone());
                         aliases.history.push((alias.clone(), entry));
                     }
@@ -554,8 +752,15 @@ impl Registry {
         };
         for alias in &moved {
             let record = match to {
-                Some(version) => alias_audit_record(tenant, name, alias, version, Some(from), by, ""),
-                None => AuditRecord { action: "remove_alias".into(), resource: format!("/v1/tenants/{tenant}/models/{name}/aliases/{alias}"), statement: Some(format!("removed from version {from}")), ..alias_audit_record(tenant, name, alias, from, Some(from), by, "") },
+                Some(version) => {
+                    alias_audit_record(tenant, name, alias, version, Some(from), by, "")
+                }
+                None => AuditRecord {
+                    action: "remove_alias".into(),
+                    resource: format!("/v1/tenants/{tenant}/models/{name}/aliases/{alias}"),
+                    statement: Some(format!("removed from version {from}")),
+                    ..alias_audit_record(tenant, name, alias, from, Some(from), by, "")
+                },
             };
             self.engine.audit(tenant, &record, true)?;
         }
@@ -566,33 +771,67 @@ impl Registry {
     pub fn resolve(&self, tenant: &str, model: &ModelRef) -> Result<(String, u32), ServeError> {
         let (name, version) = match model {
             ModelRef::Version(name, v) => (name.clone(), Some(*v)),
-            ModelRef::Alias(name, alias) => (name.clone(), self.aliases(tenant, name)?.aliases.get(alias).map(|e| e.version)),
+            ModelRef::Alias(name, alias) => (
+                name.clone(),
+                self.aliases(tenant, name)?
+                    .aliases
+                    .get(alias)
+                    .map(|e| e.version),
+            ),
             ModelRef::Default(name) => {
-                let production = self.aliases(tenant, name)?.aliases.get("production").map(|e| e.version);
-                (name.clone(), match production {
-                    Some(v) => Some(v),
-                    None => self.newest_ready(tenant, name)?,
-                })
+                let production = self
+                    .aliases(tenant, name)?
+                    .aliases
+                    .get("production")
+                    .map(|e| e.version);
+                (
+                    name.clone(),
+                    match production {
+                        Some(v) => Some(v),
+                        None => self.newest_ready(tenant, name)?,
+                    },
+                )
             }
         };
-        let version = version.ok_or(ServeError::NotFound { what: "model version" })?;
+        let version = version.ok_or(ServeError::NotFound {
+            what: "model version",
+        })?;
         if !self.manifest(tenant, &name, version)?.serves() {
-            return Err(ServeError::NotFound { what: "model version" });
+            return Err(ServeError::NotFound {
+                what: "model version",
+            });
         }
         Ok((name, version))
     }
 
     /// A ready version's decoded model file (cached; bounded).
-    pub fn model_file(&self, tenant: &str, name: &str, version: u32) -> Result<Arc<ModelFile>, ServeError> {
+    pub fn model_file(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: u32,
+    ) -> Result<Arc<ModelFile>, ServeError> {
         let key = (tenant.to_owned(), name.to_owned(), version);
         if let Some((_, file)) = self.cache.lock().iter().find(|(k, _)| *k == key) {
             return Ok(file.clone());
         }
         let manifest = self.manifest(tenant, name, version)?;
-        let file_name = manifest.file.clone().filter(|_| manifest.serves()).ok_or(ServeError::NotFound { what: "model version" })?;
+        let file_name =
+            manifest
+                .file
+                .clone()
+                .filter(|_| manifest.serves())
+                .ok_or(ServeError::NotFound {
+                    what: "model version",
+                })?;
         let dir = self.version_dir(tenant, name, version)?;
         let bytes = files::read_model_file(&self.engine, tenant, &dir, &file_name)?;
-        let file = Arc::new(ModelFile::from_bytes(&bytes).map_err(|e| ServeError::Corrupted { path: dir.join(format!("{file_name}.sealed")), reason: e.to_string() })?);
+        let file = Arc::new(
+            ModelFile::from_bytes(&bytes).map_err(|e| ServeError::Corrupted {
+                path: dir.join(format!("{file_name}.sealed")),
+                reason: e.to_string(),
+            })?,
+        );
         let mut cache = self.cache.lock();
         cache.retain(|(k, _)| *k != key);
         if cache.len() >= CACHED_MODELS_MAX {
@@ -603,7 +842,9 @@ impl Registry {
     }
 
     pub(crate) fn evict(&self, tenant: &str, name: &str, version: u32) {
-        self.cache.lock().retain(|((t, n, v), _)| !(t == tenant && n == name && *v == version));
+        self.cache
+            .lock()
+            .retain(|((t, n, v), _)| !(t == tenant && n == name && *v == version));
     }
 
     /// A subject's row of factors in the model version `model` names, for the read `guard`'s
@@ -611,20 +852,39 @@ impl Registry {
     /// or an erasure is shredded or in progress: from the moment the erasure call returns), or
     /// the model holds no row for it (item-kNN and popularity hold none). The serving path's
     /// only way to a user vector.
-    pub fn user_row(&self, guard: &ReadGuard, model: &ModelRef, subject: &Pseudonym) -> Result<Option<UserRow>, ServeError> {
+    pub fn user_row(
+        &self,
+        guard: &ReadGuard,
+        model: &ModelRef,
+        subject: &Pseudonym,
+    ) -> Result<Option<UserRow>, ServeError> {
         if !guard.serves_subject(subject) {
             return Ok(None);
         }
         let (name, version) = self.resolve(guard.tenant(), model)?;
         let file = self.model_file(guard.tenant(), &name, version)?;
-        let Some(row) = file.user_row(subject.as_bytes()) else { return Ok(None) };
+        let Some(row) = file.user_row(subject.as_bytes()) else {
+            return Ok(None);
+        };
         let f = file.model().factors();
-        let factors = file.model().user_factors().and_then(|all| all.get(row as usize * f..(row as usize + 1) * f)).map(<[f32]>::to_vec);
-        Ok(factors.map(|factors| UserRow { model: name, version, factors }))
+        let factors = file
+            .model()
+            .user_factors()
+            .and_then(|all| all.get(row as usize * f..(row as usize + 1) * f))
+            .map(<[f32]>::to_vec);
+        Ok(factors.map(|factors| UserRow {
+            model: name,
+            version,
+            factors,
+        }))
     }
 
     /// Versions whose files are present and hold the subject (lineage, access requests).
-    pub fn holding(&self, tenant: &str, subject: &Pseudonym) -> Result<Vec<ModelManifest>, ServeError> {
+    pub fn holding(
+        &self,
+        tenant: &str,
+        subject: &Pseudonym,
+    ) -> Result<Vec<ModelManifest>, ServeError> {
         let bit = steward_engine::subject_bit(subject);
         let mut out = Vec::new();
         for manifest in self.all_versions(tenant)? {

@@ -4,12 +4,14 @@
 //! errors name our own fields only, never a name or value the caller sent.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
-use steward_ml::{Algorithm, AlsParams, BprParams, KnnParams, Params, PopularityParams, Weighting};
+use serde_json::{Map, Value, json};
+use steward_ml::{
+    Algorithm, AlsParams, BprParams, KnnParams, Negatives, Params, PopularityParams, Weighting,
+};
 use steward_privacy::PrivacyClass;
 
-use crate::limits::EVAL_KS_MAX;
 use crate::ServeError;
+use crate::limits::EVAL_KS_MAX;
 
 /// Which data set columns play which role.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,24 +49,52 @@ pub struct EvaluationSpec {
 
 impl EvaluationSpec {
     pub fn validate(&self) -> Result<(), ServeError> {
-        if self.k.is_empty() || self.k.len() > EVAL_KS_MAX || self.k.iter().any(|&k| k == 0 || k > steward_ml::limits::K_MAX) {
-            return Err(ServeError::invalid("invalid_evaluation", "evaluation.k", format!("give 1 to {EVAL_KS_MAX} cutoffs, each 1 to {}", steward_ml::limits::K_MAX)));
+        if self.k.is_empty()
+            || self.k.len() > EVAL_KS_MAX
+            || self
+                .k
+                .iter()
+                .any(|&k| k == 0 || k > steward_ml::limits::K_MAX)
+        {
+            return Err(ServeError::invalid(
+                "invalid_evaluation",
+                "evaluation.k",
+                format!(
+                    "give 1 to {EVAL_KS_MAX} cutoffs, each 1 to {}",
+                    steward_ml::limits::K_MAX
+                ),
+            ));
         }
         let ok = match self.split {
             SplitKind::Time | SplitKind::Random => self.holdout > 0.0 && self.holdout < 1.0,
-            SplitKind::LeaveLast => self.holdout >= 1.0 && self.holdout.fract() == 0.0 && self.holdout <= f64::from(u32::MAX),
+            SplitKind::LeaveLast => {
+                self.holdout >= 1.0
+                    && self.holdout.fract() == 0.0
+                    && self.holdout <= f64::from(u32::MAX)
+            }
         };
         if !ok {
-            return Err(ServeError::invalid("invalid_evaluation", "evaluation.holdout", "time and random splits take a fraction in (0, 1); leave_last a whole count of at least 1"));
+            return Err(ServeError::invalid(
+                "invalid_evaluation",
+                "evaluation.holdout",
+                "time and random splits take a fraction in (0, 1); leave_last a whole count of at least 1",
+            ));
         }
         Ok(())
     }
 
     pub(crate) fn split(&self) -> steward_ml::eval::Split {
         match self.split {
-            SplitKind::Time => steward_ml::eval::Split::Time { holdout: self.holdout },
-            SplitKind::LeaveLast => steward_ml::eval::Split::LeaveLast { count: self.holdout as u32 },
-            SplitKind::Random => steward_ml::eval::Split::Random { holdout: self.holdout, seed: self.seed },
+            SplitKind::Time => steward_ml::eval::Split::Time {
+                holdout: self.holdout,
+            },
+            SplitKind::LeaveLast => steward_ml::eval::Split::LeaveLast {
+                count: self.holdout as u32,
+            },
+            SplitKind::Random => steward_ml::eval::Split::Random {
+                holdout: self.holdout,
+                seed: self.seed,
+            },
         }
     }
 }
@@ -91,38 +121,69 @@ fn object(params: &Value) -> Result<Option<&Map<String, Value>>, ServeError> {
     match params {
         Value::Null => Ok(None),
         Value::Object(map) => Ok(Some(map)),
-        _ => Err(ServeError::invalid("invalid_params", "params", "expected an object")),
+        _ => Err(ServeError::invalid(
+            "invalid_params",
+            "params",
+            "expected an object",
+        )),
     }
 }
 
-fn check_keys(map: Option<&Map<String, Value>>, allowed: &[&str], algorithm: Algorithm) -> Result<(), ServeError> {
+fn check_keys(
+    map: Option<&Map<String, Value>>,
+    allowed: &[&str],
+    algorithm: Algorithm,
+) -> Result<(), ServeError> {
     if let Some(map) = map
         && map.keys().any(|k| !allowed.contains(&k.as_str()))
     {
         // The unknown name is the caller's text: not repeated.
-        return Err(ServeError::invalid("invalid_params", "params", format!("{algorithm} takes only: {}", allowed.join(", "))));
+        return Err(ServeError::invalid(
+            "invalid_params",
+            "params",
+            format!("{algorithm} takes only: {}", allowed.join(", ")),
+        ));
     }
     Ok(())
 }
 
-fn number(map: Option<&Map<String, Value>>, key: &'static str, default: f64) -> Result<f64, ServeError> {
+fn number(
+    map: Option<&Map<String, Value>>,
+    key: &'static str,
+    default: f64,
+) -> Result<f64, ServeError> {
     match map.and_then(|m| m.get(key)) {
         None | Some(Value::Null) => Ok(default),
-        Some(v) => v.as_f64().ok_or_else(|| ServeError::invalid("invalid_params", key, "expected a number")),
+        Some(v) => v
+            .as_f64()
+            .ok_or_else(|| ServeError::invalid("invalid_params", key, "expected a number")),
     }
 }
 
-fn whole(map: Option<&Map<String, Value>>, key: &'static str, default: u32) -> Result<u32, ServeError> {
+fn whole(
+    map: Option<&Map<String, Value>>,
+    key: &'static str,
+    default: u32,
+) -> Result<u32, ServeError> {
     match map.and_then(|m| m.get(key)) {
         None | Some(Value::Null) => Ok(default),
-        Some(v) => v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| ServeError::invalid("invalid_params", key, "expected a whole number")),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| ServeError::invalid("invalid_params", key, "expected a whole number")),
     }
 }
 
-fn flag(map: Option<&Map<String, Value>>, key: &'static str, default: bool) -> Result<bool, ServeError> {
+fn flag(
+    map: Option<&Map<String, Value>>,
+    key: &'static str,
+    default: bool,
+) -> Result<bool, ServeError> {
     match map.and_then(|m| m.get(key)) {
         None | Some(Value::Null) => Ok(default),
-        Some(v) => v.as_bool().ok_or_else(|| ServeError::invalid("invalid_params", key, "expected true or false")),
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| ServeError::invalid("invalid_params", key, "expected true or false")),
     }
 }
 
@@ -132,7 +193,18 @@ pub fn params_from_json(algorithm: Algorithm, params: &Value) -> Result<Params, 
     let map = object(params)?;
     let parsed = match algorithm {
         Algorithm::Als => {
-            check_keys(map, &["factors", "regularization", "alpha", "iterations", "cg_steps", "compute_loss"], algorithm)?;
+            check_keys(
+                map,
+                &[
+                    "factors",
+                    "regularization",
+                    "alpha",
+                    "iterations",
+                    "cg_steps",
+                    "compute_loss",
+                ],
+                algorithm,
+            )?;
             let d = AlsParams::default();
             Params::Als(AlsParams {
                 factors: whole(map, "factors", d.factors)?,
@@ -144,7 +216,18 @@ pub fn params_from_json(algorithm: Algorithm, params: &Value) -> Result<Params, 
             })
         }
         Algorithm::Bpr => {
-            check_keys(map, &["factors", "learning_rate", "regularization", "iterations", "strata"], algorithm)?;
+            check_keys(
+                map,
+                &[
+                    "factors",
+                    "learning_rate",
+                    "regularization",
+                    "iterations",
+                    "strata",
+                    "negatives",
+                ],
+                algorithm,
+            )?;
             let d = BprParams::default();
             Params::Bpr(BprParams {
                 factors: whole(map, "factors", d.factors)?,
@@ -152,47 +235,103 @@ pub fn params_from_json(algorithm: Algorithm, params: &Value) -> Result<Params, 
                 regularization: number(map, "regularization", f64::from(d.regularization))? as f32,
                 iterations: whole(map, "iterations", d.iterations)?,
                 strata: whole(map, "strata", d.strata)?,
+                negatives: match map.and_then(|m| m.get("negatives")) {
+                    None | Some(Value::Null) => d.negatives,
+                    Some(Value::String(s)) => Negatives::from_name(s).ok_or_else(|| {
+                        ServeError::invalid(
+                            "invalid_params",
+                            "negatives",
+                            "expected uniform or popularity",
+                        )
+                    })?,
+                    Some(_) => {
+                        return Err(ServeError::invalid(
+                            "invalid_params",
+                            "negatives",
+                            "expected uniform or popularity",
+                        ));
+                    }
+                },
             })
         }
         Algorithm::ItemKnn => {
-            check_keys(map, &["neighbours", "weighting", "k1", "b", "work_max"], algorithm)?;
+            check_keys(
+                map,
+                &["neighbours", "weighting", "k1", "b", "work_max"],
+                algorithm,
+            )?;
             let d = KnnParams::default();
             let weighting = match map.and_then(|m| m.get("weighting")) {
                 None | Some(Value::Null) => Weighting::None,
                 Some(Value::String(s)) if s == "none" => Weighting::None,
                 Some(Value::String(s)) if s == "tfidf" => Weighting::TfIdf,
-                Some(Value::String(s)) if s == "bm25" => Weighting::Bm25 { k1: number(map, "k1", 1.2)? as f32, b: number(map, "b", 0.75)? as f32 },
-                Some(_) => return Err(ServeError::invalid("invalid_params", "weighting", "expected none, tfidf or bm25")),
+                Some(Value::String(s)) if s == "bm25" => Weighting::Bm25 {
+                    k1: number(map, "k1", 1.2)? as f32,
+                    b: number(map, "b", 0.75)? as f32,
+                },
+                Some(_) => {
+                    return Err(ServeError::invalid(
+                        "invalid_params",
+                        "weighting",
+                        "expected none, tfidf or bm25",
+                    ));
+                }
             };
             let work_max = match map.and_then(|m| m.get("work_max")) {
                 None | Some(Value::Null) => d.work_max,
-                Some(v) => v.as_u64().ok_or_else(|| ServeError::invalid("invalid_params", "work_max", "expected a whole number"))?,
+                Some(v) => v.as_u64().ok_or_else(|| {
+                    ServeError::invalid("invalid_params", "work_max", "expected a whole number")
+                })?,
             };
-            Params::ItemKnn(KnnParams { neighbours: whole(map, "neighbours", d.neighbours)?, weighting, work_max })
+            Params::ItemKnn(KnnParams {
+                neighbours: whole(map, "neighbours", d.neighbours)?,
+                weighting,
+                work_max,
+            })
         }
         Algorithm::Popularity => {
             check_keys(map, &["half_life_s"], algorithm)?;
             let half_life = match map.and_then(|m| m.get("half_life_s")) {
                 None | Some(Value::Null) => None,
                 // Times are microseconds in the matrix.
-                Some(v) => Some(v.as_f64().ok_or_else(|| ServeError::invalid("invalid_params", "half_life_s", "expected a number of seconds"))? * 1e6),
+                Some(v) => Some(
+                    v.as_f64().ok_or_else(|| {
+                        ServeError::invalid(
+                            "invalid_params",
+                            "half_life_s",
+                            "expected a number of seconds",
+                        )
+                    })? * 1e6,
+                ),
             };
             Params::Popularity(PopularityParams { half_life })
         }
     };
-    parsed.validate().map_err(|e| ServeError::invalid("invalid_params", e.field, e.reason))?;
+    parsed
+        .validate()
+        .map_err(|e| ServeError::invalid("invalid_params", e.field, e.reason))?;
     Ok(parsed)
 }
 
 /// The JSON form of parameters (every field, so a manifest says exactly what was used).
 pub fn params_to_json(params: &Params) -> Value {
     match *params {
-        Params::Als(p) => json!({"factors": p.factors, "regularization": p.regularization, "alpha": p.alpha, "iterations": p.iterations, "cg_steps": p.cg_steps, "compute_loss": p.compute_loss}),
-        Params::Bpr(p) => json!({"factors": p.factors, "learning_rate": p.learning_rate, "regularization": p.regularization, "iterations": p.iterations, "strata": p.strata}),
+        Params::Als(p) => {
+            json!({"factors": p.factors, "regularization": p.regularization, "alpha": p.alpha, "iterations": p.iterations, "cg_steps": p.cg_steps, "compute_loss": p.compute_loss})
+        }
+        Params::Bpr(p) => {
+            json!({"factors": p.factors, "learning_rate": p.learning_rate, "regularization": p.regularization, "iterations": p.iterations, "strata": p.strata, "negatives": p.negatives.name()})
+        }
         Params::ItemKnn(p) => match p.weighting {
-            Weighting::None => json!({"neighbours": p.neighbours, "weighting": "none", "work_max": p.work_max}),
-            Weighting::TfIdf => json!({"neighbours": p.neighbours, "weighting": "tfidf", "work_max": p.work_max}),
-            Weighting::Bm25 { k1, b } => json!({"neighbours": p.neighbours, "weighting": "bm25", "k1": k1, "b": b, "work_max": p.work_max}),
+            Weighting::None => {
+                json!({"neighbours": p.neighbours, "weighting": "none", "work_max": p.work_max})
+            }
+            Weighting::TfIdf => {
+                json!({"neighbours": p.neighbours, "weighting": "tfidf", "work_max": p.work_max})
+            }
+            Weighting::Bm25 { k1, b } => {
+                json!({"neighbours": p.neighbours, "weighting": "bm25", "k1": k1, "b": b, "work_max": p.work_max})
+            }
         },
         Params::Popularity(p) => json!({"half_life_s": p.half_life.map(|h| h / 1e6)}),
     }
@@ -204,33 +343,100 @@ mod tests {
 
     #[test]
     fn params_round_trip_and_refuse_what_they_do_not_know() {
-        for algorithm in [Algorithm::Als, Algorithm::Bpr, Algorithm::ItemKnn, Algorithm::Popularity] {
+        for algorithm in [
+            Algorithm::Als,
+            Algorithm::Bpr,
+            Algorithm::ItemKnn,
+            Algorithm::Popularity,
+        ] {
             let p = params_from_json(algorithm, &Value::Null).unwrap();
             assert_eq!(params_from_json(algorithm, &params_to_json(&p)).unwrap(), p);
             let e = params_from_json(algorithm, &json!({"CANARY-x": 1})).unwrap_err();
             assert!(!e.to_string().contains("CANARY"), "{e}");
         }
         let p = params_from_json(Algorithm::Als, &json!({"factors": 8, "iterations": 3})).unwrap();
-        assert!(matches!(p, Params::Als(AlsParams { factors: 8, iterations: 3, compute_loss: true, .. })));
-        assert_eq!(params_from_json(Algorithm::Als, &json!({"factors": 0})).unwrap_err().code(), "invalid_params");
-        assert_eq!(params_from_json(Algorithm::Bpr, &json!({"factors": "CANARY"})).unwrap_err().code(), "invalid_params");
-        let knn = params_from_json(Algorithm::ItemKnn, &json!({"weighting": "bm25", "k1": 1.5})).unwrap();
-        assert_eq!(params_from_json(Algorithm::ItemKnn, &params_to_json(&knn)).unwrap(), knn);
+        assert!(matches!(
+            p,
+            Params::Als(AlsParams {
+                factors: 8,
+                iterations: 3,
+                compute_loss: true,
+                ..
+            })
+        ));
+        assert_eq!(
+            params_from_json(Algorithm::Als, &json!({"factors": 0}))
+                .unwrap_err()
+                .code(),
+            "invalid_params"
+        );
+        assert_eq!(
+            params_from_json(Algorithm::Bpr, &json!({"factors": "CANARY"}))
+                .unwrap_err()
+                .code(),
+            "invalid_params"
+        );
+        let bpr = params_from_json(Algorithm::Bpr, &json!({"negatives": "popularity"})).unwrap();
+        assert!(matches!(
+            bpr,
+            Params::Bpr(BprParams {
+                negatives: Negatives::Popularity,
+                ..
+            })
+        ));
+        assert_eq!(
+            params_from_json(Algorithm::Bpr, &params_to_json(&bpr)).unwrap(),
+            bpr
+        );
+        for bad in [json!({"negatives": "CANARY"}), json!({"negatives": 1})] {
+            let e = params_from_json(Algorithm::Bpr, &bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_params");
+            assert!(!e.to_string().contains("CANARY"), "{e}");
+        }
+        let knn =
+            params_from_json(Algorithm::ItemKnn, &json!({"weighting": "bm25", "k1": 1.5})).unwrap();
+        assert_eq!(
+            params_from_json(Algorithm::ItemKnn, &params_to_json(&knn)).unwrap(),
+            knn
+        );
         let pop = params_from_json(Algorithm::Popularity, &json!({"half_life_s": 86400})).unwrap();
         assert_eq!(params_to_json(&pop)["half_life_s"], 86400.0);
     }
 
     #[test]
     fn evaluation_specs_are_checked() {
-        let ok = EvaluationSpec { split: SplitKind::Time, holdout: 0.2, k: vec![10], seed: 1 };
+        let ok = EvaluationSpec {
+            split: SplitKind::Time,
+            holdout: 0.2,
+            k: vec![10],
+            seed: 1,
+        };
         assert!(ok.validate().is_ok());
         for bad in [
-            EvaluationSpec { k: vec![], ..ok.clone() },
-            EvaluationSpec { holdout: 1.0, ..ok.clone() },
-            EvaluationSpec { split: SplitKind::LeaveLast, holdout: 0.5, ..ok.clone() },
+            EvaluationSpec {
+                k: vec![],
+                ..ok.clone()
+            },
+            EvaluationSpec {
+                holdout: 1.0,
+                ..ok.clone()
+            },
+            EvaluationSpec {
+                split: SplitKind::LeaveLast,
+                holdout: 0.5,
+                ..ok.clone()
+            },
         ] {
             assert_eq!(bad.validate().unwrap_err().code(), "invalid_evaluation");
         }
-        assert!(EvaluationSpec { split: SplitKind::LeaveLast, holdout: 2.0, ..ok }.validate().is_ok());
+        assert!(
+            EvaluationSpec {
+                split: SplitKind::LeaveLast,
+                holdout: 2.0,
+                ..ok
+            }
+            .validate()
+            .is_ok()
+        );
     }
 }

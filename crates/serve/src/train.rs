@@ -7,20 +7,22 @@
 //! version still training knows its run was interrupted (`Registry::ensure_recovered`).
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use steward_engine::ReadAccess;
 use steward_lineage::openlineage::RunEvent;
-use steward_ml::eval::{evaluate_with_baseline, split, EvalConfig, Metrics};
-use steward_ml::{estimate_bytes, train, Control, IdMap, ModelFile, Params, RunConfig, Shape, TrainError};
+use steward_ml::eval::{EvalConfig, Metrics, evaluate_with_baseline, split};
+use steward_ml::{
+    Control, IdMap, ModelFile, Params, RunConfig, Shape, TrainError, estimate_bytes, train,
+};
 use steward_privacy::PrivacyClass;
 
 use crate::manifest::{MetricsAtK, MetricsDoc, ModelManifest, ModelState, Progress};
-use crate::registry::{now_rfc3339, Key3, Live, Registry};
+use crate::registry::{Key3, Live, Registry, now_rfc3339};
 use crate::spec::params_from_json;
-use crate::{files, ServeError};
+use crate::{ServeError, files};
 
 /// Removes a job's live entry when its run ends (an erasure task may be waiting for it).
 struct LiveEntry<'a> {
@@ -35,7 +37,16 @@ impl Drop for LiveEntry<'_> {
 }
 
 fn metrics_at(m: &Metrics) -> Vec<MetricsAtK> {
-    m.at.iter().map(|a| MetricsAtK { k: a.k, recall: a.recall, precision: a.precision, ndcg: a.ndcg, map: a.map, coverage: a.coverage }).collect()
+    m.at.iter()
+        .map(|a| MetricsAtK {
+            k: a.k,
+            recall: a.recall,
+            precision: a.precision,
+            ndcg: a.ndcg,
+            map: a.map,
+            coverage: a.coverage,
+        })
+        .collect()
 }
 
 fn train_error(error: TrainError) -> ServeError {
@@ -56,7 +67,10 @@ impl Registry {
             Some(live) => live.cancel.clone(),
             None => Arc::new(AtomicBool::new(false)),
         };
-        let queued = self.manifest(&tenant, &name, version).map(|m| m.state == ModelState::Queued).unwrap_or(false);
+        let queued = self
+            .manifest(&tenant, &name, version)
+            .map(|m| m.state == ModelState::Queued)
+            .unwrap_or(false);
         if !queued || cancel.load(Ordering::SeqCst) {
             // Cancelled while it waited (or gone).
             if queued {
@@ -70,7 +84,13 @@ impl Registry {
             return;
         }
         if let Err(error) = self.execute(&key, &cancel) {
-            tracing::warn!(tenant, model = name, version, code = error.code(), "training job ended without a model");
+            tracing::warn!(
+                tenant,
+                model = name,
+                version,
+                code = error.code(),
+                "training job ended without a model"
+            );
         }
     }
 
@@ -80,13 +100,21 @@ impl Registry {
         let (tenant, name, version) = (key.0.as_str(), key.1.as_str(), key.2);
         {
             let mut live = self.live.lock();
-            let entry = live.entry(key.clone()).or_insert_with(|| Live { cancel: cancel.clone(), progress: Progress::default(), started: false, generation: None });
+            let entry = live.entry(key.clone()).or_insert_with(|| Live {
+                cancel: cancel.clone(),
+                progress: Progress::default(),
+                started: false,
+                generation: None,
+            });
             entry.started = true;
             entry.progress.phase = "loading".into();
         }
         // The entry goes when this returns, however it returns: a job the ledger waits for
         // must not outlive its run.
-        let _live = LiveEntry { registry: self, key };
+        let _live = LiveEntry {
+            registry: self,
+            key,
+        };
         let started = Instant::now();
         // The attempt is on disk before anything is read.
         let mut manifest = self.update_manifest(tenant, name, version, |m| {
@@ -94,11 +122,24 @@ impl Registry {
             m.attempts += 1;
             m.started_at = Some(now_rfc3339());
         })?;
-        let run = RunEvent::with_input(tenant, &format!("models.{name}"), &format!("datasets.{}/v{}", manifest.dataset.name, manifest.dataset.version), &format!("models.{name}/v{version}"));
+        let run = RunEvent::with_input(
+            tenant,
+            &format!("models.{name}"),
+            &format!(
+                "datasets.{}/v{}",
+                manifest.dataset.name, manifest.dataset.version
+            ),
+            &format!("models.{name}/v{version}"),
+        );
         self.sink.emit(&run.start());
-        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| self.fit(key, &mut manifest, cancel))) {
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.fit(key, &mut manifest, cancel)
+        })) {
             Ok(outcome) => outcome,
-            Err(_) => Err(ServeError::training("training_panicked", "the training job panicked; see the server log")),
+            Err(_) => Err(ServeError::training(
+                "training_panicked",
+                "the training job panicked; see the server log",
+            )),
         };
         let duration_ms = started.elapsed().as_millis() as u64;
         let result = match outcome {
@@ -114,7 +155,15 @@ impl Registry {
                     Ok(()) => {
                         self.sink.emit(&run.complete_plain());
                         metrics::counter!("steward_models_trained_total", "algorithm" => manifest.algorithm.clone()).increment(1);
-                        tracing::info!(tenant, model = name, version, ms = duration_ms, users = manifest.users, items = manifest.items, "model trained");
+                        tracing::info!(
+                            tenant,
+                            model = name,
+                            version,
+                            ms = duration_ms,
+                            users = manifest.users,
+                            items = manifest.items,
+                            "model trained"
+                        );
                         Ok(())
                     }
                     Err(error) => Err(error),
@@ -131,7 +180,9 @@ impl Registry {
             let message = match error {
                 // Our own sentences (never a value from the data).
                 ServeError::Training { message, .. } => message.clone(),
-                ServeError::OverBudget { .. } | ServeError::Lineage(_) | ServeError::Cancelled => error.to_string(),
+                ServeError::OverBudget { .. } | ServeError::Lineage(_) | ServeError::Cancelled => {
+                    error.to_string()
+                }
                 _ => "the job failed; see the server log".to_owned(),
             };
             if !cancelled {
@@ -139,7 +190,11 @@ impl Registry {
             }
             self.sink.emit(&run.fail(code));
             self.update_manifest(tenant, name, version, |m| {
-                m.state = if cancelled { ModelState::Cancelled } else { ModelState::Failed };
+                m.state = if cancelled {
+                    ModelState::Cancelled
+                } else {
+                    ModelState::Failed
+                };
                 m.error = Some(code.to_owned());
                 m.message = Some(message);
                 m.file = None;
@@ -157,46 +212,119 @@ impl Registry {
         }
     }
 
-    fn fit(&self, key: &Key3, manifest: &mut ModelManifest, cancel: &AtomicBool) -> Result<(), ServeError> {
+    fn fit(
+        &self,
+        key: &Key3,
+        manifest: &mut ModelManifest,
+        cancel: &AtomicBool,
+    ) -> Result<(), ServeError> {
         let (tenant, name, version) = (key.0.as_str(), key.1.as_str(), key.2);
-        let visible: Vec<PrivacyClass> = manifest.visible_classes.iter().filter_map(|c| PrivacyClass::ALL.into_iter().find(|k| k.as_str() == c)).collect();
-        let guard = self.engine.read_guard(tenant, ReadAccess::declared(manifest.purpose.clone(), visible))?;
+        let visible: Vec<PrivacyClass> = manifest
+            .visible_classes
+            .iter()
+            .filter_map(|c| PrivacyClass::ALL.into_iter().find(|k| k.as_str() == c))
+            .collect();
+        let guard = self.engine.read_guard(
+            tenant,
+            ReadAccess::declared(manifest.purpose.clone(), visible),
+        )?;
         if let Some(live) = self.live.lock().get_mut(key) {
             live.generation = Some(guard.generation());
         }
         // Admitted again now: the data set may have been withdrawn since the job was accepted.
-        let dataset = self.datasets.exportable(&guard, &manifest.dataset.name, manifest.dataset.version)?;
+        let dataset =
+            self.datasets
+                .exportable(&guard, &manifest.dataset.name, manifest.dataset.version)?;
         manifest.dataset.content_sha256 = dataset.content_sha256.clone();
         manifest.dataset.generation = dataset.generation;
-        let batches = self.datasets.batches(&guard, &manifest.dataset.name, manifest.dataset.version)?;
+        let batches =
+            self.datasets
+                .batches(&guard, &manifest.dataset.name, manifest.dataset.version)?;
         let loaded = crate::input::load(batches, &manifest.columns, self.config.matrix, cancel)?;
-        tracing::info!(tenant, model = name, version, rows = loaded.rows, skipped = loaded.skipped, users = loaded.users.len(), items = loaded.items.len(), "data set version read for training (rows with a null user, item, weight or time are skipped)");
-        let algorithm = steward_ml::Algorithm::from_name(&manifest.algorithm).ok_or_else(|| ServeError::training("invalid_params", "unknown algorithm"))?;
+        tracing::info!(
+            tenant,
+            model = name,
+            version,
+            rows = loaded.rows,
+            skipped = loaded.skipped,
+            users = loaded.users.len(),
+            items = loaded.items.len(),
+            "data set version read for training (rows with a null user, item, weight or time are skipped)"
+        );
+        let algorithm = steward_ml::Algorithm::from_name(&manifest.algorithm)
+            .ok_or_else(|| ServeError::training("invalid_params", "unknown algorithm"))?;
         let params: Params = params_from_json(algorithm, &manifest.params)?;
         let matrix = &loaded.matrix;
-        let shape = Shape { users: matrix.users(), items: matrix.items(), nnz: matrix.nnz() as u64, timed: matrix.has_times() };
+        let shape = Shape {
+            users: matrix.users(),
+            items: matrix.items(),
+            nnz: matrix.nnz() as u64,
+            timed: matrix.has_times(),
+        };
         let estimate = estimate_bytes(shape, &params, self.config.threads).peak_bytes();
         if estimate > self.config.memory_budget_bytes {
-            return Err(ServeError::OverBudget { estimate_bytes: estimate, budget_bytes: self.config.memory_budget_bytes });
+            return Err(ServeError::OverBudget {
+                estimate_bytes: estimate,
+                budget_bytes: self.config.memory_budget_bytes,
+            });
         }
-        let run = RunConfig { threads: self.config.threads, seed: manifest.seed };
+        let run = RunConfig {
+            threads: self.config.threads,
+            seed: manifest.seed,
+        };
         let progress = |phase: &'static str| {
             move |p: steward_ml::Progress| {
-                self.set_progress(key, Progress { phase: phase.into(), iteration: p.iteration, iterations: p.iterations, loss: p.loss.is_finite().then_some(p.loss) });
-                if cancel.load(Ordering::SeqCst) { Control::Stop } else { Control::Continue }
+                self.set_progress(
+                    key,
+                    Progress {
+                        phase: phase.into(),
+                        iteration: p.iteration,
+                        iterations: p.iterations,
+                        loss: p.loss.is_finite().then_some(p.loss),
+                    },
+                );
+                if cancel.load(Ordering::SeqCst) {
+                    Control::Stop
+                } else {
+                    Control::Continue
+                }
             }
         };
         if let Some(evaluation) = manifest.evaluation.clone() {
-            let halves = split(matrix, &evaluation.split()).map_err(|e| ServeError::training("invalid_evaluation", e))?;
-            let model = train(&halves.train, &params, &run, &mut progress("evaluation_fit")).map_err(train_error)?;
-            self.set_progress(key, Progress { phase: "evaluating".into(), ..Progress::default() });
-            *manifest = self.update_manifest(tenant, name, version, |m| m.state = ModelState::Evaluating)?.with_dataset(&manifest.dataset);
-            let config = EvalConfig { ks: evaluation.k.clone(), threads: self.config.threads, users_max: None, seed: evaluation.seed };
-            let result = evaluate_with_baseline(&model, &halves.train, &halves.test, &config).map_err(|e| ServeError::training("evaluation_failed", e))?;
+            let halves = split(matrix, &evaluation.split())
+                .map_err(|e| ServeError::training("invalid_evaluation", e))?;
+            let model = train(
+                &halves.train,
+                &params,
+                &run,
+                &mut progress("evaluation_fit"),
+            )
+            .map_err(train_error)?;
+            self.set_progress(
+                key,
+                Progress {
+                    phase: "evaluating".into(),
+                    ..Progress::default()
+                },
+            );
+            *manifest = self
+                .update_manifest(tenant, name, version, |m| m.state = ModelState::Evaluating)?
+                .with_dataset(&manifest.dataset);
+            let config = EvalConfig {
+                ks: evaluation.k.clone(),
+                threads: self.config.threads,
+                users_max: None,
+                seed: evaluation.seed,
+            };
+            let result = evaluate_with_baseline(&model, &halves.train, &halves.test, &config)
+                .map_err(|e| ServeError::training("evaluation_failed", e))?;
             drop(model);
             drop(halves);
             manifest.metrics = Some(MetricsDoc {
-                split: serde_json::to_value(evaluation.split).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                split: serde_json::to_value(evaluation.split)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
                 holdout: evaluation.holdout,
                 users_evaluated: result.model.users_evaluated,
                 users_cold: result.model.users_cold,
@@ -204,22 +332,44 @@ impl Registry {
                 baseline: metrics_at(&result.baseline),
             });
             let metrics = manifest.metrics.clone();
-            *manifest = self.update_manifest(tenant, name, version, |m| {
-                m.state = ModelState::Training;
-                m.metrics = metrics;
-            })?.with_dataset(&manifest.dataset);
+            *manifest = self
+                .update_manifest(tenant, name, version, |m| {
+                    m.state = ModelState::Training;
+                    m.metrics = metrics;
+                })?
+                .with_dataset(&manifest.dataset);
         }
         if cancel.load(Ordering::SeqCst) {
             return Err(ServeError::Cancelled);
         }
-        let model = train(matrix, &params, &run, &mut progress("final_fit")).map_err(train_error)?;
-        self.set_progress(key, Progress { phase: "writing".into(), ..Progress::default() });
-        let users = if algorithm.has_user_rows() { loaded.users } else { IdMap::new(0) };
-        let file = ModelFile::new(model, users, loaded.items).map_err(|e| ServeError::training("model_file", e))?;
+        let model =
+            train(matrix, &params, &run, &mut progress("final_fit")).map_err(train_error)?;
+        self.set_progress(
+            key,
+            Progress {
+                phase: "writing".into(),
+                ..Progress::default()
+            },
+        );
+        let users = if algorithm.has_user_rows() {
+            loaded.users
+        } else {
+            IdMap::new(0)
+        };
+        let file = ModelFile::new(model, users, loaded.items)
+            .map_err(|e| ServeError::training("model_file", e))?;
         let bytes = file.to_bytes();
         let dir = self.version_dir(tenant, name, version)?;
         let file_name = files::file_name(1);
-        let sha256 = files::write_model_file(&self.engine, tenant, &dir, name, version, &file_name, &bytes)?;
+        let sha256 = files::write_model_file(
+            &self.engine,
+            tenant,
+            &dir,
+            name,
+            version,
+            &file_name,
+            &bytes,
+        )?;
         files::write_bitmap(&dir, &loaded.subjects)?;
         manifest.file = Some(file_name);
         manifest.bytes = bytes.len() as u64;

@@ -10,12 +10,12 @@
 //! idle timeout, is closed without an answer. A body that keeps the server waiting too long is
 //! answered `408` (`body_timeout`) and the connection closed.
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use hyper_util::rt::TokioIo;
@@ -24,19 +24,19 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
 use crate::limits::{
-    ConnectionLimits, ACCEPT_ERROR_BACKOFF_MS, BODY_PROGRESS_BYTES, CONNECTIONS_MIN, REFUSALS_IN_FLIGHT_MAX, REFUSAL_MS_MAX,
-    SHUTDOWN_DRAIN_MS_MAX,
+    ACCEPT_ERROR_BACKOFF_MS, BODY_PROGRESS_BYTES, CONNECTIONS_MIN, ConnectionLimits,
+    REFUSAL_MS_MAX, REFUSALS_IN_FLIGHT_MAX, SHUTDOWN_DRAIN_MS_MAX,
 };
 use crate::{ApiError, AppState};
 
@@ -56,13 +56,19 @@ pub struct FdBudget {
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the soft limit in force after.
 #[cfg(unix)]
 pub fn raise_fd_limit() -> std::io::Result<u64> {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes one rlimit into the struct we own.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
     if limit.rlim_cur < limit.rlim_max {
-        let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
         // SAFETY: setrlimit reads the struct we pass.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
             limit.rlim_cur = limit.rlim_max;
@@ -70,14 +76,19 @@ pub fn raise_fd_limit() -> std::io::Result<u64> {
             tracing::warn!(error = %std::io::Error::last_os_error(), soft = limit.rlim_cur, hard = limit.rlim_max, "could not raise the descriptor limit");
         }
     }
-    #[allow(clippy::useless_conversion, reason = "rlim_t is not u64 on every platform")]
+    #[allow(
+        clippy::useless_conversion,
+        reason = "rlim_t is not u64 on every platform"
+    )]
     let soft = u64::try_from(limit.rlim_cur).unwrap_or(u64::MAX);
     Ok(soft)
 }
 
 #[cfg(not(unix))]
 pub fn raise_fd_limit() -> std::io::Result<u64> {
-    Err(std::io::Error::other("descriptor limits are only known on unix"))
+    Err(std::io::Error::other(
+        "descriptor limits are only known on unix",
+    ))
 }
 
 /// Descriptors this process has open now (Linux `/proc/self/fd`, else `/dev/fd`).
@@ -99,7 +110,12 @@ pub fn open_fds() -> Option<u64> {
 pub fn fd_budget(limits: &ConnectionLimits, fds_soft: Option<u64>, fds_open: u64) -> FdBudget {
     let configured = limits.connections_max.max(CONNECTIONS_MIN);
     let Some(soft) = fds_soft else {
-        return FdBudget { fds_soft, fds_open, connections_max: configured, reserve_short: false };
+        return FdBudget {
+            fds_soft,
+            fds_open,
+            connections_max: configured,
+            reserve_short: false,
+        };
     };
     let free = soft.saturating_sub(fds_open);
     let kept = limits.fds_reserved as u64 + REFUSALS_IN_FLIGHT_MAX as u64;
@@ -108,12 +124,23 @@ pub fn fd_budget(limits: &ConnectionLimits, fds_soft: Option<u64>, fds_open: u64
         _ => (free / 4, true),
     };
     let available = usize::try_from(available).unwrap_or(usize::MAX);
-    FdBudget { fds_soft, fds_open, connections_max: configured.min(available).max(CONNECTIONS_MIN), reserve_short }
+    FdBudget {
+        fds_soft,
+        fds_open,
+        connections_max: configured.min(available).max(CONNECTIONS_MIN),
+        reserve_short,
+    }
 }
 
 /// Accepts connections until `shutdown` resolves, then asks each to close after its request in
 /// flight and waits for them (at most [`SHUTDOWN_DRAIN_MS_MAX`]).
-pub(crate) async fn accept_loop(listener: TcpListener, router: Router, limits: ConnectionLimits, budget: FdBudget, shutdown: impl Future<Output = ()>) {
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    budget: FdBudget,
+    shutdown: impl Future<Output = ()>,
+) {
     let cap = budget.connections_max;
     let slots = Arc::new(Semaphore::new(cap));
     let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT_MAX));
@@ -159,8 +186,17 @@ pub(crate) async fn accept_loop(listener: TcpListener, router: Router, limits: C
     drop(listener);
     let _ = closing_tx.send(true);
     let all = u32::try_from(cap).unwrap_or(u32::MAX);
-    if tokio::time::timeout(Duration::from_millis(SHUTDOWN_DRAIN_MS_MAX), slots.acquire_many(all)).await.is_err() {
-        tracing::warn!(waited_ms = SHUTDOWN_DRAIN_MS_MAX, "connections still open at shutdown; closing them");
+    if tokio::time::timeout(
+        Duration::from_millis(SHUTDOWN_DRAIN_MS_MAX),
+        slots.acquire_many(all),
+    )
+    .await
+    .is_err()
+    {
+        tracing::warn!(
+            waited_ms = SHUTDOWN_DRAIN_MS_MAX,
+            "connections still open at shutdown; closing them"
+        );
     }
 }
 
@@ -206,7 +242,14 @@ struct ActivityState {
 
 impl Activity {
     fn new(now: Instant) -> Activity {
-        Activity { state: Mutex::new(ActivityState { requests: 0, head_since: Some(now), idle_since: now }), changed: Notify::new() }
+        Activity {
+            state: Mutex::new(ActivityState {
+                requests: 0,
+                head_since: Some(now),
+                idle_since: now,
+            }),
+            changed: Notify::new(),
+        }
     }
 
     /// Bytes arrived: on an idle connection they start a request head.
@@ -263,7 +306,11 @@ struct Watched {
 }
 
 impl AsyncRead for Watched {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
@@ -274,7 +321,11 @@ impl AsyncRead for Watched {
 }
 
 impl AsyncWrite for Watched {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -283,7 +334,11 @@ impl AsyncWrite for Watched {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
-    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[std::io::IoSlice<'_>]) -> Poll<std::io::Result<usize>> {
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {
@@ -300,7 +355,10 @@ struct Tracked {
 impl http_body::Body for Tracked {
     type Data = Bytes;
     type Error = axum::Error;
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         Pin::new(&mut self.body).poll_frame(cx)
     }
     fn is_end_stream(&self) -> bool {
@@ -311,24 +369,39 @@ impl http_body::Body for Tracked {
     }
 }
 
-async fn serve_connection(stream: TcpStream, addr: SocketAddr, router: Router, limits: ConnectionLimits, mut closing: watch::Receiver<bool>) {
+async fn serve_connection(
+    stream: TcpStream,
+    addr: SocketAddr,
+    router: Router,
+    limits: ConnectionLimits,
+    mut closing: watch::Receiver<bool>,
+) {
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(Activity::new(Instant::now()));
-    let io = TokioIo::new(Watched { stream, activity: activity.clone() });
-    let requests = activity.clone();
-    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-        let guard = requests.begin_request();
-        // The client address goes into each decision's context (`context.source_ip`).
-        request.extensions_mut().insert(ConnectInfo(addr));
-        let router = router.clone();
-        async move {
-            let response = match router.oneshot(request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            };
-            Ok::<_, Infallible>(response.map(|body| Body::new(Tracked { body, _guard: guard })))
-        }
+    let io = TokioIo::new(Watched {
+        stream,
+        activity: activity.clone(),
     });
+    let requests = activity.clone();
+    let service =
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            let guard = requests.begin_request();
+            // The client address goes into each decision's context (`context.source_ip`).
+            request.extensions_mut().insert(ConnectInfo(addr));
+            let router = router.clone();
+            async move {
+                let response = match router.oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                };
+                Ok::<_, Infallible>(response.map(|body| {
+                    Body::new(Tracked {
+                        body,
+                        _guard: guard,
+                    })
+                }))
+            }
+        });
     let connection = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
     tokio::pin!(connection);
     let mut shutting_down = *closing.borrow();
@@ -388,7 +461,10 @@ impl http_body::Body for TimedBody {
     type Data = Bytes;
     type Error = axum::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let this = &mut *self;
         if this.fired.load(Ordering::Relaxed) {
             return Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut))));
@@ -398,7 +474,9 @@ impl http_body::Body for TimedBody {
                 let now = Instant::now();
                 let since = *this.pending_since.get_or_insert(now);
                 let deadline = since + this.timeout.saturating_sub(this.waited);
-                let sleep = this.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
                 if sleep.deadline() != deadline {
                     sleep.as_mut().reset(deadline);
                 }
@@ -412,7 +490,10 @@ impl http_body::Body for TimedBody {
                 if let Some(since) = this.pending_since.take() {
                     this.waited += since.elapsed();
                 }
-                if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(|f| f.data_ref().map_or(0, |d| d.len() as u64))) {
+                if let Some(Ok(data)) = frame.as_ref().map(|f| {
+                    f.as_ref()
+                        .map(|f| f.data_ref().map_or(0, |d| d.len() as u64))
+                }) {
                     this.window_bytes += data;
                     if this.window_bytes >= BODY_PROGRESS_BYTES {
                         this.window_bytes = 0;
@@ -436,11 +517,23 @@ impl http_body::Body for TimedBody {
 /// Middleware: every request body gets the body timeout; a request whose body timed out is
 /// answered 408 problem+json (`body_timeout`) whatever its handler made of the error, and the
 /// connection is closed.
-pub(crate) async fn body_deadline(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn body_deadline(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let timeout = state.connection_limits().body_read_timeout;
     let fired = Arc::new(AtomicBool::new(false));
     let request = request.map(|body| {
-        Body::new(TimedBody { body, timeout, fired: fired.clone(), waited: Duration::ZERO, window_bytes: 0, pending_since: None, sleep: None })
+        Body::new(TimedBody {
+            body,
+            timeout,
+            fired: fired.clone(),
+            waited: Duration::ZERO,
+            window_bytes: 0,
+            pending_since: None,
+            sleep: None,
+        })
     });
     let response = next.run(request).await;
     if !fired.load(Ordering::Relaxed) {
@@ -448,7 +541,14 @@ pub(crate) async fn body_deadline(State(state): State<AppState>, request: Reques
     }
     metrics::counter!("steward_http_body_timeouts_total").increment(1);
     tracing::info!("request body timed out");
-    let mut response = ApiError::new(StatusCode::REQUEST_TIMEOUT, "body_timeout", "the request body did not arrive in time").into_response();
-    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    let mut response = ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "body_timeout",
+        "the request body did not arrive in time",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }

@@ -18,13 +18,95 @@ const REDACTED: &str = "…";
 
 /// Words of SQL and Cedar that say nothing about the caller's data; they stay in messages.
 const KEYWORDS: &[&str] = &[
-    "select", "from", "where", "group", "by", "order", "limit", "offset", "as", "and", "or", "not", "null", "is", "in", "join",
-    "on", "left", "right", "inner", "outer", "full", "cross", "union", "all", "distinct", "having", "case", "when", "then",
-    "else", "end", "cast", "with", "asc", "desc", "between", "like", "ilike", "exists", "true", "false", "count", "sum",
-    "min", "max", "avg", "over", "partition", "insert", "update", "delete", "create", "drop", "alter", "table", "into",
-    "values", "set", "permit", "forbid", "unless", "principal", "action", "resource", "context", "has", "if", "steward",
-    "int", "integer", "bigint", "varchar", "text", "string", "boolean", "bool", "double", "float", "timestamp", "date",
-    "events", "subjects", "event_id", "type", "time", "subject", "schema_version", "properties",
+    "select",
+    "from",
+    "where",
+    "group",
+    "by",
+    "order",
+    "limit",
+    "offset",
+    "as",
+    "and",
+    "or",
+    "not",
+    "null",
+    "is",
+    "in",
+    "join",
+    "on",
+    "left",
+    "right",
+    "inner",
+    "outer",
+    "full",
+    "cross",
+    "union",
+    "all",
+    "distinct",
+    "having",
+    "case",
+    "when",
+    "then",
+    "else",
+    "end",
+    "cast",
+    "with",
+    "asc",
+    "desc",
+    "between",
+    "like",
+    "ilike",
+    "exists",
+    "true",
+    "false",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "over",
+    "partition",
+    "insert",
+    "update",
+    "delete",
+    "create",
+    "drop",
+    "alter",
+    "table",
+    "into",
+    "values",
+    "set",
+    "permit",
+    "forbid",
+    "unless",
+    "principal",
+    "action",
+    "resource",
+    "context",
+    "has",
+    "if",
+    "steward",
+    "int",
+    "integer",
+    "bigint",
+    "varchar",
+    "text",
+    "string",
+    "boolean",
+    "bool",
+    "double",
+    "float",
+    "timestamp",
+    "date",
+    "events",
+    "subjects",
+    "event_id",
+    "type",
+    "time",
+    "subject",
+    "schema_version",
+    "properties",
 ];
 
 /// A serde message (JSON or query string) without the value or unknown name it quotes: the
@@ -68,7 +150,12 @@ pub(crate) fn json_message(error: &serde_json::Error) -> String {
     use serde_json::error::Category;
     match error.classify() {
         Category::Syntax | Category::Eof | Category::Io => error.to_string(),
-        Category::Data => format!("{} at line {} column {}", serde_message(&error.to_string()), error.line(), error.column()),
+        Category::Data => format!(
+            "{} at line {} column {}",
+            serde_message(&error.to_string()),
+            error.line(),
+            error.column()
+        ),
     }
 }
 
@@ -89,7 +176,11 @@ fn json_path(path: &serde_path_to_error::Path, unknown_field: bool) -> Option<St
                     out.push('.');
                 }
                 // A struct's own field names; anything else is not shown.
-                if key.len() <= 64 && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+                if key.len() <= 64
+                    && key
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                {
                     out.push_str(key);
                 } else {
                     out.push('?');
@@ -105,19 +196,42 @@ fn json_path(path: &serde_path_to_error::Path, unknown_field: bool) -> Option<St
 pub(crate) fn json_rejection(rejection: JsonRejection) -> ApiError {
     use JsonRejection::*;
     match rejection {
-        MissingJsonContentType(_) => ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "expected Content-Type: application/json"),
-        BytesRejection(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large("request body too large"),
-        BytesRejection(_) => ApiError::bad_request("invalid_body", None, "the request body could not be read"),
+        MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "expected Content-Type: application/json",
+        ),
+        BytesRejection(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::too_large("request body too large")
+        }
+        BytesRejection(_) => {
+            ApiError::bad_request("invalid_body", None, "the request body could not be read")
+        }
         JsonDataError(e) => match find::<serde_path_to_error::Error<serde_json::Error>>(&e) {
             Some(error) => {
                 let message = json_message(error.inner());
                 let path = json_path(error.path(), message.starts_with("unknown field"));
-                ApiError::bad_request("invalid_json", path.as_deref(), format!("the JSON body does not match the request's shape: {message}"))
+                ApiError::bad_request(
+                    "invalid_json",
+                    path.as_deref(),
+                    format!("the JSON body does not match the request's shape: {message}"),
+                )
             }
-            None => ApiError::bad_request("invalid_json", None, "the JSON body does not match the request's shape"),
+            None => ApiError::bad_request(
+                "invalid_json",
+                None,
+                "the JSON body does not match the request's shape",
+            ),
         },
-        JsonSyntaxError(e) => match find::<serde_path_to_error::Error<serde_json::Error>>(&e).map(|e| e.inner()).or_else(|| find::<serde_json::Error>(&e)) {
-            Some(error) => ApiError::bad_request("invalid_json", None, format!("the body is not valid JSON: {}", json_message(error))),
+        JsonSyntaxError(e) => match find::<serde_path_to_error::Error<serde_json::Error>>(&e)
+            .map(|e| e.inner())
+            .or_else(|| find::<serde_json::Error>(&e))
+        {
+            Some(error) => ApiError::bad_request(
+                "invalid_json",
+                None,
+                format!("the body is not valid JSON: {}", json_message(error)),
+            ),
             None => ApiError::bad_request("invalid_json", None, "the body is not valid JSON"),
         },
         _ => ApiError::bad_request("invalid_json", None, "the body is not valid JSON"),
@@ -129,16 +243,24 @@ pub(crate) fn query_rejection(rejection: QueryRejection) -> ApiError {
     let message = match &rejection {
         QueryRejection::FailedToDeserializeQueryString(e) => {
             // axum prefixes "Failed to deserialize query string: " and the path.
-            let text = std::error::Error::source(e).map(ToString::to_string).unwrap_or_default();
+            let text = std::error::Error::source(e)
+                .map(ToString::to_string)
+                .unwrap_or_default();
             serde_message(&text)
         }
         _ => "invalid value".to_owned(),
     };
-    ApiError::bad_request("invalid_query", None, format!("the query string does not match the route's parameters: {message}"))
+    ApiError::bad_request(
+        "invalid_query",
+        None,
+        format!("the query string does not match the route's parameters: {message}"),
+    )
 }
 
 /// The first error of type `T` in `error`'s source chain (itself included).
-fn find<'a, T: std::error::Error + 'static>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+fn find<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = current {
         if let Some(found) = e.downcast_ref::<T>() {
@@ -227,12 +349,24 @@ mod tests {
     #[test]
     fn serde_messages_lose_values_and_unknown_names() {
         let cases = [
-            ("unknown field `zq1`, expected one of `name`, `role` at line 1 column 9", "unknown field, expected one of `name`, `role`"),
-            ("invalid type: string \"zq1, expected x\", expected a boolean", "wrong type, expected a boolean"),
-            ("unknown variant `zq1`, expected `opt_in` or `opt_out`", "unknown value, expected `opt_in` or `opt_out`"),
+            (
+                "unknown field `zq1`, expected one of `name`, `role` at line 1 column 9",
+                "unknown field, expected one of `name`, `role`",
+            ),
+            (
+                "invalid type: string \"zq1, expected x\", expected a boolean",
+                "wrong type, expected a boolean",
+            ),
+            (
+                "unknown variant `zq1`, expected `opt_in` or `opt_out`",
+                "unknown value, expected `opt_in` or `opt_out`",
+            ),
             ("missing field `granted`", "missing field `granted`"),
             ("unknown role zq1", "invalid value"),
-            ("invalid value: integer `123456`, expected u8", "invalid value, expected u8"),
+            (
+                "invalid value: integer `123456`, expected u8",
+                "invalid value, expected u8",
+            ),
         ];
         for (input, expect) in cases {
             assert_eq!(serde_message(input), expect, "{input}");
@@ -247,6 +381,10 @@ mod tests {
         for gone in ["zq_col", "Jane", "Doe", "12345", "events.name"] {
             assert!(!redacted.contains(gone), "{redacted}");
         }
-        assert!(redacted.contains("Valid fields are events.event_id") && redacted.contains("Line: 1, Column: 8"), "{redacted}");
+        assert!(
+            redacted.contains("Valid fields are events.event_id")
+                && redacted.contains("Line: 1, Column: 8"),
+            "{redacted}"
+        );
     }
 }

@@ -3,9 +3,9 @@
 //! Authentication failures are vague to the client and precise in the logs; internal
 //! errors never leak details. Every body carries a stable `code` clients can match on.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use steward_engine::EngineError;
 
 #[derive(Debug)]
@@ -19,15 +19,32 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
-        ApiError { status, code, detail: detail.into(), field: None, errors: Vec::new() }
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+            field: None,
+            errors: Vec::new(),
+        }
     }
 
-    pub fn bad_request(code: &'static str, field: Option<&str>, detail: impl Into<String>) -> ApiError {
-        ApiError { field: field.map(str::to_owned), ..ApiError::new(StatusCode::BAD_REQUEST, code, detail) }
+    pub fn bad_request(
+        code: &'static str,
+        field: Option<&str>,
+        detail: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            field: field.map(str::to_owned),
+            ..ApiError::new(StatusCode::BAD_REQUEST, code, detail)
+        }
     }
 
     pub fn unauthenticated() -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid API key is required: Authorization: Bearer <key>")
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "a valid API key is required: Authorization: Bearer <key>",
+        )
     }
 
     pub fn forbidden(detail: impl Into<String>) -> ApiError {
@@ -35,7 +52,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn too_large(detail: impl Into<String>) -> ApiError {
@@ -52,7 +73,9 @@ impl ApiError {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "tenant_unavailable",
-            format!("tenant {tenant} is unavailable: its stored data failed an integrity check when the server started; an operator must restore it (the server log names the file)"),
+            format!(
+                "tenant {tenant} is unavailable: its stored data failed an integrity check when the server started; an operator must restore it (the server log names the file)"
+            ),
         )
     }
 
@@ -74,7 +97,11 @@ impl ApiError {
     }
 
     pub fn internal() -> ApiError {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the server log has details under this request id")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the server log has details under this request id",
+        )
     }
 }
 
@@ -87,17 +114,37 @@ impl From<EngineError> for ApiError {
             }
             EngineError::NotFound { what } => ApiError::not_found(what),
             EngineError::TenantUnavailable { tenant } => ApiError::tenant_unavailable(&tenant),
-            EngineError::Conflict { what } => ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists")),
-            EngineError::Invalid { code, field, message } => ApiError::bad_request(code, field.as_deref(), message),
-            EngineError::Schema(e) => ApiError::bad_request("invalid_schema", e.field(), e.to_string()),
+            EngineError::Conflict { what } => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("{what} already exists"),
+            ),
+            EngineError::Invalid {
+                code,
+                field,
+                message,
+            } => ApiError::bad_request(code, field.as_deref(), message),
+            EngineError::Schema(e) => {
+                ApiError::bad_request("invalid_schema", e.field(), e.to_string())
+            }
             EngineError::Fields(errors) => {
-                let mut api = ApiError::bad_request("invalid_properties", None, "properties do not match the schema");
-                api.errors = errors.iter().map(|e| json!({"field": e.field, "code": e.code.code(), "message": e.message})).collect();
+                let mut api = ApiError::bad_request(
+                    "invalid_properties",
+                    None,
+                    "properties do not match the schema",
+                );
+                api.errors = errors
+                    .iter()
+                    .map(|e| json!({"field": e.field, "code": e.code.code(), "message": e.message}))
+                    .collect();
                 api
             }
             EngineError::Limit(message) => ApiError::too_large(message),
             other if other.damaged_file().is_some() => {
-                let file = other.damaged_file().map(|f| f.display().to_string()).unwrap_or_default();
+                let file = other
+                    .damaged_file()
+                    .map(|f| f.display().to_string())
+                    .unwrap_or_default();
                 ApiError::storage_damaged(&file, &other.to_string())
             }
             EngineError::Store(steward_store::StoreError::Poisoned) => {
@@ -129,7 +176,10 @@ impl IntoResponse for ApiError {
         }
         let mut response = (self.status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -149,17 +199,35 @@ impl From<steward_query::QueryError> for ApiError {
         let code = error.code();
         match error {
             Q::Engine(e) => ApiError::from(e),
-            Q::Damaged { ref file, ref reason } => ApiError::storage_damaged(&file.display().to_string(), reason),
+            Q::Damaged {
+                ref file,
+                ref reason,
+            } => ApiError::storage_damaged(&file.display().to_string(), reason),
             Q::Internal(message) => {
                 tracing::error!(%message, "query failed");
                 ApiError::internal()
             }
-            Q::InvalidRequest { field, ref message } => ApiError::bad_request(code, Some(field), message.clone()),
-            Q::InvalidSql { .. } | Q::NotAllowed { .. } | Q::UnknownTable { .. } | Q::TooComplex { .. } | Q::ResourceLimit(_) | Q::Evaluation { .. } => ApiError::bad_request(code, Some("sql"), error.to_string()),
-            Q::TooManyRows { .. } | Q::TooManyBytes { .. } | Q::Memory { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string()),
-            Q::MemoryBusy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, error.to_string()),
-            Q::Timeout { .. } => ApiError::new(StatusCode::GATEWAY_TIMEOUT, code, error.to_string()),
-            Q::Pool(steward_query::PoolError::Busy { .. }) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, error.to_string()),
+            Q::InvalidRequest { field, ref message } => {
+                ApiError::bad_request(code, Some(field), message.clone())
+            }
+            Q::InvalidSql { .. }
+            | Q::NotAllowed { .. }
+            | Q::UnknownTable { .. }
+            | Q::TooComplex { .. }
+            | Q::ResourceLimit(_)
+            | Q::Evaluation { .. } => ApiError::bad_request(code, Some("sql"), error.to_string()),
+            Q::TooManyRows { .. } | Q::TooManyBytes { .. } | Q::Memory { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string())
+            }
+            Q::MemoryBusy => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, error.to_string())
+            }
+            Q::Timeout { .. } => {
+                ApiError::new(StatusCode::GATEWAY_TIMEOUT, code, error.to_string())
+            }
+            Q::Pool(steward_query::PoolError::Busy { .. }) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, error.to_string())
+            }
             Q::Pool(other) => {
                 tracing::error!(error = %other, "heavy work failed");
                 ApiError::internal()
@@ -172,15 +240,24 @@ impl From<steward_lineage::LineageError> for ApiError {
     fn from(error: steward_lineage::LineageError) -> ApiError {
         use steward_lineage::LineageError as L;
         match error {
-            L::Invalid { code, field, message } => ApiError::bad_request(code, field, message),
+            L::Invalid {
+                code,
+                field,
+                message,
+            } => ApiError::bad_request(code, field, message),
             L::NotFound { what } => ApiError::not_found(what),
             L::Gone { message } => ApiError::new(StatusCode::GONE, "dataset_version_gone", message),
             L::Stale { message, successor } => {
                 let mut api = ApiError::new(StatusCode::CONFLICT, "dataset_version_stale", message);
-                api.errors = successor.map(|v| json!({"successor": v})).into_iter().collect();
+                api.errors = successor
+                    .map(|v| json!({"successor": v}))
+                    .into_iter()
+                    .collect();
                 api
             }
-            L::Forbidden { message } => ApiError::new(StatusCode::FORBIDDEN, "dataset_purpose_forbidden", message),
+            L::Forbidden { message } => {
+                ApiError::new(StatusCode::FORBIDDEN, "dataset_purpose_forbidden", message)
+            }
             L::Query(q) => ApiError::from(q),
             L::Engine(e) => ApiError::from(e),
             other => {
@@ -195,11 +272,23 @@ impl From<steward_serve::ServeError> for ApiError {
     fn from(error: steward_serve::ServeError) -> ApiError {
         use steward_serve::ServeError as S;
         match error {
-            S::Invalid { code, field, message } => ApiError::bad_request(code, field, message),
+            S::Invalid {
+                code,
+                field,
+                message,
+            } => ApiError::bad_request(code, field, message),
             S::NotFound { what } => ApiError::not_found(what),
             S::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
-            S::OverBudget { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "model_memory_over_budget", error.to_string()),
-            S::QueueFull { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "model_queue_full", error.to_string()),
+            S::OverBudget { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "model_memory_over_budget",
+                error.to_string(),
+            ),
+            S::QueueFull { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "model_queue_full",
+                error.to_string(),
+            ),
             S::Lineage(l) => ApiError::from(l),
             S::Engine(e) => ApiError::from(e),
             other => {

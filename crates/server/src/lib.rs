@@ -19,15 +19,15 @@ mod state;
 mod unguarded;
 mod wire;
 
-pub use conn::{fd_budget, open_fds, raise_fd_limit, FdBudget};
+pub use conn::{FdBudget, fd_budget, open_fds, raise_fd_limit};
 pub use error::ApiError;
-pub use openapi::{openapi_document, RouteSpec, ROUTES};
+pub use openapi::{ROUTES, RouteSpec, openapi_document};
 pub use state::{AppState, ServerOptions, StartError};
 #[cfg(feature = "bench-unguarded")]
-pub use unguarded::{app_unguarded, LoopbackServer};
+pub use unguarded::{LoopbackServer, app_unguarded};
 
-use axum::routing::{delete, get, post, put};
 use axum::Router;
+use axum::routing::{delete, get, post, put};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use steward_engine::Engine;
@@ -35,10 +35,21 @@ use steward_engine::Engine;
 /// Builds the router over an open engine.
 pub fn app(state: AppState) -> Router {
     routes()
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize_route))
-        .layer(axum::extract::DefaultBodyLimit::max(limits::JSON_BODY_BYTES_MAX))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), conn::body_deadline))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize_route,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            limits::JSON_BODY_BYTES_MAX,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            conn::body_deadline,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .with_state(state)
 }
 
@@ -51,50 +62,149 @@ fn routes() -> Router<AppState> {
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(health::openapi))
         .route("/v1/tenants", post(tenants::create).get(tenants::list))
-        .route("/v1/tenants/{tenant}/keys", post(keys::create).get(keys::list))
+        .route(
+            "/v1/tenants/{tenant}/keys",
+            post(keys::create).get(keys::list),
+        )
         .route("/v1/tenants/{tenant}/keys/{key_id}", delete(keys::revoke))
-        .route("/v1/tenants/{tenant}/identity", get(identity::get).put(identity::put))
-        .route("/v1/tenants/{tenant}/policies", get(policies::get).put(policies::put))
-        .route("/v1/tenants/{tenant}/policies/versions", get(policies::versions))
+        .route(
+            "/v1/tenants/{tenant}/identity",
+            get(identity::get).put(identity::put),
+        )
+        .route(
+            "/v1/tenants/{tenant}/policies",
+            get(policies::get).put(policies::put),
+        )
+        .route(
+            "/v1/tenants/{tenant}/policies/versions",
+            get(policies::versions),
+        )
         .route("/v1/tenants/{tenant}/policies/check", post(policies::check))
         .route("/v1/tenants/{tenant}/pii/scan", post(pii::scan))
         .route("/v1/tenants/{tenant}/schemas", get(schemas::list))
-        .route("/v1/tenants/{tenant}/schemas/{event_type}", put(schemas::put).get(schemas::get))
-        .route("/v1/tenants/{tenant}/items", post(items::bulk).get(items::list))
-        .route("/v1/tenants/{tenant}/items/{item_id}", put(items::put).get(items::get).delete(items::delete))
+        .route(
+            "/v1/tenants/{tenant}/schemas/{event_type}",
+            put(schemas::put).get(schemas::get),
+        )
+        .route(
+            "/v1/tenants/{tenant}/items",
+            post(items::bulk).get(items::list),
+        )
+        .route(
+            "/v1/tenants/{tenant}/items/{item_id}",
+            put(items::put).get(items::get).delete(items::delete),
+        )
         .route("/v1/tenants/{tenant}/events", post(events::ingest))
-        .route("/v1/tenants/{tenant}/subjects/resolve", post(subjects::resolve))
-        .route("/v1/tenants/{tenant}/subjects/{subject}/consents", get(consents::get))
-        .route("/v1/tenants/{tenant}/subjects/{subject}/consents/{purpose}", put(consents::put))
+        .route(
+            "/v1/tenants/{tenant}/subjects/resolve",
+            post(subjects::resolve),
+        )
+        .route(
+            "/v1/tenants/{tenant}/subjects/{subject}/consents",
+            get(consents::get),
+        )
+        .route(
+            "/v1/tenants/{tenant}/subjects/{subject}/consents/{purpose}",
+            put(consents::put),
+        )
         .route("/v1/tenants/{tenant}/consents", post(consents::import))
-        .route("/v1/tenants/{tenant}/consent-regimes", get(consents::regimes))
-        .route("/v1/tenants/{tenant}/consent-regimes/{purpose}", put(consents::put_regime))
-        .route("/v1/tenants/{tenant}/access-requests", post(access_requests::create))
+        .route(
+            "/v1/tenants/{tenant}/consent-regimes",
+            get(consents::regimes),
+        )
+        .route(
+            "/v1/tenants/{tenant}/consent-regimes/{purpose}",
+            put(consents::put_regime),
+        )
+        .route(
+            "/v1/tenants/{tenant}/access-requests",
+            post(access_requests::create),
+        )
         .route("/v1/tenants/{tenant}/erasures", post(erasures::create))
-        .route("/v1/tenants/{tenant}/erasures/batch", post(erasures::create_batch))
-        .route("/v1/tenants/{tenant}/erasures/{erasure_id}", get(erasures::get))
-        .route("/v1/tenants/{tenant}/erasures/{erasure_id}/receipt", get(erasures::receipt))
-        .route("/v1/tenants/{tenant}/subjects/{subject}/events", get(subjects::timeline))
+        .route(
+            "/v1/tenants/{tenant}/erasures/batch",
+            post(erasures::create_batch),
+        )
+        .route(
+            "/v1/tenants/{tenant}/erasures/{erasure_id}",
+            get(erasures::get),
+        )
+        .route(
+            "/v1/tenants/{tenant}/erasures/{erasure_id}/receipt",
+            get(erasures::receipt),
+        )
+        .route(
+            "/v1/tenants/{tenant}/subjects/{subject}/events",
+            get(subjects::timeline),
+        )
         .route("/v1/tenants/{tenant}/audit/head", get(audit::head))
         .route("/v1/tenants/{tenant}/audit/heads", get(audit::heads))
-        .route("/v1/tenants/{tenant}/audit/proofs/inclusion", get(audit::inclusion))
-        .route("/v1/tenants/{tenant}/audit/proofs/consistency", get(audit::consistency))
+        .route(
+            "/v1/tenants/{tenant}/audit/proofs/inclusion",
+            get(audit::inclusion),
+        )
+        .route(
+            "/v1/tenants/{tenant}/audit/proofs/consistency",
+            get(audit::consistency),
+        )
         .route("/v1/tenants/{tenant}/sql", post(sql::query))
-        .route("/v1/tenants/{tenant}/datasets", post(datasets::create).get(datasets::list))
-        .route("/v1/tenants/{tenant}/datasets/{name}/versions", get(datasets::versions))
-        .route("/v1/tenants/{tenant}/datasets/{name}/versions/{version}", get(datasets::get_version))
-        .route("/v1/tenants/{tenant}/datasets/{name}/diff", get(datasets::diff))
-        .route("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/files/{file}", get(datasets::file))
-        .route("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/arrow", get(datasets::arrow))
-        .route("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links", post(datasets::links))
-        .route("/v1/tenants/{tenant}/models", post(models::create).get(models::list))
+        .route(
+            "/v1/tenants/{tenant}/datasets",
+            post(datasets::create).get(datasets::list),
+        )
+        .route(
+            "/v1/tenants/{tenant}/datasets/{name}/versions",
+            get(datasets::versions),
+        )
+        .route(
+            "/v1/tenants/{tenant}/datasets/{name}/versions/{version}",
+            get(datasets::get_version),
+        )
+        .route(
+            "/v1/tenants/{tenant}/datasets/{name}/diff",
+            get(datasets::diff),
+        )
+        .route(
+            "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/files/{file}",
+            get(datasets::file),
+        )
+        .route(
+            "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/arrow",
+            get(datasets::arrow),
+        )
+        .route(
+            "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links",
+            post(datasets::links),
+        )
+        .route(
+            "/v1/tenants/{tenant}/models",
+            post(models::create).get(models::list),
+        )
         .route("/v1/tenants/{tenant}/models/{name}", get(models::get))
-        .route("/v1/tenants/{tenant}/models/{name}/versions/{version}", get(models::get_version))
-        .route("/v1/tenants/{tenant}/models/{name}/versions/{version}/cancel", post(models::cancel))
-        .route("/v1/tenants/{tenant}/models/{name}/aliases/{alias}", put(models::put_alias))
-        .route("/v1/tenants/{tenant}/subjects/{subject}/lineage", get(datasets::lineage))
-        .route("/v1/tenants/{tenant}/audit/reports/subject", post(reports::subject))
-        .route("/v1/tenants/{tenant}/audit/reports/principal", get(reports::principal))
+        .route(
+            "/v1/tenants/{tenant}/models/{name}/versions/{version}",
+            get(models::get_version),
+        )
+        .route(
+            "/v1/tenants/{tenant}/models/{name}/versions/{version}/cancel",
+            post(models::cancel),
+        )
+        .route(
+            "/v1/tenants/{tenant}/models/{name}/aliases/{alias}",
+            put(models::put_alias),
+        )
+        .route(
+            "/v1/tenants/{tenant}/subjects/{subject}/lineage",
+            get(datasets::lineage),
+        )
+        .route(
+            "/v1/tenants/{tenant}/audit/reports/subject",
+            post(reports::subject),
+        )
+        .route(
+            "/v1/tenants/{tenant}/audit/reports/principal",
+            get(reports::principal),
+        )
         .fallback(routes::not_found)
 }
 
@@ -103,7 +213,11 @@ fn routes() -> Router<AppState> {
 /// Raises the soft descriptor limit to the hard one and caps connections so that the
 /// descriptors open now plus the configured reserve stay free for storage (see `conn.rs` for
 /// the timeouts and the refusal of connections over the cap).
-pub async fn serve(state: AppState, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let engine: Arc<Engine> = state.engine.clone();
     let router = app(state.clone());
     let addr: SocketAddr = listener.local_addr()?;
@@ -117,8 +231,13 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener, shutdown:
     };
     let budget = conn::fd_budget(&limits, fds_soft, conn::open_fds().unwrap_or(0));
     if budget.reserve_short {
-        tracing::warn!(fds_soft, fds_open = budget.fds_open, fds_reserved = limits.fds_reserved, connections_max = budget.connections_max,
-            "the descriptor limit cannot hold the configured reserve; raise `ulimit -n`");
+        tracing::warn!(
+            fds_soft,
+            fds_open = budget.fds_open,
+            fds_reserved = limits.fds_reserved,
+            connections_max = budget.connections_max,
+            "the descriptor limit cannot hold the configured reserve; raise `ulimit -n`"
+        );
     }
     tracing::info!(%addr, connections_max = budget.connections_max, fds_soft, fds_open = budget.fds_open, "serving");
     conn::accept_loop(listener, router, limits, budget, shutdown).await;
@@ -127,7 +246,9 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener, shutdown:
     let flushed = tokio::task::spawn_blocking(move || engine.shutdown()).await;
     match flushed {
         Ok(Ok(())) => tracing::info!("flushed; bye"),
-        Ok(Err(error)) => tracing::error!(%error, "flush at shutdown failed; the WAL still holds every acknowledged event"),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "flush at shutdown failed; the WAL still holds every acknowledged event")
+        }
         Err(error) => tracing::error!(%error, "flush task failed"),
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! The route table and the OpenAPI 3.1 document built from it. Tests walk the same table,
 //! so a route added to the router but not here fails the route-coverage test.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use steward_engine::steward_policy::{Action, ResourceKind};
 
 /// One route of the public API.
@@ -35,32 +35,100 @@ pub struct RouteSpec {
 }
 
 const fn public(method: &'static str, path: &'static str, summary: &'static str) -> RouteSpec {
-    RouteSpec { method, path, authenticated: false, action: None, resource: ResourceKind::Deployment, resource_param: None, changes: false, purpose_in_body: false, default_purpose: None, signed_link: false, reads_events: false, who: "anyone", summary }
+    RouteSpec {
+        method,
+        path,
+        authenticated: false,
+        action: None,
+        resource: ResourceKind::Deployment,
+        resource_param: None,
+        changes: false,
+        purpose_in_body: false,
+        default_purpose: None,
+        signed_link: false,
+        reads_events: false,
+        who: "anyone",
+        summary,
+    }
 }
 
-const fn route(method: &'static str, path: &'static str, action: Action, resource: ResourceKind, resource_param: Option<&'static str>, who: &'static str, summary: &'static str) -> RouteSpec {
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    action: Action,
+    resource: ResourceKind,
+    resource_param: Option<&'static str>,
+    who: &'static str,
+    summary: &'static str,
+) -> RouteSpec {
     let changes = !matches!(method.as_bytes(), b"GET");
-    RouteSpec { method, path, authenticated: true, action: Some(action), resource, resource_param, changes, purpose_in_body: false, default_purpose: None, signed_link: false, reads_events: false, who, summary }
+    RouteSpec {
+        method,
+        path,
+        authenticated: true,
+        action: Some(action),
+        resource,
+        resource_param,
+        changes,
+        purpose_in_body: false,
+        default_purpose: None,
+        signed_link: false,
+        reads_events: false,
+        who,
+        summary,
+    }
 }
 
 /// A POST whose body is a query (an external id, a dry-run request): a read, not a change.
-const fn post_read(path: &'static str, action: Action, resource: ResourceKind, who: &'static str, summary: &'static str) -> RouteSpec {
-    RouteSpec { changes: false, ..route("POST", path, action, resource, None, who, summary) }
+const fn post_read(
+    path: &'static str,
+    action: Action,
+    resource: ResourceKind,
+    who: &'static str,
+    summary: &'static str,
+) -> RouteSpec {
+    RouteSpec {
+        changes: false,
+        ..route("POST", path, action, resource, None, who, summary)
+    }
 }
 
 /// A read whose JSON body carries the query and its purpose.
-const fn post_query(path: &'static str, action: Action, resource: ResourceKind, who: &'static str, summary: &'static str) -> RouteSpec {
-    RouteSpec { purpose_in_body: true, ..post_read(path, action, resource, who, summary) }
+const fn post_query(
+    path: &'static str,
+    action: Action,
+    resource: ResourceKind,
+    who: &'static str,
+    summary: &'static str,
+) -> RouteSpec {
+    RouteSpec {
+        purpose_in_body: true,
+        ..post_read(path, action, resource, who, summary)
+    }
 }
 
 /// A download a signed link may authorize.
 const fn signed_get(path: &'static str, who: &'static str, summary: &'static str) -> RouteSpec {
-    RouteSpec { signed_link: true, ..route("GET", path, Action::Export, ResourceKind::Dataset, Some("name"), who, summary) }
+    RouteSpec {
+        signed_link: true,
+        ..route(
+            "GET",
+            path,
+            Action::Export,
+            ResourceKind::Dataset,
+            Some("name"),
+            who,
+            summary,
+        )
+    }
 }
 
 /// A route whose answer is event-derived data (read through the read guard).
 const fn guarded(spec: RouteSpec) -> RouteSpec {
-    RouteSpec { reads_events: true, ..spec }
+    RouteSpec {
+        reads_events: true,
+        ..spec
+    }
 }
 
 use ResourceKind as R;
@@ -70,70 +138,507 @@ pub const ROUTES: &[RouteSpec] = &[
     public("GET", "/readyz", "Readiness (503 while shutting down)"),
     public("GET", "/metrics", "Prometheus metrics"),
     public("GET", "/openapi.json", "This document"),
-    route("POST", "/v1/tenants", Action::ManageTenants, R::Deployment, None, "operator", "Create a tenant; answers with its first admin key (shown once)"),
-    route("GET", "/v1/tenants", Action::ManageTenants, R::Deployment, None, "operator", "List tenants"),
-    route("POST", "/v1/tenants/{tenant}/keys", Action::ManageKeys, R::Tenant, None, "admin, operator", "Create an API key (secret shown once; optional purposes scope, expiry, rate_limit)"),
-    route("GET", "/v1/tenants/{tenant}/keys", Action::ManageKeys, R::Tenant, None, "admin, operator", "List API keys"),
-    route("DELETE", "/v1/tenants/{tenant}/keys/{key_id}", Action::ManageKeys, R::Tenant, None, "admin, operator", "Revoke an API key"),
-    route("GET", "/v1/tenants/{tenant}/identity", Action::Admin, R::Tenant, None, "admin", "The tenant's JWT issuer for users (issuer, audience, key ids)"),
-    route("PUT", "/v1/tenants/{tenant}/identity", Action::Admin, R::Tenant, None, "admin", "Configure the JWT issuer for users: issuer, audience, JWKS document, tenant_claim (required when another tenant trusts the issuer)"),
-    route("GET", "/v1/tenants/{tenant}/policies", Action::ManagePolicies, R::PolicySet, None, "admin", "The policy text in force (?version= for an older one) and its version"),
-    route("PUT", "/v1/tenants/{tenant}/policies", Action::ManagePolicies, R::PolicySet, None, "admin", "Replace the tenant's policies (text/plain Cedar); 422 with every diagnostic, old set stays"),
-    route("GET", "/v1/tenants/{tenant}/policies/versions", Action::ManagePolicies, R::PolicySet, None, "admin", "Every policy version: number, time, author"),
-    post_read("/v1/tenants/{tenant}/policies/check", Action::ManagePolicies, R::PolicySet, "admin", "Dry-run a request against the policies in force (or a draft text): decision and deciding policies"),
-    post_read("/v1/tenants/{tenant}/pii/scan", Action::ManageSchemas, R::Tenant, "admin", "Try the PII scanner on a text ({text, action?}): findings and the text after the action"),
-    route("GET", "/v1/tenants/{tenant}/schemas", Action::ReadSchemas, R::Tenant, None, "any tenant role", "Latest schema of every event type"),
-    route("PUT", "/v1/tenants/{tenant}/schemas/{event_type}", Action::ManageSchemas, R::EventType, Some("event_type"), "admin", "Store a new schema version"),
-    route("GET", "/v1/tenants/{tenant}/schemas/{event_type}", Action::ReadSchemas, R::EventType, Some("event_type"), "any tenant role", "Read a schema (?version=)"),
-    route("PUT", "/v1/tenants/{tenant}/items/{item_id}", Action::ManageItems, R::Tenant, None, "writer, admin", "Insert or replace an item ({properties, text?}); properties follow the _items schema when there is one (every field public), else flat public values"),
-    route("GET", "/v1/tenants/{tenant}/items/{item_id}", Action::ReadItems, R::Tenant, None, "any tenant role", "An item: properties, text, updated_at, revision"),
-    route("DELETE", "/v1/tenants/{tenant}/items/{item_id}", Action::ManageItems, R::Tenant, None, "writer, admin", "Delete an item (204; 404 when there was none)"),
-    route("POST", "/v1/tenants/{tenant}/items", Action::ManageItems, R::Tenant, None, "writer, admin", "Upsert up to 10,000 items in one commit: a JSON array or NDJSON of {item_id, properties?, text?}; {upserted, unchanged, rejected: [{index, code, message}]}"),
-    route("GET", "/v1/tenants/{tenant}/items", Action::ReadItems, R::Tenant, None, "any tenant role", "Items in id order (?cursor=&limit=, at most 1,000), with next_cursor and total"),
-    route("POST", "/v1/tenants/{tenant}/events", Action::Ingest, R::Tenant, None, "writer, admin", "Ingest one event, a JSON array, or NDJSON (?all_or_nothing=true for arrays)"),
-    post_read("/v1/tenants/{tenant}/subjects/resolve", Action::ResolveSubject, R::Tenant, "writer, reader, privacy_officer, admin", "External id (in the body) to pseudonym"),
-    guarded(route("GET", "/v1/tenants/{tenant}/subjects/{subject}/events", Action::ReadTimeline, R::Subject, Some("subject"), "reader, privacy_officer, admin, per purpose", "A subject's timeline (?purpose= required; &from=&to=&type=&limit=&cursor=); fields the purpose may not see read as null")),
-    route("GET", "/v1/tenants/{tenant}/subjects/{subject}/consents", Action::ManageConsent, R::Subject, Some("subject"), "privacy_officer, admin", "A subject's consents in force, their history, and the tenant's regimes"),
-    route("PUT", "/v1/tenants/{tenant}/subjects/{subject}/consents/{purpose}", Action::ManageConsent, R::Subject, Some("subject"), "privacy_officer, admin", "Grant or deny a purpose for a subject ({granted, source: api|gpc|import}); in force when this returns"),
-    route("POST", "/v1/tenants/{tenant}/consents", Action::ManageConsent, R::Tenant, None, "privacy_officer, admin", "Import consents: NDJSON lines {external_id, purpose, granted, source?, at?}"),
-    route("GET", "/v1/tenants/{tenant}/consent-regimes", Action::Admin, R::Tenant, None, "admin", "The tenant's regime per purpose (opt_out unless set)"),
-    route("PUT", "/v1/tenants/{tenant}/consent-regimes/{purpose}", Action::Admin, R::Tenant, None, "admin", "Set a purpose's regime: {regime: opt_in|opt_out}"),
-    guarded(post_read("/v1/tenants/{tenant}/access-requests", Action::AccessRequest, R::Tenant, "privacy_officer, admin", "Everything held about a subject (external id in the body) as a tar archive (GDPR art. 15, 20)")),
-    route("POST", "/v1/tenants/{tenant}/erasures", Action::Erase, R::Tenant, None, "privacy_officer, admin", "Erase a subject (external id in the body; now: purge at once): 202 once its key is destroyed and its rows hidden"),
-    route("POST", "/v1/tenants/{tenant}/erasures/batch", Action::Erase, R::Tenant, None, "privacy_officer, admin", "Erase up to 10,000 subjects at once ({external_ids, now?, block_future?}): 202 with one request each"),
-    route("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}", Action::Erase, R::Tenant, None, "privacy_officer, admin", "An erasure request: state (received, shredded, hidden, purged, derived, done) and history"),
-    route("GET", "/v1/tenants/{tenant}/erasures/{erasure_id}/receipt", Action::Erase, R::Tenant, None, "privacy_officer, admin", "The signed receipt of a done erasure (verify offline: steward receipt verify)"),
-    route("GET", "/v1/tenants/{tenant}/audit/head", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "The audit log's current size and root, and its latest signed tree head"),
-    route("GET", "/v1/tenants/{tenant}/audit/heads", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Every signed tree head, oldest first (?start=&limit=), with the key that verifies them: what a monitor pins"),
-    route("GET", "/v1/tenants/{tenant}/audit/proofs/inclusion", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Inclusion proof (?index=&size=) per RFC 9162"),
-    route("GET", "/v1/tenants/{tenant}/audit/proofs/consistency", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Consistency proof (?from=&to=) per RFC 9162"),
-    guarded(post_query("/v1/tenants/{tenant}/sql", Action::Query, R::Tenant, "reader, privacy_officer, admin, per purpose", "Run a read-only SQL query ({sql, purpose, max_rows?, timeout_ms?}); Accept: JSON, text/csv, Arrow IPC stream or Parquet; columns a purpose may not see read as NULL")),
+    route(
+        "POST",
+        "/v1/tenants",
+        Action::ManageTenants,
+        R::Deployment,
+        None,
+        "operator",
+        "Create a tenant; answers with its first admin key (shown once)",
+    ),
+    route(
+        "GET",
+        "/v1/tenants",
+        Action::ManageTenants,
+        R::Deployment,
+        None,
+        "operator",
+        "List tenants",
+    ),
+    route(
+        "POST",
+        "/v1/tenants/{tenant}/keys",
+        Action::ManageKeys,
+        R::Tenant,
+        None,
+        "admin, operator",
+        "Create an API key (secret shown once; optional purposes scope, expiry, rate_limit)",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/keys",
+        Action::ManageKeys,
+        R::Tenant,
+        None,
+        "admin, operator",
+        "List API keys",
+    ),
+    route(
+        "DELETE",
+        "/v1/tenants/{tenant}/keys/{key_id}",
+        Action::ManageKeys,
+        R::Tenant,
+        None,
+        "admin, operator",
+        "Revoke an API key",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/identity",
+        Action::Admin,
+        R::Tenant,
+        None,
+        "admin",
+        "The tenant's JWT issuer for users (issuer, audience, key ids)",
+    ),
+    route(
+        "PUT",
+        "/v1/tenants/{tenant}/identity",
+        Action::Admin,
+        R::Tenant,
+        None,
+        "admin",
+        "Configure the JWT issuer for users: issuer, audience, JWKS document, tenant_claim (required when another tenant trusts the issuer)",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/policies",
+        Action::ManagePolicies,
+        R::PolicySet,
+        None,
+        "admin",
+        "The policy text in force (?version= for an older one) and its version",
+    ),
+    route(
+        "PUT",
+        "/v1/tenants/{tenant}/policies",
+        Action::ManagePolicies,
+        R::PolicySet,
+        None,
+        "admin",
+        "Replace the tenant's policies (text/plain Cedar); 422 with every diagnostic, old set stays",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/policies/versions",
+        Action::ManagePolicies,
+        R::PolicySet,
+        None,
+        "admin",
+        "Every policy version: number, time, author",
+    ),
+    post_read(
+        "/v1/tenants/{tenant}/policies/check",
+        Action::ManagePolicies,
+        R::PolicySet,
+        "admin",
+        "Dry-run a request against the policies in force (or a draft text): decision and deciding policies",
+    ),
+    post_read(
+        "/v1/tenants/{tenant}/pii/scan",
+        Action::ManageSchemas,
+        R::Tenant,
+        "admin",
+        "Try the PII scanner on a text ({text, action?}): findings and the text after the action",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/schemas",
+        Action::ReadSchemas,
+        R::Tenant,
+        None,
+        "any tenant role",
+        "Latest schema of every event type",
+    ),
+    route(
+        "PUT",
+        "/v1/tenants/{tenant}/schemas/{event_type}",
+        Action::ManageSchemas,
+        R::EventType,
+        Some("event_type"),
+        "admin",
+        "Store a new schema version",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/schemas/{event_type}",
+        Action::ReadSchemas,
+        R::EventType,
+        Some("event_type"),
+        "any tenant role",
+        "Read a schema (?version=)",
+    ),
+    route(
+        "PUT",
+        "/v1/tenants/{tenant}/items/{item_id}",
+        Action::ManageItems,
+        R::Tenant,
+        None,
+        "writer, admin",
+        "Insert or replace an item ({properties, text?}); properties follow the _items schema when there is one (every field public), else flat public values",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/items/{item_id}",
+        Action::ReadItems,
+        R::Tenant,
+        None,
+        "any tenant role",
+        "An item: properties, text, updated_at, revision",
+    ),
+    route(
+        "DELETE",
+        "/v1/tenants/{tenant}/items/{item_id}",
+        Action::ManageItems,
+        R::Tenant,
+        None,
+        "writer, admin",
+        "Delete an item (204; 404 when there was none)",
+    ),
+    route(
+        "POST",
+        "/v1/tenants/{tenant}/items",
+        Action::ManageItems,
+        R::Tenant,
+        None,
+        "writer, admin",
+        "Upsert up to 10,000 items in one commit: a JSON array or NDJSON of {item_id, properties?, text?}; {upserted, unchanged, rejected: [{index, code, message}]}",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/items",
+        Action::ReadItems,
+        R::Tenant,
+        None,
+        "any tenant role",
+        "Items in id order (?cursor=&limit=, at most 1,000), with next_cursor and total",
+    ),
+    route(
+        "POST",
+        "/v1/tenants/{tenant}/events",
+        Action::Ingest,
+        R::Tenant,
+        None,
+        "writer, admin",
+        "Ingest one event, a JSON array, or NDJSON (?all_or_nothing=true for arrays)",
+    ),
+    post_read(
+        "/v1/tenants/{tenant}/subjects/resolve",
+        Action::ResolveSubject,
+        R::Tenant,
+        "writer, reader, privacy_officer, admin",
+        "External id (in the body) to pseudonym",
+    ),
+    guarded(route(
+        "GET",
+        "/v1/tenants/{tenant}/subjects/{subject}/events",
+        Action::ReadTimeline,
+        R::Subject,
+        Some("subject"),
+        "reader, privacy_officer, admin, per purpose",
+        "A subject's timeline (?purpose= required; &from=&to=&type=&limit=&cursor=); fields the purpose may not see read as null",
+    )),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/subjects/{subject}/consents",
+        Action::ManageConsent,
+        R::Subject,
+        Some("subject"),
+        "privacy_officer, admin",
+        "A subject's consents in force, their history, and the tenant's regimes",
+    ),
+    route(
+        "PUT",
+        "/v1/tenants/{tenant}/subjects/{subject}/consents/{purpose}",
+        Action::ManageConsent,
+        R::Subject,
+        Some("subject"),
+        "privacy_officer, admin",
+        "Grant or deny a purpose for a subject ({granted, source: api|gpc|import}); in force when this returns",
+    ),
+    route(
+        "POST",
+        "/v1/tenants/{tenant}/consents",
+        Action::ManageConsent,
+        R::Tenant,
+        None,
+        "privacy_officer, admin",
+        "Import consents: NDJSON lines {external_id, purpose, granted, source?, at?}",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/consent-regimes",
+        Action::Admin,
+        R::Tenant,
+        None,
+        "admin",
+        "The tenant's regime per purpose (opt_out unless set)",
+    ),
+    route(
+        "PUT",
+        "/v1/tenants/{tenant}/consent-regimes/{purpose}",
+        Action::Admin,
+        R::Tenant,
+        None,
+        "admin",
+        "Set a purpose's regime: {regime: opt_in|opt_out}",
+    ),
+    guarded(post_read(
+        "/v1/tenants/{tenant}/access-requests",
+        Action::AccessRequest,
+        R::Tenant,
+        "privacy_officer, admin",
+        "Everything held about a subject (external id in the body) as a tar archive (GDPR art. 15, 20)",
+    )),
+    route(
+        "POST",
+        "/v1/tenants/{tenant}/erasures",
+        Action::Erase,
+        R::Tenant,
+        None,
+        "privacy_officer, admin",
+        "Erase a subject (external id in the body; now: purge at once): 202 once its key is destroyed and its rows hidden",
+    ),
+    route(
+        "POST",
+        "/v1/tenants/{tenant}/erasures/batch",
+        Action::Erase,
+        R::Tenant,
+        None,
+        "privacy_officer, admin",
+        "Erase up to 10,000 subjects at once ({external_ids, now?, block_future?}): 202 with one request each",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/erasures/{erasure_id}",
+        Action::Erase,
+        R::Tenant,
+        None,
+        "privacy_officer, admin",
+        "An erasure request: state (received, shredded, hidden, purged, derived, done) and history",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/erasures/{erasure_id}/receipt",
+        Action::Erase,
+        R::Tenant,
+        None,
+        "privacy_officer, admin",
+        "The signed receipt of a done erasure (verify offline: steward receipt verify)",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/audit/head",
+        Action::ReadAudit,
+        R::AuditLog,
+        None,
+        "privacy_officer, admin",
+        "The audit log's current size and root, and its latest signed tree head",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/audit/heads",
+        Action::ReadAudit,
+        R::AuditLog,
+        None,
+        "privacy_officer, admin",
+        "Every signed tree head, oldest first (?start=&limit=), with the key that verifies them: what a monitor pins",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/audit/proofs/inclusion",
+        Action::ReadAudit,
+        R::AuditLog,
+        None,
+        "privacy_officer, admin",
+        "Inclusion proof (?index=&size=) per RFC 9162",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/audit/proofs/consistency",
+        Action::ReadAudit,
+        R::AuditLog,
+        None,
+        "privacy_officer, admin",
+        "Consistency proof (?from=&to=) per RFC 9162",
+    ),
+    guarded(post_query(
+        "/v1/tenants/{tenant}/sql",
+        Action::Query,
+        R::Tenant,
+        "reader, privacy_officer, admin, per purpose",
+        "Run a read-only SQL query ({sql, purpose, max_rows?, timeout_ms?}); Accept: JSON, text/csv, Arrow IPC stream or Parquet; columns a purpose may not see read as NULL",
+    )),
     // A cut is a read of events: audited after the build, with its statement and rows.
-    guarded(RouteSpec { default_purpose: Some("model_training"), ..post_query("/v1/tenants/{tenant}/datasets", Action::CutDataset, R::Tenant, "reader, admin, per purpose", "Cut a data set version ({name, sql, purpose = model_training, background?}): encrypted Parquet, manifest, subject bitmap; 201 with the manifest") }),
-    route("GET", "/v1/tenants/{tenant}/datasets", Action::Export, R::Tenant, None, "reader, admin, per purpose", "Data sets and their latest versions (?purpose=)"),
-    route("GET", "/v1/tenants/{tenant}/datasets/{name}/versions", Action::Export, R::Dataset, Some("name"), "reader, admin, per purpose", "Every version's manifest"),
-    route("GET", "/v1/tenants/{tenant}/datasets/{name}/versions/{version}", Action::Export, R::Dataset, Some("name"), "reader, admin, per purpose", "A version's manifest (version: a number or latest), with build progress while it builds"),
-    guarded(route("GET", "/v1/tenants/{tenant}/datasets/{name}/diff", Action::Export, R::Dataset, Some("name"), "reader, admin, per purpose", "Rows and subjects added and removed between two versions (?from=&to=); both must be exportable for the purpose")),
-    guarded(signed_get("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/files/{file}", "reader, admin, per purpose; or a signed link", "A version's Parquet file, decrypted; Range requests (206). Refused (403) unless the purpose sees every class it holds; 409 with the successor once a subject it holds was erased or refused the purpose")),
-    guarded(signed_get("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/arrow", "reader, admin, per purpose; or a signed link", "A version's rows as one Arrow IPC stream (streamed batch by batch); refused like files")),
-    guarded(post_read("/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links", Action::Export, R::Tenant, "reader, admin, per purpose", "Short-lived signed URLs for a version's files and Arrow stream ({ttl_s}), usable without a key; the version must be exportable for the purpose")),
+    guarded(RouteSpec {
+        default_purpose: Some("model_training"),
+        ..post_query(
+            "/v1/tenants/{tenant}/datasets",
+            Action::CutDataset,
+            R::Tenant,
+            "reader, admin, per purpose",
+            "Cut a data set version ({name, sql, purpose = model_training, background?}): encrypted Parquet, manifest, subject bitmap; 201 with the manifest",
+        )
+    }),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/datasets",
+        Action::Export,
+        R::Tenant,
+        None,
+        "reader, admin, per purpose",
+        "Data sets and their latest versions (?purpose=)",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/datasets/{name}/versions",
+        Action::Export,
+        R::Dataset,
+        Some("name"),
+        "reader, admin, per purpose",
+        "Every version's manifest",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/datasets/{name}/versions/{version}",
+        Action::Export,
+        R::Dataset,
+        Some("name"),
+        "reader, admin, per purpose",
+        "A version's manifest (version: a number or latest), with build progress while it builds",
+    ),
+    guarded(route(
+        "GET",
+        "/v1/tenants/{tenant}/datasets/{name}/diff",
+        Action::Export,
+        R::Dataset,
+        Some("name"),
+        "reader, admin, per purpose",
+        "Rows and subjects added and removed between two versions (?from=&to=); both must be exportable for the purpose",
+    )),
+    guarded(signed_get(
+        "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/files/{file}",
+        "reader, admin, per purpose; or a signed link",
+        "A version's Parquet file, decrypted; Range requests (206). Refused (403) unless the purpose sees every class it holds; 409 with the successor once a subject it holds was erased or refused the purpose",
+    )),
+    guarded(signed_get(
+        "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/arrow",
+        "reader, admin, per purpose; or a signed link",
+        "A version's rows as one Arrow IPC stream (streamed batch by batch); refused like files",
+    )),
+    guarded(post_read(
+        "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links",
+        Action::Export,
+        R::Tenant,
+        "reader, admin, per purpose",
+        "Short-lived signed URLs for a version's files and Arrow stream ({ttl_s}), usable without a key; the version must be exportable for the purpose",
+    )),
     // Training reads a data set version for a purpose through the read guard (an export's
     // rule) and starts a job: a change, audited durably, whose handler takes its read access.
-    guarded(RouteSpec { purpose_in_body: true, default_purpose: Some("model_training"), ..route("POST", "/v1/tenants/{tenant}/models", Action::Train, R::Model, None, "reader, admin, per purpose", "Train a model version from a data set version ({name, algorithm: als|bpr|item_knn|popularity, dataset: {name, version}, columns: {user, item, weight?, time?}, params?, evaluation?: {split: time|leave_last|random, holdout, k, seed?}, seed?, purpose = model_training}): 202 {name, version, state}; refused like an export of the version (403, 409), 422 model_memory_over_budget, 503 model_queue_full") }),
-    RouteSpec { default_purpose: Some("model_training"), ..route("GET", "/v1/tenants/{tenant}/models", Action::Train, R::Model, None, "reader, admin, per purpose", "Models: versions, latest version and state, aliases") },
-    RouteSpec { default_purpose: Some("model_training"), ..route("GET", "/v1/tenants/{tenant}/models/{name}", Action::Train, R::Model, Some("name"), "reader, admin, per purpose", "A model's versions (state, progress, params, metrics beside the popularity baseline, lineage) and its aliases with their moves") },
-    RouteSpec { default_purpose: Some("model_training"), ..route("GET", "/v1/tenants/{tenant}/models/{name}/versions/{version}", Action::Train, R::Model, Some("name"), "reader, admin, per purpose", "A version (a number or latest): state (queued, training with iteration and loss, evaluating, ready, failed with its reason, cancelled, erased), params, metrics per k (recall, precision, ndcg, map, coverage) and the popularity baseline's, lineage (data set name, version, content hash, purpose, consent snapshot), trained_by, duration, bytes") },
-    RouteSpec { default_purpose: Some("model_training"), ..route("POST", "/v1/tenants/{tenant}/models/{name}/versions/{version}/cancel", Action::Train, R::Model, Some("name"), "reader, admin, per purpose", "Cancel a queued or running job (running: at its next iteration); a finished version is answered as it is") },
-    route("PUT", "/v1/tenants/{tenant}/models/{name}/aliases/{alias}", Action::Deploy, R::Model, Some("name"), "admin", "Point an alias (production, candidate, any name) at a ready version ({version}); rollback is a move back; every move is audited with the alias and both versions"),
-    route("GET", "/v1/tenants/{tenant}/subjects/{subject}/lineage", Action::AccessRequest, R::Subject, Some("subject"), "privacy_officer, admin", "Every data set version and model version that holds the subject"),
-    post_read("/v1/tenants/{tenant}/audit/reports/subject", Action::ReadAudit, R::AuditLog, "privacy_officer, admin", "Every decision about one subject (external id in the body); ?format=csv"),
-    route("GET", "/v1/tenants/{tenant}/audit/reports/principal", Action::ReadAudit, R::AuditLog, None, "privacy_officer, admin", "Everything one principal did (?principal=key:<id>|user:<sub>&from=&to=&format=csv)"),
+    guarded(RouteSpec {
+        purpose_in_body: true,
+        default_purpose: Some("model_training"),
+        ..route(
+            "POST",
+            "/v1/tenants/{tenant}/models",
+            Action::Train,
+            R::Model,
+            None,
+            "reader, admin, per purpose",
+            "Train a model version from a data set version ({name, algorithm: als|bpr|item_knn|popularity, dataset: {name, version}, columns: {user, item, weight?, time?}, params?, evaluation?: {split: time|leave_last|random, holdout, k, seed?}, seed?, purpose = model_training}): 202 {name, version, state}; refused like an export of the version (403, 409), 422 model_memory_over_budget, 503 model_queue_full",
+        )
+    }),
+    RouteSpec {
+        default_purpose: Some("model_training"),
+        ..route(
+            "GET",
+            "/v1/tenants/{tenant}/models",
+            Action::Train,
+            R::Model,
+            None,
+            "reader, admin, per purpose",
+            "Models: versions, latest version and state, aliases",
+        )
+    },
+    RouteSpec {
+        default_purpose: Some("model_training"),
+        ..route(
+            "GET",
+            "/v1/tenants/{tenant}/models/{name}",
+            Action::Train,
+            R::Model,
+            Some("name"),
+            "reader, admin, per purpose",
+            "A model's versions (state, progress, params, metrics beside the popularity baseline, lineage) and its aliases with their moves",
+        )
+    },
+    RouteSpec {
+        default_purpose: Some("model_training"),
+        ..route(
+            "GET",
+            "/v1/tenants/{tenant}/models/{name}/versions/{version}",
+            Action::Train,
+            R::Model,
+            Some("name"),
+            "reader, admin, per purpose",
+            "A version (a number or latest): state (queued, training with iteration and loss, evaluating, ready, failed with its reason, cancelled, erased), params, metrics per k (recall, precision, ndcg, map, coverage) and the popularity baseline's, lineage (data set name, version, content hash, purpose, consent snapshot), trained_by, duration, bytes",
+        )
+    },
+    RouteSpec {
+        default_purpose: Some("model_training"),
+        ..route(
+            "POST",
+            "/v1/tenants/{tenant}/models/{name}/versions/{version}/cancel",
+            Action::Train,
+            R::Model,
+            Some("name"),
+            "reader, admin, per purpose",
+            "Cancel a queued or running job (running: at its next iteration); a finished version is answered as it is",
+        )
+    },
+    route(
+        "PUT",
+        "/v1/tenants/{tenant}/models/{name}/aliases/{alias}",
+        Action::Deploy,
+        R::Model,
+        Some("name"),
+        "admin",
+        "Point an alias (production, candidate, any name) at a ready version ({version}); rollback is a move back; every move is audited with the alias and both versions",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/subjects/{subject}/lineage",
+        Action::AccessRequest,
+        R::Subject,
+        Some("subject"),
+        "privacy_officer, admin",
+        "Every data set version and model version that holds the subject",
+    ),
+    post_read(
+        "/v1/tenants/{tenant}/audit/reports/subject",
+        Action::ReadAudit,
+        R::AuditLog,
+        "privacy_officer, admin",
+        "Every decision about one subject (external id in the body); ?format=csv",
+    ),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/audit/reports/principal",
+        Action::ReadAudit,
+        R::AuditLog,
+        None,
+        "privacy_officer, admin",
+        "Everything one principal did (?principal=key:<id>|user:<sub>&from=&to=&format=csv)",
+    ),
 ];
 
 pub fn openapi_document() -> Value {
     let mut paths = Map::new();
     for route in ROUTES {
-        let entry = paths.entry(route.path.to_owned()).or_insert_with(|| json!({}));
+        let entry = paths
+            .entry(route.path.to_owned())
+            .or_insert_with(|| json!({}));
         let mut op = json!({
             "summary": route.summary,
             "description": format!("Allowed: {}.", route.who),
@@ -146,8 +651,10 @@ pub fn openapi_document() -> Value {
             op["security"] = json!([{"bearer": []}]);
             op["responses"]["401"] = json!({"description": "Missing or invalid API key"});
             op["responses"]["403"] = json!({"description": "Refused by the tenant's policies (the problem lists the deciding policy ids)"});
-            op["responses"]["429"] = json!({"description": "The key's rate limit; see Retry-After"});
-            op["responses"]["404"] = json!({"description": "Not found (also: another tenant's resource)"});
+            op["responses"]["429"] =
+                json!({"description": "The key's rate limit; see Retry-After"});
+            op["responses"]["404"] =
+                json!({"description": "Not found (also: another tenant's resource)"});
         }
         let params: Vec<Value> = route
             .path

@@ -32,7 +32,10 @@ impl RateLimiter {
         if buckets.len() >= BUCKETS_MAX && !buckets.contains_key(who) {
             evict_idle(&mut buckets, rate, burst, now);
         }
-        let bucket = buckets.entry(who.to_owned()).or_insert(Bucket { tokens: burst, at: now });
+        let bucket = buckets.entry(who.to_owned()).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
         let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
         bucket.at = now;
@@ -46,7 +49,8 @@ impl RateLimiter {
 }
 
 fn evict_idle(buckets: &mut HashMap<String, Bucket>, rate: f64, burst: f64, now: Instant) {
-    buckets.retain(|_, b| b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate < burst);
+    buckets
+        .retain(|_, b| b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate < burst);
     if buckets.len() >= BUCKETS_MAX {
         // Everyone is busy: forget the oldest-touched half rather than grow without bound.
         let mut ages: Vec<Instant> = buckets.values().map(|b| b.at).collect();
@@ -73,8 +77,15 @@ mod tests {
         // Another principal has its own bucket.
         assert_eq!(limiter.take("key:b", limit, t0), Ok(()));
         // Half a second at 2/s gives one token back.
-        assert_eq!(limiter.take("key:a", limit, t0 + Duration::from_millis(500)), Ok(()));
-        assert!(limiter.take("key:a", limit, t0 + Duration::from_millis(500)).is_err());
+        assert_eq!(
+            limiter.take("key:a", limit, t0 + Duration::from_millis(500)),
+            Ok(())
+        );
+        assert!(
+            limiter
+                .take("key:a", limit, t0 + Duration::from_millis(500))
+                .is_err()
+        );
         // Long idle refills to the burst, never beyond.
         let later = t0 + Duration::from_secs(60);
         for _ in 0..3 {

@@ -9,9 +9,9 @@ use tokio::sync::Semaphore;
 
 use steward_access::{Principal, RateLimit};
 
+use crate::ApiError;
 use crate::limits::ENGINE_CALLS_MAX;
 use crate::ratelimit::RateLimiter;
-use crate::ApiError;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -59,7 +59,10 @@ pub(crate) fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
-            .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+            .set_buckets(&[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ])
             .map(|b| b.build_recorder())
             .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
         let handle = recorder.handle();
@@ -71,13 +74,25 @@ pub(crate) fn prometheus() -> &'static PrometheusHandle {
 
 fn dataset_config(options: &ServerOptions) -> steward_lineage::DatasetConfig {
     steward_lineage::DatasetConfig {
-        on_erasure: if options.erasure_marks_only { steward_lineage::OnErasure::MarkOnly } else { steward_lineage::OnErasure::Rebuild },
-        opt_out_grace: options.opt_out_grace.unwrap_or(std::time::Duration::from_secs(24 * 3600)),
+        on_erasure: if options.erasure_marks_only {
+            steward_lineage::OnErasure::MarkOnly
+        } else {
+            steward_lineage::OnErasure::Rebuild
+        },
+        opt_out_grace: options
+            .opt_out_grace
+            .unwrap_or(std::time::Duration::from_secs(24 * 3600)),
     }
 }
 
-fn lineage_sink(data_dir: &std::path::Path, options: &ServerOptions) -> steward_lineage::openlineage::LineageSink {
-    steward_lineage::openlineage::LineageSink::new(Some(data_dir.join("lineage").join("openlineage.ndjson")), options.openlineage_url.clone())
+fn lineage_sink(
+    data_dir: &std::path::Path,
+    options: &ServerOptions,
+) -> steward_lineage::openlineage::LineageSink {
+    steward_lineage::openlineage::LineageSink::new(
+        Some(data_dir.join("lineage").join("openlineage.ndjson")),
+        options.openlineage_url.clone(),
+    )
 }
 
 impl AppState {
@@ -88,29 +103,46 @@ impl AppState {
         prometheus();
         let pool = WorkPool::new(PoolConfig::default())?;
         let made: Arc<parking_lot::Mutex<Option<Arc<steward_lineage::Datasets>>>> = Arc::default();
-        let registry: Arc<parking_lot::Mutex<Option<Arc<steward_serve::Registry>>>> = Arc::default();
+        let registry: Arc<parking_lot::Mutex<Option<Arc<steward_serve::Registry>>>> =
+            Arc::default();
         let engine = {
             let (made, pool, options) = (made.clone(), pool.clone(), options.clone());
             let (made2, registry2, options2) = (made.clone(), registry.clone(), options.clone());
             Engine::builder(config)
                 .kind(move |engine| {
-                    let datasets = steward_lineage::Datasets::new(engine.clone(), dataset_config(&options), lineage_sink(engine.data_dir(), &options), pool);
+                    let datasets = steward_lineage::Datasets::new(
+                        engine.clone(),
+                        dataset_config(&options),
+                        lineage_sink(engine.data_dir(), &options),
+                        pool,
+                    );
                     let kind = steward_lineage::DatasetKind::new(&datasets);
                     *made.lock() = Some(datasets);
                     kind
                 })
                 .kind(move |engine| {
                     // The data sets kind's factory ran first: models read from its service.
-                    let datasets = made2.lock().clone().unwrap_or_else(|| panic!("the data sets kind registers before the model kind"));
-                    let models = steward_serve::Registry::new(engine.clone(), datasets, options2.models.clone(), lineage_sink(engine.data_dir(), &options2));
+                    let datasets = made2.lock().clone().unwrap_or_else(|| {
+                        panic!("the data sets kind registers before the model kind")
+                    });
+                    let models = steward_serve::Registry::new(
+                        engine.clone(),
+                        datasets,
+                        options2.models.clone(),
+                        lineage_sink(engine.data_dir(), &options2),
+                    );
                     let kind = steward_serve::ModelKind::new(&models);
                     *registry2.lock() = Some(models);
                     kind
                 })
                 .open()?
         };
-        let datasets = made.lock().take().ok_or(EngineError::NotFound { what: "data sets service" })?;
-        let models = registry.lock().take().ok_or(EngineError::NotFound { what: "model registry" })?;
+        let datasets = made.lock().take().ok_or(EngineError::NotFound {
+            what: "data sets service",
+        })?;
+        let models = registry.lock().take().ok_or(EngineError::NotFound {
+            what: "model registry",
+        })?;
         Ok(AppState::assemble(engine, datasets, models, pool, options))
     }
 
@@ -122,13 +154,30 @@ impl AppState {
 
     pub fn with_options(engine: Arc<Engine>, options: ServerOptions) -> AppState {
         prometheus();
-        let pool = WorkPool::new(PoolConfig::default()).unwrap_or_else(|e| panic!("cannot start the heavy-work pool: {e}"));
-        let datasets = steward_lineage::Datasets::new(engine.clone(), dataset_config(&options), lineage_sink(engine.data_dir(), &options), pool.clone());
-        let models = steward_serve::Registry::new(engine.clone(), datasets.clone(), options.models.clone(), lineage_sink(engine.data_dir(), &options));
+        let pool = WorkPool::new(PoolConfig::default())
+            .unwrap_or_else(|e| panic!("cannot start the heavy-work pool: {e}"));
+        let datasets = steward_lineage::Datasets::new(
+            engine.clone(),
+            dataset_config(&options),
+            lineage_sink(engine.data_dir(), &options),
+            pool.clone(),
+        );
+        let models = steward_serve::Registry::new(
+            engine.clone(),
+            datasets.clone(),
+            options.models.clone(),
+            lineage_sink(engine.data_dir(), &options),
+        );
         AppState::assemble(engine, datasets, models, pool, options)
     }
 
-    fn assemble(engine: Arc<Engine>, datasets: Arc<steward_lineage::Datasets>, models: Arc<steward_serve::Registry>, pool: Arc<WorkPool>, options: ServerOptions) -> AppState {
+    fn assemble(
+        engine: Arc<Engine>,
+        datasets: Arc<steward_lineage::Datasets>,
+        models: Arc<steward_serve::Registry>,
+        pool: Arc<WorkPool>,
+        options: ServerOptions,
+    ) -> AppState {
         AppState {
             datasets,
             models,
@@ -163,13 +212,17 @@ impl AppState {
         self.ready.store(false, Ordering::SeqCst);
     }
 
-
     /// Runs a blocking engine call on the blocking pool, at most ENGINE_CALLS_MAX at once.
     pub async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Engine) -> Result<T, EngineError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self.engine_calls.clone().acquire_owned().await.map_err(|_| ApiError::unavailable("shutting down"))?;
+        let _permit = self
+            .engine_calls
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::unavailable("shutting down"))?;
         let engine = self.engine.clone();
         match tokio::task::spawn_blocking(move || f(&engine)).await {
             Ok(result) => result.map_err(ApiError::from),

@@ -10,23 +10,28 @@
 //! audit record is written. [`LoopbackServer`] serves either router on a loopback port from
 //! its own thread and runtime, so a benchmark needs neither tokio nor axum itself.
 
+use axum::Router;
 use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::Router;
 use std::net::SocketAddr;
 use steward_access::{Principal, Role};
 use steward_privacy::PrivacyClass;
 
 use crate::auth::Authorized;
-use crate::{limits, observe, AppState};
+use crate::{AppState, limits, observe};
 
 /// [`app`](crate::app) without authentication, authorization or audit. For benchmarks only.
 pub fn app_unguarded(state: AppState) -> Router {
     crate::routes()
         .route_layer(axum::middleware::from_fn(allow_everything))
-        .layer(axum::extract::DefaultBodyLimit::max(limits::JSON_BODY_BYTES_MAX))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            limits::JSON_BODY_BYTES_MAX,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .with_state(state)
 }
 
@@ -37,12 +42,25 @@ async fn allow_everything(request: Request, next: Next) -> Response {
     let tenant = RawPathParams::from_request_parts(&mut parts, &())
         .await
         .ok()
-        .and_then(|params| params.iter().find(|(name, _)| *name == "tenant").map(|(_, value)| value.to_owned()));
+        .and_then(|params| {
+            params
+                .iter()
+                .find(|(name, _)| *name == "tenant")
+                .map(|(_, value)| value.to_owned())
+        });
     let principal = match tenant {
-        Some(tenant) => Principal::Key { tenant, key_id: "unguarded".to_owned(), role: Role::Admin, purposes: Vec::new(), rate_limit: None },
+        Some(tenant) => Principal::Key {
+            tenant,
+            key_id: "unguarded".to_owned(),
+            role: Role::Admin,
+            purposes: Vec::new(),
+            rate_limit: None,
+        },
         None => Principal::Operator,
     };
-    parts.extensions.insert(Authorized::unguarded(principal, PrivacyClass::ALL.to_vec()));
+    parts
+        .extensions
+        .insert(Authorized::unguarded(principal, PrivacyClass::ALL.to_vec()));
     next.run(Request::from_parts(parts, body)).await
 }
 
@@ -58,20 +76,34 @@ pub struct LoopbackServer {
 
 impl LoopbackServer {
     pub fn start(router: Router) -> std::io::Result<LoopbackServer> {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        let listener = runtime.block_on(tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind((
+            std::net::Ipv4Addr::LOCALHOST,
+            0,
+        )))?;
         let addr = listener.local_addr()?;
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new().name("loopback-server".to_owned()).spawn(move || {
-            runtime.block_on(async move {
-                axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        let thread = std::thread::Builder::new()
+            .name("loopback-server".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    axum::serve(
+                        listener,
+                        router.into_make_service_with_connect_info::<SocketAddr>(),
+                    )
                     .with_graceful_shutdown(async move {
                         let _ = stopped.await;
                     })
                     .await
-            })
-        })?;
-        Ok(LoopbackServer { addr, shutdown: Some(shutdown), thread: Some(thread) })
+                })
+            })?;
+        Ok(LoopbackServer {
+            addr,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
     }
 
     /// The bound address (`127.0.0.1:<port>`).

@@ -1,7 +1,7 @@
 //! Request and response bodies of the public API, converted by hand from engine types.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use steward_access::ApiKeyRecord;
 use steward_engine::{IngestReport, TenantInfo, TimelineEvent};
 
@@ -39,7 +39,8 @@ pub struct RateLimitBody {
 }
 
 pub fn key(record: &ApiKeyRecord) -> Value {
-    let time = |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let time =
+        |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     json!({
         "id": record.id,
         "name": record.name,
@@ -107,7 +108,8 @@ impl IngestResponse {
     pub fn reject_line(&mut self, index: usize, code: &str, message: &str) {
         self.rejected_count += 1;
         if self.rejected.len() < REJECTED_LISTED_MAX {
-            self.rejected.push(json!({"index": index, "code": code, "field": null, "message": message}));
+            self.rejected
+                .push(json!({"index": index, "code": code, "field": null, "message": message}));
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::sync::Arc;
 use steward_engine::{Engine, EngineConfig};
 use tower::ServiceExt;
@@ -22,8 +22,17 @@ fn fixture() -> Fixture {
     engine.create_tenant("acme").unwrap();
     let schema = json!({"fields": {"track_id": {"type": "string", "class": "public", "required": true}, "email": {"type": "string", "class": "personal"}}});
     engine.put_schema("acme", "play", &schema).unwrap();
-    let (_, writer) = engine.create_key("acme", steward_engine::NewKey::new("w", steward_access::Role::Writer)).unwrap();
-    Fixture { _dir: dir, engine, writer }
+    let (_, writer) = engine
+        .create_key(
+            "acme",
+            steward_engine::NewKey::new("w", steward_access::Role::Writer),
+        )
+        .unwrap();
+    Fixture {
+        _dir: dir,
+        engine,
+        writer,
+    }
 }
 
 fn line(id: usize) -> String {
@@ -34,15 +43,21 @@ fn line(id: usize) -> String {
 
 /// Sends `body` split into pieces of `piece` bytes, as a streamed request.
 async fn send(fixture: &Fixture, body: Vec<u8>, piece: usize) -> (StatusCode, Value) {
-    let pieces: Vec<Result<Vec<u8>, std::io::Error>> = body.chunks(piece).map(|c| Ok(c.to_vec())).collect();
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+        body.chunks(piece).map(|c| Ok(c.to_vec())).collect();
     let request = Request::post("/v1/tenants/acme/events")
         .header("authorization", format!("Bearer {}", fixture.writer))
         .header("content-type", "application/x-ndjson")
         .body(Body::from_stream(futures_util::stream::iter(pieces)))
         .unwrap();
-    let response = steward_server::app(steward_server::AppState::new(fixture.engine.clone())).oneshot(request).await.unwrap();
+    let response = steward_server::app(steward_server::AppState::new(fixture.engine.clone()))
+        .oneshot(request)
+        .await
+        .unwrap();
     let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .unwrap();
     (status, serde_json::from_slice(&bytes).unwrap())
 }
 
@@ -63,9 +78,28 @@ async fn indexes_are_line_numbers_across_chunks_and_odd_splits() {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["accepted"], 19_997);
     assert_eq!(answer["rejected_count"], 2);
-    let rejected: Vec<(u64, String)> = answer["rejected"].as_array().unwrap().iter().map(|r| (r["index"].as_u64().unwrap(), r["code"].as_str().unwrap().to_owned())).collect();
-    assert_eq!(rejected, vec![(9, "invalid_json".to_owned()), (13_333, "missing_field".to_owned())]);
-    assert_eq!(fixture.engine.tenant_stats("acme").unwrap().stored_events, 19_997);
+    let rejected: Vec<(u64, String)> = answer["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().unwrap(),
+                r["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rejected,
+        vec![
+            (9, "invalid_json".to_owned()),
+            (13_333, "missing_field".to_owned())
+        ]
+    );
+    assert_eq!(
+        fixture.engine.tenant_stats("acme").unwrap().stored_events,
+        19_997
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,12 +118,27 @@ async fn an_over_long_line_is_rejected_alone_without_buffering_it() {
 async fn framework_errors_are_problem_json_too() {
     let fixture = fixture();
     let app = steward_server::app(steward_server::AppState::new(fixture.engine.clone()));
-    for (method, path) in [("PATCH", "/v1/tenants"), ("GET", "/v1/tenants/acme/events"), ("GET", "/no/such/route")] {
-        let request = Request::builder().method(method).uri(path).header("authorization", format!("Bearer {}", fixture.writer)).body(Body::empty()).unwrap();
+    for (method, path) in [
+        ("PATCH", "/v1/tenants"),
+        ("GET", "/v1/tenants/acme/events"),
+        ("GET", "/no/such/route"),
+    ] {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {}", fixture.writer))
+            .body(Body::empty())
+            .unwrap();
         let response = app.clone().oneshot(request).await.unwrap();
         assert!(response.status().is_client_error(), "{method} {path}");
-        assert_eq!(response.headers()["content-type"], "application/problem+json", "{method} {path}");
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{method} {path}"
+        );
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
         let body: Value = serde_json::from_slice(&bytes).unwrap();
         assert!(body["code"].is_string(), "{body}");
     }

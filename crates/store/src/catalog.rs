@@ -17,13 +17,22 @@ use crate::catalog_backend::{BackendState, VfsBackend};
 #[non_exhaustive]
 pub enum CatalogError {
     #[error("catalog {path}: {source}")]
-    Db { path: PathBuf, source: Box<redb::Error> },
+    Db {
+        path: PathBuf,
+        source: Box<redb::Error>,
+    },
     #[error("catalog {path}: corrupted entry in {table}: {reason}")]
-    Corrupted { path: PathBuf, table: String, reason: String },
+    Corrupted {
+        path: PathBuf,
+        table: String,
+        reason: String,
+    },
     /// The file failed its integrity check at open (a page or commit slot fails its checksum,
     /// or the newest commit of a file closed cleanly does). Nothing was changed: not the file,
     /// not the files it lists.
-    #[error("catalog {path} is damaged ({reason}); nothing was changed: stop the server, restore this file from a backup (segment and WAL files were left as they were) and restart")]
+    #[error(
+        "catalog {path} is damaged ({reason}); nothing was changed: stop the server, restore this file from a backup (segment and WAL files were left as they were) and restart"
+    )]
     Damaged { path: PathBuf, reason: String },
 }
 
@@ -81,7 +90,8 @@ impl SegmentMeta {
             return Err("bad segment entry header".into());
         }
         let u = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
-        let subject = |at: usize| Pseudonym::from_slice(&bytes[at..at + 32]).map_err(|e| e.to_string());
+        let subject =
+            |at: usize| Pseudonym::from_slice(&bytes[at..at + 32]).map_err(|e| e.to_string());
         let wrapped_key = match bytes[fixed - 1] {
             0 => None,
             1 => Some(WrappedKey::from_bytes(bytes[fixed..].to_vec()).map_err(|e| e.to_string())?),
@@ -151,7 +161,9 @@ impl Catalog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
             Err(e) => return Err(db_err(path, redb::StorageError::Io(e))),
         };
-        let file = vfs.open_random(path, true).map_err(|e| db_err(path, redb::StorageError::Io(e)))?;
+        let file = vfs
+            .open_random(path, true)
+            .map_err(|e| db_err(path, redb::StorageError::Io(e)))?;
         let crashed = header_check(path, &*file)?;
         let fell_back = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut builder = Database::builder();
@@ -169,14 +181,22 @@ impl Catalog {
                 }
             });
         }
-        let backend = BackendState::new(file, true).map_err(|e| db_err(path, redb::StorageError::Io(e)))?;
-        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.create_with_backend(VfsBackend(backend.clone()))));
+        let backend =
+            BackendState::new(file, true).map_err(|e| db_err(path, redb::StorageError::Io(e)))?;
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            builder.create_with_backend(VfsBackend(backend.clone()))
+        }));
         let db = match opened {
             Ok(Ok(db)) => db,
             Ok(Err(redb::DatabaseError::RepairAborted)) => {
-                return Err(damaged(path, "its newest commit fails its checksum although the file was closed cleanly"));
+                return Err(damaged(
+                    path,
+                    "its newest commit fails its checksum although the file was closed cleanly",
+                ));
             }
-            Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)))) => return Err(damaged(path, &reason)),
+            Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)))) => {
+                return Err(damaged(path, &reason));
+            }
             Ok(Err(e)) => return Err(db_err(path, e)),
             Err(_) => return Err(damaged(path, "redb panicked reading it")),
         };
@@ -184,11 +204,20 @@ impl Catalog {
             tracing::warn!(file = %path.display(), "catalog: the commit in progress at the crash did not verify; recovered the previous commit");
         }
         let created_in = parking_lot::Mutex::new((!existed).then(|| vfs.clone()));
-        let catalog = Catalog { db: parking_lot::RwLock::new(db), path: path.to_owned(), backend, created_in };
+        let catalog = Catalog {
+            db: parking_lot::RwLock::new(db),
+            path: path.to_owned(),
+            backend,
+            created_in,
+        };
         // Create the fixed tables so reads never meet a missing table.
         catalog.write(|txn| {
-            txn.txn.open_table(SEGMENTS).map_err(|e| db_err(txn.path, e))?;
-            txn.txn.open_table(SUBJECT_KEYS).map_err(|e| db_err(txn.path, e))?;
+            txn.txn
+                .open_table(SEGMENTS)
+                .map_err(|e| db_err(txn.path, e))?;
+            txn.txn
+                .open_table(SUBJECT_KEYS)
+                .map_err(|e| db_err(txn.path, e))?;
             txn.txn.open_table(META).map_err(|e| db_err(txn.path, e))?;
             Ok(())
         })?;
@@ -202,11 +231,14 @@ impl Catalog {
     /// Writes what [`Catalog::open_held`] held back (in order, with its syncs) and passes every
     /// later write through; for a new file, then fsyncs its directory.
     pub(crate) fn release(&self) -> Result<(), CatalogError> {
-        self.backend.release().map_err(|e| db_err(&self.path, redb::StorageError::Io(e)))?;
+        self.backend
+            .release()
+            .map_err(|e| db_err(&self.path, redb::StorageError::Io(e)))?;
         if let Some(vfs) = self.created_in.lock().take()
             && let Some(dir) = self.path.parent()
         {
-            vfs.sync_dir(dir).map_err(|e| db_err(&self.path, redb::StorageError::Io(e)))?;
+            vfs.sync_dir(dir)
+                .map_err(|e| db_err(&self.path, redb::StorageError::Io(e)))?;
         }
         Ok(())
     }
@@ -220,44 +252,83 @@ impl Catalog {
         Ok(())
     }
 
-
     /// Runs `f` in one write transaction and commits it (fsync) if it returns Ok.
-    pub fn write<T>(&self, f: impl FnOnce(&mut CatalogTxn<'_>) -> Result<T, CatalogError>) -> Result<T, CatalogError> {
-        let txn = self.db.read().begin_write().map_err(|e| db_err(&self.path, e))?;
-        let mut wrapper = CatalogTxn { txn, path: &self.path };
+    pub fn write<T>(
+        &self,
+        f: impl FnOnce(&mut CatalogTxn<'_>) -> Result<T, CatalogError>,
+    ) -> Result<T, CatalogError> {
+        let txn = self
+            .db
+            .read()
+            .begin_write()
+            .map_err(|e| db_err(&self.path, e))?;
+        let mut wrapper = CatalogTxn {
+            txn,
+            path: &self.path,
+        };
         let out = f(&mut wrapper)?;
         wrapper.txn.commit().map_err(|e| db_err(&self.path, e))?;
         Ok(out)
     }
 
     pub fn segments(&self) -> Result<Vec<SegmentMeta>, CatalogError> {
-        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
-        let table = txn.open_table(SEGMENTS).map_err(|e| db_err(&self.path, e))?;
+        let txn = self
+            .db
+            .read()
+            .begin_read()
+            .map_err(|e| db_err(&self.path, e))?;
+        let table = txn
+            .open_table(SEGMENTS)
+            .map_err(|e| db_err(&self.path, e))?;
         let mut out = Vec::new();
         for entry in table.iter().map_err(|e| db_err(&self.path, e))? {
             let (_, value) = entry.map_err(|e| db_err(&self.path, e))?;
-            out.push(SegmentMeta::decode(value.value()).map_err(|reason| self.corrupted("segments", reason))?);
+            out.push(
+                SegmentMeta::decode(value.value())
+                    .map_err(|reason| self.corrupted("segments", reason))?,
+            );
         }
         Ok(out)
     }
 
     pub fn subject_key(&self, subject: &Pseudonym) -> Result<Option<WrappedKey>, CatalogError> {
-        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
-        let table = txn.open_table(SUBJECT_KEYS).map_err(|e| db_err(&self.path, e))?;
-        let value = table.get(subject.as_bytes().as_slice()).map_err(|e| db_err(&self.path, e))?;
+        let txn = self
+            .db
+            .read()
+            .begin_read()
+            .map_err(|e| db_err(&self.path, e))?;
+        let table = txn
+            .open_table(SUBJECT_KEYS)
+            .map_err(|e| db_err(&self.path, e))?;
+        let value = table
+            .get(subject.as_bytes().as_slice())
+            .map_err(|e| db_err(&self.path, e))?;
         value
-            .map(|v| WrappedKey::from_bytes(v.value().to_vec()).map_err(|e| self.corrupted("subject_keys", e.to_string())))
+            .map(|v| {
+                WrappedKey::from_bytes(v.value().to_vec())
+                    .map_err(|e| self.corrupted("subject_keys", e.to_string()))
+            })
             .transpose()
     }
 
     pub fn subject_count(&self) -> Result<u64, CatalogError> {
-        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
-        let table = txn.open_table(SUBJECT_KEYS).map_err(|e| db_err(&self.path, e))?;
+        let txn = self
+            .db
+            .read()
+            .begin_read()
+            .map_err(|e| db_err(&self.path, e))?;
+        let table = txn
+            .open_table(SUBJECT_KEYS)
+            .map_err(|e| db_err(&self.path, e))?;
         table.len().map_err(|e| db_err(&self.path, e))
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, CatalogError> {
-        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
+        let txn = self
+            .db
+            .read()
+            .begin_read()
+            .map_err(|e| db_err(&self.path, e))?;
         let table = txn.open_table(META).map_err(|e| db_err(&self.path, e))?;
         let value = table.get(key).map_err(|e| db_err(&self.path, e))?;
         Ok(value.map(|v| v.value().to_vec()))
@@ -266,7 +337,11 @@ impl Catalog {
     /// Reads one entry of a named table of the layers above; a missing table reads as empty.
     pub fn get(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, CatalogError> {
         let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(table);
-        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
+        let txn = self
+            .db
+            .read()
+            .begin_read()
+            .map_err(|e| db_err(&self.path, e))?;
         let table = match txn.open_table(def) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -279,7 +354,11 @@ impl Catalog {
     /// Every entry of a named table, in key order, whose key starts with `prefix`.
     pub fn scan_prefix(&self, table: &str, prefix: &[u8]) -> Result<Vec<Entry>, CatalogError> {
         let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(table);
-        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
+        let txn = self
+            .db
+            .read()
+            .begin_read()
+            .map_err(|e| db_err(&self.path, e))?;
         let table = match txn.open_table(def) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -298,16 +377,27 @@ impl Catalog {
 
     /// At most `limit` entries of a named table in key order, strictly after `after` (a
     /// cursor), for paged listings that never load a whole table.
-    pub fn scan_after(&self, table: &str, after: Option<&[u8]>, limit: usize) -> Result<Vec<Entry>, CatalogError> {
+    pub fn scan_after(
+        &self,
+        table: &str,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, CatalogError> {
         let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(table);
-        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
+        let txn = self
+            .db
+            .read()
+            .begin_read()
+            .map_err(|e| db_err(&self.path, e))?;
         let table = match txn.open_table(def) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
             Err(e) => return Err(db_err(&self.path, e)),
         };
         let range = match after {
-            Some(after) => table.range::<&[u8]>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            Some(after) => {
+                table.range::<&[u8]>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+            }
             None => table.range::<&[u8]>(..),
         };
         let mut out = Vec::new();
@@ -321,7 +411,11 @@ impl Catalog {
     /// How many entries a named table holds (0 when it does not exist).
     pub fn count(&self, table: &str) -> Result<u64, CatalogError> {
         let def: TableDefinition<&[u8], &[u8]> = TableDefinition::new(table);
-        let txn = self.db.read().begin_read().map_err(|e| db_err(&self.path, e))?;
+        let txn = self
+            .db
+            .read()
+            .begin_read()
+            .map_err(|e| db_err(&self.path, e))?;
         match txn.open_table(def) {
             Ok(table) => table.len().map_err(|e| db_err(&self.path, e)),
             Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
@@ -330,42 +424,75 @@ impl Catalog {
     }
 
     fn corrupted(&self, table: &str, reason: String) -> CatalogError {
-        CatalogError::Corrupted { path: self.path.clone(), table: table.to_owned(), reason }
+        CatalogError::Corrupted {
+            path: self.path.clone(),
+            table: table.to_owned(),
+            reason,
+        }
     }
 }
 
 impl CatalogTxn<'_> {
     pub fn put_segment(&mut self, meta: &SegmentMeta) -> Result<(), CatalogError> {
-        let mut table = self.txn.open_table(SEGMENTS).map_err(|e| db_err(self.path, e))?;
-        table.insert(meta.id, meta.encode().as_slice()).map_err(|e| db_err(self.path, e))?;
+        let mut table = self
+            .txn
+            .open_table(SEGMENTS)
+            .map_err(|e| db_err(self.path, e))?;
+        table
+            .insert(meta.id, meta.encode().as_slice())
+            .map_err(|e| db_err(self.path, e))?;
         Ok(())
     }
 
     pub fn remove_segment(&mut self, id: u64) -> Result<(), CatalogError> {
-        let mut table = self.txn.open_table(SEGMENTS).map_err(|e| db_err(self.path, e))?;
+        let mut table = self
+            .txn
+            .open_table(SEGMENTS)
+            .map_err(|e| db_err(self.path, e))?;
         table.remove(id).map_err(|e| db_err(self.path, e))?;
         Ok(())
     }
 
     /// Stores a subject key unless one is already stored (replays may repeat a key).
-    pub fn put_subject_key(&mut self, subject: &Pseudonym, key: &WrappedKey) -> Result<(), CatalogError> {
-        let mut table = self.txn.open_table(SUBJECT_KEYS).map_err(|e| db_err(self.path, e))?;
-        let present = table.get(subject.as_bytes().as_slice()).map_err(|e| db_err(self.path, e))?.is_some();
+    pub fn put_subject_key(
+        &mut self,
+        subject: &Pseudonym,
+        key: &WrappedKey,
+    ) -> Result<(), CatalogError> {
+        let mut table = self
+            .txn
+            .open_table(SUBJECT_KEYS)
+            .map_err(|e| db_err(self.path, e))?;
+        let present = table
+            .get(subject.as_bytes().as_slice())
+            .map_err(|e| db_err(self.path, e))?
+            .is_some();
         if !present {
-            table.insert(subject.as_bytes().as_slice(), key.as_bytes()).map_err(|e| db_err(self.path, e))?;
+            table
+                .insert(subject.as_bytes().as_slice(), key.as_bytes())
+                .map_err(|e| db_err(self.path, e))?;
         }
         Ok(())
     }
 
     /// Removes a subject's wrapped key (crypto-shredding); true if there was one.
     pub fn remove_subject_key(&mut self, subject: &Pseudonym) -> Result<bool, CatalogError> {
-        let mut table = self.txn.open_table(SUBJECT_KEYS).map_err(|e| db_err(self.path, e))?;
-        let removed = table.remove(subject.as_bytes().as_slice()).map_err(|e| db_err(self.path, e))?.is_some();
+        let mut table = self
+            .txn
+            .open_table(SUBJECT_KEYS)
+            .map_err(|e| db_err(self.path, e))?;
+        let removed = table
+            .remove(subject.as_bytes().as_slice())
+            .map_err(|e| db_err(self.path, e))?
+            .is_some();
         Ok(removed)
     }
 
     pub fn put_meta(&mut self, key: &str, value: &[u8]) -> Result<(), CatalogError> {
-        let mut table = self.txn.open_table(META).map_err(|e| db_err(self.path, e))?;
+        let mut table = self
+            .txn
+            .open_table(META)
+            .map_err(|e| db_err(self.path, e))?;
         table.insert(key, value).map_err(|e| db_err(self.path, e))?;
         Ok(())
     }
@@ -394,7 +521,10 @@ impl CatalogTxn<'_> {
 
 fn damaged(path: &Path, reason: &str) -> CatalogError {
     metrics::counter!("steward_catalog_damaged_total").increment(1);
-    CatalogError::Damaged { path: path.to_owned(), reason: reason.to_owned() }
+    CatalogError::Damaged {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    }
 }
 
 /// Bytes of redb's file header (magic, god byte, geometry, two 128-byte commit slots), and the
@@ -421,12 +551,15 @@ const REDB_SLOT_TRANSACTION_ID: usize = 104;
 /// failing verification is damage).
 fn header_check(path: &Path, file: &dyn VfsRandomFile) -> Result<bool, CatalogError> {
     let mut header = [0u8; REDB_HEADER_BYTES];
-    let len = file.len().map_err(|e| db_err(path, redb::StorageError::Io(e)))?;
+    let len = file
+        .len()
+        .map_err(|e| db_err(path, redb::StorageError::Io(e)))?;
     if len < REDB_HEADER_BYTES as u64 {
         // A new file (or one redb will refuse by itself).
         return Ok(false);
     }
-    file.read_at(0, &mut header).map_err(|e| db_err(path, redb::StorageError::Io(e)))?;
+    file.read_at(0, &mut header)
+        .map_err(|e| db_err(path, redb::StorageError::Io(e)))?;
     let god = header[REDB_GOD_BYTE];
     let crashed = god & REDB_RECOVERY_REQUIRED != 0;
     let primary = usize::from(god & REDB_PRIMARY_BIT != 0);
@@ -442,7 +575,10 @@ fn header_check(path: &Path, file: &dyn VfsRandomFile) -> Result<bool, CatalogEr
 }
 
 fn db_err(path: &Path, e: impl Into<redb::Error>) -> CatalogError {
-    CatalogError::Db { path: path.to_owned(), source: Box::new(e.into()) }
+    CatalogError::Db {
+        path: path.to_owned(),
+        source: Box::new(e.into()),
+    }
 }
 
 #[cfg(test)]
@@ -455,25 +591,40 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("catalog.redb");
         let meta = SegmentMeta {
-            id: 7, rows: 10, bytes: 999, min_time_us: -5, max_time_us: 5, max_seq: 42,
-            min_subject: Pseudonym::from_bytes([1; 32]), max_subject: Pseudonym::from_bytes([9; 32]), level: 1,
+            id: 7,
+            rows: 10,
+            bytes: 999,
+            min_time_us: -5,
+            max_time_us: 5,
+            max_seq: 42,
+            min_subject: Pseudonym::from_bytes([1; 32]),
+            max_subject: Pseudonym::from_bytes([9; 32]),
+            level: 1,
             wrapped_key: Some(Key256::random().wrap(&Key256::random(), b"x")),
         };
         {
             let catalog = Catalog::open(&path).unwrap();
-            catalog.write(|txn| {
-                txn.put_segment(&meta)?;
-                txn.put_subject_key(&meta.min_subject, meta.wrapped_key.as_ref().unwrap())?;
-                txn.put("schemas", b"play/1", b"{}")?;
-                txn.put_meta("flushed_lsn", &3u64.to_le_bytes())
-            }).unwrap();
+            catalog
+                .write(|txn| {
+                    txn.put_segment(&meta)?;
+                    txn.put_subject_key(&meta.min_subject, meta.wrapped_key.as_ref().unwrap())?;
+                    txn.put("schemas", b"play/1", b"{}")?;
+                    txn.put_meta("flushed_lsn", &3u64.to_le_bytes())
+                })
+                .unwrap();
         }
         let catalog = Catalog::open(&path).unwrap();
         assert_eq!(catalog.segments().unwrap(), vec![meta.clone()]);
-        assert_eq!(catalog.subject_key(&meta.min_subject).unwrap(), meta.wrapped_key);
+        assert_eq!(
+            catalog.subject_key(&meta.min_subject).unwrap(),
+            meta.wrapped_key
+        );
         assert_eq!(catalog.subject_key(&meta.max_subject).unwrap(), None);
         assert_eq!(catalog.scan_prefix("schemas", b"play/").unwrap().len(), 1);
         assert_eq!(catalog.get("nothing", b"x").unwrap(), None);
-        assert_eq!(catalog.meta("flushed_lsn").unwrap(), Some(3u64.to_le_bytes().to_vec()));
+        assert_eq!(
+            catalog.meta("flushed_lsn").unwrap(),
+            Some(3u64.to_le_bytes().to_vec())
+        );
     }
 }

@@ -59,17 +59,29 @@ impl BackendState {
     pub(crate) fn new(file: Box<dyn VfsRandomFile>, hold: bool) -> io::Result<Arc<BackendState>> {
         let held = if hold {
             let len = file.len()?;
-            Some(Held { len, cut: len, pages: BTreeMap::new(), log: Vec::new() })
+            Some(Held {
+                len,
+                cut: len,
+                pages: BTreeMap::new(),
+                log: Vec::new(),
+            })
         } else {
             None
         };
-        Ok(Arc::new(BackendState { file, locked: AtomicBool::new(false), held: Mutex::new(held), failed: AtomicBool::new(false) }))
+        Ok(Arc::new(BackendState {
+            file,
+            locked: AtomicBool::new(false),
+            held: Mutex::new(held),
+            failed: AtomicBool::new(false),
+        }))
     }
 
     /// Replays the held writes onto the file, with their syncs, and passes later ones through.
     pub(crate) fn release(&self) -> io::Result<()> {
         let mut held = self.held.lock();
-        let Some(Held { log, .. }) = held.take() else { return Ok(()) };
+        let Some(Held { log, .. }) = held.take() else {
+            return Ok(());
+        };
         for op in log {
             let done = match op {
                 Op::Write(offset, bytes) => self.file.write_at(offset, &bytes),
@@ -86,7 +98,9 @@ impl BackendState {
 
     fn check(&self) -> io::Result<()> {
         if self.failed.load(Ordering::SeqCst) {
-            return Err(io::Error::other("an earlier replay of held catalog writes failed; reopen the catalog"));
+            return Err(io::Error::other(
+                "an earlier replay of held catalog writes failed; reopen the catalog",
+            ));
         }
         Ok(())
     }
@@ -96,7 +110,8 @@ impl BackendState {
         out.fill(0);
         let end = (offset + out.len() as u64).min(held.cut);
         if offset < end {
-            self.file.read_at(offset, &mut out[..(end - offset) as usize])?;
+            self.file
+                .read_at(offset, &mut out[..(end - offset) as usize])?;
         }
         Ok(())
     }
@@ -119,8 +134,13 @@ impl StorageBackend for VfsBackend {
     fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), io::Error> {
         self.0.check()?;
         let held = self.0.held.lock();
-        let Some(held) = &*held else { return self.0.file.read_at(offset, out) };
-        if offset.checked_add(out.len() as u64).is_none_or(|end| end > held.len) {
+        let Some(held) = &*held else {
+            return self.0.file.read_at(offset, out);
+        };
+        if offset
+            .checked_add(out.len() as u64)
+            .is_none_or(|end| end > held.len)
+        {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         let mut done = 0usize;
@@ -140,7 +160,9 @@ impl StorageBackend for VfsBackend {
     fn set_len(&self, len: u64) -> Result<(), io::Error> {
         self.0.check()?;
         let mut held = self.0.held.lock();
-        let Some(held) = &mut *held else { return self.0.file.set_len(len) };
+        let Some(held) = &mut *held else {
+            return self.0.file.set_len(len);
+        };
         if len < held.len {
             held.cut = held.cut.min(len);
             held.pages.retain(|index, _| index * HELD_PAGE_BYTES < len);
@@ -156,7 +178,9 @@ impl StorageBackend for VfsBackend {
     fn sync_data(&self) -> Result<(), io::Error> {
         self.0.check()?;
         let mut held = self.0.held.lock();
-        let Some(held) = &mut *held else { return self.0.file.sync_data() };
+        let Some(held) = &mut *held else {
+            return self.0.file.sync_data();
+        };
         held.log.push(Op::Sync);
         Ok(())
     }
@@ -164,7 +188,9 @@ impl StorageBackend for VfsBackend {
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
         self.0.check()?;
         let mut guard = self.0.held.lock();
-        let Some(held) = &mut *guard else { return self.0.file.write_at(offset, data) };
+        let Some(held) = &mut *guard else {
+            return self.0.file.write_at(offset, data);
+        };
         let mut done = 0usize;
         while done < data.len() {
             let at = offset + done as u64;
@@ -225,7 +251,10 @@ mod tests {
         let fs = SimFs::new();
         let vfs = SimVfs(fs.clone());
         let path = std::path::Path::new("/x/file");
-        vfs.open_random(path, true).unwrap().write_at(0, &[7u8; 10_000]).unwrap();
+        vfs.open_random(path, true)
+            .unwrap()
+            .write_at(0, &[7u8; 10_000])
+            .unwrap();
         let before = fs.visible_image();
         let state = BackendState::new(vfs.open_random(path, false).unwrap(), true).unwrap();
         let backend = VfsBackend(state.clone());
@@ -236,13 +265,20 @@ mod tests {
         let mut out = vec![0u8; 12_000];
         backend.read(0, &mut out).unwrap();
         assert!(out[..4090].iter().all(|&b| b == 7) && out[4090..4110].iter().all(|&b| b == 1));
-        assert!(out[4110..9_000].iter().all(|&b| b == 7) && out[9_000..].iter().all(|&b| b == 0), "cut, then grown: zeros");
+        assert!(
+            out[4110..9_000].iter().all(|&b| b == 7) && out[9_000..].iter().all(|&b| b == 0),
+            "cut, then grown: zeros"
+        );
         assert!(backend.read(11_999, &mut [0u8; 2]).is_err(), "past the end");
         assert_eq!(fs.visible_image(), before, "nothing reached the file");
         state.release().unwrap();
         let after = fs.visible_image();
         assert_eq!(after[path], out, "released: the file is what the reads saw");
         backend.write(0, &[2u8; 3]).unwrap();
-        assert_eq!(&fs.visible_image()[path][..4], &[2, 2, 2, 7], "after release writes pass through");
+        assert_eq!(
+            &fs.visible_image()[path][..4],
+            &[2, 2, 2, 7],
+            "after release writes pass through"
+        );
     }
 }

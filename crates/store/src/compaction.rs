@@ -8,8 +8,10 @@
 use std::collections::BTreeMap;
 use steward_crypto::Pseudonym;
 
-use crate::limits::{COMPACTION_INPUT_BYTES_MAX, COMPACTION_SEGMENT_BYTES_MIN, COMPACTION_TRIGGER_SEGMENTS};
 use crate::SegmentMeta;
+use crate::limits::{
+    COMPACTION_INPUT_BYTES_MAX, COMPACTION_SEGMENT_BYTES_MIN, COMPACTION_TRIGGER_SEGMENTS,
+};
 
 /// The range of a subject: the top four bits of its pseudonym (uniform: pseudonyms are HMACs).
 pub fn subject_range(subject: &Pseudonym) -> u8 {
@@ -35,7 +37,10 @@ pub fn pick_in_one_range(segments: &[SegmentMeta]) -> Option<Vec<u64>> {
 /// Picks the oldest run of small segments worth merging, within the input bound; None if
 /// fewer than the trigger count are small. Pure, so it is tested on plain lists.
 pub fn pick(segments: &[SegmentMeta]) -> Option<Vec<u64>> {
-    let mut small: Vec<&SegmentMeta> = segments.iter().filter(|s| s.bytes < COMPACTION_SEGMENT_BYTES_MIN).collect();
+    let mut small: Vec<&SegmentMeta> = segments
+        .iter()
+        .filter(|s| s.bytes < COMPACTION_SEGMENT_BYTES_MIN)
+        .collect();
     if small.len() < COMPACTION_TRIGGER_SEGMENTS {
         return None;
     }
@@ -59,8 +64,16 @@ mod tests {
 
     fn seg(id: u64, bytes: u64) -> SegmentMeta {
         SegmentMeta {
-            id, rows: 1, bytes, min_time_us: 0, max_time_us: 0, max_seq: id,
-            min_subject: Pseudonym::from_bytes([0; 32]), max_subject: Pseudonym::from_bytes([0; 32]), level: 0, wrapped_key: None,
+            id,
+            rows: 1,
+            bytes,
+            min_time_us: 0,
+            max_time_us: 0,
+            max_seq: id,
+            min_subject: Pseudonym::from_bytes([0; 32]),
+            max_subject: Pseudonym::from_bytes([0; 32]),
+            level: 0,
+            wrapped_key: None,
         }
     }
 
@@ -72,7 +85,10 @@ mod tests {
             ..seg(id, 10)
         };
         // Three small segments in each of two ranges: neither range reaches the trigger.
-        let mut metas: Vec<_> = (0..3).map(|i| in_range(i, 0x10)).chain((3..6).map(|i| in_range(i, 0x20))).collect();
+        let mut metas: Vec<_> = (0..3)
+            .map(|i| in_range(i, 0x10))
+            .chain((3..6).map(|i| in_range(i, 0x20)))
+            .collect();
         assert_eq!(pick_in_one_range(&metas), None);
         metas.push(in_range(6, 0x20));
         assert_eq!(pick_in_one_range(&metas), Some(vec![3, 4, 5, 6]));
@@ -81,9 +97,13 @@ mod tests {
 
     #[test]
     fn picks_small_segments_only_past_the_trigger() {
-        let few: Vec<_> = (0..COMPACTION_TRIGGER_SEGMENTS as u64 - 1).map(|i| seg(i, 10)).collect();
+        let few: Vec<_> = (0..COMPACTION_TRIGGER_SEGMENTS as u64 - 1)
+            .map(|i| seg(i, 10))
+            .collect();
         assert_eq!(pick(&few), None);
-        let mut many: Vec<_> = (0..COMPACTION_TRIGGER_SEGMENTS as u64).map(|i| seg(i, 10)).collect();
+        let mut many: Vec<_> = (0..COMPACTION_TRIGGER_SEGMENTS as u64)
+            .map(|i| seg(i, 10))
+            .collect();
         many.push(seg(99, COMPACTION_SEGMENT_BYTES_MIN));
         let picked = pick(&many).unwrap();
         assert_eq!(picked.len(), COMPACTION_TRIGGER_SEGMENTS);

@@ -29,7 +29,10 @@ pub struct DedupIndex {
 
 impl DedupIndex {
     pub fn new(hasher_key: [u8; 16]) -> DedupIndex {
-        DedupIndex { hasher_key, keys: HashSet::with_hasher(BuildIdentity) }
+        DedupIndex {
+            hasher_key,
+            keys: HashSet::with_hasher(BuildIdentity),
+        }
     }
 
     pub fn key_of(&self, event_id: &str) -> EventKey {

@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use steward_crypto::{hmac_sha256, Key256, Pseudonym, WrappedKey};
+use steward_crypto::{Key256, Pseudonym, WrappedKey, hmac_sha256};
 
 use crate::partition::Partition;
 use crate::{Catalog, EventRecord, StoreError};
@@ -51,16 +51,30 @@ pub(crate) type Erased = (HashMap<Pseudonym, u64>, HashSet<[u8; 32]>);
 
 /// The tombstones and destroyed-key fingerprints stored in the catalog.
 pub(crate) fn load(catalog: &Catalog) -> Result<Erased, StoreError> {
-    let corrupted = |what: &'static str| StoreError::Corrupted { what, path: catalog.path().to_owned(), reason: "entry width".into() };
+    let corrupted = |what: &'static str| StoreError::Corrupted {
+        what,
+        path: catalog.path().to_owned(),
+        reason: "entry width".into(),
+    };
     let mut tombstones = HashMap::new();
     for (key, value) in catalog.scan_prefix(TOMBSTONES, b"")? {
-        let subject: [u8; 32] = key.as_slice().try_into().map_err(|_| corrupted("tombstone"))?;
-        let cut: [u8; 8] = value.as_slice().try_into().map_err(|_| corrupted("tombstone"))?;
+        let subject: [u8; 32] = key
+            .as_slice()
+            .try_into()
+            .map_err(|_| corrupted("tombstone"))?;
+        let cut: [u8; 8] = value
+            .as_slice()
+            .try_into()
+            .map_err(|_| corrupted("tombstone"))?;
         tombstones.insert(Pseudonym::from_bytes(subject), u64::from_le_bytes(cut));
     }
     let mut destroyed = HashSet::new();
     for (key, _) in catalog.scan_prefix(DESTROYED_KEYS, b"")? {
-        destroyed.insert(key.as_slice().try_into().map_err(|_| corrupted("destroyed key"))?);
+        destroyed.insert(
+            key.as_slice()
+                .try_into()
+                .map_err(|_| corrupted("destroyed key"))?,
+        );
     }
     Ok((tombstones, destroyed))
 }
@@ -86,7 +100,10 @@ impl Partition {
             for subject in subjects {
                 if let Some(&earlier) = tombstones.get(subject) {
                     // Already shredded; a key made since belongs to new events and stays.
-                    out.push(Shredded { had_key: true, hidden_through_seq: earlier });
+                    out.push(Shredded {
+                        had_key: true,
+                        hidden_through_seq: earlier,
+                    });
                     continue;
                 }
                 let mut had_key = false;
@@ -99,7 +116,10 @@ impl Partition {
                     had_key = true;
                 }
                 fresh.push(*subject);
-                out.push(Shredded { had_key, hidden_through_seq: cut });
+                out.push(Shredded {
+                    had_key,
+                    hidden_through_seq: cut,
+                });
             }
         }
         if fresh.is_empty() {
@@ -155,7 +175,10 @@ impl Partition {
     pub fn purge_subjects(&self, subjects: &[Pseudonym]) -> Result<Purged, StoreError> {
         let cuts: HashMap<Pseudonym, u64> = {
             let tombstones = self.tombstones.read();
-            subjects.iter().filter_map(|s| tombstones.get(s).map(|c| (*s, *c))).collect()
+            subjects
+                .iter()
+                .filter_map(|s| tombstones.get(s).map(|c| (*s, *c)))
+                .collect()
         };
         if cuts.is_empty() {
             return Ok(Purged::default());
@@ -166,7 +189,14 @@ impl Partition {
         let wal_files_removed = wal_files_before.saturating_sub(self.wal.files().len() as u64);
         let by_subject = parking_lot::Mutex::new(HashMap::new());
         let rewritten = self.rewrite_segments(
-            |meta| lowest.is_some_and(|l| l <= meta.max_subject) && highest.is_some_and(|h| meta.min_subject <= h) && (cuts.len() > 64 || cuts.keys().any(|s| meta.min_subject <= *s && *s <= meta.max_subject)),
+            |meta| {
+                lowest.is_some_and(|l| l <= meta.max_subject)
+                    && highest.is_some_and(|h| meta.min_subject <= h)
+                    && (cuts.len() > 64
+                        || cuts
+                            .keys()
+                            .any(|s| meta.min_subject <= *s && *s <= meta.max_subject))
+            },
             |r| {
                 let hit = cuts.get(&r.event.subject).is_some_and(|cut| r.seq <= *cut);
                 if hit {
@@ -195,7 +225,8 @@ impl Partition {
                 tombstones.remove(subject);
             }
         }
-        metrics::counter!("steward_subjects_purged_total", "tenant" => self.config.tenant.clone()).increment(cuts.len() as u64);
+        metrics::counter!("steward_subjects_purged_total", "tenant" => self.config.tenant.clone())
+            .increment(cuts.len() as u64);
         Ok(out)
     }
 }
@@ -211,7 +242,12 @@ impl Partition {
         let entries = match self.vfs.list(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(StoreError::Io { path: dir, source: e }),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    path: dir,
+                    source: e,
+                });
+            }
         };
         let mut removed = 0;
         for (name, _) in entries {

@@ -6,15 +6,25 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum StoreError {
     #[error("I/O on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("corrupted {what} in {path}: {reason}")]
-    Corrupted { what: &'static str, path: PathBuf, reason: String },
+    Corrupted {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
     #[error(transparent)]
     Wal(#[from] steward_wal::WalError),
     #[error(transparent)]
     Catalog(#[from] crate::catalog::CatalogError),
     #[error("segment {path}: {source}")]
-    Parquet { path: PathBuf, source: parquet::errors::ParquetError },
+    Parquet {
+        path: PathBuf,
+        source: parquet::errors::ParquetError,
+    },
     #[error("crypto: {0}")]
     Crypto(#[from] steward_crypto::CryptoError),
     #[error("the store stopped accepting writes after an earlier I/O failure; restart to recover")]

@@ -28,12 +28,15 @@ mod subject_scan;
 pub use catalog::{Catalog, CatalogError, CatalogTxn, SegmentMeta};
 pub use dedup::EventKey;
 pub use erasure::{Purged, Shredded};
-pub use retention::Expired;
-pub use scan::{ReadSnapshot, ScanBounds};
-pub use segment::{Segment, COLUMN_NAMES};
-pub use subject_scan::Admit;
-pub use rewrite::Rewritten;
 pub use error::StoreError;
-pub use partition::{AppendOutcome, Partition, PartitionConfig, PartitionKeys, PartitionStats, SubjectScan, QUARANTINE_SEGMENTS};
-pub use record::{decode_batch, encode_batch, EventRecord, NewEvent, WalBatch};
+pub use partition::{
+    AppendOutcome, Partition, PartitionConfig, PartitionKeys, PartitionStats, QUARANTINE_SEGMENTS,
+    SubjectScan,
+};
+pub use record::{EventRecord, NewEvent, WalBatch, decode_batch, encode_batch};
+pub use retention::Expired;
+pub use rewrite::Rewritten;
+pub use scan::{ReadSnapshot, ScanBounds};
+pub use segment::{COLUMN_NAMES, Segment};
 pub use steward_wal::Lsn;
+pub use subject_scan::Admit;

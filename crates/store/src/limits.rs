@@ -29,6 +29,8 @@ pub const REWRITE_THREADS_MAX: usize = 8;
 pub const SCAN_EVENTS_MAX: usize = 10_000;
 
 const _: () = assert!(FROZEN_MEMTABLES_MAX >= 1);
-const _: () = assert!(COMPACTION_INPUT_BYTES_MAX >= COMPACTION_SEGMENT_BYTES_MIN * COMPACTION_TRIGGER_SEGMENTS as u64);
+const _: () = assert!(
+    COMPACTION_INPUT_BYTES_MAX >= COMPACTION_SEGMENT_BYTES_MIN * COMPACTION_TRIGGER_SEGMENTS as u64
+);
 const _: () = assert!(EVENT_ID_BYTES_MAX <= u16::MAX as usize);
 const _: () = assert!(EVENT_TYPE_BYTES_MAX <= u16::MAX as usize);

@@ -26,7 +26,15 @@ pub struct Memtable {
 
 impl Memtable {
     pub fn new() -> Memtable {
-        Memtable { chunks: Vec::new(), len: 0, by_subject: HashMap::new(), new_keys: Vec::new(), bytes: 0, max_lsn: 0, created: Instant::now() }
+        Memtable {
+            chunks: Vec::new(),
+            len: 0,
+            by_subject: HashMap::new(),
+            new_keys: Vec::new(),
+            bytes: 0,
+            max_lsn: 0,
+            created: Instant::now(),
+        }
     }
 
     pub fn insert(&mut self, lsn: u64, record: EventRecord, key: EventKey) {
@@ -35,7 +43,10 @@ impl Memtable {
         self.max_lsn = self.max_lsn.max(lsn);
         self.bytes += record.footprint_bytes();
         let index = u32::try_from(self.len).unwrap_or(u32::MAX);
-        self.by_subject.entry(record.event.subject).or_default().push(index);
+        self.by_subject
+            .entry(record.event.subject)
+            .or_default()
+            .push(index);
         if self.chunks.last().is_none_or(|c| c.len() == CHUNK_ROWS) {
             self.chunks.push(Vec::with_capacity(CHUNK_ROWS));
         }

@@ -9,19 +9,21 @@
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-use steward_crypto::{hmac_sha256, Key256, Pseudonym, WrappedKey};
+use steward_crypto::{Key256, Pseudonym, WrappedKey, hmac_sha256};
 use steward_wal::{OsVfs, SharedVfs, Vfs, Wal, WalConfig};
 
 use crate::catalog::{Catalog, SegmentMeta};
 use crate::dedup::{DedupIndex, EventKey};
-use crate::limits::{BATCH_EVENTS_MAX, FROZEN_MEMTABLES_MAX, MEMTABLE_BYTES_MAX, REWRITE_THREADS_MAX};
+use crate::limits::{
+    BATCH_EVENTS_MAX, FROZEN_MEMTABLES_MAX, MEMTABLE_BYTES_MAX, REWRITE_THREADS_MAX,
+};
 use crate::memtable::Memtable;
-use crate::record::{decode_batch, encode_batch, EventRecord, NewEvent, WalBatch};
-use crate::segment::{segment_key_context, sync_dir, write_segment, Packing, Segment};
-use crate::{compaction, StoreError};
+use crate::record::{EventRecord, NewEvent, WalBatch, decode_batch, encode_batch};
+use crate::segment::{Packing, Segment, segment_key_context, sync_dir, write_segment};
+use crate::{StoreError, compaction};
 
 const META_FLUSHED_LSN: &str = "flushed_lsn";
 const WAL_PLAIN: u8 = 0;
@@ -45,7 +47,14 @@ pub struct PartitionConfig {
 
 impl PartitionConfig {
     pub fn new(dir: PathBuf, tenant: String) -> PartitionConfig {
-        PartitionConfig { dir, tenant, encrypt_at_rest: true, memtable_bytes_max: MEMTABLE_BYTES_MAX, wal: WalConfig::default(), rewrite_threads_max: REWRITE_THREADS_MAX }
+        PartitionConfig {
+            dir,
+            tenant,
+            encrypt_at_rest: true,
+            memtable_bytes_max: MEMTABLE_BYTES_MAX,
+            wal: WalConfig::default(),
+            rewrite_threads_max: REWRITE_THREADS_MAX,
+        }
     }
 }
 
@@ -131,24 +140,33 @@ impl Partition {
 
     /// [`Partition::open`] on the file system `vfs` (tests: `steward_wal::sim::SimVfs`, which
     /// fails I/O after a countdown and rebuilds the files a crash leaves).
-    pub fn open_in(config: PartitionConfig, keys: PartitionKeys, vfs: SharedVfs) -> Result<Partition, StoreError> {
+    pub fn open_in(
+        config: PartitionConfig,
+        keys: PartitionKeys,
+        vfs: SharedVfs,
+    ) -> Result<Partition, StoreError> {
         let dir = &config.dir;
         let segments_dir = dir.join("segments");
-        vfs.create_dir_all(&segments_dir).map_err(StoreError::io(&segments_dir))?;
+        vfs.create_dir_all(&segments_dir)
+            .map_err(StoreError::io(&segments_dir))?;
         // The catalog's own writes (redb commits at open) wait until every check below passed:
         // a partition refused for a damaged file leaves every file, the catalog too, as it was.
         let catalog = Catalog::open_held(&vfs, &dir.join("catalog.redb"))?;
         let tenant_key = keys.tenant_key;
         let wal_key = Key256::from_bytes(hmac_sha256(&tenant_key, &[b"steward-wal-key"]));
-        let dedup_key: [u8; 16] = hmac_sha256(&tenant_key, &[b"steward-dedup-key"])[..16].try_into().unwrap_or([0; 16]);
+        let dedup_key: [u8; 16] = hmac_sha256(&tenant_key, &[b"steward-dedup-key"])[..16]
+            .try_into()
+            .unwrap_or([0; 16]);
         let mut dedup = DedupIndex::new(dedup_key);
 
         let metas = catalog.segments()?;
         let flushed_lsn = match catalog.meta(META_FLUSHED_LSN)? {
-            Some(bytes) => u64::from_le_bytes(bytes.as_slice().try_into().map_err(|_| StoreError::Corrupted {
-                what: "catalog meta",
-                path: catalog.path().to_owned(),
-                reason: "flushed_lsn width".into(),
+            Some(bytes) => u64::from_le_bytes(bytes.as_slice().try_into().map_err(|_| {
+                StoreError::Corrupted {
+                    what: "catalog meta",
+                    path: catalog.path().to_owned(),
+                    reason: "flushed_lsn width".into(),
+                }
             })?),
             None => 0,
         };
@@ -159,10 +177,17 @@ impl Partition {
         let mut segments = Vec::with_capacity(metas.len());
         for meta in metas {
             let key = match &meta.wrapped_key {
-                Some(w) => Some(tenant_key.unwrap_key(w, &segment_key_context(&config.tenant, meta.id))?),
+                Some(w) => {
+                    Some(tenant_key.unwrap_key(w, &segment_key_context(&config.tenant, meta.id))?)
+                }
                 None => None,
             };
-            let segment = Segment::new(vfs.clone(), meta.clone(), segments_dir.join(meta.file_name()), key);
+            let segment = Segment::new(
+                vfs.clone(),
+                meta.clone(),
+                segments_dir.join(meta.file_name()),
+                key,
+            );
             segment.read_event_keys(|k| {
                 dedup.insert(k);
             })?;
@@ -174,29 +199,54 @@ impl Partition {
         let mut active = Memtable::new();
         let mut pending = HashMap::new();
         let wal_dir = dir.join("wal");
-        let (wal, recovery) = Wal::open_in(vfs.clone(), &wal_dir, config.wal.clone(), flushed_lsn, |lsn, payload| {
-            let plain = open_wal_payload(&wal_key, &config.tenant, payload).map_err(steward_wal::ReplayError::new)?;
-            let batch = decode_batch(&plain).map_err(|reason| steward_wal::ReplayError::new(format!("lsn {lsn}: {reason}")))?;
-            for (subject, wrapped) in batch.new_keys {
-                if destroyed.contains(&crate::erasure::key_fingerprint(&tenant_key, &wrapped)) {
-                    continue;
+        let (wal, recovery) = Wal::open_in(
+            vfs.clone(),
+            &wal_dir,
+            config.wal.clone(),
+            flushed_lsn,
+            |lsn, payload| {
+                let plain = open_wal_payload(&wal_key, &config.tenant, payload)
+                    .map_err(steward_wal::ReplayError::new)?;
+                let batch = decode_batch(&plain).map_err(|reason| {
+                    steward_wal::ReplayError::new(format!("lsn {lsn}: {reason}"))
+                })?;
+                for (subject, wrapped) in batch.new_keys {
+                    if destroyed.contains(&crate::erasure::key_fingerprint(&tenant_key, &wrapped)) {
+                        continue;
+                    }
+                    active.new_keys.push((subject, wrapped.clone()));
+                    pending.insert(
+                        subject,
+                        PendingKey {
+                            wrapped,
+                            durable: true,
+                        },
+                    );
                 }
-                active.new_keys.push((subject, wrapped.clone()));
-                pending.insert(subject, PendingKey { wrapped, durable: true });
-            }
-            for (index, event) in batch.events.into_iter().enumerate() {
-                let key = dedup.key_of(&event.event_id);
-                dedup.insert(key);
-                active.insert(lsn, EventRecord { seq: EventRecord::seq_of(lsn, index), event }, key);
-            }
-            Ok(())
-        })?;
+                for (index, event) in batch.events.into_iter().enumerate() {
+                    let key = dedup.key_of(&event.event_id);
+                    dedup.insert(key);
+                    active.insert(
+                        lsn,
+                        EventRecord {
+                            seq: EventRecord::seq_of(lsn, index),
+                            event,
+                        },
+                        key,
+                    );
+                }
+                Ok(())
+            },
+        )?;
         catalog.release()?;
         // A crash between a flush's catalog commit and its WAL truncation leaves closed files
         // whose records are all in segments: remove them now, not at the next flush.
         wal.truncate_through(flushed_lsn)?;
         if let Some(torn) = &recovery.torn_tail {
-            let lsns = torn.lsns.map_or_else(|| "none readable".to_owned(), |(first, last)| format!("{first}..={last}"));
+            let lsns = torn.lsns.map_or_else(
+                || "none readable".to_owned(),
+                |(first, last)| format!("{first}..={last}"),
+            );
             tracing::warn!(tenant = %config.tenant, file = %torn.file.display(), offset = torn.offset, bytes = torn.bytes_truncated, lsns = %lsns, "truncated a torn WAL tail (a write cut short by a crash: never acknowledged)");
         }
         tracing::info!(tenant = %config.tenant, replayed = recovery.records_replayed, segments = segments.len(), "partition opened");
@@ -207,7 +257,11 @@ impl Partition {
             catalog,
             wal,
             append_lock: RwLock::new(()),
-            state: RwLock::new(State { active, frozen: Vec::new(), segments }),
+            state: RwLock::new(State {
+                active,
+                frozen: Vec::new(),
+                segments,
+            }),
             dedup: Mutex::new(dedup),
             pending_keys: Mutex::new(pending),
             key_cache: Mutex::new(HashMap::new()),
@@ -232,12 +286,20 @@ impl Partition {
     }
 
     fn subject_key_context(&self, subject: &Pseudonym) -> Vec<u8> {
-        steward_crypto::context(&[b"subject", self.config.tenant.as_bytes(), subject.as_bytes()])
+        steward_crypto::context(&[
+            b"subject",
+            self.config.tenant.as_bytes(),
+            subject.as_bytes(),
+        ])
     }
 
     /// The data key of `subject`, created (not yet durable: it becomes durable with the
     /// first WAL batch that uses it) when `create` is set and the subject is new.
-    pub fn subject_key(&self, subject: &Pseudonym, create: bool) -> Result<Option<Key256>, StoreError> {
+    pub fn subject_key(
+        &self,
+        subject: &Pseudonym,
+        create: bool,
+    ) -> Result<Option<Key256>, StoreError> {
         if let Some(key) = self.key_cache.lock().get(subject) {
             return Ok(Some(key.clone()));
         }
@@ -248,15 +310,27 @@ impl Partition {
             } else if let Some(w) = self.catalog.subject_key(subject)? {
                 Some(w)
             } else if create {
-                let wrapped = self.tenant_key.wrap(&Key256::random(), &self.subject_key_context(subject));
-                pending.insert(*subject, PendingKey { wrapped: wrapped.clone(), durable: false });
+                let wrapped = self
+                    .tenant_key
+                    .wrap(&Key256::random(), &self.subject_key_context(subject));
+                pending.insert(
+                    *subject,
+                    PendingKey {
+                        wrapped: wrapped.clone(),
+                        durable: false,
+                    },
+                );
                 Some(wrapped)
             } else {
                 None
             }
         };
-        let Some(wrapped) = wrapped else { return Ok(None) };
-        let key = self.tenant_key.unwrap_key(&wrapped, &self.subject_key_context(subject))?;
+        let Some(wrapped) = wrapped else {
+            return Ok(None);
+        };
+        let key = self
+            .tenant_key
+            .unwrap_key(&wrapped, &self.subject_key_context(subject))?;
         let mut cache = self.key_cache.lock();
         if cache.len() >= SUBJECT_KEY_CACHE_MAX {
             cache.clear();
@@ -297,7 +371,12 @@ impl Partition {
             fresh
                 .iter()
                 .filter(|e| seen.insert(e.subject))
-                .filter_map(|e| pending.get(&e.subject).filter(|p| !p.durable).map(|p| (e.subject, p.wrapped.clone())))
+                .filter_map(|e| {
+                    pending
+                        .get(&e.subject)
+                        .filter(|p| !p.durable)
+                        .map(|p| (e.subject, p.wrapped.clone()))
+                })
                 .collect()
         };
         self.make_flush_room()?;
@@ -308,16 +387,35 @@ impl Partition {
             // which shredding takes exclusively.
             let new_keys = {
                 let destroyed = self.destroyed.lock();
-                new_keys.into_iter().filter(|(_, w)| destroyed.is_empty() || !destroyed.contains(&crate::erasure::key_fingerprint(&self.tenant_key, w))).collect()
+                new_keys
+                    .into_iter()
+                    .filter(|(_, w)| {
+                        destroyed.is_empty()
+                            || !destroyed
+                                .contains(&crate::erasure::key_fingerprint(&self.tenant_key, w))
+                    })
+                    .collect()
             };
-            let batch = WalBatch { new_keys, events: fresh };
+            let batch = WalBatch {
+                new_keys,
+                events: fresh,
+            };
             let payload = self.seal_wal_payload(&encode_batch(&batch));
             match self.wal.append(&payload).map(|lsn| (lsn, batch)) {
                 Ok((lsn, batch)) => {
                     let mut state = self.state.write();
                     state.active.new_keys.extend(batch.new_keys.iter().cloned());
-                    for (index, (event, key)) in batch.events.into_iter().zip(keys.iter()).enumerate() {
-                        state.active.insert(lsn, EventRecord { seq: EventRecord::seq_of(lsn, index), event }, *key);
+                    for (index, (event, key)) in
+                        batch.events.into_iter().zip(keys.iter()).enumerate()
+                    {
+                        state.active.insert(
+                            lsn,
+                            EventRecord {
+                                seq: EventRecord::seq_of(lsn, index),
+                                event,
+                            },
+                            *key,
+                        );
                     }
                     Ok((lsn, batch.new_keys))
                 }
@@ -347,7 +445,10 @@ impl Partition {
         if self.state.read().active.bytes() >= self.config.memtable_bytes_max {
             self.freeze()?;
         }
-        Ok(AppendOutcome { stored, lsn: Some(lsn) })
+        Ok(AppendOutcome {
+            stored,
+            lsn: Some(lsn),
+        })
     }
 
     /// Bounds memory: while too many frozen memtables wait, the appender flushes one itself
@@ -363,7 +464,12 @@ impl Partition {
         let mut out = Vec::with_capacity(plain.len() + 1 + steward_crypto::SEAL_OVERHEAD_BYTES);
         if self.config.encrypt_at_rest {
             out.push(WAL_SEALED);
-            steward_crypto::seal_into(&self.wal_key, &wal_context(&self.config.tenant), plain, &mut out);
+            steward_crypto::seal_into(
+                &self.wal_key,
+                &wal_context(&self.config.tenant),
+                plain,
+                &mut out,
+            );
         } else {
             out.push(WAL_PLAIN);
             out.extend_from_slice(plain);
@@ -380,7 +486,10 @@ impl Partition {
         }
         let last_lsn = self.wal.rotate()?;
         let mut table = std::mem::take(&mut state.active);
-        assert!(table.max_lsn <= last_lsn, "memtable holds records past the rotated WAL");
+        assert!(
+            table.max_lsn <= last_lsn,
+            "memtable holds records past the rotated WAL"
+        );
         table.max_lsn = last_lsn;
         state.frozen.push(Arc::new(table));
         Ok(true)
@@ -392,10 +501,12 @@ impl Partition {
     pub fn flush_and_drop_wal(&self) -> Result<(), StoreError> {
         self.flush()?;
         let flushed = match self.catalog.meta(META_FLUSHED_LSN)? {
-            Some(bytes) => u64::from_le_bytes(bytes.as_slice().try_into().map_err(|_| StoreError::Corrupted {
-                what: "catalog meta",
-                path: self.catalog.path().to_owned(),
-                reason: "flushed_lsn width".into(),
+            Some(bytes) => u64::from_le_bytes(bytes.as_slice().try_into().map_err(|_| {
+                StoreError::Corrupted {
+                    what: "catalog meta",
+                    path: self.catalog.path().to_owned(),
+                    reason: "flushed_lsn width".into(),
+                }
             })?),
             None => 0,
         };
@@ -412,7 +523,8 @@ impl Partition {
     /// True if the memtable is old enough or big enough to flush.
     pub fn needs_flush(&self, age: Duration) -> bool {
         let state = self.state.read();
-        !state.frozen.is_empty() || (!state.active.is_empty() && state.active.created.elapsed() >= age)
+        !state.frozen.is_empty()
+            || (!state.active.is_empty() && state.active.created.elapsed() >= age)
     }
 
     /// The background flusher's step: writes the frozen memtables, and freezes the active one
@@ -445,11 +557,16 @@ impl Partition {
 
     fn flush_one(&self) -> Result<bool, StoreError> {
         let _one_at_a_time = self.flush_lock.lock();
-        let Some(table) = self.state.read().frozen.first().cloned() else { return Ok(false) };
+        let Some(table) = self.state.read().frozen.first().cloned() else {
+            return Ok(false);
+        };
         let rows = table.sorted_rows();
         // One segment per subject range (rows are sorted by subject, so each range is a run).
         let mut written = Vec::new();
-        for run in rows.chunk_by(|a, b| compaction::subject_range(&a.0.event.subject) == compaction::subject_range(&b.0.event.subject)) {
+        for run in rows.chunk_by(|a, b| {
+            compaction::subject_range(&a.0.event.subject)
+                == compaction::subject_range(&b.0.event.subject)
+        }) {
             written.push(self.write_new_segment(run, 0)?);
         }
         self.catalog.write(|txn| {
@@ -458,7 +575,8 @@ impl Partition {
             }
             let destroyed = self.destroyed.lock();
             for (subject, wrapped) in &table.new_keys {
-                if !destroyed.contains(&crate::erasure::key_fingerprint(&self.tenant_key, wrapped)) {
+                if !destroyed.contains(&crate::erasure::key_fingerprint(&self.tenant_key, wrapped))
+                {
                     txn.put_subject_key(subject, wrapped)?;
                 }
             }
@@ -466,29 +584,42 @@ impl Partition {
         })?;
         {
             let mut state = self.state.write();
-            assert!(state.frozen.first().is_some_and(|t| Arc::ptr_eq(t, &table)), "frozen memtables flush in order");
+            assert!(
+                state.frozen.first().is_some_and(|t| Arc::ptr_eq(t, &table)),
+                "frozen memtables flush in order"
+            );
             state.frozen.remove(0);
             state.segments.extend(written.into_iter().map(Arc::new));
         }
         {
             let mut pending = self.pending_keys.lock();
             for (subject, wrapped) in &table.new_keys {
-                if pending.get(subject).is_some_and(|p| &p.wrapped == wrapped && p.durable) {
+                if pending
+                    .get(subject)
+                    .is_some_and(|p| &p.wrapped == wrapped && p.durable)
+                {
                     pending.remove(subject);
                 }
             }
         }
         self.wal.truncate_through(table.max_lsn)?;
-        metrics::counter!("steward_flushes_total", "tenant" => self.config.tenant.clone()).increment(1);
+        metrics::counter!("steward_flushes_total", "tenant" => self.config.tenant.clone())
+            .increment(1);
         self.publish_gauges();
         Ok(true)
     }
 
-    pub(crate) fn write_new_segment(&self, rows: &[&(EventRecord, EventKey)], level: u8) -> Result<Segment, StoreError> {
+    pub(crate) fn write_new_segment(
+        &self,
+        rows: &[&(EventRecord, EventKey)],
+        level: u8,
+    ) -> Result<Segment, StoreError> {
         let id = self.next_segment_id.fetch_add(1, Ordering::SeqCst);
         let (key, wrapped) = if self.config.encrypt_at_rest {
             let key = Key256::random();
-            let wrapped = self.tenant_key.wrap(&key, &segment_key_context(&self.config.tenant, id));
+            let wrapped = self
+                .tenant_key
+                .wrap(&key, &segment_key_context(&self.config.tenant, id));
             (Some(key), Some(wrapped))
         } else {
             (None, None)
@@ -500,8 +631,14 @@ impl Partition {
             min_time_us: rows.iter().map(|r| r.0.event.time_us).min().unwrap_or(0),
             max_time_us: rows.iter().map(|r| r.0.event.time_us).max().unwrap_or(0),
             max_seq: rows.iter().map(|r| r.0.seq).max().unwrap_or(0),
-            min_subject: rows.first().map(|r| r.0.event.subject).unwrap_or(Pseudonym::from_bytes([0; 32])),
-            max_subject: rows.last().map(|r| r.0.event.subject).unwrap_or(Pseudonym::from_bytes([0; 32])),
+            min_subject: rows
+                .first()
+                .map(|r| r.0.event.subject)
+                .unwrap_or(Pseudonym::from_bytes([0; 32])),
+            max_subject: rows
+                .last()
+                .map(|r| r.0.event.subject)
+                .unwrap_or(Pseudonym::from_bytes([0; 32])),
             level,
             wrapped_key: wrapped,
         };
@@ -512,7 +649,13 @@ impl Partition {
             (true, 0) => Packing::Fast,
             (true, _) => Packing::Tight,
         };
-        meta.bytes = write_segment(&*self.vfs, &path, rows, key.as_ref().zip(wrapped_bytes.as_deref()), packing)?;
+        meta.bytes = write_segment(
+            &*self.vfs,
+            &path,
+            rows,
+            key.as_ref().zip(wrapped_bytes.as_deref()),
+            packing,
+        )?;
         Ok(Segment::new(self.vfs.clone(), meta, path, key))
     }
 
@@ -521,18 +664,33 @@ impl Partition {
         let _one_at_a_time = self.compaction_lock.lock();
         let current: Vec<Arc<Segment>> = self.state.read().segments.clone();
         let metas: Vec<SegmentMeta> = current.iter().map(|s| s.meta.clone()).collect();
-        let Some(ids) = compaction::pick_in_one_range(&metas) else { return Ok(false) };
-        let inputs: Vec<Arc<Segment>> = current.into_iter().filter(|s| ids.contains(&s.meta.id)).collect();
+        let Some(ids) = compaction::pick_in_one_range(&metas) else {
+            return Ok(false);
+        };
+        let inputs: Vec<Arc<Segment>> = current
+            .into_iter()
+            .filter(|s| ids.contains(&s.meta.id))
+            .collect();
         let mut rows = Vec::new();
         for segment in &inputs {
             rows.extend(segment.read_all()?);
         }
-        rows.sort_unstable_by(|a, b| crate::segment::sort_key(&a.0).cmp(&crate::segment::sort_key(&b.0)));
-        let level = inputs.iter().map(|s| s.meta.level).max().unwrap_or(0).saturating_add(1);
+        rows.sort_unstable_by(|a, b| {
+            crate::segment::sort_key(&a.0).cmp(&crate::segment::sort_key(&b.0))
+        });
+        let level = inputs
+            .iter()
+            .map(|s| s.meta.level)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
         let refs: Vec<&(EventRecord, EventKey)> = rows.iter().collect();
         let merged = self.write_new_segment(&refs, level)?;
         let input_rows: u64 = inputs.iter().map(|s| s.meta.rows).sum();
-        assert_eq!(merged.meta.rows, input_rows, "compaction must keep every row");
+        assert_eq!(
+            merged.meta.rows, input_rows,
+            "compaction must keep every row"
+        );
         self.catalog.write(|txn| {
             for segment in &inputs {
                 txn.remove_segment(segment.meta.id)?;
@@ -547,7 +705,8 @@ impl Partition {
         for segment in inputs {
             segment.retire();
         }
-        metrics::counter!("steward_compactions_total", "tenant" => self.config.tenant.clone()).increment(1);
+        metrics::counter!("steward_compactions_total", "tenant" => self.config.tenant.clone())
+            .increment(1);
         self.publish_gauges();
         Ok(true)
     }
@@ -555,7 +714,8 @@ impl Partition {
     pub fn stats(&self) -> PartitionStats {
         let state = self.state.read();
         let segment_rows: u64 = state.segments.iter().map(|s| s.meta.rows).sum();
-        let memtable_events = state.active.len() as u64 + state.frozen.iter().map(|t| t.len() as u64).sum::<u64>();
+        let memtable_events =
+            state.active.len() as u64 + state.frozen.iter().map(|t| t.len() as u64).sum::<u64>();
         PartitionStats {
             segments: state.segments.len() as u64,
             segment_bytes: state.segments.iter().map(|s| s.meta.bytes).sum(),
@@ -571,8 +731,10 @@ impl Partition {
         let stats = self.stats();
         let tenant = self.config.tenant.clone();
         metrics::gauge!("steward_segments", "tenant" => tenant.clone()).set(stats.segments as f64);
-        metrics::gauge!("steward_segment_bytes", "tenant" => tenant.clone()).set(stats.segment_bytes as f64);
-        metrics::gauge!("steward_stored_events", "tenant" => tenant).set(stats.stored_events as f64);
+        metrics::gauge!("steward_segment_bytes", "tenant" => tenant.clone())
+            .set(stats.segment_bytes as f64);
+        metrics::gauge!("steward_stored_events", "tenant" => tenant)
+            .set(stats.stored_events as f64);
     }
 
     /// Wraps a derived file's key (a data set file) under the tenant key, bound to `context`.
@@ -586,7 +748,10 @@ impl Partition {
 
     /// A key derived from the tenant key for one use (`label`), e.g. signing download links.
     pub fn derived_key(&self, label: &[u8]) -> Key256 {
-        Key256::from_bytes(hmac_sha256(&self.tenant_key, &[b"steward-derived-key", label]))
+        Key256::from_bytes(hmac_sha256(
+            &self.tenant_key,
+            &[b"steward-derived-key", label],
+        ))
     }
 
     /// The partition's directory.
@@ -603,10 +768,16 @@ fn wal_context(tenant: &str) -> Vec<u8> {
     steward_crypto::context(&[b"wal", tenant.as_bytes()])
 }
 
-pub(crate) fn open_wal_payload(wal_key: &Key256, tenant: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn open_wal_payload(
+    wal_key: &Key256,
+    tenant: &str,
+    payload: &[u8],
+) -> Result<Vec<u8>, String> {
     match payload.split_first() {
         Some((&WAL_PLAIN, rest)) => Ok(rest.to_vec()),
-        Some((&WAL_SEALED, rest)) => steward_crypto::open(wal_key, &wal_context(tenant), rest).map_err(|e| e.to_string()),
+        Some((&WAL_SEALED, rest)) => {
+            steward_crypto::open(wal_key, &wal_context(tenant), rest).map_err(|e| e.to_string())
+        }
         _ => Err("unknown WAL payload marker".into()),
     }
 }
@@ -614,7 +785,13 @@ pub(crate) fn open_wal_payload(wal_key: &Key256, tenant: &str, payload: &[u8]) -
 /// Steward's consistency checks between the catalog (proven intact by `Catalog::open`) and
 /// the segment files, before anything is moved: every listed segment is there with the size
 /// the catalog recorded, and no segment holds an lsn the catalog says is not yet flushed.
-fn check_segments(vfs: &dyn Vfs, dir: &Path, metas: &[SegmentMeta], flushed_lsn: u64, catalog: &Path) -> Result<(), StoreError> {
+fn check_segments(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    metas: &[SegmentMeta],
+    flushed_lsn: u64,
+    catalog: &Path,
+) -> Result<(), StoreError> {
     for meta in metas {
         let path = dir.join(meta.file_name());
         let len = match vfs.file_len(&path) {
@@ -628,7 +805,10 @@ fn check_segments(vfs: &dyn Vfs, dir: &Path, metas: &[SegmentMeta], flushed_lsn:
             return Err(StoreError::Corrupted {
                 what: "segment",
                 path,
-                reason: format!("the catalog recorded {} bytes, the file has {len}; restore it from a backup", meta.bytes),
+                reason: format!(
+                    "the catalog recorded {} bytes, the file has {len}; restore it from a backup",
+                    meta.bytes
+                ),
             });
         }
         let lsn = meta.max_seq >> 20;
@@ -636,7 +816,10 @@ fn check_segments(vfs: &dyn Vfs, dir: &Path, metas: &[SegmentMeta], flushed_lsn:
             return Err(StoreError::Corrupted {
                 what: "catalog",
                 path: catalog.to_owned(),
-                reason: format!("segment {} holds lsn {lsn} but the catalog says only lsns up to {flushed_lsn} were flushed", meta.id),
+                reason: format!(
+                    "segment {} holds lsn {lsn} but the catalog says only lsns up to {flushed_lsn} were flushed",
+                    meta.id
+                ),
             });
         }
     }
@@ -649,7 +832,12 @@ fn check_segments(vfs: &dyn Vfs, dir: &Path, metas: &[SegmentMeta], flushed_lsn:
 /// proved intact, and never deletes: a file wrongly taken for an orphan can be put back.
 /// The quarantine directory is fsynced before the segment directory, so a crash between the
 /// two leaves a moved file under both names, never under none. Returns how many files were moved.
-fn quarantine_orphans(vfs: &dyn Vfs, partition_dir: &Path, dir: &Path, metas: &[SegmentMeta]) -> Result<usize, StoreError> {
+fn quarantine_orphans(
+    vfs: &dyn Vfs,
+    partition_dir: &Path,
+    dir: &Path,
+    metas: &[SegmentMeta],
+) -> Result<usize, StoreError> {
     let listed: std::collections::HashSet<String> = metas.iter().map(|m| m.file_name()).collect();
     let quarantine = partition_dir.join(QUARANTINE_SEGMENTS);
     let mut moved = 0;
@@ -661,7 +849,8 @@ fn quarantine_orphans(vfs: &dyn Vfs, partition_dir: &Path, dir: &Path, metas: &[
         let taken = match &mut taken {
             Some(taken) => taken,
             None => {
-                vfs.create_dir_all(&quarantine).map_err(StoreError::io(&quarantine))?;
+                vfs.create_dir_all(&quarantine)
+                    .map_err(StoreError::io(&quarantine))?;
                 let names = vfs.list(&quarantine).map_err(StoreError::io(&quarantine))?;
                 taken.insert(names.into_iter().map(|(n, _)| n).collect())
             }

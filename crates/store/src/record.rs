@@ -5,7 +5,7 @@
 //!  (subject [32], time i64, schema version u32, id len u16, id, type len u16, type,
 //!   public len u32, public, sealed len u32, sealed)*`
 
-use steward_crypto::{Pseudonym, WrappedKey, PSEUDONYM_BYTES, WRAPPED_KEY_BYTES};
+use steward_crypto::{PSEUDONYM_BYTES, Pseudonym, WRAPPED_KEY_BYTES, WrappedKey};
 
 use crate::limits::{BATCH_EVENTS_MAX, EVENT_ID_BYTES_MAX, EVENT_TYPE_BYTES_MAX, SEQ_INDEX_BITS};
 
@@ -54,7 +54,10 @@ pub struct WalBatch {
 }
 
 pub fn encode_batch(batch: &WalBatch) -> Vec<u8> {
-    assert!(batch.events.len() <= BATCH_EVENTS_MAX, "batch larger than seq can index");
+    assert!(
+        batch.events.len() <= BATCH_EVENTS_MAX,
+        "batch larger than seq can index"
+    );
     let events_bytes: usize = batch
         .events
         .iter()
@@ -69,7 +72,9 @@ pub fn encode_batch(batch: &WalBatch) -> Vec<u8> {
     }
     out.extend_from_slice(&(batch.events.len() as u32).to_le_bytes());
     for e in &batch.events {
-        assert!(e.event_id.len() <= EVENT_ID_BYTES_MAX && e.event_type.len() <= EVENT_TYPE_BYTES_MAX);
+        assert!(
+            e.event_id.len() <= EVENT_ID_BYTES_MAX && e.event_type.len() <= EVENT_TYPE_BYTES_MAX
+        );
         out.extend_from_slice(e.subject.as_bytes());
         out.extend_from_slice(&e.time_us.to_le_bytes());
         out.extend_from_slice(&e.schema_version.to_le_bytes());
@@ -100,7 +105,8 @@ pub fn decode_batch(bytes: &[u8]) -> Result<WalBatch, String> {
     let mut new_keys = Vec::with_capacity(key_count);
     for _ in 0..key_count {
         let subject = Pseudonym::from_slice(r.take(PSEUDONYM_BYTES)?).map_err(|e| e.to_string())?;
-        let key = WrappedKey::from_bytes(r.take(WRAPPED_KEY_BYTES)?.to_vec()).map_err(|e| e.to_string())?;
+        let key = WrappedKey::from_bytes(r.take(WRAPPED_KEY_BYTES)?.to_vec())
+            .map_err(|e| e.to_string())?;
         new_keys.push((subject, key));
     }
     let event_count = r.u32()? as usize;
@@ -120,7 +126,15 @@ pub fn decode_batch(bytes: &[u8]) -> Result<WalBatch, String> {
         let public = r.take(public_len)?.to_vec();
         let sealed_len = r.u32()? as usize;
         let sealed = r.take(sealed_len)?.to_vec();
-        events.push(NewEvent { subject, time_us, event_id, event_type, schema_version, public, sealed });
+        events.push(NewEvent {
+            subject,
+            time_us,
+            event_id,
+            event_type,
+            schema_version,
+            public,
+            sealed,
+        });
     }
     if r.at != bytes.len() {
         return Err(format!("{} trailing bytes", bytes.len() - r.at));
@@ -135,7 +149,10 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self.at.checked_add(n).filter(|&end| end <= self.bytes.len());
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len());
         let end = end.ok_or_else(|| format!("truncated at byte {}", self.at))?;
         let slice = &self.bytes[self.at..end];
         self.at = end;
@@ -167,11 +184,26 @@ mod tests {
     use proptest::prelude::*;
 
     fn new_event() -> impl Strategy<Value = NewEvent> {
-        (any::<[u8; 32]>(), any::<i64>(), "[a-z0-9-]{1,40}", "[a-z_]{1,20}", any::<u32>(),
-         proptest::collection::vec(any::<u8>(), 0..200), proptest::collection::vec(any::<u8>(), 0..200))
-            .prop_map(|(s, time_us, event_id, event_type, schema_version, public, sealed)| NewEvent {
-                subject: Pseudonym::from_bytes(s), time_us, event_id, event_type, schema_version, public, sealed,
-            })
+        (
+            any::<[u8; 32]>(),
+            any::<i64>(),
+            "[a-z0-9-]{1,40}",
+            "[a-z_]{1,20}",
+            any::<u32>(),
+            proptest::collection::vec(any::<u8>(), 0..200),
+            proptest::collection::vec(any::<u8>(), 0..200),
+        )
+            .prop_map(
+                |(s, time_us, event_id, event_type, schema_version, public, sealed)| NewEvent {
+                    subject: Pseudonym::from_bytes(s),
+                    time_us,
+                    event_id,
+                    event_type,
+                    schema_version,
+                    public,
+                    sealed,
+                },
+            )
     }
 
     proptest! {

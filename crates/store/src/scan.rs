@@ -13,12 +13,12 @@ use parquet::file::metadata::RowGroupMetaData;
 use parquet::file::statistics::Statistics;
 use steward_crypto::Pseudonym;
 
+use crate::StoreError;
 use crate::dedup::EventKey;
 use crate::limits::ROW_GROUP_ROWS;
 use crate::partition::Partition;
 use crate::record::EventRecord;
-use crate::segment::{Segment, COLUMN_NAMES};
-use crate::StoreError;
+use crate::segment::{COLUMN_NAMES, Segment};
 
 /// What a bulk read needs; every bound prunes segments, row groups and memtable rows.
 #[derive(Clone, Debug, Default)]
@@ -40,7 +40,10 @@ impl ScanBounds {
     fn admits_record(&self, r: &EventRecord) -> bool {
         let e = &r.event;
         self.admits_time(e.time_us, e.time_us)
-            && self.types.as_ref().is_none_or(|t| t.iter().any(|t| t == &e.event_type))
+            && self
+                .types
+                .as_ref()
+                .is_none_or(|t| t.iter().any(|t| t == &e.event_type))
             && self.subject.is_none_or(|s| s == e.subject)
             && self.max_seq.is_none_or(|m| r.seq <= m)
     }
@@ -91,11 +94,18 @@ impl Partition {
             .inspect(|s| max_seq = max_seq.max(s.meta.max_seq))
             .filter(|s| {
                 bounds.admits_time(s.meta.min_time_us, s.meta.max_time_us)
-                    && bounds.subject.is_none_or(|subject| s.meta.min_subject <= subject && subject <= s.meta.max_subject)
+                    && bounds.subject.is_none_or(|subject| {
+                        s.meta.min_subject <= subject && subject <= s.meta.max_subject
+                    })
             })
             .cloned()
             .collect();
-        Ok(ReadSnapshot { memtable, segments, tombstones, max_seq: bounds.max_seq.map_or(max_seq, |m| m.min(max_seq)) })
+        Ok(ReadSnapshot {
+            memtable,
+            segments,
+            tombstones,
+            max_seq: bounds.max_seq.map_or(max_seq, |m| m.min(max_seq)),
+        })
     }
 }
 
@@ -103,14 +113,30 @@ impl Segment {
     /// Row groups that may hold rows within `bounds`, by their column statistics.
     pub fn row_groups_within(&self, bounds: &ScanBounds) -> Result<Vec<usize>, StoreError> {
         let meta = self.reader_meta()?;
-        Ok(meta.metadata().row_groups().iter().enumerate().filter(|(_, g)| group_admits(g, bounds)).map(|(i, _)| i).collect())
+        Ok(meta
+            .metadata()
+            .row_groups()
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| group_admits(g, bounds))
+            .map(|(i, _)| i)
+            .collect())
     }
 
     /// Reads the named columns (in segment order) of the given row groups.
-    pub fn read_columns(&self, row_groups: Vec<usize>, columns: &[&str]) -> Result<Vec<RecordBatch>, StoreError> {
+    pub fn read_columns(
+        &self,
+        row_groups: Vec<usize>,
+        columns: &[&str],
+    ) -> Result<Vec<RecordBatch>, StoreError> {
         let indexes: Vec<usize> = columns
             .iter()
-            .map(|c| COLUMN_NAMES.iter().position(|n| n == c).ok_or_else(|| self.corrupt(format!("no column {c}"))))
+            .map(|c| {
+                COLUMN_NAMES
+                    .iter()
+                    .position(|n| n == c)
+                    .ok_or_else(|| self.corrupt(format!("no column {c}")))
+            })
             .collect::<Result<_, _>>()?;
         if row_groups.is_empty() {
             return Ok(Vec::new());
@@ -133,19 +159,27 @@ fn group_admits(group: &RowGroupMetaData, bounds: &ScanBounds) -> bool {
         _ => true,
     };
     let seq_ok = match (bounds.max_seq, group.column(2).statistics()) {
-        (Some(limit), Some(Statistics::Int64(s))) => s.min_opt().is_none_or(|&min| (min as u64) <= limit),
+        (Some(limit), Some(Statistics::Int64(s))) => {
+            s.min_opt().is_none_or(|&min| (min as u64) <= limit)
+        }
         _ => true,
     };
     let subject_ok = match (&bounds.subject, group.column(0).statistics()) {
-        (Some(subject), Some(Statistics::FixedLenByteArray(s))) => match (s.min_opt(), s.max_opt()) {
-            (Some(min), Some(max)) => min.data() <= subject.as_bytes().as_slice() && subject.as_bytes().as_slice() <= max.data(),
+        (Some(subject), Some(Statistics::FixedLenByteArray(s))) => match (s.min_opt(), s.max_opt())
+        {
+            (Some(min), Some(max)) => {
+                min.data() <= subject.as_bytes().as_slice()
+                    && subject.as_bytes().as_slice() <= max.data()
+            }
             _ => true,
         },
         _ => true,
     };
     let type_ok = match (&bounds.types, group.column(5).statistics()) {
         (Some(types), Some(Statistics::ByteArray(s))) => match (s.min_opt(), s.max_opt()) {
-            (Some(min), Some(max)) => types.iter().any(|t| min.data() <= t.as_bytes() && t.as_bytes() <= max.data()),
+            (Some(min), Some(max)) => types
+                .iter()
+                .any(|t| min.data() <= t.as_bytes() && t.as_bytes() <= max.data()),
             _ => true,
         },
         _ => true,

@@ -6,17 +6,25 @@
 //! decrypt what they read. The wrapped segment key also rides in the footer key metadata,
 //! so a segment is self-describing for the offline forensics tool.
 
-use arrow_array::builder::{BinaryBuilder, FixedSizeBinaryBuilder, StringBuilder, TimestampMicrosecondBuilder, UInt32Builder, UInt64Builder};
-use arrow_array::{Array, ArrayRef, BinaryArray, FixedSizeBinaryArray, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array, UInt64Array};
+use arrow_array::builder::{
+    BinaryBuilder, FixedSizeBinaryBuilder, StringBuilder, TimestampMicrosecondBuilder,
+    UInt32Builder, UInt64Builder,
+};
+use arrow_array::{
+    Array, ArrayRef, BinaryArray, FixedSizeBinaryArray, RecordBatch, StringArray,
+    TimestampMicrosecondArray, UInt32Array, UInt64Array,
+};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::encryption::decrypt::FileDecryptionProperties;
 use parquet::encryption::encrypt::FileEncryptionProperties;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::schema::types::ColumnPath;
 use parquet::file::reader::{ChunkReader, Length};
+use parquet::schema::types::ColumnPath;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,23 +32,37 @@ use std::sync::{Arc, OnceLock};
 use steward_crypto::{Key256, Pseudonym};
 use steward_wal::{ReadSource, SharedVfs, Vfs, VfsFile};
 
+use crate::StoreError;
 use crate::catalog::SegmentMeta;
 use crate::dedup::EventKey;
 use crate::limits::{ROW_GROUP_ROWS, SEGMENT_WRITE_BUFFER_BYTES};
 use crate::record::{EventRecord, NewEvent};
-use crate::StoreError;
 
 /// Column order of the segment format; `format_version` 1.
 pub const SEGMENT_FORMAT_VERSION: u32 = 1;
 const COL_EVENT_KEY: usize = 3;
 
 /// Column names in segment order (format v1).
-pub const COLUMN_NAMES: [&str; 9] = ["subject", "time", "seq", "event_key", "event_id", "type", "schema_version", "public", "sealed"];
+pub const COLUMN_NAMES: [&str; 9] = [
+    "subject",
+    "time",
+    "seq",
+    "event_key",
+    "event_id",
+    "type",
+    "schema_version",
+    "public",
+    "sealed",
+];
 
 pub fn segment_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("subject", DataType::FixedSizeBinary(32), false),
-        Field::new("time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new(
+            "time",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
         Field::new("seq", DataType::UInt64, false),
         Field::new("event_key", DataType::FixedSizeBinary(16), false),
         Field::new("event_id", DataType::Utf8, false),
@@ -76,8 +98,15 @@ pub fn write_segment(
     key: Option<(&Key256, &[u8])>,
     packing: Packing,
 ) -> Result<u64, StoreError> {
-    let perr = |source| StoreError::Parquet { path: path.to_owned(), source };
-    debug_assert!(rows.windows(2).all(|w| sort_key(&w[0].0) <= sort_key(&w[1].0)), "segment rows unsorted");
+    let perr = |source| StoreError::Parquet {
+        path: path.to_owned(),
+        source,
+    };
+    debug_assert!(
+        rows.windows(2)
+            .all(|w| sort_key(&w[0].0) <= sort_key(&w[1].0)),
+        "segment rows unsorted"
+    );
     let mut props = WriterProperties::builder()
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_compression(match packing {
@@ -92,7 +121,8 @@ pub fn write_segment(
         .set_column_dictionary_enabled(ColumnPath::from("type"), true)
         .set_column_dictionary_enabled(ColumnPath::from("schema_version"), true);
     for column in ["event_key", "event_id", "public", "sealed"] {
-        props = props.set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
+        props =
+            props.set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
     }
     if let Some((segment_key, wrapped)) = key {
         let encryption = FileEncryptionProperties::builder(segment_key.expose().to_vec())
@@ -104,12 +134,16 @@ pub fn write_segment(
     let tmp = path.with_extension("parquet.tmp");
     let file = vfs.create_new(&tmp).map_err(StoreError::io(&tmp))?;
     let out = BufWriter::with_capacity(SEGMENT_WRITE_BUFFER_BYTES, FileWriter(file));
-    let mut writer = ArrowWriter::try_new(out, segment_schema(), Some(props.build())).map_err(perr)?;
+    let mut writer =
+        ArrowWriter::try_new(out, segment_schema(), Some(props.build())).map_err(perr)?;
     for chunk in rows.chunks(ROW_GROUP_ROWS) {
         writer.write(&to_batch(chunk)?).map_err(perr)?;
     }
     let out = writer.into_inner().map_err(perr)?;
-    let FileWriter(mut file) = out.into_inner().map_err(|e| StoreError::Io { path: tmp.clone(), source: e.into_error() })?;
+    let FileWriter(mut file) = out.into_inner().map_err(|e| StoreError::Io {
+        path: tmp.clone(),
+        source: e.into_error(),
+    })?;
     file.sync_all().map_err(StoreError::io(&tmp))?;
     drop(file);
     vfs.rename(&tmp, path).map_err(StoreError::io(path))?;
@@ -218,7 +252,9 @@ pub(crate) fn to_batch(rows: &[&(EventRecord, EventKey)]) -> Result<RecordBatch,
         reason: e.to_string(),
     };
     for &(r, key) in rows {
-        subject.append_value(r.event.subject.as_bytes()).map_err(internal)?;
+        subject
+            .append_value(r.event.subject.as_bytes())
+            .map_err(internal)?;
         time.append_value(r.event.time_us);
         seq.append_value(r.seq);
         event_key.append_value(key.to_bytes()).map_err(internal)?;
@@ -255,11 +291,22 @@ pub struct Segment {
 
 impl Segment {
     pub fn new(vfs: SharedVfs, meta: SegmentMeta, path: PathBuf, key: Option<Key256>) -> Segment {
-        Segment { meta, path, key, vfs, reader_meta: OnceLock::new(), obsolete: AtomicBool::new(false) }
+        Segment {
+            meta,
+            path,
+            key,
+            vfs,
+            reader_meta: OnceLock::new(),
+            obsolete: AtomicBool::new(false),
+        }
     }
 
     fn source(&self) -> Result<SegmentSource, StoreError> {
-        Ok(self.vfs.open_read(&self.path).map_err(StoreError::io(&self.path))?.into())
+        Ok(self
+            .vfs
+            .open_read(&self.path)
+            .map_err(StoreError::io(&self.path))?
+            .into())
     }
 
     /// Marks the file for deletion once no reader holds this segment.
@@ -268,7 +315,10 @@ impl Segment {
     }
 
     fn perr(&self) -> impl Fn(parquet::errors::ParquetError) -> StoreError + '_ {
-        move |source| StoreError::Parquet { path: self.path.clone(), source }
+        move |source| StoreError::Parquet {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     pub(crate) fn reader_meta(&self) -> Result<ArrowReaderMetadata, StoreError> {
@@ -278,17 +328,24 @@ impl Segment {
         let file = self.source()?;
         let mut options = ArrowReaderOptions::new();
         if let Some(key) = &self.key {
-            let props = FileDecryptionProperties::builder(key.expose().to_vec()).build().map_err(self.perr())?;
+            let props = FileDecryptionProperties::builder(key.expose().to_vec())
+                .build()
+                .map_err(self.perr())?;
             options = options.with_file_decryption_properties(props);
         }
         let meta = ArrowReaderMetadata::load(&file, options).map_err(self.perr())?;
         Ok(self.reader_meta.get_or_init(|| meta).clone())
     }
 
-    pub(crate) fn reader(&self, row_groups: Vec<usize>, columns: Option<&[usize]>) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, StoreError> {
+    pub(crate) fn reader(
+        &self,
+        row_groups: Vec<usize>,
+        columns: Option<&[usize]>,
+    ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, StoreError> {
         let meta = self.reader_meta()?;
         let file = self.source()?;
-        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta).with_row_groups(row_groups);
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta)
+            .with_row_groups(row_groups);
         if let Some(columns) = columns {
             let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
             builder = builder.with_projection(mask);
@@ -306,7 +363,9 @@ impl Segment {
     ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, StoreError> {
         let meta = self.reader_meta()?;
         let file = self.source()?;
-        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta).with_row_groups(row_groups).with_batch_size(ROW_GROUP_ROWS);
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta)
+            .with_row_groups(row_groups)
+            .with_batch_size(ROW_GROUP_ROWS);
         if let Some(columns) = columns {
             let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
             builder = builder.with_projection(mask);
@@ -337,17 +396,28 @@ impl Segment {
             let batch = batch.map_err(|e| self.corrupt(e.to_string()))?;
             let keys = column::<FixedSizeBinaryArray>(&batch, 0, &self.path)?;
             for i in 0..keys.len() {
-                let bytes: [u8; 16] = keys.value(i).try_into().map_err(|_| self.corrupt("event key width".into()))?;
+                let bytes: [u8; 16] = keys
+                    .value(i)
+                    .try_into()
+                    .map_err(|_| self.corrupt("event key width".into()))?;
                 f(EventKey::from_bytes(bytes));
             }
         }
         Ok(())
     }
 
-    pub(crate) fn row(&self, batch: &RecordBatch, i: usize) -> Result<(EventRecord, EventKey), StoreError> {
+    pub(crate) fn row(
+        &self,
+        batch: &RecordBatch,
+        i: usize,
+    ) -> Result<(EventRecord, EventKey), StoreError> {
         let p = &self.path;
-        let subject = Pseudonym::from_slice(column::<FixedSizeBinaryArray>(batch, 0, p)?.value(i)).map_err(|e| self.corrupt(e.to_string()))?;
-        let key: [u8; 16] = column::<FixedSizeBinaryArray>(batch, 3, p)?.value(i).try_into().map_err(|_| self.corrupt("event key width".into()))?;
+        let subject = Pseudonym::from_slice(column::<FixedSizeBinaryArray>(batch, 0, p)?.value(i))
+            .map_err(|e| self.corrupt(e.to_string()))?;
+        let key: [u8; 16] = column::<FixedSizeBinaryArray>(batch, 3, p)?
+            .value(i)
+            .try_into()
+            .map_err(|_| self.corrupt("event key width".into()))?;
         let record = EventRecord {
             seq: column::<UInt64Array>(batch, 2, p)?.value(i),
             event: NewEvent {
@@ -364,7 +434,11 @@ impl Segment {
     }
 
     pub(crate) fn corrupt(&self, reason: String) -> StoreError {
-        StoreError::Corrupted { what: "segment", path: self.path.clone(), reason }
+        StoreError::Corrupted {
+            what: "segment",
+            path: self.path.clone(),
+            reason,
+        }
     }
 }
 
@@ -378,10 +452,18 @@ impl Drop for Segment {
     }
 }
 
-fn column<'a, T: 'static>(batch: &'a RecordBatch, i: usize, path: &Path) -> Result<&'a T, StoreError> {
-    batch.column(i).as_any().downcast_ref::<T>().ok_or_else(|| StoreError::Corrupted {
-        what: "segment",
-        path: path.to_owned(),
-        reason: format!("column {i} has type {}", batch.column(i).data_type()),
-    })
+fn column<'a, T: 'static>(
+    batch: &'a RecordBatch,
+    i: usize,
+    path: &Path,
+) -> Result<&'a T, StoreError> {
+    batch
+        .column(i)
+        .as_any()
+        .downcast_ref::<T>()
+        .ok_or_else(|| StoreError::Corrupted {
+            what: "segment",
+            path: path.to_owned(),
+            reason: format!("column {i} has type {}", batch.column(i).data_type()),
+        })
 }

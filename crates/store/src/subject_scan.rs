@@ -8,16 +8,18 @@
 //! The store applies no read rule of its own: tombstones, consent and retention are the
 //! guard's.
 
-use arrow_array::{Array, FixedSizeBinaryArray, StringArray, TimestampMicrosecondArray, UInt64Array};
+use arrow_array::{
+    Array, FixedSizeBinaryArray, StringArray, TimestampMicrosecondArray, UInt64Array,
+};
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use parquet::file::statistics::Statistics;
 use steward_crypto::Pseudonym;
 
+use crate::StoreError;
 use crate::limits::{ROW_GROUP_ROWS, SCAN_EVENTS_MAX};
 use crate::partition::{Partition, SubjectScan};
 use crate::record::EventRecord;
 use crate::segment::Segment;
-use crate::StoreError;
 
 /// The guard's point rule: may a row of this subject, seq, type and time be returned.
 pub type Admit<'a> = &'a (dyn Fn(&Pseudonym, u64, &str, i64) -> bool + Sync);
@@ -26,7 +28,10 @@ impl SubjectScan {
     fn within(&self, event_type: &str, time_us: i64, seq: u64) -> bool {
         self.from_us.is_none_or(|from| time_us >= from)
             && self.to_us.is_none_or(|to| time_us < to)
-            && self.types.as_ref().is_none_or(|types| types.iter().any(|t| t == event_type))
+            && self
+                .types
+                .as_ref()
+                .is_none_or(|types| types.iter().any(|t| t == event_type))
             && self.after.is_none_or(|after| (time_us, seq) > after)
     }
 }
@@ -34,17 +39,25 @@ impl SubjectScan {
 impl Partition {
     /// One page of the subject's rows in (time, seq) order after the scan's cursor, each
     /// admitted by `admit`; `.1` is true if more admitted rows follow.
-    pub fn scan_subject(&self, scan: &SubjectScan, admit: Admit<'_>) -> Result<(Vec<EventRecord>, bool), StoreError> {
+    pub fn scan_subject(
+        &self,
+        scan: &SubjectScan,
+        admit: Admit<'_>,
+    ) -> Result<(Vec<EventRecord>, bool), StoreError> {
         let limit = scan.limit.clamp(1, SCAN_EVENTS_MAX);
         let want = limit + 1;
         let mut out = Vec::new();
         let (tables, segments) = {
             let state = self.state.read();
             let mut rows = Vec::new();
-            for table in std::iter::once(&state.active).chain(state.frozen.iter().map(|t| t.as_ref())) {
+            for table in
+                std::iter::once(&state.active).chain(state.frozen.iter().map(|t| t.as_ref()))
+            {
                 table.scan_subject(&scan.subject, |r| {
                     let e = &r.event;
-                    if scan.within(&e.event_type, e.time_us, r.seq) && admit(&e.subject, r.seq, &e.event_type, e.time_us) {
+                    if scan.within(&e.event_type, e.time_us, r.seq)
+                        && admit(&e.subject, r.seq, &e.event_type, e.time_us)
+                    {
                         rows.push(r.clone());
                     }
                 });
@@ -60,7 +73,10 @@ impl Partition {
             if scan.subject < m.min_subject || scan.subject > m.max_subject {
                 continue;
             }
-            if scan.from_us.is_some_and(|from| m.max_time_us < from) || scan.to_us.is_some_and(|to| m.min_time_us >= to) || scan.after.is_some_and(|(t, _)| m.max_time_us < t) {
+            if scan.from_us.is_some_and(|from| m.max_time_us < from)
+                || scan.to_us.is_some_and(|to| m.min_time_us >= to)
+                || scan.after.is_some_and(|(t, _)| m.max_time_us < t)
+            {
                 continue;
             }
             out.extend(segment.subject_page(scan, want, admit)?);
@@ -75,7 +91,12 @@ impl Partition {
 impl Segment {
     /// At most `want` admitted rows of the scan's subject after its cursor, in (time, seq)
     /// order, decoding only those rows.
-    fn subject_page(&self, scan: &SubjectScan, want: usize, admit: Admit<'_>) -> Result<Vec<EventRecord>, StoreError> {
+    fn subject_page(
+        &self,
+        scan: &SubjectScan,
+        want: usize,
+        admit: Admit<'_>,
+    ) -> Result<Vec<EventRecord>, StoreError> {
         let meta = self.reader_meta()?;
         let target = scan.subject.as_bytes().as_slice();
         let mut out = Vec::new();
@@ -93,7 +114,9 @@ impl Segment {
             let time_ok = match group.column(1).statistics() {
                 Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
                     (Some(&min), Some(&max)) => {
-                        scan.from_us.is_none_or(|f| max >= f) && scan.to_us.is_none_or(|t| min < t) && scan.after.is_none_or(|(t, _)| max >= t)
+                        scan.from_us.is_none_or(|f| max >= f)
+                            && scan.to_us.is_none_or(|t| min < t)
+                            && scan.after.is_none_or(|(t, _)| max >= t)
                     }
                     _ => true,
                 },
@@ -117,13 +140,20 @@ impl Segment {
             // and the lower time bound.
             let first = match (scan.after, scan.from_us) {
                 (Some((t, s)), from) => {
-                    let after = start + partition_point(end - start, |k| (times.value(start + k), seqs.value(start + k)) <= (t, s));
+                    let after = start
+                        + partition_point(end - start, |k| {
+                            (times.value(start + k), seqs.value(start + k)) <= (t, s)
+                        });
                     match from {
-                        Some(f) => after.max(start + partition_point(end - start, |k| times.value(start + k) < f)),
+                        Some(f) => after.max(
+                            start + partition_point(end - start, |k| times.value(start + k) < f),
+                        ),
                         None => after,
                     }
                 }
-                (None, Some(f)) => start + partition_point(end - start, |k| times.value(start + k) < f),
+                (None, Some(f)) => {
+                    start + partition_point(end - start, |k| times.value(start + k) < f)
+                }
                 (None, None) => start,
             };
             let mut picked = Vec::new();
@@ -132,7 +162,8 @@ impl Segment {
                 if scan.to_us.is_some_and(|to| time >= to) {
                     break;
                 }
-                if scan.within(event_type, time, seq) && admit(&scan.subject, seq, event_type, time) {
+                if scan.within(event_type, time, seq) && admit(&scan.subject, seq, event_type, time)
+                {
                     picked.push(i);
                     if out.len() + picked.len() >= want {
                         break;
@@ -148,12 +179,21 @@ impl Segment {
     }
 
     /// One whole row group (the given root columns, or all) as one batch.
-    fn read_group(&self, group: usize, columns: Option<&[usize]>) -> Result<Option<arrow_array::RecordBatch>, StoreError> {
+    fn read_group(
+        &self,
+        group: usize,
+        columns: Option<&[usize]>,
+    ) -> Result<Option<arrow_array::RecordBatch>, StoreError> {
         // The reader's batch size is a whole row group, so a group is one batch.
         let mut reader = self.reader_with(vec![group], columns, None)?;
-        let first = reader.next().transpose().map_err(|e| self.corrupt(e.to_string()))?;
+        let first = reader
+            .next()
+            .transpose()
+            .map_err(|e| self.corrupt(e.to_string()))?;
         if reader.next().is_some() {
-            return Err(self.corrupt(format!("row group {group} is larger than {ROW_GROUP_ROWS} rows")));
+            return Err(self.corrupt(format!(
+                "row group {group} is larger than {ROW_GROUP_ROWS} rows"
+            )));
         }
         Ok(first)
     }
@@ -190,8 +230,17 @@ impl Segment {
     }
 }
 
-fn keyed<'a, T: 'static>(segment: &Segment, batch: &'a arrow_array::RecordBatch, i: usize) -> Result<&'a T, StoreError> {
-    batch.column(i).as_any().downcast_ref::<T>().ok_or_else(|| segment.corrupt(format!("key column {i} has type {}", batch.column(i).data_type())))
+fn keyed<'a, T: 'static>(
+    segment: &Segment,
+    batch: &'a arrow_array::RecordBatch,
+    i: usize,
+) -> Result<&'a T, StoreError> {
+    batch.column(i).as_any().downcast_ref::<T>().ok_or_else(|| {
+        segment.corrupt(format!(
+            "key column {i} has type {}",
+            batch.column(i).data_type()
+        ))
+    })
 }
 
 /// First index in 0..len for which `pred` is false (pred must be monotone).

@@ -21,7 +21,11 @@ const DIR: &str = "/sim/acme";
 
 fn config() -> PartitionConfig {
     let mut config = PartitionConfig::new(PathBuf::from(DIR), "acme".into());
-    config.wal = WalConfig { file_bytes_max: 2_048, frame_bytes_max: 4_096, record_bytes_max: 1 << 16 };
+    config.wal = WalConfig {
+        file_bytes_max: 2_048,
+        frame_bytes_max: 4_096,
+        record_bytes_max: 1 << 16,
+    };
     config
 }
 
@@ -30,7 +34,11 @@ fn key() -> Key256 {
 }
 
 fn open(fs: &Arc<SimFs>) -> Result<Partition, StoreError> {
-    Partition::open_in(config(), PartitionKeys { tenant_key: key() }, Arc::new(SimVfs(fs.clone())))
+    Partition::open_in(
+        config(),
+        PartitionKeys { tenant_key: key() },
+        Arc::new(SimVfs(fs.clone())),
+    )
 }
 
 fn event(id: &str) -> NewEvent {
@@ -46,15 +54,30 @@ fn event(id: &str) -> NewEvent {
 }
 
 fn ids(partition: &Partition) -> Vec<String> {
-    let scan = SubjectScan { subject: event("").subject, from_us: None, to_us: None, types: None, after: None, limit: 1_000 };
-    partition.scan_subject(&scan, &|_, _, _, _| true).expect("read").0.into_iter().map(|r| r.event.event_id).collect()
+    let scan = SubjectScan {
+        subject: event("").subject,
+        from_us: None,
+        to_us: None,
+        types: None,
+        after: None,
+        limit: 1_000,
+    };
+    partition
+        .scan_subject(&scan, &|_, _, _, _| true)
+        .expect("read")
+        .0
+        .into_iter()
+        .map(|r| r.event.event_id)
+        .collect()
 }
 
 /// A partition with `flushes` flushed appends and the WAL files they made redundant removed.
 fn flushed(fs: &Arc<SimFs>, flushes: usize) -> Partition {
     let partition = open(fs).expect("open");
     for i in 0..flushes {
-        partition.append(vec![event(&format!("e{i}"))]).expect("append");
+        partition
+            .append(vec![event(&format!("e{i}"))])
+            .expect("append");
         partition.flush_and_drop_wal().expect("flush");
     }
     partition
@@ -66,8 +89,12 @@ fn a_new_catalog_survives_a_crash_once_its_first_flush_returned() {
     let partition = flushed(&fs, 2);
     for seed in 0..64 {
         let image = fs.crash_image(&mut SimRng::new(seed));
-        assert!(image.contains_key(&Path::new(DIR).join("catalog.redb")), "seed {seed}: the catalog's name is durable");
-        let reopened = open(&SimFs::from_image(&image)).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert!(
+            image.contains_key(&Path::new(DIR).join("catalog.redb")),
+            "seed {seed}: the catalog's name is durable"
+        );
+        let reopened =
+            open(&SimFs::from_image(&image)).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         assert_eq!(ids(&reopened), ["e0", "e1"], "seed {seed}");
     }
     drop(partition);
@@ -76,8 +103,14 @@ fn a_new_catalog_survives_a_crash_once_its_first_flush_returned() {
 /// redb's header: god byte 9 (bit 0 primary slot, bit 1 recovery needed), slots at 64 and 192
 /// with the transaction id 104 bytes in.
 fn clean_with_older_primary(image: &Image) -> bool {
-    let Some(c) = image.get(&Path::new(DIR).join("catalog.redb")).filter(|c| c.len() >= 320) else { return false };
-    let txn = |slot: usize| u64::from_le_bytes(c[slot + 104..slot + 112].try_into().unwrap_or([0; 8]));
+    let Some(c) = image
+        .get(&Path::new(DIR).join("catalog.redb"))
+        .filter(|c| c.len() >= 320)
+    else {
+        return false;
+    };
+    let txn =
+        |slot: usize| u64::from_le_bytes(c[slot + 104..slot + 112].try_into().unwrap_or([0; 8]));
     let (primary, other) = if c[9] & 1 == 0 { (64, 192) } else { (192, 64) };
     c[9] & 2 == 0 && txn(primary) < txn(other)
 }
@@ -99,15 +132,26 @@ fn a_crash_inside_the_catalogs_own_recovery_never_reads_as_damage() {
             let fs = SimFs::from_image(&first);
             fs.fail_after(during_recovery);
             let reopened = open(&fs);
-            assert!(reopened.is_ok() || fs.has_failed(), "flush countdown {during_flush}, recovery countdown {during_recovery}: refused without a failure");
+            assert!(
+                reopened.is_ok() || fs.has_failed(),
+                "flush countdown {during_flush}, recovery countdown {during_recovery}: refused without a failure"
+            );
             let second = fs.crash_image(&mut SimRng::new(during_recovery));
             drop(reopened);
             older_primary += usize::from(clean_with_older_primary(&second));
-            let partition = open(&SimFs::from_image(&second)).unwrap_or_else(|e| panic!("flush countdown {during_flush}, recovery countdown {during_recovery}: {e}"));
+            let partition = open(&SimFs::from_image(&second)).unwrap_or_else(|e| {
+                panic!("flush countdown {during_flush}, recovery countdown {during_recovery}: {e}")
+            });
             let ids = ids(&partition);
-            assert!(ids.starts_with(&["e0".to_owned(), "e1".to_owned()]), "{ids:?}");
+            assert!(
+                ids.starts_with(&["e0".to_owned(), "e1".to_owned()]),
+                "{ids:?}"
+            );
             assert!(ids.len() == 3 || !flush_returned, "{ids:?}");
         }
     }
-    assert!(older_primary > 0, "some crash left a clean header naming the older commit");
+    assert!(
+        older_primary > 0,
+        "some crash left a clean header naming the older commit"
+    );
 }

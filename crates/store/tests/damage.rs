@@ -28,8 +28,19 @@ fn event(subject: u8, id: String) -> NewEvent {
 fn count(partition: &Partition) -> usize {
     (0..SUBJECTS)
         .map(|s| {
-            let scan = SubjectScan { subject: event(s, String::new()).subject, from_us: None, to_us: None, types: None, after: None, limit: 100_000 };
-            partition.scan_subject(&scan, &|_, _, _, _| true).unwrap().0.len()
+            let scan = SubjectScan {
+                subject: event(s, String::new()).subject,
+                from_us: None,
+                to_us: None,
+                types: None,
+                after: None,
+                limit: 100_000,
+            };
+            partition
+                .scan_subject(&scan, &|_, _, _, _| true)
+                .unwrap()
+                .0
+                .len()
         })
         .sum()
 }
@@ -44,7 +55,10 @@ fn image(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             if entry.file_type().unwrap().is_dir() {
                 stack.push(entry.path());
             } else {
-                out.insert(entry.path().strip_prefix(dir).unwrap().to_owned(), std::fs::read(entry.path()).unwrap());
+                out.insert(
+                    entry.path().strip_prefix(dir).unwrap().to_owned(),
+                    std::fs::read(entry.path()).unwrap(),
+                );
             }
         }
     }
@@ -62,10 +76,18 @@ fn restore(dir: &Path, files: &BTreeMap<PathBuf, Vec<u8>>) {
 
 /// A partition with segments from three flushes (16 subject ranges each) and a WAL tail.
 fn build(dir: &Path, key: &Key256) -> usize {
-    let partition = Partition::open(config(dir), PartitionKeys { tenant_key: key.clone() }).unwrap();
+    let partition = Partition::open(
+        config(dir),
+        PartitionKeys {
+            tenant_key: key.clone(),
+        },
+    )
+    .unwrap();
     let mut n = 0;
     for round in 0..4 {
-        let events: Vec<_> = (0..SUBJECTS).flat_map(|s| (0..3).map(move |i| event(s, format!("r{round}-s{s}-i{i}")))).collect();
+        let events: Vec<_> = (0..SUBJECTS)
+            .flat_map(|s| (0..3).map(move |i| event(s, format!("r{round}-s{s}-i{i}"))))
+            .collect();
         n += events.len();
         partition.append(events).unwrap();
         if round < 3 {
@@ -77,7 +99,11 @@ fn build(dir: &Path, key: &Key256) -> usize {
 }
 
 fn segment_files(files: &BTreeMap<PathBuf, Vec<u8>>) -> BTreeMap<PathBuf, Vec<u8>> {
-    files.iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "parquet")).map(|(p, b)| (p.clone(), b.clone())).collect()
+    files
+        .iter()
+        .filter(|(p, _)| p.extension().is_some_and(|e| e == "parquet"))
+        .map(|(p, b)| (p.clone(), b.clone()))
+        .collect()
 }
 
 #[test]
@@ -95,7 +121,10 @@ fn a_flipped_bit_in_the_catalog_refuses_or_reads_everything_and_never_deletes_a_
     // non-zero bytes (the pages of the trees), spread over the file.
     let mut positions: Vec<usize> = (0..320).collect();
     let rest: Vec<usize> = (320..bytes.len()).filter(|&i| bytes[i] != 0).collect();
-    let sample = std::env::var("STEWARD_CATALOG_FLIPS").ok().and_then(|v| v.parse().ok()).unwrap_or(150usize);
+    let sample = std::env::var("STEWARD_CATALOG_FLIPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150usize);
     let step = (rest.len() / sample.max(1)).max(1);
     positions.extend(rest.iter().step_by(step).copied());
 
@@ -106,26 +135,55 @@ fn a_flipped_bit_in_the_catalog_refuses_or_reads_everything_and_never_deletes_a_
         let mut flipped = bytes.clone();
         flipped[at] ^= 1 << bit;
         std::fs::write(dir.path().join(&catalog), &flipped).unwrap();
-        match Partition::open(config(dir.path()), PartitionKeys { tenant_key: key.clone() }) {
+        match Partition::open(
+            config(dir.path()),
+            PartitionKeys {
+                tenant_key: key.clone(),
+            },
+        ) {
             Ok(partition) => {
                 opened += 1;
-                assert_eq!(count(&partition), events, "byte {at} bit {bit}: opened, so every event must be there");
+                assert_eq!(
+                    count(&partition),
+                    events,
+                    "byte {at} bit {bit}: opened, so every event must be there"
+                );
                 drop(partition);
                 let after = image(dir.path());
-                assert_eq!(segment_files(&after), segments, "byte {at} bit {bit}: opened, segment files unchanged");
+                assert_eq!(
+                    segment_files(&after),
+                    segments,
+                    "byte {at} bit {bit}: opened, segment files unchanged"
+                );
             }
             Err(error) => {
                 refused += 1;
                 let message = error.to_string();
-                assert!(message.contains("catalog.redb"), "byte {at} bit {bit}: the error names the file: {message}");
+                assert!(
+                    message.contains("catalog.redb"),
+                    "byte {at} bit {bit}: the error names the file: {message}"
+                );
                 let after = image(dir.path());
-                assert_eq!(segment_files(&after), segments, "byte {at} bit {bit}: refused, and no segment file moved or deleted");
-                assert!(!dir.path().join("quarantine").exists(), "byte {at} bit {bit}: nothing quarantined from a damaged catalog");
-                assert_eq!(after[&catalog], flipped, "byte {at} bit {bit}: a refused catalog is left as found");
+                assert_eq!(
+                    segment_files(&after),
+                    segments,
+                    "byte {at} bit {bit}: refused, and no segment file moved or deleted"
+                );
+                assert!(
+                    !dir.path().join("quarantine").exists(),
+                    "byte {at} bit {bit}: nothing quarantined from a damaged catalog"
+                );
+                assert_eq!(
+                    after[&catalog], flipped,
+                    "byte {at} bit {bit}: a refused catalog is left as found"
+                );
             }
         }
     }
-    eprintln!("catalog flips: {} positions, {refused} refused, {opened} opened with every event", positions.len());
+    eprintln!(
+        "catalog flips: {} positions, {refused} refused, {opened} opened with every event",
+        positions.len()
+    );
     assert!(refused > 0);
 }
 
@@ -136,24 +194,44 @@ fn segment_files_the_catalog_does_not_list_are_quarantined_not_deleted() {
     let events = build(dir.path(), &key);
     let stray = dir.path().join("segments").join("00000000000fffff.parquet");
     std::fs::write(&stray, b"leftover of a crashed flush").unwrap();
-    let tmp = dir.path().join("segments").join("0000000000000fff.parquet.tmp");
+    let tmp = dir
+        .path()
+        .join("segments")
+        .join("0000000000000fff.parquet.tmp");
     std::fs::write(&tmp, b"half written").unwrap();
-    let partition = Partition::open(config(dir.path()), PartitionKeys { tenant_key: key.clone() }).unwrap();
+    let partition = Partition::open(
+        config(dir.path()),
+        PartitionKeys {
+            tenant_key: key.clone(),
+        },
+    )
+    .unwrap();
     assert_eq!(count(&partition), events);
     assert!(!stray.exists() && !tmp.exists());
     let quarantine = dir.path().join(steward_store::QUARANTINE_SEGMENTS);
-    assert_eq!(std::fs::read(quarantine.join("00000000000fffff.parquet")).unwrap(), b"leftover of a crashed flush");
-    assert_eq!(std::fs::read(quarantine.join("0000000000000fff.parquet.tmp")).unwrap(), b"half written");
+    assert_eq!(
+        std::fs::read(quarantine.join("00000000000fffff.parquet")).unwrap(),
+        b"leftover of a crashed flush"
+    );
+    assert_eq!(
+        std::fs::read(quarantine.join("0000000000000fff.parquet.tmp")).unwrap(),
+        b"half written"
+    );
     // Quarantined files may hold an erased subject's rows: the erasure's purge removes them.
     let subject = event(3, String::new()).subject;
     partition.shred_subject(&subject).unwrap();
     let purged = partition.purge_subject(&subject).unwrap();
     assert!(purged.files_removed >= 2, "{purged:?}");
-    assert_eq!(std::fs::read_dir(&quarantine).unwrap().count(), 0, "an erasure leaves nothing quarantined");
+    assert_eq!(
+        std::fs::read_dir(&quarantine).unwrap().count(),
+        0,
+        "an erasure leaves nothing quarantined"
+    );
 }
 
 #[test]
-fn a_listed_segment_that_is_missing_cut_or_damaged_refuses_the_partition_naming_it_and_changes_no_file() {
+fn a_listed_segment_that_is_missing_cut_or_damaged_refuses_the_partition_naming_it_and_changes_no_file()
+ {
     let dir = tempfile::tempdir().unwrap();
     let key = Key256::random();
     build(dir.path(), &key);
@@ -174,14 +252,22 @@ fn a_listed_segment_that_is_missing_cut_or_damaged_refuses_the_partition_naming_
             }
         }
         let expected = image(dir.path());
-        let Err(error) = Partition::open(config(dir.path()), PartitionKeys { tenant_key: key.clone() }) else {
+        let Err(error) = Partition::open(
+            config(dir.path()),
+            PartitionKeys {
+                tenant_key: key.clone(),
+            },
+        ) else {
             panic!("opened with segment {} {damage}", victim.display());
         };
         let name = victim.file_name().unwrap().to_string_lossy().into_owned();
         assert!(error.to_string().contains(&name), "{damage}: {error}");
         // Not a byte changed, the catalog's included (redb writes at every open; those writes
         // wait until the partition's checks passed).
-        assert!(image(dir.path()) == expected, "{damage}: the refused open changed a file");
+        assert!(
+            image(dir.path()) == expected,
+            "{damage}: the refused open changed a file"
+        );
     }
 }
 
@@ -193,7 +279,13 @@ fn a_flipped_bit_in_the_newest_commit_slot_is_refused_never_rolled_back() {
     let key = Key256::random();
     let events = build(dir.path(), &key);
     {
-        let partition = Partition::open(config(dir.path()), PartitionKeys { tenant_key: key.clone() }).unwrap();
+        let partition = Partition::open(
+            config(dir.path()),
+            PartitionKeys {
+                tenant_key: key.clone(),
+            },
+        )
+        .unwrap();
         partition.flush_and_drop_wal().unwrap();
     }
     let pristine = image(dir.path());
@@ -208,15 +300,35 @@ fn a_flipped_bit_in_the_newest_commit_slot_is_refused_never_rolled_back() {
         let mut flipped = bytes.clone();
         flipped[at] ^= 1 << bit;
         std::fs::write(dir.path().join(&catalog), &flipped).unwrap();
-        match Partition::open(config(dir.path()), PartitionKeys { tenant_key: key.clone() }) {
+        match Partition::open(
+            config(dir.path()),
+            PartitionKeys {
+                tenant_key: key.clone(),
+            },
+        ) {
             Ok(partition) => {
                 opened += 1;
-                assert_eq!(count(&partition), events, "byte {at} bit {bit}: opened, so every event must be there");
+                assert_eq!(
+                    count(&partition),
+                    events,
+                    "byte {at} bit {bit}: opened, so every event must be there"
+                );
             }
             Err(error) => {
                 refused += 1;
-                assert!(error.to_string().contains("catalog.redb"), "byte {at} bit {bit}: {error}");
-                assert_eq!(image(dir.path()), { let mut p = pristine.clone(); p.insert(catalog.clone(), flipped.clone()); p }, "byte {at} bit {bit}: refused, nothing changed");
+                assert!(
+                    error.to_string().contains("catalog.redb"),
+                    "byte {at} bit {bit}: {error}"
+                );
+                assert_eq!(
+                    image(dir.path()),
+                    {
+                        let mut p = pristine.clone();
+                        p.insert(catalog.clone(), flipped.clone());
+                        p
+                    },
+                    "byte {at} bit {bit}: refused, nothing changed"
+                );
             }
         }
     }

@@ -28,7 +28,14 @@ fn all_of(partition: &Partition, subject: u8) -> Vec<String> {
     let mut out = Vec::new();
     let mut after = None;
     loop {
-        let scan = SubjectScan { subject: Pseudonym::from_bytes([subject; 32]), from_us: None, to_us: None, types: None, after, limit: 10_000 };
+        let scan = SubjectScan {
+            subject: Pseudonym::from_bytes([subject; 32]),
+            from_us: None,
+            to_us: None,
+            types: None,
+            after,
+            limit: 10_000,
+        };
         let (rows, more) = partition.scan_subject(&scan, &|_, _, _, _| true).unwrap();
         after = rows.last().map(|r| (r.event.time_us, r.seq));
         out.extend(rows.into_iter().map(|r| r.event.event_id));
@@ -41,17 +48,35 @@ fn all_of(partition: &Partition, subject: u8) -> Vec<String> {
 fn check(encrypt: bool) {
     let dir = tempfile::tempdir().unwrap();
     let key = Key256::random();
-    let partition = Arc::new(Partition::open(config(dir.path(), encrypt), PartitionKeys { tenant_key: key.clone() }).unwrap());
+    let partition = Arc::new(
+        Partition::open(
+            config(dir.path(), encrypt),
+            PartitionKeys {
+                tenant_key: key.clone(),
+            },
+        )
+        .unwrap(),
+    );
     let writers: Vec<_> = (0..4u8)
         .map(|w| {
             let partition = partition.clone();
             std::thread::spawn(move || {
                 for batch in 0..60 {
-                    let events: Vec<_> = (0..25).map(|i| event((i % 5) as u8, format!("w{w}-b{batch}-i{i}"), (batch * 100 + i) as i64)).collect();
+                    let events: Vec<_> = (0..25)
+                        .map(|i| {
+                            event(
+                                (i % 5) as u8,
+                                format!("w{w}-b{batch}-i{i}"),
+                                (batch * 100 + i) as i64,
+                            )
+                        })
+                        .collect();
                     let outcome = partition.append(events).unwrap();
                     assert!(outcome.stored.iter().all(|s| *s));
                     // Re-sending is idempotent.
-                    let again = partition.append(vec![event(0, format!("w{w}-b{batch}-i0"), 0)]).unwrap();
+                    let again = partition
+                        .append(vec![event(0, format!("w{w}-b{batch}-i0"), 0)])
+                        .unwrap();
                     assert_eq!(again.stored, vec![false]);
                 }
             })
@@ -81,12 +106,23 @@ fn check(encrypt: bool) {
     let before = partition.stats();
     assert_eq!(before.stored_events, 6000);
     drop(partition);
-    let reopened = Partition::open(config(dir.path(), encrypt), PartitionKeys { tenant_key: key }).unwrap();
+    let reopened = Partition::open(
+        config(dir.path(), encrypt),
+        PartitionKeys { tenant_key: key },
+    )
+    .unwrap();
     assert_eq!(reopened.stats().stored_events, 6000);
     for (subject, count) in &expected {
         assert_eq!(all_of(&reopened, *subject).len(), *count);
     }
-    assert_eq!(reopened.append(vec![event(1, "w0-b0-i1".into(), 0)]).unwrap().stored, vec![false], "index rebuilt at open");
+    assert_eq!(
+        reopened
+            .append(vec![event(1, "w0-b0-i1".into(), 0)])
+            .unwrap()
+            .stored,
+        vec![false],
+        "index rebuilt at open"
+    );
 }
 
 #[test]
@@ -102,9 +138,23 @@ fn same_without_encryption_at_rest() {
 #[test]
 fn a_wrong_tenant_key_cannot_open_segments() {
     let dir = tempfile::tempdir().unwrap();
-    let partition = Partition::open(config(dir.path(), true), PartitionKeys { tenant_key: Key256::random() }).unwrap();
+    let partition = Partition::open(
+        config(dir.path(), true),
+        PartitionKeys {
+            tenant_key: Key256::random(),
+        },
+    )
+    .unwrap();
     partition.append(vec![event(1, "a".into(), 1)]).unwrap();
     partition.flush().unwrap();
     drop(partition);
-    assert!(Partition::open(config(dir.path(), true), PartitionKeys { tenant_key: Key256::random() }).is_err());
+    assert!(
+        Partition::open(
+            config(dir.path(), true),
+            PartitionKeys {
+                tenant_key: Key256::random()
+            }
+        )
+        .is_err()
+    );
 }

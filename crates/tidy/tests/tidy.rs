@@ -3,7 +3,10 @@
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -30,10 +33,18 @@ fn every_rust_file_opens_with_a_doc_line() {
     assert!(files.len() > 20, "found only {} files", files.len());
     let missing: Vec<_> = files
         .iter()
-        .filter(|f| !std::fs::read_to_string(f).unwrap().trim_start().starts_with("//!"))
+        .filter(|f| {
+            !std::fs::read_to_string(f)
+                .unwrap()
+                .trim_start()
+                .starts_with("//!")
+        })
         .map(|f| f.strip_prefix(root()).unwrap().display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a `//!` first line: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "files without a `//!` first line: {missing:#?}"
+    );
 }
 
 /// The crates each crate may depend on (normal dependencies), from ARCHITECTURE.md.
@@ -48,19 +59,55 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("policy", &["access"]),
     ("audit", &["crypto"]),
     ("store", &["crypto", "wal"]),
-    ("engine", &["crypto", "wal", "store", "privacy", "access", "audit", "policy"]),
+    (
+        "engine",
+        &[
+            "crypto", "wal", "store", "privacy", "access", "audit", "policy",
+        ],
+    ),
     ("query", &["engine", "crypto", "store", "privacy", "policy"]),
-    ("lineage", &["query", "engine", "crypto", "store", "privacy", "policy"]),
-    ("serve", &["ml", "lineage", "query", "engine", "crypto", "store", "privacy", "policy"]),
-    ("server", &["serve", "lineage", "query", "engine", "crypto", "store", "privacy", "access", "audit", "policy"]),
-    ("cli", &["server", "serve", "lineage", "query", "engine", "gen", "crypto", "store", "privacy", "access", "audit", "policy"]),
-    ("bench", &["query", "engine", "gen", "crypto", "store", "wal", "privacy", "access", "audit", "policy", "server"]),
+    (
+        "lineage",
+        &["query", "engine", "crypto", "store", "privacy", "policy"],
+    ),
+    (
+        "serve",
+        &[
+            "ml", "lineage", "query", "engine", "crypto", "store", "privacy", "policy",
+        ],
+    ),
+    (
+        "server",
+        &[
+            "serve", "lineage", "query", "engine", "crypto", "store", "privacy", "access", "audit",
+            "policy",
+        ],
+    ),
+    (
+        "cli",
+        &[
+            "server", "serve", "lineage", "query", "engine", "gen", "crypto", "store", "privacy",
+            "access", "audit", "policy",
+        ],
+    ),
+    (
+        "bench",
+        &[
+            "query", "engine", "gen", "crypto", "store", "wal", "privacy", "access", "audit",
+            "policy", "server",
+        ],
+    ),
 ];
 
 /// Third-party crates only some crates may use: HTTP at the edge, async only where needed.
 /// Dependencies only the edge may take. `query` takes tokio for one thing: the heavy-work
 /// pool (`query/src/pool.rs`), the runtime SQL, builds and exports run on apart from HTTP.
-const EDGE_ONLY: &[(&str, &[&str])] = &[("axum", &["server"]), ("tower-http", &["server"]), ("tokio", &["server", "cli", "bench", "query"]), ("clap", &["cli", "bench"])];
+const EDGE_ONLY: &[(&str, &[&str])] = &[
+    ("axum", &["server"]),
+    ("tower-http", &["server"]),
+    ("tokio", &["server", "cli", "bench", "query"]),
+    ("clap", &["cli", "bench"]),
+];
 
 fn normal_dependencies(manifest: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -88,14 +135,25 @@ fn crates_depend_only_downward() {
     for entry in std::fs::read_dir(&crates_dir).unwrap() {
         let dir = entry.unwrap().path();
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else { continue };
-        let allowed = ALLOWED.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("crate {name} is not in the layering table; add it (and to ARCHITECTURE.md)")).1;
+        let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+            continue;
+        };
+        let allowed = ALLOWED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| {
+                panic!("crate {name} is not in the layering table; add it (and to ARCHITECTURE.md)")
+            })
+            .1;
         for dep in normal_dependencies(&manifest) {
             if let Some(inner) = dep.strip_prefix("steward-") {
                 assert!(allowed.contains(&inner), "{name} must not depend on {dep}");
             }
             if let Some((_, users)) = EDGE_ONLY.iter().find(|(d, _)| *d == dep) {
-                assert!(users.contains(&name.as_str()), "{name} must not depend on {dep} (edge-only)");
+                assert!(
+                    users.contains(&name.as_str()),
+                    "{name} must not depend on {dep} (edge-only)"
+                );
             }
         }
         checked += 1;

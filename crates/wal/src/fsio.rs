@@ -100,7 +100,9 @@ impl Vfs for OsVfs {
         let mut out = Vec::new();
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
             out.push((name, entry.file_type()?.is_file()));
         }
         Ok(out)
@@ -109,7 +111,9 @@ impl Vfs for OsVfs {
         fs::read(path)
     }
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
-        Ok(Box::new(OpenOptions::new().write(true).create_new(true).open(path)?))
+        Ok(Box::new(
+            OpenOptions::new().write(true).create_new(true).open(path)?,
+        ))
     }
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
         Ok(Box::new(OpenOptions::new().append(true).open(path)?))
@@ -135,7 +139,12 @@ impl Vfs for OsVfs {
         Ok(ReadSource::File(File::open(path)?))
     }
     fn open_random(&self, path: &Path, create: bool) -> io::Result<Box<dyn VfsRandomFile>> {
-        let file = OpenOptions::new().read(true).write(true).create(create).truncate(false).open(path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(create)
+            .truncate(false)
+            .open(path)?;
         Ok(Box::new(file))
     }
 }
@@ -264,7 +273,8 @@ pub(crate) fn create_wal_file(
 
 /// Opens an existing file for appending frames after its (validated) end.
 pub(crate) fn open_for_append(vfs: &dyn Vfs, path: &Path) -> Result<Box<dyn VfsFile>, WalError> {
-    vfs.open_append(path).map_err(io_error("open for append", path))
+    vfs.open_append(path)
+        .map_err(io_error("open for append", path))
 }
 
 /// Cuts `path` to `len` bytes and fsyncs it, so that later frames never follow torn bytes.

@@ -92,7 +92,15 @@ pub(crate) fn recover(
         let mut valid_bytes = bytes.len();
         if let Some(bad) = scan.bad {
             valid_bytes = bad.offset;
-            handle_bad_frame(vfs, &path, &bytes, &bad, scan.next_lsn, is_last, &mut report)?;
+            handle_bad_frame(
+                vfs,
+                &path,
+                &bytes,
+                &bad,
+                scan.next_lsn,
+                is_last,
+                &mut report,
+            )?;
         }
         files.push(FileMeta {
             path,
@@ -311,15 +319,18 @@ fn classify_tail(bytes: &[u8], offset: usize, error: &FrameError) -> TailVerdict
             // The body was written whole. If the sector holding the magic or length reads as
             // zeros it was never written (a crash lost that sector of an unacknowledged
             // write): torn. Otherwise the fields were damaged after they were written.
-            let touched_zero = (offset / SECTOR_BYTES..=(offset + 7) / SECTOR_BYTES).any(|sector| {
-                let lo = (sector * SECTOR_BYTES).max(offset);
-                let hi = ((sector + 1) * SECTOR_BYTES).min(bytes.len());
-                bytes[lo..hi].iter().all(|&b| b == 0)
-            });
+            let touched_zero =
+                (offset / SECTOR_BYTES..=(offset + 7) / SECTOR_BYTES).any(|sector| {
+                    let lo = (sector * SECTOR_BYTES).max(offset);
+                    let hi = ((sector + 1) * SECTOR_BYTES).min(bytes.len());
+                    bytes[lo..hi].iter().all(|&b| b == 0)
+                });
             if touched_zero {
                 return TailVerdict::Torn;
             }
-            return TailVerdict::Damaged("its magic or length field is damaged; the body matches its checksum");
+            return TailVerdict::Damaged(
+                "its magic or length field is damaged; the body matches its checksum",
+            );
         }
     }
     match error {
@@ -332,7 +343,9 @@ fn classify_tail(bytes: &[u8], offset: usize, error: &FrameError) -> TailVerdict
             if has_zero_sector(bytes, offset, end.min(bytes.len())) {
                 TailVerdict::Torn
             } else {
-                TailVerdict::Damaged("its length fits the file and no part of it reads as never written")
+                TailVerdict::Damaged(
+                    "its length fits the file and no part of it reads as never written",
+                )
             }
         }
         _ => TailVerdict::Torn,

@@ -85,15 +85,22 @@ struct State {
 
 impl State {
     fn inode(&self, path: &Path) -> io::Result<Inode> {
-        self.names.get(path).copied().ok_or_else(|| io::ErrorKind::NotFound.into())
+        self.names
+            .get(path)
+            .copied()
+            .ok_or_else(|| io::ErrorKind::NotFound.into())
     }
 
     fn file(&self, inode: Inode) -> io::Result<&SimFile> {
-        self.files.get(&inode).ok_or_else(|| io::ErrorKind::NotFound.into())
+        self.files
+            .get(&inode)
+            .ok_or_else(|| io::ErrorKind::NotFound.into())
     }
 
     fn file_mut(&mut self, inode: Inode) -> io::Result<&mut SimFile> {
-        self.files.get_mut(&inode).ok_or_else(|| io::ErrorKind::NotFound.into())
+        self.files
+            .get_mut(&inode)
+            .ok_or_else(|| io::ErrorKind::NotFound.into())
     }
 
     fn create(&mut self, path: &Path) -> Inode {
@@ -129,7 +136,14 @@ impl SimFs {
                     state.dirs.insert(dir.to_owned());
                 }
                 let inode = state.create(path);
-                state.files.insert(inode, SimFile { durable: bytes.clone(), volatile: bytes.clone(), in_place: false });
+                state.files.insert(
+                    inode,
+                    SimFile {
+                        durable: bytes.clone(),
+                        volatile: bytes.clone(),
+                        in_place: false,
+                    },
+                );
                 state.durable_names.insert(path.clone(), inode);
             }
         }
@@ -156,7 +170,16 @@ impl SimFs {
     /// The files as the process sees them now (everything written, synced or not).
     pub fn visible_image(&self) -> Image {
         let state = self.state.lock();
-        state.names.iter().filter_map(|(p, inode)| state.files.get(inode).map(|f| (p.clone(), f.volatile.clone()))).collect()
+        state
+            .names
+            .iter()
+            .filter_map(|(p, inode)| {
+                state
+                    .files
+                    .get(inode)
+                    .map(|f| (p.clone(), f.volatile.clone()))
+            })
+            .collect()
     }
 
     /// What a crash now leaves on disk, chosen by `rng` within the model (module doc).
@@ -164,14 +187,24 @@ impl SimFs {
         let state = self.state.lock();
         let mut out = Image::new();
         let mut contents: BTreeMap<Inode, Vec<u8>> = BTreeMap::new();
-        let candidates: BTreeSet<&PathBuf> = state.names.keys().chain(state.durable_names.keys()).collect();
+        let candidates: BTreeSet<&PathBuf> = state
+            .names
+            .keys()
+            .chain(state.durable_names.keys())
+            .collect();
         for path in candidates {
             let durable = state.durable_names.get(path).copied();
             let visible = state.names.get(path).copied();
             // An unsynced creation, removal or rename happened or not, name by name.
-            let inode = if durable == visible || rng.chance(2) { visible } else { durable };
+            let inode = if durable == visible || rng.chance(2) {
+                visible
+            } else {
+                durable
+            };
             let Some(inode) = inode else { continue };
-            let Some(file) = state.files.get(&inode) else { continue };
+            let Some(file) = state.files.get(&inode) else {
+                continue;
+            };
             let bytes = match contents.get(&inode) {
                 Some(bytes) => bytes.clone(),
                 None => {
@@ -187,8 +220,14 @@ impl SimFs {
             if contents.contains_key(inode) {
                 continue;
             }
-            let Some(file) = state.files.get(inode) else { continue };
-            let name = if out.contains_key(to) || rng.chance(2) { from } else { to };
+            let Some(file) = state.files.get(inode) else {
+                continue;
+            };
+            let name = if out.contains_key(to) || rng.chance(2) {
+                from
+            } else {
+                to
+            };
             let bytes = crash_bytes(file, rng);
             contents.insert(*inode, bytes.clone());
             out.insert(name.clone(), bytes);
@@ -246,7 +285,11 @@ fn crash_bytes(file: &SimFile, rng: &mut SimRng) -> Vec<u8> {
 /// A file written in place or cut since its last sync: the old or the new length, and every
 /// sector whole as its old or its new content.
 fn crash_bytes_in_place(durable: &[u8], volatile: &[u8], rng: &mut SimRng) -> Vec<u8> {
-    let len = if rng.chance(2) { durable.len() } else { volatile.len() };
+    let len = if rng.chance(2) {
+        durable.len()
+    } else {
+        volatile.len()
+    };
     let mut out = vec![0u8; len];
     let padded = |bytes: &[u8], lo: usize, hi: usize| -> Vec<u8> {
         let mut sector = vec![0u8; hi - lo];
@@ -275,7 +318,10 @@ struct SimHandle {
 impl VfsFile for SimHandle {
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         let mut state = self.fs.mutate()?;
-        state.file_mut(self.inode)?.volatile.extend_from_slice(bytes);
+        state
+            .file_mut(self.inode)?
+            .volatile
+            .extend_from_slice(bytes);
         Ok(())
     }
     fn sync_data(&mut self) -> io::Result<()> {
@@ -296,8 +342,12 @@ impl VfsRandomFile for SimHandle {
     fn read_at(&self, offset: u64, out: &mut [u8]) -> io::Result<()> {
         let state = self.fs.state.lock();
         let bytes = &state.file(self.inode)?.volatile;
-        let start = usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::UnexpectedEof))?;
-        let end = start.checked_add(out.len()).filter(|&end| end <= bytes.len()).ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        let start =
+            usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        let end = start
+            .checked_add(out.len())
+            .filter(|&end| end <= bytes.len())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
         out.copy_from_slice(&bytes[start..end]);
         Ok(())
     }
@@ -305,7 +355,8 @@ impl VfsRandomFile for SimHandle {
         let mut state = self.fs.mutate()?;
         let file = state.file_mut(self.inode)?;
         file.in_place = true;
-        let start = usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let start =
+            usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         let end = start + bytes.len();
         if file.volatile.len() < end {
             file.volatile.resize(end, 0);
@@ -343,7 +394,10 @@ pub struct SimVfs(pub Arc<SimFs>);
 impl SimVfs {
     fn handle(&self, path: &Path) -> io::Result<SimHandle> {
         let inode = self.0.state.lock().inode(path)?;
-        Ok(SimHandle { fs: self.0.clone(), inode })
+        Ok(SimHandle {
+            fs: self.0.clone(),
+            inode,
+        })
     }
 }
 
@@ -358,7 +412,11 @@ impl Vfs for SimVfs {
             .names
             .keys()
             .filter(|p| p.parent() == Some(dir))
-            .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(|n| (n.to_owned(), true)))
+            .filter_map(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .map(|n| (n.to_owned(), true))
+            })
             .collect())
     }
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
@@ -371,7 +429,10 @@ impl Vfs for SimVfs {
             return Err(io::ErrorKind::AlreadyExists.into());
         }
         let inode = state.create(path);
-        Ok(Box::new(SimHandle { fs: self.0.clone(), inode }))
+        Ok(Box::new(SimHandle {
+            fs: self.0.clone(),
+            inode,
+        }))
     }
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
         Ok(Box::new(self.handle(path)?))
@@ -386,14 +447,22 @@ impl Vfs for SimVfs {
     }
     fn remove(&self, path: &Path) -> io::Result<()> {
         let mut state = self.0.mutate()?;
-        state.names.remove(path).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        state
+            .names
+            .remove(path)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
         Ok(())
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut state = self.0.mutate()?;
         let state = &mut *state;
         state.durable_names.retain(|p, _| p.parent() != Some(dir));
-        let names: Vec<(PathBuf, Inode)> = state.names.iter().filter(|(p, _)| p.parent() == Some(dir)).map(|(p, i)| (p.clone(), *i)).collect();
+        let names: Vec<(PathBuf, Inode)> = state
+            .names
+            .iter()
+            .filter(|(p, _)| p.parent() == Some(dir))
+            .map(|(p, i)| (p.clone(), *i))
+            .collect();
         state.durable_names.extend(names);
         // Files no name points at, on disk or in the process, are forgotten.
         let (names, durable) = (&state.names, &state.durable_names);
@@ -401,12 +470,17 @@ impl Vfs for SimVfs {
         state.files.retain(|inode, _| referenced.contains(inode));
         // A rename whose new name is durable is done.
         let durable = &state.durable_names;
-        state.renames.retain(|(_, to, inode)| durable.get(to) != Some(inode));
+        state
+            .renames
+            .retain(|(_, to, inode)| durable.get(to) != Some(inode));
         Ok(())
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut state = self.0.mutate()?;
-        let inode = state.names.remove(from).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        let inode = state
+            .names
+            .remove(from)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
         state.names.insert(to.to_owned(), inode);
         if state.durable_names.get(from) == Some(&inode) {
             state.renames.push((from.to_owned(), to.to_owned(), inode));
@@ -429,6 +503,9 @@ impl Vfs for SimVfs {
         }
         let mut state = self.0.mutate()?;
         let inode = state.create(path);
-        Ok(Box::new(SimHandle { fs: self.0.clone(), inode }))
+        Ok(Box::new(SimHandle {
+            fs: self.0.clone(),
+            inode,
+        }))
     }
 }

@@ -15,8 +15,8 @@ use crate::error::{ReplayError, WalError, io_error};
 use crate::format::{FRAME_BYTES_MAX, FRAME_HEADER_BYTES};
 use crate::fsio::{OsVfs, SharedVfs};
 use crate::writer::Writer;
-use std::sync::Arc;
 use crate::{Lsn, Recovery, WalConfig, WalFileInfo, frame, recovery};
+use std::sync::Arc;
 
 /// A write-ahead log in one directory; share it across threads with `Arc`.
 pub struct Wal {
@@ -68,7 +68,8 @@ impl Wal {
         after_lsn: Lsn,
         mut replay: impl FnMut(Lsn, &[u8]) -> Result<(), ReplayError>,
     ) -> Result<(Wal, Recovery), WalError> {
-        vfs.create_dir_all(dir).map_err(io_error("create directory", dir))?;
+        vfs.create_dir_all(dir)
+            .map_err(io_error("create directory", dir))?;
         let recovered = recovery::recover(&*vfs, dir, after_lsn, &mut replay)?;
         let last_lsn = recovered.report.last_lsn;
         let writer = Writer::start(vfs, dir, config.file_bytes_max, recovered.files, last_lsn)?;

@@ -109,13 +109,30 @@ fn every_flipped_bit_in_the_last_frame_of_the_last_file_is_refused_not_dropped()
             bytes[at] ^= 1 << bit;
             fs::write(&path, &bytes).expect("write");
             match open_default_result(dir.path()) {
-                Err(WalError::Corrupted { file, offset, reason }) => {
-                    assert_eq!((file.as_path(), offset), (path.as_path(), starts[2]), "byte {at} bit {bit}: {reason}");
-                    assert!(reason.contains("lsn"), "byte {at} bit {bit}: names the lsns: {reason}");
+                Err(WalError::Corrupted {
+                    file,
+                    offset,
+                    reason,
+                }) => {
+                    assert_eq!(
+                        (file.as_path(), offset),
+                        (path.as_path(), starts[2]),
+                        "byte {at} bit {bit}: {reason}"
+                    );
+                    assert!(
+                        reason.contains("lsn"),
+                        "byte {at} bit {bit}: names the lsns: {reason}"
+                    );
                 }
-                other => panic!("byte {at} bit {bit}: a damaged complete last frame must be refused, got {other:?}"),
+                other => panic!(
+                    "byte {at} bit {bit}: a damaged complete last frame must be refused, got {other:?}"
+                ),
             }
-            assert_eq!(fs::read(&path).expect("read"), bytes, "byte {at} bit {bit}: the file is left as found");
+            assert_eq!(
+                fs::read(&path).expect("read"),
+                bytes,
+                "byte {at} bit {bit}: the file is left as found"
+            );
         }
     }
     fs::write(&path, &clean).expect("restore");

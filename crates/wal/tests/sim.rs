@@ -22,7 +22,11 @@ use steward_wal::{Lsn, Recovery, Wal, WalConfig, WalError};
 const DIR: &str = "/sim/wal";
 
 fn config() -> WalConfig {
-    WalConfig { file_bytes_max: 4096, frame_bytes_max: 2048, record_bytes_max: 4096 }
+    WalConfig {
+        file_bytes_max: 4096,
+        frame_bytes_max: 2048,
+        record_bytes_max: 4096,
+    }
 }
 
 /// What the caller knows.
@@ -57,10 +61,16 @@ type Opened = (Wal, Recovery, Vec<(Lsn, Vec<u8>)>);
 fn open(image: &Image, after: Lsn) -> (Arc<SimFs>, Result<Opened, WalError>) {
     let fs = SimFs::from_image(image);
     let mut records = Vec::new();
-    let result = Wal::open_in(Arc::new(SimVfs(fs.clone())), Path::new(DIR), config(), after, |lsn, p| {
-        records.push((lsn, p.to_vec()));
-        Ok(())
-    });
+    let result = Wal::open_in(
+        Arc::new(SimVfs(fs.clone())),
+        Path::new(DIR),
+        config(),
+        after,
+        |lsn, p| {
+            records.push((lsn, p.to_vec()));
+            Ok(())
+        },
+    );
     (fs, result.map(|(wal, recovery)| (wal, recovery, records)))
 }
 
@@ -79,7 +89,14 @@ fn run(seed: u64, tally: &mut Tally) {
     if !rng.chance(5) {
         fs.fail_after(5 + rng.below(250));
     }
-    let (wal, _) = Wal::open_in(Arc::new(SimVfs(fs.clone())), Path::new(DIR), config(), 0, |_, _| panic!("empty log")).expect("open empty");
+    let (wal, _) = Wal::open_in(
+        Arc::new(SimVfs(fs.clone())),
+        Path::new(DIR),
+        config(),
+        0,
+        |_, _| panic!("empty log"),
+    )
+    .expect("open empty");
     let mut model = Model::default();
     let mut call = 0u32;
     let ops = 1 + rng.below(80);
@@ -105,7 +122,10 @@ fn run(seed: u64, tally: &mut Tally) {
                 let expected = model.acked.keys().next_back().copied().unwrap_or(0) + 1;
                 match wal.append_many(&refs) {
                     Ok((first, last)) => {
-                        assert!(model.attempted.is_empty(), "an append succeeded after a failed one: the log must be poisoned");
+                        assert!(
+                            model.attempted.is_empty(),
+                            "an append succeeded after a failed one: the log must be poisoned"
+                        );
                         assert_eq!((first, last), (expected, expected + u64::from(n) - 1));
                         for (i, p) in payloads.into_iter().enumerate() {
                             model.acked.insert(first + i as u64, p);
@@ -127,7 +147,11 @@ fn run(seed: u64, tally: &mut Tally) {
         Err(error) => panic!("a crash alone must never read as damage: {error}"),
     };
     tally.torn_tails += u64::from(recovery.torn_tail.is_some());
-    let acked_after: BTreeMap<Lsn, Vec<u8>> = model.acked.range(model.flushed + 1..).map(|(l, p)| (*l, p.clone())).collect();
+    let acked_after: BTreeMap<Lsn, Vec<u8>> = model
+        .acked
+        .range(model.flushed + 1..)
+        .map(|(l, p)| (*l, p.clone()))
+        .collect();
     let mut seen: BTreeMap<Lsn, Vec<u8>> = BTreeMap::new();
     let mut previous = None;
     for (lsn, p) in &records {
@@ -138,18 +162,40 @@ fn run(seed: u64, tally: &mut Tally) {
         seen.insert(*lsn, p.clone());
     }
     for (lsn, p) in &acked_after {
-        assert_eq!(seen.get(lsn), Some(p), "acknowledged lsn {lsn} survives with its bytes");
+        assert_eq!(
+            seen.get(lsn),
+            Some(p),
+            "acknowledged lsn {lsn} survives with its bytes"
+        );
     }
     // What was not acknowledged is visible whole or not at all.
-    let extra: BTreeSet<Vec<u8>> = seen.iter().filter(|(l, _)| !acked_after.contains_key(l)).map(|(_, p)| p.clone()).collect();
+    let extra: BTreeSet<Vec<u8>> = seen
+        .iter()
+        .filter(|(l, _)| !acked_after.contains_key(l))
+        .map(|(_, p)| p.clone())
+        .collect();
     for group in &model.attempted {
         let visible = group.iter().filter(|p| extra.contains(*p)).count();
-        assert!(visible == 0 || visible == group.len(), "an unacknowledged call is half visible ({visible} of {})", group.len());
+        assert!(
+            visible == 0 || visible == group.len(),
+            "an unacknowledged call is half visible ({visible} of {})",
+            group.len()
+        );
     }
-    let unexplained = extra.iter().filter(|p| !model.attempted.iter().any(|g| g.contains(p))).count();
-    assert_eq!(unexplained, 0, "every replayed record was appended by someone");
+    let unexplained = extra
+        .iter()
+        .filter(|p| !model.attempted.iter().any(|g| g.contains(p)))
+        .count();
+    assert_eq!(
+        unexplained, 0,
+        "every replayed record was appended by someone"
+    );
     let last = wal.last_lsn();
-    assert_eq!(wal.append(b"after the crash").expect("append after recovery"), last + 1);
+    assert_eq!(
+        wal.append(b"after the crash")
+            .expect("append after recovery"),
+        last + 1
+    );
     let mut acked_all = acked_after;
     acked_all.extend(seen);
     acked_all.insert(last + 1, b"after the crash".to_vec());
@@ -169,22 +215,42 @@ fn run(seed: u64, tally: &mut Tally) {
     bytes[at] ^= 1 << bit;
     let (fs3, opened) = open(&flipped, model.flushed);
     match opened {
-        Err(WalError::Corrupted { file: named, offset, reason }) => {
+        Err(WalError::Corrupted {
+            file: named,
+            offset,
+            reason,
+        }) => {
             tally.flips_refused += 1;
-            assert_eq!(named, file, "byte {at} bit {bit}: the refusal names the damaged file ({reason} at {offset})");
-            assert_eq!(fs3.visible_image(), flipped, "byte {at} bit {bit}: a refused log is left as found");
+            assert_eq!(
+                named, file,
+                "byte {at} bit {bit}: the refusal names the damaged file ({reason} at {offset})"
+            );
+            assert_eq!(
+                fs3.visible_image(),
+                flipped,
+                "byte {at} bit {bit}: a refused log is left as found"
+            );
         }
-        Err(other) => panic!("byte {at} bit {bit} of {}: refused without naming the damage: {other}", file.display()),
+        Err(other) => panic!(
+            "byte {at} bit {bit} of {}: refused without naming the damage: {other}",
+            file.display()
+        ),
         Ok((_wal, _, records)) => {
             tally.flips_opened += 1;
             let seen: BTreeMap<Lsn, Vec<u8>> = records.into_iter().collect();
             for (lsn, p) in &acked_all {
-                assert_eq!(seen.get(lsn), Some(p), "byte {at} bit {bit} of {}: opened, so acknowledged lsn {lsn} must be there", file.display());
+                assert_eq!(
+                    seen.get(lsn),
+                    Some(p),
+                    "byte {at} bit {bit} of {}: opened, so acknowledged lsn {lsn} must be there",
+                    file.display()
+                );
             }
             let after = fs3.visible_image();
             for (path, bytes) in &flipped {
                 assert!(
-                    after.contains_key(path) || bytes.len() <= steward_wal::format::FILE_HEADER_BYTES,
+                    after.contains_key(path)
+                        || bytes.len() <= steward_wal::format::FILE_HEADER_BYTES,
                     "byte {at} bit {bit}: {} was removed although it held records",
                     path.display()
                 );
@@ -195,10 +261,16 @@ fn run(seed: u64, tally: &mut Tally) {
 
 #[test]
 fn crash_recovery_and_flipped_bits_over_many_seeds() {
-    let seeds: Vec<u64> = match std::env::var("STEWARD_SIM_SEED").ok().and_then(|s| s.parse().ok()) {
+    let seeds: Vec<u64> = match std::env::var("STEWARD_SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
         Some(seed) => vec![seed],
         None => {
-            let n = std::env::var("STEWARD_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000u64);
+            let n = std::env::var("STEWARD_SIM_SEEDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1_000u64);
             (0..n).collect()
         }
     };
@@ -210,8 +282,18 @@ fn crash_recovery_and_flipped_bits_over_many_seeds() {
             panic::resume_unwind(panic);
         }
     }
-    eprintln!("{} seeds in {:?}: {tally:?}", seeds.len(), started.elapsed());
+    eprintln!(
+        "{} seeds in {:?}: {tally:?}",
+        seeds.len(),
+        started.elapsed()
+    );
     if seeds.len() >= 1_000 {
-        assert!(tally.io_failed > 0 && tally.torn_tails > 0 && tally.flips_refused > 0 && tally.flips_opened > 0, "the seeds reach every case: {tally:?}");
+        assert!(
+            tally.io_failed > 0
+                && tally.torn_tails > 0
+                && tally.flips_refused > 0
+                && tally.flips_opened > 0,
+            "the seeds reach every case: {tally:?}"
+        );
     }
 }

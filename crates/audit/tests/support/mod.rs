@@ -21,7 +21,11 @@ pub fn parse_prefix(prefix: &[u8; FRAME_PREFIX_BYTES]) -> (usize, u32) {
 
 /// The chain link of the frame at `index`: the first 8 bytes of the previous leaf hash.
 pub fn link(index: u64, previous_leaf_hash: &Hash) -> [u8; 8] {
-    if index == 0 { [0; 8] } else { previous_leaf_hash[..8].try_into().unwrap() }
+    if index == 0 {
+        [0; 8]
+    } else {
+        previous_leaf_hash[..8].try_into().unwrap()
+    }
 }
 
 /// Appends a record frame: len, crc32c(body), body = index ‖ link ‖ leaf.
@@ -44,13 +48,27 @@ pub fn key() -> SigningKey {
 pub fn record(i: u64) -> AuditRecord {
     AuditRecord {
         time_us: 1_760_000_000_000_000 + i as i64,
-        principal: if i.is_multiple_of(3) { "operator".into() } else { format!("key:k{}", i % 7) },
-        action: ["events.read", "events.ingest", "schema.put", "timeline.read"][(i % 4) as usize].into(),
+        principal: if i.is_multiple_of(3) {
+            "operator".into()
+        } else {
+            format!("key:k{}", i % 7)
+        },
+        action: [
+            "events.read",
+            "events.ingest",
+            "schema.put",
+            "timeline.read",
+        ][(i % 4) as usize]
+            .into(),
         purpose: i.is_multiple_of(2).then(|| "support".to_string()),
         resource: format!("tenant/{TENANT}/events"),
         subject_refs: (0..(i % 3)).map(|j| [(i + j) as u8; 32]).collect(),
         subject_count: i % 3 + if i.is_multiple_of(5) { 100 } else { 0 },
-        decision: if i % 4 == 3 { Decision::Deny } else { Decision::Allow },
+        decision: if i % 4 == 3 {
+            Decision::Deny
+        } else {
+            Decision::Allow
+        },
         policy_ids: (0..(i % 3)).map(|j| format!("policy.{j}")).collect(),
         request_id: format!("req-{i:08}"),
         result_rows: i * 10,
@@ -60,8 +78,13 @@ pub fn record(i: u64) -> AuditRecord {
 
 /// `record(i)`, with a normalized statement (a version 2 leaf) for every third index.
 pub fn varied(i: u64) -> AuditRecord {
-    let statement = i.is_multiple_of(3).then(|| format!("SELECT count(*) FROM events_{} WHERE kind = ?", i % 5));
-    AuditRecord { statement, ..record(i) }
+    let statement = i
+        .is_multiple_of(3)
+        .then(|| format!("SELECT count(*) FROM events_{} WHERE kind = ?", i % 5));
+    AuditRecord {
+        statement,
+        ..record(i)
+    }
 }
 
 /// A records file holding `leaves` (record bytes) with the indexes, links and CRCs a writer
@@ -102,7 +125,9 @@ pub fn frames(bytes: &[u8]) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut offset = FILE_HEADER_BYTES;
     while offset + FRAME_PREFIX_BYTES <= bytes.len() {
-        let prefix: [u8; FRAME_PREFIX_BYTES] = bytes[offset..offset + FRAME_PREFIX_BYTES].try_into().unwrap();
+        let prefix: [u8; FRAME_PREFIX_BYTES] = bytes[offset..offset + FRAME_PREFIX_BYTES]
+            .try_into()
+            .unwrap();
         let (len, _) = parse_prefix(&prefix);
         let end = offset + FRAME_PREFIX_BYTES + len;
         assert!(end <= bytes.len());

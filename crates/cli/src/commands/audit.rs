@@ -40,7 +40,8 @@ pub enum AuditCommand {
 fn public_key(data: &Path) -> Result<VerifyingKey, CliError> {
     let path = data.join("audit-signing.key");
     let text = std::fs::read_to_string(&path).map_err(CliError::io(path.display()))?;
-    let bytes = steward_audit_hex(text.trim()).ok_or_else(|| CliError::Usage(format!("{}: not 64 hex digits", path.display())))?;
+    let bytes = steward_audit_hex(text.trim())
+        .ok_or_else(|| CliError::Usage(format!("{}: not 64 hex digits", path.display())))?;
     Ok(SigningKey::from_bytes(&bytes).verifying_key())
 }
 
@@ -68,8 +69,10 @@ fn log_dir(data: &Path, tenant: &str) -> PathBuf {
 /// Reads a saved head (`--since-head`): the head JSON or the whole head response.
 fn saved_head(path: &Path, tenant: &str) -> Result<SignedHead, CliError> {
     let text = std::fs::read_to_string(path).map_err(CliError::io(path.display()))?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| CliError::Usage(format!("{}: not JSON: {e}", path.display())))?;
-    SignedHead::from_json(&value, tenant).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| CliError::Usage(format!("{}: not JSON: {e}", path.display())))?;
+    SignedHead::from_json(&value, tenant)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
 }
 
 /// The success line of `verify`: what was checked, and what is not proven.
@@ -83,7 +86,9 @@ fn verify(data: &Path, tenant: &str, since_head: Option<&Path>) -> Result<(), Cl
     let key = public_key(data)?;
     let dir = log_dir(data, tenant);
     let outcome = match since_head {
-        None => steward_audit::verify_dir(&dir, tenant, &key).map(|report| report_json(tenant, &report)),
+        None => {
+            steward_audit::verify_dir(&dir, tenant, &key).map(|report| report_json(tenant, &report))
+        }
         Some(path) => {
             let saved = saved_head(path, tenant)?;
             steward_audit::verify_consistent_with(&dir, tenant, &key, &saved).map(|consistent| {
@@ -97,7 +102,12 @@ fn verify(data: &Path, tenant: &str, since_head: Option<&Path>) -> Result<(), Cl
     match outcome {
         Ok(line) => {
             println!("{line}");
-            for warning in line["warnings"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for warning in line["warnings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 eprintln!("warning: {warning}");
             }
             Ok(())
@@ -109,22 +119,31 @@ fn verify(data: &Path, tenant: &str, since_head: Option<&Path>) -> Result<(), Cl
                        "error": error.to_string()})
             );
             let what = match error {
-                VerifyError::SavedHead { .. } | VerifyError::RolledBack { .. } | VerifyError::Inconsistent { .. } => "is not consistent with the saved head",
+                VerifyError::SavedHead { .. }
+                | VerifyError::RolledBack { .. }
+                | VerifyError::Inconsistent { .. } => "is not consistent with the saved head",
                 _ => "does not verify",
             };
             // A verification failure exits 1 (usage errors exit 2).
-            Err(CliError::Engine(steward_engine::EngineError::Audit(format!("the log of {tenant} {what}: {error}"))))
+            Err(CliError::Engine(steward_engine::EngineError::Audit(
+                format!("the log of {tenant} {what}: {error}"),
+            )))
         }
     }
 }
 
 pub fn run(command: AuditCommand) -> Result<(), CliError> {
     match command {
-        AuditCommand::Verify { data, tenant, since_head } => verify(&data, &tenant, since_head.as_deref()),
+        AuditCommand::Verify {
+            data,
+            tenant,
+            since_head,
+        } => verify(&data, &tenant, since_head.as_deref()),
         AuditCommand::Export { data, tenant, out } => {
             let key = public_key(&data)?;
             let dir = log_dir(&data, &tenant);
-            let report = steward_audit::export(&dir, &out, &tenant, &key).map_err(|e| CliError::Usage(e.to_string()))?;
+            let report = steward_audit::export(&dir, &out, &tenant, &key)
+                .map_err(|e| CliError::Usage(e.to_string()))?;
             println!("exported to {}: {report:?}", out.display());
             Ok(())
         }

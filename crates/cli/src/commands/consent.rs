@@ -2,13 +2,13 @@
 //! id; the CLI resolves it to the pseudonym over the API), read them, import them in bulk.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::BufRead;
 use std::path::PathBuf;
 
+use crate::Remote;
 use crate::client::Client;
 use crate::error::CliError;
-use crate::Remote;
 
 /// Lines sent per import request (the server's bound is 10,000).
 const IMPORT_CHUNK_LINES: usize = 5_000;
@@ -52,46 +52,82 @@ pub enum ConsentCommand {
 }
 
 fn pseudonym(client: &Client, tenant: &str, external_id: &str) -> Result<String, CliError> {
-    let answer = client.send_json("POST", &format!("/v1/tenants/{tenant}/subjects/resolve"), &json!({"external_id": external_id}))?;
-    answer["subject"].as_str().map(str::to_owned).ok_or_else(|| CliError::Http("resolve answered without a subject".into()))
+    let answer = client.send_json(
+        "POST",
+        &format!("/v1/tenants/{tenant}/subjects/resolve"),
+        &json!({"external_id": external_id}),
+    )?;
+    answer["subject"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| CliError::Http("resolve answered without a subject".into()))
 }
 
 fn print(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
 }
 
 pub fn run(command: ConsentCommand) -> Result<(), CliError> {
     match command {
-        ConsentCommand::Set { tenant, subject, purpose, granted, source, remote } => {
+        ConsentCommand::Set {
+            tenant,
+            subject,
+            purpose,
+            granted,
+            source,
+            remote,
+        } => {
             let client = Client::new(&remote);
             let p = pseudonym(&client, &tenant, &subject)?;
-            print(&client.send_json("PUT", &format!("/v1/tenants/{tenant}/subjects/{p}/consents/{purpose}"), &json!({"granted": granted, "source": source}))?);
+            print(&client.send_json(
+                "PUT",
+                &format!("/v1/tenants/{tenant}/subjects/{p}/consents/{purpose}"),
+                &json!({"granted": granted, "source": source}),
+            )?);
         }
-        ConsentCommand::Get { tenant, subject, remote } => {
+        ConsentCommand::Get {
+            tenant,
+            subject,
+            remote,
+        } => {
             let client = Client::new(&remote);
             let p = pseudonym(&client, &tenant, &subject)?;
             print(&client.get(&format!("/v1/tenants/{tenant}/subjects/{p}/consents"))?);
         }
-        ConsentCommand::Import { tenant, file, remote } => {
+        ConsentCommand::Import {
+            tenant,
+            file,
+            remote,
+        } => {
             let client = Client::new(&remote);
-            let reader = std::io::BufReader::new(std::fs::File::open(&file).map_err(CliError::io(file.display()))?);
+            let reader = std::io::BufReader::new(
+                std::fs::File::open(&file).map_err(CliError::io(file.display()))?,
+            );
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("importing consents {pos} lines {per_sec}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.set_style(
+                ProgressStyle::with_template("importing consents {pos} lines {per_sec}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             let (mut accepted, mut rejected, mut offset) = (0u64, Vec::new(), 0usize);
             let mut chunk = String::new();
             let mut lines_in_chunk = 0;
-            let mut send = |chunk: &mut String, lines: usize, offset: &mut usize| -> Result<(), CliError> {
-                let answer = client.post_ndjson(&format!("/v1/tenants/{tenant}/consents"), chunk.as_bytes())?;
-                accepted += answer["accepted"].as_u64().unwrap_or(0);
-                for r in answer["rejected"].as_array().into_iter().flatten() {
-                    let mut r = r.clone();
-                    r["line"] = json!(r["index"].as_u64().unwrap_or(0) as usize + *offset + 1);
-                    rejected.push(r);
-                }
-                *offset += lines;
-                chunk.clear();
-                Ok(())
-            };
+            let mut send =
+                |chunk: &mut String, lines: usize, offset: &mut usize| -> Result<(), CliError> {
+                    let answer = client
+                        .post_ndjson(&format!("/v1/tenants/{tenant}/consents"), chunk.as_bytes())?;
+                    accepted += answer["accepted"].as_u64().unwrap_or(0);
+                    for r in answer["rejected"].as_array().into_iter().flatten() {
+                        let mut r = r.clone();
+                        r["line"] = json!(r["index"].as_u64().unwrap_or(0) as usize + *offset + 1);
+                        rejected.push(r);
+                    }
+                    *offset += lines;
+                    chunk.clear();
+                    Ok(())
+                };
             for line in reader.lines() {
                 let line = line.map_err(CliError::io(file.display()))?;
                 chunk.push_str(&line);
@@ -107,7 +143,9 @@ pub fn run(command: ConsentCommand) -> Result<(), CliError> {
                 send(&mut chunk, lines_in_chunk, &mut offset)?;
             }
             bar.finish_and_clear();
-            print(&json!({"accepted": accepted, "rejected_count": rejected.len(), "rejected": rejected}));
+            print(
+                &json!({"accepted": accepted, "rejected_count": rejected.len(), "rejected": rejected}),
+            );
         }
     }
     Ok(())

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use steward_access::Role;
 use steward_engine::{Engine, IngestOptions};
 
-use crate::commands::serve::{runtime, serve, ServeArgs};
+use crate::commands::serve::{ServeArgs, runtime, serve};
 use crate::error::CliError;
 
 const TENANT: &str = "demo";
@@ -28,8 +28,28 @@ pub struct DemoArgs {
 
 pub fn run(args: DemoArgs) -> Result<(), CliError> {
     let first_run = !args.data.join("STEWARD").exists();
-    let operator_key = if first_run { Some(steward_engine::init(&args.data)?.operator_key) } else { None };
-    let serve_args = ServeArgs { data: args.data.clone(), listen: args.listen.clone(), flush_interval_ms: 5_000, no_encrypt_at_rest: false, rate_limit: None, audit_head_interval_ms: steward_engine::AUDIT_HEAD_INTERVAL_MS, retention_check_interval_ms: 60_000, erasure_purge_after_s: 3600, openlineage_url: None, opt_out_grace_s: 24 * 3600, erasure_marks_only: false, model_memory_budget_mb: steward_serve::limits::MEMORY_BUDGET_BYTES_DEFAULT >> 20, model_retrain_after_s: 0, model_jobs: steward_serve::limits::JOBS_MAX_DEFAULT, connections: Default::default() };
+    let operator_key = if first_run {
+        Some(steward_engine::init(&args.data)?.operator_key)
+    } else {
+        None
+    };
+    let serve_args = ServeArgs {
+        data: args.data.clone(),
+        listen: args.listen.clone(),
+        flush_interval_ms: 5_000,
+        no_encrypt_at_rest: false,
+        rate_limit: None,
+        audit_head_interval_ms: steward_engine::AUDIT_HEAD_INTERVAL_MS,
+        retention_check_interval_ms: 60_000,
+        erasure_purge_after_s: 3600,
+        openlineage_url: None,
+        opt_out_grace_s: 24 * 3600,
+        erasure_marks_only: false,
+        model_memory_budget_mb: steward_serve::limits::MEMORY_BUDGET_BYTES_DEFAULT >> 20,
+        model_retrain_after_s: 0,
+        model_jobs: steward_serve::limits::JOBS_MAX_DEFAULT,
+        connections: Default::default(),
+    };
     let state = crate::commands::serve::open(&serve_args)?;
     let engine = state.engine.clone();
     if !engine.list_tenants()?.iter().any(|t| t.id == TENANT) {
@@ -41,10 +61,22 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     if engine.tenant_stats(TENANT)?.stored_events == 0 {
         load_events(&engine, &args)?;
     }
-    let keys: Vec<(Role, String)> = [Role::Admin, Role::Writer, Role::Reader, Role::PrivacyOfficer]
-        .into_iter()
-        .map(|role| engine.create_key(TENANT, steward_engine::NewKey::new(format!("demo-{}", role.as_str()), role)).map(|(_, token)| (role, token)))
-        .collect::<Result<_, _>>()?;
+    let keys: Vec<(Role, String)> = [
+        Role::Admin,
+        Role::Writer,
+        Role::Reader,
+        Role::PrivacyOfficer,
+    ]
+    .into_iter()
+    .map(|role| {
+        engine
+            .create_key(
+                TENANT,
+                steward_engine::NewKey::new(format!("demo-{}", role.as_str()), role),
+            )
+            .map(|(_, token)| (role, token))
+    })
+    .collect::<Result<_, _>>()?;
     let sample_subject = steward_gen::user(args.seed, 0, None).email;
     runtime()?.block_on(serve(state, &args.listen, move |addr| {
         let url = format!("http://{addr}");
@@ -73,12 +105,18 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
 fn load_events(engine: &Engine, args: &DemoArgs) -> Result<(), CliError> {
     let config = steward_gen::GenConfig::new(args.seed, args.events);
     let bar = ProgressBar::new(args.events);
-    bar.set_style(ProgressStyle::with_template("generating demo events {bar:40} {pos}/{len} {per_sec}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("generating demo events {bar:40} {pos}/{len} {per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let mut batch = Vec::with_capacity(BATCH_EVENTS);
     let flush = |batch: &mut Vec<serde_json::Value>| -> Result<(), CliError> {
         let report = engine.ingest(TENANT, batch, IngestOptions::default())?;
         if let Some((index, error)) = report.rejected().next() {
-            return Err(CliError::Usage(format!("generated event {index} rejected: {} {:?} {}", error.code, error.field, error.message)));
+            return Err(CliError::Usage(format!(
+                "generated event {index} rejected: {} {:?} {}",
+                error.code, error.field, error.message
+            )));
         }
         bar.inc(batch.len() as u64);
         batch.clear();

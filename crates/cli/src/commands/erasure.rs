@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
+use crate::Remote;
 use crate::client::Client;
 use crate::error::CliError;
-use crate::Remote;
 
 #[derive(clap::Subcommand)]
 pub enum ErasureCommand {
@@ -46,12 +46,27 @@ pub enum ErasureCommand {
 
 pub fn run(command: ErasureCommand) -> Result<(), CliError> {
     let answer = match command {
-        ErasureCommand::Request { tenant, subject, now, block_future, remote } => {
-            Client::new(&remote).send_json("POST", &format!("/v1/tenants/{tenant}/erasures"), &json!({"external_id": subject, "now": now, "block_future": block_future}))?
+        ErasureCommand::Request {
+            tenant,
+            subject,
+            now,
+            block_future,
+            remote,
+        } => Client::new(&remote).send_json(
+            "POST",
+            &format!("/v1/tenants/{tenant}/erasures"),
+            &json!({"external_id": subject, "now": now, "block_future": block_future}),
+        )?,
+        ErasureCommand::Get { tenant, id, remote } => {
+            Client::new(&remote).get(&format!("/v1/tenants/{tenant}/erasures/{id}"))?
         }
-        ErasureCommand::Get { tenant, id, remote } => Client::new(&remote).get(&format!("/v1/tenants/{tenant}/erasures/{id}"))?,
-        ErasureCommand::Receipt { tenant, id, remote } => Client::new(&remote).get(&format!("/v1/tenants/{tenant}/erasures/{id}/receipt"))?,
+        ErasureCommand::Receipt { tenant, id, remote } => {
+            Client::new(&remote).get(&format!("/v1/tenants/{tenant}/erasures/{id}/receipt"))?
+        }
     };
-    println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&answer).unwrap_or_default()
+    );
     Ok(())
 }

@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
+use crate::Remote;
 use crate::client::Client;
 use crate::error::CliError;
-use crate::Remote;
 
 #[derive(clap::Args)]
 pub struct EventsArgs {
@@ -31,19 +31,34 @@ pub struct EventsArgs {
 
 pub fn run(args: EventsArgs) -> Result<(), CliError> {
     let client = Client::new(&args.remote);
-    let resolved = client.send_json("POST", &format!("/v1/tenants/{}/subjects/resolve", args.tenant), &json!({"external_id": args.subject}))?;
-    let subject = resolved["subject"].as_str().ok_or_else(|| CliError::Http("resolve answered without a subject".into()))?.to_owned();
+    let resolved = client.send_json(
+        "POST",
+        &format!("/v1/tenants/{}/subjects/resolve", args.tenant),
+        &json!({"external_id": args.subject}),
+    )?;
+    let subject = resolved["subject"]
+        .as_str()
+        .ok_or_else(|| CliError::Http("resolve answered without a subject".into()))?
+        .to_owned();
     let mut printed = 0usize;
     let mut cursor: Option<String> = None;
     while printed < args.limit {
         let page_size = (args.limit - printed).min(1000);
         let mut query = format!("purpose={}&limit={page_size}", args.purpose);
-        for (name, value) in [("type", &args.types), ("from", &args.from), ("to", &args.to), ("cursor", &cursor)] {
+        for (name, value) in [
+            ("type", &args.types),
+            ("from", &args.from),
+            ("to", &args.to),
+            ("cursor", &cursor),
+        ] {
             if let Some(value) = value {
                 query.push_str(&format!("&{name}={value}"));
             }
         }
-        let page = client.get(&format!("/v1/tenants/{}/subjects/{subject}/events?{query}", args.tenant))?;
+        let page = client.get(&format!(
+            "/v1/tenants/{}/subjects/{subject}/events?{query}",
+            args.tenant
+        ))?;
         for event in page["events"].as_array().into_iter().flatten() {
             println!("{event}");
             printed += 1;

@@ -60,7 +60,8 @@ pub fn run(args: GenArgs) -> Result<(), CliError> {
         Some(path) => {
             let file = std::fs::File::create(path).map_err(CliError::io(path.display()))?;
             let mut out = BufWriter::new(file);
-            let n = steward_gen::write_ndjson(&config, &mut out).map_err(CliError::io(path.display()))?;
+            let n = steward_gen::write_ndjson(&config, &mut out)
+                .map_err(CliError::io(path.display()))?;
             out.flush().map_err(CliError::io(path.display()))?;
             n
         }

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
+use crate::Remote;
 use crate::client::Client;
 use crate::error::CliError;
-use crate::Remote;
 
 /// How often `train` polls the version while it runs.
 const POLL_MS: u64 = 250;
@@ -106,18 +106,44 @@ pub enum ModelCommand {
 }
 
 fn print(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
 }
 
 pub fn run(command: ModelCommand) -> Result<(), CliError> {
     match command {
-        ModelCommand::Train { tenant, name, algorithm, dataset, user_column, item_column, weight_column, time_column, params, split, holdout, k, seed, purpose, no_wait, remote } => {
+        ModelCommand::Train {
+            tenant,
+            name,
+            algorithm,
+            dataset,
+            user_column,
+            item_column,
+            weight_column,
+            time_column,
+            params,
+            split,
+            holdout,
+            k,
+            seed,
+            purpose,
+            no_wait,
+            remote,
+        } => {
             let (dataset_name, version) = match dataset.split_once('@') {
-                Some((n, v)) => (n.to_owned(), v.parse::<u64>().map(Value::from).map_err(|_| CliError::Usage("--dataset NAME@VERSION takes a version number".into()))?),
+                Some((n, v)) => (
+                    n.to_owned(),
+                    v.parse::<u64>().map(Value::from).map_err(|_| {
+                        CliError::Usage("--dataset NAME@VERSION takes a version number".into())
+                    })?,
+                ),
                 None => (dataset, json!("latest")),
             };
             let params: Value = match params {
-                Some(text) => serde_json::from_str(&text).map_err(|_| CliError::Usage("--params must be a JSON object".into()))?,
+                Some(text) => serde_json::from_str(&text)
+                    .map_err(|_| CliError::Usage("--params must be a JSON object".into()))?,
                 None => json!({}),
             };
             let mut body = json!({
@@ -129,31 +155,55 @@ pub fn run(command: ModelCommand) -> Result<(), CliError> {
                 "purpose": purpose,
             });
             if let Some(split) = split {
-                let ks: Vec<usize> = k.split(',').map(|x| x.trim().parse()).collect::<Result<_, _>>().map_err(|_| CliError::Usage("--k takes comma-separated whole numbers".into()))?;
+                let ks: Vec<usize> = k
+                    .split(',')
+                    .map(|x| x.trim().parse())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| {
+                        CliError::Usage("--k takes comma-separated whole numbers".into())
+                    })?;
                 body["evaluation"] = json!({"split": split, "holdout": holdout, "k": ks});
             }
             if let Some(seed) = seed {
                 body["seed"] = json!(seed);
             }
             let client = Client::new(&remote);
-            let accepted = client.send_json("POST", &format!("/v1/tenants/{tenant}/models?purpose={purpose}"), &body)?;
+            let accepted = client.send_json(
+                "POST",
+                &format!("/v1/tenants/{tenant}/models?purpose={purpose}"),
+                &body,
+            )?;
             if no_wait {
                 print(&accepted);
                 return Ok(());
             }
-            let version = accepted["version"].as_u64().ok_or_else(|| CliError::Http("the answer names no version".into()))?;
-            let done = follow(&client, &format!("/v1/tenants/{tenant}/models/{name}/versions/{version}?purpose={purpose}"))?;
+            let version = accepted["version"]
+                .as_u64()
+                .ok_or_else(|| CliError::Http("the answer names no version".into()))?;
+            let done = follow(
+                &client,
+                &format!("/v1/tenants/{tenant}/models/{name}/versions/{version}?purpose={purpose}"),
+            )?;
             print(&done);
             match done["state"].as_str() {
                 Some("ready") => Ok(()),
-                state => Err(CliError::Api { status: 200, code: done["error"].as_str().unwrap_or("not_ready").to_owned(), detail: format!("the job ended {}", state.unwrap_or("unknown")) }),
+                state => Err(CliError::Api {
+                    status: 200,
+                    code: done["error"].as_str().unwrap_or("not_ready").to_owned(),
+                    detail: format!("the job ended {}", state.unwrap_or("unknown")),
+                }),
             }
         }
         ModelCommand::List { tenant, remote } => {
             print(&Client::new(&remote).get(&format!("/v1/tenants/{tenant}/models"))?);
             Ok(())
         }
-        ModelCommand::Get { tenant, name, version, remote } => {
+        ModelCommand::Get {
+            tenant,
+            name,
+            version,
+            remote,
+        } => {
             let path = match version {
                 Some(v) => format!("/v1/tenants/{tenant}/models/{name}/versions/{v}"),
                 None => format!("/v1/tenants/{tenant}/models/{name}"),
@@ -161,12 +211,31 @@ pub fn run(command: ModelCommand) -> Result<(), CliError> {
             print(&Client::new(&remote).get(&path)?);
             Ok(())
         }
-        ModelCommand::Alias { tenant, name, alias, version, remote } => {
-            print(&Client::new(&remote).send_json("PUT", &format!("/v1/tenants/{tenant}/models/{name}/aliases/{alias}"), &json!({"version": version}))?);
+        ModelCommand::Alias {
+            tenant,
+            name,
+            alias,
+            version,
+            remote,
+        } => {
+            print(&Client::new(&remote).send_json(
+                "PUT",
+                &format!("/v1/tenants/{tenant}/models/{name}/aliases/{alias}"),
+                &json!({"version": version}),
+            )?);
             Ok(())
         }
-        ModelCommand::Cancel { tenant, name, version, remote } => {
-            print(&Client::new(&remote).send_json("POST", &format!("/v1/tenants/{tenant}/models/{name}/versions/{version}/cancel"), &json!({}))?);
+        ModelCommand::Cancel {
+            tenant,
+            name,
+            version,
+            remote,
+        } => {
+            print(&Client::new(&remote).send_json(
+                "POST",
+                &format!("/v1/tenants/{tenant}/models/{name}/versions/{version}/cancel"),
+                &json!({}),
+            )?);
             Ok(())
         }
     }
@@ -175,7 +244,10 @@ pub fn run(command: ModelCommand) -> Result<(), CliError> {
 /// Polls a version until it leaves queued/training/evaluating, drawing its progress.
 fn follow(client: &Client, path: &str) -> Result<Value, CliError> {
     let bar = ProgressBar::new(0);
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg:24} {bar:30} {pos}/{len} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:24} {bar:30} {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     loop {
         let version = client.get(path)?;
         let state = version["state"].as_str().unwrap_or("").to_owned();

@@ -1,11 +1,11 @@
 //! `steward policy`: read, replace and dry-run a tenant's Cedar policies (admin key).
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::PathBuf;
 
+use crate::Remote;
 use crate::client::Client;
 use crate::error::CliError;
-use crate::Remote;
 
 #[derive(clap::Subcommand)]
 pub enum PolicyCommand {
@@ -55,31 +55,73 @@ pub enum PolicyCommand {
 
 pub fn run(command: PolicyCommand) -> Result<(), CliError> {
     match command {
-        PolicyCommand::Get { tenant, version, remote } => {
+        PolicyCommand::Get {
+            tenant,
+            version,
+            remote,
+        } => {
             let query = version.map(|v| format!("?version={v}")).unwrap_or_default();
-            let answer = Client::new(&remote).get(&format!("/v1/tenants/{tenant}/policies{query}"))?;
-            eprintln!("version {} ({} policies)", answer["version"], answer["policy_ids"].as_array().map_or(0, Vec::len));
+            let answer =
+                Client::new(&remote).get(&format!("/v1/tenants/{tenant}/policies{query}"))?;
+            eprintln!(
+                "version {} ({} policies)",
+                answer["version"],
+                answer["policy_ids"].as_array().map_or(0, Vec::len)
+            );
             print!("{}", answer["text"].as_str().unwrap_or_default());
         }
-        PolicyCommand::Put { tenant, file, remote } => {
+        PolicyCommand::Put {
+            tenant,
+            file,
+            remote,
+        } => {
             let text = std::fs::read_to_string(&file).map_err(CliError::io(file.display()))?;
-            let answer = Client::new(&remote).send_text("PUT", &format!("/v1/tenants/{tenant}/policies"), &text)?;
-            println!("{}", serde_json::to_string_pretty(&json!({"version": answer["version"], "policy_ids": answer["policy_ids"]})).unwrap_or_default());
+            let answer = Client::new(&remote).send_text(
+                "PUT",
+                &format!("/v1/tenants/{tenant}/policies"),
+                &text,
+            )?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &json!({"version": answer["version"], "policy_ids": answer["policy_ids"]})
+                )
+                .unwrap_or_default()
+            );
         }
         PolicyCommand::Versions { tenant, remote } => {
-            let answer = Client::new(&remote).get(&format!("/v1/tenants/{tenant}/policies/versions"))?;
-            println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
+            let answer =
+                Client::new(&remote).get(&format!("/v1/tenants/{tenant}/policies/versions"))?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&answer).unwrap_or_default()
+            );
         }
-        PolicyCommand::Check { tenant, request, policies, remote } => {
-            let mut body: Value = serde_json::from_str(&request).map_err(|e| CliError::Usage(format!("--request is not JSON: {e}")))?;
+        PolicyCommand::Check {
+            tenant,
+            request,
+            policies,
+            remote,
+        } => {
+            let mut body: Value = serde_json::from_str(&request)
+                .map_err(|e| CliError::Usage(format!("--request is not JSON: {e}")))?;
             if !body.is_object() {
                 return Err(CliError::Usage("--request must be a JSON object".into()));
             }
             if let Some(path) = policies {
-                body["policies"] = Value::String(std::fs::read_to_string(&path).map_err(CliError::io(path.display()))?);
+                body["policies"] = Value::String(
+                    std::fs::read_to_string(&path).map_err(CliError::io(path.display()))?,
+                );
             }
-            let answer = Client::new(&remote).send_json("POST", &format!("/v1/tenants/{tenant}/policies/check"), &body)?;
-            println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
+            let answer = Client::new(&remote).send_json(
+                "POST",
+                &format!("/v1/tenants/{tenant}/policies/check"),
+                &body,
+            )?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&answer).unwrap_or_default()
+            );
         }
     }
     Ok(())

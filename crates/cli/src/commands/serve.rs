@@ -119,7 +119,11 @@ fn parse_positive(text: &str) -> Result<usize, String> {
 
 fn parse_rate_limit(text: &str) -> Result<steward_access::RateLimit, String> {
     let (rate, burst) = text.split_once(':').unwrap_or((text, text));
-    let number = |s: &str| s.trim().parse::<u32>().map_err(|_| format!("expected PER_SECOND[:BURST], got {text:?}"));
+    let number = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("expected PER_SECOND[:BURST], got {text:?}"))
+    };
     steward_access::RateLimit::new(number(rate)?, number(burst)?)
 }
 
@@ -169,15 +173,26 @@ pub fn open(args: &ServeArgs) -> Result<steward_server::AppState, CliError> {
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::io("tokio runtime"))
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::io("tokio runtime"))
 }
 
 /// Binds, calls `on_bound` with the address, and serves until a shutdown signal.
-pub async fn serve(state: steward_server::AppState, listen: &str, on_bound: impl FnOnce(std::net::SocketAddr)) -> Result<(), CliError> {
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(CliError::io(listen))?;
+pub async fn serve(
+    state: steward_server::AppState,
+    listen: &str,
+    on_bound: impl FnOnce(std::net::SocketAddr),
+) -> Result<(), CliError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(CliError::io(listen))?;
     let addr = listener.local_addr().map_err(CliError::io(listen))?;
     on_bound(addr);
-    steward_server::serve(state, listener, shutdown_signal()).await.map_err(CliError::io("server"))
+    steward_server::serve(state, listener, shutdown_signal())
+        .await
+        .map_err(CliError::io("server"))
 }
 
 async fn shutdown_signal() {

@@ -7,9 +7,9 @@ use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use serde_json::json;
 
+use crate::Remote;
 use crate::client::Client;
 use crate::error::CliError;
-use crate::Remote;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Output {
@@ -48,7 +48,14 @@ pub fn run(args: SqlArgs) -> Result<(), CliError> {
     if let Some(sql) = &args.command {
         return execute(&client, &args, sql);
     }
-    let history = if args.no_history { None } else { args.history.clone().or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".steward_sql_history"))) };
+    let history = if args.no_history {
+        None
+    } else {
+        args.history.clone().or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| std::path::PathBuf::from(h).join(".steward_sql_history"))
+        })
+    };
     let stdin = std::io::stdin();
     let interactive = std::io::IsTerminal::is_terminal(&stdin);
     let mut buffer = String::new();
@@ -90,7 +97,12 @@ pub fn run(args: SqlArgs) -> Result<(), CliError> {
 
 fn append_history(path: &std::path::Path, sql: &str) {
     use std::os::unix::fs::OpenOptionsExt;
-    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path) {
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+    {
         let _ = writeln!(file, "{};", sql.replace('\n', " "));
     }
 }
@@ -104,19 +116,28 @@ fn execute(client: &Client, args: &SqlArgs, sql: &str) -> Result<(), CliError> {
     match args.output {
         Output::Csv => {
             let bytes = client.post_for_bytes(&path, &body, "text/csv")?;
-            std::io::stdout().write_all(&bytes).map_err(|e| CliError::Usage(e.to_string()))?;
+            std::io::stdout()
+                .write_all(&bytes)
+                .map_err(|e| CliError::Usage(e.to_string()))?;
         }
         Output::Json => {
             let bytes = client.post_for_bytes(&path, &body, "application/json")?;
-            std::io::stdout().write_all(&bytes).map_err(|e| CliError::Usage(e.to_string()))?;
+            std::io::stdout()
+                .write_all(&bytes)
+                .map_err(|e| CliError::Usage(e.to_string()))?;
             println!();
         }
         Output::Table => {
-            let bytes = client.post_for_bytes(&path, &body, "application/vnd.apache.arrow.stream")?;
-            let reader = StreamReader::try_new(std::io::Cursor::new(bytes), None).map_err(|e| CliError::Http(format!("reading the result: {e}")))?;
-            let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| CliError::Http(format!("reading the result: {e}")))?;
+            let bytes =
+                client.post_for_bytes(&path, &body, "application/vnd.apache.arrow.stream")?;
+            let reader = StreamReader::try_new(std::io::Cursor::new(bytes), None)
+                .map_err(|e| CliError::Http(format!("reading the result: {e}")))?;
+            let batches = reader
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| CliError::Http(format!("reading the result: {e}")))?;
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            let table = pretty_format_batches(&batches).map_err(|e| CliError::Http(e.to_string()))?;
+            let table =
+                pretty_format_batches(&batches).map_err(|e| CliError::Http(e.to_string()))?;
             println!("{table}");
             eprintln!("({rows} row{})", if rows == 1 { "" } else { "s" });
         }

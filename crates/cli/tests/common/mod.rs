@@ -9,7 +9,7 @@
 
 pub mod routes;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -54,7 +54,10 @@ pub struct StartFailure {
 
 impl Deployment {
     pub fn init() -> Deployment {
-        let root = tempfile::Builder::new().prefix("steward-it-").tempdir().expect("temp dir");
+        let root = tempfile::Builder::new()
+            .prefix("steward-it-")
+            .tempdir()
+            .expect("temp dir");
         let data = root.path().join("data");
         let logs = root.path().join("logs");
         std::fs::create_dir_all(&logs).expect("logs dir");
@@ -71,12 +74,27 @@ impl Deployment {
             String::from_utf8_lossy(&out.stderr)
         );
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let line = stdout.lines().find(|l| l.trim_start().starts_with('{')).unwrap_or_else(|| panic!("no JSON from init: {stdout}"));
-        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("init printed {line:?}: {e}"));
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with('{'))
+            .unwrap_or_else(|| panic!("no JSON from init: {stdout}"));
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("init printed {line:?}: {e}"));
         let operator_key = v["operator_key"].as_str().expect("operator_key").to_owned();
         assert!(!operator_key.is_empty());
-        assert!(v["data_dir"].as_str().is_some(), "init --json names the data dir: {v}");
-        Deployment { root, data, logs, operator_key, rust_log: None, env: Vec::new(), starts: 0 }
+        assert!(
+            v["data_dir"].as_str().is_some(),
+            "init --json names the data dir: {v}"
+        );
+        Deployment {
+            root,
+            data,
+            logs,
+            operator_key,
+            rust_log: None,
+            env: Vec::new(),
+            starts: 0,
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -87,7 +105,10 @@ impl Deployment {
     pub fn start(&mut self, extra_args: &[&str]) -> Server {
         match self.try_start(extra_args) {
             Ok(server) => server,
-            Err(failure) => panic!("steward serve did not start ({:?}); stderr:\n{}", failure.status, failure.stderr),
+            Err(failure) => panic!(
+                "steward serve did not start ({:?}); stderr:\n{}",
+                failure.status, failure.stderr
+            ),
         }
     }
 
@@ -125,7 +146,9 @@ impl Deployment {
             let mut lines = BufReader::new(stdout).lines();
             let mut sent = false;
             while let Some(Ok(line)) = lines.next() {
-                if !sent && let Some(addr) = line.trim().strip_prefix("steward listening on http://") {
+                if !sent
+                    && let Some(addr) = line.trim().strip_prefix("steward listening on http://")
+                {
                     let _ = tx.send(addr.to_owned());
                     sent = true;
                 }
@@ -135,22 +158,38 @@ impl Deployment {
         loop {
             match rx.recv_timeout(Duration::from_millis(50)) {
                 Ok(addr) => {
-                    let addr: SocketAddr = addr.parse().unwrap_or_else(|e| panic!("bad address {addr:?}: {e}"));
-                    return Ok(Server { child: Some(child), addr, stderr_path, _reader: Some(reader) });
+                    let addr: SocketAddr = addr
+                        .parse()
+                        .unwrap_or_else(|e| panic!("bad address {addr:?}: {e}"));
+                    return Ok(Server {
+                        child: Some(child),
+                        addr,
+                        stderr_path,
+                        _reader: Some(reader),
+                    });
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(mpsc::RecvTimeoutError::Timeout)
+                | Err(mpsc::RecvTimeoutError::Disconnected) => {
                     if let Ok(Some(status)) = child.try_wait() {
                         let _ = reader.join();
                         // The line may have raced with the exit.
                         if let Ok(addr) = rx.try_recv() {
                             panic!("steward serve printed {addr} and exited at once with {status}");
                         }
-                        return Err(StartFailure { status: Some(status), stderr: read_log(&stderr_path), stderr_path });
+                        return Err(StartFailure {
+                            status: Some(status),
+                            stderr: read_log(&stderr_path),
+                            stderr_path,
+                        });
                     }
                     if Instant::now() > deadline {
                         let _ = child.kill();
                         let _ = child.wait();
-                        return Err(StartFailure { status: None, stderr: read_log(&stderr_path), stderr_path });
+                        return Err(StartFailure {
+                            status: None,
+                            stderr: read_log(&stderr_path),
+                            stderr_path,
+                        });
                     }
                 }
             }
@@ -194,13 +233,21 @@ impl Server {
         let mut child = self.child.take().expect("running");
         // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
         let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-        assert_eq!(rc, 0, "kill(SIGTERM) failed: {}", std::io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "kill(SIGTERM) failed: {}",
+            std::io::Error::last_os_error()
+        );
         match wait_with_deadline(&mut child, EXIT_TIMEOUT) {
             Some(status) => status,
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("steward serve did not exit within {EXIT_TIMEOUT:?} of SIGTERM; stderr:\n{}", read_log(&self.stderr_path));
+                panic!(
+                    "steward serve did not exit within {EXIT_TIMEOUT:?} of SIGTERM; stderr:\n{}",
+                    read_log(&self.stderr_path)
+                );
             }
         }
     }
@@ -272,7 +319,9 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             match entry.file_type() {
@@ -291,7 +340,12 @@ pub fn find_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
     if needle.is_empty() || haystack.len() < needle.len() {
         return Vec::new();
     }
-    haystack.windows(needle.len()).enumerate().filter(|(_, w)| *w == needle).map(|(i, _)| i).collect()
+    haystack
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .map(|(i, _)| i)
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,13 +365,21 @@ pub struct Resp {
 impl Resp {
     /// Panics with the whole answer unless the status is `want`.
     pub fn expect(self, want: u16, what: &str) -> Resp {
-        assert_eq!(self.status, want, "{what}: expected {want}, got {} {}", self.status, self.text);
+        assert_eq!(
+            self.status, want,
+            "{what}: expected {want}, got {} {}",
+            self.status, self.text
+        );
         self
     }
 
     /// Asserts a problem+json answer with this status and code.
     pub fn expect_problem(self, want: u16, code: &str, what: &str) -> Resp {
-        assert_eq!(self.status, want, "{what}: expected {want} {code}, got {} {}", self.status, self.text);
+        assert_eq!(
+            self.status, want,
+            "{what}: expected {want} {code}, got {} {}",
+            self.status, self.text
+        );
         assert_problem_shape(&self, what);
         assert_eq!(self.body["code"], code, "{what}: code of {}", self.text);
         self
@@ -333,8 +395,16 @@ pub fn assert_problem_shape(resp: &Resp, what: &str) {
         resp.status,
         resp.text
     );
-    assert!(resp.body["code"].as_str().is_some_and(|c| !c.is_empty()), "{what}: problem has a code: {}", resp.text);
-    assert_eq!(resp.body["status"], resp.status, "{what}: problem status field: {}", resp.text);
+    assert!(
+        resp.body["code"].as_str().is_some_and(|c| !c.is_empty()),
+        "{what}: problem has a code: {}",
+        resp.text
+    );
+    assert_eq!(
+        resp.body["status"], resp.status,
+        "{what}: problem status field: {}",
+        resp.text
+    );
 }
 
 /// A tiny JSON client over ureq: statuses are answers, not errors.
@@ -355,7 +425,10 @@ impl Api {
             .max_idle_connections(0)
             .max_idle_connections_per_host(0)
             .build();
-        Api { agent: config.into(), base: base.trim_end_matches('/').to_owned() }
+        Api {
+            agent: config.into(),
+            base: base.trim_end_matches('/').to_owned(),
+        }
     }
 
     pub fn get(&self, path: &str, key: Option<&str>) -> Resp {
@@ -367,20 +440,43 @@ impl Api {
     }
 
     pub fn post(&self, path: &str, key: Option<&str>, body: &Value) -> Resp {
-        self.request("POST", path, key, Some(("application/json", body.to_string().into_bytes())))
+        self.request(
+            "POST",
+            path,
+            key,
+            Some(("application/json", body.to_string().into_bytes())),
+        )
     }
 
     pub fn put(&self, path: &str, key: Option<&str>, body: &Value) -> Resp {
-        self.request("PUT", path, key, Some(("application/json", body.to_string().into_bytes())))
+        self.request(
+            "PUT",
+            path,
+            key,
+            Some(("application/json", body.to_string().into_bytes())),
+        )
     }
 
     /// Any method, optional (content type, bytes) body; panics on a transport error.
-    pub fn request(&self, method: &str, path: &str, key: Option<&str>, body: Option<(&str, Vec<u8>)>) -> Resp {
-        self.try_request(method, path, key, body).unwrap_or_else(|e| panic!("{method} {path}: transport error {e}"))
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Resp {
+        self.try_request(method, path, key, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: transport error {e}"))
     }
 
     /// Like [`Api::request`], but a transport error (connection refused or reset) is returned.
-    pub fn try_request(&self, method: &str, path: &str, key: Option<&str>, body: Option<(&str, Vec<u8>)>) -> Result<Resp, ureq::Error> {
+    pub fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Resp, ureq::Error> {
         let authorization = key.map(|k| format!("Bearer {k}"));
         self.try_request_with_authorization(method, path, authorization.as_deref(), body)
     }
@@ -393,13 +489,18 @@ impl Api {
         authorization: Option<&str>,
         body: Option<(&str, Vec<u8>)>,
     ) -> Result<Resp, ureq::Error> {
-        let mut builder = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.base));
+        let mut builder = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
         if let Some(value) = authorization {
             builder = builder.header("Authorization", value);
         }
         let response = match body {
             Some((content_type, bytes)) => {
-                let request = builder.header("Content-Type", content_type).body(bytes).expect("request");
+                let request = builder
+                    .header("Content-Type", content_type)
+                    .body(bytes)
+                    .expect("request");
                 self.agent.run(request)
             }
             None => self.agent.run(builder.body(()).expect("request")),
@@ -412,21 +513,51 @@ impl Api {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let read_guard = response.headers().get("steward-read-guard").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let read_guard = response
+            .headers()
+            .get("steward-read-guard")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         // Binary answers (Parquet, Arrow) come back as lossy text: tests of those read bytes.
-        let text = String::from_utf8_lossy(&response.body_mut().with_config().limit(256 << 20).read_to_vec()?).into_owned();
+        let text = String::from_utf8_lossy(
+            &response
+                .body_mut()
+                .with_config()
+                .limit(256 << 20)
+                .read_to_vec()?,
+        )
+        .into_owned();
         let body = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()));
-        Ok(Resp { status, content_type, text, body, read_guard })
+        Ok(Resp {
+            status,
+            content_type,
+            text,
+            body,
+            read_guard,
+        })
     }
 }
 
 /// Sends a request over a raw TCP connection, writing the body from another thread and reading the
 /// answer whatever happens to the write (a server may answer 413 before the body is all sent).
-pub fn raw_request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Resp {
+pub fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Resp {
     let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(HTTP_TIMEOUT)).expect("read timeout");
-    stream.set_write_timeout(Some(HTTP_TIMEOUT)).expect("write timeout");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    stream
+        .set_read_timeout(Some(HTTP_TIMEOUT))
+        .expect("read timeout");
+    stream
+        .set_write_timeout(Some(HTTP_TIMEOUT))
+        .expect("write timeout");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -453,7 +584,12 @@ pub fn raw_request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str,
     }
     let _ = stream.shutdown(std::net::Shutdown::Both);
     let _ = write.join();
-    parse_response(&raw).unwrap_or_else(|| panic!("no complete HTTP response to {method} {path}: {:?}", String::from_utf8_lossy(&raw)))
+    parse_response(&raw).unwrap_or_else(|| {
+        panic!(
+            "no complete HTTP response to {method} {path}: {:?}",
+            String::from_utf8_lossy(&raw)
+        )
+    })
 }
 
 fn header_end(raw: &[u8]) -> Option<usize> {
@@ -462,12 +598,18 @@ fn header_end(raw: &[u8]) -> Option<usize> {
 
 fn content_length(head: &str) -> Option<usize> {
     head.lines()
-        .find_map(|l| l.split_once(':').filter(|(n, _)| n.trim().eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().to_owned()))
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(n, _)| n.trim().eq_ignore_ascii_case("content-length"))
+                .map(|(_, v)| v.trim().to_owned())
+        })
         .and_then(|v| v.parse().ok())
 }
 
 fn response_complete(raw: &[u8]) -> bool {
-    let Some(end) = header_end(raw) else { return false };
+    let Some(end) = header_end(raw) else {
+        return false;
+    };
     let head = String::from_utf8_lossy(&raw[..end]);
     content_length(&head).is_some_and(|n| raw.len() >= end + n)
 }
@@ -478,7 +620,11 @@ fn parse_response(raw: &[u8]) -> Option<Resp> {
     let status: u16 = head.split_whitespace().nth(1)?.parse().ok()?;
     let content_type = head
         .lines()
-        .find_map(|l| l.split_once(':').filter(|(n, _)| n.trim().eq_ignore_ascii_case("content-type")).map(|(_, v)| v.trim().to_owned()))
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(n, _)| n.trim().eq_ignore_ascii_case("content-type"))
+                .map(|(_, v)| v.trim().to_owned())
+        })
         .unwrap_or_default();
     let body_bytes = match content_length(&head) {
         Some(n) => raw.get(end..end + n)?,
@@ -486,7 +632,13 @@ fn parse_response(raw: &[u8]) -> Option<Resp> {
     };
     let text = String::from_utf8_lossy(body_bytes).into_owned();
     let body = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()));
-    Some(Resp { status, content_type, text, body, read_guard: None })
+    Some(Resp {
+        status,
+        content_type,
+        text,
+        body,
+        read_guard: None,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -522,18 +674,28 @@ impl TenantKeys {
 
 /// Creates a tenant with the operator key; returns its first admin key (from the answer).
 pub fn create_tenant(api: &Api, operator_key: &str, id: &str) -> Value {
-    let resp = api.post("/v1/tenants", Some(operator_key), &json!({"id": id})).expect(201, "create tenant");
+    let resp = api
+        .post("/v1/tenants", Some(operator_key), &json!({"id": id}))
+        .expect(201, "create tenant");
     assert_eq!(resp.body["id"], id, "tenant answer: {}", resp.text);
     resp.body
 }
 
 /// Creates a key of `role` with `by` (an admin key or the operator key); returns (id, secret).
-pub fn create_key(api: &Api, by: &str, tenant: &str, role: &str, expires_at: Option<&str>) -> (String, String) {
+pub fn create_key(
+    api: &Api,
+    by: &str,
+    tenant: &str,
+    role: &str,
+    expires_at: Option<&str>,
+) -> (String, String) {
     let mut body = json!({"name": format!("test-{role}"), "role": role});
     if let Some(at) = expires_at {
         body["expires_at"] = json!(at);
     }
-    let resp = api.post(&format!("/v1/tenants/{tenant}/keys"), Some(by), &body).expect(201, "create key");
+    let resp = api
+        .post(&format!("/v1/tenants/{tenant}/keys"), Some(by), &body)
+        .expect(201, "create key");
     assert_eq!(resp.body["role"], role, "key answer: {}", resp.text);
     let id = resp.body["id"].as_str().expect("key id").to_owned();
     let secret = resp.body["secret"].as_str().expect("key secret").to_owned();
@@ -542,8 +704,13 @@ pub fn create_key(api: &Api, by: &str, tenant: &str, role: &str, expires_at: Opt
 
 /// Creates a key from a whole request body (purposes, rate limit...); returns (id, secret).
 pub fn create_key_with(api: &Api, by: &str, tenant: &str, body: Value) -> (String, String) {
-    let resp = api.post(&format!("/v1/tenants/{tenant}/keys"), Some(by), &body).expect(201, "create key");
-    (resp.body["id"].as_str().expect("key id").to_owned(), resp.body["secret"].as_str().expect("key secret").to_owned())
+    let resp = api
+        .post(&format!("/v1/tenants/{tenant}/keys"), Some(by), &body)
+        .expect(201, "create key");
+    (
+        resp.body["id"].as_str().expect("key id").to_owned(),
+        resp.body["secret"].as_str().expect("key secret").to_owned(),
+    )
 }
 
 /// A tenant with a fresh key of every role, each created over the API.
@@ -551,19 +718,29 @@ pub fn tenant_with_keys(api: &Api, operator_key: &str, id: &str) -> TenantKeys {
     let created = create_tenant(api, operator_key, id);
     // The first admin key comes with the tenant; the others are made by the operator and the admin.
     let first_admin = created["admin_key"]["secret"].as_str().map(str::to_owned);
-    let maker = first_admin.clone().unwrap_or_else(|| operator_key.to_owned());
+    let maker = first_admin
+        .clone()
+        .unwrap_or_else(|| operator_key.to_owned());
     let mut keys = Vec::new();
     for role in ROLES {
         keys.push((role.to_owned(), create_key(api, &maker, id, role, None)));
     }
-    let secret = |role: &str| keys.iter().find(|(r, _)| r == role).map(|(_, (_, s))| s.clone()).expect("role");
+    let secret = |role: &str| {
+        keys.iter()
+            .find(|(r, _)| r == role)
+            .map(|(_, (_, s))| s.clone())
+            .expect("role")
+    };
     TenantKeys {
         id: id.to_owned(),
         admin: secret("admin"),
         writer: secret("writer"),
         reader: secret("reader"),
         privacy_officer: secret("privacy_officer"),
-        key_ids: keys.iter().map(|(r, (i, _))| (r.clone(), i.clone())).collect(),
+        key_ids: keys
+            .iter()
+            .map(|(r, (i, _))| (r.clone(), i.clone()))
+            .collect(),
     }
 }
 
@@ -578,14 +755,30 @@ pub fn play_schema() -> Value {
     }})
 }
 
-pub fn put_schema(api: &Api, admin_key: &str, tenant: &str, event_type: &str, document: &Value) -> Value {
-    api.put(&format!("/v1/tenants/{tenant}/schemas/{event_type}"), Some(admin_key), document).expect(200, "put schema").body
+pub fn put_schema(
+    api: &Api,
+    admin_key: &str,
+    tenant: &str,
+    event_type: &str,
+    document: &Value,
+) -> Value {
+    api.put(
+        &format!("/v1/tenants/{tenant}/schemas/{event_type}"),
+        Some(admin_key),
+        document,
+    )
+    .expect(200, "put schema")
+    .body
 }
 
 /// Resolves an external id to its pseudonym (64 hex digits).
 pub fn resolve(api: &Api, key: &str, tenant: &str, external_id: &str) -> String {
     let resp = api
-        .post(&format!("/v1/tenants/{tenant}/subjects/resolve"), Some(key), &json!({"external_id": external_id}))
+        .post(
+            &format!("/v1/tenants/{tenant}/subjects/resolve"),
+            Some(key),
+            &json!({"external_id": external_id}),
+        )
         .expect(200, "resolve");
     let subject = resp.body["subject"].as_str().expect("subject").to_owned();
     assert_eq!(subject.len(), 64, "pseudonym is 64 hex digits: {subject}");
@@ -595,15 +788,26 @@ pub fn resolve(api: &Api, key: &str, tenant: &str, external_id: &str) -> String 
 
 /// Ingests a JSON array; returns the answer body (status 200 asserted).
 pub fn ingest(api: &Api, key: &str, tenant: &str, events: &[Value]) -> Value {
-    api.post(&format!("/v1/tenants/{tenant}/events"), Some(key), &Value::Array(events.to_vec())).expect(200, "ingest").body
+    api.post(
+        &format!("/v1/tenants/{tenant}/events"),
+        Some(key),
+        &Value::Array(events.to_vec()),
+    )
+    .expect(200, "ingest")
+    .body
 }
 
 /// Ingests events as an NDJSON body.
 pub fn ingest_ndjson(api: &Api, key: &str, tenant: &str, events: &[Value]) -> Value {
     let body = ndjson(events);
-    api.request("POST", &format!("/v1/tenants/{tenant}/events"), Some(key), Some(("application/x-ndjson", body)))
-        .expect(200, "ingest ndjson")
-        .body
+    api.request(
+        "POST",
+        &format!("/v1/tenants/{tenant}/events"),
+        Some(key),
+        Some(("application/x-ndjson", body)),
+    )
+    .expect(200, "ingest ndjson")
+    .body
 }
 
 pub fn ndjson(events: &[Value]) -> Vec<u8> {
@@ -617,28 +821,55 @@ pub fn ndjson(events: &[Value]) -> Vec<u8> {
 
 /// Every event of a subject's timeline read for purpose `legal` (what privacy officers and
 /// admins read everything for), following cursors; `limit` per page.
-pub fn timeline_all(api: &Api, key: &str, tenant: &str, subject: &str, limit: usize) -> (Vec<Value>, Value) {
+pub fn timeline_all(
+    api: &Api,
+    key: &str,
+    tenant: &str,
+    subject: &str,
+    limit: usize,
+) -> (Vec<Value>, Value) {
     timeline_for(api, key, tenant, subject, limit, "legal")
 }
 
 /// A subject's timeline read for `analytics`: public fields and identifiers only (readers).
-pub fn timeline_masked(api: &Api, key: &str, tenant: &str, subject: &str, limit: usize) -> (Vec<Value>, Value) {
+pub fn timeline_masked(
+    api: &Api,
+    key: &str,
+    tenant: &str,
+    subject: &str,
+    limit: usize,
+) -> (Vec<Value>, Value) {
     timeline_for(api, key, tenant, subject, limit, "analytics")
 }
 
 /// Every event of a subject's timeline for `purpose`, following cursors; `limit` per page.
 /// Panics after too many pages (a cursor that does not advance).
-pub fn timeline_for(api: &Api, key: &str, tenant: &str, subject: &str, limit: usize, purpose: &str) -> (Vec<Value>, Value) {
+pub fn timeline_for(
+    api: &Api,
+    key: &str,
+    tenant: &str,
+    subject: &str,
+    limit: usize,
+    purpose: &str,
+) -> (Vec<Value>, Value) {
     let mut events = Vec::new();
     let mut cursor: Option<String> = None;
     let mut first_page = Value::Null;
     for _ in 0..100_000 {
-        let mut path = format!("/v1/tenants/{tenant}/subjects/{subject}/events?purpose={purpose}&limit={limit}");
+        let mut path = format!(
+            "/v1/tenants/{tenant}/subjects/{subject}/events?purpose={purpose}&limit={limit}"
+        );
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }
         let page = api.get(&path, Some(key)).expect(200, "timeline page").body;
-        events.extend(page["events"].as_array().expect("events array").iter().cloned());
+        events.extend(
+            page["events"]
+                .as_array()
+                .expect("events array")
+                .iter()
+                .cloned(),
+        );
         let next = page["next_cursor"].as_str().map(str::to_owned);
         if first_page.is_null() {
             first_page = page;
@@ -655,7 +886,14 @@ pub fn timeline_for(api: &Api, key: &str, tenant: &str, subject: &str, limit: us
 }
 
 /// An event of the "play" schema.
-pub fn play_event(event_id: &str, subject: &str, time: &str, email: &str, track_id: &str, ms_played: i64) -> Value {
+pub fn play_event(
+    event_id: &str,
+    subject: &str,
+    time: &str,
+    email: &str,
+    track_id: &str,
+    ms_played: i64,
+) -> Value {
     json!({
         "event_id": event_id,
         "type": "play",
@@ -667,13 +905,18 @@ pub fn play_event(event_id: &str, subject: &str, time: &str, email: &str, track_
 
 /// RFC 3339 time `seconds` after 2026-11-22T00:00:00Z, with microseconds.
 pub fn time_at(micros: i64) -> String {
-    let base = chrono::DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z").expect("base").with_timezone(&chrono::Utc);
-    (base + chrono::Duration::microseconds(micros)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    let base = chrono::DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z")
+        .expect("base")
+        .with_timezone(&chrono::Utc);
+    (base + chrono::Duration::microseconds(micros))
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// Microseconds since the epoch of an RFC 3339 time (to compare times regardless of format).
 pub fn micros_of(time: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(time).unwrap_or_else(|e| panic!("time {time:?}: {e}")).timestamp_micros()
+    chrono::DateTime::parse_from_rfc3339(time)
+        .unwrap_or_else(|e| panic!("time {time:?}: {e}"))
+        .timestamp_micros()
 }
 
 /// Fresh random hex (for unique ids and canaries).
@@ -726,7 +969,12 @@ pub fn wal_frames(bytes: &[u8]) -> Vec<FrameSpan> {
         }
         let first_lsn = u64::from_le_bytes(bytes[at + 12..at + 20].try_into().unwrap());
         let records = u32_at(at + 20);
-        out.push(FrameSpan { offset: at, len, first_lsn, records });
+        out.push(FrameSpan {
+            offset: at,
+            len,
+            first_lsn,
+            records,
+        });
         at += len;
     }
     out
@@ -736,11 +984,20 @@ pub fn wal_frames(bytes: &[u8]) -> Vec<FrameSpan> {
 pub fn wait_erasure_done(api: &Api, keys: &TenantKeys, id: &str) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
-        let r = api.get(&keys.path(&format!("/erasures/{id}")), Some(&keys.privacy_officer)).expect(200, "erasure state").body;
+        let r = api
+            .get(
+                &keys.path(&format!("/erasures/{id}")),
+                Some(&keys.privacy_officer),
+            )
+            .expect(200, "erasure state")
+            .body;
         if r["state"] == "done" {
             return r;
         }
-        assert!(std::time::Instant::now() < deadline, "erasure not done in time: {r}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "erasure not done in time: {r}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -749,7 +1006,9 @@ pub fn wait_erasure_done(api: &Api, keys: &TenantKeys, id: &str) -> Value {
 /// logs too when `with_logs`; returns every hit. Fails on anything but exit 0 (none) or 1 (hits).
 pub fn forensics_scan(deployment: &Deployment, needles: &[&str], with_logs: bool) -> Vec<Value> {
     let mut command = Command::new(steward_bin());
-    command.args(["forensics", "scan", "--data"]).arg(&deployment.data);
+    command
+        .args(["forensics", "scan", "--data"])
+        .arg(&deployment.data);
     for n in needles {
         command.args(["--needle", n]);
     }
@@ -759,7 +1018,15 @@ pub fn forensics_scan(deployment: &Deployment, needles: &[&str], with_logs: bool
         }
     }
     let out = command.output().expect("run forensics scan");
-    let hits: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON hit")).collect();
-    assert_eq!(out.status.code(), Some(if hits.is_empty() { 0 } else { 1 }), "{}", String::from_utf8_lossy(&out.stderr));
+    let hits: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON hit"))
+        .collect();
+    assert_eq!(
+        out.status.code(),
+        Some(if hits.is_empty() { 0 } else { 1 }),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     hits
 }

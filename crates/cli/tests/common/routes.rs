@@ -3,11 +3,11 @@
 
 #![allow(dead_code)]
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use steward_engine::steward_policy::DEFAULT_POLICIES;
 use steward_server::RouteSpec;
 
-use super::{play_event, play_schema, time_at, Api, Resp};
+use super::{Api, Resp, play_event, play_schema, time_at};
 
 /// Plausible path parameters.
 pub struct Params<'a> {
@@ -57,7 +57,9 @@ pub fn fill(route: &RouteSpec, p: &Params) -> String {
 pub fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Option<Value> {
     match (route.method, route.path) {
         ("POST", "/v1/tenants") => Some(json!({"id": format!("t-made-{n}")})),
-        ("POST", "/v1/tenants/{tenant}/keys") => Some(json!({"name": format!("made-{n}"), "role": "admin"})),
+        ("POST", "/v1/tenants/{tenant}/keys") => {
+            Some(json!({"name": format!("made-{n}"), "role": "admin"}))
+        }
         ("PUT", "/v1/tenants/{tenant}/schemas/{event_type}") => {
             let mut schema = play_schema();
             schema["fields"]["intruder"] = json!({"type": "string", "class": "public"});
@@ -71,39 +73,71 @@ pub fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Optio
             "planted-track",
             1
         )])),
-        ("PUT", "/v1/tenants/{tenant}/items/{item_id}") => Some(json!({"properties": {"genre": "jazz"}, "text": format!("an item {n}")})),
-        ("POST", "/v1/tenants/{tenant}/items") => Some(json!([{"item_id": format!("item-made-{n}"), "properties": {"genre": "rock"}}])),
-        ("POST", "/v1/tenants/{tenant}/subjects/resolve") | ("POST", "/v1/tenants/{tenant}/audit/reports/subject") | ("POST", "/v1/tenants/{tenant}/access-requests") => {
+        ("PUT", "/v1/tenants/{tenant}/items/{item_id}") => {
+            Some(json!({"properties": {"genre": "jazz"}, "text": format!("an item {n}")}))
+        }
+        ("POST", "/v1/tenants/{tenant}/items") => {
+            Some(json!([{"item_id": format!("item-made-{n}"), "properties": {"genre": "rock"}}]))
+        }
+        ("POST", "/v1/tenants/{tenant}/subjects/resolve")
+        | ("POST", "/v1/tenants/{tenant}/audit/reports/subject")
+        | ("POST", "/v1/tenants/{tenant}/access-requests") => {
             Some(json!({"external_id": subject_external_id}))
         }
         // A throwaway subject: erasing it changes nothing the test reads.
-        ("POST", "/v1/tenants/{tenant}/erasures") => Some(json!({"external_id": format!("erase-me-{n}@example.org")})),
-        ("POST", "/v1/tenants/{tenant}/erasures/batch") => Some(json!({"external_ids": [format!("erase-me-{n}-a@example.org"), format!("erase-me-{n}-b@example.org")]})),
+        ("POST", "/v1/tenants/{tenant}/erasures") => {
+            Some(json!({"external_id": format!("erase-me-{n}@example.org")}))
+        }
+        ("POST", "/v1/tenants/{tenant}/erasures/batch") => Some(
+            json!({"external_ids": [format!("erase-me-{n}-a@example.org"), format!("erase-me-{n}-b@example.org")]}),
+        ),
         // Consent decisions about a purpose the test never reads for.
-        ("PUT", "/v1/tenants/{tenant}/subjects/{subject}/consents/{purpose}") => Some(json!({"granted": true})),
-        ("POST", "/v1/tenants/{tenant}/consents") => Some(json!({"external_id": subject_external_id, "purpose": "personalization", "granted": true})),
-        ("PUT", "/v1/tenants/{tenant}/consent-regimes/{purpose}") => Some(json!({"regime": "opt_out"})),
+        ("PUT", "/v1/tenants/{tenant}/subjects/{subject}/consents/{purpose}") => {
+            Some(json!({"granted": true}))
+        }
+        ("POST", "/v1/tenants/{tenant}/consents") => Some(
+            json!({"external_id": subject_external_id, "purpose": "personalization", "granted": true}),
+        ),
+        ("PUT", "/v1/tenants/{tenant}/consent-regimes/{purpose}") => {
+            Some(json!({"regime": "opt_out"}))
+        }
         ("POST", "/v1/tenants/{tenant}/pii/scan") => Some(json!({"text": "call +1 415 555 0100"})),
-        ("POST", "/v1/tenants/{tenant}/sql") => Some(json!({"sql": "SELECT event_id, subject FROM events", "purpose": "support"})),
-        ("POST", "/v1/tenants/{tenant}/datasets") => Some(json!({"name": format!("iso-{n}"), "sql": "SELECT subject, track_id FROM play"})),
-        ("POST", "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links") => Some(json!({"ttl_s": 60})),
+        ("POST", "/v1/tenants/{tenant}/sql") => {
+            Some(json!({"sql": "SELECT event_id, subject FROM events", "purpose": "support"}))
+        }
+        ("POST", "/v1/tenants/{tenant}/datasets") => {
+            Some(json!({"name": format!("iso-{n}"), "sql": "SELECT subject, track_id FROM play"}))
+        }
+        ("POST", "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links") => {
+            Some(json!({"ttl_s": 60}))
+        }
         // A popularity model of the "plays" data set (instant), a new version each time.
-        ("POST", "/v1/tenants/{tenant}/models") => Some(json!({"name": "plays", "algorithm": "popularity", "dataset": {"name": "plays", "version": 1}, "columns": {"user": "subject", "item": "track_id"}})),
+        ("POST", "/v1/tenants/{tenant}/models") => Some(
+            json!({"name": "plays", "algorithm": "popularity", "dataset": {"name": "plays", "version": 1}, "columns": {"user": "subject", "item": "track_id"}}),
+        ),
         ("POST", "/v1/tenants/{tenant}/models/{name}/versions/{version}/cancel") => Some(json!({})),
-        ("PUT", "/v1/tenants/{tenant}/models/{name}/aliases/{alias}") => Some(json!({"version": 1})),
+        ("PUT", "/v1/tenants/{tenant}/models/{name}/aliases/{alias}") => {
+            Some(json!({"version": 1}))
+        }
         ("PUT", "/v1/tenants/{tenant}/identity") => Some(json!({
             "issuer": "https://login.example",
             "audience": "steward",
             "jwks": {"keys": [{"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "kid": "k1", "x": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]},
         })),
-        ("POST", "/v1/tenants/{tenant}/policies/check") => {
-            Some(json!({"role": "reader", "action": "read_timeline", "purpose": "support", "resource": {"kind": "Subject", "id": "x"}}))
-        }
+        ("POST", "/v1/tenants/{tenant}/policies/check") => Some(
+            json!({"role": "reader", "action": "read_timeline", "purpose": "support", "resource": {"kind": "Subject", "id": "x"}}),
+        ),
         _ => None,
     }
 }
 
-pub fn call(api: &Api, route: &RouteSpec, path: &str, authorization: Option<&str>, body: Option<Value>) -> Resp {
+pub fn call(
+    api: &Api,
+    route: &RouteSpec,
+    path: &str,
+    authorization: Option<&str>,
+    body: Option<Value>,
+) -> Resp {
     // Policies are Cedar text; the default set again changes nothing about who may do what.
     let body = if (route.method, route.path) == ("PUT", "/v1/tenants/{tenant}/policies") {
         Some(("text/plain", DEFAULT_POLICIES.as_bytes().to_vec()))
@@ -117,4 +151,3 @@ pub fn call(api: &Api, route: &RouteSpec, path: &str, authorization: Option<&str
 pub fn bearer(key: &str) -> String {
     format!("Bearer {key}")
 }
-

@@ -4,17 +4,24 @@
 
 use steward_crypto::Pseudonym;
 
-use super::task::{self, TaskOp, LEDGER_TASKS};
+use super::task::{self, LEDGER_TASKS, TaskOp};
 use crate::tenant::Tenant;
 use crate::{Engine, EngineError};
 
 impl Engine {
-    pub(crate) fn forget_in_tasks(&self, tenant: &Tenant, subjects: &[Pseudonym]) -> Result<(), EngineError> {
+    pub(crate) fn forget_in_tasks(
+        &self,
+        tenant: &Tenant,
+        subjects: &[Pseudonym],
+    ) -> Result<(), EngineError> {
         let hex: Vec<String> = subjects.iter().map(|s| s.to_hex()).collect();
         let mut rewrites = Vec::new();
         let mut deletes = Vec::new();
         for (key, mut doc) in tenant.ledger_state().all() {
-            if let TaskOp::OptOut { subjects: named, .. } = &mut doc.op {
+            if let TaskOp::OptOut {
+                subjects: named, ..
+            } = &mut doc.op
+            {
                 let before = named.len();
                 named.retain(|s| !hex.contains(s));
                 if named.len() == before {
@@ -34,7 +41,12 @@ impl Engine {
     }
 
     /// Makes the erase tasks of these requests due by `due_us` (an erasure asked again `now`).
-    pub(crate) fn hasten_tasks(&self, tenant: &Tenant, erasures: &[String], due_us: i64) -> Result<(), EngineError> {
+    pub(crate) fn hasten_tasks(
+        &self,
+        tenant: &Tenant,
+        erasures: &[String],
+        due_us: i64,
+    ) -> Result<(), EngineError> {
         let mut rewrites = Vec::new();
         for (key, mut doc) in tenant.ledger_state().all() {
             let names = matches!(&doc.op, TaskOp::Erase { subjects } if subjects.iter().any(|s| erasures.contains(&s.erasure)));
@@ -53,13 +65,23 @@ impl Engine {
         Ok(())
     }
 
-    fn commit_task_edits(&self, tenant: &Tenant, rewrites: Vec<((String, u64), super::task::TaskDoc)>, deletes: Vec<(String, u64)>) -> Result<(), EngineError> {
+    fn commit_task_edits(
+        &self,
+        tenant: &Tenant,
+        rewrites: Vec<((String, u64), super::task::TaskDoc)>,
+        deletes: Vec<(String, u64)>,
+    ) -> Result<(), EngineError> {
         if rewrites.is_empty() && deletes.is_empty() {
             return Ok(());
         }
         let values: Vec<Vec<u8>> = rewrites
             .iter()
-            .map(|(_, doc)| serde_json::to_vec(doc).map_err(|e| EngineError::DataDir { path: "catalog.redb".into(), reason: e.to_string() }))
+            .map(|(_, doc)| {
+                serde_json::to_vec(doc).map_err(|e| EngineError::DataDir {
+                    path: "catalog.redb".into(),
+                    reason: e.to_string(),
+                })
+            })
             .collect::<Result<_, _>>()?;
         tenant.partition().catalog().write(|txn| {
             for ((key, _), value) in rewrites.iter().zip(&values) {

@@ -33,9 +33,15 @@ use crate::DerivedArtifact;
 #[derive(Clone, Debug)]
 pub enum Hide<'a> {
     /// Erased subjects, with the erasure generation of their shred.
-    Erased { subjects: &'a [Pseudonym], generation: u64 },
+    Erased {
+        subjects: &'a [Pseudonym],
+        generation: u64,
+    },
     /// Subjects who refused a purpose.
-    OptedOut { purpose: &'a str, subjects: &'a [Pseudonym] },
+    OptedOut {
+        purpose: &'a str,
+        subjects: &'a [Pseudonym],
+    },
 }
 
 /// Durable work for one kind in one tenant: every due task of one sort, coalesced.
@@ -45,7 +51,10 @@ pub enum Work {
     /// artifact of the kind.
     Erase { subjects: Vec<(Pseudonym, u64)> },
     /// These subjects refused `purpose`: artifacts of that purpose that hold them are redone.
-    OptOut { purpose: String, subjects: Vec<Pseudonym> },
+    OptOut {
+        purpose: String,
+        subjects: Vec<Pseudonym>,
+    },
     /// The purpose's consent regime changed: artifacts of it are checked against the new rule.
     RegimeChanged { purpose: String },
     /// Rows passed their retention: artifacts that hold expired rows are redone.
@@ -67,7 +76,9 @@ pub struct HeldArtifact {
 #[derive(Clone, Debug)]
 pub enum Outcome {
     /// Done: the artifacts acted on, by the subject they were acted on for (for receipts).
-    Done { artifacts: HashMap<Pseudonym, Vec<DerivedArtifact>> },
+    Done {
+        artifacts: HashMap<Pseudonym, Vec<DerivedArtifact>>,
+    },
     /// Not yet (e.g. a build that started before the task is still running and must be
     /// re-checked when it completes); retried after a short wait.
     Wait { reason: String },
@@ -75,7 +86,9 @@ pub enum Outcome {
 
 impl Outcome {
     pub fn done() -> Outcome {
-        Outcome::Done { artifacts: HashMap::new() }
+        Outcome::Done {
+            artifacts: HashMap::new(),
+        }
     }
 }
 
@@ -106,11 +119,20 @@ pub trait ArtifactKind: Send + Sync {
 
 impl crate::Engine {
     /// Every derived artifact of every registered kind that holds the subject.
-    pub fn subject_lineage(&self, tenant: &str, subject: &Pseudonym) -> Result<Vec<HeldArtifact>, crate::EngineError> {
+    pub fn subject_lineage(
+        &self,
+        tenant: &str,
+        subject: &Pseudonym,
+    ) -> Result<Vec<HeldArtifact>, crate::EngineError> {
         self.tenant(tenant)?;
         let mut out = Vec::new();
         for kind in self.registered_kinds() {
-            out.extend(kind.holding(tenant, subject).map_err(|reason| crate::EngineError::DataDir { path: self.data_dir().to_owned(), reason: format!("{} lineage: {reason}", kind.name()) })?);
+            out.extend(kind.holding(tenant, subject).map_err(|reason| {
+                crate::EngineError::DataDir {
+                    path: self.data_dir().to_owned(),
+                    reason: format!("{} lineage: {reason}", kind.name()),
+                }
+            })?);
         }
         Ok(out)
     }

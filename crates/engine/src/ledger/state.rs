@@ -3,15 +3,17 @@
 //! generation, and the tenant's ledger clock.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 use steward_crypto::Pseudonym;
 use steward_store::Catalog;
 
-use super::task::{self, ErasedSubject, Prepared, TaskDoc, TaskOp, GENERATION_KEY, LEDGER_META, LEDGER_TASKS};
+use super::task::{
+    self, ErasedSubject, GENERATION_KEY, LEDGER_META, LEDGER_TASKS, Prepared, TaskDoc, TaskOp,
+};
 use crate::EngineError;
 
 /// An open task as the workers see it.
@@ -37,7 +39,10 @@ pub(crate) struct LedgerState {
 }
 
 fn corrupted(reason: impl std::fmt::Display) -> EngineError {
-    EngineError::DataDir { path: "catalog.redb".into(), reason: format!("corrupted ledger task: {reason}") }
+    EngineError::DataDir {
+        path: "catalog.redb".into(),
+        reason: format!("corrupted ledger task: {reason}"),
+    }
 }
 
 impl LedgerState {
@@ -50,10 +55,22 @@ impl LedgerState {
             let doc: TaskDoc = serde_json::from_slice(&v).map_err(corrupted)?;
             next_id = next_id.max(id + 1);
             clock = clock.max(doc.clock + 1);
-            pending.insert((kind, id), Pending { next_try_us: doc.due_at_us, doc, failures: 0 });
+            pending.insert(
+                (kind, id),
+                Pending {
+                    next_try_us: doc.due_at_us,
+                    doc,
+                    failures: 0,
+                },
+            );
         }
         let generation = match catalog.get(LEDGER_META, GENERATION_KEY)? {
-            Some(bytes) => u64::from_be_bytes(bytes.as_slice().try_into().map_err(|_| corrupted("generation width"))?),
+            Some(bytes) => u64::from_be_bytes(
+                bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| corrupted("generation width"))?,
+            ),
             None => 0,
         };
         let state = LedgerState {
@@ -88,11 +105,21 @@ impl LedgerState {
     }
 
     /// Prepares one task per kind for `op`, due at `due_at_us`.
-    pub fn prepare(&self, prepared: &mut Prepared, kinds: &[String], op: TaskOp, due_at_us: i64) -> Result<(), EngineError> {
+    pub fn prepare(
+        &self,
+        prepared: &mut Prepared,
+        kinds: &[String],
+        op: TaskOp,
+        due_at_us: i64,
+    ) -> Result<(), EngineError> {
         let clock = self.clock.fetch_add(1, Ordering::SeqCst);
         for kind in kinds {
             let id = self.next_id.fetch_add(1, Ordering::SeqCst);
-            let doc = TaskDoc { op: op.clone(), clock, due_at_us };
+            let doc = TaskDoc {
+                op: op.clone(),
+                clock,
+                due_at_us,
+            };
             let value = serde_json::to_vec(&doc).map_err(corrupted)?;
             prepared.rows.push((task::key(kind, id), value));
             prepared.tasks.push((kind.clone(), id, doc));
@@ -114,7 +141,14 @@ impl LedgerState {
             let mut pending = self.pending.lock();
             for (kind, id, doc) in prepared.tasks {
                 erased.extend(doc.op.erased());
-                pending.insert((kind, id), Pending { next_try_us: doc.due_at_us, doc, failures: 0 });
+                pending.insert(
+                    (kind, id),
+                    Pending {
+                        next_try_us: doc.due_at_us,
+                        doc,
+                        failures: 0,
+                    },
+                );
             }
         }
         let mut erasing = self.erasing.write();
@@ -150,12 +184,21 @@ impl LedgerState {
 
     /// Open tasks of `kind` due now, oldest first.
     pub fn due(&self, kind: &str, now_us: i64) -> Vec<((String, u64), TaskDoc)> {
-        self.pending.lock().iter().filter(|((k, _), p)| k == kind && p.next_try_us <= now_us).map(|(key, p)| (key.clone(), p.doc.clone())).collect()
+        self.pending
+            .lock()
+            .iter()
+            .filter(|((k, _), p)| k == kind && p.next_try_us <= now_us)
+            .map(|(key, p)| (key.clone(), p.doc.clone()))
+            .collect()
     }
 
     /// Every open task (the erasure state machine and the purge read these).
     pub fn all(&self) -> Vec<((String, u64), TaskDoc)> {
-        self.pending.lock().iter().map(|(k, p)| (k.clone(), p.doc.clone())).collect()
+        self.pending
+            .lock()
+            .iter()
+            .map(|(k, p)| (k.clone(), p.doc.clone()))
+            .collect()
     }
 
     /// Open tasks naming an erasure request.
@@ -229,6 +272,10 @@ impl LedgerState {
 
 impl ErasedSubject {
     pub fn new(subject: &Pseudonym, erasure: &str, generation: u64) -> ErasedSubject {
-        ErasedSubject { subject: subject.to_hex(), erasure: erasure.to_owned(), generation }
+        ErasedSubject {
+            subject: subject.to_hex(),
+            erasure: erasure.to_owned(),
+            generation,
+        }
     }
 }

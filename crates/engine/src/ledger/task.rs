@@ -26,9 +26,16 @@ pub(crate) struct ErasedSubject {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub(crate) enum TaskOp {
-    Erase { subjects: Vec<ErasedSubject> },
-    OptOut { purpose: String, subjects: Vec<String> },
-    Regime { purpose: String },
+    Erase {
+        subjects: Vec<ErasedSubject>,
+    },
+    OptOut {
+        purpose: String,
+        subjects: Vec<String>,
+    },
+    Regime {
+        purpose: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -61,7 +68,14 @@ impl TaskOp {
     /// The pseudonyms an erase task names, with their erasure ids and generations.
     pub fn erased(&self) -> Vec<(Pseudonym, String, u64)> {
         match self {
-            TaskOp::Erase { subjects } => subjects.iter().filter_map(|s| Pseudonym::parse_hex(&s.subject).ok().map(|p| (p, s.erasure.clone(), s.generation))).collect(),
+            TaskOp::Erase { subjects } => subjects
+                .iter()
+                .filter_map(|s| {
+                    Pseudonym::parse_hex(&s.subject)
+                        .ok()
+                        .map(|p| (p, s.erasure.clone(), s.generation))
+                })
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -78,7 +92,10 @@ pub(crate) struct Prepared {
 
 impl Prepared {
     /// Writes the tasks (and the generation) in `txn`.
-    pub fn write(&self, txn: &mut steward_store::CatalogTxn<'_>) -> Result<(), steward_store::CatalogError> {
+    pub fn write(
+        &self,
+        txn: &mut steward_store::CatalogTxn<'_>,
+    ) -> Result<(), steward_store::CatalogError> {
         for (k, v) in &self.rows {
             txn.put(LEDGER_TASKS, k, v)?;
         }
@@ -87,5 +104,4 @@ impl Prepared {
         }
         Ok(())
     }
-
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 use steward_crypto::Pseudonym;
 
-use super::task::{TaskDoc, TaskOp, LEDGER_TASKS};
+use super::task::{LEDGER_TASKS, TaskDoc, TaskOp};
 use super::{ArtifactKind, Hide, Outcome, Work};
 use crate::tenant::Tenant;
 use crate::{DerivedArtifact, Engine, EngineError};
@@ -51,7 +51,11 @@ impl Signal {
     }
 }
 
-pub(crate) fn spawn(engine: Weak<Engine>, stopping: Arc<AtomicBool>, signal: Arc<Signal>) -> Vec<std::thread::JoinHandle<()>> {
+pub(crate) fn spawn(
+    engine: Weak<Engine>,
+    stopping: Arc<AtomicBool>,
+    signal: Arc<Signal>,
+) -> Vec<std::thread::JoinHandle<()>> {
     (0..LEDGER_WORKERS)
         .filter_map(|i| {
             let (engine, stopping, signal) = (engine.clone(), stopping.clone(), signal.clone());
@@ -59,7 +63,9 @@ pub(crate) fn spawn(engine: Weak<Engine>, stopping: Arc<AtomicBool>, signal: Arc
                 .name(format!("steward-ledger-{i}"))
                 .spawn(move || {
                     while !stopping.load(Ordering::SeqCst) {
-                        let Some(strong) = engine.upgrade() else { return };
+                        let Some(strong) = engine.upgrade() else {
+                            return;
+                        };
                         let busy = strong.ledger_round();
                         drop(strong);
                         if !busy {
@@ -101,7 +107,10 @@ impl Engine {
                 if !state.claim(kind.name()) {
                     continue;
                 }
-                let _claim = Claim { tenant: &tenant, kind: kind.name() };
+                let _claim = Claim {
+                    tenant: &tenant,
+                    kind: kind.name(),
+                };
                 busy |= self.run_kind(&tenant, kind.as_ref());
             }
         }
@@ -119,13 +128,22 @@ impl Engine {
         for (key, doc) in due {
             match &doc.op {
                 TaskOp::Erase { .. } => erase.push((key, doc)),
-                TaskOp::OptOut { purpose, .. } => by_purpose.entry((false, purpose.clone())).or_default().push((key, doc)),
-                TaskOp::Regime { purpose } => by_purpose.entry((true, purpose.clone())).or_default().push((key, doc)),
+                TaskOp::OptOut { purpose, .. } => by_purpose
+                    .entry((false, purpose.clone()))
+                    .or_default()
+                    .push((key, doc)),
+                TaskOp::Regime { purpose } => by_purpose
+                    .entry((true, purpose.clone()))
+                    .or_default()
+                    .push((key, doc)),
             }
         }
         if !erase.is_empty() {
             busy = true;
-            let subjects: Vec<(Pseudonym, u64)> = erase.iter().flat_map(|(_, d)| d.op.erased().into_iter().map(|(s, _, g)| (s, g))).collect();
+            let subjects: Vec<(Pseudonym, u64)> = erase
+                .iter()
+                .flat_map(|(_, d)| d.op.erased().into_iter().map(|(s, _, g)| (s, g)))
+                .collect();
             let outcome = self.call_kind(tenant, kind, &Work::Erase { subjects });
             self.settle(tenant, kind.name(), &erase, outcome);
         }
@@ -158,8 +176,12 @@ impl Engine {
             let name = kind.name();
             match std::panic::catch_unwind(AssertUnwindSafe(|| kind.maintain(tenant.id()))) {
                 Ok(Ok(())) => {}
-                Ok(Err(error)) => tracing::warn!(tenant = tenant.id(), kind = name, %error, "upkeep of derived artifacts failed"),
-                Err(panic) => self.health().panicked(&format!("ledger:{name}"), &panic_text(&panic)),
+                Ok(Err(error)) => {
+                    tracing::warn!(tenant = tenant.id(), kind = name, %error, "upkeep of derived artifacts failed")
+                }
+                Err(panic) => self
+                    .health()
+                    .panicked(&format!("ledger:{name}"), &panic_text(&panic)),
             }
         }
         busy
@@ -167,26 +189,38 @@ impl Engine {
 
     /// Calls a kind, turning a panic into an error (counted; the engine is not ready until the
     /// kind next succeeds).
-    fn call_kind(&self, tenant: &Tenant, kind: &dyn ArtifactKind, work: &Work) -> Result<Outcome, String> {
+    fn call_kind(
+        &self,
+        tenant: &Tenant,
+        kind: &dyn ArtifactKind,
+        work: &Work,
+    ) -> Result<Outcome, String> {
         let started = Instant::now();
         let worker = format!("ledger:{}", kind.name());
-        let result = match std::panic::catch_unwind(AssertUnwindSafe(|| kind.process(tenant.id(), work))) {
-            Ok(result) => {
-                self.health().recovered(&worker);
-                result
-            }
-            Err(panic) => {
-                let text = panic_text(&panic);
-                self.health().panicked(&worker, &text);
-                Err(format!("the kind panicked: {text}"))
-            }
-        };
+        let result =
+            match std::panic::catch_unwind(AssertUnwindSafe(|| kind.process(tenant.id(), work))) {
+                Ok(result) => {
+                    self.health().recovered(&worker);
+                    result
+                }
+                Err(panic) => {
+                    let text = panic_text(&panic);
+                    self.health().panicked(&worker, &text);
+                    Err(format!("the kind panicked: {text}"))
+                }
+            };
         metrics::histogram!("steward_ledger_work_seconds", "kind" => kind.name(), "work" => work_name(work)).record(started.elapsed().as_secs_f64());
         result
     }
 
     /// Records a kind's outcome for the tasks it covered.
-    fn settle(&self, tenant: &Arc<Tenant>, kind: &'static str, tasks: &[((String, u64), TaskDoc)], outcome: Result<Outcome, String>) {
+    fn settle(
+        &self,
+        tenant: &Arc<Tenant>,
+        kind: &'static str,
+        tasks: &[((String, u64), TaskDoc)],
+        outcome: Result<Outcome, String>,
+    ) {
         let keys: Vec<(String, u64)> = tasks.iter().map(|(k, _)| k.clone()).collect();
         let state = tenant.ledger_state();
         let now_us = chrono::Utc::now().timestamp_micros();
@@ -202,7 +236,8 @@ impl Engine {
                 state.postpone(&keys, now_us + WAIT_RETRY_MS * 1000, false);
             }
             Err(error) => {
-                metrics::counter!("steward_ledger_task_failures_total", "kind" => kind).increment(1);
+                metrics::counter!("steward_ledger_task_failures_total", "kind" => kind)
+                    .increment(1);
                 let failures = keys.iter().map(|k| state.failures(k)).max().unwrap_or(0);
                 let backoff_ms = (1000i64 << failures.min(20)).min(FAILURE_RETRY_MAX_MS);
                 tracing::error!(tenant = tenant.id(), kind, %error, retry_in_ms = backoff_ms, "derived work failed; retried");
@@ -213,13 +248,21 @@ impl Engine {
 
     /// Deletes acknowledged tasks and, for erasures, lists what was done in each request, in
     /// one commit under the erasure lock; then forgets the pseudonyms the tasks named.
-    fn acknowledge(&self, tenant: &Arc<Tenant>, tasks: &[((String, u64), TaskDoc)], artifacts: &HashMap<Pseudonym, Vec<DerivedArtifact>>) -> Result<(), EngineError> {
+    fn acknowledge(
+        &self,
+        tenant: &Arc<Tenant>,
+        tasks: &[((String, u64), TaskDoc)],
+        artifacts: &HashMap<Pseudonym, Vec<DerivedArtifact>>,
+    ) -> Result<(), EngineError> {
         let mut by_erasure: HashMap<String, Vec<DerivedArtifact>> = HashMap::new();
         let mut named_subjects = false;
         for (_, doc) in tasks {
             for (subject, erasure, _) in doc.op.erased() {
                 named_subjects = true;
-                by_erasure.entry(erasure).or_default().extend(artifacts.get(&subject).cloned().unwrap_or_default());
+                by_erasure
+                    .entry(erasure)
+                    .or_default()
+                    .extend(artifacts.get(&subject).cloned().unwrap_or_default());
             }
             named_subjects |= matches!(doc.op, TaskOp::OptOut { .. });
         }
@@ -261,8 +304,12 @@ impl Engine {
         for kind in self.registered_kinds() {
             match std::panic::catch_unwind(AssertUnwindSafe(|| kind.hide(tenant, hide))) {
                 Ok(Ok(())) => {}
-                Ok(Err(error)) => tracing::error!(tenant, kind = kind.name(), %error, "hiding in derived artifacts failed; the durable task follows"),
-                Err(panic) => self.health().panicked(&format!("ledger:{}", kind.name()), &panic_text(&panic)),
+                Ok(Err(error)) => {
+                    tracing::error!(tenant, kind = kind.name(), %error, "hiding in derived artifacts failed; the durable task follows")
+                }
+                Err(panic) => self
+                    .health()
+                    .panicked(&format!("ledger:{}", kind.name()), &panic_text(&panic)),
             }
         }
     }

@@ -38,7 +38,13 @@ fn draw(table: &[f64], rng: &mut Rng) -> u32 {
 }
 
 /// Calls `push(user, item, weight)` for `draws` draws over `users` x `items`, from `seed`.
-pub fn generate<E>(users: u32, items: u32, draws: u64, seed: u64, mut push: impl FnMut(u32, u32, f32) -> Result<(), E>) -> Result<(), E> {
+pub fn generate<E>(
+    users: u32,
+    items: u32,
+    draws: u64,
+    seed: u64,
+    mut push: impl FnMut(u32, u32, f32) -> Result<(), E>,
+) -> Result<(), E> {
     let (user_table, item_table) = (zipf_table(users, 0.5), zipf_table(items, 1.0));
     let mut rng = Rng(seed);
     for _ in 0..draws {

@@ -47,7 +47,12 @@ pub(crate) fn at_k(ranked: &[u32], relevant: &[u32], k: usize) -> Sums {
     }
     let idcg: f64 = (0..ideal).map(|r| 1.0 / ((r + 2) as f64).log2()).sum();
     let ideal = ideal.max(1) as f64;
-    Sums { recall: hits as f64 / ideal, precision: hits as f64 / k as f64, ndcg: if idcg > 0.0 { dcg / idcg } else { 0.0 }, ap: precision_sum / ideal }
+    Sums {
+        recall: hits as f64 / ideal,
+        precision: hits as f64 / k as f64,
+        ndcg: if idcg > 0.0 { dcg / idcg } else { 0.0 },
+        ap: precision_sum / ideal,
+    }
 }
 
 /// Metrics at one cutoff, averaged over evaluated users.
@@ -97,7 +102,11 @@ mod tests {
     ///            NDCG = (0.9197208 + 0.4692787)/3 = 0.4629998, MAP = (0.8333333 + 1/3)/3 = 0.3888889
     #[test]
     fn every_metric_matches_a_case_worked_by_hand() {
-        let users: [(&[u32], &[u32]); 3] = [(&[5, 1, 2, 7], &[2, 5]), (&[1, 2, 3], &[7]), (&[4, 9, 8], &[1, 2, 3, 4])];
+        let users: [(&[u32], &[u32]); 3] = [
+            (&[5, 1, 2, 7], &[2, 5]),
+            (&[1, 2, 3], &[7]),
+            (&[4, 9, 8], &[1, 2, 3, 4]),
+        ];
         let mean = |k: usize| {
             let mut s = Sums::default();
             for (ranked, relevant) in users {
@@ -106,13 +115,36 @@ mod tests {
             (s.precision / 3.0, s.recall / 3.0, s.ndcg / 3.0, s.ap / 3.0)
         };
         let a3 = at_k(&[5, 1, 2, 7], &[2, 5], 3);
-        assert!(close(a3.precision, 2.0 / 3.0) && close(a3.recall, 1.0) && close(a3.ndcg, 0.9197208) && close(a3.ap, 0.8333333), "{a3:?}");
+        assert!(
+            close(a3.precision, 2.0 / 3.0)
+                && close(a3.recall, 1.0)
+                && close(a3.ndcg, 0.9197208)
+                && close(a3.ap, 0.8333333),
+            "{a3:?}"
+        );
         let c3 = at_k(&[4, 9, 8], &[1, 2, 3, 4], 3);
-        assert!(close(c3.precision, 1.0 / 3.0) && close(c3.recall, 1.0 / 3.0) && close(c3.ndcg, 0.4692787) && close(c3.ap, 1.0 / 3.0), "{c3:?}");
+        assert!(
+            close(c3.precision, 1.0 / 3.0)
+                && close(c3.recall, 1.0 / 3.0)
+                && close(c3.ndcg, 0.4692787)
+                && close(c3.ap, 1.0 / 3.0),
+            "{c3:?}"
+        );
         let (p, r, n, m) = mean(1);
-        assert!(close(p, 2.0 / 3.0) && close(r, 2.0 / 3.0) && close(n, 2.0 / 3.0) && close(m, 2.0 / 3.0));
+        assert!(
+            close(p, 2.0 / 3.0)
+                && close(r, 2.0 / 3.0)
+                && close(n, 2.0 / 3.0)
+                && close(m, 2.0 / 3.0)
+        );
         let (p, r, n, m) = mean(3);
-        assert!(close(p, 1.0 / 3.0) && close(r, 0.4444444) && close(n, 0.4629998) && close(m, 0.3888889), "{p} {r} {n} {m}");
+        assert!(
+            close(p, 1.0 / 3.0)
+                && close(r, 0.4444444)
+                && close(n, 0.4629998)
+                && close(m, 0.3888889),
+            "{p} {r} {n} {m}"
+        );
     }
 
     #[test]

@@ -32,18 +32,36 @@ pub struct TrainTest {
 fn ceil_fraction(fraction: f64, n: usize) -> usize {
     let exact = fraction * n as f64;
     let nearest = exact.round();
-    if (exact - nearest).abs() < 1e-9 { nearest as usize } else { exact.ceil() as usize }
+    if (exact - nearest).abs() < 1e-9 {
+        nearest as usize
+    } else {
+        exact.ceil() as usize
+    }
 }
 
 pub fn split(m: &Interactions, how: &Split) -> Result<TrainTest, EvalError> {
     match *how {
-        Split::Time { holdout } | Split::Random { holdout, .. } if !(holdout > 0.0 && holdout < 1.0) => return Err(EvalError::BadHoldout),
+        Split::Time { holdout } | Split::Random { holdout, .. }
+            if !(holdout > 0.0 && holdout < 1.0) =>
+        {
+            return Err(EvalError::BadHoldout);
+        }
         Split::LeaveLast { count: 0 } => return Err(EvalError::BadLeaveLast),
-        Split::Time { .. } if !m.has_times() => return Err(EvalError::NeedsTimes { split: "time" }),
-        Split::LeaveLast { .. } if !m.has_times() => return Err(EvalError::NeedsTimes { split: "leave-last" }),
+        Split::Time { .. } if !m.has_times() => {
+            return Err(EvalError::NeedsTimes { split: "time" });
+        }
+        Split::LeaveLast { .. } if !m.has_times() => {
+            return Err(EvalError::NeedsTimes {
+                split: "leave-last",
+            });
+        }
         _ => {}
     }
-    let limits = MatrixLimits { users_max: m.users(), items_max: m.items(), nnz_max: m.nnz() as u64 };
+    let limits = MatrixLimits {
+        users_max: m.users(),
+        items_max: m.items(),
+        nnz_max: m.nnz() as u64,
+    };
     let mut train = Interactions::builder(m.users(), m.items(), limits)?;
     let mut test = Interactions::builder(m.users(), m.items(), limits)?;
     let mut order: Vec<usize> = Vec::new();
@@ -59,7 +77,9 @@ pub fn split(m: &Interactions, how: &Split) -> Result<TrainTest, EvalError> {
         order.clear();
         order.extend(0..n);
         match (*how, row.times) {
-            (Split::Random { seed, .. }, _) => Rng::derive(seed, &[u64::from(u)]).shuffle(&mut order),
+            (Split::Random { seed, .. }, _) => {
+                Rng::derive(seed, &[u64::from(u)]).shuffle(&mut order)
+            }
             // Latest first: by time, then by item index.
             (_, Some(times)) => order.sort_by_key(|&k| std::cmp::Reverse((times[k], row.items[k]))),
             (_, None) => {}
@@ -77,7 +97,10 @@ pub fn split(m: &Interactions, how: &Split) -> Result<TrainTest, EvalError> {
             }
         }
     }
-    Ok(TrainTest { train: train.build()?, test: test.build()? })
+    Ok(TrainTest {
+        train: train.build()?,
+        test: test.build()?,
+    })
 }
 
 #[cfg(test)]
@@ -85,7 +108,8 @@ mod tests {
     use super::*;
 
     fn timed(rows: &[&[(u32, i64)]], items: u32) -> Interactions {
-        let mut b = Interactions::builder(rows.len() as u32, items, MatrixLimits::default()).unwrap();
+        let mut b =
+            Interactions::builder(rows.len() as u32, items, MatrixLimits::default()).unwrap();
         for (u, row) in rows.iter().enumerate() {
             for &(i, t) in *row {
                 b.push_timed(u as u32, i, 1.0, t).unwrap();
@@ -96,7 +120,14 @@ mod tests {
 
     #[test]
     fn time_split_holds_out_the_latest_with_ties_by_item() {
-        let m = timed(&[&[(0, 5), (1, 9), (2, 1), (3, 9), (4, 2)], &[(0, 1)], &[(1, 1), (2, 2)]], 5);
+        let m = timed(
+            &[
+                &[(0, 5), (1, 9), (2, 1), (3, 9), (4, 2)],
+                &[(0, 1)],
+                &[(1, 1), (2, 2)],
+            ],
+            5,
+        );
         let TrainTest { train, test } = split(&m, &Split::Time { holdout: 0.4 }).unwrap();
         // User 0: ⌈0.4 · 5⌉ = 2 held out, the two at time 9 (items 1 and 3).
         assert_eq!(test.user_row(0).unwrap().items, [1, 3]);
@@ -105,17 +136,44 @@ mod tests {
         assert!(test.user_row(1).unwrap().items.is_empty());
         assert_eq!(test.user_row(2).unwrap().items, [2]);
         let last = split(&m, &Split::LeaveLast { count: 10 }).unwrap();
-        assert_eq!(last.train.user_row(0).unwrap().items, [2], "at most n - 1 held out; the earliest stays");
+        assert_eq!(
+            last.train.user_row(0).unwrap().items,
+            [2],
+            "at most n - 1 held out; the earliest stays"
+        );
     }
 
     #[test]
     fn random_split_is_reproducible_and_partitions() {
-        let rows: Vec<Vec<(u32, i64)>> = (0..20).map(|u| (0..10).map(|i| ((u + i) % 30, 0)).collect()).collect();
+        let rows: Vec<Vec<(u32, i64)>> = (0..20)
+            .map(|u| (0..10).map(|i| ((u + i) % 30, 0)).collect())
+            .collect();
         let refs: Vec<&[(u32, i64)]> = rows.iter().map(|r| r.as_slice()).collect();
         let m = timed(&refs, 30);
-        let a = split(&m, &Split::Random { holdout: 0.3, seed: 7 }).unwrap();
-        let b = split(&m, &Split::Random { holdout: 0.3, seed: 7 }).unwrap();
-        let c = split(&m, &Split::Random { holdout: 0.3, seed: 8 }).unwrap();
+        let a = split(
+            &m,
+            &Split::Random {
+                holdout: 0.3,
+                seed: 7,
+            },
+        )
+        .unwrap();
+        let b = split(
+            &m,
+            &Split::Random {
+                holdout: 0.3,
+                seed: 7,
+            },
+        )
+        .unwrap();
+        let c = split(
+            &m,
+            &Split::Random {
+                holdout: 0.3,
+                seed: 8,
+            },
+        )
+        .unwrap();
         assert_eq!(a.test, b.test);
         assert_ne!(a.test, c.test);
         for u in 0..20 {
@@ -129,12 +187,35 @@ mod tests {
         let mut b = Interactions::builder(1, 2, MatrixLimits::default()).unwrap();
         b.push(0, 0, 1.0).unwrap();
         let untimed = b.build().unwrap();
-        assert_eq!(split(&untimed, &Split::Time { holdout: 0.2 }).unwrap_err(), EvalError::NeedsTimes { split: "time" });
-        assert_eq!(split(&untimed, &Split::LeaveLast { count: 1 }).unwrap_err(), EvalError::NeedsTimes { split: "leave-last" });
+        assert_eq!(
+            split(&untimed, &Split::Time { holdout: 0.2 }).unwrap_err(),
+            EvalError::NeedsTimes { split: "time" }
+        );
+        assert_eq!(
+            split(&untimed, &Split::LeaveLast { count: 1 }).unwrap_err(),
+            EvalError::NeedsTimes {
+                split: "leave-last"
+            }
+        );
         for holdout in [0.0, 1.0, f64::NAN, -0.5] {
-            assert_eq!(split(&untimed, &Split::Random { holdout, seed: 1 }).unwrap_err(), EvalError::BadHoldout);
+            assert_eq!(
+                split(&untimed, &Split::Random { holdout, seed: 1 }).unwrap_err(),
+                EvalError::BadHoldout
+            );
         }
-        assert_eq!(split(&untimed, &Split::LeaveLast { count: 0 }).unwrap_err(), EvalError::BadLeaveLast);
-        assert!(split(&untimed, &Split::Random { holdout: 0.5, seed: 1 }).is_ok());
+        assert_eq!(
+            split(&untimed, &Split::LeaveLast { count: 0 }).unwrap_err(),
+            EvalError::BadLeaveLast
+        );
+        assert!(
+            split(
+                &untimed,
+                &Split::Random {
+                    holdout: 0.5,
+                    seed: 1
+                }
+            )
+            .is_ok()
+        );
     }
 }

@@ -20,9 +20,27 @@ pub(crate) struct Factors {
 impl Factors {
     /// `user_factors.len() == users * factors`, `item_factors.len() == items * factors` and the
     /// bias (if any) has one entry per item: checked by the callers (trainers and the file reader).
-    pub(crate) fn new(factors: usize, users: u32, items: u32, user_factors: Vec<f32>, item_factors: Vec<f32>, item_bias: Option<Vec<f32>>) -> Factors {
-        let item_norms = item_factors.chunks_exact(factors.max(1)).map(|row| dot(row, row).sqrt()).collect();
-        Factors { factors, users, items, user_factors, item_factors, item_bias, item_norms }
+    pub(crate) fn new(
+        factors: usize,
+        users: u32,
+        items: u32,
+        user_factors: Vec<f32>,
+        item_factors: Vec<f32>,
+        item_bias: Option<Vec<f32>>,
+    ) -> Factors {
+        let item_norms = item_factors
+            .chunks_exact(factors.max(1))
+            .map(|row| dot(row, row).sqrt())
+            .collect();
+        Factors {
+            factors,
+            users,
+            items,
+            user_factors,
+            item_factors,
+            item_bias,
+            item_norms,
+        }
     }
 
     pub(crate) fn user_row(&self, row: u32) -> &[f32] {
@@ -43,13 +61,34 @@ impl Factors {
 
     /// Scores every item not in `exclude` (ascending) into `top`, asking `keep` only of items that
     /// would enter it.
-    pub(crate) fn rank(&self, user: &[f32], exclude: &[u32], keep: &dyn Fn(u32) -> bool, top: &mut TopK) {
-        rank_items(&self.item_factors, self.factors, self.item_bias.as_deref(), user, exclude, keep, top);
+    pub(crate) fn rank(
+        &self,
+        user: &[f32],
+        exclude: &[u32],
+        keep: &dyn Fn(u32) -> bool,
+        top: &mut TopK,
+    ) {
+        rank_items(
+            &self.item_factors,
+            self.factors,
+            self.item_bias.as_deref(),
+            user,
+            exclude,
+            keep,
+            top,
+        );
     }
 
     /// Cosine similarity of `item` to every other item (factors only, bias left out).
     pub(crate) fn similar(&self, item: u32, keep: &dyn Fn(u32) -> bool, top: &mut TopK) {
-        similar_items(&self.item_factors, self.factors, &self.item_norms, item, keep, top);
+        similar_items(
+            &self.item_factors,
+            self.factors,
+            &self.item_norms,
+            item,
+            keep,
+            top,
+        );
     }
 
     /// Removes the rows in `rows` (strictly ascending, each < users, checked by the caller): later
@@ -65,7 +104,8 @@ impl Factors {
                 continue;
             }
             if write != read {
-                self.user_factors.copy_within(read * f..(read + 1) * f, write * f);
+                self.user_factors
+                    .copy_within(read * f..(read + 1) * f, write * f);
             }
             write += 1;
         }
@@ -76,7 +116,10 @@ impl Factors {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        4 * (self.user_factors.capacity() + self.item_factors.capacity() + self.item_norms.capacity() + self.item_bias.as_ref().map_or(0, Vec::capacity))
+        4 * (self.user_factors.capacity()
+            + self.item_factors.capacity()
+            + self.item_norms.capacity()
+            + self.item_bias.as_ref().map_or(0, Vec::capacity))
     }
 }
 

@@ -42,7 +42,13 @@ impl Neighbours {
 
     /// Ranks the items reached from `history` (a user's score for an item is the sum of its
     /// similarities to the user's items; items reached by none score nothing and are left out).
-    pub(crate) fn rank(&self, history: &[u32], exclude: &[u32], keep: &dyn Fn(u32) -> bool, top: &mut TopK) {
+    pub(crate) fn rank(
+        &self,
+        history: &[u32],
+        exclude: &[u32],
+        keep: &dyn Fn(u32) -> bool,
+        top: &mut TopK,
+    ) {
         let mut scores = vec![0f32; self.items() as usize];
         for item in self.accumulate(history, &mut scores) {
             let score = scores[item as usize];
@@ -53,6 +59,8 @@ impl Neighbours {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.offsets.capacity() * 8 + self.neighbours.capacity() * 4 + self.similarities.capacity() * 4
+        self.offsets.capacity() * 8
+            + self.neighbours.capacity() * 4
+            + self.similarities.capacity() * 4
     }
 }

@@ -31,7 +31,10 @@ pub struct UserRef<'a> {
 
 impl<'a> UserRef<'a> {
     pub fn row(row: u32) -> UserRef<'a> {
-        UserRef { row: Some(row), items: &[] }
+        UserRef {
+            row: Some(row),
+            items: &[],
+        }
     }
 
     pub fn items(items: &'a [u32]) -> UserRef<'a> {
@@ -72,16 +75,29 @@ impl Model {
     /// so it can be evaluated and served like one trained here: `user_factors` is
     /// `users x params.factors()` and `item_factors` `items x params.factors()`, row-major;
     /// `item_bias` has one entry per item, given exactly for BPR. Every value must be finite.
-    pub fn from_factors(params: Params, seed: u64, users: u32, items: u32, user_factors: Vec<f32>, item_factors: Vec<f32>, item_bias: Option<Vec<f32>>) -> Result<Model, ModelError> {
+    pub fn from_factors(
+        params: Params,
+        seed: u64,
+        users: u32,
+        items: u32,
+        user_factors: Vec<f32>,
+        item_factors: Vec<f32>,
+        item_bias: Option<Vec<f32>>,
+    ) -> Result<Model, ModelError> {
         let bad = |what| Err(ModelError::BadFactors { what });
         if !params.algorithm().has_user_rows() {
-            return Err(ModelError::Unsupported { algorithm: params.algorithm(), operation: "building from factors" });
+            return Err(ModelError::Unsupported {
+                algorithm: params.algorithm(),
+                operation: "building from factors",
+            });
         }
         if params.validate().is_err() {
             return bad("the parameters are out of range");
         }
         let f = params.factors() as usize;
-        if user_factors.len() as u64 != u64::from(users) * f as u64 || item_factors.len() as u64 != u64::from(items) * f as u64 {
+        if user_factors.len() as u64 != u64::from(users) * f as u64
+            || item_factors.len() as u64 != u64::from(items) * f as u64
+        {
             return bad("a factor matrix does not have rows x factors values");
         }
         match (&item_bias, params.algorithm()) {
@@ -90,10 +106,24 @@ impl Model {
             _ => return bad("BPR needs one bias per item, ALS none"),
         }
         let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
-        if !finite(&user_factors) || !finite(&item_factors) || !item_bias.as_deref().is_none_or(finite) {
+        if !finite(&user_factors)
+            || !finite(&item_factors)
+            || !item_bias.as_deref().is_none_or(finite)
+        {
             return bad("a value is not finite");
         }
-        Ok(Model::new(params, seed, Body::Factors(Factors::new(f, users, items, user_factors, item_factors, item_bias))))
+        Ok(Model::new(
+            params,
+            seed,
+            Body::Factors(Factors::new(
+                f,
+                users,
+                items,
+                user_factors,
+                item_factors,
+                item_bias,
+            )),
+        ))
     }
 
     pub(crate) fn body(&self) -> &Body {
@@ -177,7 +207,11 @@ impl Model {
     }
 
     fn check_k(k: usize) -> Result<(), ModelError> {
-        if k > K_MAX { Err(ModelError::KTooLarge { k, max: K_MAX }) } else { Ok(()) }
+        if k > K_MAX {
+            Err(ModelError::KTooLarge { k, max: K_MAX })
+        } else {
+            Ok(())
+        }
     }
 
     fn check_items(&self, items: &[u32], what: &'static str) -> Result<(), ModelError> {
@@ -190,8 +224,13 @@ impl Model {
 
     fn user_vector<'m>(&self, f: &'m Factors, user: UserRef<'_>) -> Result<&'m [f32], ModelError> {
         match user.row {
-            None => Err(ModelError::NeedsUserRow { algorithm: self.algorithm() }),
-            Some(row) if row >= f.users => Err(ModelError::UnknownUser { row, users: f.users }),
+            None => Err(ModelError::NeedsUserRow {
+                algorithm: self.algorithm(),
+            }),
+            Some(row) if row >= f.users => Err(ModelError::UnknownUser {
+                row,
+                users: f.users,
+            }),
             Some(row) => Ok(f.user_row(row)),
         }
     }
@@ -200,7 +239,13 @@ impl Model {
     /// the user's seen items to exclude them), each passing `filter`. Every item is scored; ties
     /// go to the lower index. Fewer than `k` come back when fewer qualify (item-kNN returns only
     /// items reachable from the user's items).
-    pub fn recommend(&self, user: UserRef<'_>, k: usize, exclude: &[u32], filter: Option<ItemFilter<'_>>) -> Result<Vec<(u32, f32)>, ModelError> {
+    pub fn recommend(
+        &self,
+        user: UserRef<'_>,
+        k: usize,
+        exclude: &[u32],
+        filter: Option<ItemFilter<'_>>,
+    ) -> Result<Vec<(u32, f32)>, ModelError> {
         Self::check_k(k)?;
         self.check_items(exclude, "exclude")?;
         let keep = filter.unwrap_or(&keep_all);
@@ -219,7 +264,12 @@ impl Model {
     /// The `k` items most similar to `item` (cosine of factors for ALS/BPR, the stored
     /// neighbours for item-kNN), best first, never `item` itself. Popularity has no notion of
     /// similarity and answers `Unsupported`.
-    pub fn similar_items(&self, item: u32, k: usize, filter: Option<ItemFilter<'_>>) -> Result<Vec<(u32, f32)>, ModelError> {
+    pub fn similar_items(
+        &self,
+        item: u32,
+        k: usize,
+        filter: Option<ItemFilter<'_>>,
+    ) -> Result<Vec<(u32, f32)>, ModelError> {
         Self::check_k(k)?;
         let items = self.item_count();
         if item >= items {
@@ -237,7 +287,12 @@ impl Model {
                     }
                 }
             }
-            Body::Popularity(_) => return Err(ModelError::Unsupported { algorithm: self.algorithm(), operation: "similar items" }),
+            Body::Popularity(_) => {
+                return Err(ModelError::Unsupported {
+                    algorithm: self.algorithm(),
+                    operation: "similar items",
+                });
+            }
         }
         Ok(top.into_sorted())
     }
@@ -247,7 +302,10 @@ impl Model {
     pub fn score(&self, user: UserRef<'_>, items: &[u32]) -> Result<Vec<f32>, ModelError> {
         let count = self.item_count();
         if items.len() > K_MAX {
-            return Err(ModelError::KTooLarge { k: items.len(), max: K_MAX });
+            return Err(ModelError::KTooLarge {
+                k: items.len(),
+                max: K_MAX,
+            });
         }
         if let Some(&item) = items.iter().find(|&&i| i >= count) {
             return Err(ModelError::UnknownItem { item, items: count });
@@ -276,9 +334,13 @@ impl Model {
         match &mut self.body {
             Body::Factors(f) => {
                 let users = f.users;
-                check_ascending_within(rows, users as usize).map_err(|_| match rows.iter().find(|&&r| r >= users) {
-                    Some(&row) => ModelError::UnknownUser { row, users },
-                    None => ModelError::NotAscending { what: "rows to remove" },
+                check_ascending_within(rows, users as usize).map_err(|_| {
+                    match rows.iter().find(|&&r| r >= users) {
+                        Some(&row) => ModelError::UnknownUser { row, users },
+                        None => ModelError::NotAscending {
+                            what: "rows to remove",
+                        },
+                    }
                 })?;
                 f.remove_users(rows);
                 Ok(rows.len())

@@ -31,7 +31,10 @@ impl PartialOrd for Entry {
 impl Ord for Entry {
     /// Greater = worse: a lower score, or the same score and a higher item index.
     fn cmp(&self, other: &Self) -> Ordering {
-        other.score.total_cmp(&self.score).then(self.item.cmp(&other.item))
+        other
+            .score
+            .total_cmp(&self.score)
+            .then(self.item.cmp(&other.item))
     }
 }
 
@@ -42,7 +45,10 @@ pub(crate) struct TopK {
 
 impl TopK {
     pub(crate) fn new(k: usize) -> TopK {
-        TopK { k, heap: BinaryHeap::with_capacity(k.saturating_add(1)) }
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k.saturating_add(1)),
+        }
     }
 
     /// Whether (item, score) would be kept now; lets a caller skip an expensive filter.
@@ -54,7 +60,9 @@ impl TopK {
         if self.heap.len() < self.k {
             return true;
         }
-        self.heap.peek().is_some_and(|worst| Entry { score, item } < *worst)
+        self.heap
+            .peek()
+            .is_some_and(|worst| Entry { score, item } < *worst)
     }
 
     /// Offers (item, score); keeps it if it is among the k best so far.
@@ -71,7 +79,11 @@ impl TopK {
 
     /// Best first.
     pub(crate) fn into_sorted(self) -> Vec<(u32, f32)> {
-        self.heap.into_sorted_vec().into_iter().map(|e| (e.item, e.score)).collect()
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|e| (e.item, e.score))
+            .collect()
     }
 }
 
@@ -82,7 +94,15 @@ mod tests {
     #[test]
     fn keeps_the_k_best_with_ties_to_the_lower_index() {
         let mut top = TopK::new(3);
-        for (item, score) in [(0, 1.0), (1, 5.0), (2, f32::NAN), (3, 5.0), (4, 2.0), (5, 1.5), (6, 2.0)] {
+        for (item, score) in [
+            (0, 1.0),
+            (1, 5.0),
+            (2, f32::NAN),
+            (3, 5.0),
+            (4, 2.0),
+            (5, 1.5),
+            (6, 2.0),
+        ] {
             top.push(item, score);
         }
         assert_eq!(top.into_sorted(), vec![(1, 5.0), (3, 5.0), (4, 2.0)]);

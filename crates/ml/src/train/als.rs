@@ -24,8 +24,8 @@ use crate::kernels::{axpy, dot, prefetch, symv, wide_fn, xpby};
 use crate::limits::{GRAM_PARTS, SOLVE_BLOCK_ROWS};
 use crate::matrix::{Csr, Interactions};
 use crate::model::{Body, Factors, Model};
-use crate::params::{AlsParams, Control, Params, Progress, RunConfig};
 use crate::parallel::map_tasks;
+use crate::params::{AlsParams, Control, Params, Progress, RunConfig};
 
 /// Squared residual norm below which a row's CG stops (its system is solved to f32 precision).
 const RESIDUAL_MIN: f32 = 1e-20;
@@ -33,7 +33,12 @@ const RESIDUAL_MIN: f32 = 1e-20;
 /// the data rather than by the initial noise.
 const INIT_SCALE: f32 = 0.01;
 
-pub(super) fn train(m: &Interactions, p: &AlsParams, run: &RunConfig, on_iteration: &mut dyn FnMut(Progress) -> Control) -> Result<Model, TrainError> {
+pub(super) fn train(
+    m: &Interactions,
+    p: &AlsParams,
+    run: &RunConfig,
+    on_iteration: &mut dyn FnMut(Progress) -> Control,
+) -> Result<Model, TrainError> {
     let f = p.factors as usize;
     let mut x = random_rows(m.users(), f, run.seed, Side::Users, 0.0, INIT_SCALE);
     let mut y = random_rows(m.items(), f, run.seed, Side::Items, 0.0, INIT_SCALE);
@@ -47,11 +52,19 @@ pub(super) fn train(m: &Interactions, p: &AlsParams, run: &RunConfig, on_iterati
             return Err(TrainError::Diverged { iteration });
         }
         // `gram` is XᵀX + λI here, what the loss over item rows needs.
-        let loss = if p.compute_loss { loss(&x, &y, &gram, m, p, run.threads) } else { f64::NAN };
+        let loss = if p.compute_loss {
+            loss(&x, &y, &gram, m, p, run.threads)
+        } else {
+            f64::NAN
+        };
         report(on_iteration, iteration, p.iterations, loss)?;
     }
     let factors = Factors::new(f, m.users(), m.items(), x, y, None);
-    Ok(Model::new(Params::Als(*p), run.seed, Body::Factors(factors)))
+    Ok(Model::new(
+        Params::Als(*p),
+        run.seed,
+        Body::Factors(factors),
+    ))
 }
 
 /// `out = VᵀV + λI` for the rows of `v`, from `GRAM_PARTS` partial sums added in order.
@@ -59,11 +72,16 @@ fn gram_with_ridge(v: &[f32], f: usize, ridge: f32, threads: usize, out: &mut [f
     let rows = v.len() / f.max(1);
     let part_rows = rows.div_ceil(GRAM_PARTS).max(1);
     let parts: Vec<&[f32]> = v.chunks(part_rows * f).collect();
-    let partials = map_tasks(parts, threads, || (), |_, _, part| {
-        let mut g = vec![0f32; f * f];
-        gram_part(part, f, &mut g);
-        g
-    });
+    let partials = map_tasks(
+        parts,
+        threads,
+        || (),
+        |_, _, part| {
+            let mut g = vec![0f32; f * f];
+            gram_part(part, f, &mut g);
+            g
+        },
+    );
     out.fill(0.0);
     for g in &partials {
         for (o, v) in out.iter_mut().zip(g) {
@@ -93,12 +111,35 @@ struct Scratch {
 }
 
 /// One half-iteration: every row of `x` against the fixed `other` side.
-fn solve_half(x: &mut [f32], other: &[f32], gram: &[f32], csr: &Csr, p: &AlsParams, threads: usize) {
+fn solve_half(
+    x: &mut [f32],
+    other: &[f32],
+    gram: &[f32],
+    csr: &Csr,
+    p: &AlsParams,
+    threads: usize,
+) {
     let f = p.factors as usize;
     let blocks: Vec<&mut [f32]> = x.chunks_mut(SOLVE_BLOCK_ROWS * f).collect();
-    let scratch = || Scratch { r: vec![0.0; f], p: vec![0.0; f], ap: vec![0.0; f] };
+    let scratch = || Scratch {
+        r: vec![0.0; f],
+        p: vec![0.0; f],
+        ap: vec![0.0; f],
+    };
     map_tasks(blocks, threads, scratch, |s, block, rows| {
-        solve_block(rows, block * SOLVE_BLOCK_ROWS, other, gram, csr, f, p.alpha, p.cg_steps, &mut s.r, &mut s.p, &mut s.ap);
+        solve_block(
+            rows,
+            block * SOLVE_BLOCK_ROWS,
+            other,
+            gram,
+            csr,
+            f,
+            p.alpha,
+            p.cg_steps,
+            &mut s.r,
+            &mut s.p,
+            &mut s.ap,
+        );
     });
 }
 
@@ -132,7 +173,19 @@ fn prefetch_row(values: &[f32], row: u32, f: usize) {
 /// `cg_steps` CG steps on one row's system, from its current value.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn conjugate_gradient(x: &mut [f32], other: &[f32], gram: &[f32], cols: &[u32], weights: &[f32], f: usize, alpha: f32, steps: u32, r: &mut [f32], p: &mut [f32], ap: &mut [f32]) {
+fn conjugate_gradient(
+    x: &mut [f32],
+    other: &[f32],
+    gram: &[f32],
+    cols: &[u32],
+    weights: &[f32],
+    f: usize,
+    alpha: f32,
+    steps: u32,
+    r: &mut [f32],
+    p: &mut [f32],
+    ap: &mut [f32],
+) {
     // r = b − A x = Σ_i (c_i − (c_i − 1) y_i·x) y_i − (YᵀY + λI) x
     symv(gram, x, -1.0, r);
     for (k, (&c, &w)) in cols.iter().zip(weights).enumerate() {
@@ -174,24 +227,36 @@ fn conjugate_gradient(x: &mut [f32], other: &[f32], gram: &[f32], cols: &[u32], 
 /// The objective, per (user, item) cell: Σ_all c_ui (p_ui − x_u·y_i)² + λ (‖X‖² + ‖Y‖²),
 /// computed over item rows as Σ_i [y_iᵀ (XᵀX + λI) y_i + Σ_u∈i (c (1 − s)² − s²)] + λ‖X‖²
 /// with s = x_u·y_i, divided by users × items. f64 partial sums per fixed block, added in order.
-fn loss(x: &[f32], y: &[f32], gram_x: &[f32], m: &Interactions, p: &AlsParams, threads: usize) -> f64 {
+fn loss(
+    x: &[f32],
+    y: &[f32],
+    gram_x: &[f32],
+    m: &Interactions,
+    p: &AlsParams,
+    threads: usize,
+) -> f64 {
     let f = p.factors as usize;
     let blocks: Vec<&[f32]> = y.chunks(SOLVE_BLOCK_ROWS * f).collect();
     let csr = m.by_item();
-    let partials = map_tasks(blocks, threads, || vec![0f32; f], |gy, block, rows| {
-        let mut sum = 0f64;
-        for (i, yi) in rows.chunks_exact(f).enumerate() {
-            symv(gram_x, yi, 1.0, gy);
-            sum += f64::from(dot(yi, gy));
-            let (users, weights) = csr.row(block * SOLVE_BLOCK_ROWS + i);
-            for (&u, &w) in users.iter().zip(weights) {
-                let s = f64::from(dot(&x[u as usize * f..(u as usize + 1) * f], yi));
-                let confidence = 1.0 + f64::from(p.alpha) * f64::from(w);
-                sum += confidence * (1.0 - s) * (1.0 - s) - s * s;
+    let partials = map_tasks(
+        blocks,
+        threads,
+        || vec![0f32; f],
+        |gy, block, rows| {
+            let mut sum = 0f64;
+            for (i, yi) in rows.chunks_exact(f).enumerate() {
+                symv(gram_x, yi, 1.0, gy);
+                sum += f64::from(dot(yi, gy));
+                let (users, weights) = csr.row(block * SOLVE_BLOCK_ROWS + i);
+                for (&u, &w) in users.iter().zip(weights) {
+                    let s = f64::from(dot(&x[u as usize * f..(u as usize + 1) * f], yi));
+                    let confidence = 1.0 + f64::from(p.alpha) * f64::from(w);
+                    sum += confidence * (1.0 - s) * (1.0 - s) - s * s;
+                }
             }
-        }
-        sum
-    });
+            sum
+        },
+    );
     let x_norm: f64 = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
     let total = partials.iter().sum::<f64>() + f64::from(p.regularization) * x_norm;
     let cells = f64::from(m.users()) * f64::from(m.items());

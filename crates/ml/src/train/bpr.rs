@@ -11,8 +11,11 @@
 //!    between sub-epochs, a bucket starts once the two it follows on its shard and its block are
 //!    done: `parallel::map_wavefront`, same results, less waiting on a busy machine). A bucket visits its
 //!    pairs in an order shuffled by its own stream (seed, epoch, a, b) and draws each negative
-//!    uniformly from its own item block (not the whole catalogue: the price of determinism;
-//!    blocks are re-drawn every epoch, so over epochs a pair meets negatives from everywhere).
+//!    from its own item block (not the whole catalogue: the price of determinism; blocks are
+//!    re-drawn every epoch, so over epochs a pair meets negatives from everywhere), uniformly or,
+//!    with `Negatives::Popularity`, in proportion to each item's stored pairs (a draw from the
+//!    block's occurrence list: every item repeated once per pair, as implicit samples a random
+//!    liked item).
 //!
 //! A drawn negative the user has is redrawn, up to `NEGATIVE_DRAWS_MAX` times, then the pair is
 //! skipped. Each bucket's factor rows are gathered into contiguous per-shard/per-block copies for
@@ -29,8 +32,8 @@ use crate::kernels::{dot, wide_fn};
 use crate::limits::{BPR_BLOCK_ITEMS_MIN, NEGATIVE_DRAWS_MAX};
 use crate::matrix::{Csr, Interactions};
 use crate::model::{Body, Factors, Model};
-use crate::params::{BprParams, Control, Params, Progress, RunConfig};
 use crate::parallel::map_wavefront;
+use crate::params::{BprParams, Control, Negatives, Params, Progress, RunConfig};
 use crate::rng::Rng;
 
 /// Strata actually used: `strata`, or fewer when the catalogue is small, so an item block holds
@@ -50,7 +53,11 @@ struct Dealing {
 fn deal(n: usize, s: usize, rng: &mut Rng) -> Dealing {
     let mut order: Vec<u32> = (0..n as u32).collect();
     rng.shuffle(&mut order);
-    let mut dealing = Dealing { group: vec![0; n], local: vec![0; n], members: Vec::with_capacity(s) };
+    let mut dealing = Dealing {
+        group: vec![0; n],
+        local: vec![0; n],
+        members: Vec::with_capacity(s),
+    };
     for g in 0..s {
         let (start, end) = (g * n / s, (g + 1) * n / s);
         let members = order[start..end].to_vec();
@@ -77,7 +84,12 @@ fn scatter(values: &mut [f32], width: usize, rows: &[u32], gathered: &[f32]) {
     }
 }
 
-pub(super) fn train(m: &Interactions, p: &BprParams, run: &RunConfig, on_iteration: &mut dyn FnMut(Progress) -> Control) -> Result<Model, TrainError> {
+pub(super) fn train(
+    m: &Interactions,
+    p: &BprParams,
+    run: &RunConfig,
+    on_iteration: &mut dyn FnMut(Progress) -> Control,
+) -> Result<Model, TrainError> {
     let f = p.factors as usize;
     let (n_users, n_items) = (m.users() as usize, m.items() as usize);
     let scale = 1.0 / p.factors as f32;
@@ -88,8 +100,16 @@ pub(super) fn train(m: &Interactions, p: &BprParams, run: &RunConfig, on_iterati
     let csr = m.by_user();
     let mut pairs: Vec<(u32, u32)> = vec![(0, 0); m.nnz()];
     for epoch in 1..=p.iterations {
-        let users = deal(n_users, s, &mut Rng::derive(run.seed, &[u64::from(epoch), 0]));
-        let items = deal(n_items, s, &mut Rng::derive(run.seed, &[u64::from(epoch), 1]));
+        let users = deal(
+            n_users,
+            s,
+            &mut Rng::derive(run.seed, &[u64::from(epoch), 0]),
+        );
+        let items = deal(
+            n_items,
+            s,
+            &mut Rng::derive(run.seed, &[u64::from(epoch), 1]),
+        );
 
         // Buckets: counting sort of every pair by (shard, block), in matrix order.
         let mut offsets = vec![0usize; s * s + 1];
@@ -122,19 +142,54 @@ pub(super) fn train(m: &Interactions, p: &BprParams, run: &RunConfig, on_iterati
         // Each shard's user rows and each block's item rows and biases, gathered for the epoch.
         // The wavefront never runs two tasks on one shard or block at once, so these locks are
         // never contended; they only let safe Rust hand each task its two.
-        let shard_x: Vec<Mutex<Vec<f32>>> = users.members.iter().map(|rows| Mutex::new(gather(&x, f, rows))).collect();
-        let block_y: Vec<Mutex<(Vec<f32>, Vec<f32>)>> = items.members.iter().map(|rows| Mutex::new((gather(&y, f, rows), gather(&bias, 1, rows)))).collect();
+        let shard_x: Vec<Mutex<Vec<f32>>> = users
+            .members
+            .iter()
+            .map(|rows| Mutex::new(gather(&x, f, rows)))
+            .collect();
+        // Popularity sampling: each block's items (local indices) once per stored pair.
+        let occurrences: Vec<Vec<u32>> = match p.negatives {
+            Negatives::Uniform => Vec::new(),
+            Negatives::Popularity => items
+                .members
+                .iter()
+                .map(|rows| occurrence_list(m.by_item(), rows))
+                .collect(),
+        };
+        let block_y: Vec<Mutex<(Vec<f32>, Vec<f32>)>> = items
+            .members
+            .iter()
+            .map(|rows| Mutex::new((gather(&y, f, rows), gather(&bias, 1, rows))))
+            .collect();
 
         let results = map_wavefront(s, run.threads, |shard, sub| {
             let block = (shard + sub) % s;
             // Poisoned only if another task panicked, and then the wavefront re-raises that panic.
-            let (Ok(mut users_x), Ok(mut items_yb), Ok(mut pairs)) = (shard_x[shard].lock(), block_y[block].lock(), buckets[shard * s + block].lock()) else {
+            let (Ok(mut users_x), Ok(mut items_yb), Ok(mut pairs)) = (
+                shard_x[shard].lock(),
+                block_y[block].lock(),
+                buckets[shard * s + block].lock(),
+            ) else {
                 return (0.0, 0);
             };
             let (items_y, bias_b) = &mut *items_yb;
             let mut rng = Rng::derive(run.seed, &[u64::from(epoch), shard as u64, block as u64, 2]);
             rng.shuffle(&mut pairs[..]);
-            sgd_bucket(&pairs[..], &mut users_x[..], items_y, bias_b, &users.members[shard], &items.members[block], csr, f, p.learning_rate, p.regularization, &mut rng)
+            let draws = occurrences.get(block).map(Vec::as_slice);
+            sgd_bucket(
+                &pairs[..],
+                &mut users_x[..],
+                items_y,
+                bias_b,
+                &users.members[shard],
+                &items.members[block],
+                draws,
+                csr,
+                f,
+                p.learning_rate,
+                p.regularization,
+                &mut rng,
+            )
         });
         // In (sub-epoch, shard) order, whatever ran first.
         let (mut loss_sum, mut visited) = (0f64, 0u64);
@@ -143,7 +198,12 @@ pub(super) fn train(m: &Interactions, p: &BprParams, run: &RunConfig, on_iterati
             visited += count;
         }
         for (rows, values) in users.members.iter().zip(shard_x) {
-            scatter(&mut x, f, rows, &values.into_inner().unwrap_or_else(PoisonError::into_inner));
+            scatter(
+                &mut x,
+                f,
+                rows,
+                &values.into_inner().unwrap_or_else(PoisonError::into_inner),
+            );
         }
         for (rows, block) in items.members.iter().zip(block_y) {
             let (values, b) = block.into_inner().unwrap_or_else(PoisonError::into_inner);
@@ -153,11 +213,19 @@ pub(super) fn train(m: &Interactions, p: &BprParams, run: &RunConfig, on_iterati
         if !all_finite(&x) || !all_finite(&y) || !all_finite(&bias) {
             return Err(TrainError::Diverged { iteration: epoch });
         }
-        let loss = if visited > 0 { loss_sum / visited as f64 } else { f64::NAN };
+        let loss = if visited > 0 {
+            loss_sum / visited as f64
+        } else {
+            f64::NAN
+        };
         report(on_iteration, epoch, p.iterations, loss)?;
     }
     let factors = Factors::new(f, m.users(), m.items(), x, y, Some(bias));
-    Ok(Model::new(Params::Bpr(*p), run.seed, Body::Factors(factors)))
+    Ok(Model::new(
+        Params::Bpr(*p),
+        run.seed,
+        Body::Factors(factors),
+    ))
 }
 
 /// −ln σ(m) = ln(1 + e^−m), from e = e^m (which the gradient needs anyway), without overflow:
@@ -166,7 +234,21 @@ pub(super) fn train(m: &Interactions, p: &BprParams, run: &RunConfig, on_iterati
 /// a fraction of the f64 exp and log1p it replaced (a sixth of an epoch).
 #[inline(always)]
 fn log_loss(m: f32, e: f32) -> f32 {
-    if m > 0.0 { (1.0 + 1.0 / e).ln() } else { (1.0 + e).ln() - m }
+    if m > 0.0 {
+        (1.0 + 1.0 / e).ln()
+    } else {
+        (1.0 + e).ln() - m
+    }
+}
+
+/// Local index `l` of `rows[l]`, once per stored pair of that item.
+fn occurrence_list(by_item: &Csr, rows: &[u32]) -> Vec<u32> {
+    let total: usize = rows.iter().map(|&i| by_item.row_len(i as usize)).sum();
+    let mut out = Vec::with_capacity(total);
+    for (l, &i) in rows.iter().enumerate() {
+        out.extend(std::iter::repeat_n(l as u32, by_item.row_len(i as usize)));
+    }
+    out
 }
 
 /// Two distinct rows of a row-major matrix, mutably.
@@ -182,14 +264,21 @@ fn two_rows(values: &mut [f32], f: usize, a: usize, b: usize) -> (&mut [f32], &m
 
 wide_fn! {
     /// One bucket's SGD pass; returns (sum of −ln σ, pairs visited).
-    fn sgd_bucket(pairs: &[(u32, u32)], xs: &mut [f32], ys: &mut [f32], bias: &mut [f32], shard_users: &[u32], block_items: &[u32], csr: &Csr, f: usize, lr: f32, reg: f32, rng: &mut Rng) -> (f64, u64) {
+    /// `draws`: the block's occurrence list for popularity sampling, or None for uniform.
+    fn sgd_bucket(pairs: &[(u32, u32)], xs: &mut [f32], ys: &mut [f32], bias: &mut [f32], shard_users: &[u32], block_items: &[u32], draws: Option<&[u32]>, csr: &Csr, f: usize, lr: f32, reg: f32, rng: &mut Rng) -> (f64, u64) {
         let (mut loss, mut visited) = (0f64, 0u64);
         let block_len = block_items.len() as u32;
+        // A bucket has pairs only when its block has items with pairs, so a list is never empty
+        // here; an empty one would fall back to uniform rather than divide by zero.
+        let draws = draws.filter(|d| !d.is_empty() && d.len() <= u32::MAX as usize);
         for &(lu, li) in pairs {
             let (user_items, _) = csr.row(shard_users[lu as usize] as usize);
             let mut negative = None;
             for _ in 0..NEGATIVE_DRAWS_MAX {
-                let candidate = rng.below(block_len);
+                let candidate = match draws {
+                    Some(d) => d[rng.below(d.len() as u32) as usize],
+                    None => rng.below(block_len),
+                };
                 if user_items.binary_search(&block_items[candidate as usize]).is_err() {
                     negative = Some(candidate as usize);
                     break;

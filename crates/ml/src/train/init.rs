@@ -11,7 +11,14 @@ pub(super) enum Side {
 }
 
 /// `rows x factors` values uniform in `[low, low + width)`.
-pub(super) fn random_rows(rows: u32, factors: usize, seed: u64, side: Side, low: f32, width: f32) -> Vec<f32> {
+pub(super) fn random_rows(
+    rows: u32,
+    factors: usize,
+    seed: u64,
+    side: Side,
+    low: f32,
+    width: f32,
+) -> Vec<f32> {
     let mut out = vec![0f32; rows as usize * factors];
     for (row, values) in out.chunks_exact_mut(factors.max(1)).enumerate() {
         let mut rng = Rng::derive(seed, &[side as u64, row as u64]);

@@ -21,19 +21,29 @@ use crate::limits::{KNN_ROUNDS, SOLVE_BLOCK_ROWS};
 use crate::matrix::{Csr, Interactions};
 use crate::model::topk::TopK;
 use crate::model::{Body, Model, Neighbours};
-use crate::params::{Control, KnnParams, Params, Progress, RunConfig, Weighting};
 use crate::parallel::map_tasks;
+use crate::params::{Control, KnnParams, Params, Progress, RunConfig, Weighting};
 
 /// Σ_u n_u², saturating.
 pub(crate) fn work(m: &Interactions) -> u64 {
     let csr = m.by_user();
-    (0..csr.rows()).map(|u| (csr.row_len(u) as u64).saturating_mul(csr.row_len(u) as u64)).fold(0u64, u64::saturating_add)
+    (0..csr.rows())
+        .map(|u| (csr.row_len(u) as u64).saturating_mul(csr.row_len(u) as u64))
+        .fold(0u64, u64::saturating_add)
 }
 
-pub(super) fn train(m: &Interactions, p: &KnnParams, run: &RunConfig, on_iteration: &mut dyn FnMut(Progress) -> Control) -> Result<Model, TrainError> {
+pub(super) fn train(
+    m: &Interactions,
+    p: &KnnParams,
+    run: &RunConfig,
+    on_iteration: &mut dyn FnMut(Progress) -> Control,
+) -> Result<Model, TrainError> {
     let work = work(m);
     if work > p.work_max {
-        return Err(TrainError::WorkTooLarge { work, max: p.work_max });
+        return Err(TrainError::WorkTooLarge {
+            work,
+            max: p.work_max,
+        });
     }
     let (by_user, by_item) = weighted(m, p.weighting);
     let n_items = m.items() as usize;
@@ -43,11 +53,37 @@ pub(super) fn train(m: &Interactions, p: &KnnParams, run: &RunConfig, on_iterati
     let rounds = (KNN_ROUNDS as usize).min(n_items).max(1);
     for round in 0..rounds {
         let (first, end) = (round * n_items / rounds, (round + 1) * n_items / rounds);
-        let tasks: Vec<(usize, usize)> = (first..end).step_by(SOLVE_BLOCK_ROWS).map(|start| (start, (start + SOLVE_BLOCK_ROWS).min(end))).collect();
-        let scratch = || (vec![0f32; n_items], vec![u32::MAX; n_items], Vec::<u32>::new());
-        let lists = map_tasks(tasks, run.threads, scratch, |(acc, mark, touched), _, (start, end)| {
-            (start..end).map(|i| neighbours_of(i as u32, &by_user, &by_item, p.neighbours as usize, acc, mark, touched)).collect::<Vec<_>>()
-        });
+        let tasks: Vec<(usize, usize)> = (first..end)
+            .step_by(SOLVE_BLOCK_ROWS)
+            .map(|start| (start, (start + SOLVE_BLOCK_ROWS).min(end)))
+            .collect();
+        let scratch = || {
+            (
+                vec![0f32; n_items],
+                vec![u32::MAX; n_items],
+                Vec::<u32>::new(),
+            )
+        };
+        let lists = map_tasks(
+            tasks,
+            run.threads,
+            scratch,
+            |(acc, mark, touched), _, (start, end)| {
+                (start..end)
+                    .map(|i| {
+                        neighbours_of(
+                            i as u32,
+                            &by_user,
+                            &by_item,
+                            p.neighbours as usize,
+                            acc,
+                            mark,
+                            touched,
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            },
+        );
         for list in lists.into_iter().flatten() {
             for (item, sim) in list {
                 neighbours.push(item);
@@ -59,12 +95,28 @@ pub(super) fn train(m: &Interactions, p: &KnnParams, run: &RunConfig, on_iterati
     }
     neighbours.shrink_to_fit();
     similarities.shrink_to_fit();
-    let body = Neighbours { offsets, neighbours, similarities };
-    Ok(Model::new(Params::ItemKnn(*p), run.seed, Body::Neighbours(body)))
+    let body = Neighbours {
+        offsets,
+        neighbours,
+        similarities,
+    };
+    Ok(Model::new(
+        Params::ItemKnn(*p),
+        run.seed,
+        Body::Neighbours(body),
+    ))
 }
 
 /// The best `n` neighbours of `item` (similarity > 0, never itself), best first.
-fn neighbours_of(item: u32, by_user: &Csr, by_item: &Csr, n: usize, acc: &mut [f32], mark: &mut [u32], touched: &mut Vec<u32>) -> Vec<(u32, f32)> {
+fn neighbours_of(
+    item: u32,
+    by_user: &Csr,
+    by_item: &Csr,
+    n: usize,
+    acc: &mut [f32],
+    mark: &mut [u32],
+    touched: &mut Vec<u32>,
+) -> Vec<(u32, f32)> {
     touched.clear();
     let (users, weights) = by_item.row(item as usize);
     for (&u, &w_ui) in users.iter().zip(weights) {
@@ -93,10 +145,22 @@ fn neighbours_of(item: u32, by_user: &Csr, by_item: &Csr, n: usize, acc: &mut [f
 fn weighted(m: &Interactions, weighting: Weighting) -> (Csr, Csr) {
     let (by_user, by_item) = (m.by_user(), m.by_item());
     let n_items = f64::from(m.items());
-    let user_len: Vec<f64> = (0..by_user.rows()).map(|u| by_user.row_len(u) as f64).collect();
-    let item_len: Vec<f64> = (0..by_item.rows()).map(|i| by_item.row(i).1.iter().map(|&w| f64::from(w)).sum()).collect();
-    let touched_items = item_len.iter().zip(0..by_item.rows()).filter(|&(_, i)| by_item.row_len(i) > 0).count();
-    let average_len = if touched_items > 0 { item_len.iter().sum::<f64>() / touched_items as f64 } else { 1.0 };
+    let user_len: Vec<f64> = (0..by_user.rows())
+        .map(|u| by_user.row_len(u) as f64)
+        .collect();
+    let item_len: Vec<f64> = (0..by_item.rows())
+        .map(|i| by_item.row(i).1.iter().map(|&w| f64::from(w)).sum())
+        .collect();
+    let touched_items = item_len
+        .iter()
+        .zip(0..by_item.rows())
+        .filter(|&(_, i)| by_item.row_len(i) > 0)
+        .count();
+    let average_len = if touched_items > 0 {
+        item_len.iter().sum::<f64>() / touched_items as f64
+    } else {
+        1.0
+    };
     let weigh = |u: u32, i: u32, w: f32| -> f32 {
         let w64 = f64::from(w);
         let n_u = user_len[u as usize];
@@ -107,7 +171,11 @@ fn weighted(m: &Interactions, weighting: Weighting) -> (Csr, Csr) {
                 let (k1, b) = (f64::from(k1), f64::from(b));
                 let norm = 1.0 - b + b * item_len[i as usize] / average_len.max(f64::MIN_POSITIVE);
                 let denominator = w64 + k1 * norm;
-                let tf = if denominator > 0.0 { w64 * (k1 + 1.0) / denominator } else { 0.0 };
+                let tf = if denominator > 0.0 {
+                    w64 * (k1 + 1.0) / denominator
+                } else {
+                    0.0
+                };
                 tf * (1.0 + (n_items - n_u + 0.5) / (n_u + 0.5)).ln()
             }
         };

@@ -18,7 +18,12 @@ use crate::params::{Control, Params, Progress, RunConfig};
 /// Trains `params`' algorithm on `matrix`. `on_iteration` is called on the calling thread after
 /// every iteration (ALS, BPR), round of items (item-kNN) or once (popularity), with the loss or
 /// NaN; answering [`Control::Stop`] ends training with [`TrainError::Cancelled`].
-pub fn train(matrix: &Interactions, params: &Params, run: &RunConfig, on_iteration: &mut dyn FnMut(Progress) -> Control) -> Result<Model, TrainError> {
+pub fn train(
+    matrix: &Interactions,
+    params: &Params,
+    run: &RunConfig,
+    on_iteration: &mut dyn FnMut(Progress) -> Control,
+) -> Result<Model, TrainError> {
     params.validate()?;
     run.validate()?;
     match params {
@@ -30,8 +35,17 @@ pub fn train(matrix: &Interactions, params: &Params, run: &RunConfig, on_iterati
 }
 
 /// Calls the callback and turns `Stop` into the cancellation error.
-fn report(on_iteration: &mut dyn FnMut(Progress) -> Control, iteration: u32, iterations: u32, loss: f64) -> Result<(), TrainError> {
-    match on_iteration(Progress { iteration, iterations, loss }) {
+fn report(
+    on_iteration: &mut dyn FnMut(Progress) -> Control,
+    iteration: u32,
+    iterations: u32,
+    loss: f64,
+) -> Result<(), TrainError> {
+    match on_iteration(Progress {
+        iteration,
+        iterations,
+        loss,
+    }) {
         Control::Continue => Ok(()),
         Control::Stop => Err(TrainError::Cancelled { iteration }),
     }

@@ -9,7 +9,12 @@ use crate::matrix::Interactions;
 use crate::model::{Body, Model, Popularity};
 use crate::params::{Control, Params, PopularityParams, Progress, RunConfig};
 
-pub(super) fn train(m: &Interactions, p: &PopularityParams, run: &RunConfig, on_iteration: &mut dyn FnMut(Progress) -> Control) -> Result<Model, TrainError> {
+pub(super) fn train(
+    m: &Interactions,
+    p: &PopularityParams,
+    run: &RunConfig,
+    on_iteration: &mut dyn FnMut(Progress) -> Control,
+) -> Result<Model, TrainError> {
     let mut sums = vec![0f64; m.items() as usize];
     let csr = m.by_user();
     match p.half_life {
@@ -19,7 +24,9 @@ pub(super) fn train(m: &Interactions, p: &PopularityParams, run: &RunConfig, on_
             }
         }
         Some(half_life) => {
-            let times = m.times().ok_or(TrainError::NeedsTimes { what: "popularity with a half-life" })?;
+            let times = m.times().ok_or(TrainError::NeedsTimes {
+                what: "popularity with a half-life",
+            })?;
             let newest = m.newest_time().unwrap_or(0);
             for ((&i, &w), &t) in csr.indices.iter().zip(&csr.values).zip(times) {
                 let age = (newest as f64 - t as f64).max(0.0);
@@ -32,5 +39,9 @@ pub(super) fn train(m: &Interactions, p: &PopularityParams, run: &RunConfig, on_
         return Err(TrainError::Diverged { iteration: 1 });
     }
     report(on_iteration, 1, 1, f64::NAN)?;
-    Ok(Model::new(Params::Popularity(*p), run.seed, Body::Popularity(Popularity { scores })))
+    Ok(Model::new(
+        Params::Popularity(*p),
+        run.seed,
+        Body::Popularity(Popularity { scores }),
+    ))
 }

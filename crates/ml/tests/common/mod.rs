@@ -2,7 +2,10 @@
 //! matrices from literal rows.
 #![allow(dead_code)]
 
-use steward_ml::{AlsParams, BprParams, Control, Interactions, KnnParams, MatrixLimits, Model, Params, PopularityParams, RunConfig, train};
+use steward_ml::{
+    AlsParams, BprParams, Control, Interactions, KnnParams, MatrixLimits, Model, Params,
+    PopularityParams, RunConfig, train,
+};
 
 /// A tiny deterministic generator for test data (xorshift64*), apart from the crate's own.
 pub struct TestRng(u64);
@@ -27,7 +30,14 @@ impl TestRng {
 /// `clusters` groups of users, each liking its own disjoint block of `items_per_cluster` items
 /// (skewed towards the block's first items), plus `noise` interactions anywhere per user. Every
 /// interaction has a random time, so a time split holds out block and noise items alike.
-pub fn planted(clusters: u32, users_per_cluster: u32, items_per_cluster: u32, per_user: u32, noise: u32, seed: u64) -> Interactions {
+pub fn planted(
+    clusters: u32,
+    users_per_cluster: u32,
+    items_per_cluster: u32,
+    per_user: u32,
+    noise: u32,
+    seed: u64,
+) -> Interactions {
     let (users, items) = (clusters * users_per_cluster, clusters * items_per_cluster);
     let mut rng = TestRng::new(seed);
     let mut b = Interactions::builder(users, items, MatrixLimits::default()).unwrap();
@@ -35,11 +45,16 @@ pub fn planted(clusters: u32, users_per_cluster: u32, items_per_cluster: u32, pe
         let block = (u % clusters) * items_per_cluster;
         for _ in 0..per_user {
             // min of two draws: earlier items of a block are more popular.
-            let i = block + rng.below(items_per_cluster).min(rng.below(items_per_cluster));
-            b.push_timed(u, i, 1.0 + rng.below(3) as f32, i64::from(rng.below(1000))).unwrap();
+            let i = block
+                + rng
+                    .below(items_per_cluster)
+                    .min(rng.below(items_per_cluster));
+            b.push_timed(u, i, 1.0 + rng.below(3) as f32, i64::from(rng.below(1000)))
+                .unwrap();
         }
         for _ in 0..noise {
-            b.push_timed(u, rng.below(items), 1.0, i64::from(rng.below(1000))).unwrap();
+            b.push_timed(u, rng.below(items), 1.0, i64::from(rng.below(1000)))
+                .unwrap();
         }
     }
     b.build().unwrap()
@@ -57,19 +72,46 @@ pub fn matrix(rows: &[&[(u32, f32)]], items: u32) -> Interactions {
 }
 
 pub fn fit(m: &Interactions, params: Params, threads: usize, seed: u64) -> Model {
-    train(m, &params, &RunConfig { threads, seed }, &mut |_| Control::Continue).unwrap()
+    train(m, &params, &RunConfig { threads, seed }, &mut |_| {
+        Control::Continue
+    })
+    .unwrap()
 }
 
 pub fn als(factors: u32, iterations: u32) -> Params {
-    Params::Als(AlsParams { factors, iterations, regularization: 0.1, alpha: 10.0, cg_steps: 3, compute_loss: false })
+    Params::Als(AlsParams {
+        factors,
+        iterations,
+        regularization: 0.1,
+        alpha: 10.0,
+        cg_steps: 3,
+        compute_loss: false,
+    })
 }
 
 pub fn bpr(factors: u32, iterations: u32) -> Params {
-    Params::Bpr(BprParams { factors, iterations, ..BprParams::default() })
+    Params::Bpr(BprParams {
+        factors,
+        iterations,
+        ..BprParams::default()
+    })
+}
+
+/// BPR with negatives drawn by popularity.
+pub fn bpr_popular(factors: u32, iterations: u32) -> Params {
+    Params::Bpr(BprParams {
+        factors,
+        iterations,
+        negatives: steward_ml::Negatives::Popularity,
+        ..BprParams::default()
+    })
 }
 
 pub fn knn(neighbours: u32) -> Params {
-    Params::ItemKnn(KnnParams { neighbours, ..KnnParams::default() })
+    Params::ItemKnn(KnnParams {
+        neighbours,
+        ..KnnParams::default()
+    })
 }
 
 pub fn popularity() -> Params {
@@ -84,7 +126,15 @@ pub fn all_kinds() -> Vec<Params> {
 /// A model's bytes that must be equal for "the same model": factors, biases, neighbours, scores.
 pub fn fingerprint(model: &Model) -> Vec<u32> {
     let mut out = Vec::new();
-    for values in [model.user_factors(), model.item_factors(), model.item_bias(), model.popularity()].into_iter().flatten() {
+    for values in [
+        model.user_factors(),
+        model.item_factors(),
+        model.item_bias(),
+        model.popularity(),
+    ]
+    .into_iter()
+    .flatten()
+    {
         out.extend(values.iter().map(|v| v.to_bits()));
     }
     for item in 0..model.item_count() {

@@ -2,12 +2,12 @@
 //! answers 202 once the subject's key is destroyed and its rows hidden; `GET` follows it
 //! through purged, derived and done.
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use steward_engine::ErasureRequest;
 
 use crate::auth::Authorized;
@@ -62,7 +62,16 @@ pub async fn create(
     request: Result<Json<EraseBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let request = body(request)?;
-    let erasure = state.blocking(move |engine| engine.request_erasure(&tenant, &request.external_id, request.now, request.block_future)).await?;
+    let erasure = state
+        .blocking(move |engine| {
+            engine.request_erasure(
+                &tenant,
+                &request.external_id,
+                request.now,
+                request.block_future,
+            )
+        })
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(filed_json(&erasure))))
 }
 
@@ -84,26 +93,53 @@ pub async fn create_batch(
     request: Result<Json<EraseBatchBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let request = body(request)?;
-    let erasures = state.blocking(move |engine| engine.request_erasures(&tenant, &request.external_ids, request.now, request.block_future)).await?;
+    let erasures = state
+        .blocking(move |engine| {
+            engine.request_erasures(
+                &tenant,
+                &request.external_ids,
+                request.now,
+                request.block_future,
+            )
+        })
+        .await?;
     let requests: Vec<Value> = erasures.iter().map(filed_json).collect();
     Ok((StatusCode::ACCEPTED, Json(json!({"requests": requests}))))
 }
 
 fn check_id(id: &str) -> Result<(), ApiError> {
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::bad_request("invalid_erasure_id", Some("id"), "expected the 32-hex-digit id a request returned"));
+        return Err(ApiError::bad_request(
+            "invalid_erasure_id",
+            Some("id"),
+            "expected the 32-hex-digit id a request returned",
+        ));
     }
     Ok(())
 }
 
 /// The signed receipt of a done erasure (404 until it is done).
-pub async fn receipt(State(state): State<AppState>, _auth: Authorized, Path((tenant, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub async fn receipt(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     check_id(&id)?;
-    Ok(Json(state.blocking(move |engine| engine.erasure_receipt(&tenant, &id)).await?))
+    Ok(Json(
+        state
+            .blocking(move |engine| engine.erasure_receipt(&tenant, &id))
+            .await?,
+    ))
 }
 
-pub async fn get(State(state): State<AppState>, _auth: Authorized, Path((tenant, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     check_id(&id)?;
-    let erasure = state.blocking(move |engine| engine.erasure(&tenant, &id)).await?;
+    let erasure = state
+        .blocking(move |engine| engine.erasure(&tenant, &id))
+        .await?;
     Ok(Json(erasure_json(&erasure)))
 }

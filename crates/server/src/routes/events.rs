@@ -1,10 +1,10 @@
 //! Ingest: one event, a JSON array, or a streamed NDJSON body processed in bounded chunks.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::Json;
+use axum::http::{HeaderMap, StatusCode, header};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
@@ -28,8 +28,16 @@ enum Format {
 }
 
 fn format_of(headers: &HeaderMap) -> Result<Format, ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match essence.as_str() {
         "application/json" => Ok(Format::Json),
         "application/x-ndjson" | "application/jsonl" | "application/ndjson" => Ok(Format::Ndjson),
@@ -65,7 +73,12 @@ pub async fn ingest(
     }
 }
 
-async fn ingest_json(state: AppState, tenant: String, params: IngestParams, body: Body) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
+async fn ingest_json(
+    state: AppState,
+    tenant: String,
+    params: IngestParams,
+    body: Body,
+) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
     let bytes = axum::body::to_bytes(body, INGEST_JSON_BODY_BYTES_MAX)
         .await
         .map_err(|_| ApiError::too_large(format!("a JSON ingest body may hold at most {INGEST_JSON_BODY_BYTES_MAX} bytes; use application/x-ndjson for bulk")))?;
@@ -91,14 +104,22 @@ async fn ingest_json(state: AppState, tenant: String, params: IngestParams, body
         .await?;
     let mut response = IngestResponse::default();
     response.add(&report, 0);
-    let status = if all_or_nothing && response.rejected_count > 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if all_or_nothing && response.rejected_count > 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(response)))
 }
 
 /// Reads the NDJSON body in chunks of whole lines (≤ NDJSON_CHUNK_BYTES_MAX) and hands each
 /// to the blocking pool, keeping one chunk in flight while the next is read. An event's
 /// `index` in the response is its 0-based line number in the body.
-async fn ingest_ndjson(state: AppState, tenant: String, body: Body) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
+async fn ingest_ndjson(
+    state: AppState,
+    tenant: String,
+    body: Body,
+) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
     let mut stream = body.into_data_stream();
     let mut response = IngestResponse::default();
     let mut pending = Vec::<u8>::with_capacity(NDJSON_CHUNK_BYTES_MAX + NDJSON_LINE_BYTES_MAX);
@@ -142,7 +163,10 @@ async fn ingest_ndjson(state: AppState, tenant: String, body: Body) -> Result<(S
         } else if !pending.is_empty() && pending.last() != Some(&b'\n') {
             pending.push(b'\n');
         }
-        let complete = pending.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1);
+        let complete = pending
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |at| at + 1);
         let tail_too_long = pending.len() - complete > NDJSON_LINE_BYTES_MAX;
         if complete > 0 && (complete >= NDJSON_CHUNK_BYTES_MAX || done || tail_too_long) {
             let chunk: Vec<u8> = pending.drain(..complete).collect();
@@ -152,10 +176,16 @@ async fn ingest_ndjson(state: AppState, tenant: String, body: Body) -> Result<(S
                 merge(&mut response, previous).await?;
             }
             let (state2, tenant2) = (state.clone(), tenant.clone());
-            in_flight = Some(tokio::spawn(async move { ingest_chunk(state2, tenant2, chunk, first_line).await }));
+            in_flight = Some(tokio::spawn(async move {
+                ingest_chunk(state2, tenant2, chunk, first_line).await
+            }));
         }
         if tail_too_long {
-            response.reject_line(pending_first_line, "too_large", &format!("a line may hold at most {NDJSON_LINE_BYTES_MAX} bytes"));
+            response.reject_line(
+                pending_first_line,
+                "too_large",
+                &format!("a line may hold at most {NDJSON_LINE_BYTES_MAX} bytes"),
+            );
             pending.clear();
             discarding_long_line = true;
         }
@@ -169,20 +199,31 @@ async fn ingest_ndjson(state: AppState, tenant: String, body: Body) -> Result<(S
     Ok((StatusCode::OK, Json(response)))
 }
 
-async fn merge(response: &mut IngestResponse, task: tokio::task::JoinHandle<Result<IngestResponse, ApiError>>) -> Result<(), ApiError> {
+async fn merge(
+    response: &mut IngestResponse,
+    task: tokio::task::JoinHandle<Result<IngestResponse, ApiError>>,
+) -> Result<(), ApiError> {
     let part = task.await.map_err(|_| ApiError::internal())??;
     response.merge(part);
     Ok(())
 }
 
 /// Splits, parses and ingests one chunk of whole lines on the blocking pool (parsing is CPU work).
-async fn ingest_chunk(state: AppState, tenant: String, chunk: Vec<u8>, first_line: usize) -> Result<IngestResponse, ApiError> {
+async fn ingest_chunk(
+    state: AppState,
+    tenant: String,
+    chunk: Vec<u8>,
+    first_line: usize,
+) -> Result<IngestResponse, ApiError> {
     state
         .blocking(move |engine| {
             let mut response = IngestResponse::default();
             let mut events = Vec::with_capacity(NDJSON_CHUNK_EVENTS_MAX);
             let mut lines = Vec::with_capacity(NDJSON_CHUNK_EVENTS_MAX);
-            let submit = |events: &mut Vec<Value>, lines: &mut Vec<usize>, response: &mut IngestResponse| -> Result<(), steward_engine::EngineError> {
+            let submit = |events: &mut Vec<Value>,
+                          lines: &mut Vec<usize>,
+                          response: &mut IngestResponse|
+             -> Result<(), steward_engine::EngineError> {
                 if events.is_empty() {
                     return Ok(());
                 }
@@ -199,7 +240,11 @@ async fn ingest_chunk(state: AppState, tenant: String, chunk: Vec<u8>, first_lin
                     continue;
                 }
                 if line.len() > NDJSON_LINE_BYTES_MAX {
-                    response.reject_line(index, "too_large", &format!("a line may hold at most {NDJSON_LINE_BYTES_MAX} bytes"));
+                    response.reject_line(
+                        index,
+                        "too_large",
+                        &format!("a line may hold at most {NDJSON_LINE_BYTES_MAX} bytes"),
+                    );
                     continue;
                 }
                 match serde_json::from_slice::<Value>(line) {
@@ -207,7 +252,11 @@ async fn ingest_chunk(state: AppState, tenant: String, chunk: Vec<u8>, first_lin
                         events.push(value);
                         lines.push(index);
                     }
-                    Err(e) => response.reject_line(index, "invalid_json", &format!("line is not JSON: {}", crate::echo::json_message(&e))),
+                    Err(e) => response.reject_line(
+                        index,
+                        "invalid_json",
+                        &format!("line is not JSON: {}", crate::echo::json_message(&e)),
+                    ),
                 }
                 if events.len() >= NDJSON_CHUNK_EVENTS_MAX {
                     submit(&mut events, &mut lines, &mut response)?;

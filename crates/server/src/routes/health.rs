@@ -1,9 +1,9 @@
 //! Liveness, readiness, Prometheus metrics and the OpenAPI document (no authentication).
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
 use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use serde_json::json;
 
 use crate::{ApiError, AppState};
@@ -21,7 +21,10 @@ pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, 
     }
     let failing = state.engine.failing_workers();
     if !failing.is_empty() {
-        let mut error = ApiError::unavailable(format!("background workers failing: {}", failing.join(", ")));
+        let mut error = ApiError::unavailable(format!(
+            "background workers failing: {}",
+            failing.join(", ")
+        ));
         error.errors = failing.iter().map(|w| json!({"worker": w})).collect();
         return Err(error);
     }
@@ -40,7 +43,11 @@ pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, 
 }
 
 pub async fn metrics() -> impl IntoResponse {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::state::prometheus().render())
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::state::prometheus().render(),
+    )
 }
 
 pub async fn openapi() -> impl IntoResponse {

@@ -3,11 +3,11 @@
 //! optional `tenant_claim` names the claim that must carry this tenant's id (required when
 //! another tenant trusts the same issuer).
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use steward_engine::IdentityInfo;
 
 use crate::auth::Authorized;
@@ -40,8 +40,14 @@ fn info_json(info: Option<&IdentityInfo>) -> Value {
     }
 }
 
-pub async fn get(State(state): State<AppState>, _auth: Authorized, Path(tenant): Path<String>) -> Result<Json<Value>, ApiError> {
-    let info = state.blocking(move |engine| engine.identity(&tenant)).await?;
+pub async fn get(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path(tenant): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let info = state
+        .blocking(move |engine| engine.identity(&tenant))
+        .await?;
     Ok(Json(info_json(info.as_ref())))
 }
 
@@ -53,6 +59,16 @@ pub async fn put(
 ) -> Result<Json<Value>, ApiError> {
     let request = body(request)?;
     let jwks = request.jwks.to_string();
-    let info = state.blocking(move |engine| engine.set_identity(&tenant, &request.issuer, &request.audience, &jwks, request.tenant_claim.as_deref())).await?;
+    let info = state
+        .blocking(move |engine| {
+            engine.set_identity(
+                &tenant,
+                &request.issuer,
+                &request.audience,
+                &jwks,
+                request.tenant_claim.as_deref(),
+            )
+        })
+        .await?;
     Ok(Json(info_json(Some(&info))))
 }

@@ -1,15 +1,15 @@
 //! The item catalog: upsert one item by id, upsert many (a JSON array or NDJSON, one commit,
 //! per-entry errors like event ingest), read, delete and list with a cursor.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::Json;
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
-use serde_json::{json, Value};
-use steward_engine::items::ItemsReport;
+use serde_json::{Value, json};
 use steward_engine::EngineError;
+use steward_engine::items::ItemsReport;
 
 use crate::auth::Authorized;
 use crate::limits::{ITEMS_BODY_BYTES_MAX, NDJSON_LINE_BYTES_MAX};
@@ -26,7 +26,11 @@ pub async fn put(
     if let Some(id) = document.get("item_id")
         && id.as_str() != Some(item_id.as_str())
     {
-        return Err(ApiError::bad_request("item_id_mismatch", Some("item_id"), "the body's item_id differs from the one in the path"));
+        return Err(ApiError::bad_request(
+            "item_id_mismatch",
+            Some("item_id"),
+            "the body's item_id differs from the one in the path",
+        ));
     }
     let item = state
         .blocking(move |engine| {
@@ -40,13 +44,25 @@ pub async fn put(
     Ok(Json(item.to_json()))
 }
 
-pub async fn get(State(state): State<AppState>, _auth: Authorized, Path((tenant, item_id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
-    let item = state.blocking(move |engine| engine.item(&tenant, &item_id)).await?;
+pub async fn get(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path((tenant, item_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let item = state
+        .blocking(move |engine| engine.item(&tenant, &item_id))
+        .await?;
     Ok(Json(item.to_json()))
 }
 
-pub async fn delete(State(state): State<AppState>, _auth: Authorized, Path((tenant, item_id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
-    let existed = state.blocking(move |engine| engine.delete_item(&tenant, &item_id)).await?;
+pub async fn delete(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path((tenant, item_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let existed = state
+        .blocking(move |engine| engine.delete_item(&tenant, &item_id))
+        .await?;
     if existed {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -84,14 +100,32 @@ pub async fn list(
 
 /// Bulk upsert: `application/json` (an array of `{item_id, properties?, text?}`) or NDJSON,
 /// one durable commit. `index` in `rejected` is the entry's position (its 0-based line for NDJSON).
-pub async fn bulk(State(state): State<AppState>, _auth: Authorized, Path(tenant): Path<String>, headers: HeaderMap, body: Body) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+pub async fn bulk(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let ndjson = match essence.as_str() {
         "application/json" => false,
         "application/x-ndjson" | "application/jsonl" | "application/ndjson" => true,
         _ => {
-            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "expected Content-Type application/json (an array of items) or application/x-ndjson"));
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected Content-Type application/json (an array of items) or application/x-ndjson",
+            ));
         }
     };
     let bytes = axum::body::to_bytes(body, ITEMS_BODY_BYTES_MAX)
@@ -101,7 +135,10 @@ pub async fn bulk(State(state): State<AppState>, _auth: Authorized, Path(tenant)
         .blocking(move |engine| {
             let (entries, mut early) = split_entries(&bytes, ndjson)?;
             let positions: Vec<usize> = entries.iter().map(|(p, _, _)| *p).collect();
-            let mut report = engine.upsert_items(&tenant, entries.into_iter().map(|(_, id, doc)| (id, doc)).collect())?;
+            let mut report = engine.upsert_items(
+                &tenant,
+                entries.into_iter().map(|(_, id, doc)| (id, doc)).collect(),
+            )?;
             // Map indexes in the accepted list back to positions in the body.
             for (index, _) in report.rejected.iter_mut() {
                 *index = positions.get(*index).copied().unwrap_or(*index);
@@ -111,8 +148,17 @@ pub async fn bulk(State(state): State<AppState>, _auth: Authorized, Path(tenant)
             Ok::<ItemsReport, EngineError>(report)
         })
         .await?;
-    let rejected: Vec<Value> = report.rejected.into_iter().map(|(index, error)| rejection(index, error)).collect();
-    Ok((StatusCode::OK, Json(json!({"upserted": report.upserted, "unchanged": report.unchanged, "rejected": rejected}))))
+    let rejected: Vec<Value> = report
+        .rejected
+        .into_iter()
+        .map(|(index, error)| rejection(index, error))
+        .collect();
+    Ok((
+        StatusCode::OK,
+        Json(
+            json!({"upserted": report.upserted, "unchanged": report.unchanged, "rejected": rejected}),
+        ),
+    ))
 }
 
 /// Entries as (position, item id, document), and the positions refused before the engine.
@@ -127,16 +173,34 @@ fn split_entries(bytes: &[u8], ndjson: bool) -> Result<Entries, EngineError> {
                 continue;
             }
             let parsed = if line.len() > NDJSON_LINE_BYTES_MAX {
-                Err(EngineError::Invalid { code: "too_large", field: None, message: format!("a line may hold at most {NDJSON_LINE_BYTES_MAX} bytes") })
+                Err(EngineError::Invalid {
+                    code: "too_large",
+                    field: None,
+                    message: format!("a line may hold at most {NDJSON_LINE_BYTES_MAX} bytes"),
+                })
             } else {
-                serde_json::from_slice::<Value>(line).map_err(|e| EngineError::Invalid { code: "invalid_json", field: None, message: format!("the line is not JSON: {}", crate::echo::json_message(&e)) })
+                serde_json::from_slice::<Value>(line).map_err(|e| EngineError::Invalid {
+                    code: "invalid_json",
+                    field: None,
+                    message: format!("the line is not JSON: {}", crate::echo::json_message(&e)),
+                })
             };
             values.push((line_no, parsed));
         }
     } else {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| EngineError::Invalid { code: "invalid_json", field: None, message: format!("body is not JSON: {}", crate::echo::json_message(&e)) })?;
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| EngineError::Invalid {
+            code: "invalid_json",
+            field: None,
+            message: format!("body is not JSON: {}", crate::echo::json_message(&e)),
+        })?;
         let Value::Array(array) = value else {
-            return Err(EngineError::Invalid { code: "invalid_items", field: None, message: "expected a JSON array of items (or NDJSON); PUT .../items/{item_id} takes one".into() });
+            return Err(EngineError::Invalid {
+                code: "invalid_items",
+                field: None,
+                message:
+                    "expected a JSON array of items (or NDJSON); PUT .../items/{item_id} takes one"
+                        .into(),
+            });
         };
         values.extend(array.into_iter().enumerate().map(|(i, v)| (i, Ok(v))));
     }
@@ -145,7 +209,11 @@ fn split_entries(bytes: &[u8], ndjson: bool) -> Result<Entries, EngineError> {
     for (position, parsed) in values {
         match parsed.and_then(|doc| match doc.get("item_id").and_then(Value::as_str) {
             Some(id) => Ok((id.to_owned(), doc)),
-            None => Err(EngineError::Invalid { code: "invalid_item_id", field: Some("item_id".into()), message: "each entry needs an item_id string".into() }),
+            None => Err(EngineError::Invalid {
+                code: "invalid_item_id",
+                field: Some("item_id".into()),
+                message: "each entry needs an item_id string".into(),
+            }),
         }) {
             Ok((id, doc)) => entries.push((position, id, doc)),
             Err(error) => early.push((position, error)),

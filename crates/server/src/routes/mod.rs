@@ -19,8 +19,8 @@ pub mod sql;
 pub mod subjects;
 pub mod tenants;
 
-use axum::extract::rejection::JsonRejection;
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 
 use crate::ApiError;
 
@@ -30,5 +30,6 @@ pub async fn not_found() -> ApiError {
 
 /// Unwraps a JSON body, mapping axum's rejection to our problem shape.
 pub(crate) fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    json.map(|Json(v)| v).map_err(crate::error::from_json_rejection)
+    json.map(|Json(v)| v)
+        .map_err(crate::error::from_json_rejection)
 }

@@ -12,8 +12,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
-use serde_json::{json, Value};
-use steward_serve::{params_from_json, Algorithm, Columns, EvaluationSpec, ModelManifest, Progress, SplitKind, TrainRequest};
+use serde_json::{Value, json};
+use steward_serve::{
+    Algorithm, Columns, EvaluationSpec, ModelManifest, Progress, SplitKind, TrainRequest,
+    params_from_json,
+};
 
 use crate::auth::{AuditFacts, Authorized};
 use crate::observe::RequestId;
@@ -75,11 +78,20 @@ pub struct AliasArg {
 const SEED_DEFAULT: u64 = 42;
 
 fn facts(response: &mut Response, rows: u64) {
-    response.extensions_mut().insert(AuditFacts { rows, subjects: Vec::new(), statement: None });
+    response.extensions_mut().insert(AuditFacts {
+        rows,
+        subjects: Vec::new(),
+        statement: None,
+    });
 }
 
-async fn run<T: Send + 'static>(f: impl FnOnce() -> Result<T, steward_serve::ServeError> + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| ApiError::internal())?.map_err(ApiError::from)
+async fn run<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, steward_serve::ServeError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(ApiError::from)
 }
 
 fn metrics_json(manifest: &ModelManifest) -> Value {
@@ -148,42 +160,85 @@ fn split_kind(text: &str) -> Result<SplitKind, ApiError> {
         "time" => Ok(SplitKind::Time),
         "leave_last" => Ok(SplitKind::LeaveLast),
         "random" => Ok(SplitKind::Random),
-        _ => Err(ApiError::bad_request("invalid_evaluation", Some("evaluation.split"), "expected time, leave_last or random")),
+        _ => Err(ApiError::bad_request(
+            "invalid_evaluation",
+            Some("evaluation.split"),
+            "expected time, leave_last or random",
+        )),
     }
 }
 
-pub async fn create(State(state): State<AppState>, auth: Authorized, Path(tenant): Path<String>, request: Result<Json<CreateModel>, JsonRejection>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Authorized,
+    Path(tenant): Path<String>,
+    request: Result<Json<CreateModel>, JsonRejection>,
+) -> Result<Response, ApiError> {
     let request = body(request)?;
     let purpose = auth.purpose.clone().unwrap_or_default();
     if request.purpose.as_deref().is_some_and(|p| p != purpose) {
-        return Err(ApiError::bad_request("purpose_mismatch", Some("purpose"), "the body and the query string name different purposes"));
+        return Err(ApiError::bad_request(
+            "purpose_mismatch",
+            Some("purpose"),
+            "the body and the query string name different purposes",
+        ));
     }
-    let algorithm = Algorithm::from_name(&request.algorithm).ok_or_else(|| ApiError::bad_request("invalid_algorithm", Some("algorithm"), "expected als, bpr, item_knn or popularity"))?;
+    let algorithm = Algorithm::from_name(&request.algorithm).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_algorithm",
+            Some("algorithm"),
+            "expected als, bpr, item_knn or popularity",
+        )
+    })?;
     let params = params_from_json(algorithm, &request.params)?;
     let evaluation = match request.evaluation {
         None => None,
         Some(e) => {
             let split = split_kind(&e.split)?;
-            let holdout = e.holdout.unwrap_or(if split == SplitKind::LeaveLast { 1.0 } else { 0.2 });
-            Some(EvaluationSpec { split, holdout, k: e.k, seed: e.seed.unwrap_or(SEED_DEFAULT) })
+            let holdout = e.holdout.unwrap_or(if split == SplitKind::LeaveLast {
+                1.0
+            } else {
+                0.2
+            });
+            Some(EvaluationSpec {
+                split,
+                holdout,
+                k: e.k,
+                seed: e.seed.unwrap_or(SEED_DEFAULT),
+            })
         }
     };
     let version_text = match &request.dataset.version {
         Value::Number(n) => n.to_string(),
         Value::String(s) if s == "latest" => s.clone(),
-        _ => return Err(ApiError::bad_request("invalid_version", Some("dataset.version"), "expected a version number or latest")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_version",
+                Some("dataset.version"),
+                "expected a version number or latest",
+            ));
+        }
     };
     let access = auth.read_access();
     let guard = {
         let tenant = tenant.clone();
-        Arc::new(state.blocking(move |engine| engine.read_guard(&tenant, access)).await?)
+        Arc::new(
+            state
+                .blocking(move |engine| engine.read_guard(&tenant, access))
+                .await?,
+        )
     };
     let train = TrainRequest {
         name: request.name,
         params,
         dataset: request.dataset.name.clone(),
         dataset_version: 0,
-        columns: Columns { user: request.columns.user, item: request.columns.item, weight: request.columns.weight, time: request.columns.time },
+        columns: Columns {
+            user: request.columns.user,
+            item: request.columns.item,
+            weight: request.columns.weight,
+            time: request.columns.time,
+        },
         evaluation,
         seed: request.seed.unwrap_or(SEED_DEFAULT),
         purpose,
@@ -193,8 +248,17 @@ pub async fn create(State(state): State<AppState>, auth: Authorized, Path(tenant
     let models = state.models.clone();
     let dataset_name = request.dataset.name;
     let manifest = run(move || {
-        let dataset_version = models.datasets().resolve_version(guard.tenant(), &dataset_name, &version_text)?;
-        models.submit(&guard, TrainRequest { dataset_version, ..train })
+        let dataset_version =
+            models
+                .datasets()
+                .resolve_version(guard.tenant(), &dataset_name, &version_text)?;
+        models.submit(
+            &guard,
+            TrainRequest {
+                dataset_version,
+                ..train
+            },
+        )
     })
     .await?;
     let mut response = (StatusCode::ACCEPTED, Json(json!({"name": manifest.name, "version": manifest.version, "state": manifest.state.as_str(), "dataset": {"name": manifest.dataset.name, "version": manifest.dataset.version}, "memory_estimate_bytes": manifest.memory_estimate_bytes}))).into_response();
@@ -202,7 +266,11 @@ pub async fn create(State(state): State<AppState>, auth: Authorized, Path(tenant
     Ok(response)
 }
 
-pub async fn list(State(state): State<AppState>, _auth: Authorized, Path(tenant): Path<String>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
     let models = state.models.clone();
     let list = run(move || models.list(&tenant)).await?;
     let n = list.len() as u64;
@@ -211,11 +279,24 @@ pub async fn list(State(state): State<AppState>, _auth: Authorized, Path(tenant)
     Ok(response)
 }
 
-pub async fn get(State(state): State<AppState>, _auth: Authorized, Path((tenant, name)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path((tenant, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     let models = state.models.clone();
-    let (versions, aliases) = run(move || Ok((models.versions(&tenant, &name)?, models.aliases(&tenant, &name)?))).await?;
+    let (versions, aliases) = run(move || {
+        Ok((
+            models.versions(&tenant, &name)?,
+            models.aliases(&tenant, &name)?,
+        ))
+    })
+    .await?;
     let n = versions.len() as u64;
-    let name = versions.first().map(|(m, _)| m.name.clone()).unwrap_or_default();
+    let name = versions
+        .first()
+        .map(|(m, _)| m.name.clone())
+        .unwrap_or_default();
     let alias_map: serde_json::Map<String, Value> = aliases.aliases.iter().map(|(a, e)| (a.clone(), json!({"version": e.version, "moved_at": e.moved_at, "moved_by": e.moved_by, "previous": e.previous}))).collect();
     let history: Vec<Value> = aliases.history.iter().map(|(a, e)| json!({"alias": a, "version": e.version, "moved_at": e.moved_at, "moved_by": e.moved_by, "previous": e.previous})).collect();
     let mut response = Json(json!({
@@ -229,7 +310,11 @@ pub async fn get(State(state): State<AppState>, _auth: Authorized, Path((tenant,
     Ok(response)
 }
 
-pub async fn get_version(State(state): State<AppState>, _auth: Authorized, Path((tenant, name, version)): Path<(String, String, String)>) -> Result<Response, ApiError> {
+pub async fn get_version(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path((tenant, name, version)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
     let models = state.models.clone();
     let (manifest, progress) = run(move || {
         let v = models.resolve_version(&tenant, &name, &version)?;
@@ -241,11 +326,22 @@ pub async fn get_version(State(state): State<AppState>, _auth: Authorized, Path(
     Ok(response)
 }
 
-pub async fn cancel(State(state): State<AppState>, _auth: Authorized, Path((tenant, name, version)): Path<(String, String, String)>, request: Result<Json<CancelArg>, JsonRejection>) -> Result<Response, ApiError> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path((tenant, name, version)): Path<(String, String, String)>,
+    request: Result<Json<CancelArg>, JsonRejection>,
+) -> Result<Response, ApiError> {
     let CancelArg {} = body(request)?;
     let models = state.models.clone();
     let manifest = run(move || {
-        let v = version.parse::<u32>().map_err(|_| steward_serve::ServeError::invalid("invalid_version", "version", "expected a version number"))?;
+        let v = version.parse::<u32>().map_err(|_| {
+            steward_serve::ServeError::invalid(
+                "invalid_version",
+                "version",
+                "expected a version number",
+            )
+        })?;
         models.cancel(&tenant, &name, v)
     })
     .await?;
@@ -267,10 +363,23 @@ pub async fn put_alias(
     let previous = run(move || models.set_alias(&t, &n, &a, request.version, &b)).await?;
     // The move itself, with the alias and both versions, durably in the tenant's log (the
     // middleware's record names the route only).
-    let record = steward_serve::alias_audit_record(&tenant, &name, &alias, request.version, previous, &by, &request_id.map(|Extension(r)| r.0).unwrap_or_default());
+    let record = steward_serve::alias_audit_record(
+        &tenant,
+        &name,
+        &alias,
+        request.version,
+        previous,
+        &by,
+        &request_id.map(|Extension(r)| r.0).unwrap_or_default(),
+    );
     {
         let tenant = tenant.clone();
-        state.blocking(move |engine| engine.audit(&tenant, &record, true)).await?;
+        state
+            .blocking(move |engine| engine.audit(&tenant, &record, true))
+            .await?;
     }
-    Ok(Json(json!({"name": name, "alias": alias, "version": request.version, "previous": previous})).into_response())
+    Ok(Json(
+        json!({"name": name, "alias": alias, "version": request.version, "previous": previous}),
+    )
+    .into_response())
 }

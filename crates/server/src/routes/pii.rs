@@ -1,11 +1,11 @@
 //! `POST .../pii/scan`: try the PII scanner on a text (for designing schemas): the findings,
 //! and the text after the chosen action. Tokens use the tenant's own key, as ingest does.
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use steward_privacy::pii::{self, PiiAction};
 
 use crate::auth::Authorized;
@@ -21,14 +21,28 @@ pub struct ScanBody {
     action: Option<String>,
 }
 
-pub async fn scan(State(state): State<AppState>, _auth: Authorized, Path(tenant): Path<String>, request: Result<Json<ScanBody>, JsonRejection>) -> Result<Json<Value>, ApiError> {
+pub async fn scan(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path(tenant): Path<String>,
+    request: Result<Json<ScanBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
     let request = body(request)?;
     let action = match request.action.as_deref() {
         None => PiiAction::Redact,
-        Some(a) => PiiAction::parse(a).ok_or_else(|| ApiError::bad_request("invalid_action", Some("action"), "expected redact, mask, tokenize or seal"))?,
+        Some(a) => PiiAction::parse(a).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_action",
+                Some("action"),
+                "expected redact, mask, tokenize or seal",
+            )
+        })?,
     };
     if request.text.len() > steward_privacy::limits::PII_SCAN_BYTES_MAX {
-        return Err(ApiError::too_large(format!("text is at most {} bytes", steward_privacy::limits::PII_SCAN_BYTES_MAX)));
+        return Err(ApiError::too_large(format!(
+            "text is at most {} bytes",
+            steward_privacy::limits::PII_SCAN_BYTES_MAX
+        )));
     }
     let out = state
         .blocking(move |engine| {

@@ -4,19 +4,19 @@
 //! Audit records hold only ids and names from `[A-Za-z0-9_:/.-]`, so CSV fields never need
 //! quoting; a list (policy ids) is joined with `;`.
 
+use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use steward_engine::{Report, ReportFilter};
 use steward_privacy::{format_timestamp_micros, parse_timestamp_micros};
 
 use crate::auth::{AuditFacts, Authorized};
 use crate::routes::body;
-use crate::{wire, ApiError, AppState};
+use crate::{ApiError, AppState, wire};
 
 const DEFAULT_ROWS: usize = 1_000;
 
@@ -39,13 +39,27 @@ enum Format {
 fn filter(params: &ReportParams) -> Result<(ReportFilter, Format), ApiError> {
     let time = |field: &str, text: &Option<String>| -> Result<Option<i64>, ApiError> {
         text.as_deref()
-            .map(|t| parse_timestamp_micros(t).ok_or_else(|| ApiError::bad_request("invalid_time", Some(field), "expected an RFC 3339 timestamp")))
+            .map(|t| {
+                parse_timestamp_micros(t).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_time",
+                        Some(field),
+                        "expected an RFC 3339 timestamp",
+                    )
+                })
+            })
             .transpose()
     };
     let format = match params.format.as_deref() {
         None | Some("json") => Format::Json,
         Some("csv") => Format::Csv,
-        Some(_) => return Err(ApiError::bad_request("invalid_format", Some("format"), "expected json or csv")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_format",
+                Some("format"),
+                "expected json or csv",
+            ));
+        }
     };
     let filter = ReportFilter {
         subject: None,
@@ -72,12 +86,19 @@ pub async fn subject(
         .blocking(move |engine| {
             let subject = engine.resolve_subject(&tenant, &request.external_id)?;
             filter.subject = Some(subject);
-            Ok((engine.audit_report(&tenant, &filter)?, engine.subject_ref(&tenant, &subject)?))
+            Ok((
+                engine.audit_report(&tenant, &filter)?,
+                engine.subject_ref(&tenant, &subject)?,
+            ))
         })
         .await?;
     // Reading about a subject is an access to its data: this read is in its own report.
     let mut response = render(&report, format);
-    response.extensions_mut().insert(AuditFacts { rows: report.rows.len() as u64, subjects: reference.into_iter().collect(), statement: None });
+    response.extensions_mut().insert(AuditFacts {
+        rows: report.rows.len() as u64,
+        subjects: reference.into_iter().collect(),
+        statement: None,
+    });
     Ok(response)
 }
 
@@ -89,10 +110,16 @@ pub async fn principal(
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(crate::echo::query_rejection)?;
     if params.principal.as_deref().is_none_or(str::is_empty) {
-        return Err(ApiError::bad_request("invalid_principal", Some("principal"), "expected ?principal=key:<id>, user:<sub> or operator"));
+        return Err(ApiError::bad_request(
+            "invalid_principal",
+            Some("principal"),
+            "expected ?principal=key:<id>, user:<sub> or operator",
+        ));
     }
     let (filter, format) = filter(&params)?;
-    let report = state.blocking(move |engine| engine.audit_report(&tenant, &filter)).await?;
+    let report = state
+        .blocking(move |engine| engine.audit_report(&tenant, &filter))
+        .await?;
     Ok(render(&report, format))
 }
 

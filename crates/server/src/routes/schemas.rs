@@ -1,10 +1,10 @@
 //! Event schemas: versioned per tenant and event type.
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use steward_privacy::SchemaVersion;
 
 use crate::auth::Authorized;
@@ -22,7 +22,9 @@ pub async fn put(
     request: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let document = body(request)?;
-    let version = state.blocking(move |engine| engine.put_schema(&tenant, &event_type, &document)).await?;
+    let version = state
+        .blocking(move |engine| engine.put_schema(&tenant, &event_type, &document))
+        .await?;
     Ok(Json(schema_json(&version)))
 }
 
@@ -39,11 +41,21 @@ pub async fn get(
     query: Result<Query<VersionQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query.map_err(crate::echo::query_rejection)?;
-    let version = state.blocking(move |engine| engine.get_schema(&tenant, &event_type, query.version)).await?;
+    let version = state
+        .blocking(move |engine| engine.get_schema(&tenant, &event_type, query.version))
+        .await?;
     Ok(Json(schema_json(&version)))
 }
 
-pub async fn list(State(state): State<AppState>, _auth: Authorized, Path(tenant): Path<String>) -> Result<Json<Value>, ApiError> {
-    let versions = state.blocking(move |engine| engine.list_schemas(&tenant)).await?;
-    Ok(Json(json!({"schemas": versions.iter().map(|v| schema_json(v)).collect::<Vec<_>>()})))
+pub async fn list(
+    State(state): State<AppState>,
+    _auth: Authorized,
+    Path(tenant): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let versions = state
+        .blocking(move |engine| engine.list_schemas(&tenant))
+        .await?;
+    Ok(Json(
+        json!({"schemas": versions.iter().map(|v| schema_json(v)).collect::<Vec<_>>()}),
+    ))
 }

@@ -5,16 +5,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use steward_privacy::PrivacyClass;
 use steward_query::{QueryLimits, QueryOptions, ResultFormat, Session};
-
 
 use crate::auth::{AuditFacts, Authorized};
 use crate::routes::body;
@@ -33,22 +32,35 @@ pub struct SqlRequest {
 /// The request's limits: the defaults, lowered (never raised past the ceilings) on request.
 fn limits(request: &SqlRequest) -> Result<QueryLimits, ApiError> {
     let mut limits = QueryLimits::default();
-    let bad = |field: &str, max: String| ApiError::bad_request("invalid_limit", Some(field), format!("expected 1 to {max}"));
+    let bad = |field: &str, max: String| {
+        ApiError::bad_request("invalid_limit", Some(field), format!("expected 1 to {max}"))
+    };
     if let Some(rows) = request.max_rows {
         if rows == 0 || rows > steward_query::session::MAX_ROWS_CEILING {
-            return Err(bad("max_rows", steward_query::session::MAX_ROWS_CEILING.to_string()));
+            return Err(bad(
+                "max_rows",
+                steward_query::session::MAX_ROWS_CEILING.to_string(),
+            ));
         }
         limits.max_rows = rows;
     }
     if let Some(bytes) = request.max_bytes {
         if bytes == 0 || bytes > steward_query::session::MAX_BYTES_CEILING {
-            return Err(bad("max_bytes", steward_query::session::MAX_BYTES_CEILING.to_string()));
+            return Err(bad(
+                "max_bytes",
+                steward_query::session::MAX_BYTES_CEILING.to_string(),
+            ));
         }
         limits.max_bytes = bytes;
     }
     if let Some(ms) = request.timeout_ms {
         if ms == 0 || ms > steward_query::session::TIMEOUT_CEILING.as_millis() as u64 {
-            return Err(bad("timeout_ms", steward_query::session::TIMEOUT_CEILING.as_millis().to_string()));
+            return Err(bad(
+                "timeout_ms",
+                steward_query::session::TIMEOUT_CEILING
+                    .as_millis()
+                    .to_string(),
+            ));
         }
         limits.timeout = Duration::from_millis(ms);
     }
@@ -65,7 +77,11 @@ pub async fn query(
     let request = body(request)?;
     let purpose = auth.purpose.clone().unwrap_or_default();
     if request.purpose.as_deref().is_some_and(|p| p != purpose) {
-        return Err(ApiError::bad_request("purpose_mismatch", Some("purpose"), "the body and the query string name different purposes"));
+        return Err(ApiError::bad_request(
+            "purpose_mismatch",
+            Some("purpose"),
+            "the body and the query string name different purposes",
+        ));
     }
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = ResultFormat::from_accept(accept).ok_or_else(|| {
@@ -76,7 +92,11 @@ pub async fn query(
     let access = auth.read_access();
     let guard = {
         let tenant = tenant.clone();
-        Arc::new(state.blocking(move |engine| engine.read_guard(&tenant, access)).await?)
+        Arc::new(
+            state
+                .blocking(move |engine| engine.read_guard(&tenant, access))
+                .await?,
+        )
     };
     let statement = steward_query::session::normalize_for(&guard, &request.sql);
     // Planned, run and collected on the heavy-work pool, never on the HTTP runtime.
@@ -86,9 +106,15 @@ pub async fn query(
         .pool
         .run(async move {
             let session = Session::open(guard, &run_limits, &QueryOptions::default()).await?;
-            match tokio::time::timeout(run_limits.timeout + Duration::from_millis(250), async { session.start(&sql).await?.collect().await }).await {
+            match tokio::time::timeout(run_limits.timeout + Duration::from_millis(250), async {
+                session.start(&sql).await?.collect().await
+            })
+            .await
+            {
                 Ok(result) => result,
-                Err(_) => Err(steward_query::QueryError::Timeout { limit_ms: run_limits.timeout.as_millis() as u64 }),
+                Err(_) => Err(steward_query::QueryError::Timeout {
+                    limit_ms: run_limits.timeout.as_millis() as u64,
+                }),
             }
         })
         .await
@@ -97,24 +123,58 @@ pub async fn query(
     let result = match outcome {
         Ok(result) => result,
         // The planner's messages quote the statement's identifiers and literals: redacted.
-        Err(error) => return Ok(with_facts(ApiError::from(error).redacted(&request.sql).into_response(), 0, statement)),
+        Err(error) => {
+            return Ok(with_facts(
+                ApiError::from(error).redacted(&request.sql).into_response(),
+                0,
+                statement,
+            ));
+        }
     };
     metrics::counter!("steward_sql_queries_total").increment(1);
     metrics::counter!("steward_sql_rows_scanned_total").increment(result.rows_scanned);
     let mut extra = serde_json::Map::new();
     extra.insert("purpose".into(), json!(purpose));
     extra.insert("decided_by".into(), json!(auth.policy_ids));
-    extra.insert("visible_classes".into(), json!(visible.iter().map(|c| c.as_str()).collect::<Vec<_>>()));
-    extra.insert("masked_classes".into(), json!(PrivacyClass::ALL.into_iter().filter(|c| !visible.contains(c)).map(|c| c.as_str()).collect::<Vec<_>>()));
+    extra.insert(
+        "visible_classes".into(),
+        json!(visible.iter().map(|c| c.as_str()).collect::<Vec<_>>()),
+    );
+    extra.insert(
+        "masked_classes".into(),
+        json!(
+            PrivacyClass::ALL
+                .into_iter()
+                .filter(|c| !visible.contains(c))
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+        ),
+    );
     extra.insert("stats".into(), json!({"segments_read": result.segments_read, "row_groups_read": result.row_groups_read, "rows_scanned": result.rows_scanned}));
     let rows = result.rows;
-    let bytes = state.pool.blocking(move || steward_query::encode(format, &result.schema, &result.batches, &extra)).await??;
-    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()))], bytes).into_response();
-    response.headers_mut().insert("steward-row-count", HeaderValue::from(rows));
+    let bytes = state
+        .pool
+        .blocking(move || steward_query::encode(format, &result.schema, &result.batches, &extra))
+        .await??;
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        )],
+        bytes,
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert("steward-row-count", HeaderValue::from(rows));
     Ok(with_facts(response, rows, statement))
 }
 
 fn with_facts(mut response: Response, rows: u64, statement: String) -> Response {
-    response.extensions_mut().insert(AuditFacts { rows, subjects: Vec::new(), statement: Some(statement) });
+    response.extensions_mut().insert(AuditFacts {
+        rows,
+        subjects: Vec::new(),
+        statement: Some(statement),
+    });
     response
 }

@@ -1,19 +1,19 @@
 //! Subjects: resolve an external id (in the body, never the URL) to its pseudonym; read a
 //! timeline for a declared purpose, with the field classes that purpose may not see masked.
 
+use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use steward_crypto::Pseudonym;
 use steward_engine::{Cursor, TimelineQuery};
-use steward_privacy::{parse_timestamp_micros, PrivacyClass};
+use steward_privacy::{PrivacyClass, parse_timestamp_micros};
 
 use crate::auth::{AuditFacts, Authorized};
-use axum::response::IntoResponse;
 use crate::routes::body;
-use crate::{wire, ApiError, AppState};
+use crate::{ApiError, AppState, wire};
+use axum::response::IntoResponse;
 
 const DEFAULT_LIMIT: usize = 100;
 
@@ -31,14 +31,21 @@ pub async fn resolve(
         })
         .await?;
     let mut response = Json(json!({"subject": subject.to_hex()})).into_response();
-    response.extensions_mut().insert(AuditFacts { rows: 1, subjects: reference.into_iter().collect(), statement: None });
+    response.extensions_mut().insert(AuditFacts {
+        rows: 1,
+        subjects: reference.into_iter().collect(),
+        statement: None,
+    });
     Ok(response)
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineParams {
-    #[allow(dead_code, reason = "read by the authorization middleware; listed so the query is checked whole")]
+    #[allow(
+        dead_code,
+        reason = "read by the authorization middleware; listed so the query is checked whole"
+    )]
     purpose: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
@@ -55,21 +62,36 @@ pub async fn timeline(
     params: Result<Query<TimelineParams>, QueryRejection>,
 ) -> Result<axum::response::Response, ApiError> {
     let Query(params) = params.map_err(crate::echo::query_rejection)?;
-    let subject = Pseudonym::parse_hex(&subject)
-        .map_err(|_| ApiError::bad_request("invalid_subject", Some("subject"), "expected a 64-hex-digit pseudonym from subjects/resolve"))?;
+    let subject = Pseudonym::parse_hex(&subject).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_subject",
+            Some("subject"),
+            "expected a 64-hex-digit pseudonym from subjects/resolve",
+        )
+    })?;
     // The middleware refused a read without a purpose; what it decided is what the caller sees.
     let purpose = auth.purpose.clone().unwrap_or_default();
     let visible = auth.visible.clone();
     let time = |field: &str, text: &Option<String>| -> Result<Option<i64>, ApiError> {
         text.as_deref()
-            .map(|t| parse_timestamp_micros(t).ok_or_else(|| ApiError::bad_request("invalid_time", Some(field), "expected an RFC 3339 timestamp")))
+            .map(|t| {
+                parse_timestamp_micros(t).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_time",
+                        Some(field),
+                        "expected an RFC 3339 timestamp",
+                    )
+                })
+            })
             .transpose()
     };
     let query = TimelineQuery {
         subject,
         from_us: time("from", &params.from)?,
         to_us: time("to", &params.to)?,
-        types: params.types.map(|t| t.split(',').map(str::to_owned).collect()),
+        types: params
+            .types
+            .map(|t| t.split(',').map(str::to_owned).collect()),
         cursor: params.cursor.as_deref().map(Cursor::decode).transpose()?,
         limit: params.limit.unwrap_or(DEFAULT_LIMIT),
     };
@@ -82,7 +104,11 @@ pub async fn timeline(
             Ok((page, reference))
         })
         .await?;
-    let facts = AuditFacts { rows: page.events.len() as u64, subjects: reference.into_iter().collect(), statement: None };
+    let facts = AuditFacts {
+        rows: page.events.len() as u64,
+        subjects: reference.into_iter().collect(),
+        statement: None,
+    };
     let mut response = Json(json!({
         "subject": subject.to_hex(),
         "purpose": purpose,

@@ -1,14 +1,14 @@
 //! Tenants: created and listed by the operator key.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
 
 use crate::auth::Authorized;
 use crate::routes::body;
-use crate::{wire, ApiError, AppState};
+use crate::{ApiError, AppState, wire};
 
 pub async fn create(
     State(state): State<AppState>,
@@ -19,7 +19,10 @@ pub async fn create(
     let (info, record, secret) = state
         .blocking(move |engine| {
             let info = engine.create_tenant(&request.id)?;
-            let (record, secret) = engine.create_key(&info.id, steward_engine::NewKey::new("initial-admin", steward_access::Role::Admin))?;
+            let (record, secret) = engine.create_key(
+                &info.id,
+                steward_engine::NewKey::new("initial-admin", steward_access::Role::Admin),
+            )?;
             Ok((info, record, secret))
         })
         .await?;
@@ -30,7 +33,12 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
-pub async fn list(State(state): State<AppState>, _auth: Authorized) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _auth: Authorized,
+) -> Result<Json<Value>, ApiError> {
     let tenants = state.blocking(|engine| engine.list_tenants()).await?;
-    Ok(Json(json!({"tenants": tenants.iter().map(wire::tenant).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"tenants": tenants.iter().map(wire::tenant).collect::<Vec<_>>()}),
+    ))
 }
