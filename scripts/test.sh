@@ -10,5 +10,7 @@ fi
 # The Python peers of the end-to-end tests (the shipped client, the OpenLineage validator):
 # pinned wheels from PyPI into python/.venv, once; later runs check a stamp and return.
 bash python/setup.sh
+# The tests that need those peers fail, not skip, when this is set.
+export STEWARD_TEST_PEERS=required
 cargo build --workspace --all-targets
 cargo nextest run --workspace --no-fail-fast "$@"

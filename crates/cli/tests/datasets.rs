@@ -23,7 +23,7 @@ fn python() -> Option<PathBuf> {
         return Some(python);
     }
     assert!(
-        std::env::var_os("CI").is_none(),
+        std::env::var_os("CI").is_none() && std::env::var_os("STEWARD_TEST_PEERS").is_none(),
         "python/.venv is missing in CI: scripts/test.sh runs python/setup.sh"
     );
     eprintln!("SKIPPED the Python parts: run `bash python/setup.sh` to create python/.venv");

@@ -435,6 +435,7 @@ impl Registry {
                 started_at: None,
                 finished_at: None,
                 duration_ms: 0,
+                timings: Default::default(),
                 metrics: None,
                 user_rows: 0,
                 users: 0,

@@ -39,7 +39,7 @@ pub use files::open_model_file;
 pub use kind::ModelKind;
 pub use manifest::{
     AliasEntry, Aliases, DatasetLineage, MetricsAtK, MetricsDoc, ModelManifest, ModelState,
-    Progress,
+    PhaseTimings, Progress,
 };
 pub use registry::{ModelConfig, ModelRef, ModelSummary, Registry, UserRow, alias_audit_record};
 pub use spec::{

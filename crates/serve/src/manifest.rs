@@ -115,6 +115,18 @@ pub struct ErasureStep {
     pub files: u64,
 }
 
+/// Where a run's time went, in milliseconds: reading the data set version into the matrix
+/// (`rows_read` rows, decrypted and checked), the evaluation fit and scoring, the final fit,
+/// and sealing the file. Versions written before these were kept read as zeros.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseTimings {
+    pub read_ms: u64,
+    pub rows_read: u64,
+    pub evaluation_ms: u64,
+    pub fit_ms: u64,
+    pub write_ms: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelManifest {
     pub name: String,
@@ -136,6 +148,8 @@ pub struct ModelManifest {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub duration_ms: u64,
+    #[serde(default)]
+    pub timings: PhaseTimings,
     /// The up-front memory estimate of the job (bytes).
     pub memory_estimate_bytes: u64,
     pub metrics: Option<MetricsDoc>,

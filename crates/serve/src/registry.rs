@@ -484,6 +484,7 @@ impl Registry {
                 started_at: None,
                 finished_at: None,
                 duration_ms: 0,
+                timings: Default::default(),
                 memory_estimate_bytes: estimate,
                 metrics: None,
                 user_rows: 0,

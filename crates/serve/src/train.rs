@@ -237,10 +237,13 @@ impl Registry {
                 .exportable(&guard, &manifest.dataset.name, manifest.dataset.version)?;
         manifest.dataset.content_sha256 = dataset.content_sha256.clone();
         manifest.dataset.generation = dataset.generation;
+        let read_started = Instant::now();
         let batches =
             self.datasets
                 .batches(&guard, &manifest.dataset.name, manifest.dataset.version)?;
         let loaded = crate::input::load(batches, &manifest.columns, self.config.matrix, cancel)?;
+        manifest.timings.read_ms = read_started.elapsed().as_millis() as u64;
+        manifest.timings.rows_read = loaded.rows + loaded.skipped;
         tracing::info!(
             tenant,
             model = name,
@@ -290,6 +293,7 @@ impl Registry {
                 }
             }
         };
+        let evaluation_started = Instant::now();
         if let Some(evaluation) = manifest.evaluation.clone() {
             let halves = split(matrix, &evaluation.split())
                 .map_err(|e| ServeError::training("invalid_evaluation", e))?;
@@ -309,7 +313,7 @@ impl Registry {
             );
             *manifest = self
                 .update_manifest(tenant, name, version, |m| m.state = ModelState::Evaluating)?
-                .with_dataset(&manifest.dataset);
+                .with_run(manifest);
             let config = EvalConfig {
                 ks: evaluation.k.clone(),
                 threads: self.config.threads,
@@ -332,18 +336,24 @@ impl Registry {
                 baseline: metrics_at(&result.baseline),
             });
             let metrics = manifest.metrics.clone();
+            manifest.timings.evaluation_ms = evaluation_started.elapsed().as_millis() as u64;
+            let timings = manifest.timings.clone();
             *manifest = self
                 .update_manifest(tenant, name, version, |m| {
                     m.state = ModelState::Training;
                     m.metrics = metrics;
+                    m.timings = timings;
                 })?
-                .with_dataset(&manifest.dataset);
+                .with_run(manifest);
         }
         if cancel.load(Ordering::SeqCst) {
             return Err(ServeError::Cancelled);
         }
+        let fit_started = Instant::now();
         let model =
             train(matrix, &params, &run, &mut progress("final_fit")).map_err(train_error)?;
+        manifest.timings.fit_ms = fit_started.elapsed().as_millis() as u64;
+        let write_started = Instant::now();
         self.set_progress(
             key,
             Progress {
@@ -378,14 +388,17 @@ impl Registry {
         manifest.users = loaded.subjects.len();
         manifest.items = file.items().len() as u64;
         manifest.interactions = matrix.nnz() as u64;
+        manifest.timings.write_ms = write_started.elapsed().as_millis() as u64;
         Ok(())
     }
 }
 
 impl ModelManifest {
-    /// This manifest with the data set lineage a running job refreshed.
-    fn with_dataset(mut self, dataset: &crate::manifest::DatasetLineage) -> ModelManifest {
-        self.dataset = dataset.clone();
+    /// This manifest (as written) with what the running job holds in memory only: the data set
+    /// lineage it refreshed and its phase timings.
+    fn with_run(mut self, run: &ModelManifest) -> ModelManifest {
+        self.dataset = run.dataset.clone();
+        self.timings = run.timings.clone();
         self
     }
 }

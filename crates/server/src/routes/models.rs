@@ -131,6 +131,7 @@ pub(crate) fn version_json(manifest: &ModelManifest, progress: Option<&Progress>
         "started_at": manifest.started_at,
         "finished_at": manifest.finished_at,
         "duration_ms": manifest.duration_ms,
+        "timings": {"read_ms": manifest.timings.read_ms, "rows_read": manifest.timings.rows_read, "evaluation_ms": manifest.timings.evaluation_ms, "fit_ms": manifest.timings.fit_ms, "write_ms": manifest.timings.write_ms},
         "memory_estimate_bytes": manifest.memory_estimate_bytes,
         "bytes": manifest.bytes,
         "sha256": manifest.sha256,
