@@ -168,6 +168,8 @@ fn data_sets_are_cut_read_from_python_and_described_to_openlineage() {
         .expect(200, "latest")
         .body;
     assert_eq!(latest["content_sha256"], manifest["content_sha256"]);
+    // The stored manifest keeps the build's duration (it once kept 0).
+    assert_eq!(latest["build_ms"], manifest["build_ms"], "{latest}");
     let file = &manifest["files"][0];
     let url = format!(
         "{}{}",

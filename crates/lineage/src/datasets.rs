@@ -225,24 +225,9 @@ impl Datasets {
     /// directory is read (an encoded `../` names no other directory).
     pub(crate) fn versions_of(&self, tenant: &str, name: &str) -> Result<Vec<u32>, LineageError> {
         valid_name(name)?;
-        let dir = self.root(tenant)?.join(name);
-        let mut out = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return Ok(out);
-        };
-        for entry in entries.flatten() {
-            if let Some(v) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.strip_prefix('v'))
-                .and_then(|n| n.parse::<u32>().ok())
-                && entry.path().join("manifest.json").exists()
-            {
-                out.push(v);
-            }
-        }
-        out.sort_unstable();
-        Ok(out)
+        Ok(crate::manifest::numbered_versions(
+            &self.root(tenant)?.join(name),
+        ))
     }
 
     pub fn manifest(
@@ -510,10 +495,13 @@ impl Datasets {
         );
         let started = Instant::now();
         let result = self
-            .build_files(guard, request, as_of, dir, manifest, &key3)
+            .build_files(guard, request, as_of, dir, manifest, &key3, started)
             .await;
         self.progress.lock().remove(&key3);
-        manifest.build_ms = started.elapsed().as_millis() as u64;
+        if result.is_err() {
+            // A ready version's duration is set where its manifest is written.
+            manifest.build_ms = started.elapsed().as_millis() as u64;
+        }
         let outcome = match result {
             Ok(()) => Ok(manifest.clone()),
             Err(error) => {
@@ -536,6 +524,7 @@ impl Datasets {
         dir: &Path,
         manifest: &mut Manifest,
         key3: &(String, String, u32),
+        started: Instant,
     ) -> Result<(), LineageError> {
         let tenant = key3.0.clone();
         let limits = QueryLimits {
@@ -570,6 +559,9 @@ impl Datasets {
             }
         };
         manifest.state = VersionState::Ready;
+        // In the manifest as written (was: only in the copy the build returned, so a version
+        // read back later showed 0).
+        manifest.build_ms = started.elapsed().as_millis() as u64;
         manifest.write(&dir.join("manifest.json"))?;
         self.sink.emit(&run.complete(&schema));
         metrics::counter!("steward_dataset_rows_total").increment(manifest.rows);

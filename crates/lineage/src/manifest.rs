@@ -136,3 +136,25 @@ pub fn sync_parent(path: &Path) -> Result<(), LineageError> {
     }
     Ok(())
 }
+
+/// The versions under `dir` that have a manifest (`v{N}/manifest.json`), ascending; none when
+/// `dir` does not exist. Data sets and models share this layout.
+pub fn numbered_versions(dir: &std::path::Path) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        if let Some(v) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.strip_prefix('v'))
+            .and_then(|n| n.parse::<u32>().ok())
+            && entry.path().join("manifest.json").exists()
+        {
+            out.push(v);
+        }
+    }
+    out.sort_unstable();
+    out
+}

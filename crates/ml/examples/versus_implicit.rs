@@ -5,6 +5,7 @@
 //! ```text
 //! versus_implicit movielens --csv FILE --out DIR [--min-rating 3.5] [--holdout 0.2] [--runs 5]
 //! versus_implicit synthetic --users N --items N --draws N --out FILE [--runs 5]
+//! versus_implicit events --users N --items N --draws N --out FILE
 //! versus_implicit train --train FILE [--test FILE] --algorithm als|bpr [--factors 64]
 //!     [--iterations 15] [--regularization 0.01] [--alpha 40] [--cg-steps 3] [--learning-rate 0.05]
 //!     [--strata 16] [--threads 2] [--seed 1] [--runs 5] [--warmup 1] [--label NAME]
@@ -18,6 +19,10 @@
 //!   ⌈holdout · n⌉ of each user's positives held out), writing `DIR/train.trip` and
 //!   `DIR/test.trip`: the one split both libraries get.
 //! - `synthetic` writes `support/zipf.rs`'s matrix (duplicates summed) to one `.trip` file.
+//! - `events` writes the same draws as Steward `rating` events, one per draw, NDJSON
+//!   (`bench/models.sh` ingests them through the server: subject `syn-user-U`, property
+//!   `movie_id` `I`, `rating` the weight, one second apart from 2020-01-01), so the server's
+//!   training matrix is the one the implicit comparison uses.
 //! - `train` times `--warmup` + `--runs` trainings, timed run k with seed `--seed` + k, and given
 //!   `--test` evaluates each timed run's model beside popularity (medians and per-run lists).
 //! - `eval` reads another library's factors of each run, `DIR/run-1/`, `DIR/run-2/`, ...:
@@ -65,6 +70,7 @@ fn run() -> Result<()> {
     let line = match command.as_str() {
         "movielens" => movielens(&flags)?,
         "synthetic" => synthetic(&flags)?,
+        "events" => synthetic_events(&flags)?,
         "train" => train_runs(&flags)?,
         "eval" => eval_factors(&flags)?,
         other => return Err(format!("unknown subcommand {other}")),
@@ -324,6 +330,51 @@ fn movielens(flags: &Flags) -> Result<String> {
         json_list(&build_s),
         m.nnz() as f64 / median(&build_s)
     ))
+}
+
+fn synthetic_events(flags: &Flags) -> Result<String> {
+    use std::io::Write;
+    let (users, items, draws) = (
+        flags.number("users", 200_000u32)?,
+        flags.number("items", 50_000u32)?,
+        flags.number("draws", 7_000_000u64)?,
+    );
+    let out = flags.path("out")?;
+    let file = std::fs::File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    // 2020-01-01T00:00:00Z, a draw per second.
+    const START: i64 = 1_577_836_800;
+    let mut k = 0i64;
+    zipf::generate(users, items, draws, zipf::SEED, |u, i, weight| {
+        let (days, secs) = ((START + k) / 86_400, (START + k) % 86_400);
+        let (y, m, d) = civil_from_days(days);
+        k += 1;
+        writeln!(
+            w,
+            "{{\"event_id\":\"syn-{k}\",\"type\":\"rating\",\"subject\":\"syn-user-{u}\",\"time\":\"{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z\",\"properties\":{{\"movie_id\":\"{i}\",\"rating\":{weight:.1}}}}}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    })
+    .map_err(|e| e.to_string())?;
+    w.flush().map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{{\"bench\":\"ml_events\",\"draws\":{draws},\"users\":{users},\"items\":{items}}}"
+    ))
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 fn synthetic(flags: &Flags) -> Result<String> {

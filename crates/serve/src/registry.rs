@@ -246,24 +246,9 @@ impl Registry {
 
     /// Versions of a model that have a manifest, ascending.
     pub(crate) fn versions_of(&self, tenant: &str, name: &str) -> Result<Vec<u32>, ServeError> {
-        let dir = self.model_dir(tenant, name)?;
-        let mut out = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return Ok(out);
-        };
-        for entry in entries.flatten() {
-            if let Some(v) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.strip_prefix('v'))
-                .and_then(|n| n.parse::<u32>().ok())
-                && entry.path().join("manifest.json").exists()
-            {
-                out.push(v);
-            }
-        }
-        out.sort_unstable();
-        Ok(out)
+        Ok(steward_lineage::manifest::numbered_versions(
+            &self.model_dir(tenant, name)?,
+        ))
     }
 
     fn names(&self, tenant: &str) -> Result<Vec<String>, ServeError> {

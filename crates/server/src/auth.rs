@@ -50,6 +50,20 @@ pub struct Authorized {
 }
 
 impl Authorized {
+    /// The purpose this request reads for: the query string's (the one the policies decided
+    /// on); a body that names another is refused rather than silently ignored.
+    pub fn purpose_matching(&self, stated: Option<&str>) -> Result<String, ApiError> {
+        let purpose = self.purpose.clone().unwrap_or_default();
+        if stated.is_some_and(|p| p != purpose) {
+            return Err(ApiError::bad_request(
+                "purpose_mismatch",
+                Some("purpose"),
+                "the body and the query string name different purposes",
+            ));
+        }
+        Ok(purpose)
+    }
+
     /// The read the policies decided for this request (purpose and visible classes), for the
     /// engine's read guard. The one way a handler reads event-derived data.
     pub fn read_access(&self) -> steward_engine::ReadAccess {

@@ -60,14 +60,7 @@ pub async fn create(
     request: Result<Json<CreateDataset>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let request = body(request)?;
-    let purpose = auth.purpose.clone().unwrap_or_default();
-    if request.purpose.as_deref().is_some_and(|p| p != purpose) {
-        return Err(ApiError::bad_request(
-            "purpose_mismatch",
-            Some("purpose"),
-            "the body and the query string name different purposes",
-        ));
-    }
+    let purpose = auth.purpose_matching(request.purpose.as_deref())?;
     let visible = auth.visible.clone();
     let access = auth.read_access();
     let guard = {

@@ -176,14 +176,7 @@ pub async fn create(
     request: Result<Json<CreateModel>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let request = body(request)?;
-    let purpose = auth.purpose.clone().unwrap_or_default();
-    if request.purpose.as_deref().is_some_and(|p| p != purpose) {
-        return Err(ApiError::bad_request(
-            "purpose_mismatch",
-            Some("purpose"),
-            "the body and the query string name different purposes",
-        ));
-    }
+    let purpose = auth.purpose_matching(request.purpose.as_deref())?;
     let algorithm = Algorithm::from_name(&request.algorithm).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_algorithm",

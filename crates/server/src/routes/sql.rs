@@ -75,14 +75,7 @@ pub async fn query(
     request: Result<Json<SqlRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let request = body(request)?;
-    let purpose = auth.purpose.clone().unwrap_or_default();
-    if request.purpose.as_deref().is_some_and(|p| p != purpose) {
-        return Err(ApiError::bad_request(
-            "purpose_mismatch",
-            Some("purpose"),
-            "the body and the query string name different purposes",
-        ));
-    }
+    let purpose = auth.purpose_matching(request.purpose.as_deref())?;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = ResultFormat::from_accept(accept).ok_or_else(|| {
         ApiError::new(StatusCode::NOT_ACCEPTABLE, "not_acceptable", "Accept one of application/json, text/csv, application/vnd.apache.arrow.stream, application/vnd.apache.parquet")
