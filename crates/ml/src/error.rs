@@ -95,6 +95,33 @@ pub enum ModelError {
         algorithm: Algorithm,
         operation: &'static str,
     },
+    /// A [`crate::UserRef::vector`] of the wrong length.
+    #[error("the user vector has {length} values, the model {factors} factors")]
+    BadUserVector { length: usize, factors: usize },
+    #[error("the user vector's value at {position} is not finite")]
+    UserVectorNotFinite { position: usize },
+    /// [`crate::Model::fold_in`]: more interactions than `FOLD_IN_ITEMS_MAX`.
+    #[error("{items} interactions to fold in exceed the limit {max}")]
+    TooManyInteractions { items: usize, max: usize },
+    /// [`crate::Model::fold_in`]: a weight that is not a finite number >= 0, or repeats of an
+    /// item whose summed weight overflows f32.
+    #[error(
+        "interaction {position}: the weight is not a finite number >= 0 (or its item's summed weight overflows)"
+    )]
+    BadWeight { position: usize },
+    /// [`crate::Model::fold_in`] was given the preparation of a model of another shape.
+    #[error(
+        "the fold-in preparation was made for another model ({factors} factors, {items} items)"
+    )]
+    FoldInMismatch { factors: usize, items: u32 },
+    /// The fold-in system is not positive definite (regularization 0 and fewer independent
+    /// item vectors than factors), or its solution is not finite.
+    #[error("the fold-in system cannot be solved (not positive definite; regularization 0?)")]
+    NotSolvable,
+    /// [`crate::Model::recommend_many`]: the exclusion lists do not match the users, too many
+    /// users, or threads out of range.
+    #[error("batch: {what}")]
+    BadBatch { what: &'static str },
     /// [`crate::Model::from_factors`] was given factors that do not fit its parameters.
     #[error("factors do not make a model: {what}")]
     BadFactors { what: &'static str },
@@ -107,7 +134,9 @@ pub enum ModelError {
 pub enum FormatError {
     #[error("not a Steward model file (bad magic)")]
     NotAModelFile,
-    #[error("model file version {version} is not supported (this build reads {supported})")]
+    #[error(
+        "model file version {version} is not supported (this build reads versions 1 to {supported})"
+    )]
     UnsupportedVersion { version: u32, supported: u32 },
     #[error(
         "model file is truncated or has trailing bytes: header says {expected} bytes, got {actual}"
@@ -123,6 +152,14 @@ pub enum FormatError {
         what: &'static str,
         keys: usize,
         rows: usize,
+    },
+    /// Attaching training data ([`crate::ModelFile::with_training`]): the matrix is not the
+    /// model's shape (a caller's bug).
+    #[error("{what}: the training matrix has {matrix}, the model {model}")]
+    TrainingMismatch {
+        what: &'static str,
+        matrix: u64,
+        model: u64,
     },
     /// Building a file in memory: an item id longer than `ITEM_KEY_BYTES_MAX`.
     #[error("item {item}: its id is longer than {max} bytes")]

@@ -30,15 +30,20 @@ pub struct MemoryEstimate {
     pub model_bytes: u64,
     /// What training holds besides the matrix and the model (copies, per-thread buffers).
     pub scratch_bytes: u64,
+    /// Writing the model file after training (the scratch is gone by then): the training
+    /// section copied into the `ModelFile` (seen lists and item counts) and the file's bytes
+    /// (the model, user keys and that section; item ids are not counted, as the id maps are not).
+    pub file_bytes: u64,
 }
 
 impl MemoryEstimate {
-    /// The most held at once: building, or training (matrix + model + scratch).
+    /// The most held at once: building, or training and then writing (matrix + model +
+    /// scratch, then matrix + model + file).
     pub fn peak_bytes(&self) -> u64 {
         self.build_bytes.max(
             self.matrix_bytes
                 .saturating_add(self.model_bytes)
-                .saturating_add(self.scratch_bytes),
+                .saturating_add(self.scratch_bytes.max(self.file_bytes)),
         )
     }
 }
@@ -120,10 +125,24 @@ pub fn estimate_bytes(shape: Shape, params: &Params, threads: usize) -> MemoryEs
         }
         Params::Popularity(_) => (mul(&[items, 4]), mul(&[items, 8])),
     };
+    // Seen lists (ALS and BPR: one u32 per entry, offsets per user) and one count per item,
+    // held in the ModelFile and again in its bytes with the model and the 32-byte user keys.
+    let section = if params.algorithm().has_user_rows() {
+        add(&[mul(&[nnz, 4]), mul(&[users + 1, 8]), mul(&[items, 4])])
+    } else {
+        mul(&[items, 4])
+    };
+    let keys = if params.algorithm().has_user_rows() {
+        mul(&[users, 32])
+    } else {
+        0
+    };
+    let file_bytes = add(&[section, section, model_bytes, keys]);
     MemoryEstimate {
         build_bytes,
         matrix_bytes,
         model_bytes,
         scratch_bytes,
+        file_bytes,
     }
 }

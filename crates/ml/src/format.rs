@@ -1,11 +1,12 @@
-//! `ModelFile`: a model with its id maps, and its binary file format (version 1).
+//! `ModelFile`: a model with its id maps and what serving needs of its training data, and its
+//! binary file format (version 2; version 1 still reads).
 //!
 //! All integers and floats little-endian; no platform-width integer anywhere.
 //!
 //! | bytes | field |
 //! | --- | --- |
 //! | 8 | magic `STWMODEL` |
-//! | 4 | format version (`u32`, 1) |
+//! | 4 | format version (`u32`, 2; 1 for files written before the training section) |
 //! | 1 | algorithm: 1 ALS, 2 BPR, 3 item-kNN, 4 popularity |
 //! | 3 | zero |
 //! | 8 | total file length in bytes (`u64`, checksum included) |
@@ -15,7 +16,18 @@
 //! | 32 U | user keys (pseudonyms), in row order |
 //! | per item | item key: length (`u16`, at most 1024) and UTF-8 bytes, in index order |
 //! | body | ALS: U·F then I·F `f32` factors, row-major. BPR: the same, then I `f32` biases. Item-kNN: I `u32` neighbour counts, then every item's neighbour indices (`u32`), then their similarities (`f32`), best first. Popularity: I `f32` scores |
+//! | 1 | version 2 only: training section present (`u8`, 0 or 1); absent in version 1 |
+//! | 4 U | if present: seen-list lengths, one `u32` per user row (each at most I) |
+//! | 4 S | if present: the seen lists, row after row, each strictly ascending item indices < I (S = the sum of the lengths) |
+//! | 4 I | if present: item counts, one `u32` per item: the users who interacted with it in training |
 //! | 4 | CRC-32C of every byte before it |
+//!
+//! The training section (version 2): per user row, the items that user interacted with in the
+//! matrix the model was trained on ("seen", which serving excludes from their
+//! recommendations), and per item the number of users who interacted with it (serving's
+//! non-personalized popularity, for every algorithm). Item-kNN and popularity hold no user rows,
+//! so U = 0 and only the counts are stored. For ALS and BPR every training user has a row, so the
+//! counts are exactly how many seen lists hold each item, which reading checks.
 //!
 //! Parameters: ALS `factors u32, regularization f32, alpha f32, iterations u32, cg_steps u32,
 //! compute_loss u8`; BPR `factors u32, learning_rate f32, regularization f32, iterations u32,
@@ -27,23 +39,31 @@
 //! its checksum is computed), the checksum (CRC-32C detects every 1-, 2- and 3-bit error and every
 //! burst up to 32 bits), then parses every field with bounds checks, refusing out-of-range
 //! parameters, counts that do not fit the bytes, invalid UTF-8, repeated keys, neighbours out of
-//! range and any non-finite float. No input makes it panic or allocate more than the input's size.
+//! range, any non-finite float, a seen list out of range or not strictly ascending, and item
+//! counts that disagree with the seen lists. No input makes it panic or allocate more than the
+//! input's size.
 //!
-//! Deletion: [`ModelFile::remove_users`] drops each key and its row of factors together, so the
-//! bytes written afterwards contain neither. Memory the old arrays occupied is released, not
-//! scrubbed; the file on disk is the artifact erasure is about, and the caller replaces it.
+//! Deletion: [`ModelFile::remove_users`] drops each key, its row of factors and its seen list
+//! together (and takes the user out of the item counts), so the bytes written afterwards
+//! contain none of them. Memory the old arrays occupied is released, not scrubbed; the file on
+//! disk is the artifact erasure is about, and the caller replaces it. Writing always writes
+//! version 2 (a version-1 file read and written again gets an empty training section).
 //! Changing the layout means a new version number and a reader for the old one
-//! (`tests/format.rs` reads a committed version-1 file).
+//! (`tests/format.rs` reads committed version-1 and version-2 files).
 
 use crate::error::FormatError;
 use crate::idmap::{IdMap, UserKey};
 use crate::limits::{ITEM_KEY_BYTES_MAX, NEIGHBOURS_MAX, USER_KEY_BYTES};
+use crate::matrix::Interactions;
 use crate::model::{Body, Factors, Model, Neighbours, Popularity};
 use crate::params::{
     Algorithm, AlsParams, BprParams, KnnParams, Negatives, Params, PopularityParams, Weighting,
 };
 
-pub const FORMAT_VERSION: u32 = 1;
+/// The version written; [`ModelFile::from_bytes`] reads this one and version 1.
+pub const FORMAT_VERSION: u32 = 2;
+/// The first version, without the training section.
+const VERSION_1: u32 = 1;
 const MAGIC: &[u8; 8] = b"STWMODEL";
 /// Magic, version, algorithm, padding, length, seed.
 const PREAMBLE_BYTES: usize = 32;
@@ -51,12 +71,60 @@ const CHECKSUM_BYTES: usize = 4;
 /// Keys are bounded by the file's size anyway; this only keeps an `IdMap` within `u32`.
 const KEYS_MAX: u32 = u32::MAX - 1;
 
-/// A model and the id maps that name its rows and items.
+/// A model, the id maps that name its rows and items, and (from version 2, when the trainer
+/// attached them) each user row's training items and each item's training user count.
 #[derive(Debug, Clone)]
 pub struct ModelFile {
     model: Model,
     users: IdMap<UserKey>,
     items: IdMap<String>,
+    training: Option<Training>,
+}
+
+/// The training section: seen lists (CSR over user rows; `offsets` has one entry per row plus
+/// one, so just `[0]` for models without user rows) and item counts.
+#[derive(Debug, Clone, PartialEq)]
+struct Training {
+    offsets: Vec<usize>,
+    seen: Vec<u32>,
+    counts: Vec<u32>,
+}
+
+impl Training {
+    fn rows(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    fn seen(&self, row: usize) -> &[u32] {
+        &self.seen[self.offsets[row]..self.offsets[row + 1]]
+    }
+
+    /// Drops the seen lists of `rows` (strictly ascending, each < rows()), taking those users
+    /// out of the item counts; later lists move down, and the freed tail is zeroed before the
+    /// buffer shrinks (as `Factors::remove_users` does with vectors).
+    fn remove_rows(&mut self, rows: &[u32]) {
+        let mut write = 0usize;
+        let mut offsets = Vec::with_capacity(self.rows() + 1 - rows.len().min(self.rows()));
+        offsets.push(0);
+        let mut removed = rows.iter().peekable();
+        for row in 0..self.rows() {
+            let (start, end) = (self.offsets[row], self.offsets[row + 1]);
+            if removed.next_if_eq(&&(row as u32)).is_some() {
+                for &item in &self.seen[start..end] {
+                    let count = &mut self.counts[item as usize];
+                    *count = count.saturating_sub(1);
+                }
+                continue;
+            }
+            self.seen.copy_within(start..end, write);
+            write += end - start;
+            offsets.push(write);
+        }
+        self.seen[write..].fill(0);
+        self.seen.truncate(write);
+        self.seen.shrink_to_fit();
+        self.offsets = offsets;
+    }
 }
 
 impl ModelFile {
@@ -95,7 +163,61 @@ impl ModelFile {
             model,
             users,
             items,
+            training: None,
         })
+    }
+
+    /// Attaches what serving needs of the training data: `matrix` must be the one the model
+    /// was trained on (the same items, and for ALS and BPR the same users, in row order). Each
+    /// user row gets its items (ascending; every stored entry, whatever its weight), each item
+    /// its number of users. Item-kNN and popularity hold no user rows: they get the counts only.
+    pub fn with_training(mut self, matrix: &Interactions) -> Result<ModelFile, FormatError> {
+        let model = &self.model;
+        if matrix.items() != model.item_count() {
+            return Err(FormatError::TrainingMismatch {
+                what: "items",
+                matrix: u64::from(matrix.items()),
+                model: u64::from(model.item_count()),
+            });
+        }
+        let has_rows = model.algorithm().has_user_rows();
+        if has_rows && matrix.users() != model.user_count() {
+            return Err(FormatError::TrainingMismatch {
+                what: "users",
+                matrix: u64::from(matrix.users()),
+                model: u64::from(model.user_count()),
+            });
+        }
+        // Every count is at most the matrix's users, a u32.
+        let counts = (0..matrix.items() as usize)
+            .map(|i| matrix.by_item().row_len(i) as u32)
+            .collect();
+        let (offsets, seen) = if has_rows {
+            let by_user = matrix.by_user();
+            (by_user.indptr.clone(), by_user.indices.clone())
+        } else {
+            (vec![0], Vec::new())
+        };
+        self.training = Some(Training {
+            offsets,
+            seen,
+            counts,
+        });
+        Ok(self)
+    }
+
+    /// The items user row `row` interacted with in training, ascending; `None` when the file
+    /// has no training section (version 1, or built without [`ModelFile::with_training`]) or
+    /// the model holds no such row (item-kNN and popularity hold none).
+    pub fn seen(&self, row: u32) -> Option<&[u32]> {
+        let training = self.training.as_ref()?;
+        ((row as usize) < training.rows()).then(|| training.seen(row as usize))
+    }
+
+    /// Per item, the number of users who interacted with it in training (minus users removed
+    /// since); `None` without a training section.
+    pub fn item_counts(&self) -> Option<&[u32]> {
+        self.training.as_ref().map(|t| t.counts.as_slice())
     }
 
     pub fn model(&self) -> &Model {
@@ -123,8 +245,9 @@ impl ModelFile {
         self.items.get(id)
     }
 
-    /// Removes these users' keys and rows (keys the model does not hold are ignored) and returns
-    /// how many were removed. Later rows move down in both, staying aligned.
+    /// Removes these users' keys, rows and seen lists (keys the model does not hold are ignored)
+    /// and returns how many were removed; the item counts no longer count them. Later rows
+    /// move down in all three, staying aligned.
     pub fn remove_users(&mut self, keys: &[UserKey]) -> usize {
         let mut rows: Vec<u32> = keys.iter().filter_map(|k| self.users.get(k)).collect();
         rows.sort_unstable();
@@ -137,6 +260,11 @@ impl ModelFile {
         let model = self.model.remove_users(&rows);
         let map = self.users.remove_ids(&rows);
         debug_assert!(model.is_ok() && map.is_ok());
+        if let Some(training) = &mut self.training {
+            // The seen lists have the model's rows (checked when attached and when read).
+            debug_assert_eq!(training.rows(), self.users.len() + rows.len());
+            training.remove_rows(&rows);
+        }
         rows.len()
     }
 
@@ -181,6 +309,18 @@ impl ModelFile {
             }
             Body::Popularity(p) => put_f32s(&mut out, &p.scores),
         }
+        match &self.training {
+            None => out.push(0),
+            Some(t) => {
+                out.push(1);
+                for w in t.offsets.windows(2) {
+                    // At most the item count (strictly ascending items), a u32.
+                    out.extend_from_slice(&((w[1] - w[0]) as u32).to_le_bytes());
+                }
+                put_u32s(&mut out, &t.seen);
+                put_u32s(&mut out, &t.counts);
+            }
+        }
         let total = (out.len() + CHECKSUM_BYTES) as u64;
         out[16..24].copy_from_slice(&total.to_le_bytes());
         let checksum = crc32c::crc32c(&out);
@@ -195,6 +335,10 @@ impl ModelFile {
             + self.items.keys().iter().map(|k| k.len() + 2).sum::<usize>()
             + rows * f * 4
             + self.model.heap_bytes() / 2
+            + self
+                .training
+                .as_ref()
+                .map_or(0, |t| 4 * (t.offsets.len() + t.seen.len() + t.counts.len()))
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<ModelFile, FormatError> {
@@ -203,7 +347,7 @@ impl ModelFile {
         }
         let mut r = Reader { bytes, pos: 8 };
         let version = r.u32()?;
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != VERSION_1 {
             return Err(FormatError::UnsupportedVersion {
                 version,
                 supported: FORMAT_VERSION,
@@ -332,15 +476,89 @@ impl ModelFile {
                 scores: r.f32s(items as usize, 1)?,
             }),
         };
+        let training = match version {
+            VERSION_1 => None,
+            _ if r.flag()? => Some(read_training(
+                &mut r,
+                users,
+                items,
+                algorithm.has_user_rows(),
+            )?),
+            _ => None,
+        };
         if r.pos != content.len() {
             return Err(FormatError::Invalid {
                 what: "trailing bytes before the checksum",
             });
         }
         let model = Model::new(params, seed, body);
-        ModelFile::new(model, users_map, items_map).map_err(|_| FormatError::Invalid {
-            what: "counts disagree",
-        })
+        let mut file =
+            ModelFile::new(model, users_map, items_map).map_err(|_| FormatError::Invalid {
+                what: "counts disagree",
+            })?;
+        file.training = training;
+        Ok(file)
+    }
+}
+
+/// The version-2 training section: `users` seen lists (each strictly ascending, < `items`),
+/// then `items` counts, which must equal how many lists hold each item when the model has user
+/// rows. Every allocation is at most the bytes it is read from, or `8 (users + 1)` and `4 items`
+/// (offsets and the check's tally), both below the user keys' and counts' bytes already read.
+fn read_training(
+    r: &mut Reader<'_>,
+    users: u32,
+    items: u32,
+    has_rows: bool,
+) -> Result<Training, FormatError> {
+    let lengths = r.u32s(users as usize)?;
+    let mut offsets = Vec::with_capacity(lengths.len() + 1);
+    offsets.push(0usize);
+    for &len in &lengths {
+        if len > items {
+            return Err(FormatError::Invalid {
+                what: "a seen list is longer than the catalogue",
+            });
+        }
+        // Bounded by users * items < 2^64; `u32s` then refuses a total the bytes do not hold.
+        let end = offsets[offsets.len() - 1]
+            .checked_add(len as usize)
+            .ok_or(TRUNCATED)?;
+        offsets.push(end);
+    }
+    drop(lengths);
+    let seen = r.u32s(offsets[offsets.len() - 1])?;
+    for w in offsets.windows(2) {
+        let list = &seen[w[0]..w[1]];
+        if list.iter().any(|&i| i >= items) || list.windows(2).any(|p| p[0] >= p[1]) {
+            return Err(FormatError::Invalid {
+                what: "a seen list is out of range or not strictly ascending",
+            });
+        }
+    }
+    let counts = r.u32s(items as usize)?;
+    if has_rows {
+        let mut tally = vec![0u32; items as usize];
+        for &i in &seen {
+            // At most `users` lists hold an item (each once): no overflow.
+            tally[i as usize] += 1;
+        }
+        if tally != counts {
+            return Err(FormatError::Invalid {
+                what: "item counts disagree with the seen lists",
+            });
+        }
+    }
+    Ok(Training {
+        offsets,
+        seen,
+        counts,
+    })
+}
+
+fn put_u32s(out: &mut Vec<u8>, values: &[u32]) {
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
     }
 }
 

@@ -8,7 +8,9 @@
 //!   orientations, bounded by [`MatrixLimits`]; [`estimate_bytes`] sizes a job before it runs.
 //! - [`train`] with [`Params`] (ALS, BPR, item-kNN, popularity) and [`RunConfig`] (threads,
 //!   seed) returns a [`Model`], reporting [`Progress`] to a callback that may stop it.
-//! - [`Model`]: `recommend`, `similar_items`, `score` (re-rank), `remove_users`.
+//! - [`Model`]: `recommend` (and `recommend_many`), `similar_items`, `score` (re-rank),
+//!   `fold_in` (a user vector from interactions, with [`FoldIn`] prepared once per model),
+//!   `remove_users`.
 //! - [`eval`]: time / leave-last / random splits and full-catalogue recall, precision, NDCG,
 //!   MAP and coverage at k, beside a popularity baseline.
 //! - [`ModelFile`]: a model with its id maps as checksummed bytes (`to_bytes`/`from_bytes`).
@@ -40,7 +42,7 @@ pub use estimate::{MemoryEstimate, Shape, estimate_bytes};
 pub use format::{FORMAT_VERSION, ModelFile};
 pub use idmap::{IdMap, KeyBytes, UserKey};
 pub use matrix::{Interactions, InteractionsBuilder, MatrixLimits, Row};
-pub use model::{ItemFilter, Model, UserRef};
+pub use model::{BPR_FOLD_IN_ALPHA, FoldIn, ItemFilter, Model, UserRef};
 pub use params::{
     Algorithm, AlsParams, BprParams, Control, KnnParams, Negatives, Params, PopularityParams,
     Progress, RunConfig, Weighting,
@@ -53,4 +55,5 @@ const _: () = {
     shareable::<Model>();
     shareable::<ModelFile>();
     shareable::<Interactions>();
+    shareable::<FoldIn>();
 };

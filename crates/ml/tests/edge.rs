@@ -14,6 +14,7 @@ fn user(row: u32, items: &[u32]) -> UserRef<'_> {
     UserRef {
         row: Some(row),
         items,
+        vector: None,
     }
 }
 

@@ -53,6 +53,35 @@ fn estimates_match_real_allocations() {
             m.heap_bytes()
         );
         assert!(estimate.peak_bytes() >= estimate.matrix_bytes + estimate.model_bytes);
+        // Writing the file with its training section: the section and the bytes fit the estimate.
+        let keys = if model.algorithm().has_user_rows() {
+            let keys: Vec<steward_ml::UserKey> = (0..m.users())
+                .map(|u| {
+                    let mut k = [0u8; 32];
+                    k[..4].copy_from_slice(&u.to_le_bytes());
+                    k
+                })
+                .collect();
+            steward_ml::IdMap::from_ordered(keys, u32::MAX).unwrap()
+        } else {
+            steward_ml::IdMap::new(0)
+        };
+        let items = steward_ml::IdMap::from_ordered(
+            (0..m.items()).map(|i| i.to_string()).collect(),
+            u32::MAX,
+        )
+        .unwrap();
+        let file = steward_ml::ModelFile::new(model, keys, items)
+            .unwrap()
+            .with_training(&m)
+            .unwrap();
+        let section = 4 * m.nnz() as u64 * u64::from(params.algorithm().has_user_rows());
+        let written = file.to_bytes().len() as u64;
+        assert!(
+            written + section <= estimate.file_bytes + 8 * u64::from(m.items()),
+            "{params:?}: file {written} + section {section} vs {}",
+            estimate.file_bytes
+        );
     }
 }
 

@@ -366,7 +366,10 @@ impl Registry {
         } else {
             IdMap::new(0)
         };
+        // The training section (format version 2): each user row's training items, which
+        // serving excludes, and each item's user count, its popularity fallback.
         let file = ModelFile::new(model, users, loaded.items)
+            .and_then(|file| file.with_training(matrix))
             .map_err(|e| ServeError::training("model_file", e))?;
         let bytes = file.to_bytes();
         let dir = self.version_dir(tenant, name, version)?;

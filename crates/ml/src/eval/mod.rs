@@ -119,6 +119,7 @@ pub fn evaluate(
                     let user = UserRef {
                         row: Some(u),
                         items: seen,
+                        vector: None,
                     };
                     let ranked: Vec<u32> = model
                         .recommend(user, k_max, seen, None)?

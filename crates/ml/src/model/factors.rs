@@ -2,7 +2,7 @@
 //! (row-major), and for BPR one bias per item. The only model kind holding user rows, so the
 //! only one [`Factors::remove_users`] changes.
 
-use crate::kernels::{dot, wide_fn};
+use crate::kernels::{dot, dot_rows, wide_fn};
 use crate::model::topk::TopK;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,12 +71,42 @@ impl Factors {
         rank_items(
             &self.item_factors,
             self.factors,
+            0,
             self.item_bias.as_deref(),
             user,
-            exclude,
+            &mut exclude.iter().peekable(),
             keep,
             top,
         );
+    }
+
+    /// `rank` for several users at once, block of items by block of items, so each block of
+    /// item rows is read from memory once for all of them; the answers are `rank`'s for each
+    /// (the same scores, the same order of offers to each heap), best first.
+    pub(crate) fn rank_group(
+        &self,
+        users: &[&[f32]],
+        exclude: &[&[u32]],
+        k: usize,
+    ) -> Vec<Vec<(u32, f32)>> {
+        let f = self.factors.max(1);
+        let mut tops: Vec<TopK> = users.iter().map(|_| TopK::new(k)).collect();
+        let mut skips: Vec<_> = exclude.iter().map(|e| e.iter().peekable()).collect();
+        for (b, block) in self.item_factors.chunks(SCORE_BLOCK_ITEMS * f).enumerate() {
+            for ((user, skip), top) in users.iter().zip(&mut skips).zip(&mut tops) {
+                rank_items(
+                    block,
+                    self.factors,
+                    b * SCORE_BLOCK_ITEMS,
+                    self.item_bias.as_deref(),
+                    user,
+                    skip,
+                    &keep_all,
+                    top,
+                );
+            }
+        }
+        tops.into_iter().map(TopK::into_sorted).collect()
     }
 
     /// Cosine similarity of `item` to every other item (factors only, bias left out).
@@ -123,17 +153,89 @@ impl Factors {
     }
 }
 
+/// Items scored per pass of [`rank_items`] (their scores sit in a buffer on the stack): large
+/// enough to amortize the loop overhead, small enough that the rows just read are still in the
+/// L1/L2 cache when the batch path scores the next user against them.
+pub(crate) const SCORE_BLOCK_ITEMS: usize = 256;
+
+fn keep_all(_: u32) -> bool {
+    true
+}
+
 wide_fn! {
-    fn rank_items(item_factors: &[f32], factors: usize, bias: Option<&[f32]>, user: &[f32], exclude: &[u32], keep: &dyn Fn(u32) -> bool, top: &mut TopK) {
-        let mut skip = exclude.iter().peekable();
-        for (item, row) in item_factors.chunks_exact(factors.max(1)).enumerate() {
-            let item = item as u32;
+    /// Scores the items `first..first + rows / f` (row-major `rows`) for `user` into `top`,
+    /// skipping those `skip` yields (ascending), and asking `keep` only of items that would enter.
+    /// A block at a time: the scores by [`dot_rows`] (four rows per pass, `dot`'s bits), the bias
+    /// added (or 0.0, as [`Factors::score`] adds it, so a -0.0 product reads +0.0 alike), then the
+    /// heap's pre-test against the current k-th score before its exact test.
+    pub(crate) fn rank_items(rows: &[f32], f: usize, first: usize, bias: Option<&[f32]>, user: &[f32], skip: &mut std::iter::Peekable<std::slice::Iter<'_, u32>>, keep: &dyn Fn(u32) -> bool, top: &mut TopK) {
+        let f = f.max(1);
+        let mut scores = [0f32; SCORE_BLOCK_ITEMS];
+        let mut bar = top.bar();
+        for (b, block) in rows.chunks(SCORE_BLOCK_ITEMS * f).enumerate() {
+            let n = block.len() / f;
+            let start = first + b * SCORE_BLOCK_ITEMS;
+            let scores = &mut scores[..n];
+            dot_rows(user, block, scores);
+            match bias {
+                Some(bias) => {
+                    for (s, &x) in scores.iter_mut().zip(&bias[start..start + n]) {
+                        *s += x;
+                    }
+                }
+                None => {
+                    for s in scores.iter_mut() {
+                        *s += 0.0;
+                    }
+                }
+            }
+            scan(scores, start, skip, keep, top, &mut bar);
+        }
+    }
+}
+
+/// Scores per group of [`scan`]'s test: one vector comparison of the group against the bar.
+const SCAN_GROUP: usize = 16;
+
+/// `f32::total_cmp`'s order as an `i32` order (the same transform the standard library uses),
+/// so a group's test is an integer max the compiler vectorizes.
+#[inline(always)]
+fn order_key(x: f32) -> i32 {
+    let bits = x.to_bits() as i32;
+    bits ^ (((bits >> 31) as u32) >> 1) as i32
+}
+
+/// Offers the items `start..start + scores.len()` to `top` in ascending order, minus those
+/// `skip` yields. Once the heap is full, a group of `SCAN_GROUP` scores none of which beats the
+/// k-th (the common case: most of a catalogue) costs one vector compare; otherwise each item
+/// of the group goes through the pre-test, the heap's exact test, and `keep`, as before.
+#[inline(always)]
+fn scan(
+    scores: &[f32],
+    start: usize,
+    skip: &mut std::iter::Peekable<std::slice::Iter<'_, u32>>,
+    keep: &dyn Fn(u32) -> bool,
+    top: &mut TopK,
+    bar: &mut Option<f32>,
+) {
+    for (g, group) in scores.chunks(SCAN_GROUP).enumerate() {
+        let first = start + g * SCAN_GROUP;
+        if let Some(b) = *bar {
+            let best = group.iter().fold(i32::MIN, |m, &s| m.max(order_key(s)));
+            if best <= order_key(b) {
+                continue;
+            }
+        }
+        // Exclusions before this group (skipped in groups that had no candidate) are passed.
+        while skip.next_if(|&&e| (e as usize) < first).is_some() {}
+        for (i, &score) in group.iter().enumerate() {
+            let item = (first + i) as u32;
             if skip.next_if_eq(&&item).is_some() {
                 continue;
             }
-            let score = dot(user, row) + bias.map_or(0.0, |b| b[item as usize]);
-            if top.would_keep(item, score) && keep(item) {
+            if TopK::passes(*bar, score) && top.would_keep(item, score) && keep(item) {
                 top.push(item, score);
+                *bar = top.bar();
             }
         }
     }
@@ -141,18 +243,23 @@ wide_fn! {
 
 wide_fn! {
     fn similar_items(item_factors: &[f32], factors: usize, norms: &[f32], item: u32, keep: &dyn Fn(u32) -> bool, top: &mut TopK) {
+        let f = factors.max(1);
         let query = &item_factors[item as usize * factors..(item as usize + 1) * factors];
         let norm = norms[item as usize];
-        for (other, row) in item_factors.chunks_exact(factors.max(1)).enumerate() {
-            let other = other as u32;
-            if other == item {
-                continue;
+        let itself = [item];
+        let mut skip = itself.iter().peekable();
+        let mut scores = [0f32; SCORE_BLOCK_ITEMS];
+        let mut bar = top.bar();
+        for (b, block) in item_factors.chunks(SCORE_BLOCK_ITEMS * f).enumerate() {
+            let n = block.len() / f;
+            let start = b * SCORE_BLOCK_ITEMS;
+            let scores = &mut scores[..n];
+            dot_rows(query, block, scores);
+            for (score, &other_norm) in scores.iter_mut().zip(&norms[start..start + n]) {
+                let denominator = norm * other_norm;
+                *score = if denominator > 0.0 { *score / denominator } else { 0.0 };
             }
-            let denominator = norm * norms[other as usize];
-            let score = if denominator > 0.0 { dot(query, row) / denominator } else { 0.0 };
-            if top.would_keep(other, score) && keep(other) {
-                top.push(other, score);
-            }
+            scan(scores, start, &mut skip, keep, top, &mut bar);
         }
     }
 }

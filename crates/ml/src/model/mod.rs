@@ -1,44 +1,65 @@
 //! `Model`: a trained model of any of the four kinds behind one API — recommend (full-catalogue
-//! scoring into a bounded heap), similar items, re-rank scores, and removal of user rows.
+//! scoring into a bounded heap; one user or a batch), similar items, re-rank scores, fold-in of
+//! a user vector from interactions, and removal of user rows.
 //!
 //! Indices are the dense ones of the training matrix; the caller maps keys with the
 //! [`crate::IdMap`]s it kept (or a [`crate::ModelFile`]'s). A user is given as a [`UserRef`]:
-//! ALS and BPR read the user's row of factors, item-kNN reads the items the user interacted
-//! with, popularity reads neither. Nothing here allocates more than O(items) per call.
+//! ALS and BPR read the user's row of factors or a vector the caller holds (folded in),
+//! item-kNN reads the items the user interacted with, popularity reads neither. A call
+//! allocates at most O(items) (a batch: O(items) per thread plus its answers; a fold-in
+//! O(factors²), 8 MiB at `FACTORS_MAX`).
 
 mod factors;
+mod foldin;
 mod knn;
 mod popularity;
 pub(crate) mod topk;
 
 pub(crate) use factors::Factors;
+pub use foldin::{BPR_FOLD_IN_ALPHA, FoldIn};
 pub(crate) use knn::Neighbours;
 pub(crate) use popularity::Popularity;
 
 use crate::error::ModelError;
 use crate::idmap::check_ascending_within;
-use crate::limits::K_MAX;
+use crate::limits::{BATCH_USERS_MAX, FOLD_IN_ITEMS_MAX, K_MAX, THREADS_MAX};
+use crate::parallel::map_tasks;
 use crate::params::{Algorithm, Params};
 use topk::TopK;
 
-/// Who to recommend for: the user's row in the model (ALS, BPR) and/or the items they
-/// interacted with, strictly ascending (item-kNN). Popularity needs neither.
+/// Who to recommend for: the user's row in the model (ALS, BPR), a vector of factors that is not
+/// a stored row (one folded in at request time, [`Model::fold_in`]), and/or the items they
+/// interacted with, strictly ascending (item-kNN). Popularity needs none. ALS and BPR use
+/// `vector` when it is given, else `row`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UserRef<'a> {
     pub row: Option<u32>,
     pub items: &'a [u32],
+    /// `factors()` finite values; checked by every call that reads it.
+    pub vector: Option<&'a [f32]>,
 }
 
 impl<'a> UserRef<'a> {
     pub fn row(row: u32) -> UserRef<'a> {
         UserRef {
             row: Some(row),
-            items: &[],
+            ..UserRef::default()
         }
     }
 
     pub fn items(items: &'a [u32]) -> UserRef<'a> {
-        UserRef { row: None, items }
+        UserRef {
+            items,
+            ..UserRef::default()
+        }
+    }
+
+    /// A user given by a vector of factors (`Model::factors()` finite values).
+    pub fn vector(vector: &'a [f32]) -> UserRef<'a> {
+        UserRef {
+            vector: Some(vector),
+            ..UserRef::default()
+        }
     }
 }
 
@@ -63,6 +84,10 @@ pub struct Model {
 fn keep_all(_: u32) -> bool {
     true
 }
+
+/// Users scored together against each block of item rows by [`Model::recommend_many`]: their
+/// vectors and heaps stay in cache while a block (`SCORE_BLOCK_ITEMS` rows) is read once.
+const BATCH_GROUP_USERS: usize = 16;
 
 impl Model {
     /// `body` must match `params`' algorithm (factors for ALS/BPR, with a bias exactly for BPR):
@@ -222,7 +247,21 @@ impl Model {
         check_ascending_within(items, count as usize).map_err(|_| ModelError::NotAscending { what })
     }
 
-    fn user_vector<'m>(&self, f: &'m Factors, user: UserRef<'_>) -> Result<&'m [f32], ModelError> {
+    /// The vector ALS and BPR score `user` with: `user.vector` (checked: `factors()` finite
+    /// values), else the stored row `user.row`.
+    fn user_vector<'m>(&self, f: &'m Factors, user: UserRef<'m>) -> Result<&'m [f32], ModelError> {
+        if let Some(vector) = user.vector {
+            if vector.len() != f.factors {
+                return Err(ModelError::BadUserVector {
+                    length: vector.len(),
+                    factors: f.factors,
+                });
+            }
+            if let Some(position) = vector.iter().position(|v| !v.is_finite()) {
+                return Err(ModelError::UserVectorNotFinite { position });
+            }
+            return Ok(vector);
+        }
         match user.row {
             None => Err(ModelError::NeedsUserRow {
                 algorithm: self.algorithm(),
@@ -259,6 +298,74 @@ impl Model {
             Body::Popularity(p) => p.rank(exclude, keep, &mut top),
         }
         Ok(top.into_sorted())
+    }
+
+    /// [`Model::recommend`] for many users at once, without a filter: `exclude` is empty (no
+    /// exclusions) or one strictly ascending list per user. Answers are exactly those of single
+    /// calls, in the order of `users`. ALS and BPR score groups of `BATCH_GROUP_USERS` users
+    /// against each block of item rows while it is in cache, so a batch reads the item factors
+    /// once per group instead of once per user; groups run on up to `threads` threads (the
+    /// answers do not depend on it). Every input is checked before any work.
+    pub fn recommend_many(
+        &self,
+        users: &[UserRef<'_>],
+        k: usize,
+        exclude: &[&[u32]],
+        threads: usize,
+    ) -> Result<Vec<Vec<(u32, f32)>>, ModelError> {
+        Self::check_k(k)?;
+        if users.len() > BATCH_USERS_MAX {
+            return Err(ModelError::BadBatch {
+                what: "more users than BATCH_USERS_MAX",
+            });
+        }
+        if !(1..=THREADS_MAX).contains(&threads) {
+            return Err(ModelError::BadBatch {
+                what: "threads must be between 1 and THREADS_MAX",
+            });
+        }
+        if !exclude.is_empty() && exclude.len() != users.len() {
+            return Err(ModelError::BadBatch {
+                what: "exclude must be empty or hold one list per user",
+            });
+        }
+        for list in exclude {
+            self.check_items(list, "exclude")?;
+        }
+        let none: &[u32] = &[];
+        let excluded = |u: usize| exclude.get(u).copied().unwrap_or(none);
+        let Body::Factors(f) = &self.body else {
+            if let Body::Neighbours(_) = &self.body {
+                for user in users {
+                    self.check_items(user.items, "the user's items")?;
+                }
+            }
+            let tasks: Vec<usize> = (0..users.len()).collect();
+            return map_tasks(
+                tasks,
+                threads,
+                || (),
+                |_, _, u| self.recommend(users[u], k, excluded(u), None),
+            )
+            .into_iter()
+            .collect();
+        };
+        let vectors = users
+            .iter()
+            .map(|&user| self.user_vector(f, user))
+            .collect::<Result<Vec<&[f32]>, ModelError>>()?;
+        let groups: Vec<usize> = (0..vectors.len().div_ceil(BATCH_GROUP_USERS)).collect();
+        let answers = map_tasks(
+            groups,
+            threads,
+            || (),
+            |_, _, g| {
+                let range = g * BATCH_GROUP_USERS..((g + 1) * BATCH_GROUP_USERS).min(vectors.len());
+                let lists: Vec<&[u32]> = range.clone().map(excluded).collect();
+                f.rank_group(&vectors[range], &lists, k)
+            },
+        );
+        Ok(answers.into_iter().flatten().collect())
     }
 
     /// The `k` items most similar to `item` (cosine of factors for ALS/BPR, the stored
@@ -325,6 +432,44 @@ impl Model {
         }
     }
 
+    /// What [`Model::fold_in`] needs of the item side (YᵀY), computed once:
+    /// items · f² / 2 multiply-adds. The caller keeps it with the model. Item-kNN and popularity
+    /// answer `Unsupported` (item-kNN ranks from the user's items directly, popularity needs no user).
+    pub fn fold_in_prep(&self) -> Result<FoldIn, ModelError> {
+        match &self.body {
+            Body::Factors(f) => Ok(FoldIn::new(f)),
+            _ => Err(ModelError::Unsupported {
+                algorithm: self.algorithm(),
+                operation: "fold-in",
+            }),
+        }
+    }
+
+    /// A user vector for ALS or BPR from the user's interactions `(item, weight)` (any order),
+    /// solved against the model's fixed item factors: for ALS exactly the system ALS solves for
+    /// a user row, (YᵀY + λI + Σ (c_i − 1) y_i y_iᵀ) x = Σ c_i y_i with c_i = 1 + α·w_i and the
+    /// model's α and λ; for BPR the same system on its item factors with α =
+    /// [`BPR_FOLD_IN_ALPHA`], the item bias left to scoring (an approximation: see
+    /// `model/foldin.rs`). Use it with [`UserRef::vector`]. Repeats of an item are summed (as
+    /// the interaction matrix sums them); at most `FOLD_IN_ITEMS_MAX` interactions; weights
+    /// finite and >= 0. `prep` must come from this model's [`Model::fold_in_prep`] (its shape
+    /// is checked). Item-kNN and popularity answer `Unsupported`.
+    pub fn fold_in(&self, items: &[(u32, f32)], prep: &FoldIn) -> Result<Vec<f32>, ModelError> {
+        let (f, alpha, lambda) = match (&self.body, &self.params) {
+            (Body::Factors(f), Params::Als(p)) => (f, p.alpha, p.regularization),
+            (Body::Factors(f), Params::Bpr(p)) => (f, BPR_FOLD_IN_ALPHA, p.regularization),
+            _ => {
+                return Err(ModelError::Unsupported {
+                    algorithm: self.algorithm(),
+                    operation: "fold-in",
+                });
+            }
+        };
+        prep.fits(f)?;
+        let merged = merge_interactions(items, f.items)?;
+        foldin::solve(f, prep, &merged, alpha, lambda)
+    }
+
     /// Physically removes the user rows `rows` (strictly ascending): ALS and BPR drop those rows
     /// of user factors, and every later row moves down by the number removed before it (the same
     /// shift [`crate::IdMap::remove_ids`] applies). Item-kNN and popularity hold no user rows; for
@@ -357,4 +502,44 @@ impl Model {
             Body::Popularity(p) => p.heap_bytes(),
         }
     }
+}
+
+/// Checks a fold-in's interactions (bounded count, items in range, weights finite and >= 0)
+/// and sums the repeats of an item in the order given, in f64, as the interaction matrix does:
+/// the result is ascending by item.
+fn merge_interactions(items: &[(u32, f32)], count: u32) -> Result<Vec<(u32, f32)>, ModelError> {
+    if items.len() > FOLD_IN_ITEMS_MAX {
+        return Err(ModelError::TooManyInteractions {
+            items: items.len(),
+            max: FOLD_IN_ITEMS_MAX,
+        });
+    }
+    for (position, &(item, weight)) in items.iter().enumerate() {
+        if item >= count {
+            return Err(ModelError::UnknownItem { item, items: count });
+        }
+        if !(weight.is_finite() && weight >= 0.0) {
+            return Err(ModelError::BadWeight { position });
+        }
+    }
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&p| items[p].0); // stable: repeats stay in the order given
+    let mut merged: Vec<(u32, f32)> = Vec::with_capacity(items.len());
+    let mut k = 0;
+    while k < order.len() {
+        let item = items[order[k]].0;
+        let mut sum = 0f64;
+        let mut last = order[k];
+        while k < order.len() && items[order[k]].0 == item {
+            last = order[k];
+            sum += f64::from(items[last].1);
+            k += 1;
+        }
+        let weight = sum as f32;
+        if !weight.is_finite() {
+            return Err(ModelError::BadWeight { position: last });
+        }
+        merged.push((item, weight));
+    }
+    Ok(merged)
 }

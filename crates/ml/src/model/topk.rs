@@ -65,6 +65,28 @@ impl TopK {
             .is_some_and(|worst| Entry { score, item } < *worst)
     }
 
+    /// The score a candidate must beat (in `f32::total_cmp` order) to have a chance, for scans
+    /// in ascending item order: `None` while the heap has room; once it is full, the worst
+    /// kept score, which a later item (a higher index) must exceed strictly, ties going to the
+    /// lower index. A positive NaN (above everything) when `k` is 0. A cheap pre-test only:
+    /// [`TopK::would_keep`] stays the exact one.
+    #[inline]
+    pub(crate) fn bar(&self) -> Option<f32> {
+        if self.k == 0 {
+            return Some(f32::NAN);
+        }
+        if self.heap.len() < self.k {
+            return None;
+        }
+        self.heap.peek().map(|worst| worst.score)
+    }
+
+    /// Whether `score` passes [`TopK::bar`]'s pre-test.
+    #[inline(always)]
+    pub(crate) fn passes(bar: Option<f32>, score: f32) -> bool {
+        bar.is_none_or(|b| score.total_cmp(&b).is_gt())
+    }
+
     /// Offers (item, score); keeps it if it is among the k best so far.
     #[inline]
     pub(crate) fn push(&mut self, item: u32, score: f32) {

@@ -1,0 +1,58 @@
+"""implicit's `recommend` on the shape of `bench_recommend.rs`: single calls, one thread.
+
+Run with the recommender benchmark's peer environment (`bench/setup-ml.sh` makes it):
+`OPENBLAS_NUM_THREADS=1 bench/.venv-ml/bin/python crates/ml/examples/bench_recommend_implicit.py
+[users items factors k seen rounds]` (defaults 10000 50000 64 10 20 3).
+
+Random factors (uniform in [-0.5, 0.5)) in an `implicit.cpu.als.AlternatingLeastSquares` model;
+each user excludes `seen` random items, given as its row of `user_items` with
+`filter_already_liked_items=True` (what serving does). Each round calls `recommend(u, row, N=k)`
+once per user; printed: the best round's calls per second and the pooled per-call p50 / p99.
+Then one batch call for all users (`recommend(userids, user_items, N=k)`), best of `rounds`.
+"""
+
+import sys
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from implicit.cpu.als import AlternatingLeastSquares
+
+
+def main():
+    args = [int(a) for a in sys.argv[1:]]
+    users, items, factors, k, seen, rounds = (args + [10000, 50000, 64, 10, 20, 3][len(args):])[:6]
+    rng = np.random.default_rng(1)
+    model = AlternatingLeastSquares(factors=factors, num_threads=1)
+    model.user_factors = (rng.random((users, factors), dtype=np.float32) - 0.5)
+    model.item_factors = (rng.random((items, factors), dtype=np.float32) - 0.5)
+    rows = np.repeat(np.arange(users), seen)
+    cols = rng.integers(0, items, users * seen)
+    user_items = sp.csr_matrix((np.ones(users * seen, dtype=np.float32), (rows, cols)), shape=(users, items))
+    user_items.sum_duplicates()
+    print(f"implicit: {users} users, {items} items, {factors} factors, top {k}, {seen} seen items excluded per user")
+    latencies = []
+    best = float("inf")
+    for r in range(rounds):
+        started = time.perf_counter()
+        for u in range(users):
+            call = time.perf_counter()
+            model.recommend(u, user_items[u], N=k, filter_already_liked_items=True)
+            latencies.append(time.perf_counter() - call)
+        seconds = time.perf_counter() - started
+        best = min(best, seconds)
+        print(f"round {r}: {users / seconds:.0f} calls/s ({seconds / users * 1e6:.1f} µs/call)")
+    latencies.sort()
+    pct = lambda q: latencies[round((len(latencies) - 1) * q)] * 1e6
+    print(f"implicit recommend, one thread: best round {users / best:.0f} calls/s; per call p50 {pct(0.5):.1f} µs, p99 {pct(0.99):.1f} µs")
+    ids = np.arange(users)
+    best = float("inf")
+    for r in range(rounds):
+        started = time.perf_counter()
+        model.recommend(ids, user_items, N=k, filter_already_liked_items=True)
+        best = min(best, time.perf_counter() - started)
+    print(f"implicit recommend, batch of all users, num_threads=1: best round {users / best:.0f} users/s")
+
+
+if __name__ == "__main__":
+    main()
