@@ -64,6 +64,10 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
             &["admin", "reader"]
         }
         ("PUT", "/v1/tenants/{tenant}/models/{name}/aliases/{alias}") => &["admin"],
+        ("POST", "/v1/tenants/{tenant}/recommendations")
+        | ("POST", "/v1/tenants/{tenant}/rerank")
+        | ("POST", "/v1/tenants/{tenant}/items/{item_id}/similar")
+        | ("POST", "/v1/tenants/{tenant}/popular") => &["admin", "reader"],
         ("GET", "/v1/tenants/{tenant}/subjects/{subject}/lineage") => &["admin", "privacy_officer"],
         ("GET", "/v1/tenants/{tenant}/audit/head")
         | ("GET", "/v1/tenants/{tenant}/audit/heads")

@@ -123,6 +123,10 @@ fn every_route_that_returns_event_data_reads_through_the_guard() {
         "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/arrow",
         "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/links",
         "/v1/tenants/{tenant}/models",
+        "/v1/tenants/{tenant}/recommendations",
+        "/v1/tenants/{tenant}/rerank",
+        "/v1/tenants/{tenant}/items/{item_id}/similar",
+        "/v1/tenants/{tenant}/popular",
     ];
     guarded.sort();
     expected.sort();

@@ -122,6 +122,22 @@ pub enum ArtifactRefusal {
     Expired,
 }
 
+/// Why a read serves nothing personal for a subject (serving answers name it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubjectRefusal {
+    Erased,
+    OptedOut,
+}
+
+impl SubjectRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectRefusal::Erased => "erased",
+            SubjectRefusal::OptedOut => "opted_out",
+        }
+    }
+}
+
 /// A subject's entry in artifact bitmaps: the pseudonym's first 8 bytes. A collision can only
 /// make a subject seem held by an artifact that does not hold it (a needless refusal or
 /// rebuild), never hide one that does.
@@ -279,6 +295,18 @@ impl ReadGuard {
     /// commits until every derived artifact kind has removed it, and is gone after.
     pub fn serves_subject(&self, subject: &Pseudonym) -> bool {
         self.consent.admits(subject) && !self.erasing(subject)
+    }
+
+    /// Why the guard serves nothing personal for this subject, if it does not: an erasure
+    /// (from the moment its call returned) comes before a refused purpose.
+    pub fn subject_refusal(&self, subject: &Pseudonym) -> Option<SubjectRefusal> {
+        if self.erasing(subject) {
+            Some(SubjectRefusal::Erased)
+        } else if !self.consent.admits(subject) {
+            Some(SubjectRefusal::OptedOut)
+        } else {
+            None
+        }
     }
 
     /// Whether a row may be returned: consent, erasure tombstone, retention.

@@ -18,6 +18,7 @@ mod datadir;
 mod derived;
 mod erasure;
 mod error;
+mod exposures;
 mod forensics;
 mod guard;
 mod health;
@@ -47,10 +48,11 @@ pub use datadir::{InitOutput, init};
 pub use derived::{DerivedArtifact, DerivedStep};
 pub use erasure::{ErasureRequest, ErasureState};
 pub use error::{EngineError, damaged_file};
+pub use exposures::{EXPOSURE_TYPE, EXPOSURES_PER_CALL_MAX, Exposure};
 pub use forensics::ForensicHit;
 pub use guard::{
     Admitted, ArtifactFacts, ArtifactRefusal, ReadAccess, ReadGuard, ReadPurpose, SealedField,
-    subject_bit,
+    SubjectRefusal, subject_bit,
 };
 pub use identity::IdentityInfo;
 pub use ingest::{EventError, EventOutcome, IngestOptions, IngestReport};

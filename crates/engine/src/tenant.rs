@@ -70,6 +70,10 @@ impl Tenant {
         for versions in schemas.values_mut() {
             versions.sort_by_key(|v| v.version);
         }
+        // Reserved types (names no caller can register): their schemas are built in.
+        for builtin in crate::exposures::builtin_schemas()? {
+            schemas.insert(builtin.event_type.clone(), vec![builtin]);
+        }
         let audit = steward_audit::AuditLog::open(
             &dir.tenant_dir(&info.id).join("audit"),
             steward_audit::AuditConfig::new(info.id.clone()),

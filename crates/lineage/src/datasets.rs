@@ -516,6 +516,10 @@ impl Datasets {
         outcome
     }
 
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the build's own state, passed once from run_build"
+    )]
     async fn build_files(
         &self,
         guard: Arc<ReadGuard>,

@@ -68,11 +68,17 @@ impl ArtifactKind for ModelKind {
     fn hide(&self, tenant: &str, hide: &Hide<'_>) -> Result<(), String> {
         match hide {
             Hide::Erased { subjects, .. } => {
-                self.registry()?.drop_cached_rows(tenant, subjects);
+                let registry = self.registry()?;
+                registry.drop_cached_rows(tenant, subjects);
+                registry.personal.drop_subjects(tenant, subjects);
                 Ok(())
             }
-            // Serving asks the guard's consent view: nothing held needs to change.
-            Hide::OptedOut { .. } => Ok(()),
+            // Serving asks the guard's consent view first; the briefly held recent items and
+            // folded vectors go too (personal data kept for no purpose the subject allows).
+            Hide::OptedOut { subjects, .. } => {
+                self.registry()?.personal.drop_subjects(tenant, subjects);
+                Ok(())
+            }
         }
     }
 

@@ -25,23 +25,27 @@
 
 mod error;
 mod files;
+pub mod filter;
 mod input;
 mod jobs;
 mod kind;
 pub mod limits;
 mod manifest;
 mod registry;
+mod serving;
 mod spec;
 mod train;
 
 pub use error::ServeError;
 pub use files::open_model_file;
+pub use filter::ItemFilter;
 pub use kind::ModelKind;
 pub use manifest::{
     AliasEntry, Aliases, DatasetLineage, MetricsAtK, MetricsDoc, ModelManifest, ModelState,
     PhaseTimings, Progress,
 };
 pub use registry::{ModelConfig, ModelRef, ModelSummary, Registry, UserRow, alias_audit_record};
+pub use serving::{NotPersonal, ServeCall, Served};
 pub use spec::{
     Columns, EvaluationSpec, SplitKind, TrainRequest, params_from_json, params_to_json,
 };

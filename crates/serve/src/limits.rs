@@ -24,3 +24,25 @@ const _: () = assert!(
     NAME_BYTES_MAX <= 64,
     "names appear in catalog key names and audit records"
 );
+
+// ---- serving
+
+/// Items one recommend, similar or popular call may ask for.
+pub const SERVE_K_MAX: usize = 1_000;
+/// Candidates of one re-rank call.
+pub const RERANK_ITEMS_MAX: usize = 1_000;
+/// Item ids one call may exclude.
+pub const EXCLUDE_ITEMS_MAX: usize = 10_000;
+/// Fallback models one call may name.
+pub const FALLBACKS_MAX: usize = 4;
+/// Recent events of a subject read per call (the timeline's page bound).
+pub const RECENT_EVENTS_MAX: usize = 1_000;
+/// How far back "recent" events reach.
+pub const RECENT_WINDOW: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+/// How long a subject's recent items and folded-in vector are reused: new events reach
+/// answers within this.
+pub const PERSONAL_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Entries of each personal cache (recent items, folded vectors).
+pub const PERSONAL_CACHE_ENTRIES_MAX: usize = 100_000;
+/// Bytes of decoded model versions held for serving (`--serving-memory-mb`).
+pub const SERVING_MEMORY_BYTES_DEFAULT: u64 = 1 << 30;

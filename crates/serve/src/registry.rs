@@ -41,6 +41,8 @@ pub struct ModelConfig {
     /// Threads of one job (results do not depend on it).
     pub threads: usize,
     pub matrix: MatrixLimits,
+    /// Decoded model versions held for serving, in bytes (least recently used out first).
+    pub serving_memory_bytes: u64,
 }
 
 impl Default for ModelConfig {
@@ -52,6 +54,7 @@ impl Default for ModelConfig {
             jobs_max: JOBS_MAX_DEFAULT,
             threads: cores.clamp(1, steward_ml::limits::THREADS_MAX),
             matrix: MatrixLimits::default(),
+            serving_memory_bytes: crate::limits::SERVING_MEMORY_BYTES_DEFAULT,
         }
     }
 }
@@ -134,6 +137,13 @@ pub struct Registry {
     pub(crate) cache: Mutex<Vec<(Key3, Arc<ModelFile>)>>,
     /// When this process first saw each erased subject's task (the retrain bound counts from it).
     pub(crate) first_seen: Mutex<HashMap<(String, Pseudonym), Instant>>,
+    /// Aliases as last written, per (tenant, model): serving resolves from memory.
+    aliases_cache: Mutex<HashMap<(String, String), Arc<Aliases>>>,
+    /// Per hosted version: the item side's precomputation and the item column.
+    pub(crate) prepared: Mutex<HashMap<Key3, Arc<crate::serving::Prepared>>>,
+    pub(crate) item_columns: Mutex<HashMap<Key3, String>>,
+    /// Recent items and folded-in vectors, briefly (personal data).
+    pub(crate) personal: crate::serving::PersonalCache,
 }
 
 pub(crate) fn valid_name(name: &str, field: &'static str) -> Result<(), ServeError> {
@@ -212,6 +222,10 @@ impl Registry {
             recovered: Mutex::new(HashSet::new()),
             cache: Mutex::new(Vec::new()),
             first_seen: Mutex::new(HashMap::new()),
+            aliases_cache: Mutex::new(HashMap::new()),
+            prepared: Mutex::new(HashMap::new()),
+            item_columns: Mutex::new(HashMap::new()),
+            personal: Default::default(),
             config,
         });
         crate::jobs::spawn_runners(&registry);
@@ -694,6 +708,10 @@ impl Registry {
             aliases.history.drain(..excess);
         }
         aliases.write(&path)?;
+        self.aliases_cache
+            .lock()
+            .insert((tenant.to_owned(), name.to_owned()), Arc::new(aliases));
+        metrics::counter!("steward_serving_alias_moves_total").increment(1);
         Ok(previous)
     }
 
@@ -733,6 +751,9 @@ impl Registry {
                 let excess = aliases.history.len().saturating_sub(ALIAS_HISTORY_MAX);
                 aliases.history.drain(..excess);
                 aliases.write(&path)?;
+                self.aliases_cache
+                    .lock()
+                    .insert((tenant.to_owned(), name.to_owned()), Arc::new(aliases));
             }
             moved
         };
@@ -751,6 +772,44 @@ impl Registry {
             self.engine.audit(tenant, &record, true)?;
         }
         Ok(moved)
+    }
+
+    /// Aliases from memory (read from disk once per model and process; every move in this
+    /// process writes both).
+    fn aliases_shared(&self, tenant: &str, name: &str) -> Result<Arc<Aliases>, ServeError> {
+        let key = (tenant.to_owned(), name.to_owned());
+        if let Some(a) = self.aliases_cache.lock().get(&key) {
+            return Ok(a.clone());
+        }
+        let _serial = self.lock.lock();
+        let aliases = Arc::new(Aliases::read(&self.aliases_path(tenant, name)?)?);
+        self.aliases_cache.lock().insert(key, aliases.clone());
+        Ok(aliases)
+    }
+
+    /// The version a serving call names, resolved from memory when its version is hosted (a
+    /// hosted version serves: retiring one evicts it). An alias move swaps what the next call
+    /// resolves to; calls in flight finish on the version they resolved.
+    pub(crate) fn resolve_serving(
+        &self,
+        tenant: &str,
+        model: &ModelRef,
+    ) -> Result<(String, u32), ServeError> {
+        let (name, alias) = match model {
+            ModelRef::Version(..) => return self.resolve(tenant, model),
+            ModelRef::Alias(name, alias) => (name, alias.as_str()),
+            ModelRef::Default(name) => (name, "production"),
+        };
+        match self.aliases_shared(tenant, name)?.aliases.get(alias) {
+            Some(entry) => {
+                let key = (tenant.to_owned(), name.clone(), entry.version);
+                if self.cache.lock().iter().any(|(k, _)| *k == key) {
+                    return Ok((key.1, key.2));
+                }
+                self.resolve(tenant, &ModelRef::Version(name.clone(), entry.version))
+            }
+            None => self.resolve(tenant, model),
+        }
     }
 
     /// The version a serving call names.
@@ -798,8 +857,15 @@ impl Registry {
         version: u32,
     ) -> Result<Arc<ModelFile>, ServeError> {
         let key = (tenant.to_owned(), name.to_owned(), version);
-        if let Some((_, file)) = self.cache.lock().iter().find(|(k, _)| *k == key) {
-            return Ok(file.clone());
+        {
+            let mut cache = self.cache.lock();
+            if let Some(at) = cache.iter().position(|(k, _)| *k == key) {
+                // Most recently used last.
+                let entry = cache.remove(at);
+                let file = entry.1.clone();
+                cache.push(entry);
+                return Ok(file);
+            }
         }
         let manifest = self.manifest(tenant, name, version)?;
         let file_name =
@@ -818,19 +884,37 @@ impl Registry {
                 reason: e.to_string(),
             })?,
         );
-        let mut cache = self.cache.lock();
-        cache.retain(|(k, _)| *k != key);
-        if cache.len() >= CACHED_MODELS_MAX {
-            cache.remove(0);
+        let bytes = |f: &ModelFile| f.model().heap_bytes() as u64 + f.users().len() as u64 * 40;
+        let mut dropped = Vec::new();
+        {
+            let mut cache = self.cache.lock();
+            cache.retain(|(k, _)| *k != key);
+            // Least recently used first out, by count and by bytes (the new one always stays).
+            let mut total: u64 = cache.iter().map(|(_, f)| bytes(f)).sum::<u64>() + bytes(&file);
+            while !cache.is_empty()
+                && (cache.len() >= CACHED_MODELS_MAX || total > self.config.serving_memory_bytes)
+            {
+                let (k, f) = cache.remove(0);
+                total -= bytes(&f);
+                dropped.push(k);
+            }
+            cache.push((key, file.clone()));
+            metrics::gauge!("steward_serving_models_hosted").set(cache.len() as f64);
+            metrics::gauge!("steward_serving_hosted_bytes").set(total as f64);
         }
-        cache.push((key, file.clone()));
+        for k in dropped {
+            self.prepared.lock().remove(&k);
+            self.personal.drop_version(&k);
+        }
         Ok(file)
     }
 
     pub(crate) fn evict(&self, tenant: &str, name: &str, version: u32) {
-        self.cache
-            .lock()
-            .retain(|((t, n, v), _)| !(t == tenant && n == name && *v == version));
+        let key = (tenant.to_owned(), name.to_owned(), version);
+        self.cache.lock().retain(|(k, _)| *k != key);
+        self.prepared.lock().remove(&key);
+        self.item_columns.lock().remove(&key);
+        self.personal.drop_version(&key);
     }
 
     /// A subject's row of factors in the model version `model` names, for the read `guard`'s

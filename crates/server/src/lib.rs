@@ -198,6 +198,16 @@ fn routes() -> Router<AppState> {
             get(datasets::lineage),
         )
         .route(
+            "/v1/tenants/{tenant}/recommendations",
+            post(serving::recommend),
+        )
+        .route("/v1/tenants/{tenant}/rerank", post(serving::rerank))
+        .route(
+            "/v1/tenants/{tenant}/items/{item_id}/similar",
+            post(serving::similar),
+        )
+        .route("/v1/tenants/{tenant}/popular", post(serving::popular))
+        .route(
             "/v1/tenants/{tenant}/audit/reports/subject",
             post(reports::subject),
         )

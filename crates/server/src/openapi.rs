@@ -534,6 +534,47 @@ pub const ROUTES: &[RouteSpec] = &[
         "reader, admin, per purpose",
         "Short-lived signed URLs for a version's files and Arrow stream ({ttl_s}), usable without a key; the version must be exportable for the purpose",
     )),
+    // Serving: reads for a purpose (personalization by default) through the read guard.
+    guarded(RouteSpec {
+        default_purpose: Some("personalization"),
+        ..post_query(
+            "/v1/tenants/{tenant}/recommendations",
+            Action::Serve,
+            R::Model,
+            "reader, admin, per purpose",
+            "Recommendations for a subject ({model: name|name@alias|name@vN, subject|external_id, k = 10, exclude_seen = true, exclude_items?, filter?: {property: value|{in|ne|exists|gt|gte|lt|lte}}, fallback?: [model], purpose = personalization}): {items: [{item, score}], model: {name, version}, personalized, reason?: opted_out|erased|unknown_subject|no_model|model_not_personalized, folded_in?}",
+        )
+    }),
+    guarded(RouteSpec {
+        default_purpose: Some("personalization"),
+        ..post_query(
+            "/v1/tenants/{tenant}/rerank",
+            Action::Serve,
+            R::Model,
+            "reader, admin, per purpose",
+            "Re-rank a caller's candidates for a subject ({model, subject|external_id, items: [ids], purpose = personalization}): the recommend shape; candidates the model does not know are kept at the end in their order and listed in unknown",
+        )
+    }),
+    guarded(RouteSpec {
+        default_purpose: Some("personalization"),
+        ..post_query(
+            "/v1/tenants/{tenant}/items/{item_id}/similar",
+            Action::Serve,
+            R::Model,
+            "reader, admin, per purpose",
+            "Items similar to an item ({model, k = 10, filter?, purpose = personalization}): cosine of item factors, or item-kNN neighbours; an item the version never saw answers no items with reason unknown_item",
+        )
+    }),
+    guarded(RouteSpec {
+        default_purpose: Some("personalization"),
+        ..post_query(
+            "/v1/tenants/{tenant}/popular",
+            Action::Serve,
+            R::Model,
+            "reader, admin, per purpose",
+            "Popular items ({model, k = 10, filter?, exclude_items?, purpose = personalization}): a popularity model's scores, or the counts of a version's training data",
+        )
+    }),
     // Training reads a data set version for a purpose through the read guard (an export's
     // rule) and starts a job: a change, audited durably, whose handler takes its read access.
     guarded(RouteSpec {

@@ -217,6 +217,15 @@ impl AppState {
         &self,
         f: impl FnOnce(&Engine) -> Result<T, EngineError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        self.blocking_api(move |engine| f(engine).map_err(ApiError::from))
+            .await
+    }
+
+    /// [`AppState::blocking`] for work whose errors are already API errors (several services).
+    pub async fn blocking_api<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Engine) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
         let _permit = self
             .engine_calls
             .clone()
@@ -225,7 +234,7 @@ impl AppState {
             .map_err(|_| ApiError::unavailable("shutting down"))?;
         let engine = self.engine.clone();
         match tokio::task::spawn_blocking(move || f(&engine)).await {
-            Ok(result) => result.map_err(ApiError::from),
+            Ok(result) => result,
             Err(error) => {
                 tracing::error!(%error, "engine task panicked");
                 Err(ApiError::internal())

@@ -56,6 +56,9 @@ pub struct ServeArgs {
     /// Training jobs running at once (more wait, up to 32; then 503 model_queue_full).
     #[arg(long, default_value_t = steward_serve::limits::JOBS_MAX_DEFAULT, value_parser = parse_positive)]
     pub model_jobs: usize,
+    /// Decoded model versions held in memory for serving (least recently used leave first).
+    #[arg(long, default_value_t = steward_serve::limits::SERVING_MEMORY_BYTES_DEFAULT >> 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub serving_memory_mb: u64,
     #[command(flatten)]
     pub connections: ConnectionArgs,
 }
@@ -138,6 +141,7 @@ pub fn server_options(args: &ServeArgs) -> steward_server::ServerOptions {
             memory_budget_bytes: args.model_memory_budget_mb << 20,
             retrain_after: std::time::Duration::from_secs(args.model_retrain_after_s),
             jobs_max: args.model_jobs,
+            serving_memory_bytes: args.serving_memory_mb << 20,
             ..steward_serve::ModelConfig::default()
         },
     }

@@ -116,6 +116,15 @@ pub fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Optio
             json!({"name": "plays", "algorithm": "popularity", "dataset": {"name": "plays", "version": 1}, "columns": {"user": "subject", "item": "track_id"}}),
         ),
         ("POST", "/v1/tenants/{tenant}/models/{name}/versions/{version}/cancel") => Some(json!({})),
+        // Serving the "plays" model (the subject by external id: read through the guard).
+        ("POST", "/v1/tenants/{tenant}/recommendations") => {
+            Some(json!({"model": "plays", "external_id": subject_external_id, "k": 5}))
+        }
+        ("POST", "/v1/tenants/{tenant}/rerank") => Some(
+            json!({"model": "plays", "external_id": subject_external_id, "items": ["planted-track", "item-1"]}),
+        ),
+        ("POST", "/v1/tenants/{tenant}/items/{item_id}/similar")
+        | ("POST", "/v1/tenants/{tenant}/popular") => Some(json!({"model": "plays", "k": 5})),
         ("PUT", "/v1/tenants/{tenant}/models/{name}/aliases/{alias}") => {
             Some(json!({"version": 1}))
         }

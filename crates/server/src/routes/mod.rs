@@ -15,6 +15,7 @@ pub mod pii;
 pub mod policies;
 pub mod reports;
 pub mod schemas;
+pub mod serving;
 pub mod sql;
 pub mod subjects;
 pub mod tenants;
