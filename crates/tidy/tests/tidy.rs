@@ -53,6 +53,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("wal", &[]),
     ("gen", &[]),
     ("ml", &[]),
+    ("stats", &[]),
     ("tidy", &[]),
     ("privacy", &["crypto"]),
     ("access", &["crypto"]),
