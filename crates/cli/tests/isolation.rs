@@ -68,6 +68,12 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         | ("POST", "/v1/tenants/{tenant}/rerank")
         | ("POST", "/v1/tenants/{tenant}/items/{item_id}/similar")
         | ("POST", "/v1/tenants/{tenant}/popular") => &["admin", "reader"],
+        // Experiments are deployments (admins); their definitions and results are reads.
+        ("POST", "/v1/tenants/{tenant}/experiments")
+        | ("POST", "/v1/tenants/{tenant}/experiments/{name}/stop") => &["admin"],
+        ("GET", "/v1/tenants/{tenant}/experiments")
+        | ("GET", "/v1/tenants/{tenant}/experiments/{name}")
+        | ("GET", "/v1/tenants/{tenant}/experiments/{name}/results") => &["admin", "reader"],
         ("GET", "/v1/tenants/{tenant}/subjects/{subject}/lineage") => &["admin", "privacy_officer"],
         ("GET", "/v1/tenants/{tenant}/audit/head")
         | ("GET", "/v1/tenants/{tenant}/audit/heads")
@@ -188,16 +194,8 @@ fn tenants_are_walls_on_every_route() {
         let model = json!({"name": "plays", "algorithm": "popularity", "dataset": {"name": "plays", "version": 1}, "columns": {"user": "subject", "item": "track_id"}});
         api.post(&t.path("/models"), Some(&t.reader), &model)
             .expect(202, "model");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while api
-            .get(&t.path("/models/plays/versions/1"), Some(&t.reader))
-            .expect(200, "model")
-            .body["state"]
-            != "ready"
-        {
-            assert!(Instant::now() < deadline, "model not ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_model_ready(&api, t, "plays", 1);
+        start_experiment(&api, t, "plays", "plays");
     }
     let b_shared = resolve(&api, &b.reader, B, shared);
     let b_only_subject = resolve(&api, &b.reader, B, &b_only);

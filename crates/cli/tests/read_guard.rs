@@ -46,6 +46,8 @@ fn every_route_that_returns_event_data_reads_through_the_guard() {
     )
     .expect(201, "data set");
     api.post(&keys.path("/models"), Some(&keys.reader), &json!({"name": "plays", "algorithm": "popularity", "dataset": {"name": "plays", "version": 1}, "columns": {"user": "subject", "item": "track_id"}})).expect(202, "model");
+    wait_model_ready(&api, &keys, "plays", 1);
+    start_experiment(&api, &keys, "plays", "plays");
     let erasure = api
         .post(
             &keys.path("/erasures"),
@@ -127,6 +129,7 @@ fn every_route_that_returns_event_data_reads_through_the_guard() {
         "/v1/tenants/{tenant}/rerank",
         "/v1/tenants/{tenant}/items/{item_id}/similar",
         "/v1/tenants/{tenant}/popular",
+        "/v1/tenants/{tenant}/experiments/{name}/results",
     ];
     guarded.sort();
     expected.sort();

@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
@@ -66,23 +66,8 @@ fn train(api: &Api, keys: &TenantKeys, name: &str, algorithm: &str, params: Valu
         .body["version"]
         .as_u64()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let b = api
-            .get(
-                &keys.path(&format!("/models/{name}/versions/{v}")),
-                Some(&keys.reader),
-            )
-            .expect(200, "version")
-            .body;
-        match b["state"].as_str() {
-            Some("ready") => return v,
-            Some("queued" | "training" | "evaluating") => {}
-            other => panic!("{name} v{v}: {other:?} {b}"),
-        }
-        assert!(Instant::now() < deadline, "{name} v{v} never ready");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_model_ready(api, keys, name, v);
+    v
 }
 
 fn recommend(api: &Api, keys: &TenantKeys, body: Value) -> Value {
@@ -484,4 +469,333 @@ fn an_alias_moved_under_load_fails_no_request() {
     assert!(served.load(Ordering::SeqCst) >= 20, "{served:?}");
     assert_eq!(versions, HashSet::from([v1, v2]), "both versions served");
     assert!(server.terminate().success());
+}
+
+/// A time a few seconds from now (outcome events after the exposures just made).
+fn soon(seconds: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(seconds))
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn results(api: &Api, keys: &TenantKeys, name: &str) -> Value {
+    api.get(
+        &keys.path(&format!("/experiments/{name}/results")),
+        Some(&keys.reader),
+    )
+    .expect(200, "results")
+    .body
+}
+
+/// (subjects, conversions) per arm name.
+fn per_arm(r: &Value) -> Vec<(String, u64, u64)> {
+    r["arms"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{r}"))
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_owned(),
+                a["subjects"].as_u64().unwrap(),
+                a["conversions"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn experiments_assign_expose_analyse_and_forget_the_erased() {
+    let mut deployment = Deployment::init();
+    let server = deployment.start(&[]);
+    let api = server.api();
+    let keys = tenant_with_keys(&api, &deployment.operator_key, TENANT);
+    let people = setup(&api, &keys, 40);
+    let params = json!({"factors": 8, "iterations": 10, "regularization": 0.1, "alpha": 20});
+    train(&api, &keys, "recs", "als", params);
+    let arms = json!([{"name": "control", "control": true, "weight": 1}, {"name": "als", "model": "recs", "weight": 1}]);
+    let define =
+        json!({"name": "e1", "arms": arms, "outcome": {"event_type": "play", "window": "1h"}});
+
+    // --- who may define, and what is refused (never echoing a value)
+    api.post(&keys.path("/experiments"), Some(&keys.reader), &define)
+        .expect(403, "a reader cannot start an experiment");
+    for (body, status, code) in [
+        (
+            json!({"name": "x", "arms": [{"name": "a", "model": "recs"}], "outcome": {"event_type": "play", "window": 60}}),
+            400,
+            "invalid_arms",
+        ),
+        (
+            json!({"name": "x", "arms": [{"name": "a", "model": "nope"}, {"name": "b", "control": true}], "outcome": {"event_type": "play", "window": 60}}),
+            409,
+            "experiment_model_missing",
+        ),
+        (
+            json!({"name": "x", "arms": [{"name": "a", "model": "recs", "control": true}, {"name": "b", "control": true}], "outcome": {"event_type": "play", "window": 60}}),
+            400,
+            "invalid_arms",
+        ),
+        (
+            json!({"name": "x", "arms": arms, "outcome": {"event_type": "play", "window": "5w"}}),
+            400,
+            "invalid_window",
+        ),
+        (
+            json!({"name": "x", "arms": arms, "outcome": {"event_type": "play", "window": 60, "value": "track_id"}}),
+            400,
+            "invalid_outcome",
+        ),
+        (
+            json!({"name": "x", "arms": arms, "outcome": {"event_type": "nothing_here", "window": 60}}),
+            400,
+            "invalid_outcome",
+        ),
+        (
+            json!({"name": "x", "arms": arms, "outcome": {"event_type": "_exposure", "window": 60}}),
+            400,
+            "invalid_outcome",
+        ),
+        (
+            json!({"name": "x", "arms": arms, "outcome": {"event_type": "play", "window": 60}, "guardrail": {"event_type": "play", "window": 60}}),
+            400,
+            "invalid_guardrail",
+        ),
+        (
+            json!({"name": "X Y", "arms": arms, "outcome": {"event_type": "play", "window": 60}}),
+            400,
+            "invalid_experiment_name",
+        ),
+        (
+            json!({"name": "x", "arms": arms, "outcome": {"event_type": "play", "window": 60}, "alpha": 0.9}),
+            400,
+            "invalid_alpha",
+        ),
+    ] {
+        let r = api
+            .post(&keys.path("/experiments"), Some(&keys.admin), &body)
+            .expect(status, code);
+        assert_eq!(r.body["code"], code, "{body} -> {}", r.body);
+    }
+    let created = api
+        .post(&keys.path("/experiments"), Some(&keys.admin), &define)
+        .expect(201, "create")
+        .body;
+    assert_eq!(created["baseline"], "control");
+    assert!(
+        created.get("salt").is_none(),
+        "the salt stays inside: {created}"
+    );
+    api.post(&keys.path("/experiments"), Some(&keys.admin), &define)
+        .expect(409, "experiment_exists");
+
+    // --- sticky assignment; the control is not personalized, the model arm is; both exposed
+    let tag = random_hex(4);
+    let newcomers = [format!("new-a-{tag}"), format!("new-b-{tag}")];
+    let everyone: Vec<String> = people.iter().chain(newcomers.iter()).cloned().collect();
+    let mut arm_of = std::collections::HashMap::new();
+    for person in &everyone {
+        let call = json!({"experiment": "e1", "external_id": person, "k": 3});
+        let a = recommend(&api, &keys, call.clone());
+        let b = recommend(&api, &keys, call);
+        assert_eq!(a["exposed"], true, "{a}");
+        assert_eq!(a["arm"], b["arm"], "sticky");
+        let arm = a["arm"].as_str().unwrap().to_owned();
+        match arm.as_str() {
+            "control" => assert_eq!(
+                (a["personalized"].as_bool(), a["reason"].as_str()),
+                (Some(false), Some("control_arm")),
+                "{a}"
+            ),
+            "als" if !person.starts_with("new-") => {
+                assert_eq!(a["personalized"], true, "{a}")
+            }
+            _ => {}
+        }
+        assert_eq!(a["model"]["name"], "recs", "{a}");
+        arm_of.insert(person.clone(), arm);
+    }
+    let in_arm = |arm: &str| arm_of.values().filter(|a| *a == arm).count() as u64;
+    assert!(in_arm("control") > 5 && in_arm("als") > 5, "{arm_of:?}");
+    // naming both a model and an experiment is refused; an unknown experiment is 404
+    api.post(
+        &keys.path("/recommendations"),
+        Some(&keys.reader),
+        &json!({"experiment": "e1", "model": "recs", "external_id": people[0]}),
+    )
+    .expect(400, "both");
+    api.post(
+        &keys.path("/recommendations"),
+        Some(&keys.reader),
+        &json!({"experiment": "nope", "external_id": people[0]}),
+    )
+    .expect(404, "unknown experiment");
+
+    // --- outcomes: every model-arm listener plays within the window, every other control one
+    let converts = |i: usize| arm_of[&people[i]] == "als" || i.is_multiple_of(2);
+    let mut converted = std::collections::HashMap::<String, u64>::new();
+    let mut events = Vec::new();
+    for (i, person) in people.iter().enumerate() {
+        let arm = &arm_of[person];
+        if converts(i) {
+            events.push(play_event(
+                &format!("o-{tag}-{i}"),
+                person,
+                &soon(2),
+                "x@example.org",
+                "trk_0_0",
+                100,
+            ));
+            *converted.entry(arm.clone()).or_default() += 1;
+        }
+    }
+    assert_eq!(
+        ingest(&api, &keys.writer, TENANT, &events)["accepted"],
+        events.len()
+    );
+    let r = results(&api, &keys, "e1");
+    let expected: Vec<(String, u64, u64)> = ["control", "als"]
+        .iter()
+        .map(|a| {
+            (
+                a.to_string(),
+                in_arm(a),
+                converted.get(*a).copied().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(per_arm(&r), expected, "{r}");
+    let als = &r["arms"][1];
+    let rate = als["rate"].as_f64().unwrap();
+    let ci = als["rate_interval"].as_array().unwrap();
+    assert!(
+        ci[0].as_f64().unwrap() <= rate && rate <= ci[1].as_f64().unwrap(),
+        "{als}"
+    );
+    let vs = &als["versus_baseline"];
+    for p in ["p_value", "sequential_p_value"] {
+        let p = vs[p].as_f64().unwrap_or_else(|| panic!("{vs}"));
+        assert!((0.0..=1.0).contains(&p), "{vs}");
+    }
+    assert!(
+        vs["sequential_p_value"].as_f64() >= vs["p_value"].as_f64(),
+        "the always-valid p-value is the more careful one: {vs}"
+    );
+    assert_eq!(r["srm"]["mismatch"], false, "{r}");
+    api.get(
+        &keys.path("/experiments/e1/results?purpose=analytics"),
+        Some(&keys.reader),
+    )
+    .expect(400, "experiment_purpose_mismatch");
+
+    // --- an opt-out: the next call is not an exposure and says why; results drop the subject
+    let opted = &people[1];
+    let opted_ref = resolve(&api, &keys.reader, TENANT, opted);
+    api.put(
+        &keys.path(&format!("/subjects/{opted_ref}/consents/personalization")),
+        Some(&keys.privacy_officer),
+        &json!({"granted": false}),
+    )
+    .expect(200, "opt out");
+    let c = recommend(
+        &api,
+        &keys,
+        json!({"experiment": "e1", "external_id": opted, "k": 3}),
+    );
+    assert_eq!(
+        (c["exposed"].as_bool(), c["reason"].as_str(), c.get("arm")),
+        (Some(false), Some("opted_out"), None),
+        "{c}"
+    );
+    let after_opt_out = per_arm(&results(&api, &keys, "e1"));
+    let mut want = expected.clone();
+    for row in &mut want {
+        if row.0 == arm_of[opted] {
+            row.1 -= 1;
+            row.2 -= u64::from(converts(1));
+        }
+    }
+    assert_eq!(after_opt_out, want, "the opted-out subject is not counted");
+
+    // --- an erasure: the newcomer (exposures only) and a listener leave the results at once;
+    // the others' numbers are unchanged
+    let gone = &newcomers[0];
+    let gone_ref = resolve(&api, &keys.reader, TENANT, gone);
+    let kept_ref = resolve(&api, &keys.reader, TENANT, &newcomers[1]);
+    let listener = &people[4];
+    let mut ids_to_wait = Vec::new();
+    for person in [gone, listener] {
+        let e = api
+            .post(
+                &keys.path("/erasures"),
+                Some(&keys.privacy_officer),
+                &json!({"external_id": person, "now": true}),
+            )
+            .expect(202, "erase")
+            .body;
+        ids_to_wait.push(e["id"].as_str().unwrap().to_owned());
+    }
+    for row in &mut want {
+        if row.0 == arm_of[gone] {
+            row.1 -= 1;
+        }
+        if row.0 == arm_of[listener] {
+            row.1 -= 1;
+            row.2 -= u64::from(converts(4));
+        }
+    }
+    assert_eq!(per_arm(&results(&api, &keys, "e1")), want, "erased at once");
+    for id in &ids_to_wait {
+        wait_erasure_done(&api, &keys, id);
+    }
+    assert_eq!(per_arm(&results(&api, &keys, "e1")), want, "and after done");
+
+    // --- stop: everyone gets the conclusion, nothing more is exposed
+    api.post(
+        &keys.path("/experiments/e1/stop"),
+        Some(&keys.reader),
+        &json!({"conclusion": "als"}),
+    )
+    .expect(403, "a reader cannot stop it");
+    let stopped = api
+        .post(
+            &keys.path("/experiments/e1/stop"),
+            Some(&keys.admin),
+            &json!({"conclusion": "als"}),
+        )
+        .expect(200, "stop")
+        .body;
+    assert_eq!(stopped["state"], "stopped");
+    let control_person = arm_of
+        .iter()
+        .find(|(p, a)| *a == "control" && !p.starts_with("new-") && *p != opted && *p != listener)
+        .map(|(p, _)| p.clone())
+        .unwrap();
+    let s = recommend(
+        &api,
+        &keys,
+        json!({"experiment": "e1", "external_id": control_person, "k": 3}),
+    );
+    assert_eq!(
+        (s["exposed"].as_bool(), s["personalized"].as_bool()),
+        (Some(false), Some(true)),
+        "{s}"
+    );
+    assert_eq!(
+        per_arm(&results(&api, &keys, "e1")),
+        want,
+        "no exposure after the stop"
+    );
+    assert!(server.terminate().success());
+
+    // --- forensics: nothing of the erased newcomer (exposures only) in any file or log; the
+    // kept newcomer's exposures are found (the scan can see them)
+    let hits = forensics_scan(&deployment, &[&gone_ref], true);
+    assert!(
+        hits.is_empty(),
+        "the erased subject's exposures remain: {hits:?}"
+    );
+    let hits = forensics_scan(&deployment, &[&kept_ref], false);
+    assert!(
+        !hits.is_empty(),
+        "the kept subject's exposures are in the store"
+    );
 }

@@ -16,6 +16,9 @@
 //!   on the data set's successor, moves aliases to the retrained version, and removes the old
 //!   versions, listing each step in the receipt.
 //!
+//! - [`Experiments`]: A/B experiments over serving: sticky keyed-hash assignment of consenting
+//!   subjects, exposures stored as `_exposure` events, results analysed with `steward-stats`.
+//!
 //! Invariants: the registry implements no read rule of its own (the engine's [`ReadGuard`]
 //! decides admission, consent and erasure); a model file is only ever written sealed, and a
 //! rewrite destroys the old file's key; a version is never changed after it is ready except
@@ -24,6 +27,7 @@
 //! [`ReadGuard`]: steward_engine::ReadGuard
 
 mod error;
+pub mod experiments;
 mod files;
 pub mod filter;
 mod input;
@@ -37,6 +41,7 @@ mod spec;
 mod train;
 
 pub use error::ServeError;
+pub use experiments::Experiments;
 pub use files::open_model_file;
 pub use filter::ItemFilter;
 pub use kind::ModelKind;

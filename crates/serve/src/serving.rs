@@ -48,6 +48,8 @@ pub enum NotPersonal {
     NotPersonalizedModel,
     /// Similar items: the item is not in the model version (new to the catalog since training).
     UnknownItem,
+    /// The subject's experiment arm is the non-personalized control.
+    Control,
 }
 
 impl NotPersonal {
@@ -59,6 +61,7 @@ impl NotPersonal {
             NotPersonal::NoModel => "no_model",
             NotPersonal::NotPersonalizedModel => "model_not_personalized",
             NotPersonal::UnknownItem => "unknown_item",
+            NotPersonal::Control => "control_arm",
         }
     }
 }
@@ -514,6 +517,43 @@ impl Registry {
             folded_in: folded,
             unknown: Vec::new(),
         })
+    }
+
+    /// An experiment's control arm: the named version's popularity, never personalized. A
+    /// subject the guard refuses is told why (opted out, erased) rather than `control_arm`.
+    pub fn control(&self, guard: &ReadGuard, call: &ServeCall) -> Result<Served, ServeError> {
+        check_k(call.k)?;
+        let reason = Self::refusal_or(guard, call.subject.as_ref(), NotPersonal::Control);
+        let call = ServeCall {
+            fallback: Vec::new(),
+            ..call.clone()
+        };
+        let hosted = self.host(guard.tenant(), &call.model)?;
+        let named = hosted.as_ref().map(|(key, file)| (key, file));
+        self.fall_back(guard, &call, named, reason)
+    }
+
+    /// Re-rank for an experiment's control arm: by training popularity.
+    pub fn rerank_control(
+        &self,
+        guard: &ReadGuard,
+        model: &ModelRef,
+        subject: Option<&Pseudonym>,
+        candidates: &[String],
+    ) -> Result<Served, ServeError> {
+        let mut served = self.rerank(guard, model, None, candidates)?;
+        if served.reason.is_some() {
+            served.reason = Some(Self::refusal_or(guard, subject, NotPersonal::Control));
+        }
+        Ok(served)
+    }
+
+    fn refusal_or(guard: &ReadGuard, subject: Option<&Pseudonym>, or: NotPersonal) -> NotPersonal {
+        match subject.and_then(|s| guard.subject_refusal(s)) {
+            Some(SubjectRefusal::Erased) => NotPersonal::Erased,
+            Some(SubjectRefusal::OptedOut) => NotPersonal::OptedOut,
+            None => or,
+        }
     }
 
     /// The non-personalized answer: the call's fallbacks, then the named version's popularity.

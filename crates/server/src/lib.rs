@@ -208,6 +208,22 @@ fn routes() -> Router<AppState> {
         )
         .route("/v1/tenants/{tenant}/popular", post(serving::popular))
         .route(
+            "/v1/tenants/{tenant}/experiments",
+            post(experiments::create).get(experiments::list),
+        )
+        .route(
+            "/v1/tenants/{tenant}/experiments/{name}",
+            get(experiments::get),
+        )
+        .route(
+            "/v1/tenants/{tenant}/experiments/{name}/results",
+            get(experiments::results),
+        )
+        .route(
+            "/v1/tenants/{tenant}/experiments/{name}/stop",
+            post(experiments::stop),
+        )
+        .route(
             "/v1/tenants/{tenant}/audit/reports/subject",
             post(reports::subject),
         )

@@ -542,7 +542,7 @@ pub const ROUTES: &[RouteSpec] = &[
             Action::Serve,
             R::Model,
             "reader, admin, per purpose",
-            "Recommendations for a subject ({model: name|name@alias|name@vN, subject|external_id, k = 10, exclude_seen = true, exclude_items?, filter?: {property: value|{in|ne|exists|gt|gte|lt|lte}}, fallback?: [model], purpose = personalization}): {items: [{item, score}], model: {name, version}, personalized, reason?: opted_out|erased|unknown_subject|no_model|model_not_personalized, folded_in?}",
+            "Recommendations for a subject ({model: name|name@alias|name@vN, subject|external_id, k = 10, exclude_seen = true, exclude_items?, filter?: {property: value|{in|ne|exists|gt|gte|lt|lte}}, fallback?: [model], purpose = personalization, experiment?: name instead of model}): {items: [{item, score}], model: {name, version}, personalized, reason?: opted_out|erased|unknown_subject|no_model|model_not_personalized|control_arm, folded_in?, experiment?, arm? (when exposed), exposed?}; an exposure is stored (event type _exposure) before the answer",
         )
     }),
     guarded(RouteSpec {
@@ -552,7 +552,7 @@ pub const ROUTES: &[RouteSpec] = &[
             Action::Serve,
             R::Model,
             "reader, admin, per purpose",
-            "Re-rank a caller's candidates for a subject ({model, subject|external_id, items: [ids], purpose = personalization}): the recommend shape; candidates the model does not know are kept at the end in their order and listed in unknown",
+            "Re-rank a caller's candidates for a subject ({model | experiment, subject|external_id, items: [ids], purpose = personalization}): the recommend shape; candidates the model does not know are kept at the end in their order and listed in unknown",
         )
     }),
     guarded(RouteSpec {
@@ -575,6 +575,62 @@ pub const ROUTES: &[RouteSpec] = &[
             "Popular items ({model, k = 10, filter?, exclude_items?, purpose = personalization}): a popularity model's scores, or the counts of a version's training data",
         )
     }),
+    // Experiments: definitions are changes an admin deploys; results read events for the
+    // experiment's purpose through the read guard (SQL on the heavy-work pool).
+    route(
+        "POST",
+        "/v1/tenants/{tenant}/experiments",
+        Action::Deploy,
+        R::Model,
+        None,
+        "admin",
+        "Start an experiment ({name, arms: [{name, model: name|name@alias|name@vN | control: true, weight = 1}], outcome: {event_type, window: seconds|30m|2h|7d, value?: numeric field}, guardrail?: {event_type, window, value?, better: higher|lower}, purpose = personalization, alpha = 0.05}): 201 the definition; subjects are assigned by a keyed hash of their pseudonym under the experiment's salt (sticky), only when their consent admits the purpose; 409 experiment_exists, experiment_model_missing",
+    ),
+    RouteSpec {
+        default_purpose: Some("personalization"),
+        ..route(
+            "GET",
+            "/v1/tenants/{tenant}/experiments",
+            Action::Serve,
+            R::Model,
+            None,
+            "reader, admin, per purpose",
+            "Experiments: definitions, state, arms (with any guardrail stop), the sequential p-values so far",
+        )
+    },
+    RouteSpec {
+        default_purpose: Some("personalization"),
+        ..route(
+            "GET",
+            "/v1/tenants/{tenant}/experiments/{name}",
+            Action::Serve,
+            R::Model,
+            None,
+            "reader, admin, per purpose",
+            "An experiment's definition and state",
+        )
+    },
+    guarded(RouteSpec {
+        default_purpose: Some("personalization"),
+        ..route(
+            "GET",
+            "/v1/tenants/{tenant}/experiments/{name}/results",
+            Action::Query,
+            R::Tenant,
+            None,
+            "reader, admin, per purpose (the experiment's)",
+            "Results over the exposures (events of type _exposure) and the outcome events, by SQL through the read guard: per arm subjects, conversions and rate with a Wilson interval, mean value with a t interval; against the baseline (the control arm, else the first) the difference and lift with intervals, the fixed-horizon p-value (z or Welch) and the always-valid mSPRT p-value; srm (chi-square, flagged below 0.001); the guardrail, which stops an arm the sequential test finds worse",
+        )
+    }),
+    route(
+        "POST",
+        "/v1/tenants/{tenant}/experiments/{name}/stop",
+        Action::Deploy,
+        R::Model,
+        None,
+        "admin",
+        "Stop an experiment ({conclusion?: arm, default the baseline}): everyone gets the conclusion arm, no more exposures; results stay readable",
+    ),
     // Training reads a data set version for a purpose through the read guard (an export's
     // rule) and starts a job: a change, audited durably, whose handler takes its read access.
     guarded(RouteSpec {

@@ -25,6 +25,8 @@ pub struct AppState {
     pub datasets: Arc<steward_lineage::Datasets>,
     /// The model registry and its training jobs.
     pub models: Arc<steward_serve::Registry>,
+    /// A/B experiments: definitions, assignment, analysis.
+    pub experiments: Arc<steward_serve::Experiments>,
     options: ServerOptions,
 }
 
@@ -181,6 +183,7 @@ impl AppState {
         AppState {
             datasets,
             models,
+            experiments: steward_serve::Experiments::new(engine.clone()),
             engine,
             ready: Arc::new(AtomicBool::new(true)),
             engine_calls: Arc::new(Semaphore::new(ENGINE_CALLS_MAX)),

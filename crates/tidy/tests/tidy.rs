@@ -74,7 +74,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "serve",
         &[
-            "ml", "lineage", "query", "engine", "crypto", "store", "privacy", "policy",
+            "ml", "stats", "lineage", "query", "engine", "crypto", "store", "privacy", "policy",
         ],
     ),
     (

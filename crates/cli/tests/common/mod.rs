@@ -1002,6 +1002,45 @@ pub fn wait_erasure_done(api: &Api, keys: &TenantKeys, id: &str) -> Value {
     }
 }
 
+/// Waits until a model version is ready (a failed or cancelled one fails the test).
+pub fn wait_model_ready(api: &Api, keys: &TenantKeys, name: &str, version: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let b = api
+            .get(
+                &keys.path(&format!("/models/{name}/versions/{version}")),
+                Some(&keys.reader),
+            )
+            .expect(200, "model version")
+            .body;
+        match b["state"].as_str() {
+            Some("ready") => return,
+            Some("queued" | "training" | "evaluating") => {}
+            other => panic!("{name} v{version}: {other:?} {b}"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} v{version} never ready"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An experiment named `name` over the model `model` against a control, outcome `play`.
+pub fn start_experiment(api: &Api, keys: &TenantKeys, name: &str, model: &str) -> Value {
+    api.post(
+        &keys.path("/experiments"),
+        Some(&keys.admin),
+        &experiment_body(name, model),
+    )
+    .expect(201, "experiment")
+    .body
+}
+
+pub fn experiment_body(name: &str, model: &str) -> Value {
+    serde_json::json!({"name": name, "arms": [{"name": "control", "control": true}, {"name": "model", "model": model}], "outcome": {"event_type": "play", "window": "1h"}})
+}
+
 /// Runs `steward forensics scan` on the deployment's (stopped) data directory, with the server
 /// logs too when `with_logs`; returns every hit. Fails on anything but exit 0 (none) or 1 (hits).
 pub fn forensics_scan(deployment: &Deployment, needles: &[&str], with_logs: bool) -> Vec<Value> {

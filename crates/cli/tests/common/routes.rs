@@ -125,6 +125,10 @@ pub fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Optio
         ),
         ("POST", "/v1/tenants/{tenant}/items/{item_id}/similar")
         | ("POST", "/v1/tenants/{tenant}/popular") => Some(json!({"model": "plays", "k": 5})),
+        ("POST", "/v1/tenants/{tenant}/experiments") => {
+            Some(super::experiment_body(&format!("iso-{n}"), "plays"))
+        }
+        ("POST", "/v1/tenants/{tenant}/experiments/{name}/stop") => Some(json!({})),
         ("PUT", "/v1/tenants/{tenant}/models/{name}/aliases/{alias}") => {
             Some(json!({"version": 1}))
         }

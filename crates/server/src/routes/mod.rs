@@ -6,6 +6,7 @@ pub mod consents;
 pub mod datasets;
 pub mod erasures;
 pub mod events;
+pub mod experiments;
 pub mod health;
 pub mod identity;
 pub mod items;

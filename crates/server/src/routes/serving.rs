@@ -22,7 +22,7 @@ const K_DEFAULT: usize = 10;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecommendArg {
-    model: String,
+    model: Option<String>,
     subject: Option<String>,
     external_id: Option<String>,
     k: Option<usize>,
@@ -34,16 +34,18 @@ pub struct RecommendArg {
     #[serde(default)]
     fallback: Vec<String>,
     purpose: Option<String>,
+    experiment: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RerankArg {
-    model: String,
+    model: Option<String>,
     subject: Option<String>,
     external_id: Option<String>,
     items: Vec<String>,
     purpose: Option<String>,
+    experiment: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -101,7 +103,14 @@ fn subject_of(
     }
 }
 
-fn answer(served: &Served, purpose: &str, with_unknown: bool) -> Value {
+/// The experiment facts of a call: its name, the arm served, whether it was an exposure.
+struct ArmFacts {
+    experiment: String,
+    arm: String,
+    exposed: bool,
+}
+
+fn answer(served: &Served, purpose: &str, with_unknown: bool, arm: Option<&ArmFacts>) -> Value {
     let mut v = json!({
         "items": served.items.iter().map(|(id, score)| {
             if score.is_finite() { json!({"item": id, "score": score}) } else { json!({"item": id, "score": null}) }
@@ -119,6 +128,14 @@ fn answer(served: &Served, purpose: &str, with_unknown: bool) -> Value {
     if with_unknown {
         v["unknown"] = json!(served.unknown);
     }
+    if let Some(arm) = arm {
+        v["experiment"] = json!(arm.experiment);
+        // The arm only for an exposure: a subject left out was not assigned one.
+        if arm.exposed {
+            v["arm"] = json!(arm.arm);
+        }
+        v["exposed"] = json!(arm.exposed);
+    }
     v
 }
 
@@ -127,12 +144,29 @@ fn respond(
     purpose: &str,
     with_unknown: bool,
     reference: Option<[u8; 32]>,
+    arm: Option<&ArmFacts>,
 ) -> Response {
-    let statement = served
+    let mut statement = served
         .model
         .as_ref()
         .map(|(name, version)| format!("model {name}@v{version}"));
-    let mut response = Json(answer(served, purpose, with_unknown)).into_response();
+    if let Some(arm) = arm {
+        let facts = format!(
+            "experiment {} arm {}{}",
+            arm.experiment,
+            arm.arm,
+            if arm.exposed {
+                " exposed"
+            } else {
+                " (not exposed)"
+            }
+        );
+        statement = Some(match statement {
+            Some(s) => format!("{s}; {facts}"),
+            None => facts,
+        });
+    }
+    let mut response = Json(answer(served, purpose, with_unknown, arm)).into_response();
     response.extensions_mut().insert(AuditFacts {
         rows: served.items.len() as u64,
         subjects: reference.into_iter().collect(),
@@ -166,7 +200,7 @@ pub async fn recommend(
     let request = body(request)?;
     let purpose = auth.purpose_matching(request.purpose.as_deref())?;
     let filter = ItemFilter::parse(&request.filter)?;
-    let model = model_ref(&request.model)?;
+    let model = model_or_experiment(request.model.as_deref(), request.experiment.as_deref())?;
     let fallback = request
         .fallback
         .iter()
@@ -174,7 +208,9 @@ pub async fn recommend(
         .collect::<Result<Vec<_>, _>>()?;
     let access = auth.read_access();
     let models = state.models.clone();
-    let (served, reference) = state
+    let experiments = state.experiments.clone();
+    let call_purpose = purpose.clone();
+    let (served, reference, arm) = state
         .blocking_api(move |engine| {
             let subject = subject_of(
                 engine,
@@ -183,8 +219,8 @@ pub async fn recommend(
                 request.external_id.as_deref(),
             )?;
             let guard = engine.read_guard(&tenant, access).map_err(ApiError::from)?;
-            let call = ServeCall {
-                model,
+            let mut call = ServeCall {
+                model: model.unwrap_or_else(|| ModelRef::Default(String::new())),
                 subject,
                 k: request.k.unwrap_or(K_DEFAULT),
                 exclude_seen: request.exclude_seen.unwrap_or(true),
@@ -192,16 +228,141 @@ pub async fn recommend(
                 filter,
                 fallback,
             };
-            let served = models.recommend(&guard, &call).map_err(ApiError::from)?;
+            let (served, arm) = match request.experiment.as_deref() {
+                None => (
+                    models.recommend(&guard, &call).map_err(ApiError::from)?,
+                    None,
+                ),
+                Some(name) => {
+                    let chosen = choose_arm(
+                        &experiments,
+                        &guard,
+                        &tenant,
+                        name,
+                        &call_purpose,
+                        call.subject.as_ref(),
+                    )?;
+                    call.model = chosen.model.clone();
+                    let served = if chosen.control {
+                        models.control(&guard, &call)
+                    } else {
+                        models.recommend(&guard, &call)
+                    }
+                    .map_err(ApiError::from)?;
+                    record_exposure(engine, &tenant, &chosen, call.subject.as_ref(), &served)?;
+                    (served, Some(chosen.facts))
+                }
+            };
             let reference = match &call.subject {
                 Some(s) => engine.subject_ref(&tenant, s).map_err(ApiError::from)?,
                 None => None,
             };
-            Ok((served, reference))
+            Ok((served, reference, arm))
         })
         .await?;
     observe("recommend", &served, started);
-    Ok(respond(&served, &purpose, false, reference))
+    observe_arm(arm.as_ref());
+    Ok(respond(&served, &purpose, false, reference, arm.as_ref()))
+}
+
+/// `model` for a plain call; neither or both with `experiment` is an error (the arm names the
+/// model of an experiment's call).
+fn model_or_experiment(
+    model: Option<&str>,
+    experiment: Option<&str>,
+) -> Result<Option<ModelRef>, ApiError> {
+    match (model, experiment) {
+        (Some(m), None) => Ok(Some(model_ref(m)?)),
+        (None, Some(_)) => Ok(None),
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "invalid_request",
+            Some("model"),
+            "name a model or an experiment (its arm names the model), not both",
+        )),
+        (None, None) => Err(ApiError::bad_request(
+            "invalid_request",
+            Some("model"),
+            "expected a model (or an experiment)",
+        )),
+    }
+}
+
+/// The arm an experiment applies to this call.
+struct Chosen {
+    model: ModelRef,
+    control: bool,
+    facts: ArmFacts,
+}
+
+fn choose_arm(
+    experiments: &steward_serve::Experiments,
+    guard: &steward_engine::ReadGuard,
+    tenant: &str,
+    name: &str,
+    purpose: &str,
+    subject: Option<&Pseudonym>,
+) -> Result<Chosen, ApiError> {
+    let doc = experiments.get(tenant, name).map_err(ApiError::from)?;
+    if doc.purpose != purpose {
+        return Err(ApiError::bad_request(
+            "experiment_purpose_mismatch",
+            Some("purpose"),
+            "the call's purpose must be the experiment's (subjects are assigned by consent to it)",
+        ));
+    }
+    let assignment = experiments
+        .assign(guard, &doc, subject)
+        .map_err(ApiError::from)?;
+    let arm = &doc.arms[assignment.arm];
+    let model_text = arm
+        .model
+        .as_deref()
+        .or_else(|| doc.popularity_model())
+        .unwrap_or_default();
+    Ok(Chosen {
+        model: model_ref(model_text)?,
+        control: arm.model.is_none(),
+        facts: ArmFacts {
+            experiment: doc.name.clone(),
+            arm: arm.name.clone(),
+            exposed: assignment.exposed,
+        },
+    })
+}
+
+/// An exposure is durable before the answer leaves (group-committed with concurrent calls).
+fn record_exposure(
+    engine: &steward_engine::Engine,
+    tenant: &str,
+    chosen: &Chosen,
+    subject: Option<&Pseudonym>,
+    served: &Served,
+) -> Result<(), ApiError> {
+    let (true, Some(subject)) = (chosen.facts.exposed, subject) else {
+        return Ok(());
+    };
+    engine
+        .record_exposures(
+            tenant,
+            &[steward_engine::Exposure {
+                subject: *subject,
+                experiment: chosen.facts.experiment.clone(),
+                arm: chosen.facts.arm.clone(),
+                model: served.model.clone(),
+                time_us: chrono::Utc::now().timestamp_micros(),
+            }],
+        )
+        .map_err(ApiError::from)?;
+    Ok(())
+}
+
+fn observe_arm(arm: Option<&ArmFacts>) {
+    if let Some(arm) = arm
+        && arm.exposed
+    {
+        metrics::counter!("steward_experiment_served_total", "experiment" => arm.experiment.clone(), "arm" => arm.arm.clone())
+            .increment(1);
+    }
 }
 
 pub async fn rerank(
@@ -213,10 +374,12 @@ pub async fn rerank(
     let started = std::time::Instant::now();
     let request = body(request)?;
     let purpose = auth.purpose_matching(request.purpose.as_deref())?;
-    let model = model_ref(&request.model)?;
+    let model = model_or_experiment(request.model.as_deref(), request.experiment.as_deref())?;
     let access = auth.read_access();
     let models = state.models.clone();
-    let (served, reference) = state
+    let experiments = state.experiments.clone();
+    let call_purpose = purpose.clone();
+    let (served, reference, arm) = state
         .blocking_api(move |engine| {
             let subject = subject_of(
                 engine,
@@ -225,18 +388,54 @@ pub async fn rerank(
                 request.external_id.as_deref(),
             )?;
             let guard = engine.read_guard(&tenant, access).map_err(ApiError::from)?;
-            let served = models
-                .rerank(&guard, &model, subject.as_ref(), &request.items)
-                .map_err(ApiError::from)?;
+            let (served, arm) = match (request.experiment.as_deref(), model) {
+                (Some(name), _) => {
+                    let chosen = choose_arm(
+                        &experiments,
+                        &guard,
+                        &tenant,
+                        name,
+                        &call_purpose,
+                        subject.as_ref(),
+                    )?;
+                    let served = if chosen.control {
+                        models.rerank_control(
+                            &guard,
+                            &chosen.model,
+                            subject.as_ref(),
+                            &request.items,
+                        )
+                    } else {
+                        models.rerank(&guard, &chosen.model, subject.as_ref(), &request.items)
+                    }
+                    .map_err(ApiError::from)?;
+                    record_exposure(engine, &tenant, &chosen, subject.as_ref(), &served)?;
+                    (served, Some(chosen.facts))
+                }
+                (None, Some(model)) => (
+                    models
+                        .rerank(&guard, &model, subject.as_ref(), &request.items)
+                        .map_err(ApiError::from)?,
+                    None,
+                ),
+                (None, None) => {
+                    return Err(ApiError::bad_request(
+                        "invalid_request",
+                        Some("model"),
+                        "expected a model (or an experiment)",
+                    ));
+                }
+            };
             let reference = match &subject {
                 Some(s) => engine.subject_ref(&tenant, s).map_err(ApiError::from)?,
                 None => None,
             };
-            Ok((served, reference))
+            Ok((served, reference, arm))
         })
         .await?;
     observe("rerank", &served, started);
-    Ok(respond(&served, &purpose, true, reference))
+    observe_arm(arm.as_ref());
+    Ok(respond(&served, &purpose, true, reference, arm.as_ref()))
 }
 
 pub async fn similar(
@@ -269,7 +468,7 @@ pub async fn similar(
         })
         .await?;
     observe("similar", &served, started);
-    Ok(respond(&served, &purpose, false, None))
+    Ok(respond(&served, &purpose, false, None, None))
 }
 
 pub async fn popular(
@@ -300,5 +499,5 @@ pub async fn popular(
         })
         .await?;
     observe("popular", &served, started);
-    Ok(respond(&served, &purpose, false, None))
+    Ok(respond(&served, &purpose, false, None, None))
 }
