@@ -686,6 +686,78 @@ fn experiments_assign_expose_analyse_and_forget_the_erased() {
     )
     .expect(400, "experiment_purpose_mismatch");
 
+    // --- a guardrail stops an arm that makes listeners skip, and its subjects get the baseline
+    put_schema(
+        &api,
+        &keys.admin,
+        TENANT,
+        "skip",
+        &json!({"fields": {"track_id": {"type": "string", "class": "public"}}}),
+    );
+    let mut guarded = define.clone();
+    guarded["name"] = json!("e2");
+    guarded["guardrail"] = json!({"event_type": "skip", "window": "1h", "better": "lower"});
+    guarded["effect_sd"] = json!(1.0);
+    api.post(&keys.path("/experiments"), Some(&keys.admin), &guarded)
+        .expect(201, "e2");
+    let mut e2_arm = std::collections::HashMap::new();
+    for person in &people {
+        let a = recommend(
+            &api,
+            &keys,
+            json!({"experiment": "e2", "external_id": person, "k": 3}),
+        );
+        e2_arm.insert(person.clone(), a["arm"].as_str().unwrap().to_owned());
+    }
+    let skips: Vec<Value> = people
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| e2_arm[*p] == "als")
+        .map(|(i, p)| json!({"event_id": format!("s-{tag}-{i}"), "type": "skip", "subject": p, "time": soon(2), "properties": {"track_id": "trk_0_0"}}))
+        .collect();
+    assert_eq!(
+        ingest(&api, &keys.writer, TENANT, &skips)["accepted"],
+        skips.len()
+    );
+    let g = results(&api, &keys, "e2");
+    assert_eq!(g["arms"][1]["guardrail"]["worse"], true, "{g}");
+    assert_eq!(g["arms"][1]["guardrail"]["stopped_now"], true, "{g}");
+    assert!(
+        g["arms"][0].get("guardrail").is_none(),
+        "the baseline has no guardrail look"
+    );
+    let e2 = api
+        .get(&keys.path("/experiments/e2"), Some(&keys.reader))
+        .expect(200, "e2")
+        .body;
+    assert_eq!(e2["arms"][1]["stopped"]["reason"], "guardrail", "{e2}");
+    let (stopped_one, control_one) = (
+        people.iter().find(|p| e2_arm[*p] == "als").unwrap(),
+        people.iter().find(|p| e2_arm[*p] == "control").unwrap(),
+    );
+    let s = recommend(
+        &api,
+        &keys,
+        json!({"experiment": "e2", "external_id": stopped_one, "k": 3}),
+    );
+    assert_eq!(
+        (s["exposed"].as_bool(), s["reason"].as_str()),
+        (Some(false), Some("control_arm")),
+        "a stopped arm's subjects get the baseline, unexposed: {s}"
+    );
+    let c = recommend(
+        &api,
+        &keys,
+        json!({"experiment": "e2", "external_id": control_one, "k": 3}),
+    );
+    assert_eq!(
+        (c["exposed"].as_bool(), c["arm"].as_str()),
+        (Some(true), Some("control")),
+        "{c}"
+    );
+    // the first experiment, without a guardrail, is unchanged
+    assert_eq!(per_arm(&results(&api, &keys, "e1")), expected);
+
     // --- an opt-out: the next call is not an exposure and says why; results drop the subject
     let opted = &people[1];
     let opted_ref = resolve(&api, &keys.reader, TENANT, opted);

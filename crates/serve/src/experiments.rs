@@ -110,6 +110,10 @@ pub struct ExperimentDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guardrail: Option<GuardrailSpec>,
     pub alpha: f64,
+    /// The sequential test's mixing spread, in standard deviations of one observation: the
+    /// effect size the test is most sensitive to (small for large traffic, larger for small).
+    #[serde(default = "effect_sd_default")]
+    pub effect_sd: f64,
     /// The assignment hash's key (hex): per experiment, so arms are independent across
     /// experiments.
     pub salt: String,
@@ -200,6 +204,10 @@ pub struct Experiments {
     cache: Mutex<HashMap<(String, String), Arc<ExperimentDoc>>>,
 }
 
+fn effect_sd_default() -> f64 {
+    steward_stats::MIXING_EFFECT_SD_DEFAULT
+}
+
 fn bad(code: &'static str, field: &'static str, message: impl Into<String>) -> ServeError {
     ServeError::invalid(code, field, message)
 }
@@ -265,6 +273,7 @@ pub struct ExperimentArg {
     guardrail: Option<MetricArg>,
     purpose: Option<String>,
     alpha: Option<f64>,
+    effect_sd: Option<f64>,
 }
 
 impl Experiments {
@@ -468,6 +477,14 @@ impl Experiments {
         if !(alpha > 0.0 && alpha <= 0.2) {
             return Err(bad("invalid_alpha", "alpha", "expected 0 < alpha <= 0.2"));
         }
+        let effect_sd = arg.effect_sd.unwrap_or_else(effect_sd_default);
+        if !(effect_sd >= 0.001 && effect_sd <= 10.0) {
+            return Err(bad(
+                "invalid_effect_sd",
+                "effect_sd",
+                "expected 0.001 <= effect_sd <= 10 (standard deviations)",
+            ));
+        }
         let purpose = arg
             .purpose
             .clone()
@@ -494,6 +511,7 @@ impl Experiments {
             outcome,
             guardrail,
             alpha,
+            effect_sd,
             salt: data_encoding::HEXLOWER.encode(salt.expose()),
             created_at: now_rfc3339(),
             created_by: by.to_owned(),
@@ -736,6 +754,7 @@ impl Experiments {
                         alpha,
                         better,
                         previous.guardrail_p,
+                        Mixing::standardized(doc.effect_sd).map_err(stats_error)?,
                     )? {
                         state.guardrail_p = Some(seq_p);
                         entry["guardrail"] = value;
@@ -814,6 +833,7 @@ fn compare_outcome(
     alpha: Alpha,
     previous: Option<f64>,
 ) -> Result<Option<Value>, ServeError> {
+    let mixing = Mixing::standardized(doc.effect_sd).map_err(stats_error)?;
     if base.subjects == 0 || arm.subjects == 0 {
         return Ok(None);
     }
@@ -824,7 +844,7 @@ fn compare_outcome(
         };
         let (Ok(cmp), Ok(seq)) = (
             compare_means(&c, &t, alpha),
-            msprt_means(&c, &t, previous, Mixing::default(), alpha),
+            msprt_means(&c, &t, previous, mixing, alpha),
         ) else {
             return Ok(None);
         };
@@ -844,7 +864,7 @@ fn compare_outcome(
     let c = Proportion::new(base.converted, base.subjects).map_err(stats_error)?;
     let t = Proportion::new(arm.converted, arm.subjects).map_err(stats_error)?;
     let cmp = compare_proportions(c, t, alpha);
-    let seq = msprt_proportions(c, t, previous, Mixing::default(), alpha).map_err(stats_error)?;
+    let seq = msprt_proportions(c, t, previous, mixing, alpha).map_err(stats_error)?;
     Ok(Some(json!({
         "metric": "rate",
         "difference": cmp.difference,
@@ -866,6 +886,7 @@ fn guardrail_look(
     alpha: Alpha,
     better: Better,
     previous: Option<f64>,
+    mixing: Mixing,
 ) -> Result<Option<(Value, f64, bool)>, ServeError> {
     if base.subjects == 0 || arm.subjects == 0 {
         return Ok(None);
@@ -875,14 +896,14 @@ fn guardrail_look(
         let (Ok(c), Ok(t)) = (base.summary(), arm.summary()) else {
             return Ok(None);
         };
-        match msprt_means(&c, &t, previous, Mixing::default(), alpha) {
+        match msprt_means(&c, &t, previous, mixing, alpha) {
             Ok(s) => s,
             Err(_) => return Ok(None),
         }
     } else {
         let c = Proportion::new(base.converted, base.subjects).map_err(stats_error)?;
         let t = Proportion::new(arm.converted, arm.subjects).map_err(stats_error)?;
-        msprt_proportions(c, t, previous, Mixing::default(), alpha).map_err(stats_error)?
+        msprt_proportions(c, t, previous, mixing, alpha).map_err(stats_error)?
     };
     let worse = seq.is_worse(better, alpha);
     let value = json!({
@@ -1029,6 +1050,7 @@ mod tests {
             },
             guardrail: None,
             alpha: 0.05,
+            effect_sd: effect_sd_default(),
             salt: data_encoding::HEXLOWER.encode(&[7u8; 32]),
             created_at: String::new(),
             created_by: String::new(),
