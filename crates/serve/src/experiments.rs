@@ -478,7 +478,7 @@ impl Experiments {
             return Err(bad("invalid_alpha", "alpha", "expected 0 < alpha <= 0.2"));
         }
         let effect_sd = arg.effect_sd.unwrap_or_else(effect_sd_default);
-        if !(effect_sd >= 0.001 && effect_sd <= 10.0) {
+        if !(0.001..=10.0).contains(&effect_sd) {
             return Err(bad(
                 "invalid_effect_sd",
                 "effect_sd",
