@@ -111,6 +111,15 @@ fn recommendations_fold_in_consent_erasure_rerank_similar_popular() {
         &json!({"version": 1}),
     )
     .expect(200, "alias");
+    let metrics = api.get("/metrics", None).expect(200, "metrics").text;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("steward_model_alias_version")
+                && l.contains("alias=\"production\"")
+                && l.ends_with(" 1")),
+        "the version each alias serves is a gauge"
+    );
 
     // --- personalized, seen items excluded, items from the subject's cluster
     let a = recommend(
@@ -856,6 +865,20 @@ fn experiments_assign_expose_analyse_and_forget_the_erased() {
         want,
         "no exposure after the stop"
     );
+    // what an operator watches: serving latency per endpoint, fallbacks by reason, exposures,
+    // SRM state, guardrail stops, models hosted and their age
+    let metrics = api.get("/metrics", None).expect(200, "metrics").text;
+    for needle in [
+        "steward_serving_seconds",
+        "steward_serving_fallbacks_total{reason=\"control_arm\"}",
+        "steward_experiment_exposures_total",
+        "steward_experiment_srm",
+        "steward_experiment_guardrail_stops_total",
+        "steward_serving_models_hosted",
+        "steward_model_finished_timestamp_seconds",
+    ] {
+        assert!(metrics.contains(needle), "/metrics lacks {needle}");
+    }
     assert!(server.terminate().success());
 
     // --- forensics: nothing of the erased newcomer (exposures only) in any file or log; the

@@ -712,6 +712,8 @@ impl Registry {
             .lock()
             .insert((tenant.to_owned(), name.to_owned()), Arc::new(aliases));
         metrics::counter!("steward_serving_alias_moves_total").increment(1);
+        metrics::gauge!("steward_model_alias_version", "tenant" => tenant.to_owned(), "model" => name.to_owned(), "alias" => alias.to_owned())
+            .set(f64::from(version));
         Ok(previous)
     }
 
@@ -884,6 +886,15 @@ impl Registry {
                 reason: e.to_string(),
             })?,
         );
+        // Model age = time() - this, for alerts on stale models.
+        if let Some(done) = manifest
+            .finished_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        {
+            metrics::gauge!("steward_model_finished_timestamp_seconds", "tenant" => tenant.to_owned(), "model" => name.to_owned(), "version" => version.to_string())
+                .set(done.timestamp() as f64);
+        }
         let bytes = |f: &ModelFile| f.model().heap_bytes() as u64 + f.users().len() as u64 * 40;
         let mut dropped = Vec::new();
         {
