@@ -78,8 +78,12 @@ pub fn estimate_bytes(shape: Shape, params: &Params, threads: usize) -> MemoryEs
     let (model_bytes, scratch_bytes) = match params {
         Params::Als(p) => {
             let f = u64::from(p.factors);
-            // Factors, item norms.
-            let model = add(&[mul(&[users + items, f, 4]), mul(&[items, 4])]);
+            // Factors, item norms, the int8 copy of the item rows (codes and one offset each).
+            let model = add(&[
+                mul(&[users + items, f, 4]),
+                mul(&[items, 4]),
+                mul(&[items, f.div_ceil(4) * 4 + 4]),
+            ]);
             // Gram partials and the Gram matrix; three CG vectors and block lists per thread.
             let scratch = add(&[
                 mul(&[GRAM_PARTS as u64 + 1, f, f, 4]),
@@ -91,7 +95,11 @@ pub fn estimate_bytes(shape: Shape, params: &Params, threads: usize) -> MemoryEs
         Params::Bpr(p) => {
             let f = u64::from(p.factors);
             let strata = effective_strata(p.strata, shape.items) as u64;
-            let model = add(&[mul(&[users + items, f, 4]), mul(&[items, 8])]);
+            let model = add(&[
+                mul(&[users + items, f, 4]),
+                mul(&[items, 8]),
+                mul(&[items, f.div_ceil(4) * 4 + 4]),
+            ]);
             // Per-epoch gathered copies of factors and biases, the bucketed pairs, the two
             // dealings (group, local, members) and the bucket table.
             // Popularity sampling adds each block's occurrence list (one u32 per pair).

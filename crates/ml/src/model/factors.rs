@@ -3,6 +3,7 @@
 //! only one [`Factors::remove_users`] changes.
 
 use crate::kernels::{dot, dot_rows, wide_fn};
+use crate::model::quantized::{QUANTIZE_MIN_ITEMS, QuantItems};
 use crate::model::topk::TopK;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +16,9 @@ pub(crate) struct Factors {
     pub(crate) item_bias: Option<Vec<f32>>,
     /// Euclidean norms of the item rows, derived (not stored in files) for cosine similar-items.
     item_norms: Vec<f32>,
+    /// The int8 copy of the item rows recommend pre-scans with (derived, not stored in files;
+    /// `None` for small catalogues), see [`QuantItems`].
+    quant: Option<QuantItems>,
 }
 
 impl Factors {
@@ -32,6 +36,12 @@ impl Factors {
             .chunks_exact(factors.max(1))
             .map(|row| dot(row, row).sqrt())
             .collect();
+        let quant = QuantItems::build(
+            &item_factors,
+            factors,
+            item_bias.as_deref(),
+            QUANTIZE_MIN_ITEMS,
+        );
         Factors {
             factors,
             users,
@@ -40,6 +50,7 @@ impl Factors {
             item_factors,
             item_bias,
             item_norms,
+            quant,
         }
     }
 
@@ -59,9 +70,35 @@ impl Factors {
         dot(user, self.item_row(item)) + bias
     }
 
-    /// Scores every item not in `exclude` (ascending) into `top`, asking `keep` only of items that
-    /// would enter it.
+    /// Ranks every item not in `exclude` (ascending) into `top`, asking `keep` only of items that
+    /// could enter it: the int8 pre-scan where the model has one and the user vector allows it,
+    /// else the exact scan; the answer is the exact scan's either way.
     pub(crate) fn rank(
+        &self,
+        user: &[f32],
+        exclude: &[u32],
+        keep: &dyn Fn(u32) -> bool,
+        top: &mut TopK,
+    ) {
+        if let Some(q) = &self.quant
+            && q.rank(
+                &self.item_factors,
+                self.factors,
+                self.item_bias.as_deref(),
+                user,
+                exclude,
+                keep,
+                top,
+            )
+        {
+            return;
+        }
+        self.rank_exact(user, exclude, keep, top);
+    }
+
+    /// Scores every item not in `exclude` (ascending) in f32 into `top`, asking `keep` only of
+    /// items that would enter it.
+    pub(crate) fn rank_exact(
         &self,
         user: &[f32],
         exclude: &[u32],
@@ -80,15 +117,28 @@ impl Factors {
         );
     }
 
-    /// `rank` for several users at once, block of items by block of items, so each block of
-    /// item rows is read from memory once for all of them; the answers are `rank`'s for each
-    /// (the same scores, the same order of offers to each heap), best first.
+    /// `rank` for several users at once, best first, the answers `rank`'s for each. With the
+    /// int8 copy, user by user (its pre-scan reads a quarter of the bytes); without, block of
+    /// items by block of items, so each block of f32 item rows is read from memory once for all
+    /// of them (the same scores, the same order of offers to each heap).
     pub(crate) fn rank_group(
         &self,
         users: &[&[f32]],
         exclude: &[&[u32]],
         k: usize,
     ) -> Vec<Vec<(u32, f32)>> {
+        if self.quant.is_some() {
+            // The int8 pre-scan reads a quarter of the f32 rows; one user at a time.
+            return users
+                .iter()
+                .zip(exclude)
+                .map(|(user, exclude)| {
+                    let mut top = TopK::new(k);
+                    self.rank(user, exclude, &keep_all, &mut top);
+                    top.into_sorted()
+                })
+                .collect();
+        }
         let f = self.factors.max(1);
         let mut tops: Vec<TopK> = users.iter().map(|_| TopK::new(k)).collect();
         let mut skips: Vec<_> = exclude.iter().map(|e| e.iter().peekable()).collect();
@@ -150,6 +200,7 @@ impl Factors {
             + self.item_factors.capacity()
             + self.item_norms.capacity()
             + self.item_bias.as_ref().map_or(0, Vec::capacity))
+            + self.quant.as_ref().map_or(0, QuantItems::heap_bytes)
     }
 }
 

@@ -51,6 +51,11 @@ impl TopK {
         }
     }
 
+    /// The `k` it keeps.
+    pub(crate) fn capacity(&self) -> usize {
+        self.k
+    }
+
     /// Whether (item, score) would be kept now; lets a caller skip an expensive filter.
     #[inline]
     pub(crate) fn would_keep(&self, item: u32, score: f32) -> bool {
