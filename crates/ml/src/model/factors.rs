@@ -118,7 +118,7 @@ impl Factors {
     }
 
     /// `rank` for several users at once, best first, the answers `rank`'s for each. With the
-    /// int8 copy, user by user (its pre-scan reads a quarter of the bytes); without, block of
+    /// int8 copy, its pre-scan for four users per read of the codes; without, block of
     /// items by block of items, so each block of f32 item rows is read from memory once for all
     /// of them (the same scores, the same order of offers to each heap).
     pub(crate) fn rank_group(
@@ -127,15 +127,24 @@ impl Factors {
         exclude: &[&[u32]],
         k: usize,
     ) -> Vec<Vec<(u32, f32)>> {
-        if self.quant.is_some() {
-            // The int8 pre-scan reads a quarter of the f32 rows; one user at a time.
-            return users
-                .iter()
-                .zip(exclude)
-                .map(|(user, exclude)| {
-                    let mut top = TopK::new(k);
-                    self.rank(user, exclude, &keep_all, &mut top);
-                    top.into_sorted()
+        if let Some(q) = &self.quant {
+            let answers = q.rank_group(
+                &self.item_factors,
+                self.factors,
+                self.item_bias.as_deref(),
+                users,
+                exclude,
+                k,
+            );
+            return answers
+                .into_iter()
+                .zip(users.iter().zip(exclude))
+                .map(|(answer, (user, exclude))| {
+                    answer.unwrap_or_else(|| {
+                        let mut top = TopK::new(k);
+                        self.rank_exact(user, exclude, &keep_all, &mut top);
+                        top.into_sorted()
+                    })
                 })
                 .collect();
         }

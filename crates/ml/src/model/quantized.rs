@@ -136,89 +136,206 @@ impl QuantItems {
         if k == 0 {
             return true;
         }
-        let Some(bound) = UserCodes::new(user, self) else {
+        let Some(mut scan) = Scan::new(self, user, exclude, k) else {
             return false;
         };
-        let limit = (self.items / 8).max(4 * k).max(256);
-        let mut lows = TopK::new(k);
-        let mut theta = f32::NEG_INFINITY;
-        let mut candidates: Vec<(u32, f32)> = Vec::new();
-        let mut skip = exclude.iter().peekable();
-        let mut sums = [0i32; CHUNK_BLOCKS * BLOCK];
-        let block_bytes = BLOCK * self.padded;
         let kernel = Kernel::detect();
+        let block_bytes = BLOCK * self.padded;
         let blocks = self.items.div_ceil(BLOCK);
-        // Once the heap is full, a group whose best integer sum is below `floor` cannot hold a
-        // candidate: `sum · unit + E < θ` with units to spare for the float rounding of the
-        // product (unbiased models; biased ones test the float approximation).
-        let mut floor = i64::MIN;
-        let mut adjusted = [0i32; CHUNK_BLOCKS * BLOCK];
-        let mut maxima = [0i32; CHUNK_BLOCKS];
+        let mut sums = [0i32; CHUNK_BLOCKS * BLOCK];
         let mut b0 = 0;
         while b0 < blocks {
             let nb = CHUNK_BLOCKS.min(blocks - b0);
             let codes = &self.codes[b0 * block_bytes..(b0 + nb) * block_bytes];
-            let span = b0 * BLOCK..(b0 + nb) * BLOCK;
-            kernel.run(&bound.codes, codes, self.padded, &mut sums[..nb * BLOCK]);
-            subtract_and_max(
-                &sums[..nb * BLOCK],
-                &self.offsets[span],
-                &mut adjusted[..nb * BLOCK],
-                &mut maxima[..nb],
+            kernel.run(
+                &scan.bound.codes,
+                codes,
+                self.padded,
+                &mut sums[..nb * BLOCK],
             );
-            for (g, group) in adjusted[..nb * BLOCK].chunks_exact(BLOCK).enumerate() {
-                if bias.is_none() && i64::from(maxima[g]) < floor {
-                    continue;
-                }
-                let first = (b0 + g) * BLOCK;
-                let n = BLOCK.min(self.items - first);
-                let mut approx = [0f32; BLOCK];
-                for (a, &x) in approx.iter_mut().zip(group) {
-                    *a = x as f32 * bound.unit;
-                }
-                if let Some(bias) = bias {
-                    for (a, &x) in approx[..n].iter_mut().zip(&bias[first..first + n]) {
-                        *a += x;
-                    }
-                    let best = approx[..n].iter().fold(f32::NEG_INFINITY, |m, &a| m.max(a));
-                    if best + bound.error < theta {
-                        continue;
-                    }
-                }
-                while skip.next_if(|&&e| (e as usize) < first).is_some() {}
-                for (r, &a) in approx[..n].iter().enumerate() {
-                    let item = (first + r) as u32;
-                    if skip.next_if_eq(&&item).is_some() {
-                        continue;
-                    }
-                    let upper = a + bound.error;
-                    if upper < theta {
-                        continue;
-                    }
-                    let lower = a - bound.error;
-                    if lows.would_keep(item, lower) {
-                        if !keep(item) {
-                            continue;
-                        }
-                        lows.push(item, lower);
-                        if let Some(worst) = lows.bar() {
-                            theta = worst;
-                            floor = bound.floor(theta);
-                        }
-                    }
-                    candidates.push((item, upper));
-                }
-                if candidates.len() > limit {
-                    candidates.retain(|&(_, upper)| upper >= theta);
-                    if candidates.len() > limit {
-                        return false;
-                    }
-                }
+            if !scan.offer(self, b0, &sums[..nb * BLOCK], bias, keep) {
+                return false;
             }
             b0 += nb;
         }
-        for (item, upper) in candidates {
-            if upper < theta {
+        scan.finish(rows, factors, bias, user, keep, top);
+        true
+    }
+
+    /// [`QuantItems::rank`] for up to [`GROUP_USERS`] users at once, without a filter: each
+    /// chunk of codes is read once for all of them. `None` for a user the pre-scan declined
+    /// (the caller scans that one exactly).
+    pub(crate) fn rank_group(
+        &self,
+        rows: &[f32],
+        factors: usize,
+        bias: Option<&[f32]>,
+        users: &[&[f32]],
+        exclude: &[&[u32]],
+        k: usize,
+    ) -> Vec<Option<Vec<(u32, f32)>>> {
+        let keep = |_: u32| true;
+        let mut scans: Vec<Option<Scan<'_>>> = users
+            .iter()
+            .zip(exclude)
+            .map(|(user, exclude)| Scan::new(self, user, exclude, k))
+            .collect();
+        if k > 0 {
+            let kernel = Kernel::detect();
+            let block_bytes = BLOCK * self.padded;
+            let blocks = self.items.div_ceil(BLOCK);
+            let mut sums = vec![[0i32; CHUNK_BLOCKS * BLOCK]; GROUP_USERS];
+            for part in scans.chunks_mut(GROUP_USERS) {
+                let mut b0 = 0;
+                while b0 < blocks {
+                    let nb = CHUNK_BLOCKS.min(blocks - b0);
+                    let codes = &self.codes[b0 * block_bytes..(b0 + nb) * block_bytes];
+                    let live: Vec<&[u8]> = part
+                        .iter()
+                        .map(|s| s.as_ref().map_or(&[][..], |s| &s.bound.codes[..]))
+                        .collect();
+                    kernel.run_group(&live, codes, self.padded, &mut sums, nb * BLOCK);
+                    for (scan, sums) in part.iter_mut().zip(&sums) {
+                        if let Some(s) = scan
+                            && !s.offer(self, b0, &sums[..nb * BLOCK], bias, &keep)
+                        {
+                            *scan = None;
+                        }
+                    }
+                    b0 += nb;
+                }
+            }
+        }
+        scans
+            .into_iter()
+            .zip(users)
+            .map(|(scan, user)| {
+                let mut top = TopK::new(k);
+                if k > 0 {
+                    scan?.finish(rows, factors, bias, user, &keep, &mut top);
+                }
+                Some(top.into_sorted())
+            })
+            .collect()
+    }
+}
+
+/// Users whose pre-scans share one read of the codes in [`QuantItems::rank_group`].
+pub(crate) const GROUP_USERS: usize = 4;
+
+/// One user's pre-scan in progress.
+struct Scan<'a> {
+    bound: UserCodes,
+    /// The k best lower bounds among kept items; `theta` is the worst of them once full.
+    lows: TopK,
+    theta: f32,
+    /// Once the heap is full, a group whose best integer sum is below `floor` cannot hold a
+    /// candidate: `sum · unit + E < θ` with units to spare for the float rounding of the
+    /// product (unbiased models; biased ones test the float approximation).
+    floor: i64,
+    candidates: Vec<(u32, f32)>,
+    skip: std::iter::Peekable<std::slice::Iter<'a, u32>>,
+    limit: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn new(q: &QuantItems, user: &[f32], exclude: &'a [u32], k: usize) -> Option<Scan<'a>> {
+        Some(Scan {
+            bound: UserCodes::new(user, q)?,
+            lows: TopK::new(k),
+            theta: f32::NEG_INFINITY,
+            floor: i64::MIN,
+            candidates: Vec::new(),
+            skip: exclude.iter().peekable(),
+            limit: (q.items / 8).max(4 * k).max(256),
+        })
+    }
+
+    /// Takes the integer sums of the blocks from `b0` on; `false` when the bound proves too
+    /// loose to prune (the scan is then abandoned).
+    fn offer(
+        &mut self,
+        q: &QuantItems,
+        b0: usize,
+        sums: &[i32],
+        bias: Option<&[f32]>,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> bool {
+        let nb = sums.len() / BLOCK;
+        let mut adjusted = [0i32; CHUNK_BLOCKS * BLOCK];
+        let mut maxima = [0i32; CHUNK_BLOCKS];
+        subtract_and_max(
+            sums,
+            &q.offsets[b0 * BLOCK..(b0 + nb) * BLOCK],
+            &mut adjusted[..nb * BLOCK],
+            &mut maxima[..nb],
+        );
+        for (g, group) in adjusted[..nb * BLOCK].chunks_exact(BLOCK).enumerate() {
+            if bias.is_none() && i64::from(maxima[g]) < self.floor {
+                continue;
+            }
+            let first = (b0 + g) * BLOCK;
+            let n = BLOCK.min(q.items - first);
+            let mut approx = [0f32; BLOCK];
+            for (a, &x) in approx.iter_mut().zip(group) {
+                *a = x as f32 * self.bound.unit;
+            }
+            if let Some(bias) = bias {
+                for (a, &x) in approx[..n].iter_mut().zip(&bias[first..first + n]) {
+                    *a += x;
+                }
+                let best = approx[..n].iter().fold(f32::NEG_INFINITY, |m, &a| m.max(a));
+                if best + self.bound.error < self.theta {
+                    continue;
+                }
+            }
+            while self.skip.next_if(|&&e| (e as usize) < first).is_some() {}
+            for (r, &a) in approx[..n].iter().enumerate() {
+                let item = (first + r) as u32;
+                if self.skip.next_if_eq(&&item).is_some() {
+                    continue;
+                }
+                let upper = a + self.bound.error;
+                if upper < self.theta {
+                    continue;
+                }
+                let lower = a - self.bound.error;
+                if self.lows.would_keep(item, lower) {
+                    if !keep(item) {
+                        continue;
+                    }
+                    self.lows.push(item, lower);
+                    if let Some(worst) = self.lows.bar() {
+                        self.theta = worst;
+                        self.floor = self.bound.floor(worst);
+                    }
+                }
+                self.candidates.push((item, upper));
+            }
+            if self.candidates.len() > self.limit {
+                let theta = self.theta;
+                self.candidates.retain(|&(_, upper)| upper >= theta);
+                if self.candidates.len() > self.limit {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Scores the surviving candidates exactly (`dot` + bias, the full scan's bits) into `top`,
+    /// in ascending item order.
+    fn finish(
+        self,
+        rows: &[f32],
+        factors: usize,
+        bias: Option<&[f32]>,
+        user: &[f32],
+        keep: &dyn Fn(u32) -> bool,
+        top: &mut TopK,
+    ) {
+        for (item, upper) in self.candidates {
+            if upper < self.theta {
                 continue;
             }
             let i = item as usize;
@@ -228,7 +345,6 @@ impl QuantItems {
                 top.push(item, score);
             }
         }
-        true
     }
 }
 
@@ -349,6 +465,44 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// [`Kernel::run`] for several users (an empty code list is skipped) over the same codes:
+    /// `outs[u][..len]` for user u. VNNI reads each 64 bytes of codes once for up to four users.
+    fn run_group(
+        self,
+        users: &[&[u8]],
+        codes: &[i8],
+        padded: usize,
+        outs: &mut [[i32; CHUNK_BLOCKS * BLOCK]],
+        len: usize,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if self == Kernel::Vnni
+            && users.len() == GROUP_USERS
+            && users.iter().all(|u| u.len() == padded)
+        {
+            let [a, b, c, d] = outs else {
+                unreachable!("outs holds GROUP_USERS buffers")
+            };
+            // SAFETY: `detect` saw the features this function is compiled for.
+            unsafe {
+                sums_vnni4(
+                    [users[0], users[1], users[2], users[3]],
+                    codes,
+                    padded,
+                    [&mut a[..len], &mut b[..len], &mut c[..len], &mut d[..len]],
+                )
+            };
+            return;
+        }
+        for (user, out) in users.iter().zip(outs.iter_mut()) {
+            if !user.is_empty() {
+                self.run(user, codes, padded, &mut out[..len]);
+            }
+        }
+    }
+}
+
 fn sums_portable(user: &[u8], codes: &[i8], padded: usize, out: &mut [i32]) {
     let groups = padded / 4;
     for (block, sums) in codes
@@ -449,6 +603,35 @@ fn sums_vnni(user: &[u8], codes: &[i8], padded: usize, out: &mut [i32]) {
         let total = std::arch::x86_64::_mm512_add_epi32(even, odd);
         // SAFETY: `sums` is 16 i32s.
         unsafe { _mm512_storeu_si512(sums.as_mut_ptr().cast(), total) };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vnni")]
+fn sums_vnni4(users: [&[u8]; 4], codes: &[i8], padded: usize, outs: [&mut [i32]; 4]) {
+    use std::arch::x86_64::{
+        _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_set1_epi32, _mm512_setzero_si512,
+        _mm512_storeu_si512,
+    };
+    let groups = padded / 4;
+    let quad = |u: &[u8], g: usize| {
+        i32::from_le_bytes([u[4 * g], u[4 * g + 1], u[4 * g + 2], u[4 * g + 3]])
+    };
+    let [o0, o1, o2, o3] = outs;
+    for (b, block) in codes.chunks_exact(BLOCK * padded).enumerate() {
+        let mut acc = [_mm512_setzero_si512(); 4];
+        for (g, quad_codes) in block.chunks_exact(4 * BLOCK).take(groups).enumerate() {
+            // SAFETY: `quad_codes` is 64 bytes.
+            let x = unsafe { _mm512_loadu_si512(quad_codes.as_ptr().cast()) };
+            for (a, user) in acc.iter_mut().zip(users) {
+                *a = _mm512_dpbusd_epi32(*a, _mm512_set1_epi32(quad(user, g)), x);
+            }
+        }
+        for (a, out) in acc.iter().zip([&mut *o0, &mut *o1, &mut *o2, &mut *o3]) {
+            let sums = &mut out[b * BLOCK..(b + 1) * BLOCK];
+            // SAFETY: `sums` is 16 i32s.
+            unsafe { _mm512_storeu_si512(sums.as_mut_ptr().cast(), *a) };
+        }
     }
 }
 
@@ -594,6 +777,50 @@ mod tests {
                 }
             }
             assert!(pruned > 100, "the pre-scan gave up too often: {pruned}");
+        }
+    }
+
+    #[test]
+    fn groups_of_users_get_the_single_answers() {
+        let mut rng = Rng(19);
+        for (items, factors, biased) in [(2000usize, 64usize, false), (999, 20, true)] {
+            let rows: Vec<f32> = (0..items * factors).map(|_| rng.unit()).collect();
+            let bias = biased.then(|| (0..items).map(|_| rng.unit() * 0.1).collect::<Vec<f32>>());
+            let f = Factors::new(factors, 0, items as u32, Vec::new(), rows, bias);
+            let q = QuantItems::build(&f.item_factors, factors, f.item_bias.as_deref(), 0)
+                .expect("quantizable");
+            // 11 users: two full groups and a partial one; one all-zero user the pre-scan declines.
+            let mut users: Vec<Vec<f32>> = (0..11)
+                .map(|_| (0..factors).map(|_| rng.unit() * 2.0).collect())
+                .collect();
+            users[5] = vec![0.0; factors];
+            let excludes: Vec<Vec<u32>> = (0..11u32)
+                .map(|u| (0..u).map(|i| i * 7).collect())
+                .collect();
+            let refs: Vec<&[f32]> = users.iter().map(Vec::as_slice).collect();
+            let lists: Vec<&[u32]> = excludes.iter().map(Vec::as_slice).collect();
+            for k in [0usize, 1, 10, 50] {
+                let got = q.rank_group(
+                    &f.item_factors,
+                    factors,
+                    f.item_bias.as_deref(),
+                    &refs,
+                    &lists,
+                    k,
+                );
+                for (u, answer) in got.iter().enumerate() {
+                    let want = exact(&f, refs[u], lists[u], &|_| true, k);
+                    match answer {
+                        Some(answer) => assert_eq!(answer, &want, "user {u}, k {k}"),
+                        None => assert_eq!(u, 5, "only the zero user is declined"),
+                    }
+                }
+                assert!(k == 0 || got[5].is_none());
+            }
+            let grouped = f.rank_group(&refs, &lists, 10);
+            for (u, answer) in grouped.iter().enumerate() {
+                assert_eq!(answer, &exact(&f, refs[u], lists[u], &|_| true, 10));
+            }
         }
     }
 
