@@ -570,35 +570,30 @@ fn sums_vnni(user: &[u8], codes: &[i8], padded: usize, out: &mut [i32]) {
         _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_set1_epi32, _mm512_setzero_si512,
         _mm512_storeu_si512,
     };
-    let groups = padded / 4;
+    let (quads, _) = user[..padded].as_chunks::<4>();
     for (block, sums) in codes
         .chunks_exact(BLOCK * padded)
         .zip(out.chunks_exact_mut(BLOCK))
     {
         let (mut even, mut odd) = (_mm512_setzero_si512(), _mm512_setzero_si512());
-        let mut quads = block.chunks_exact(4 * BLOCK).take(groups).enumerate();
+        let (pairs, rest) = block.as_chunks::<{ 8 * BLOCK }>();
+        let (user_pairs, user_rest) = quads.as_chunks::<2>();
         // Two accumulators so consecutive dot instructions do not wait on each other.
-        while let Some((g, quad)) = quads.next() {
-            let u = i32::from_le_bytes([
-                user[4 * g],
-                user[4 * g + 1],
-                user[4 * g + 2],
-                user[4 * g + 3],
-            ]);
-            // SAFETY: `quad` is 64 bytes.
-            let x = unsafe { _mm512_loadu_si512(quad.as_ptr().cast()) };
-            even = _mm512_dpbusd_epi32(even, _mm512_set1_epi32(u), x);
-            if let Some((g, quad)) = quads.next() {
-                let u = i32::from_le_bytes([
-                    user[4 * g],
-                    user[4 * g + 1],
-                    user[4 * g + 2],
-                    user[4 * g + 3],
-                ]);
-                // SAFETY: as above.
-                let x = unsafe { _mm512_loadu_si512(quad.as_ptr().cast()) };
-                odd = _mm512_dpbusd_epi32(odd, _mm512_set1_epi32(u), x);
-            }
+        for (pair, u) in pairs.iter().zip(user_pairs) {
+            // SAFETY: `pair` is 128 bytes; the loads read its two halves.
+            let (x, y) = unsafe {
+                (
+                    _mm512_loadu_si512(pair.as_ptr().cast()),
+                    _mm512_loadu_si512(pair.as_ptr().add(4 * BLOCK).cast()),
+                )
+            };
+            even = _mm512_dpbusd_epi32(even, _mm512_set1_epi32(i32::from_le_bytes(u[0])), x);
+            odd = _mm512_dpbusd_epi32(odd, _mm512_set1_epi32(i32::from_le_bytes(u[1])), y);
+        }
+        if let (Some(u), false) = (user_rest.first(), rest.is_empty()) {
+            // SAFETY: `rest` is the block's last 64 bytes (an odd count of quads).
+            let x = unsafe { _mm512_loadu_si512(rest.as_ptr().cast()) };
+            even = _mm512_dpbusd_epi32(even, _mm512_set1_epi32(i32::from_le_bytes(*u)), x);
         }
         let total = std::arch::x86_64::_mm512_add_epi32(even, odd);
         // SAFETY: `sums` is 16 i32s.
@@ -613,18 +608,21 @@ fn sums_vnni4(users: [&[u8]; 4], codes: &[i8], padded: usize, outs: [&mut [i32];
         _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_set1_epi32, _mm512_setzero_si512,
         _mm512_storeu_si512,
     };
-    let groups = padded / 4;
-    let quad = |u: &[u8], g: usize| {
-        i32::from_le_bytes([u[4 * g], u[4 * g + 1], u[4 * g + 2], u[4 * g + 3]])
-    };
+    // Each group of 4 factors as one i32 per user, read in the loop without bounds checks.
+    let lanes: Vec<[i32; 4]> = (0..padded / 4)
+        .map(|g| {
+            users.map(|u| i32::from_le_bytes([u[4 * g], u[4 * g + 1], u[4 * g + 2], u[4 * g + 3]]))
+        })
+        .collect();
     let [o0, o1, o2, o3] = outs;
     for (b, block) in codes.chunks_exact(BLOCK * padded).enumerate() {
         let mut acc = [_mm512_setzero_si512(); 4];
-        for (g, quad_codes) in block.chunks_exact(4 * BLOCK).take(groups).enumerate() {
+        let (quads, _) = block.as_chunks::<{ 4 * BLOCK }>();
+        for (quad_codes, lane) in quads.iter().zip(&lanes) {
             // SAFETY: `quad_codes` is 64 bytes.
             let x = unsafe { _mm512_loadu_si512(quad_codes.as_ptr().cast()) };
-            for (a, user) in acc.iter_mut().zip(users) {
-                *a = _mm512_dpbusd_epi32(*a, _mm512_set1_epi32(quad(user, g)), x);
+            for (a, &u) in acc.iter_mut().zip(lane) {
+                *a = _mm512_dpbusd_epi32(*a, _mm512_set1_epi32(u), x);
             }
         }
         for (a, out) in acc.iter().zip([&mut *o0, &mut *o1, &mut *o2, &mut *o3]) {
