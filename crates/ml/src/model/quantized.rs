@@ -23,7 +23,7 @@
 //! The user's codes are sent as `p + 64` (unsigned, as the instructions want) and each item's
 //! `64·Σq` is subtracted after.
 
-use crate::kernels::{dot, wide_fn};
+use crate::kernels::dot;
 use crate::model::topk::TopK;
 
 /// Items per block: one 512-bit lane set of 32-bit sums.
@@ -35,8 +35,6 @@ pub(crate) const QUANTIZE_MIN_ITEMS: usize = 4096;
 /// Above this many (padded) factors the integer sums could leave `f32`'s exact range.
 const MAX_PADDED_FACTORS: usize = 2048;
 const ITEM_CODE_MAX: f32 = 127.0;
-const USER_CODE_MAX: f64 = 63.0;
-const USER_CODE_OFFSET: i32 = 64;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct QuantItems {
@@ -47,10 +45,11 @@ pub(crate) struct QuantItems {
     scale: f32,
     /// `blocks · padded · 16` codes in the layout above; rows past `items` are 0.
     codes: Vec<i8>,
-    /// `64 · Σ codes` per item (padded to whole blocks).
-    offsets: Vec<i32>,
-    /// The largest `Σ |code|` of an item.
-    max_l1: i64,
+    /// `Σ codes` per item (padded to whole blocks): the user offset times it is taken off.
+    sums: Vec<i32>,
+    /// The largest `‖v - s·q‖₂` of an item (rounded up) and the largest `‖q‖₂`.
+    max_residual: f64,
+    max_code_norm: f64,
     /// The largest `|value|` of an item factor, and of a bias.
     max_value: f32,
     max_bias: f32,
@@ -86,34 +85,39 @@ impl QuantItems {
         let scale = max_value / ITEM_CODE_MAX;
         let blocks = items.div_ceil(BLOCK);
         let mut codes = vec![0i8; blocks * BLOCK * padded];
-        let mut offsets = vec![0i32; blocks * BLOCK];
-        let mut max_l1 = 0i64;
+        let mut sums = vec![0i32; blocks * BLOCK];
+        let (mut max_residual, mut max_code_norm) = (0f64, 0f64);
         for (i, row) in rows.chunks_exact(factors).enumerate() {
             let (b, r) = (i / BLOCK, i % BLOCK);
-            let (mut sum, mut l1) = (0i32, 0i64);
+            let (mut sum, mut residual, mut norm) = (0i32, 0f64, 0f64);
             for (j, &v) in row.iter().enumerate() {
                 let q = (v / scale).round().clamp(-ITEM_CODE_MAX, ITEM_CODE_MAX) as i8;
                 codes[(b * (padded / 4) + j / 4) * 4 * BLOCK + r * 4 + j % 4] = q;
                 sum += i32::from(q);
-                l1 += i64::from(q).abs();
+                let d = f64::from(v) - f64::from(scale) * f64::from(q);
+                residual += d * d;
+                norm += f64::from(q) * f64::from(q);
             }
-            offsets[i] = USER_CODE_OFFSET * sum;
-            max_l1 = max_l1.max(l1);
+            sums[i] = sum;
+            max_residual = max_residual.max(residual.sqrt());
+            max_code_norm = max_code_norm.max(norm.sqrt());
         }
         Some(QuantItems {
             padded,
             items,
             scale,
             codes,
-            offsets,
-            max_l1,
+            sums,
+            // f64 rounding here is ~1e-16 relative; the margin is far above it.
+            max_residual: max_residual * (1.0 + 1e-9),
+            max_code_norm: max_code_norm * (1.0 + 1e-9),
             max_value,
             max_bias,
         })
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.codes.capacity() + 4 * self.offsets.capacity()
+        self.codes.capacity() + 4 * self.sums.capacity()
     }
 
     /// Ranks like the exact scan (`rows`, row-major `factors` wide, and `bias` are the model's
@@ -136,24 +140,20 @@ impl QuantItems {
         if k == 0 {
             return true;
         }
-        let Some(mut scan) = Scan::new(self, user, exclude, k) else {
+        let kernel = Kernel::detect();
+        let Some(mut scan) = Scan::new(self, kernel, user, exclude, k) else {
             return false;
         };
-        let kernel = Kernel::detect();
         let block_bytes = BLOCK * self.padded;
         let blocks = self.items.div_ceil(BLOCK);
-        let mut sums = [0i32; CHUNK_BLOCKS * BLOCK];
+        let mut chunk = Chunk::new();
         let mut b0 = 0;
         while b0 < blocks {
             let nb = CHUNK_BLOCKS.min(blocks - b0);
             let codes = &self.codes[b0 * block_bytes..(b0 + nb) * block_bytes];
-            kernel.run(
-                &scan.bound.codes,
-                codes,
-                self.padded,
-                &mut sums[..nb * BLOCK],
-            );
-            if !scan.offer(self, b0, &sums[..nb * BLOCK], bias, keep) {
+            let item_sums = &self.sums[b0 * BLOCK..(b0 + nb) * BLOCK];
+            kernel.run(&scan.bound, codes, item_sums, self.padded, chunk.part(nb));
+            if !scan.offer(self, b0, &chunk, nb, bias, keep) {
                 return false;
             }
             b0 += nb;
@@ -175,29 +175,28 @@ impl QuantItems {
         k: usize,
     ) -> Vec<Option<Vec<(u32, f32)>>> {
         let keep = |_: u32| true;
+        let kernel = Kernel::detect();
         let mut scans: Vec<Option<Scan<'_>>> = users
             .iter()
             .zip(exclude)
-            .map(|(user, exclude)| Scan::new(self, user, exclude, k))
+            .map(|(user, exclude)| Scan::new(self, kernel, user, exclude, k))
             .collect();
         if k > 0 {
-            let kernel = Kernel::detect();
             let block_bytes = BLOCK * self.padded;
             let blocks = self.items.div_ceil(BLOCK);
-            let mut sums = vec![[0i32; CHUNK_BLOCKS * BLOCK]; GROUP_USERS];
+            let mut chunks: Vec<Chunk> = (0..GROUP_USERS).map(|_| Chunk::new()).collect();
             for part in scans.chunks_mut(GROUP_USERS) {
                 let mut b0 = 0;
                 while b0 < blocks {
                     let nb = CHUNK_BLOCKS.min(blocks - b0);
                     let codes = &self.codes[b0 * block_bytes..(b0 + nb) * block_bytes];
-                    let live: Vec<&[u8]> = part
-                        .iter()
-                        .map(|s| s.as_ref().map_or(&[][..], |s| &s.bound.codes[..]))
-                        .collect();
-                    kernel.run_group(&live, codes, self.padded, &mut sums, nb * BLOCK);
-                    for (scan, sums) in part.iter_mut().zip(&sums) {
+                    let item_sums = &self.sums[b0 * BLOCK..(b0 + nb) * BLOCK];
+                    let live: Vec<Option<&UserCodes>> =
+                        part.iter().map(|s| s.as_ref().map(|s| &s.bound)).collect();
+                    kernel.run_group(&live, codes, item_sums, self.padded, &mut chunks, nb);
+                    for (scan, chunk) in part.iter_mut().zip(&chunks) {
                         if let Some(s) = scan
-                            && !s.offer(self, b0, &sums[..nb * BLOCK], bias, &keep)
+                            && !s.offer(self, b0, chunk, nb, bias, &keep)
                         {
                             *scan = None;
                         }
@@ -239,9 +238,15 @@ struct Scan<'a> {
 }
 
 impl<'a> Scan<'a> {
-    fn new(q: &QuantItems, user: &[f32], exclude: &'a [u32], k: usize) -> Option<Scan<'a>> {
+    fn new(
+        q: &QuantItems,
+        kernel: Kernel,
+        user: &[f32],
+        exclude: &'a [u32],
+        k: usize,
+    ) -> Option<Scan<'a>> {
         Some(Scan {
-            bound: UserCodes::new(user, q)?,
+            bound: UserCodes::new(user, q, kernel.user_code_max())?,
             lows: TopK::new(k),
             theta: f32::NEG_INFINITY,
             floor: i64::MIN,
@@ -251,27 +256,23 @@ impl<'a> Scan<'a> {
         })
     }
 
-    /// Takes the integer sums of the blocks from `b0` on; `false` when the bound proves too
+    /// Takes the integer sums of the `nb` blocks from `b0` on; `false` when the bound proves too
     /// loose to prune (the scan is then abandoned).
     fn offer(
         &mut self,
         q: &QuantItems,
         b0: usize,
-        sums: &[i32],
+        chunk: &Chunk,
+        nb: usize,
         bias: Option<&[f32]>,
         keep: &dyn Fn(u32) -> bool,
     ) -> bool {
-        let nb = sums.len() / BLOCK;
-        let mut adjusted = [0i32; CHUNK_BLOCKS * BLOCK];
-        let mut maxima = [0i32; CHUNK_BLOCKS];
-        subtract_and_max(
-            sums,
-            &q.offsets[b0 * BLOCK..(b0 + nb) * BLOCK],
-            &mut adjusted[..nb * BLOCK],
-            &mut maxima[..nb],
-        );
-        for (g, group) in adjusted[..nb * BLOCK].chunks_exact(BLOCK).enumerate() {
-            if bias.is_none() && i64::from(maxima[g]) < self.floor {
+        for (g, (group, &max)) in chunk.sums[..nb * BLOCK]
+            .chunks_exact(BLOCK)
+            .zip(&chunk.maxima[..nb])
+            .enumerate()
+        {
+            if bias.is_none() && i64::from(max) < self.floor {
                 continue;
             }
             let first = (b0 + g) * BLOCK;
@@ -348,29 +349,31 @@ impl<'a> Scan<'a> {
     }
 }
 
-wide_fn! {
-    /// `adjusted = sums - offsets` and the maximum of each 16 of it: one pass the compiler
-    /// vectorizes (AVX2 where the CPU has it).
-    fn subtract_and_max(sums: &[i32], offsets: &[i32], adjusted: &mut [i32], maxima: &mut [i32]) {
-        for (((s, o), a), m) in sums
-            .chunks_exact(BLOCK)
-            .zip(offsets.chunks_exact(BLOCK))
-            .zip(adjusted.chunks_exact_mut(BLOCK))
-            .zip(maxima.iter_mut())
-        {
-            let mut best = i32::MIN;
-            for r in 0..BLOCK {
-                a[r] = s[r] - o[r];
-                best = best.max(a[r]);
-            }
-            *m = best;
+/// A kernel's output for one chunk: each item's `p·q` and each block's largest.
+struct Chunk {
+    sums: [i32; CHUNK_BLOCKS * BLOCK],
+    maxima: [i32; CHUNK_BLOCKS],
+}
+
+impl Chunk {
+    fn new() -> Chunk {
+        Chunk {
+            sums: [0; CHUNK_BLOCKS * BLOCK],
+            maxima: [0; CHUNK_BLOCKS],
         }
+    }
+
+    fn part(&mut self, blocks: usize) -> (&mut [i32], &mut [i32]) {
+        (&mut self.sums[..blocks * BLOCK], &mut self.maxima[..blocks])
     }
 }
 
 /// One call's user side: codes, the unit of an integer sum, and the error bound.
 struct UserCodes {
+    /// `p + offset` per factor (padding: `offset`, i.e. p = 0), as the instructions want them.
     codes: Vec<u8>,
+    /// log2 of the offset (64 or 128): `Σ (p + offset)·q = p·q + offset·Σq`.
+    shift: u32,
     /// `t · s`: approx = sum · unit + bias.
     unit: f32,
     /// `E` plus the float slack, rounded up.
@@ -389,37 +392,45 @@ impl UserCodes {
         }
     }
 
-    fn new(user: &[f32], q: &QuantItems) -> Option<UserCodes> {
-        let (mut l1, mut max) = (0f64, 0f64);
+    /// Codes `|p| <= code_max` (63 or 127, by kernel) and the bound for this user.
+    fn new(user: &[f32], q: &QuantItems, code_max: i32) -> Option<UserCodes> {
+        let (mut l1, mut max, mut norm) = (0f64, 0f64, 0f64);
         for &u in user {
             let a = f64::from(u).abs();
             l1 += a;
             max = max.max(a);
+            norm += a * a;
         }
         if !l1.is_finite() || max <= 0.0 {
             return None;
         }
+        let norm = norm.sqrt();
         let s = f64::from(q.scale);
         let magnitude = l1 * f64::from(q.max_value) + f64::from(q.max_bias);
         if magnitude > 1e30 {
             return None;
         }
-        let t = max / USER_CODE_MAX;
-        let mut codes = vec![USER_CODE_OFFSET as u8; q.padded];
+        let offset = code_max + 1;
+        let cap = f64::from(code_max);
+        let t = max / cap;
+        let mut codes = vec![offset as u8; q.padded];
+        let mut off = 0f64;
         for (c, &u) in codes.iter_mut().zip(user) {
-            let p = (f64::from(u) / t)
-                .round()
-                .clamp(-USER_CODE_MAX, USER_CODE_MAX) as i32;
-            *c = (p + USER_CODE_OFFSET) as u8;
+            let p = (f64::from(u) / t).round().clamp(-cap, cap);
+            let d = f64::from(u) - t * p;
+            off += d * d;
+            *c = (p as i32 + offset) as u8;
         }
-        // Quantization error, then a slack far above every rounding in play: the exact scan's
-        // f32 dot (at most `factors` roundings of partial sums bounded by ‖u‖₁·max|v|), the
-        // bias add, this approximation's multiply-add and the bound's own add/subtract.
-        let quantization = s / 2.0 * l1 + t * s / 2.0 * q.max_l1 as f64;
+        // u·v - t·s·(p·q) = u·(v - s·q) + (u - t·p)·(s·q), each bounded by Cauchy-Schwarz.
+        let quantization = norm * q.max_residual + off.sqrt() * s * q.max_code_norm;
+        // A slack far above every rounding in play: the exact scan's f32 dot (at most
+        // `factors` roundings of partial sums bounded by ‖u‖₁·max|v|), the bias add, this
+        // approximation's multiply-add, the f64 norms and the bound's own add/subtract.
         let slack = (q.padded as f64 + 16.0) * 2f64.powi(-20) * (magnitude + quantization);
         let error = ((quantization + slack) * (1.0 + 2f64.powi(-16))) as f32;
         Some(UserCodes {
             codes,
+            shift: offset.trailing_zeros(),
             unit: (t * s) as f32,
             error,
         })
@@ -435,8 +446,18 @@ enum Kernel {
     Vnni,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Tests run every kernel the CPU has through the whole pre-scan.
+    static FORCED: std::cell::Cell<Option<Kernel>> = const { std::cell::Cell::new(None) };
+}
+
 impl Kernel {
     fn detect() -> Kernel {
+        #[cfg(test)]
+        if let Some(kernel) = FORCED.with(std::cell::Cell::get) {
+            return kernel;
+        }
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f")
@@ -451,133 +472,197 @@ impl Kernel {
         Kernel::Portable
     }
 
-    /// `out[16·b + r]` = Σ user[j] · code of item r of block b, factor j (user codes unsigned).
-    /// Every kernel gives the same integers.
-    fn run(self, user: &[u8], codes: &[i8], padded: usize, out: &mut [i32]) {
+    /// The largest user code magnitude: AVX2's `vpmaddubsw` saturates a 16-bit pair sum, so its
+    /// unsigned codes stay under 128 (2·127·127 < 2^15); the others take 8 bits.
+    fn user_code_max(self) -> i32 {
         match self {
-            Kernel::Portable => sums_portable(user, codes, padded, out),
-            // SAFETY: `detect` saw the features these functions are compiled for.
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => unsafe { sums_avx2(user, codes, padded, out) },
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Vnni => unsafe { sums_vnni(user, codes, padded, out) },
+            Kernel::Avx2 => 63,
+            _ => 127,
         }
     }
-}
 
-impl Kernel {
-    /// [`Kernel::run`] for several users (an empty code list is skipped) over the same codes:
-    /// `outs[u][..len]` for user u. VNNI reads each 64 bytes of codes once for up to four users.
+    /// For each item r of block b: `sums[16·b + r]` = Σ_j p_j · q_rj (the user's codes less their
+    /// offset, times the item's), and `maxima[b]` the block's largest (padding rows count as 0,
+    /// which only makes a block's maximum larger). Every kernel gives the same integers for the
+    /// same codes.
+    fn run(
+        self,
+        user: &UserCodes,
+        codes: &[i8],
+        item_sums: &[i32],
+        padded: usize,
+        (sums, maxima): (&mut [i32], &mut [i32]),
+    ) {
+        match self {
+            Kernel::Portable => portable(user, codes, item_sums, padded, sums, maxima),
+            // SAFETY: `detect` saw the features these functions are compiled for.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { avx2(user, codes, item_sums, padded, sums, maxima) },
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Vnni => unsafe { vnni(user, codes, item_sums, padded, sums, maxima) },
+        }
+    }
+
+    /// [`Kernel::run`] for up to [`GROUP_USERS`] users (`None`: skipped) over the same `blocks`
+    /// blocks of codes, into `chunks[u]`. VNNI reads each 64 bytes of codes once for four users.
     fn run_group(
         self,
-        users: &[&[u8]],
+        users: &[Option<&UserCodes>],
         codes: &[i8],
+        item_sums: &[i32],
         padded: usize,
-        outs: &mut [[i32; CHUNK_BLOCKS * BLOCK]],
-        len: usize,
+        chunks: &mut [Chunk],
+        blocks: usize,
     ) {
         #[cfg(target_arch = "x86_64")]
         if self == Kernel::Vnni
-            && users.len() == GROUP_USERS
-            && users.iter().all(|u| u.len() == padded)
+            && let [Some(a), Some(b), Some(c), Some(d)] = users
+            && let [ca, cb, cc, cd] = chunks
         {
-            let [a, b, c, d] = outs else {
-                unreachable!("outs holds GROUP_USERS buffers")
-            };
             // SAFETY: `detect` saw the features this function is compiled for.
             unsafe {
-                sums_vnni4(
-                    [users[0], users[1], users[2], users[3]],
+                vnni4(
+                    [a, b, c, d],
                     codes,
+                    item_sums,
                     padded,
-                    [&mut a[..len], &mut b[..len], &mut c[..len], &mut d[..len]],
+                    [
+                        ca.part(blocks),
+                        cb.part(blocks),
+                        cc.part(blocks),
+                        cd.part(blocks),
+                    ],
                 )
             };
             return;
         }
-        for (user, out) in users.iter().zip(outs.iter_mut()) {
-            if !user.is_empty() {
-                self.run(user, codes, padded, &mut out[..len]);
+        for (user, chunk) in users.iter().zip(chunks.iter_mut()) {
+            if let Some(user) = user {
+                self.run(user, codes, item_sums, padded, chunk.part(blocks));
             }
         }
     }
 }
 
-fn sums_portable(user: &[u8], codes: &[i8], padded: usize, out: &mut [i32]) {
-    let groups = padded / 4;
-    for (block, sums) in codes
+fn portable(
+    user: &UserCodes,
+    codes: &[i8],
+    item_sums: &[i32],
+    padded: usize,
+    sums: &mut [i32],
+    maxima: &mut [i32],
+) {
+    let (quads, _) = user.codes[..padded].as_chunks::<4>();
+    for (((block, items), out), max) in codes
         .chunks_exact(BLOCK * padded)
-        .zip(out.chunks_exact_mut(BLOCK))
+        .zip(item_sums.chunks_exact(BLOCK))
+        .zip(sums.chunks_exact_mut(BLOCK))
+        .zip(maxima.iter_mut())
     {
         let mut acc = [0i32; BLOCK];
-        for (g, quad) in block.chunks_exact(4 * BLOCK).take(groups).enumerate() {
-            let u = &user[4 * g..4 * g + 4];
+        let (groups, _) = block.as_chunks::<{ 4 * BLOCK }>();
+        for (group, u) in groups.iter().zip(quads) {
             for (r, a) in acc.iter_mut().enumerate() {
                 for c in 0..4 {
-                    *a += i32::from(u[c]) * i32::from(quad[4 * r + c]);
+                    *a += i32::from(u[c]) * i32::from(group[4 * r + c]);
                 }
             }
         }
-        sums.copy_from_slice(&acc);
+        let mut best = i32::MIN;
+        for ((o, a), &x) in out.iter_mut().zip(acc).zip(items) {
+            *o = a - (x << user.shift);
+            best = best.max(*o);
+        }
+        *max = best;
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn sums_avx2(user: &[u8], codes: &[i8], padded: usize, out: &mut [i32]) {
+fn avx2(
+    user: &UserCodes,
+    codes: &[i8],
+    item_sums: &[i32],
+    padded: usize,
+    sums: &mut [i32],
+    maxima: &mut [i32],
+) {
     use std::arch::x86_64::{
-        _mm256_add_epi32, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_maddubs_epi16,
-        _mm256_set1_epi16, _mm256_set1_epi32, _mm256_setzero_si256, _mm256_storeu_si256,
+        _mm_cvtsi32_si128, _mm_max_epi32, _mm256_add_epi32, _mm256_castsi128_si256,
+        _mm256_castsi256_si128, _mm256_cvtsi256_si32, _mm256_extracti128_si256, _mm256_loadu_si256,
+        _mm256_madd_epi16, _mm256_maddubs_epi16, _mm256_max_epi32, _mm256_set1_epi16,
+        _mm256_set1_epi32, _mm256_setzero_si256, _mm256_shuffle_epi32, _mm256_sll_epi32,
+        _mm256_storeu_si256, _mm256_sub_epi32,
     };
-    let groups = padded / 4;
     let ones = _mm256_set1_epi16(1);
-    for (block, sums) in codes
+    let shift = _mm_cvtsi32_si128(user.shift as i32);
+    let (quads, _) = user.codes[..padded].as_chunks::<4>();
+    for (((block, items), out), max) in codes
         .chunks_exact(BLOCK * padded)
-        .zip(out.chunks_exact_mut(BLOCK))
+        .zip(item_sums.chunks_exact(BLOCK))
+        .zip(sums.chunks_exact_mut(BLOCK))
+        .zip(maxima.iter_mut())
     {
         let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-        for (g, quad) in block.chunks_exact(4 * BLOCK).take(groups).enumerate() {
-            let u = i32::from_le_bytes([
-                user[4 * g],
-                user[4 * g + 1],
-                user[4 * g + 2],
-                user[4 * g + 3],
-            ]);
-            let u = _mm256_set1_epi32(u);
-            // SAFETY: `quad` is 64 bytes; the loads read its two halves.
+        let (groups, _) = block.as_chunks::<{ 4 * BLOCK }>();
+        for (group, u) in groups.iter().zip(quads) {
+            let u = _mm256_set1_epi32(i32::from_le_bytes(*u));
+            // SAFETY: `group` is 64 bytes; the loads read its two halves.
             let (a, b) = unsafe {
                 (
-                    _mm256_loadu_si256(quad.as_ptr().cast()),
-                    _mm256_loadu_si256(quad.as_ptr().add(32).cast()),
+                    _mm256_loadu_si256(group.as_ptr().cast()),
+                    _mm256_loadu_si256(group.as_ptr().add(32).cast()),
                 )
             };
             // User codes are at most 127, so a pair sum is at most 2·127·127 < 2^15.
             lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_maddubs_epi16(u, a), ones));
             hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_maddubs_epi16(u, b), ones));
         }
-        // SAFETY: `sums` is 16 i32s.
+        // SAFETY: `items` and `out` are 16 i32s each.
         unsafe {
-            _mm256_storeu_si256(sums.as_mut_ptr().cast(), lo);
-            _mm256_storeu_si256(sums.as_mut_ptr().add(8).cast(), hi);
+            let off_lo = _mm256_sll_epi32(_mm256_loadu_si256(items.as_ptr().cast()), shift);
+            let off_hi = _mm256_sll_epi32(_mm256_loadu_si256(items.as_ptr().add(8).cast()), shift);
+            lo = _mm256_sub_epi32(lo, off_lo);
+            hi = _mm256_sub_epi32(hi, off_hi);
+            _mm256_storeu_si256(out.as_mut_ptr().cast(), lo);
+            _mm256_storeu_si256(out.as_mut_ptr().add(8).cast(), hi);
         }
+        let m = _mm256_max_epi32(lo, hi);
+        let m = _mm_max_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256::<1>(m));
+        let m = _mm256_castsi128_si256(m);
+        let m = _mm256_max_epi32(m, _mm256_shuffle_epi32::<0x4E>(m));
+        let m = _mm256_max_epi32(m, _mm256_shuffle_epi32::<0xB1>(m));
+        *max = _mm256_cvtsi256_si32(m);
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vnni")]
-fn sums_vnni(user: &[u8], codes: &[i8], padded: usize, out: &mut [i32]) {
+fn vnni(
+    user: &UserCodes,
+    codes: &[i8],
+    item_sums: &[i32],
+    padded: usize,
+    sums: &mut [i32],
+    maxima: &mut [i32],
+) {
     use std::arch::x86_64::{
-        _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_set1_epi32, _mm512_setzero_si512,
-        _mm512_storeu_si512,
+        _mm_cvtsi32_si128, _mm512_add_epi32, _mm512_dpbusd_epi32, _mm512_loadu_si512,
+        _mm512_reduce_max_epi32, _mm512_set1_epi32, _mm512_setzero_si512, _mm512_sll_epi32,
+        _mm512_storeu_si512, _mm512_sub_epi32,
     };
-    let (quads, _) = user[..padded].as_chunks::<4>();
-    for (block, sums) in codes
+    let shift = _mm_cvtsi32_si128(user.shift as i32);
+    let (quads, _) = user.codes[..padded].as_chunks::<4>();
+    let (user_pairs, user_rest) = quads.as_chunks::<2>();
+    for (((block, items), out), max) in codes
         .chunks_exact(BLOCK * padded)
-        .zip(out.chunks_exact_mut(BLOCK))
+        .zip(item_sums.chunks_exact(BLOCK))
+        .zip(sums.chunks_exact_mut(BLOCK))
+        .zip(maxima.iter_mut())
     {
         let (mut even, mut odd) = (_mm512_setzero_si512(), _mm512_setzero_si512());
         let (pairs, rest) = block.as_chunks::<{ 8 * BLOCK }>();
-        let (user_pairs, user_rest) = quads.as_chunks::<2>();
         // Two accumulators so consecutive dot instructions do not wait on each other.
         for (pair, u) in pairs.iter().zip(user_pairs) {
             // SAFETY: `pair` is 128 bytes; the loads read its two halves.
@@ -595,40 +680,64 @@ fn sums_vnni(user: &[u8], codes: &[i8], padded: usize, out: &mut [i32]) {
             let x = unsafe { _mm512_loadu_si512(rest.as_ptr().cast()) };
             even = _mm512_dpbusd_epi32(even, _mm512_set1_epi32(i32::from_le_bytes(*u)), x);
         }
-        let total = std::arch::x86_64::_mm512_add_epi32(even, odd);
-        // SAFETY: `sums` is 16 i32s.
-        unsafe { _mm512_storeu_si512(sums.as_mut_ptr().cast(), total) };
+        // SAFETY: `items` and `out` are 16 i32s each.
+        let total = unsafe {
+            let offsets = _mm512_sll_epi32(_mm512_loadu_si512(items.as_ptr().cast()), shift);
+            let total = _mm512_sub_epi32(_mm512_add_epi32(even, odd), offsets);
+            _mm512_storeu_si512(out.as_mut_ptr().cast(), total);
+            total
+        };
+        *max = _mm512_reduce_max_epi32(total);
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vnni")]
-fn sums_vnni4(users: [&[u8]; 4], codes: &[i8], padded: usize, outs: [&mut [i32]; 4]) {
+fn vnni4(
+    users: [&UserCodes; 4],
+    codes: &[i8],
+    item_sums: &[i32],
+    padded: usize,
+    outs: [(&mut [i32], &mut [i32]); 4],
+) {
     use std::arch::x86_64::{
-        _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_set1_epi32, _mm512_setzero_si512,
-        _mm512_storeu_si512,
+        _mm_cvtsi32_si128, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_reduce_max_epi32,
+        _mm512_set1_epi32, _mm512_setzero_si512, _mm512_sll_epi32, _mm512_storeu_si512,
+        _mm512_sub_epi32,
     };
     // Each group of 4 factors as one i32 per user, read in the loop without bounds checks.
     let lanes: Vec<[i32; 4]> = (0..padded / 4)
         .map(|g| {
-            users.map(|u| i32::from_le_bytes([u[4 * g], u[4 * g + 1], u[4 * g + 2], u[4 * g + 3]]))
+            users.map(|u| {
+                let c = &u.codes;
+                i32::from_le_bytes([c[4 * g], c[4 * g + 1], c[4 * g + 2], c[4 * g + 3]])
+            })
         })
         .collect();
-    let [o0, o1, o2, o3] = outs;
-    for (b, block) in codes.chunks_exact(BLOCK * padded).enumerate() {
+    let shifts = users.map(|u| _mm_cvtsi32_si128(u.shift as i32));
+    let mut outs = outs;
+    for (b, (block, items)) in codes
+        .chunks_exact(BLOCK * padded)
+        .zip(item_sums.chunks_exact(BLOCK))
+        .enumerate()
+    {
         let mut acc = [_mm512_setzero_si512(); 4];
-        let (quads, _) = block.as_chunks::<{ 4 * BLOCK }>();
-        for (quad_codes, lane) in quads.iter().zip(&lanes) {
-            // SAFETY: `quad_codes` is 64 bytes.
-            let x = unsafe { _mm512_loadu_si512(quad_codes.as_ptr().cast()) };
+        let (groups, _) = block.as_chunks::<{ 4 * BLOCK }>();
+        for (group, lane) in groups.iter().zip(&lanes) {
+            // SAFETY: `group` is 64 bytes.
+            let x = unsafe { _mm512_loadu_si512(group.as_ptr().cast()) };
             for (a, &u) in acc.iter_mut().zip(lane) {
                 *a = _mm512_dpbusd_epi32(*a, _mm512_set1_epi32(u), x);
             }
         }
-        for (a, out) in acc.iter().zip([&mut *o0, &mut *o1, &mut *o2, &mut *o3]) {
-            let sums = &mut out[b * BLOCK..(b + 1) * BLOCK];
-            // SAFETY: `sums` is 16 i32s.
-            unsafe { _mm512_storeu_si512(sums.as_mut_ptr().cast(), *a) };
+        // SAFETY: `items` is 16 i32s.
+        let item_sums = unsafe { _mm512_loadu_si512(items.as_ptr().cast()) };
+        for ((a, (sums, maxima)), shift) in acc.iter().zip(outs.iter_mut()).zip(shifts) {
+            let total = _mm512_sub_epi32(*a, _mm512_sll_epi32(item_sums, shift));
+            let out = &mut sums[b * BLOCK..(b + 1) * BLOCK];
+            // SAFETY: `out` is 16 i32s.
+            unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), total) };
+            maxima[b] = _mm512_reduce_max_epi32(total);
         }
     }
 }
@@ -684,48 +793,161 @@ mod tests {
         .then(|| top.into_sorted())
     }
 
+    fn kernels() -> Vec<Kernel> {
+        let mut all = vec![Kernel::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                all.push(Kernel::Avx2);
+            }
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512vnni")
+            {
+                all.push(Kernel::Vnni);
+            }
+        }
+        all
+    }
+
     #[test]
-    fn kernels_give_the_same_sums() {
+    fn kernels_give_the_definitions_sums_and_maxima() {
         let mut rng = Rng(7);
         for padded in [4usize, 8, 12, 64, 68, 260] {
             let blocks = 3;
             let codes: Vec<i8> = (0..blocks * BLOCK * padded)
                 .map(|_| ((rng.next() % 255) as i32 - 127) as i8)
                 .collect();
-            let user: Vec<u8> = (0..padded).map(|_| (rng.next() % 128) as u8).collect();
-            let mut want = vec![0i32; blocks * BLOCK];
-            sums_portable(&user, &codes, padded, &mut want);
-            // The definition, item by item.
-            for b in 0..blocks {
-                for r in 0..BLOCK {
-                    let mut s = 0i32;
-                    for j in 0..padded {
-                        let code = codes[(b * (padded / 4) + j / 4) * 4 * BLOCK + r * 4 + j % 4];
-                        s += i32::from(user[j]) * i32::from(code);
-                    }
-                    assert_eq!(want[b * BLOCK + r], s);
-                }
+            let mut item_sums = vec![0i32; blocks * BLOCK];
+            for (i, s) in item_sums.iter_mut().enumerate() {
+                let (b, r) = (i / BLOCK, i % BLOCK);
+                *s = (0..padded)
+                    .map(|j| {
+                        i32::from(codes[(b * (padded / 4) + j / 4) * 4 * BLOCK + r * 4 + j % 4])
+                    })
+                    .sum();
             }
-            #[cfg(target_arch = "x86_64")]
-            for kernel in [Kernel::Avx2, Kernel::Vnni] {
-                let ok = match kernel {
-                    Kernel::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
-                    _ => {
-                        std::arch::is_x86_feature_detected!("avx512f")
-                            && std::arch::is_x86_feature_detected!("avx512vnni")
-                    }
+            for kernel in kernels() {
+                let code_max = kernel.user_code_max();
+                let p: Vec<i32> = (0..padded)
+                    .map(|_| (rng.next() % (2 * code_max as u64 + 1)) as i32 - code_max)
+                    .collect();
+                let user = UserCodes {
+                    codes: p.iter().map(|&x| (x + code_max + 1) as u8).collect(),
+                    shift: (code_max + 1).trailing_zeros(),
+                    unit: 1.0,
+                    error: 0.0,
                 };
-                if ok {
-                    let mut got = vec![0i32; blocks * BLOCK];
-                    kernel.run(&user, &codes, padded, &mut got);
-                    assert_eq!(got, want, "{kernel:?} at {padded} factors");
+                let mut want = vec![0i32; blocks * BLOCK];
+                for (i, w) in want.iter_mut().enumerate() {
+                    let (b, r) = (i / BLOCK, i % BLOCK);
+                    *w = (0..padded)
+                        .map(|j| {
+                            p[j] * i32::from(
+                                codes[(b * (padded / 4) + j / 4) * 4 * BLOCK + r * 4 + j % 4],
+                            )
+                        })
+                        .sum();
+                }
+                let want_max: Vec<i32> = want
+                    .chunks(BLOCK)
+                    .map(|c| *c.iter().max().unwrap())
+                    .collect();
+                let mut chunk = Chunk::new();
+                kernel.run(&user, &codes, &item_sums, padded, chunk.part(blocks));
+                assert_eq!(
+                    &chunk.sums[..blocks * BLOCK],
+                    &want[..],
+                    "{kernel:?} at {padded} factors"
+                );
+                assert_eq!(&chunk.maxima[..blocks], &want_max[..], "{kernel:?} maxima");
+                // Four users at once (VNNI's shared read) and a group with a gap.
+                let users = [Some(&user), Some(&user), Some(&user), Some(&user)];
+                let mut chunks: Vec<Chunk> = (0..GROUP_USERS).map(|_| Chunk::new()).collect();
+                kernel.run_group(&users, &codes, &item_sums, padded, &mut chunks, blocks);
+                for c in &chunks {
+                    assert_eq!(&c.sums[..blocks * BLOCK], &want[..], "{kernel:?} group");
+                    assert_eq!(
+                        &c.maxima[..blocks],
+                        &want_max[..],
+                        "{kernel:?} group maxima"
+                    );
+                }
+                let gap = [Some(&user), None, Some(&user)];
+                let mut chunks: Vec<Chunk> = (0..GROUP_USERS).map(|_| Chunk::new()).collect();
+                kernel.run_group(&gap, &codes, &item_sums, padded, &mut chunks, blocks);
+                assert_eq!(&chunks[2].sums[..blocks * BLOCK], &want[..]);
+                assert!(chunks[1].sums.iter().all(|&x| x == 0));
+            }
+        }
+    }
+
+    /// Every item's exact score lies within the bound of its approximation, and items built
+    /// to make the quantization error as large as Cauchy-Schwarz allows come close to it (so a
+    /// bound made smaller, i.e. unsound, fails here).
+    #[test]
+    fn the_bound_holds_and_is_nearly_tight() {
+        let mut rng = Rng(23);
+        let (items, factors) = (64usize, 32usize);
+        let s0 = 0.01f32;
+        for kernel in kernels() {
+            let signs: Vec<f32> = (0..factors)
+                .map(|_| {
+                    if rng.next().is_multiple_of(2) {
+                        1.0
+                    } else {
+                        -1.0
+                    }
+                })
+                .collect();
+            let user: Vec<f32> = signs.clone();
+            let mut rows = Vec::with_capacity(items * factors);
+            for i in 0..items {
+                for (j, sign) in signs.iter().enumerate() {
+                    // Item 0 pins the scale (a value of exactly 127·s0); the others sit just
+                    // short of a rounding midpoint, on the user's side, in every factor.
+                    let v = if i == 0 && j == 0 {
+                        127.0 * s0
+                    } else {
+                        let q = (rng.next() % 201) as f32 - 100.0;
+                        s0 * (q + 0.499 * sign)
+                    };
+                    rows.push(v);
                 }
             }
+            let q = QuantItems::build(&rows, factors, None, 0).expect("quantizable");
+            let bound = UserCodes::new(&user, &q, kernel.user_code_max()).expect("bounded");
+            let blocks = items.div_ceil(BLOCK);
+            let mut chunk = Chunk::new();
+            kernel.run(&bound, &q.codes, &q.sums, q.padded, chunk.part(blocks));
+            let mut worst = 0f32;
+            for i in 0..items {
+                let exact = dot(&user, &rows[i * factors..(i + 1) * factors]);
+                let approx = chunk.sums[i] as f32 * bound.unit;
+                let gap = (exact - approx).abs();
+                assert!(
+                    gap <= bound.error,
+                    "{kernel:?}: item {i}: {gap} > {}",
+                    bound.error
+                );
+                worst = worst.max(gap);
+            }
+            assert!(
+                worst > 0.9 * bound.error,
+                "{kernel:?}: worst {worst}, bound {}",
+                bound.error
+            );
         }
     }
 
     #[test]
     fn the_answer_is_the_full_scans_bit_for_bit() {
+        for kernel in kernels() {
+            FORCED.with(|f| f.set(Some(kernel)));
+            answers_are_exact(kernel);
+        }
+    }
+
+    fn answers_are_exact(kernel: Kernel) {
         let mut rng = Rng(11);
         for (items, factors, biased) in [
             (1000usize, 64usize, false),
@@ -769,7 +991,7 @@ mod tests {
                         assert_eq!(
                             bits(&got),
                             bits(&want),
-                            "{items} items, {factors} factors, k {k}, case {case}"
+                            "{kernel:?}: {items} items, {factors} factors, k {k}, case {case}"
                         );
                     }
                 }
@@ -780,6 +1002,13 @@ mod tests {
 
     #[test]
     fn groups_of_users_get_the_single_answers() {
+        for kernel in kernels() {
+            FORCED.with(|f| f.set(Some(kernel)));
+            groups_match_single_answers();
+        }
+    }
+
+    fn groups_match_single_answers() {
         let mut rng = Rng(19);
         for (items, factors, biased) in [(2000usize, 64usize, false), (999, 20, true)] {
             let rows: Vec<f32> = (0..items * factors).map(|_| rng.unit()).collect();
@@ -874,9 +1103,12 @@ mod tests {
             let keep = move |i: u32| i.is_multiple_of(modulus);
             if let Some(q) = QuantItems::build(&f.item_factors, factors, f.item_bias.as_deref(), 0) {
                 let want = exact(&f, &user, &exclude, &keep, k);
-                if let Some(got) = quantized(&f, &q, &user, &exclude, &keep, k) {
-                    let bits = |v: &[(u32, f32)]| v.iter().map(|&(i, s)| (i, s.to_bits())).collect::<Vec<_>>();
-                    proptest::prop_assert_eq!(bits(&got), bits(&want));
+                for kernel in kernels() {
+                    FORCED.with(|f| f.set(Some(kernel)));
+                    if let Some(got) = quantized(&f, &q, &user, &exclude, &keep, k) {
+                        let bits = |v: &[(u32, f32)]| v.iter().map(|&(i, s)| (i, s.to_bits())).collect::<Vec<_>>();
+                        proptest::prop_assert_eq!(bits(&got), bits(&want), "{:?}", kernel);
+                    }
                 }
             }
         }
