@@ -2,10 +2,12 @@
 //! latency percentiles) over a factor model, the figure issue 12's serving target is about.
 //!
 //! `cargo run --release -p steward-ml --example bench_recommend -- [--users 10000] [--items 50000]
-//! [--factors 64] [--k 10] [--seen 20] [--rounds 3] [--threads 2] [--candidates 100]`
+//! [--factors 64] [--k 10] [--seen 20] [--rounds 3] [--threads 2] [--candidates 100]
+//! [--factors-from DIR]`
 //!
-//! The factors are random (uniform in [-0.5, 0.5), xorshift64* from a fixed seed): scoring costs
-//! the same whatever the values. Every user excludes `--seen` random items (ascending), as
+//! The factors are random (uniform in [-0.5, 0.5), xorshift64* from a fixed seed), or with
+//! `--factors-from DIR` a trained model's (users and items then come from the files): the
+//! int8 pre-scan prunes by the values, so both are measured (bench/recommend.sh). Every user excludes `--seen` random items (ascending), as
 //! serving excludes a user's training items. Each round calls `recommend` once per user on one
 //! thread; the figures are the best round's throughput and the pooled per-call p50 / p99. A
 //! checksum of every answer (items and score bits) is printed, so two builds can be compared
@@ -35,6 +37,9 @@ struct Args {
     rounds: u32,
     threads: usize,
     candidates: u32,
+    /// A directory with `user_factors.f32` and `item_factors.f32` (raw little-endian, row-major,
+    /// `--factors` wide): a trained model instead of random factors.
+    factors_from: Option<std::path::PathBuf>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -47,6 +52,7 @@ fn parse() -> Result<Args, String> {
         rounds: 3,
         threads: 2,
         candidates: 100,
+        factors_from: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -61,6 +67,7 @@ fn parse() -> Result<Args, String> {
             "--rounds" => a.rounds = value.parse().map_err(bad)?,
             "--threads" => a.threads = value.parse().map_err(bad)?,
             "--candidates" => a.candidates = value.parse().map_err(bad)?,
+            "--factors-from" => a.factors_from = Some(value.into()),
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -107,12 +114,29 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 fn main() -> Result<(), String> {
-    let a = parse()?;
+    let mut a = parse()?;
     let f = a.factors as usize;
     let mut rng = Rng(0x5EED_0000_7E57_0001);
     let mut values = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.unit() - 0.5).collect() };
-    let user_factors = values(a.users as usize * f);
-    let item_factors = values(a.items as usize * f);
+    let (user_factors, item_factors) = match &a.factors_from {
+        None => (values(a.users as usize * f), values(a.items as usize * f)),
+        Some(dir) => {
+            let read = |name: &str| -> Result<Vec<f32>, String> {
+                let bytes = std::fs::read(dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
+                Ok(bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect())
+            };
+            let (users, items) = (read("user_factors.f32")?, read("item_factors.f32")?);
+            if users.len() % f != 0 || items.len() % f != 0 {
+                return Err("factor files are not --factors wide".into());
+            }
+            a.users = (users.len() / f) as u32;
+            a.items = (items.len() / f) as u32;
+            (users, items)
+        }
+    };
     let params = Params::Als(AlsParams {
         factors: a.factors,
         ..AlsParams::default()

@@ -2,7 +2,9 @@
 
 Run with the recommender benchmark's peer environment (`bench/setup-ml.sh` makes it):
 `OPENBLAS_NUM_THREADS=1 bench/.venv-ml/bin/python crates/ml/examples/bench_recommend_implicit.py
-[users items factors k seen rounds]` (defaults 10000 50000 64 10 20 3).
+[users items factors k seen rounds] [--factors-from DIR]` (defaults 10000 50000 64 10 20 3; with
+--factors-from, the trained factors in DIR/user_factors.f32 and DIR/item_factors.f32, raw f32,
+and users/items from their sizes).
 
 Random factors (uniform in [-0.5, 0.5)) in an `implicit.cpu.als.AlternatingLeastSquares` model;
 each user excludes `seen` random items, given as its row of `user_items` with
@@ -12,6 +14,7 @@ Then re-rank: `recommend(u, row, N=100, items=candidates)` over 100 random candi
 (implicit's way to score and order a given list). Then one batch call for all users (`recommend(userids, user_items, N=k)`), best of `rounds`.
 """
 
+import os
 import sys
 import time
 
@@ -21,12 +24,24 @@ from implicit.cpu.als import AlternatingLeastSquares
 
 
 def main():
-    args = [int(a) for a in sys.argv[1:]]
+    argv = sys.argv[1:]
+    factors_from = None
+    if "--factors-from" in argv:
+        at = argv.index("--factors-from")
+        factors_from = argv[at + 1]
+        del argv[at:at + 2]
+    args = [int(a) for a in argv]
     users, items, factors, k, seen, rounds = (args + [10000, 50000, 64, 10, 20, 3][len(args):])[:6]
     rng = np.random.default_rng(1)
     model = AlternatingLeastSquares(factors=factors, num_threads=1)
-    model.user_factors = (rng.random((users, factors), dtype=np.float32) - 0.5)
-    model.item_factors = (rng.random((items, factors), dtype=np.float32) - 0.5)
+    if factors_from:
+        read = lambda name: np.fromfile(os.path.join(factors_from, name), dtype="<f4").reshape(-1, factors)
+        model.user_factors = read("user_factors.f32")
+        model.item_factors = read("item_factors.f32")
+        users, items = model.user_factors.shape[0], model.item_factors.shape[0]
+    else:
+        model.user_factors = (rng.random((users, factors), dtype=np.float32) - 0.5)
+        model.item_factors = (rng.random((items, factors), dtype=np.float32) - 0.5)
     rows = np.repeat(np.arange(users), seen)
     cols = rng.integers(0, items, users * seen)
     user_items = sp.csr_matrix((np.ones(users * seen, dtype=np.float32), (rows, cols)), shape=(users, items))

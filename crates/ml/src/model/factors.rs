@@ -2,7 +2,7 @@
 //! (row-major), and for BPR one bias per item. The only model kind holding user rows, so the
 //! only one [`Factors::remove_users`] changes.
 
-use crate::kernels::{dot, dot_rows, wide_fn};
+use crate::kernels::{dot, dot_rows, prefetch, wide_fn};
 use crate::model::quantized::{QUANTIZE_MIN_ITEMS, QuantItems};
 use crate::model::topk::TopK;
 
@@ -68,6 +68,26 @@ impl Factors {
     pub(crate) fn score(&self, user: &[f32], item: u32) -> f32 {
         let bias = self.item_bias.as_ref().map_or(0.0, |b| b[item as usize]);
         dot(user, self.item_row(item)) + bias
+    }
+
+    /// `score` of each of `items` (any order, checked by the caller), prefetching the rows a
+    /// few items ahead: a re-rank's rows are scattered over the whole matrix, so each would
+    /// otherwise wait for memory in turn.
+    pub(crate) fn score_many(&self, user: &[f32], items: &[u32]) -> Vec<f32> {
+        const AHEAD: usize = 4;
+        for &i in items.iter().take(AHEAD) {
+            prefetch(self.item_row(i));
+        }
+        items
+            .iter()
+            .enumerate()
+            .map(|(n, &i)| {
+                if let Some(&next) = items.get(n + AHEAD) {
+                    prefetch(self.item_row(next));
+                }
+                self.score(user, i)
+            })
+            .collect()
     }
 
     /// Ranks every item not in `exclude` (ascending) into `top`, asking `keep` only of items that

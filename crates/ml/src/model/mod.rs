@@ -421,7 +421,7 @@ impl Model {
         match &self.body {
             Body::Factors(f) => {
                 let vector = self.user_vector(f, user)?;
-                Ok(items.iter().map(|&i| f.score(vector, i)).collect())
+                Ok(f.score_many(vector, items))
             }
             Body::Neighbours(n) => {
                 self.check_items(user.items, "the user's items")?;
