@@ -23,7 +23,7 @@
 //! The user's codes are sent as `p + 64` (unsigned, as the instructions want) and each item's
 //! `64·Σq` is subtracted after.
 
-use crate::kernels::dot;
+use crate::kernels::{dot, prefetch};
 use crate::model::topk::TopK;
 
 /// Items per block: one 512-bit lane set of 32-bit sums.
@@ -186,14 +186,37 @@ impl QuantItems {
             let blocks = self.items.div_ceil(BLOCK);
             let mut chunks: Vec<Chunk> = (0..GROUP_USERS).map(|_| Chunk::new()).collect();
             for part in scans.chunks_mut(GROUP_USERS) {
+                // Four live users share each read of the codes (VNNI); their codes as lanes,
+                // once per group. A scan abandoned midway keeps its lanes (its sums go unread).
+                let lanes = match &*part {
+                    [Some(a), Some(b), Some(c), Some(d)] if kernel.shares_reads() => Some(
+                        Lanes::new([&a.bound, &b.bound, &c.bound, &d.bound], self.padded),
+                    ),
+                    _ => None,
+                };
                 let mut b0 = 0;
                 while b0 < blocks {
                     let nb = CHUNK_BLOCKS.min(blocks - b0);
                     let codes = &self.codes[b0 * block_bytes..(b0 + nb) * block_bytes];
                     let item_sums = &self.sums[b0 * BLOCK..(b0 + nb) * BLOCK];
-                    let live: Vec<Option<&UserCodes>> =
-                        part.iter().map(|s| s.as_ref().map(|s| &s.bound)).collect();
-                    kernel.run_group(&live, codes, item_sums, self.padded, &mut chunks, nb);
+                    match &lanes {
+                        Some(lanes) => {
+                            kernel.run_four(lanes, codes, item_sums, self.padded, &mut chunks, nb)
+                        }
+                        None => {
+                            for (scan, chunk) in part.iter().zip(chunks.iter_mut()) {
+                                if let Some(s) = scan {
+                                    kernel.run(
+                                        &s.bound,
+                                        codes,
+                                        item_sums,
+                                        self.padded,
+                                        chunk.part(nb),
+                                    );
+                                }
+                            }
+                        }
+                    }
                     for (scan, chunk) in part.iter_mut().zip(&chunks) {
                         if let Some(s) = scan
                             && !s.offer(self, b0, chunk, nb, bias, &keep)
@@ -267,6 +290,13 @@ impl<'a> Scan<'a> {
         bias: Option<&[f32]>,
         keep: &dyn Fn(u32) -> bool,
     ) -> bool {
+        // Most chunks hold no candidate once the heap is full: one vectorized maximum decides.
+        if bias.is_none() {
+            let best = chunk.maxima[..nb].iter().fold(i32::MIN, |m, &x| m.max(x));
+            if i64::from(best) < self.floor {
+                return true;
+            }
+        }
         for (g, (group, &max)) in chunk.sums[..nb * BLOCK]
             .chunks_exact(BLOCK)
             .zip(&chunk.maxima[..nb])
@@ -335,9 +365,21 @@ impl<'a> Scan<'a> {
         keep: &dyn Fn(u32) -> bool,
         top: &mut TopK,
     ) {
-        for (item, upper) in self.candidates {
-            if upper < self.theta {
-                continue;
+        const AHEAD: usize = 4;
+        let theta = self.theta;
+        let live: Vec<u32> = self
+            .candidates
+            .into_iter()
+            .filter(|&(_, upper)| upper >= theta)
+            .map(|(item, _)| item)
+            .collect();
+        let row = |i: u32| &rows[i as usize * factors..(i as usize + 1) * factors];
+        for &item in live.iter().take(AHEAD) {
+            prefetch(row(item));
+        }
+        for (n, &item) in live.iter().enumerate() {
+            if let Some(&next) = live.get(n + AHEAD) {
+                prefetch(row(next));
             }
             let i = item as usize;
             let extra = bias.map_or(0.0, |b| b[i]);
@@ -369,6 +411,7 @@ impl Chunk {
 }
 
 /// One call's user side: codes, the unit of an integer sum, and the error bound.
+#[derive(Clone)]
 struct UserCodes {
     /// `p + offset` per factor (padding: `offset`, i.e. p = 0), as the instructions want them.
     codes: Vec<u8>,
@@ -504,11 +547,20 @@ impl Kernel {
         }
     }
 
-    /// [`Kernel::run`] for up to [`GROUP_USERS`] users (`None`: skipped) over the same `blocks`
-    /// blocks of codes, into `chunks[u]`. VNNI reads each 64 bytes of codes once for four users.
-    fn run_group(
+    /// Whether [`Kernel::run_four`] reads the codes once for four users (else it runs each).
+    fn shares_reads(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if self == Kernel::Vnni {
+            return true;
+        }
+        false
+    }
+
+    /// [`Kernel::run`] for the four users of `lanes` over the same `blocks` blocks of codes,
+    /// into `chunks[u]`: VNNI reads each 64 bytes of codes once for all four.
+    fn run_four(
         self,
-        users: &[Option<&UserCodes>],
+        lanes: &Lanes,
         codes: &[i8],
         item_sums: &[i32],
         padded: usize,
@@ -517,16 +569,14 @@ impl Kernel {
     ) {
         #[cfg(target_arch = "x86_64")]
         if self == Kernel::Vnni
-            && let [Some(a), Some(b), Some(c), Some(d)] = users
             && let [ca, cb, cc, cd] = chunks
         {
             // SAFETY: `detect` saw the features this function is compiled for.
             unsafe {
                 vnni4(
-                    [a, b, c, d],
+                    lanes,
                     codes,
                     item_sums,
-                    padded,
                     [
                         ca.part(blocks),
                         cb.part(blocks),
@@ -537,10 +587,33 @@ impl Kernel {
             };
             return;
         }
-        for (user, chunk) in users.iter().zip(chunks.iter_mut()) {
-            if let Some(user) = user {
-                self.run(user, codes, item_sums, padded, chunk.part(blocks));
-            }
+        for (user, chunk) in lanes.users.iter().zip(chunks.iter_mut()) {
+            self.run(user, codes, item_sums, padded, chunk.part(blocks));
+        }
+    }
+}
+
+/// Four users' codes, each group of 4 factors as one i32 per user (what `vnni4` broadcasts).
+struct Lanes {
+    lanes: Vec<[i32; 4]>,
+    shifts: [u32; 4],
+    users: [UserCodes; 4],
+}
+
+impl Lanes {
+    fn new(users: [&UserCodes; 4], padded: usize) -> Lanes {
+        let lanes = (0..padded / 4)
+            .map(|g| {
+                users.map(|u| {
+                    let c = &u.codes;
+                    i32::from_le_bytes([c[4 * g], c[4 * g + 1], c[4 * g + 2], c[4 * g + 3]])
+                })
+            })
+            .collect();
+        Lanes {
+            lanes,
+            shifts: users.map(|u| u.shift),
+            users: users.map(UserCodes::clone),
         }
     }
 }
@@ -693,28 +766,14 @@ fn vnni(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vnni")]
-fn vnni4(
-    users: [&UserCodes; 4],
-    codes: &[i8],
-    item_sums: &[i32],
-    padded: usize,
-    outs: [(&mut [i32], &mut [i32]); 4],
-) {
+fn vnni4(lanes: &Lanes, codes: &[i8], item_sums: &[i32], outs: [(&mut [i32], &mut [i32]); 4]) {
     use std::arch::x86_64::{
         _mm_cvtsi32_si128, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_reduce_max_epi32,
         _mm512_set1_epi32, _mm512_setzero_si512, _mm512_sll_epi32, _mm512_storeu_si512,
         _mm512_sub_epi32,
     };
-    // Each group of 4 factors as one i32 per user, read in the loop without bounds checks.
-    let lanes: Vec<[i32; 4]> = (0..padded / 4)
-        .map(|g| {
-            users.map(|u| {
-                let c = &u.codes;
-                i32::from_le_bytes([c[4 * g], c[4 * g + 1], c[4 * g + 2], c[4 * g + 3]])
-            })
-        })
-        .collect();
-    let shifts = users.map(|u| _mm_cvtsi32_si128(u.shift as i32));
+    let padded = lanes.lanes.len() * 4;
+    let shifts = lanes.shifts.map(|s| _mm_cvtsi32_si128(s as i32));
     let mut outs = outs;
     for (b, (block, items)) in codes
         .chunks_exact(BLOCK * padded)
@@ -723,7 +782,7 @@ fn vnni4(
     {
         let mut acc = [_mm512_setzero_si512(); 4];
         let (groups, _) = block.as_chunks::<{ 4 * BLOCK }>();
-        for (group, lane) in groups.iter().zip(&lanes) {
+        for (group, lane) in groups.iter().zip(&lanes.lanes) {
             // SAFETY: `group` is 64 bytes.
             let x = unsafe { _mm512_loadu_si512(group.as_ptr().cast()) };
             for (a, &u) in acc.iter_mut().zip(lane) {
@@ -860,10 +919,10 @@ mod tests {
                     "{kernel:?} at {padded} factors"
                 );
                 assert_eq!(&chunk.maxima[..blocks], &want_max[..], "{kernel:?} maxima");
-                // Four users at once (VNNI's shared read) and a group with a gap.
-                let users = [Some(&user), Some(&user), Some(&user), Some(&user)];
+                // Four users at once (VNNI's shared read of the codes).
+                let lanes = Lanes::new([&user, &user, &user, &user], padded);
                 let mut chunks: Vec<Chunk> = (0..GROUP_USERS).map(|_| Chunk::new()).collect();
-                kernel.run_group(&users, &codes, &item_sums, padded, &mut chunks, blocks);
+                kernel.run_four(&lanes, &codes, &item_sums, padded, &mut chunks, blocks);
                 for c in &chunks {
                     assert_eq!(&c.sums[..blocks * BLOCK], &want[..], "{kernel:?} group");
                     assert_eq!(
@@ -872,11 +931,6 @@ mod tests {
                         "{kernel:?} group maxima"
                     );
                 }
-                let gap = [Some(&user), None, Some(&user)];
-                let mut chunks: Vec<Chunk> = (0..GROUP_USERS).map(|_| Chunk::new()).collect();
-                kernel.run_group(&gap, &codes, &item_sums, padded, &mut chunks, blocks);
-                assert_eq!(&chunks[2].sums[..blocks * BLOCK], &want[..]);
-                assert!(chunks[1].sums.iter().all(|&x| x == 0));
             }
         }
     }
