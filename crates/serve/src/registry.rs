@@ -789,6 +789,27 @@ impl Registry {
         Ok(aliases)
     }
 
+    /// Whether a serving call naming `model` resolves and scores from memory alone: an alias
+    /// (or the default `production`) already read, pointing at a version already hosted. The
+    /// server runs such calls on its async workers (tens of microseconds of CPU); anything that
+    /// may read or decrypt a file goes to the blocking pool.
+    pub fn serves_from_memory(&self, tenant: &str, model: &ModelRef) -> bool {
+        let (name, alias) = match model {
+            ModelRef::Version(..) => return false,
+            ModelRef::Alias(name, alias) => (name, alias.as_str()),
+            ModelRef::Default(name) => (name, "production"),
+        };
+        let key = (tenant.to_owned(), name.to_owned());
+        let Some(aliases) = self.aliases_cache.lock().get(&key).cloned() else {
+            return false;
+        };
+        let Some(entry) = aliases.aliases.get(alias) else {
+            return false;
+        };
+        let hosted = (tenant.to_owned(), name.clone(), entry.version);
+        self.cache.lock().iter().any(|(k, _)| *k == hosted)
+    }
+
     /// The version a serving call names, resolved from memory when its version is hosted (a
     /// hosted version serves: retiring one evicts it). An alias move swaps what the next call
     /// resolves to; calls in flight finish on the version they resolved.

@@ -225,6 +225,33 @@ impl AppState {
     }
 
     /// [`AppState::blocking`] for work whose errors are already API errors (several services).
+    /// `blocking_api`, or, when `in_memory` (the caller knows the work reads no file: a
+    /// serving call on a hosted model), the same work run here on the async worker: no hand-off
+    /// to the blocking pool and back, which costs more than the call itself. The same permit
+    /// bounds it; a panic answers 500 like one in the pool.
+    pub async fn serving_api<T: Send + 'static>(
+        &self,
+        in_memory: bool,
+        f: impl FnOnce(&Engine) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        if !in_memory {
+            return self.blocking_api(f).await;
+        }
+        let _permit = self
+            .engine_calls
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::unavailable("shutting down"))?;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&self.engine))) {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::error!("serving call panicked");
+                Err(ApiError::internal())
+            }
+        }
+    }
+
     pub async fn blocking_api<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Engine) -> Result<T, ApiError> + Send + 'static,

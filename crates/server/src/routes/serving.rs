@@ -210,8 +210,16 @@ pub async fn recommend(
     let models = state.models.clone();
     let experiments = state.experiments.clone();
     let call_purpose = purpose.clone();
+    // An experiment call records an exposure (a durable write) and a filter reads the item
+    // catalog: those go to the blocking pool, as does a model not yet in memory.
+    let in_memory = request.experiment.is_none()
+        && filter.is_empty()
+        && model
+            .iter()
+            .chain(&fallback)
+            .all(|m| models.serves_from_memory(&tenant, m));
     let (served, reference, arm) = state
-        .blocking_api(move |engine| {
+        .serving_api(in_memory, move |engine| {
             let subject = subject_of(
                 engine,
                 &tenant,
@@ -379,8 +387,12 @@ pub async fn rerank(
     let models = state.models.clone();
     let experiments = state.experiments.clone();
     let call_purpose = purpose.clone();
+    let in_memory = request.experiment.is_none()
+        && model
+            .as_ref()
+            .is_some_and(|m| models.serves_from_memory(&tenant, m));
     let (served, reference, arm) = state
-        .blocking_api(move |engine| {
+        .serving_api(in_memory, move |engine| {
             let subject = subject_of(
                 engine,
                 &tenant,
@@ -452,8 +464,9 @@ pub async fn similar(
     steward_engine::items::validate_item_id(&item_id)?;
     let access = auth.read_access();
     let models = state.models.clone();
+    let in_memory = filter.is_empty() && models.serves_from_memory(&tenant, &model);
     let served = state
-        .blocking_api(move |engine| {
+        .serving_api(in_memory, move |engine| {
             // Nothing personal is read; the guard is made so the call is a read like any other.
             let _guard = engine.read_guard(&tenant, access).map_err(ApiError::from)?;
             models
@@ -484,8 +497,9 @@ pub async fn popular(
     let model = model_ref(&request.model)?;
     let access = auth.read_access();
     let models = state.models.clone();
+    let in_memory = filter.is_empty() && models.serves_from_memory(&tenant, &model);
     let served = state
-        .blocking_api(move |engine| {
+        .serving_api(in_memory, move |engine| {
             let _guard = engine.read_guard(&tenant, access).map_err(ApiError::from)?;
             models
                 .popular(
