@@ -15,14 +15,11 @@
 //! threads. `examples/bench_recommend_implicit.py` times implicit's `recommend` on the same
 //! shape.
 //!
-//! Measured when this example was added (2-vCPU AMD EPYC VM, load average 0.6-0.9, defaults):
-//! `recommend` 5,150 calls/s, p50 190 µs, p99 231-260 µs (the code before the blocked scoring:
-//! 2,755 calls/s, p50 357 µs, p99 461-501 µs, the same checksum); `recommend_many` 6,000
-//! users/s on one thread, 11,800 on two. implicit 0.7.3 (OpenBLAS, one thread): 3,040 calls/s,
-//! p50 323 µs, p99 397-411 µs; its batch call 6,600 users/s. So single calls are 1.7x
-//! implicit's, not the 3x issue 12 asked for: each call streams the 12.8 MB of item factors
-//! and, without FMA (results must not depend on the CPU), does twice the float operations of
-//! OpenBLAS's kernel; the loop is at about 3.7 ns per 64-factor item.
+//! Measured (2-vCPU AMD EPYC VM, defaults): with the blocked f32 scan (`4f2cef6`), 5,150
+//! calls/s and 6,000 users/s batch on one thread, 1.7x and 0.9x implicit 0.7.3; with the int8
+//! pre-scan (`8fe3684`), 16.5-18.3k calls/s (p50 54-57 µs) and 24.9-26.7k users/s, the same
+//! checksum. Side by side with implicit, medians: `bash bench/recommend.sh`, BENCHMARKS.md
+//! "Serving in-process".
 
 use std::time::Instant;
 
