@@ -1,7 +1,8 @@
 //! `steward-bench`: whole-system durable-ingest benchmarks (in-process and over HTTP NDJSON),
 //! HTTP ingest with authorization and audit on against off (`http-guard`), erasure, and SQL
 //! analytics queries against DuckDB on the same rows (`sql`), ingest while heavy queries run
-//! (`contention`) and timeline page latency (`timeline`).
+//! (`contention`), timeline page latency (`timeline`), and request/answer load against any
+//! HTTP JSON endpoint (`serve-load`: recommendations, Steward against a Python peer).
 //!
 //! Each subcommand prints one JSON line on stdout (progress goes to stderr), so
 //! `bench/ingest.sh` can collect, compare and take medians. Micro benchmarks of the parts
@@ -13,6 +14,7 @@ mod erasure;
 mod http;
 mod http_guard;
 mod inproc;
+mod serve_load;
 mod sql;
 mod stats;
 mod timeline;
@@ -51,6 +53,9 @@ enum Command {
     Contention(contention::ContentionArgs),
     /// Timeline page latency of one subject over HTTP (first page, and the whole walk).
     Timeline(timeline::TimelineArgs),
+    /// POST JSON request bodies (an NDJSON file, cycled) to any HTTP endpoint: closed loop, or
+    /// open loop at `--rate` with latency from the due time (serving: Steward against a peer).
+    ServeLoad(serve_load::ServeLoadArgs),
 }
 
 /// Why a run failed; printed on stderr, exit status 1.
@@ -77,6 +82,7 @@ fn main() -> ExitCode {
         Command::Sql(args) => sql::run(args),
         Command::Contention(args) => contention::run(args),
         Command::Timeline(args) => timeline::run(args),
+        Command::ServeLoad(args) => serve_load::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
