@@ -189,3 +189,47 @@ pub enum EvalError {
     #[error(transparent)]
     Train(#[from] TrainError),
 }
+
+/// Building, changing or searching an approximate nearest-neighbour index ([`crate::AnnIndex`]):
+/// the caller's vector or parameters, or a limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnnError {
+    #[error("index parameter {field}: {reason}")]
+    BadParams {
+        field: &'static str,
+        reason: &'static str,
+    },
+    #[error("the vector has {got} values, the index {expected} dimensions")]
+    WrongDimension { expected: usize, got: usize },
+    #[error("the vector's value at {position} is not finite")]
+    NotFinite { position: usize },
+    /// A cosine index cannot normalize a zero vector (or query).
+    #[error("a cosine index cannot take a zero vector")]
+    ZeroVector,
+    #[error("the index holds its limit of {max} vectors")]
+    Full { max: usize },
+    #[error("k = {k} must be between 1 and {max}")]
+    KOutOfRange { k: usize, max: usize },
+    #[error("ef = {ef} exceeds the limit {max}")]
+    EfOutOfRange { ef: usize, max: usize },
+}
+
+/// Reading an index file: damaged, cut short, or not an index file of a known version. Never a
+/// panic, whatever the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnnFormatError {
+    #[error("not a Steward vector index file (bad magic or too short)")]
+    NotAnIndexFile,
+    #[error("vector index file version {version} is not supported (this build reads {supported})")]
+    UnsupportedVersion { version: u32, supported: u32 },
+    #[error(
+        "vector index file is truncated or has trailing bytes: header says {expected} bytes, got {actual}"
+    )]
+    Length { expected: u64, actual: u64 },
+    #[error("vector index file checksum mismatch (damaged)")]
+    Checksum,
+    #[error("vector index file is damaged: {what}")]
+    Invalid { what: &'static str },
+}

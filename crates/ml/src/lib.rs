@@ -14,12 +14,15 @@
 //! - [`eval`]: time / leave-last / random splits and full-catalogue recall, precision, NDCG,
 //!   MAP and coverage at k, beside a popularity baseline.
 //! - [`ModelFile`]: a model with its id maps as checksummed bytes (`to_bytes`/`from_bytes`).
+//! - [`VectorIndex`] ([`AnnIndex`] and its [`F32Rows`]): approximate nearest-neighbour search
+//!   (HNSW over int8 codes, exact re-scoring, filters, upsert, physical deletion), in [`ann`].
 //!
 //! Invariants: results depend on the data, parameters and seed, never on the thread count (same
 //! bits at any thread count and vector width: see `kernels.rs`); everything is bounded (`limits.rs`);
 //! a user's rows can be removed from a model and from its file, leaving no trace of their key or
 //! vector in the bytes written.
 
+pub mod ann;
 mod error;
 mod estimate;
 mod format;
@@ -35,8 +38,13 @@ mod train;
 
 pub mod eval;
 
+pub use ann::{
+    ANN_FORMAT_VERSION, AnnIndex, AnnMemory, AnnParams, F32Rows, FullVectors, FullVectorsMut, Hit,
+    Metric, SearchPlan, VectorIndex, VectorIndexMemory,
+};
 pub use error::{
-    EvalError, FormatError, IdMapError, MatrixError, ModelError, ParamsError, TrainError,
+    AnnError, AnnFormatError, EvalError, FormatError, IdMapError, MatrixError, ModelError,
+    ParamsError, TrainError,
 };
 pub use estimate::{MemoryEstimate, Shape, estimate_bytes};
 pub use format::{FORMAT_VERSION, ModelFile};
@@ -56,4 +64,6 @@ const _: () = {
     shareable::<ModelFile>();
     shareable::<Interactions>();
     shareable::<FoldIn>();
+    shareable::<AnnIndex>();
+    shareable::<VectorIndex>();
 };

@@ -52,6 +52,30 @@ pub const KNN_ROUNDS: u32 = 16;
 /// Users per evaluation block (the unit of work and of the ordered reduction).
 pub const EVAL_BLOCK_USERS: usize = 256;
 
+/// Dimensions of an approximate nearest-neighbour index (`ann`).
+pub const ANN_DIM_MAX: usize = 4096;
+/// Slots (live vectors, deleted ones awaiting consolidation, free ones) of one index.
+pub const ANN_SLOTS_MAX: u32 = 1 << 28;
+/// Links per node of the upper layers (layer 0 keeps twice as many).
+pub const ANN_M_MIN: u32 = 2;
+pub const ANN_M_MAX: u32 = 64;
+/// Search width (`ef`, and `ef_construction`).
+pub const ANN_EF_MAX: usize = 10_000;
+/// Layers of the graph (levels are drawn below this).
+pub const ANN_LEVELS_MAX: u8 = 16;
+/// Deleted slots that trigger a consolidation (or a 32nd of the live count, if more).
+pub const ANN_CONSOLIDATE_DELETED_MIN: usize = 64;
+/// Slots sampled to estimate a filter's allowed share.
+pub const ANN_FILTER_SAMPLE_SLOTS: usize = 1024;
+/// A filtered search scans the allowed items exactly (filter first) when about this many or
+/// fewer are allowed, or ...
+pub const ANN_FILTER_SCAN_ITEMS: usize = 2_000;
+/// ... when at most this share of the items is allowed; otherwise it filters during traversal.
+pub const ANN_FILTER_SCAN_FRACTION: f64 = 0.03;
+
+const _: () = assert!(ANN_M_MIN >= 2 && 2 * ANN_M_MAX <= u8::MAX as u32);
+const _: () = assert!(ANN_LEVELS_MAX >= 1 && ANN_SLOTS_MAX < u32::MAX);
+const _: () = assert!(ANN_DIM_MAX <= u32::MAX as usize && ANN_EF_MAX <= ANN_SLOTS_MAX as usize);
 const _: () = assert!(USERS_MAX_DEFAULT < u32::MAX && ITEMS_MAX_DEFAULT < u32::MAX);
 const _: () = assert!(ITEM_KEY_BYTES_MAX <= u16::MAX as usize);
 const _: () = assert!(K_MAX <= u32::MAX as usize && NEIGHBOURS_MAX as usize <= K_MAX);
