@@ -19,6 +19,7 @@ mod derived;
 mod erasure;
 mod error;
 mod exposures;
+mod follow;
 mod forensics;
 mod guard;
 mod health;
@@ -49,6 +50,7 @@ pub use derived::{DerivedArtifact, DerivedStep};
 pub use erasure::{ErasureRequest, ErasureState};
 pub use error::{EngineError, damaged_file};
 pub use exposures::{EXPOSURE_TYPE, EXPOSURES_PER_CALL_MAX, Exposure};
+pub use follow::{FollowPage, FollowedEvent};
 pub use forensics::ForensicHit;
 pub use guard::{
     Admitted, ArtifactFacts, ArtifactRefusal, ReadAccess, ReadGuard, ReadPurpose, SealedField,

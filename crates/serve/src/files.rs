@@ -61,18 +61,32 @@ pub(crate) fn write_model_file(
     bytes: &[u8],
 ) -> Result<String, ServeError> {
     let path = dir.join(format!("{file}.sealed"));
+    let key_name = format!("{}{file}", key_prefix(name, version));
+    write_sealed(engine, tenant, &path, &key_name, bytes)
+}
+
+/// Seals `bytes` into `path` under a fresh random key, wrapped under the tenant key and stored
+/// in the tenant catalog as `key_name` before the file is written (the file's header only
+/// names it, so destroying the key makes every copy unreadable); returns the plaintext's
+/// SHA-256. The file and its directory are synced.
+pub(crate) fn write_sealed(
+    engine: &Engine,
+    tenant: &str,
+    path: &Path,
+    key_name: &str,
+    bytes: &[u8],
+) -> Result<String, ServeError> {
     let context = dataset_file_key_context(tenant);
     let key = Key256::random();
     let wrapped = engine.wrap_tenant_key(tenant, &key, &context)?;
-    let key_name = format!("{}{file}", key_prefix(name, version));
-    engine.put_file_keys(tenant, &[(key_name.clone(), wrapped)])?;
+    engine.put_file_keys(tenant, &[(key_name.to_owned(), wrapped)])?;
     let reference = [KEY_REFERENCE_PREFIX, key_name.as_bytes()].concat();
-    let handle = std::fs::File::create(&path).map_err(ServeError::io(&path))?;
+    let handle = std::fs::File::create(path).map_err(ServeError::io(path))?;
     let mut sealed = SealedWriter::new(handle, &key, &context, &reference)?;
-    sealed.write_all(bytes).map_err(ServeError::io(&path))?;
+    sealed.write_all(bytes).map_err(ServeError::io(path))?;
     let (handle, _) = sealed.finish()?;
-    handle.sync_all().map_err(ServeError::io(&path))?;
-    steward_lineage::manifest::sync_parent(&path)?;
+    handle.sync_all().map_err(ServeError::io(path))?;
+    steward_lineage::manifest::sync_parent(path)?;
     Ok(hex(&Sha256::digest(bytes)))
 }
 
@@ -83,7 +97,23 @@ pub(crate) fn read_model_file(
     dir: &Path,
     file: &str,
 ) -> Result<Vec<u8>, ServeError> {
-    let path = dir.join(format!("{file}.sealed"));
+    read_sealed(
+        engine,
+        tenant,
+        &dir.join(format!("{file}.sealed")),
+        "model file (its key was destroyed)",
+    )
+}
+
+/// The plaintext of a file [`write_sealed`] wrote. `NotFound` (naming `what`) when its key
+/// was destroyed.
+pub(crate) fn read_sealed(
+    engine: &Engine,
+    tenant: &str,
+    path: &Path,
+    what: &'static str,
+) -> Result<Vec<u8>, ServeError> {
+    let path = path.to_owned();
     let header = read_wrapped_key(&path)?;
     let reference =
         header
@@ -98,11 +128,7 @@ pub(crate) fn read_model_file(
     })?;
     let wrapped = match engine.file_key(tenant, key_name)? {
         FileKey::Live(wrapped) => wrapped,
-        FileKey::Destroyed => {
-            return Err(ServeError::NotFound {
-                what: "model file (its key was destroyed)",
-            });
-        }
+        FileKey::Destroyed => return Err(ServeError::NotFound { what }),
         FileKey::Unknown => {
             return Err(ServeError::Corrupted {
                 path,
@@ -127,15 +153,34 @@ pub(crate) fn remove_model_file(
     file: &str,
 ) -> Result<u64, ServeError> {
     let key_name = format!("{}{file}", key_prefix(name, version));
-    engine.destroy_file_keys(tenant, std::slice::from_ref(&key_name))?;
-    let path = dir.join(format!("{file}.sealed"));
-    let removed = match std::fs::remove_file(&path) {
+    remove_sealed(
+        engine,
+        tenant,
+        &dir.join(format!("{file}.sealed")),
+        &key_name,
+    )
+}
+
+/// Destroys a sealed file's key, removes the file (1 if it was there) and forgets the key.
+pub(crate) fn remove_sealed(
+    engine: &Engine,
+    tenant: &str,
+    path: &Path,
+    key_name: &str,
+) -> Result<u64, ServeError> {
+    engine.destroy_file_keys(tenant, &[key_name.to_owned()])?;
+    let removed = match std::fs::remove_file(path) {
         Ok(()) => 1,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(ServeError::Io { path, source: e }),
+        Err(e) => {
+            return Err(ServeError::Io {
+                path: path.to_owned(),
+                source: e,
+            });
+        }
     };
-    steward_lineage::manifest::sync_parent(&path)?;
-    engine.forget_file_keys(tenant, &[key_name])?;
+    steward_lineage::manifest::sync_parent(path)?;
+    engine.forget_file_keys(tenant, &[key_name.to_owned()])?;
     Ok(removed)
 }
 

@@ -30,6 +30,7 @@ mod error;
 pub mod experiments;
 mod files;
 pub mod filter;
+pub mod indexes;
 mod input;
 mod jobs;
 mod kind;
@@ -44,6 +45,7 @@ pub use error::ServeError;
 pub use experiments::Experiments;
 pub use files::open_model_file;
 pub use filter::ItemFilter;
+pub use indexes::{EmbedBatcher, IndexKind, Indexes};
 pub use kind::ModelKind;
 pub use manifest::{
     AliasEntry, Aliases, DatasetLineage, MetricsAtK, MetricsDoc, ModelManifest, ModelState,

@@ -46,3 +46,27 @@ pub const PERSONAL_CACHE_TTL: std::time::Duration = std::time::Duration::from_se
 pub const PERSONAL_CACHE_ENTRIES_MAX: usize = 100_000;
 /// Bytes of decoded model versions held for serving (`--serving-memory-mb`).
 pub const SERVING_MEMORY_BYTES_DEFAULT: u64 = 1 << 30;
+
+// ---- vector indexes
+
+/// Indexes of one tenant.
+pub const INDEXES_MAX: usize = 16;
+/// Documents (vectors) of one index.
+pub const INDEX_DOCUMENTS_MAX: usize = 2_000_000;
+/// Source events read per page while following (each page is embedded in one batch).
+pub const INDEX_FOLLOW_PAGE: usize = 64;
+/// Items read per page of the catalog while syncing an items index.
+pub const INDEX_ITEMS_PAGE: usize = 500;
+/// How often the follower looks for new source rows.
+pub const INDEX_FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+/// A changed index is written to its sealed snapshot at most this often (erasures and
+/// retention write at once).
+pub const INDEX_SNAPSHOT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+/// Hits of one search (`k`).
+pub const SEARCH_K_MAX: usize = 100;
+/// Width of the graph search (at least `k`).
+pub const SEARCH_EF: usize = 96;
+/// Bytes of one query text.
+pub const QUERY_TEXT_BYTES_MAX: usize = 4_096;
+/// Bytes of one passage returned by retrieve (longer texts are cut at a character boundary).
+pub const PASSAGE_BYTES_MAX: usize = 2_000;

@@ -365,8 +365,9 @@ pub(crate) async fn authorize_route(
     );
     if let Some(facts) = response.extensions().get::<AuditFacts>() {
         record.result_rows = facts.rows;
-        record.subject_count = facts.subjects.len() as u64;
-        record.subject_refs = facts.subjects.clone();
+        // Up to SUBJECT_REFS_MAX subjects are named, more only counted (a search over many
+        // subjects' documents must not make the record invalid and the answer 503).
+        record.set_subjects(facts.subjects.clone());
         record.statement = facts.statement.clone();
     }
     if record_decision(

@@ -159,8 +159,10 @@ impl From<EngineError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The problem document (what the response body holds; also sent as a server-sent
+    /// `error` event when a stream fails after it started).
+    pub fn problem_json(&self) -> Value {
         let mut body = json!({
             "type": format!("https://steward.dev/problems/{}", self.code),
             "title": self.status.canonical_reason().unwrap_or("error"),
@@ -168,12 +170,19 @@ impl IntoResponse for ApiError {
             "code": self.code,
             "detail": self.detail,
         });
-        if let Some(field) = self.field {
-            body["field"] = Value::String(field);
+        if let Some(field) = &self.field {
+            body["field"] = Value::String(field.clone());
         }
         if !self.errors.is_empty() {
-            body["errors"] = Value::Array(self.errors);
+            body["errors"] = Value::Array(self.errors.clone());
         }
+        body
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.problem_json();
         let mut response = (self.status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(

@@ -207,6 +207,27 @@ fn routes() -> Router<AppState> {
             post(serving::similar),
         )
         .route("/v1/tenants/{tenant}/popular", post(serving::popular))
+        .route("/v1/tenants/{tenant}/embeddings", post(indexes::embeddings))
+        .route(
+            "/v1/tenants/{tenant}/indexes",
+            post(indexes::create).get(indexes::list),
+        )
+        .route(
+            "/v1/tenants/{tenant}/indexes/{name}",
+            get(indexes::get).delete(indexes::delete),
+        )
+        .route(
+            "/v1/tenants/{tenant}/indexes/{name}/search",
+            post(indexes::search),
+        )
+        .route(
+            "/v1/tenants/{tenant}/indexes/{name}/retrieve",
+            post(indexes::retrieve),
+        )
+        .route(
+            "/v1/tenants/{tenant}/indexes/{name}/answer",
+            post(indexes::answer),
+        )
         .route(
             "/v1/tenants/{tenant}/experiments",
             post(experiments::create).get(experiments::list),
@@ -268,6 +289,8 @@ pub async fn serve(
     tracing::info!(%addr, connections_max = budget.connections_max, fds_soft, fds_open = budget.fds_open, "serving");
     conn::accept_loop(listener, router, limits, budget, shutdown).await;
     state.set_not_ready();
+    let indexes = state.indexes.clone();
+    let _ = tokio::task::spawn_blocking(move || indexes.shutdown()).await;
     tracing::info!("shutting down: flushing memtables");
     let flushed = tokio::task::spawn_blocking(move || engine.shutdown()).await;
     match flushed {

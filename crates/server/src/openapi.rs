@@ -575,6 +575,94 @@ pub const ROUTES: &[RouteSpec] = &[
             "Popular items ({model, k = 10, filter?, exclude_items?, purpose = personalization}): a popularity model's scores, or the counts of a version's training data",
         )
     }),
+    // Embeddings, vector indexes, semantic search and RAG (issue 13): searches read events
+    // through the read guard for a purpose (personalization unless named).
+    RouteSpec {
+        default_purpose: Some("personalization"),
+        ..post_query(
+            "/v1/tenants/{tenant}/embeddings",
+            Action::Serve,
+            R::Model,
+            "reader, admin, per purpose",
+            "Embed texts ({texts: [text], at most 1,024 of at most 64 KiB; purpose = personalization}): {model: all-MiniLM-L6-v2, dim: 384, vectors}; texts are never logged; 409 embedding_model_missing names the setup command",
+        )
+    },
+    guarded(RouteSpec {
+        purpose_in_body: true,
+        default_purpose: Some("personalization"),
+        ..route(
+            "POST",
+            "/v1/tenants/{tenant}/indexes",
+            Action::Train,
+            R::Model,
+            None,
+            "reader, admin, per purpose",
+            "Create a vector index ({name, source: {items: \"text\"} | {event_type, field}, purpose = personalization}): 201 the definition; events are read through the read guard for the purpose (the field's class must be visible to it: 409 index_purpose_forbidden) and followed as they arrive, items re-synced when the catalog changes; 409 index_exists, index_limit",
+        )
+    }),
+    RouteSpec {
+        default_purpose: Some("personalization"),
+        ..route(
+            "GET",
+            "/v1/tenants/{tenant}/indexes",
+            Action::Serve,
+            R::Model,
+            None,
+            "reader, admin, per purpose",
+            "Indexes: definitions, documents, watermark, last follower error",
+        )
+    },
+    RouteSpec {
+        default_purpose: Some("personalization"),
+        ..route(
+            "GET",
+            "/v1/tenants/{tenant}/indexes/{name}",
+            Action::Serve,
+            R::Model,
+            None,
+            "reader, admin, per purpose",
+            "One index: definition, documents, watermark, last follower error",
+        )
+    },
+    route(
+        "DELETE",
+        "/v1/tenants/{tenant}/indexes/{name}",
+        Action::Deploy,
+        R::Model,
+        None,
+        "admin",
+        "Drop an index: its snapshot's key is destroyed, then its files removed",
+    ),
+    guarded(RouteSpec {
+        default_purpose: Some("personalization"),
+        ..post_query(
+            "/v1/tenants/{tenant}/indexes/{name}/search",
+            Action::Serve,
+            R::Model,
+            "reader, admin, per purpose",
+            "Search an index ({query: text | vector: [384 numbers], k = 5 (at most 100), filter?: item properties (items indexes), from?, to?: RFC 3339 (events indexes), hybrid = false (fuse with BM25 over the same texts by reciprocal rank; needs query), purpose = personalization}): {hits: [{id, score, kind: event|item, time}]}; every candidate's subject is asked the request's read guard (consent, erasure, retention) during the search; 409 index_purpose_forbidden when the purpose may not read the indexed field",
+        )
+    }),
+    guarded(RouteSpec {
+        default_purpose: Some("personalization"),
+        ..post_query(
+            "/v1/tenants/{tenant}/indexes/{name}/retrieve",
+            Action::Serve,
+            R::Model,
+            "reader, admin, per purpose",
+            "Passages for a question ({question, k = 5, purpose}): {passages: [{text, citation: {id, kind, time, score}, redacted}]}, each read again through the read guard (masked for the purpose; PII the scanner finds redacted unless the purpose sees personal fields)",
+        )
+    }),
+    guarded(RouteSpec {
+        default_purpose: Some("personalization"),
+        ..post_query(
+            "/v1/tenants/{tenant}/indexes/{name}/answer",
+            Action::Serve,
+            R::Model,
+            "reader, admin, per purpose",
+            "Answer a question from retrieved passages with the local model (SmolLM2-135M-Instruct) ({question, k = 5, stream = false, max_tokens = 200 (at most 512), purpose}): {answer, citations: [{passage, id, kind, time}], passages, model, tokens, ttft_ms, tokens_per_s}; with stream, server-sent events `token` ({text}), then `done` (the whole answer) or `error` (a problem); the answer is never logged, the audit record names the passages by reference; 409 generation_model_missing names the setup command",
+        )
+    }),
     // Experiments: definitions are changes an admin deploys; results read events for the
     // experiment's purpose through the read guard (SQL on the heavy-work pool).
     route(

@@ -27,6 +27,8 @@ pub struct AppState {
     pub models: Arc<steward_serve::Registry>,
     /// A/B experiments: definitions, assignment, analysis.
     pub experiments: Arc<steward_serve::Experiments>,
+    /// Vector indexes, embeddings and RAG.
+    pub indexes: Arc<steward_serve::Indexes>,
     options: ServerOptions,
 }
 
@@ -54,6 +56,15 @@ pub struct ServerOptions {
     pub connections: crate::limits::ConnectionLimits,
     /// The model registry's memory budget, retrain bound and job runners.
     pub models: steward_serve::ModelConfig,
+    /// Where the embedding and generation models are (`None`: `$STEWARD_MODELS`, else `models`).
+    pub models_dir: Option<std::path::PathBuf>,
+}
+
+fn models_dir(options: &ServerOptions) -> std::path::PathBuf {
+    options
+        .models_dir
+        .clone()
+        .unwrap_or_else(steward_serve::indexes::default_models_dir)
 }
 
 /// The process-wide Prometheus recorder (metrics has one global recorder).
@@ -107,9 +118,12 @@ impl AppState {
         let made: Arc<parking_lot::Mutex<Option<Arc<steward_lineage::Datasets>>>> = Arc::default();
         let registry: Arc<parking_lot::Mutex<Option<Arc<steward_serve::Registry>>>> =
             Arc::default();
+        let index_slot: Arc<parking_lot::Mutex<Option<Arc<steward_serve::Indexes>>>> =
+            Arc::default();
         let engine = {
             let (made, pool, options) = (made.clone(), pool.clone(), options.clone());
             let (made2, registry2, options2) = (made.clone(), registry.clone(), options.clone());
+            let (index_slot2, options3) = (index_slot.clone(), options.clone());
             Engine::builder(config)
                 .kind(move |engine| {
                     let datasets = steward_lineage::Datasets::new(
@@ -137,6 +151,13 @@ impl AppState {
                     *registry2.lock() = Some(models);
                     kind
                 })
+                .kind(move |engine| {
+                    let indexes =
+                        steward_serve::Indexes::new(engine.clone(), models_dir(&options3));
+                    let kind = steward_serve::IndexKind::new(&indexes);
+                    *index_slot2.lock() = Some(indexes);
+                    kind
+                })
                 .open()?
         };
         let datasets = made.lock().take().ok_or(EngineError::NotFound {
@@ -145,7 +166,13 @@ impl AppState {
         let models = registry.lock().take().ok_or(EngineError::NotFound {
             what: "model registry",
         })?;
-        Ok(AppState::assemble(engine, datasets, models, pool, options))
+        let indexes = index_slot.lock().take().ok_or(EngineError::NotFound {
+            what: "index service",
+        })?;
+        indexes.start();
+        Ok(AppState::assemble(
+            engine, datasets, models, indexes, pool, options,
+        ))
     }
 
     /// Over an engine opened without artifact kinds (tests of the HTTP edge): data sets cut
@@ -170,19 +197,23 @@ impl AppState {
             options.models.clone(),
             lineage_sink(engine.data_dir(), &options),
         );
-        AppState::assemble(engine, datasets, models, pool, options)
+        let indexes = steward_serve::Indexes::new(engine.clone(), models_dir(&options));
+        indexes.start();
+        AppState::assemble(engine, datasets, models, indexes, pool, options)
     }
 
     fn assemble(
         engine: Arc<Engine>,
         datasets: Arc<steward_lineage::Datasets>,
         models: Arc<steward_serve::Registry>,
+        indexes: Arc<steward_serve::Indexes>,
         pool: Arc<WorkPool>,
         options: ServerOptions,
     ) -> AppState {
         AppState {
             datasets,
             models,
+            indexes,
             experiments: steward_serve::Experiments::new(engine.clone()),
             engine,
             ready: Arc::new(AtomicBool::new(true)),

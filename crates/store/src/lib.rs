@@ -23,6 +23,7 @@ mod retention;
 mod rewrite;
 mod scan;
 mod segment;
+mod seq_scan;
 mod subject_scan;
 
 pub use catalog::{Catalog, CatalogError, CatalogTxn, SegmentMeta};
@@ -38,5 +39,6 @@ pub use retention::Expired;
 pub use rewrite::Rewritten;
 pub use scan::{ReadSnapshot, ScanBounds};
 pub use segment::{COLUMN_NAMES, Segment};
+pub use seq_scan::SeqScan;
 pub use steward_wal::Lsn;
 pub use subject_scan::Admit;

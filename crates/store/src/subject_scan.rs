@@ -179,7 +179,7 @@ impl Segment {
     }
 
     /// One whole row group (the given root columns, or all) as one batch.
-    fn read_group(
+    pub(crate) fn read_group(
         &self,
         group: usize,
         columns: Option<&[usize]>,
@@ -199,7 +199,11 @@ impl Segment {
     }
 
     /// The rows at `positions` (sorted, within one row group), decoded.
-    fn read_rows(&self, group: usize, positions: &[usize]) -> Result<Vec<EventRecord>, StoreError> {
+    pub(crate) fn read_rows(
+        &self,
+        group: usize,
+        positions: &[usize],
+    ) -> Result<Vec<EventRecord>, StoreError> {
         let mut selectors = Vec::new();
         let mut at = 0usize;
         let mut run: Option<(usize, usize)> = None;
@@ -230,7 +234,7 @@ impl Segment {
     }
 }
 
-fn keyed<'a, T: 'static>(
+pub(crate) fn keyed<'a, T: 'static>(
     segment: &Segment,
     batch: &'a arrow_array::RecordBatch,
     i: usize,

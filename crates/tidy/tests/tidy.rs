@@ -54,6 +54,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("gen", &[]),
     ("ml", &[]),
     ("stats", &[]),
+    ("text", &[]),
     ("tidy", &[]),
     ("privacy", &["crypto"]),
     ("access", &["crypto"]),
@@ -74,7 +75,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "serve",
         &[
-            "ml", "stats", "lineage", "query", "engine", "crypto", "store", "privacy", "policy",
+            "ml", "stats", "text", "lineage", "query", "engine", "crypto", "store", "privacy",
+            "policy",
         ],
     ),
     (

@@ -49,6 +49,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         model_retrain_after_s: 0,
         model_jobs: steward_serve::limits::JOBS_MAX_DEFAULT,
         serving_memory_mb: steward_serve::limits::SERVING_MEMORY_BYTES_DEFAULT >> 20,
+        models: None,
         connections: Default::default(),
     };
     let state = crate::commands::serve::open(&serve_args)?;

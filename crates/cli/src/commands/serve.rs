@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// Decoded model versions held in memory for serving (least recently used leave first).
     #[arg(long, default_value_t = steward_serve::limits::SERVING_MEMORY_BYTES_DEFAULT >> 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub serving_memory_mb: u64,
+    /// The directory of the embedding and generation models (`bash scripts/models.sh` fetches
+    /// them); default `$STEWARD_MODELS`, else `models` in the working directory.
+    #[arg(long)]
+    pub models: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub connections: ConnectionArgs,
 }
@@ -144,6 +148,7 @@ pub fn server_options(args: &ServeArgs) -> steward_server::ServerOptions {
             serving_memory_bytes: args.serving_memory_mb << 20,
             ..steward_serve::ModelConfig::default()
         },
+        models_dir: args.models.clone(),
     }
 }
 

@@ -129,6 +129,18 @@ pub fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Optio
             Some(super::experiment_body(&format!("iso-{n}"), "plays"))
         }
         ("POST", "/v1/tenants/{tenant}/experiments/{name}/stop") => Some(json!({})),
+        // Embeddings and indexes: an index "plays" over the play events' track ids.
+        ("POST", "/v1/tenants/{tenant}/embeddings") => Some(json!({"texts": ["hello"]})),
+        ("POST", "/v1/tenants/{tenant}/indexes") => Some(
+            json!({"name": if n == 0 { "plays".to_owned() } else { format!("plays-{n}") }, "source": {"event_type": "play", "field": "track_id"}}),
+        ),
+        ("POST", "/v1/tenants/{tenant}/indexes/{name}/search") => {
+            Some(json!({"query": "planted track", "k": 3}))
+        }
+        ("POST", "/v1/tenants/{tenant}/indexes/{name}/retrieve")
+        | ("POST", "/v1/tenants/{tenant}/indexes/{name}/answer") => {
+            Some(json!({"question": "which track?", "k": 2, "max_tokens": 4}))
+        }
         ("PUT", "/v1/tenants/{tenant}/models/{name}/aliases/{alias}") => {
             Some(json!({"version": 1}))
         }

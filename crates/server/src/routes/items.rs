@@ -32,6 +32,8 @@ pub async fn put(
             "the body's item_id differs from the one in the path",
         ));
     }
+    let indexes = state.indexes.clone();
+    let changed = tenant.clone();
     let item = state
         .blocking(move |engine| {
             let mut report = engine.upsert_items(&tenant, vec![(item_id.clone(), document)])?;
@@ -40,8 +42,10 @@ pub async fn put(
             }
             engine.item(&tenant, &item_id)
         })
-        .await?;
-    Ok(Json(item.to_json()))
+        .await;
+    // After the commit: the follower re-syncs items indexes at its next pass.
+    indexes.items_changed(&changed);
+    Ok(Json(item?.to_json()))
 }
 
 pub async fn get(
@@ -60,9 +64,13 @@ pub async fn delete(
     _auth: Authorized,
     Path((tenant, item_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    let indexes = state.indexes.clone();
+    let changed = tenant.clone();
     let existed = state
         .blocking(move |engine| engine.delete_item(&tenant, &item_id))
-        .await?;
+        .await;
+    indexes.items_changed(&changed);
+    let existed = existed?;
     if existed {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -131,6 +139,8 @@ pub async fn bulk(
     let bytes = axum::body::to_bytes(body, ITEMS_BODY_BYTES_MAX)
         .await
         .map_err(|_| ApiError::too_large(format!("an items body may hold at most {ITEMS_BODY_BYTES_MAX} bytes; split it into several requests")))?;
+    let indexes = state.indexes.clone();
+    let changed = tenant.clone();
     let report = state
         .blocking(move |engine| {
             let (entries, mut early) = split_entries(&bytes, ndjson)?;
@@ -147,7 +157,9 @@ pub async fn bulk(
             report.rejected.sort_by_key(|(index, _)| *index);
             Ok::<ItemsReport, EngineError>(report)
         })
-        .await?;
+        .await;
+    indexes.items_changed(&changed);
+    let report = report?;
     let rejected: Vec<Value> = report
         .rejected
         .into_iter()

@@ -9,6 +9,7 @@ pub mod events;
 pub mod experiments;
 pub mod health;
 pub mod identity;
+pub mod indexes;
 pub mod items;
 pub mod keys;
 pub mod models;

@@ -1,0 +1,181 @@
+//! RAG: retrieve passages through the request's guard, build a prompt from those shaped
+//! passages only, and generate an answer that cites them with the local model
+//! (SmolLM2-135M-Instruct), streamed token by token to the caller's callback. The answer is
+//! never logged; the caller audits which passages were cited (by reference) and the model.
+
+use std::ops::ControlFlow;
+
+use steward_engine::ReadGuard;
+use steward_text::{GenerateOptions, Sampling};
+
+use super::{Indexes, Passage, SearchQuery};
+use crate::ServeError;
+
+/// New tokens of one answer at most.
+pub const ANSWER_TOKENS_MAX: usize = 512;
+const ANSWER_TOKENS_DEFAULT: usize = 200;
+
+const SYSTEM: &str = "You answer questions using only the numbered passages you are given. \
+Cite the passages you use by their number in square brackets, like [1]. \
+If the passages do not answer the question, say that you do not know.";
+
+/// What `POST .../answer` asks.
+#[derive(Clone, Debug)]
+pub struct AnswerRequest {
+    pub question: String,
+    pub k: usize,
+    pub max_tokens: Option<usize>,
+}
+
+/// The finished answer.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub text: String,
+    pub passages: Vec<Passage>,
+    /// Passage numbers (1-based) the text cites.
+    pub cited: Vec<usize>,
+    pub model: &'static str,
+    pub tokens: usize,
+    pub ttft_ms: f64,
+    pub tokens_per_s: f64,
+}
+
+/// The prompt's user turn: the passages, numbered, then the question.
+pub fn prompt(question: &str, passages: &[Passage]) -> String {
+    let mut out = String::from("Passages:\n");
+    for (i, p) in passages.iter().enumerate() {
+        out.push_str(&format!("[{}] {}\n", i + 1, p.text.replace('\n', " ")));
+    }
+    out.push_str("\nQuestion: ");
+    out.push_str(question);
+    out
+}
+
+/// The `[n]` markers of `text` that name one of `count` passages, in order, once each.
+pub fn citations(text: &str, count: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'[' {
+            let digits: String = text[i + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .take(4)
+                .collect();
+            if !digits.is_empty()
+                && text[i + 1 + digits.len()..].starts_with(']')
+                && let Ok(n) = digits.parse::<usize>()
+                && (1..=count).contains(&n)
+                && !out.contains(&n)
+            {
+                out.push(n);
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+impl Indexes {
+    /// Step 1: the passages for the question, through the request's guard.
+    pub fn answer_passages(
+        &self,
+        guard: &ReadGuard,
+        name: &str,
+        request: &AnswerRequest,
+    ) -> Result<Vec<Passage>, ServeError> {
+        self.generator()?;
+        self.retrieve(
+            guard,
+            name,
+            &SearchQuery {
+                text: Some(request.question.clone()),
+                vector: None,
+                k: request.k,
+                filter: None,
+                from_us: None,
+                to_us: None,
+                hybrid: false,
+            },
+        )
+    }
+
+    /// Step 2: a prompt from those passages only, and the answer; `on_token` gets the text as it
+    /// comes (it may stop the generation). With no passage, the answer says so without running
+    /// the model.
+    pub fn generate_answer(
+        &self,
+        request: &AnswerRequest,
+        passages: Vec<Passage>,
+        on_token: &mut dyn FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<Answer, ServeError> {
+        let max_tokens = request.max_tokens.unwrap_or(ANSWER_TOKENS_DEFAULT);
+        if max_tokens == 0 || max_tokens > ANSWER_TOKENS_MAX {
+            return Err(ServeError::invalid(
+                "invalid_max_tokens",
+                "max_tokens",
+                format!("expected 1 to {ANSWER_TOKENS_MAX}"),
+            ));
+        }
+        let generator = self.generator()?.clone();
+        if passages.is_empty() {
+            let text = "I do not know: no passage this purpose may read matches the question.";
+            let _ = on_token(text);
+            return Ok(Answer {
+                text: text.to_owned(),
+                passages,
+                cited: Vec::new(),
+                model: generator.model_name(),
+                tokens: 0,
+                ttft_ms: 0.0,
+                tokens_per_s: 0.0,
+            });
+        }
+        let user = prompt(&request.question, &passages);
+        let options = GenerateOptions {
+            max_tokens,
+            sampling: Sampling::Greedy,
+            ..GenerateOptions::default()
+        };
+        let generation = {
+            let _one = self.generating.lock();
+            generator.generate(SYSTEM, &user, &options, on_token)
+        }
+        .map_err(|e| match e {
+            steward_text::TextError::ContextOverflow { .. }
+            | steward_text::TextError::InputTooLarge { .. } => {
+                ServeError::invalid("question_too_long", "question", e.to_string())
+            }
+            other => ServeError::Training {
+                code: "generation_failed",
+                message: other.to_string(),
+            },
+        })?;
+        metrics::histogram!("steward_answer_ttft_seconds").record(generation.ttft.as_secs_f64());
+        metrics::counter!("steward_answer_tokens_total").increment(generation.tokens as u64);
+        let cited = citations(&generation.text, passages.len());
+        Ok(Answer {
+            text: generation.text,
+            cited,
+            model: generator.model_name(),
+            tokens: generation.tokens,
+            ttft_ms: generation.ttft.as_secs_f64() * 1e3,
+            tokens_per_s: generation.tokens_per_s,
+            passages,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn citations_are_in_range_in_order_and_once() {
+        assert_eq!(citations("see [2] and [1], again [2]", 3), vec![2, 1]);
+        assert_eq!(citations("[0] [4] [x] [12 [3]", 3), vec![3]);
+        assert_eq!(citations("no markers", 3), Vec::<usize>::new());
+        assert_eq!(citations("[99999999999999999999]", 3), Vec::<usize>::new());
+    }
+}
