@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! text_bench embed TEXTS.json RUNS [VECTORS_OUT.json]   # {"texts": [...]} as embed_reference.py --texts-only writes
-//! text_bench generate MAX_TOKENS RUNS
+//! text_bench generate MAX_TOKENS RUNS [q8_0|f32|q4_1]   # the WeightFormat (default q8_0)
 //! ```
 //!
 //! Models from `$STEWARD_MODELS` (default `models`). Threads: candle's pool follows
@@ -13,7 +13,8 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use steward_text::{
-    EMBED_MODEL_DIR, Embedder, GENERATE_MODEL_DIR, GenerateOptions, Generator, models_dir,
+    EMBED_MODEL_DIR, Embedder, GENERATE_MODEL_DIR, GenerateOptions, Generator, GeneratorConfig,
+    WeightFormat, models_dir,
 };
 
 /// The fixed prompt of the generation benchmark (bench/embed_peer.py sends the same).
@@ -25,7 +26,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("embed") => embed(&args[2], args[3].parse()?, args.get(4)),
-        Some("generate") => generate(args[2].parse()?, args[3].parse()?),
+        Some("generate") => generate(
+            args[2].parse()?,
+            args[3].parse()?,
+            match args.get(4).map(String::as_str) {
+                None | Some("q8_0") => WeightFormat::Q8_0,
+                Some("f32") => WeightFormat::F32,
+                Some("q4_1") => WeightFormat::AsStored,
+                Some(other) => return Err(format!("unknown weight format {other}").into()),
+            },
+        ),
         _ => Err("usage: text_bench embed TEXTS.json RUNS [OUT] | generate MAX_TOKENS RUNS".into()),
     }
 }
@@ -60,9 +70,14 @@ fn embed(path: &str, runs: usize, out: Option<&String>) -> Result<(), Box<dyn st
     Ok(())
 }
 
-fn generate(max_tokens: usize, runs: usize) -> Result<(), Box<dyn std::error::Error>> {
+fn generate(
+    max_tokens: usize,
+    runs: usize,
+    weights: WeightFormat,
+) -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
-    let generator = Generator::load(&models_dir().join(GENERATE_MODEL_DIR))?;
+    let config = GeneratorConfig { weights };
+    let generator = Generator::load_with(&models_dir().join(GENERATE_MODEL_DIR), &config)?;
     let load_s = t.elapsed().as_secs_f64();
     // llama.cpp's repeat penalty is off by default in llama-cpp-python's completion call
     // (1.0 since 0.2.x); the benchmark turns it off on both sides.
@@ -80,6 +95,7 @@ fn generate(max_tokens: usize, runs: usize) -> Result<(), Box<dyn std::error::Er
             "{}",
             serde_json::json!({
                 "side": "steward", "what": "generate", "run": run,
+                "weights": format!("{weights:?}"),
                 "prompt_tokens": g.prompt_tokens, "tokens": g.tokens,
                 "ttft_ms": g.ttft.as_secs_f64() * 1e3, "tokens_per_s": g.tokens_per_s,
                 "seconds": total, "load_s": load_s, "stop": format!("{:?}", g.stop),

@@ -29,7 +29,7 @@ pub use embed::{EMBED_MODEL_DIR, EMBED_MODEL_NAME, Embedder};
 pub use error::TextError;
 pub use generate::{
     GENERATE_MODEL_DIR, GENERATE_MODEL_FILE, GENERATE_MODEL_NAME, GenerateOptions, Generation,
-    Generator, Sampling, StopReason,
+    Generator, GeneratorConfig, Sampling, StopReason, WeightFormat,
 };
 
 /// The environment variable naming the models directory.
@@ -42,3 +42,10 @@ pub fn models_dir() -> PathBuf {
         _ => PathBuf::from("models"),
     }
 }
+
+// The server shares one of each across request handlers.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Embedder>();
+    send_sync::<Generator>();
+};

@@ -1,6 +1,7 @@
 //! The generator on the real SmolLM2-135M-Instruct file: greedy generation of a few tokens for
 //! a fixed prompt is non-empty and deterministic, the streamed pieces add up to the text, a
-//! callback can cancel, and a prompt over the context is refused before any work.
+//! callback can cancel, a prompt over the context is refused before any work, and the default
+//! weight format (Q4_1 re-quantized to Q8_0) answers as the exact float weights do.
 //!
 //! Needs the model file (`bash scripts/models.sh`): skipped with a printed reason without it,
 //! a failure when `CI` or `STEWARD_TEST_PEERS` is set (scripts/test.sh sets the latter).
@@ -9,7 +10,10 @@ mod common;
 
 use std::ops::ControlFlow;
 
-use steward_text::{GENERATE_MODEL_DIR, GenerateOptions, Generator, StopReason, TextError};
+use steward_text::{
+    GENERATE_MODEL_DIR, GenerateOptions, Generator, GeneratorConfig, StopReason, TextError,
+    WeightFormat,
+};
 
 fn generator() -> Option<Generator> {
     let dir = common::require(
@@ -88,4 +92,29 @@ fn context_overflow_is_refused() {
     // The prompt measure agrees, and a prompt that fits leaves room for max_tokens.
     let n = generator.prompt_tokens(SYSTEM, &user).unwrap();
     assert!(n + 16 > context);
+}
+
+#[test]
+fn requantized_weights_answer_like_the_float_weights() {
+    let Some(q8) = generator() else {
+        return;
+    };
+    let dir = common::models_dir().join(GENERATE_MODEL_DIR);
+    let f32 = Generator::load_with(
+        &dir,
+        &GeneratorConfig {
+            weights: WeightFormat::F32,
+        },
+    )
+    .expect("load f32");
+    let options = GenerateOptions {
+        max_tokens: 8,
+        ..GenerateOptions::default()
+    };
+    let run = |g: &Generator| {
+        g.generate(SYSTEM, USER, &options, &mut |_| ControlFlow::Continue(()))
+            .expect("generate")
+            .text
+    };
+    assert_eq!(run(&q8), run(&f32));
 }
