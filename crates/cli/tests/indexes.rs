@@ -341,6 +341,14 @@ fn support_messages_search_answer_opt_out_and_erasure() {
         .expect(200, "answer")
         .body;
     assert!(!a["answer"].as_str().unwrap().trim().is_empty(), "{a}");
+    // the answer cites a retrieved passage (by its marker, or by what it repeats of it)
+    let cited: Vec<&str> = a["citations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{a}"))
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(cited.contains(&format!("msg-{tag}-1").as_str()), "{a}");
     assert_eq!(a["model"], "SmolLM2-135M-Instruct.Q4_1", "{a}");
     assert_eq!(
         a["passages"][0]["citation"]["id"],
@@ -497,4 +505,94 @@ fn a_kill_during_index_updates_loses_and_resurrects_nothing() {
     server.terminate();
     let gone = scan(&deployment, &[&format!("msg-{tag}-0")], &[]);
     assert!(gone.is_empty(), "{gone:?}");
+}
+
+#[test]
+fn an_items_index_follows_the_catalog_and_filters_on_properties() {
+    let Some(models) = models_dir() else { return };
+    let mut deployment = Deployment::init();
+    let server = start(&mut deployment, &models);
+    let api = server.api();
+    let keys = tenant_with_keys(&api, &deployment.operator_key, TENANT);
+    let items = json!([
+        {"item_id": "jazz-1", "properties": {"genre": "jazz", "year": 1959}, "text": "Cool modal jazz with a muted trumpet and soft piano"},
+        {"item_id": "jazz-2", "properties": {"genre": "jazz", "year": 1964}, "text": "Spiritual saxophone suite in four parts"},
+        {"item_id": "rock-1", "properties": {"genre": "rock", "year": 1971}, "text": "Loud guitar riffs and pounding drums from a stadium band"},
+        {"item_id": "rock-2", "properties": {"genre": "rock", "year": 1991}, "text": "Grunge anthem with distorted guitars and a shouted chorus"},
+        {"item_id": "folk-1", "properties": {"genre": "folk", "year": 1963}, "text": "A lone acoustic guitar and a voice singing protest songs"},
+        {"item_id": "bare", "properties": {"genre": "rock"}},
+    ]);
+    api.post(&keys.path("/items"), Some(&keys.writer), &items)
+        .expect(200, "items");
+    api.post(
+        &keys.path("/indexes"),
+        Some(&keys.reader),
+        &json!({"name": "catalog", "source": {"items": "text"}}),
+    )
+    .expect(201, "items index");
+    wait_documents(&api, &keys, "catalog", 5);
+    let hits = |body: Value| -> Vec<String> {
+        let r = api
+            .post(
+                &keys.path("/indexes/catalog/search"),
+                Some(&keys.reader),
+                &body,
+            )
+            .expect(200, "search")
+            .body;
+        r["hits"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{r}"))
+            .iter()
+            .map(|h| h["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        hits(json!({"query": "heavy electric guitar music", "k": 1})),
+        vec!["rock-1"]
+    );
+    // the filter decides which items may be hits, not just which are shown
+    let jazz =
+        hits(json!({"query": "heavy electric guitar music", "k": 5, "filter": {"genre": "jazz"}}));
+    assert_eq!(jazz.len(), 2, "{jazz:?}");
+    assert!(jazz.iter().all(|id| id.starts_with("jazz")), "{jazz:?}");
+    let old = hits(json!({"query": "guitar", "k": 5, "filter": {"year": {"lt": 1965}}}));
+    assert!(
+        old.iter()
+            .all(|id| ["jazz-1", "jazz-2", "folk-1"].contains(&id.as_str())),
+        "{old:?}"
+    );
+    // an item's text changes, another is deleted: the index follows
+    api.put(
+        &keys.path("/items/folk-1"),
+        Some(&keys.writer),
+        &json!({"properties": {"genre": "folk", "year": 1963}, "text": "Heavy electric guitar feedback, extremely loud"}),
+    )
+    .expect(200, "update item");
+    api.delete(&keys.path("/items/rock-1"), Some(&keys.writer))
+        .expect(204, "delete item");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = hits(json!({"query": "heavy electric guitar music", "k": 1}));
+        if got == vec!["folk-1"] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the index never followed the catalog: {got:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_documents(&api, &keys, "catalog", 4);
+    // the index can be dropped; its files and key go
+    api.delete(&keys.path("/indexes/catalog"), Some(&keys.admin))
+        .expect(204, "drop");
+    api.get(&keys.path("/indexes/catalog"), Some(&keys.reader))
+        .expect(404, "dropped");
+    server.terminate();
+    assert!(
+        index_files(&deployment).is_empty(),
+        "{:?}",
+        index_files(&deployment)
+    );
 }

@@ -68,6 +68,15 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         | ("POST", "/v1/tenants/{tenant}/rerank")
         | ("POST", "/v1/tenants/{tenant}/items/{item_id}/similar")
         | ("POST", "/v1/tenants/{tenant}/popular") => &["admin", "reader"],
+        // Embeddings and indexes: reads and creations for a purpose; dropping is an admin's.
+        ("POST", "/v1/tenants/{tenant}/embeddings")
+        | ("POST", "/v1/tenants/{tenant}/indexes")
+        | ("GET", "/v1/tenants/{tenant}/indexes")
+        | ("GET", "/v1/tenants/{tenant}/indexes/{name}")
+        | ("POST", "/v1/tenants/{tenant}/indexes/{name}/search")
+        | ("POST", "/v1/tenants/{tenant}/indexes/{name}/retrieve")
+        | ("POST", "/v1/tenants/{tenant}/indexes/{name}/answer") => &["admin", "reader"],
+        ("DELETE", "/v1/tenants/{tenant}/indexes/{name}") => &["admin"],
         // Experiments are deployments (admins); their definitions and results are reads.
         ("POST", "/v1/tenants/{tenant}/experiments")
         | ("POST", "/v1/tenants/{tenant}/experiments/{name}/stop") => &["admin"],
@@ -196,6 +205,7 @@ fn tenants_are_walls_on_every_route() {
             .expect(202, "model");
         wait_model_ready(&api, t, "plays", 1);
         start_experiment(&api, t, "plays", "plays");
+        create_index(&api, t, "plays");
     }
     let b_shared = resolve(&api, &b.reader, B, shared);
     let b_only_subject = resolve(&api, &b.reader, B, &b_only);

@@ -48,6 +48,7 @@ fn every_route_that_returns_event_data_reads_through_the_guard() {
     api.post(&keys.path("/models"), Some(&keys.reader), &json!({"name": "plays", "algorithm": "popularity", "dataset": {"name": "plays", "version": 1}, "columns": {"user": "subject", "item": "track_id"}})).expect(202, "model");
     wait_model_ready(&api, &keys, "plays", 1);
     start_experiment(&api, &keys, "plays", "plays");
+    create_index(&api, &keys, "plays");
     let erasure = api
         .post(
             &keys.path("/erasures"),
@@ -130,6 +131,10 @@ fn every_route_that_returns_event_data_reads_through_the_guard() {
         "/v1/tenants/{tenant}/items/{item_id}/similar",
         "/v1/tenants/{tenant}/popular",
         "/v1/tenants/{tenant}/experiments/{name}/results",
+        "/v1/tenants/{tenant}/indexes",
+        "/v1/tenants/{tenant}/indexes/{name}/search",
+        "/v1/tenants/{tenant}/indexes/{name}/retrieve",
+        "/v1/tenants/{tenant}/indexes/{name}/answer",
     ];
     guarded.sort();
     expected.sort();

@@ -624,15 +624,6 @@ pub const ROUTES: &[RouteSpec] = &[
             "One index: definition, documents, watermark, last follower error",
         )
     },
-    route(
-        "DELETE",
-        "/v1/tenants/{tenant}/indexes/{name}",
-        Action::Deploy,
-        R::Model,
-        None,
-        "admin",
-        "Drop an index: its snapshot's key is destroyed, then its files removed",
-    ),
     guarded(RouteSpec {
         default_purpose: Some("personalization"),
         ..post_query(
@@ -660,9 +651,18 @@ pub const ROUTES: &[RouteSpec] = &[
             Action::Serve,
             R::Model,
             "reader, admin, per purpose",
-            "Answer a question from retrieved passages with the local model (SmolLM2-135M-Instruct) ({question, k = 5, stream = false, max_tokens = 200 (at most 512), purpose}): {answer, citations: [{passage, id, kind, time}], passages, model, tokens, ttft_ms, tokens_per_s}; with stream, server-sent events `token` ({text}), then `done` (the whole answer) or `error` (a problem); the answer is never logged, the audit record names the passages by reference; 409 generation_model_missing names the setup command",
+            "Answer a question from retrieved passages with the local model (SmolLM2-135M-Instruct) ({question, k = 5, stream = false, max_tokens = 200 (at most 512), purpose}): {answer, citations: [{passage, id, kind, time, by: marker|overlap}], passages, model, tokens, ttft_ms, tokens_per_s}; with stream, server-sent events `token` ({text}), then `done` (the whole answer) or `error` (a problem); the answer is never logged, the audit record names the passages by reference; 409 generation_model_missing names the setup command",
         )
     }),
+    route(
+        "DELETE",
+        "/v1/tenants/{tenant}/indexes/{name}",
+        Action::Deploy,
+        R::Model,
+        None,
+        "admin",
+        "Drop an index: its snapshot's key is destroyed, then its files removed",
+    ),
     // Experiments: definitions are changes an admin deploys; results read events for the
     // experiment's purpose through the read guard (SQL on the heavy-work pool).
     route(

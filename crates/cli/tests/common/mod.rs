@@ -26,6 +26,15 @@ pub const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub const ROLES: [&str; 4] = ["admin", "writer", "reader", "privacy_officer"];
 
+/// The models directory the servers tests start use: `$STEWARD_MODELS`, else the repository's
+/// `models/` (what `scripts/models.sh` fills).
+pub fn models_root() -> PathBuf {
+    match std::env::var_os("STEWARD_MODELS") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
+    }
+}
+
 pub fn steward_bin() -> &'static str {
     env!("CARGO_BIN_EXE_steward")
 }
@@ -123,6 +132,8 @@ impl Deployment {
             .arg(&self.data)
             .args(["--listen", "127.0.0.1:0"])
             .args(extra_args)
+            // The embedding and generation models (scripts/models.sh), unless a test names them.
+            .env("STEWARD_MODELS", models_root())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr_file));
@@ -1034,6 +1045,17 @@ pub fn start_experiment(api: &Api, keys: &TenantKeys, name: &str, model: &str) -
         &experiment_body(name, model),
     )
     .expect(201, "experiment")
+    .body
+}
+
+/// An index named `name` over the play events' track ids (purpose personalization).
+pub fn create_index(api: &Api, keys: &TenantKeys, name: &str) -> Value {
+    api.post(
+        &keys.path("/indexes"),
+        Some(&keys.admin),
+        &serde_json::json!({"name": name, "source": {"event_type": "play", "field": "track_id"}}),
+    )
+    .expect(201, "index")
     .body
 }
 

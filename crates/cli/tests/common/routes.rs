@@ -129,16 +129,18 @@ pub fn body_for(route: &RouteSpec, subject_external_id: &str, n: usize) -> Optio
             Some(super::experiment_body(&format!("iso-{n}"), "plays"))
         }
         ("POST", "/v1/tenants/{tenant}/experiments/{name}/stop") => Some(json!({})),
-        // Embeddings and indexes: an index "plays" over the play events' track ids.
+        // Embeddings and indexes (the set-up made an index "plays" over the play events' track ids).
         ("POST", "/v1/tenants/{tenant}/embeddings") => Some(json!({"texts": ["hello"]})),
         ("POST", "/v1/tenants/{tenant}/indexes") => Some(
-            json!({"name": if n == 0 { "plays".to_owned() } else { format!("plays-{n}") }, "source": {"event_type": "play", "field": "track_id"}}),
+            json!({"name": format!("plays-{n}"), "source": {"event_type": "play", "field": "track_id"}}),
         ),
         ("POST", "/v1/tenants/{tenant}/indexes/{name}/search") => {
             Some(json!({"query": "planted track", "k": 3}))
         }
-        ("POST", "/v1/tenants/{tenant}/indexes/{name}/retrieve")
-        | ("POST", "/v1/tenants/{tenant}/indexes/{name}/answer") => {
+        ("POST", "/v1/tenants/{tenant}/indexes/{name}/retrieve") => {
+            Some(json!({"question": "which track?", "k": 2}))
+        }
+        ("POST", "/v1/tenants/{tenant}/indexes/{name}/answer") => {
             Some(json!({"question": "which track?", "k": 2, "max_tokens": 4}))
         }
         ("PUT", "/v1/tenants/{tenant}/models/{name}/aliases/{alias}") => {
@@ -169,8 +171,27 @@ pub fn call(
     } else {
         body.map(|b| ("application/json", b.to_string().into_bytes()))
     };
-    api.try_request_with_authorization(route.method, path, authorization, body)
-        .unwrap_or_else(|e| panic!("{} {path}: {e}", route.method))
+    let resp = api
+        .try_request_with_authorization(route.method, path, authorization, body)
+        .unwrap_or_else(|e| panic!("{} {path}: {e}", route.method));
+    // Dropping the set-up's index "plays" succeeded: make it again, so the routes after this
+    // one (and the next walk) still have an index to search.
+    if (route.method, route.path) == ("DELETE", "/v1/tenants/{tenant}/indexes/{name}")
+        && (200..300).contains(&resp.status)
+        && let Some(indexes) = path.strip_suffix("/plays")
+    {
+        let again = json!({"name": "plays", "source": {"event_type": "play", "field": "track_id"}});
+        let made = api
+            .try_request_with_authorization(
+                "POST",
+                indexes,
+                authorization,
+                Some(("application/json", again.to_string().into_bytes())),
+            )
+            .unwrap_or_else(|e| panic!("POST {indexes}: {e}"));
+        assert_eq!(made.status, 201, "index made again: {}", made.text);
+    }
+    resp
 }
 
 pub fn bearer(key: &str) -> String {

@@ -34,6 +34,9 @@ pub struct Answer {
     pub passages: Vec<Passage>,
     /// Passage numbers (1-based) the text cites.
     pub cited: Vec<usize>,
+    /// How `cited` was found: `marker` (the model wrote `[n]`), `overlap` (no marker: the
+    /// passages most of whose terms the answer repeats), or `none`.
+    pub cited_by: &'static str,
     pub model: &'static str,
     pub tokens: usize,
     pub ttft_ms: f64,
@@ -75,6 +78,29 @@ pub fn citations(text: &str, count: usize) -> Vec<usize> {
         i += 1;
     }
     out
+}
+
+/// The passages an answer without markers draws on: those sharing at least half of the
+/// answer's terms, most shared first (at most 3).
+pub fn attributed(text: &str, passages: &[Passage]) -> Vec<usize> {
+    let (answer, _) = super::bm25::terms(text);
+    if answer.is_empty() {
+        return Vec::new();
+    }
+    let mut scored: Vec<(usize, usize)> = passages
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let (terms, _) = super::bm25::terms(&p.text);
+            let shared = answer
+                .iter()
+                .filter(|(t, _)| terms.iter().any(|(u, _)| u == t))
+                .count();
+            (2 * shared >= answer.len()).then_some((i + 1, shared))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    scored.into_iter().take(3).map(|(n, _)| n).collect()
 }
 
 impl Indexes {
@@ -126,6 +152,7 @@ impl Indexes {
                 text: text.to_owned(),
                 passages,
                 cited: Vec::new(),
+                cited_by: "none",
                 model: generator.model_name(),
                 tokens: 0,
                 ttft_ms: 0.0,
@@ -154,10 +181,18 @@ impl Indexes {
         })?;
         metrics::histogram!("steward_answer_ttft_seconds").record(generation.ttft.as_secs_f64());
         metrics::counter!("steward_answer_tokens_total").increment(generation.tokens as u64);
-        let cited = citations(&generation.text, passages.len());
+        let marked = citations(&generation.text, passages.len());
+        let (cited, cited_by) = if !marked.is_empty() {
+            (marked, "marker")
+        } else {
+            let found = attributed(&generation.text, &passages);
+            let by = if found.is_empty() { "none" } else { "overlap" };
+            (found, by)
+        };
         Ok(Answer {
             text: generation.text,
             cited,
+            cited_by,
             model: generator.model_name(),
             tokens: generation.tokens,
             ttft_ms: generation.ttft.as_secs_f64() * 1e3,
@@ -177,5 +212,37 @@ mod tests {
         assert_eq!(citations("[0] [4] [x] [12 [3]", 3), vec![3]);
         assert_eq!(citations("no markers", 3), Vec::<usize>::new());
         assert_eq!(citations("[99999999999999999999]", 3), Vec::<usize>::new());
+    }
+
+    fn passage(text: &str) -> Passage {
+        Passage {
+            text: text.into(),
+            citation: super::super::Hit {
+                id: "e".into(),
+                score: 1.0,
+                kind: "event",
+                time: String::new(),
+                subject: None,
+                time_us: 0,
+            },
+            redacted: false,
+        }
+    }
+
+    #[test]
+    fn an_answer_without_markers_is_attributed_to_the_passages_it_repeats() {
+        let passages = [
+            passage("The parcel never arrived and tracking has not changed."),
+            passage("I was charged twice for the same subscription, refund one payment."),
+        ];
+        assert_eq!(
+            attributed(
+                "The customer was charged twice for the same subscription.",
+                &passages
+            ),
+            vec![2]
+        );
+        assert!(attributed("Completely unrelated words here.", &passages).is_empty());
+        assert!(attributed("", &passages).is_empty());
     }
 }

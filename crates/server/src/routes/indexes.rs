@@ -308,7 +308,7 @@ pub async fn retrieve(
 fn answer_json(answer: &steward_serve::indexes::Answer, purpose: &str) -> Value {
     json!({
         "answer": answer.text,
-        "citations": answer.cited.iter().filter_map(|&n| answer.passages.get(n - 1).map(|p| json!({"passage": n, "id": p.citation.id, "kind": p.citation.kind, "time": p.citation.time}))).collect::<Vec<_>>(),
+        "citations": answer.cited.iter().filter_map(|&n| answer.passages.get(n - 1).map(|p| json!({"passage": n, "id": p.citation.id, "kind": p.citation.kind, "time": p.citation.time, "by": answer.cited_by}))).collect::<Vec<_>>(),
         "passages": answer.passages.iter().map(|p: &Passage| json!({"text": p.text, "citation": p.citation, "redacted": p.redacted})).collect::<Vec<_>>(),
         "model": answer.model,
         "tokens": answer.tokens,
