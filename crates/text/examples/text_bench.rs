@@ -17,6 +17,10 @@ use steward_text::{
     WeightFormat, models_dir,
 };
 
+// The steward binary's allocator (crates/cli/src/main.rs), so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The fixed prompt of the generation benchmark (bench/embed_peer.py sends the same).
 const SYSTEM: &str = "You are a helpful assistant for an online shop's support team.";
 const USER: &str = "A customer writes: my order arrived late and the screen of the phone is \
