@@ -9,6 +9,7 @@
 #
 #   bash bench/ann.sh              RUNS=3
 #   RUNS=1 N=20000 bash bench/ann.sh
+#   VECTORS=minilm bash bench/ann.sh   real MiniLM embeddings of generated texts
 #
 # Needs bench/.venv-ml with hnswlib and faiss-cpu (bash bench/setup-ml.sh). Writes
 # bench/out/ann-<stamp>.md and the raw output beside it.
@@ -25,9 +26,34 @@ py=bench/.venv-ml/bin/python
 [ -x "$py" ] && "$py" -c 'import hnswlib, faiss' 2>/dev/null || bash bench/setup-ml.sh
 target="${CARGO_TARGET_DIR:-$root/target}"
 [ -n "${NO_BUILD:-}" ] || cargo build --release -p steward-ml --example bench_ann
-data="${DATA:-$out/ann-data-$N}"
-[ -f "$data/truth-50.u32" ] || "$py" bench/ann_peers.py prepare --dir "$data" --n "$N"
+# VECTORS=clustered (default): Gaussian clusters. VECTORS=minilm: real all-MiniLM-L6-v2
+# embeddings (steward-text, checked equal to sentence-transformers' by CI) of N + 1,000 generated
+# texts (support messages, reviews, product descriptions; bench/ann_peers.py texts), the last
+# 1,000 the queries.
+VECTORS="${VECTORS:-clustered}"
+if [ "$VECTORS" = minilm ]; then
+  data="${DATA:-$out/ann-minilm-$N}"
+  if [ ! -f "$data/truth-50.u32" ]; then
+    bash scripts/models.sh
+    [ -n "${NO_BUILD:-}" ] || cargo build --release -p steward-text --example text_bench
+    "$py" bench/ann_peers.py texts --dir "$data" --n "$N"
+    RAYON_NUM_THREADS="$(nproc)" STEWARD_MODELS="${STEWARD_MODELS:-$root/models}" \
+      "$target/release/examples/text_bench" embed-raw "$data/texts.json" "$data/all.f32"
+    "$py" - "$data" "$N" <<'PY'
+import numpy as np, os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+v = np.fromfile(os.path.join(d, "all.f32"), "<f4").reshape(-1, 384)
+v[:n].tofile(os.path.join(d, "base.f32")); v[n:].tofile(os.path.join(d, "queries.f32"))
+os.remove(os.path.join(d, "all.f32"))
+PY
+    "$py" bench/ann_peers.py truth --dir "$data"
+  fi
+else
+  data="${DATA:-$out/ann-data-$N}"
+  [ -f "$data/truth-50.u32" ] || "$py" bench/ann_peers.py prepare --dir "$data" --n "$N"
+fi
 {
+  echo "vectors $VECTORS data $data"
   echo "commit $(git rev-parse --short HEAD) dirty=$([ -z "$(git status --porcelain -- crates/ml)" ] && echo no || echo yes) nproc $(nproc) cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   for run in $(seq 1 "$RUNS"); do
     for m in 16 12; do

@@ -7,6 +7,13 @@ crates/ml/examples/bench_ann.rs.
       (queries x 10 ids). The vectors: `clusters` Gaussian centres (N(0,1) per dimension), each
       point a centre plus N(0, 0.35^2) noise per dimension, queries likewise from the same centres
       with their own noise. Deterministic for a seed.
+  texts --dir D [--n 100000 --queries 1000 --seed 13]
+      writes D/texts.json: n + queries generated English texts (support messages, reviews and
+      product descriptions assembled from phrase lists; distinct; deterministic for a seed), the
+      last `queries` being the queries. bench/ann.sh embeds them with steward-text
+      (all-MiniLM-L6-v2) into D/base.f32 and D/queries.f32, then runs `truth`.
+  truth --dir D
+      the exact top 10 of D/base.f32 and D/queries.f32 as `prepare` writes them.
   run --dir D [--m 16 --efc 100 --threads 1]
       builds hnswlib (HNSW, cosine) and faiss IndexHNSWFlat (inner product on normalized vectors)
       with the same M and efConstruction on `threads` threads, sweeps ef with single-threaded
@@ -46,18 +53,87 @@ def prepare(a):
     os.makedirs(a.dir, exist_ok=True)
     base.astype("<f4").tofile(os.path.join(a.dir, "base.f32"))
     queries.astype("<f4").tofile(os.path.join(a.dir, "queries.f32"))
+    write_truth(a.dir, base, queries)
+    print(f"prepared {a.n} x {a.dim}, {a.queries} queries, {a.clusters} clusters in {a.dir}")
+
+
+def write_truth(d, base, queries):
     nb, nq = normalize(base), normalize(queries)
+    n = len(base)
     for percent in [0] + PERCENTS:
-        mask = np.ones(a.n, bool) if percent == 0 else allowed_mask(a.n, percent)
-        out = np.empty((a.queries, 10), np.uint32)
-        for s in range(0, a.queries, 100):
+        mask = np.ones(n, bool) if percent == 0 else allowed_mask(n, percent)
+        out = np.empty((len(nq), 10), np.uint32)
+        for s in range(0, len(nq), 100):
             scores = nq[s:s + 100] @ nb.T
             scores[:, ~mask] = -np.inf
             top = np.argpartition(-scores, 10, axis=1)[:, :10]
             order = np.argsort(-np.take_along_axis(scores, top, 1), axis=1, kind="stable")
             out[s:s + 100] = np.take_along_axis(top, order, 1)
-        out.astype("<u4").tofile(os.path.join(a.dir, f"truth-{percent}.u32"))
-    print(f"prepared {a.n} x {a.dim}, {a.queries} queries, {a.clusters} clusters in {a.dir}")
+        out.astype("<u4").tofile(os.path.join(d, f"truth-{percent}.u32"))
+
+
+def truth(a):
+    base = np.fromfile(os.path.join(a.dir, "base.f32"), "<f4").reshape(-1, a.dim)
+    queries = np.fromfile(os.path.join(a.dir, "queries.f32"), "<f4").reshape(-1, a.dim)
+    write_truth(a.dir, base, queries)
+    print(f"truth for {len(base)} x {a.dim}, {len(queries)} queries in {a.dir}")
+
+
+PRODUCTS = "phone laptop tablet headphones earbuds charger keyboard mouse monitor printer camera speaker smartwatch router blender kettle toaster vacuum_cleaner coffee_machine backpack jacket sneakers boots jeans dress sofa lamp mattress pillow desk chair bicycle helmet tent sleeping_bag novel cookbook board_game puzzle guitar drum_kit microphone webcam hard_drive memory_card television projector air_fryer microwave fridge washing_machine dryer heater fan sunglasses watch wallet suitcase".split()
+PRODUCTS = [p.replace("_", " ") for p in PRODUCTS]
+ISSUES = ["arrived broken", "never arrived", "stopped working after a week", "was the wrong colour", "is missing a part",
+          "makes a strange noise", "overheats quickly", "has a cracked screen", "does not turn on", "was charged twice",
+          "was delivered to the wrong address", "came without the manual", "does not fit", "drains the battery fast",
+          "will not connect to wifi", "keeps restarting", "smells of plastic", "has scratches on the side",
+          "was refunded only partly", "shows an error code", "is slower than advertised", "lost its colour after washing",
+          "leaks water", "has a loose cable", "arrived two weeks late", "came in a damaged box"]
+ASKS = ["I want a refund", "please send a replacement", "can you help me", "what are my options",
+        "I would like to return it", "how do I get my money back", "please call me back", "is this covered by the warranty",
+        "can someone fix it", "I need it exchanged for another size", "please cancel the rest of my order", "what should I do now"]
+OPENERS = ["Hello,", "Hi team,", "Dear support,", "Good morning,", "Hey,", "To whom it may concern,", "", "Urgent:", "Quick question:"]
+FEELINGS = ["I am very disappointed", "this is frustrating", "I am not happy", "honestly I expected better",
+            "it has been a bad experience", "I love the brand but", "this is the second time", "I am quite upset", "no big deal but"]
+PRAISE = ["works perfectly", "is great value for money", "exceeded my expectations", "is well made", "looks beautiful",
+          "is easy to set up", "is very comfortable", "is surprisingly quiet", "has excellent battery life", "feels cheap",
+          "is too heavy", "is smaller than it looks in the photos", "broke after a month", "is exactly as described"]
+TIMES = ["yesterday", "last week", "two days ago", "this morning", "a month ago", "on Monday", "over the weekend", "recently"]
+ADJ = "lightweight durable compact waterproof wireless portable premium classic modern stylish ergonomic rechargeable foldable adjustable quiet energy-efficient".split()
+FEATURES = ["a long battery life", "fast charging", "noise cancelling", "a two year warranty", "a stainless steel body",
+            "a touch screen", "bluetooth 5.3", "a detachable cable", "machine washable fabric", "a carry case",
+            "voice control", "a memory foam layer", "USB-C", "a built-in timer", "three speed settings"]
+
+
+def make_text(rng):
+    kind = rng.integers(0, 3)
+    p = PRODUCTS[rng.integers(len(PRODUCTS))]
+    if kind == 0:
+        o, f, i, a_, t = (OPENERS[rng.integers(len(OPENERS))], FEELINGS[rng.integers(len(FEELINGS))],
+                          ISSUES[rng.integers(len(ISSUES))], ASKS[rng.integers(len(ASKS))], TIMES[rng.integers(len(TIMES))])
+        order = rng.integers(100000, 999999)
+        return f"{o} the {p} I ordered {t} {i}, {f}. {a_}? Order {order}.".strip()
+    if kind == 1:
+        stars = rng.integers(1, 6)
+        q1, q2 = PRAISE[rng.integers(len(PRAISE))], PRAISE[rng.integers(len(PRAISE))]
+        t = TIMES[rng.integers(len(TIMES))]
+        return f"{stars} stars. Bought this {p} {t}: it {q1} and {q2}. Review {rng.integers(1000, 99999)}."
+    a1, a2 = ADJ[rng.integers(len(ADJ))], ADJ[rng.integers(len(ADJ))]
+    f1, f2 = FEATURES[rng.integers(len(FEATURES))], FEATURES[rng.integers(len(FEATURES))]
+    return f"A {a1}, {a2} {p} with {f1} and {f2}. Model {rng.integers(100, 9999)}-{chr(65 + rng.integers(26))}."
+
+
+def texts(a):
+    import json
+    rng = np.random.default_rng(a.seed)
+    out, seen = [], set()
+    while len(out) < a.n + a.queries:
+        t = make_text(rng)
+        if t not in seen:
+            seen.add(t)
+            out.append(t)
+    os.makedirs(a.dir, exist_ok=True)
+    with open(os.path.join(a.dir, "texts.json"), "w") as f:
+        json.dump({"texts": out}, f)
+    print(f"{a.n} texts and {a.queries} queries in {a.dir}/texts.json")
 
 
 def rss():
@@ -138,7 +214,7 @@ def run_faiss(a, nb, nq, truth):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["prepare", "run"])
+    ap.add_argument("cmd", choices=["prepare", "texts", "truth", "run"])
     ap.add_argument("--dir", required=True)
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=1000)
@@ -150,7 +226,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--peers", default="hnswlib,faiss")
     a = ap.parse_args()
-    prepare(a) if a.cmd == "prepare" else run(a)
+    {"prepare": prepare, "texts": texts, "truth": truth, "run": run}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -596,3 +596,318 @@ fn an_items_index_follows_the_catalog_and_filters_on_properties() {
         index_files(&deployment)
     );
 }
+
+/// A search of a data set index for `support`: the status and the hits' ids (or the problem).
+fn search_rows(api: &Api, keys: &TenantKeys, index: &str, query: &str, k: usize) -> Resp {
+    api.post(
+        &keys.path(&format!("/indexes/{index}/search?purpose=support")),
+        Some(&keys.reader),
+        &json!({"query": query, "k": k}),
+    )
+}
+
+fn ids(r: &Resp) -> Vec<String> {
+    r.body["hits"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", r.body))
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Searches until the index answers 200 (it answers 409 stale while it holds a version the
+/// artifact rule refuses, until the ledger rebuilt it from the successor).
+fn search_when_served(
+    api: &Api,
+    keys: &TenantKeys,
+    index: &str,
+    query: &str,
+    k: usize,
+) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = search_rows(api, keys, index, query, k);
+        if r.status == 200 {
+            return ids(&r);
+        }
+        assert_eq!(r.status, 409, "{}", r.body);
+        assert_eq!(r.body["code"], "dataset_version_stale", "{}", r.body);
+        assert!(
+            Instant::now() < deadline,
+            "the index was never rebuilt: {}",
+            r.body
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Hex of the first 16 bytes (four f32, little-endian) of a text's embedding.
+fn vector_needle(api: &Api, keys: &TenantKeys, text: &str) -> String {
+    let e = api
+        .post(
+            &keys.path("/embeddings"),
+            Some(&keys.reader),
+            &json!({"texts": [text]}),
+        )
+        .expect(200, "embeddings")
+        .body;
+    e["vectors"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(4)
+        .flat_map(|x| (x.as_f64().unwrap() as f32).to_le_bytes())
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn an_index_of_a_data_set_version_searches_its_rows_and_is_rebuilt_from_successors() {
+    let Some(models) = models_dir() else { return };
+    let mut deployment = Deployment::init();
+    let server = start(&mut deployment, &models);
+    let api = server.api();
+    let keys = tenant_with_keys(&api, &deployment.operator_key, TENANT);
+    let tag = random_hex(4);
+    setup(&api, &keys, &tag);
+    let cut = api
+        .post(
+            &keys.path("/datasets"),
+            Some(&keys.reader),
+            &json!({"name": "messages", "sql": "SELECT subject, event_id, time, body FROM support_message ORDER BY time", "purpose": "support"}),
+        )
+        .expect(201, "cut")
+        .body;
+    assert_eq!(cut["version"], 1, "{cut}");
+    assert_eq!(cut["rows"], 8, "{cut}");
+    let source =
+        |columns: Value| json!({"dataset": {"name": "messages", "version": 1}, "columns": columns});
+    let create = |name: &str, source: Value, purpose: Option<&str>| {
+        let mut body = json!({"name": name, "source": source});
+        if let Some(p) = purpose {
+            body["purpose"] = json!(p);
+        }
+        api.post(&keys.path("/indexes"), Some(&keys.reader), &body)
+    };
+
+    // --- validation: typed errors naming the field, never the value
+    create("bad", source(json!({"text": "nope"})), Some("support")).expect_problem(
+        400,
+        "unknown_column",
+        "unknown text column",
+    );
+    let r = create(
+        "bad",
+        source(json!({"text": "body", "subject": "who"})),
+        Some("support"),
+    )
+    .expect_problem(400, "unknown_column", "unknown subject column");
+    assert_eq!(r.body["field"], "source.columns.subject", "{}", r.body);
+    assert!(!r.text.contains("who"), "{}", r.text);
+    create("bad", source(json!({"text": "time"})), Some("support")).expect_problem(
+        400,
+        "column_type",
+        "a time is not a text",
+    );
+    create(
+        "bad",
+        source(json!({"text": "body", "time": "body"})),
+        Some("support"),
+    )
+    .expect_problem(400, "column_type", "a text is not a time");
+    create(
+        "bad",
+        source(json!({"text": "body", "colour": "x"})),
+        Some("support"),
+    )
+    .expect_problem(400, "invalid_source", "unknown role");
+    create("bad", source(json!({"id": "event_id"})), Some("support")).expect_problem(
+        400,
+        "invalid_source",
+        "no text column",
+    );
+    create(
+        "bad",
+        json!({"dataset": {"name": "messages", "version": "v1"}, "columns": {"text": "body"}}),
+        Some("support"),
+    )
+    .expect_problem(400, "invalid_source", "not a version");
+    create(
+        "bad",
+        json!({"dataset": {"name": "messages", "version": 9}, "columns": {"text": "body"}}),
+        Some("support"),
+    )
+    .expect(404, "no such version");
+    // a version is indexed for the purpose it was cut for
+    let other = create(
+        "bad",
+        source(json!({"text": "body"})),
+        Some("personalization"),
+    );
+    assert!(
+        [403, 409].contains(&other.status)
+            && other.body["code"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("dataset_")),
+        "{}",
+        other.body
+    );
+
+    // --- an index of the version: built by refresh, searched by paraphrase
+    let created = create(
+        "rows",
+        json!({"dataset": {"name": "messages", "version": "latest"}, "columns": {"text": "body", "id": "event_id", "subject": "subject", "time": "time"}}),
+        Some("support"),
+    )
+    .expect(201, "create")
+    .body;
+    assert_eq!(created["build"]["version"], 1, "{created}");
+    let got = wait_documents(&api, &keys, "rows", 8);
+    assert_eq!(got["build"]["complete"], true, "{got}");
+    assert_eq!(got["build"]["rows_read"], 8, "{got}");
+    // without an id column, rows are keyed by position
+    create("plain", source(json!({"text": "body"})), Some("support")).expect(201, "plain");
+    wait_documents(&api, &keys, "plain", 8);
+    let r =
+        search_rows(&api, &keys, "plain", "I got billed two times", 1).expect(200, "plain search");
+    assert_eq!(ids(&r), vec!["row-1"], "{}", r.body);
+    assert_eq!(r.body["hits"][0]["kind"], "row", "{}", r.body);
+    assert!(r.body["hits"][0].get("time").is_none(), "{}", r.body);
+
+    let cases = [
+        ("my parcel still hasn't been delivered", 0),
+        ("I got billed two times", 1),
+        ("application keeps closing when adding a photo", 2),
+        ("the earbuds won't hold a charge", 4),
+        ("cannot log in, reset link is out of date", 6),
+    ];
+    for (question, want) in cases {
+        let r = search_rows(&api, &keys, "rows", question, 3).expect(200, "search");
+        assert_eq!(
+            ids(&r).first(),
+            Some(&format!("msg-{tag}-{want}")),
+            "{question}: {}",
+            r.body
+        );
+    }
+    let r = api
+        .post(
+            &keys.path("/indexes/rows/retrieve?purpose=support"),
+            Some(&keys.reader),
+            &json!({"question": "I want my money back for a double charge", "k": 2}),
+        )
+        .expect(200, "retrieve")
+        .body;
+    assert_eq!(
+        r["passages"][0]["citation"]["id"],
+        format!("msg-{tag}-1"),
+        "{r}"
+    );
+    assert_eq!(r["passages"][0]["citation"]["kind"], "row", "{r}");
+    assert!(
+        r["passages"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("charged twice"),
+        "{r}"
+    );
+
+    // --- an opt-out of the index's purpose: 409 stale until rebuilt from the successor,
+    // then the subject's row is gone and the others are found
+    let eva = resolve(&api, &keys.reader, TENANT, &person("eva", &tag));
+    api.put(
+        &keys.path(&format!("/subjects/{eva}/consents/support")),
+        Some(&keys.privacy_officer),
+        &json!({"granted": false}),
+    )
+    .expect(200, "opt out");
+    let hits = search_when_served(&api, &keys, "rows", "the earbuds won't hold a charge", 8);
+    assert!(
+        !hits.contains(&format!("msg-{tag}-4")),
+        "opted out: {hits:?}"
+    );
+    assert_eq!(hits.len(), 7, "{hits:?}");
+    let after_opt_out = wait_documents(&api, &keys, "rows", 7);
+    let opt_out_version = after_opt_out["build"]["version"].as_u64().unwrap();
+    assert!(opt_out_version > 1, "{after_opt_out}");
+
+    // --- an erasure: rebuilt from the successor before done; nothing left in any file
+    let gus_text = MESSAGES[6].1;
+    let gus_needle = vector_needle(&api, &keys, gus_text);
+    let kept_needle = vector_needle(&api, &keys, MESSAGES[1].1);
+    let gus_ref = resolve(&api, &keys.reader, TENANT, &person("gus", &tag));
+    let gus_event = format!("msg-{tag}-6");
+    let erasure = api
+        .post(
+            &keys.path("/erasures"),
+            Some(&keys.privacy_officer),
+            &json!({"external_id": person("gus", &tag), "now": true}),
+        )
+        .expect(202, "erase")
+        .body;
+    let id = erasure["id"].as_str().unwrap().to_owned();
+    wait_erasure_done(&api, &keys, &id);
+    let receipt = api
+        .get(
+            &keys.path(&format!("/erasures/{id}/receipt")),
+            Some(&keys.privacy_officer),
+        )
+        .expect(200, "receipt")
+        .body;
+    let listed: Vec<&Value> = receipt["body"]["derived"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{receipt}"))
+        .iter()
+        .filter(|d| d["kind"] == "index")
+        .collect();
+    let rows_entry = listed
+        .iter()
+        .find(|d| d["name"] == "rows")
+        .unwrap_or_else(|| panic!("{receipt}"));
+    assert_eq!(rows_entry["action"], "rebuilt", "{receipt}");
+    let successor = rows_entry["successor"].as_u64().unwrap();
+    assert!(successor > opt_out_version, "{receipt}");
+    assert!(listed.iter().any(|d| d["name"] == "plain"), "{receipt}");
+    let got = wait_documents(&api, &keys, "rows", 6);
+    assert_eq!(got["build"]["version"].as_u64(), Some(successor), "{got}");
+    let hits = search_when_served(
+        &api,
+        &keys,
+        "rows",
+        "cannot log in, reset link is out of date",
+        8,
+    );
+    assert!(!hits.contains(&gus_event), "erased: {hits:?}");
+    assert_eq!(hits.len(), 6, "{hits:?}");
+    // kept subjects remain findable, first
+    let hits = search_when_served(&api, &keys, "rows", "I got billed two times", 3);
+    assert_eq!(hits.first(), Some(&format!("msg-{tag}-1")), "{hits:?}");
+    server.terminate();
+
+    // Forensics over every file (index snapshots opened with their keys): neither the erased
+    // subject's event id, pseudonym, text nor vector bytes; a kept row's are there.
+    assert!(!index_files(&deployment).is_empty());
+    let in_index = |hits: &[Value]| {
+        hits.iter()
+            .any(|h| h["file"].as_str().is_some_and(|f| f.contains("/indexes/")))
+    };
+    let kept = scan(&deployment, &[&format!("msg-{tag}-1")], &[]);
+    assert!(
+        in_index(&kept),
+        "a kept row is in the index snapshot: {kept:?}"
+    );
+    let kept = scan(&deployment, &[], &[&kept_needle]);
+    assert!(
+        in_index(&kept),
+        "a kept row's vector is in the index snapshot: {kept:?}"
+    );
+    let gone = scan(
+        &deployment,
+        &[&gus_event, &gus_ref, "reset link in the email"],
+        &[&gus_needle],
+    );
+    assert!(
+        gone.is_empty(),
+        "the erased subject left no trace: {gone:?}"
+    );
+}

@@ -45,13 +45,30 @@ impl ReadGuard {
         upto: u64,
         limit: usize,
     ) -> Result<FollowPage, EngineError> {
+        self.events_since_where(event_type, after, upto, limit, &|_, _| true)
+    }
+
+    /// As [`ReadGuard::events_since`], only the events `pick` (subject, seq) also wants: a
+    /// follower catching up on what it could not read before (a subject who opted back in),
+    /// without decoding what it already holds.
+    pub fn events_since_where(
+        &self,
+        event_type: &str,
+        after: u64,
+        upto: u64,
+        limit: usize,
+        pick: &(dyn Fn(&Pseudonym, u64) -> bool + Sync),
+    ) -> Result<FollowPage, EngineError> {
         let scan = SeqScan {
             event_type: event_type.to_owned(),
             after,
             upto,
             limit,
         };
-        let rule = self.point_rule();
+        let admits = self.point_rule();
+        let rule = |subject: &Pseudonym, seq: u64, event_type: &str, time_us: i64| {
+            pick(subject, seq) && admits(subject, seq, event_type, time_us)
+        };
         let (records, more) = self.partition().scan_since(&scan, &rule)?;
         let mut events = Vec::with_capacity(records.len());
         for record in &records {

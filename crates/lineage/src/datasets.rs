@@ -360,7 +360,7 @@ impl Datasets {
     }
 
     /// The subjects bitmap of a version (`None` once its files are removed).
-    pub(crate) fn bitmap(
+    pub fn bitmap(
         &self,
         tenant: &str,
         name: &str,

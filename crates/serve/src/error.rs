@@ -51,6 +51,12 @@ pub enum ServeError {
     /// The job was cancelled.
     #[error("cancelled")]
     Cancelled,
+    /// A service this one calls (a configured chat endpoint) failed or answered badly (502).
+    #[error("{message}")]
+    Upstream { code: &'static str, message: String },
+    /// Too many calls of this kind are running; try again shortly (503).
+    #[error("{message}")]
+    Busy { code: &'static str, message: String },
 }
 
 impl ServeError {
@@ -69,6 +75,8 @@ impl ServeError {
             ServeError::Crypto(_) => "crypto_error",
             ServeError::Training { code, .. } => code,
             ServeError::Cancelled => "cancelled",
+            ServeError::Upstream { code, .. } => code,
+            ServeError::Busy { code, .. } => code,
         }
     }
 

@@ -119,8 +119,9 @@ impl ArtifactKind for ModelKind {
     }
 }
 
-/// Where the data set a version was trained from stands after an erasure.
-enum Successor {
+/// Where a data set version stands after an erasure, opt-out or retention replaced it (what a
+/// model version was trained from, what an index was built from).
+pub(crate) enum Successor {
     Ready(Box<steward_lineage::Manifest>),
     Wait(String),
     None,
@@ -388,29 +389,7 @@ impl Registry {
         tenant: &str,
         from: &DatasetLineage,
     ) -> Result<Successor, ServeError> {
-        let mut version = from.version;
-        for _ in 0..SUCCESSOR_HOPS_MAX {
-            let d = self.datasets.manifest(tenant, &from.name, version)?;
-            match d.state {
-                VersionState::Ready if d.withdrawn.is_none() && version != from.version => {
-                    return Ok(Successor::Ready(Box::new(d)));
-                }
-                VersionState::Ready | VersionState::Building => {
-                    return Ok(Successor::Wait(format!(
-                        "the successor of data set {} version {} is not ready yet",
-                        from.name, from.version
-                    )));
-                }
-                VersionState::Erased | VersionState::Superseded | VersionState::Expired => {
-                    match d.successor {
-                        Some(next) => version = next,
-                        None => return Ok(Successor::None),
-                    }
-                }
-                VersionState::Failed => return Ok(Successor::None),
-            }
-        }
-        Ok(Successor::None)
+        newest_successor(&self.datasets, tenant, &from.name, from.version)
     }
 
     /// Trains a new version of `old`'s model from `dataset` (its data set's successor) with
@@ -523,6 +502,38 @@ impl Registry {
             m.retrained_as = successor.or(m.retrained_as);
         })
     }
+}
+
+/// Follows a data set version's successors to the newest one ready and not withdrawn: `Wait`
+/// while the version itself is still ready (its successor not begun) or a successor builds.
+pub(crate) fn newest_successor(
+    datasets: &steward_lineage::Datasets,
+    tenant: &str,
+    name: &str,
+    from: u32,
+) -> Result<Successor, ServeError> {
+    let mut version = from;
+    for _ in 0..SUCCESSOR_HOPS_MAX {
+        let d = datasets.manifest(tenant, name, version)?;
+        match d.state {
+            VersionState::Ready if d.withdrawn.is_none() && version != from => {
+                return Ok(Successor::Ready(Box::new(d)));
+            }
+            VersionState::Ready | VersionState::Building => {
+                return Ok(Successor::Wait(format!(
+                    "the successor of data set {name} version {from} is not ready yet"
+                )));
+            }
+            VersionState::Erased | VersionState::Superseded | VersionState::Expired => {
+                match d.successor {
+                    Some(next) => version = next,
+                    None => return Ok(Successor::None),
+                }
+            }
+            VersionState::Failed => return Ok(Successor::None),
+        }
+    }
+    Ok(Successor::None)
 }
 
 /// Files the erasure steps removed.

@@ -300,6 +300,13 @@ impl From<steward_serve::ServeError> for ApiError {
             ),
             S::Lineage(l) => ApiError::from(l),
             S::Engine(e) => ApiError::from(e),
+            S::Upstream { code, message } => {
+                tracing::warn!(code, error = %message, "upstream failure");
+                ApiError::new(StatusCode::BAD_GATEWAY, code, message)
+            }
+            S::Busy { code, message } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+            }
             other => {
                 tracing::error!(error = %other, "model registry failure");
                 ApiError::internal()

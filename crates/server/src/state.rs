@@ -39,6 +39,8 @@ pub enum StartError {
     Engine(#[from] EngineError),
     #[error("the heavy-work pool: {0}")]
     Pool(#[from] std::io::Error),
+    #[error("the chat endpoint: {0}")]
+    Chat(String),
 }
 
 /// Deployment-wide settings of the HTTP edge.
@@ -58,6 +60,8 @@ pub struct ServerOptions {
     pub models: steward_serve::ModelConfig,
     /// Where the embedding and generation models are (`None`: `$STEWARD_MODELS`, else `models`).
     pub models_dir: Option<std::path::PathBuf>,
+    /// An OpenAI-compatible chat endpoint that generates answers instead of the local model.
+    pub chat: Option<steward_serve::indexes::RemoteChatConfig>,
 }
 
 fn models_dir(options: &ServerOptions) -> std::path::PathBuf {
@@ -124,6 +128,7 @@ impl AppState {
             let (made, pool, options) = (made.clone(), pool.clone(), options.clone());
             let (made2, registry2, options2) = (made.clone(), registry.clone(), options.clone());
             let (index_slot2, options3) = (index_slot.clone(), options.clone());
+            let made3 = made.clone();
             Engine::builder(config)
                 .kind(move |engine| {
                     let datasets = steward_lineage::Datasets::new(
@@ -154,6 +159,10 @@ impl AppState {
                 .kind(move |engine| {
                     let indexes =
                         steward_serve::Indexes::new(engine.clone(), models_dir(&options3));
+                    // Indexes of a data set version read it through the data sets service.
+                    if let Some(datasets) = made3.lock().clone() {
+                        indexes.set_datasets(datasets);
+                    }
                     let kind = steward_serve::IndexKind::new(&indexes);
                     *index_slot2.lock() = Some(indexes);
                     kind
@@ -169,6 +178,11 @@ impl AppState {
         let indexes = index_slot.lock().take().ok_or(EngineError::NotFound {
             what: "index service",
         })?;
+        if let Some(chat) = &options.chat {
+            indexes
+                .use_remote_chat(chat)
+                .map_err(|e| StartError::Chat(e.to_string()))?;
+        }
         indexes.start();
         Ok(AppState::assemble(
             engine, datasets, models, indexes, pool, options,
@@ -198,6 +212,12 @@ impl AppState {
             lineage_sink(engine.data_dir(), &options),
         );
         let indexes = steward_serve::Indexes::new(engine.clone(), models_dir(&options));
+        indexes.set_datasets(datasets.clone());
+        if let Some(chat) = &options.chat
+            && let Err(e) = indexes.use_remote_chat(chat)
+        {
+            tracing::error!(error = %e, "the chat endpoint is not used");
+        }
         indexes.start();
         AppState::assemble(engine, datasets, models, indexes, pool, options)
     }

@@ -30,6 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("embed") => embed(&args[2], args[3].parse()?, args.get(4)),
+        Some("embed-raw") => embed_raw(&args[2], &args[3]),
         Some("generate") => generate(
             args[2].parse()?,
             args[3].parse()?,
@@ -40,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Some(other) => return Err(format!("unknown weight format {other}").into()),
             },
         ),
-        _ => Err("usage: text_bench embed TEXTS.json RUNS [OUT] | generate MAX_TOKENS RUNS".into()),
+        _ => Err("usage: text_bench embed TEXTS.json RUNS [OUT] | embed-raw TEXTS.json OUT.f32 | generate MAX_TOKENS RUNS".into()),
     }
 }
 
@@ -71,6 +72,36 @@ fn embed(path: &str, runs: usize, out: Option<&String>) -> Result<(), Box<dyn st
     if let Some(out) = out {
         std::fs::write(out, serde_json::to_string(&vectors)?)?;
     }
+    Ok(())
+}
+
+/// Embeds every text of TEXTS.json (any count, in calls of the embedder's maximum) and writes
+/// the vectors as raw little-endian f32 rows (bench/ann.sh's real-embedding vectors).
+fn embed_raw(path: &str, out: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let texts: Vec<&str> = doc["texts"]
+        .as_array()
+        .ok_or("no texts")?
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    let embedder = Embedder::load(&models_dir().join(EMBED_MODEL_DIR))?;
+    let t = Instant::now();
+    let mut bytes = Vec::with_capacity(texts.len() * embedder.dim() * 4);
+    for chunk in texts.chunks(steward_text::limits::EMBED_TEXTS_MAX) {
+        for v in embedder.embed(chunk)? {
+            for x in v {
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+    }
+    let s = t.elapsed().as_secs_f64();
+    std::fs::write(out, &bytes)?;
+    println!(
+        "{{\"side\":\"steward\",\"what\":\"embed-raw\",\"texts\":{},\"seconds\":{s:.2},\"texts_per_s\":{:.1}}}",
+        texts.len(),
+        texts.len() as f64 / s
+    );
     Ok(())
 }
 

@@ -45,6 +45,16 @@ pub enum TextError {
     /// A generation option out of range (zero or too many new tokens, a bad temperature).
     #[error("invalid generation option: {0}")]
     InvalidOption(String),
+    /// The configured chat endpoint could not be reached or stopped answering (our words:
+    /// timed out, refused, ...).
+    #[error("the chat endpoint is unavailable: {0}")]
+    RemoteUnavailable(String),
+    /// The chat endpoint answered with an HTTP error status (its body is not kept).
+    #[error("the chat endpoint answered HTTP {status}")]
+    RemoteRefused { status: u16 },
+    /// The chat endpoint's answer is not the OpenAI chat format (our words, never its body).
+    #[error("the chat endpoint's answer is malformed: {0}")]
+    RemoteInvalid(String),
     /// The model or tokenizer failed while running (never the caller's input).
     #[error("inference failed: {0}")]
     Inference(String),

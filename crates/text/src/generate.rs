@@ -384,7 +384,7 @@ fn requantize(
     Ok(out)
 }
 
-fn check_prompt_bytes(system: &str, user: &str) -> Result<(), TextError> {
+pub(crate) fn check_prompt_bytes(system: &str, user: &str) -> Result<(), TextError> {
     let bytes = system.len() + user.len();
     if bytes > PROMPT_BYTES_MAX {
         return Err(TextError::InputTooLarge {
@@ -396,7 +396,7 @@ fn check_prompt_bytes(system: &str, user: &str) -> Result<(), TextError> {
     Ok(())
 }
 
-fn check_options(options: &GenerateOptions) -> Result<CandleSampling, TextError> {
+pub(crate) fn check_options(options: &GenerateOptions) -> Result<CandleSampling, TextError> {
     if options.max_tokens == 0 || options.max_tokens > GENERATE_TOKENS_MAX {
         return Err(TextError::InvalidOption(format!(
             "max_tokens {} (1..={GENERATE_TOKENS_MAX})",

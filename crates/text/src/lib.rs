@@ -6,6 +6,7 @@
 //!   (tests/reference.rs against a NumPy forward pass over the same weights).
 //! - [`Generator`]: SmolLM2-135M-Instruct (GGUF, Q4_1) with its ChatML template, greedy by
 //!   default, streaming through a callback that may cancel.
+//! - [`RemoteChat`]: an OpenAI-compatible chat endpoint that can replace the local model.
 //! - [`TextError`]: one error type, kinds the server maps to stable codes.
 //! - [`limits`]: every bound (texts per call, bytes per text, tokens, context).
 //!
@@ -22,6 +23,7 @@ mod error;
 mod generate;
 mod gguf_tokenizer;
 pub mod limits;
+mod remote;
 
 use std::path::PathBuf;
 
@@ -31,6 +33,7 @@ pub use generate::{
     GENERATE_MODEL_DIR, GENERATE_MODEL_FILE, GENERATE_MODEL_NAME, GenerateOptions, Generation,
     Generator, GeneratorConfig, Sampling, StopReason, WeightFormat,
 };
+pub use remote::{RemoteChat, RemoteChatConfig};
 
 /// The environment variable naming the models directory.
 pub const MODELS_ENV: &str = "STEWARD_MODELS";
@@ -48,4 +51,5 @@ const _: () = {
     const fn send_sync<T: Send + Sync>() {}
     send_sync::<Embedder>();
     send_sync::<Generator>();
+    send_sync::<RemoteChat>();
 };

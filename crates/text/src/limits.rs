@@ -29,6 +29,17 @@ pub const GENERATE_TOKENS_MAX: usize = 2048;
 /// Tokens the repeat penalty looks back over.
 pub const REPEAT_LAST_TOKENS: usize = 64;
 
+/// Connecting to a configured chat endpoint ([`crate::RemoteChat`]).
+pub const REMOTE_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Bytes of a chat endpoint's whole answer read at most (an answer of
+/// [`GENERATE_TOKENS_MAX`] tokens as events is far less).
+pub const REMOTE_RESPONSE_BYTES_MAX: u64 = 4 * 1024 * 1024;
+/// Bytes of one server-sent event line from a chat endpoint.
+pub const REMOTE_EVENT_BYTES_MAX: usize = 64 * 1024;
+/// Bytes of a chat endpoint's URL and characters of its model name.
+pub const REMOTE_URL_BYTES_MAX: usize = 2048;
+pub const REMOTE_MODEL_NAME_MAX: usize = 200;
+
 const _: () = assert!(EMBED_BATCH_TEXTS <= EMBED_TEXTS_MAX);
 const _: () = assert!(
     EMBED_TOKENS_MAX <= 512,

@@ -50,6 +50,9 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         model_jobs: steward_serve::limits::JOBS_MAX_DEFAULT,
         serving_memory_mb: steward_serve::limits::SERVING_MEMORY_BYTES_DEFAULT >> 20,
         models: None,
+        chat_url: None,
+        chat_model: None,
+        chat_timeout_s: steward_serve::limits::REMOTE_CHAT_TIMEOUT_DEFAULT.as_secs(),
         connections: Default::default(),
     };
     let state = crate::commands::serve::open(&serve_args)?;

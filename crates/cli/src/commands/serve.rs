@@ -63,6 +63,17 @@ pub struct ServeArgs {
     /// them); default `$STEWARD_MODELS`, else `models` in the working directory.
     #[arg(long)]
     pub models: Option<std::path::PathBuf>,
+    /// An OpenAI-compatible chat API (its base, e.g. `http://127.0.0.1:8080/v1`) that generates
+    /// answers instead of the local model. Only the purpose-shaped passages and the question
+    /// are sent. The key, if it needs one, is read from STEWARD_CHAT_API_KEY only.
+    #[arg(long, env = "STEWARD_CHAT_URL", requires = "chat_model")]
+    pub chat_url: Option<String>,
+    /// The `model` the chat API is asked for (answers name it as their model).
+    #[arg(long, env = "STEWARD_CHAT_MODEL", requires = "chat_url")]
+    pub chat_model: Option<String>,
+    /// The chat API's whole answer must arrive within this.
+    #[arg(long, default_value_t = steward_serve::limits::REMOTE_CHAT_TIMEOUT_DEFAULT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub chat_timeout_s: u64,
     #[command(flatten)]
     pub connections: ConnectionArgs,
 }
@@ -149,6 +160,17 @@ pub fn server_options(args: &ServeArgs) -> steward_server::ServerOptions {
             ..steward_serve::ModelConfig::default()
         },
         models_dir: args.models.clone(),
+        chat: args
+            .chat_url
+            .as_ref()
+            .map(|url| steward_serve::indexes::RemoteChatConfig {
+                url: url.clone(),
+                model: args.chat_model.clone().unwrap_or_default(),
+                api_key: std::env::var("STEWARD_CHAT_API_KEY")
+                    .ok()
+                    .filter(|k| !k.is_empty()),
+                timeout: std::time::Duration::from_secs(args.chat_timeout_s),
+            }),
     }
 }
 
@@ -178,6 +200,7 @@ pub fn open(args: &ServeArgs) -> Result<steward_server::AppState, CliError> {
     steward_server::AppState::open(engine_config(args), server_options(args)).map_err(|e| match e {
         steward_server::StartError::Engine(e) => CliError::from(e),
         steward_server::StartError::Pool(e) => CliError::io("heavy-work pool")(e),
+        steward_server::StartError::Chat(e) => CliError::Usage(e),
     })
 }
 

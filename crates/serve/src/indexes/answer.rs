@@ -1,15 +1,19 @@
 //! RAG: retrieve passages through the request's guard, build a prompt from those shaped
 //! passages only, and generate an answer that cites them with the local model
-//! (SmolLM2-135M-Instruct), streamed token by token to the caller's callback. The answer is
-//! never logged; the caller audits which passages were cited (by reference) and the model.
+//! (SmolLM2-135M-Instruct) or, when the deployment configures one, an OpenAI-compatible chat
+//! endpoint, streamed token by token to the caller's callback. Only the shaped passages and
+//! the question leave the process for the endpoint. The answer is never logged; the caller
+//! audits which passages were cited (by reference) and the model.
 
 use std::ops::ControlFlow;
+use std::sync::atomic::Ordering;
 
 use steward_engine::ReadGuard;
-use steward_text::{GenerateOptions, Sampling};
+use steward_text::{GenerateOptions, Generation, Sampling, TextError};
 
 use super::{Indexes, Passage, SearchQuery};
 use crate::ServeError;
+use crate::limits::REMOTE_CHATS_MAX;
 
 /// New tokens of one answer at most.
 pub const ANSWER_TOKENS_MAX: usize = 512;
@@ -37,7 +41,8 @@ pub struct Answer {
     /// How `cited` was found: `marker` (the model wrote `[n]`), `overlap` (no marker: the
     /// passages most of whose terms the answer repeats), or `none`.
     pub cited_by: &'static str,
-    pub model: &'static str,
+    /// The local model's name, or the configured endpoint's model.
+    pub model: String,
     pub tokens: usize,
     pub ttft_ms: f64,
     pub tokens_per_s: f64,
@@ -111,7 +116,9 @@ impl Indexes {
         name: &str,
         request: &AnswerRequest,
     ) -> Result<Vec<Passage>, ServeError> {
-        self.generator()?;
+        if self.remote_chat().is_none() {
+            self.generator()?;
+        }
         self.retrieve(
             guard,
             name,
@@ -144,7 +151,10 @@ impl Indexes {
                 format!("expected 1 to {ANSWER_TOKENS_MAX}"),
             ));
         }
-        let generator = self.generator()?.clone();
+        let model = match self.remote_chat() {
+            Some(chat) => chat.model_name().to_owned(),
+            None => self.generator()?.model_name().to_owned(),
+        };
         if passages.is_empty() {
             let text = "I do not know: no passage this purpose may read matches the question.";
             let _ = on_token(text);
@@ -153,7 +163,7 @@ impl Indexes {
                 passages,
                 cited: Vec::new(),
                 cited_by: "none",
-                model: generator.model_name(),
+                model,
                 tokens: 0,
                 ttft_ms: 0.0,
                 tokens_per_s: 0.0,
@@ -165,20 +175,7 @@ impl Indexes {
             sampling: Sampling::Greedy,
             ..GenerateOptions::default()
         };
-        let generation = {
-            let _one = self.generating.lock();
-            generator.generate(SYSTEM, &user, &options, on_token)
-        }
-        .map_err(|e| match e {
-            steward_text::TextError::ContextOverflow { .. }
-            | steward_text::TextError::InputTooLarge { .. } => {
-                ServeError::invalid("question_too_long", "question", e.to_string())
-            }
-            other => ServeError::Training {
-                code: "generation_failed",
-                message: other.to_string(),
-            },
-        })?;
+        let generation = self.generate(&user, &options, on_token)?;
         metrics::histogram!("steward_answer_ttft_seconds").record(generation.ttft.as_secs_f64());
         metrics::counter!("steward_answer_tokens_total").increment(generation.tokens as u64);
         let marked = citations(&generation.text, passages.len());
@@ -193,12 +190,71 @@ impl Indexes {
             text: generation.text,
             cited,
             cited_by,
-            model: generator.model_name(),
+            model,
             tokens: generation.tokens,
             ttft_ms: generation.ttft.as_secs_f64() * 1e3,
             tokens_per_s: generation.tokens_per_s,
             passages,
         })
+    }
+}
+
+impl Indexes {
+    /// The prompt through the configured chat endpoint, else the local model (one at a time).
+    fn generate(
+        &self,
+        user: &str,
+        options: &GenerateOptions,
+        on_token: &mut dyn FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<Generation, ServeError> {
+        let result = match self.remote_chat() {
+            Some(chat) => {
+                let running = self.remote_calls.fetch_add(1, Ordering::SeqCst);
+                let _release = Release(&self.remote_calls);
+                if running >= REMOTE_CHATS_MAX {
+                    metrics::counter!("steward_answer_busy_total").increment(1);
+                    return Err(ServeError::Busy {
+                        code: "generation_busy",
+                        message: format!(
+                            "{REMOTE_CHATS_MAX} answers are being generated; try again shortly"
+                        ),
+                    });
+                }
+                chat.generate(SYSTEM, user, options, on_token)
+            }
+            None => {
+                let generator = self.generator()?.clone();
+                let _one = self.generating.lock();
+                generator.generate(SYSTEM, user, options, on_token)
+            }
+        };
+        result.map_err(|e| match e {
+            TextError::ContextOverflow { .. } | TextError::InputTooLarge { .. } => {
+                ServeError::invalid("question_too_long", "question", e.to_string())
+            }
+            TextError::RemoteUnavailable(_)
+            | TextError::RemoteRefused { .. }
+            | TextError::RemoteInvalid(_) => {
+                metrics::counter!("steward_answer_upstream_failures_total").increment(1);
+                ServeError::Upstream {
+                    code: "generation_upstream_failed",
+                    message: e.to_string(),
+                }
+            }
+            other => ServeError::Training {
+                code: "generation_failed",
+                message: other.to_string(),
+            },
+        })
+    }
+}
+
+/// Counts a chat call out when it ends, however it ends.
+struct Release<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

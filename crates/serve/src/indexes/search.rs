@@ -1,7 +1,9 @@
 //! Search and retrieval with the request's read guard: every candidate's subject is asked
 //! (consent for the purpose, erasure, retention) inside the index search itself, so a refused
 //! subject's vectors are never hits and the filter's selectivity is part of the plan; passages
-//! are the events read again through the guard, shaped by what the purpose may see.
+//! are the events read again through the guard, shaped by what the purpose may see. An index
+//! of a data set version is first asked about as a whole (the version's artifact rule), and its
+//! passages are the rows' kept texts (`dataset.rs` says why).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -9,6 +11,7 @@ use steward_crypto::Pseudonym;
 use steward_engine::{ReadGuard, TimelineQuery};
 use steward_privacy::PrivacyClass;
 
+use super::dataset::NO_TIME;
 use super::{IndexSource, Indexes, bm25, cut, embed};
 use crate::ServeError;
 use crate::filter::ItemFilter;
@@ -36,9 +39,11 @@ pub struct Hit {
     /// The event id or item id.
     pub id: String,
     pub score: f32,
-    /// `event` or `item`.
+    /// `event`, `item` or `row` (of a data set version).
     pub kind: &'static str,
-    /// The event's time or the item's last update (RFC 3339).
+    /// The event's time, the item's last update or the row's time column (RFC 3339; absent
+    /// for a row without one).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub time: String,
     #[serde(skip)]
     pub subject: Option<Pseudonym>,
@@ -119,11 +124,21 @@ impl Indexes {
             }
         };
         let event_type = live.def.source.event_type().map(str::to_owned);
+        let rows = matches!(live.def.source, IndexSource::Dataset { .. });
         let state = live.state.read();
+        // The version held, as a whole, for the request's purpose (erasures since its cut,
+        // consent, retention, classes), then each row's subject below.
+        self.dataset_admits(guard, &live, &state)?;
         let admit = |id: u64| -> bool {
             let Some(doc) = state.docs.get(&id) else {
                 return false;
             };
+            if rows {
+                let timed = doc.time_us != NO_TIME;
+                return doc.subject.is_none_or(|s| guard.serves_subject(&s))
+                    && query.from_us.is_none_or(|f| timed && doc.time_us >= f)
+                    && query.to_us.is_none_or(|t| timed && doc.time_us < t);
+            }
             match (&doc.subject, &event_type) {
                 (Some(subject), Some(event_type)) => {
                     guard.admits(subject, doc.seq, event_type, doc.time_us)
@@ -181,12 +196,16 @@ impl Indexes {
                 Some(Hit {
                     id: doc.key.clone(),
                     score,
-                    kind: if doc.subject.is_some() {
-                        "event"
-                    } else {
-                        "item"
+                    kind: match live.def.source {
+                        IndexSource::Dataset { .. } => "row",
+                        IndexSource::Events { .. } => "event",
+                        IndexSource::Items => "item",
                     },
-                    time: rfc3339(doc.time_us),
+                    time: if doc.time_us == NO_TIME {
+                        String::new()
+                    } else {
+                        rfc3339(doc.time_us)
+                    },
                     subject: doc.subject,
                     time_us: doc.time_us,
                 })
@@ -209,6 +228,16 @@ impl Indexes {
         let mut out = Vec::with_capacity(hits.len());
         for hit in hits {
             let text = match &live.def.source {
+                // The row's kept text; a rebuild between the search and this read can make a
+                // `row-<n>` key name another row of the successor, one it admits all the same.
+                IndexSource::Dataset { .. } => {
+                    let state = live.state.read();
+                    state
+                        .by_key
+                        .get(&hit.id)
+                        .and_then(|id| state.docs.get(id))
+                        .and_then(|d| d.text.clone())
+                }
                 IndexSource::Items => self
                     .engine
                     .item(guard.tenant(), &hit.id)
@@ -240,7 +269,10 @@ impl Indexes {
                 continue;
             };
             let text = cut(&text, PASSAGE_BYTES_MAX);
-            let (text, redacted) = if redact && hit.subject.is_some() {
+            // Rows of a data set come from events: redacted like them, with or without a
+            // subject column.
+            let personal = hit.subject.is_some() || hit.kind == "row";
+            let (text, redacted) = if redact && personal {
                 let clean = steward_privacy::pii::redact(text);
                 let changed = clean != text;
                 (clean, changed)

@@ -14,12 +14,37 @@ pub enum IndexSource {
     Items,
     /// A text field of one event type, followed in acknowledgement order.
     Events { event_type: String, field: String },
+    /// The rows of one data set version: a frozen copy (never followed), rebuilt from the
+    /// version's successor when an erasure, an opt-out or retention replaces the version.
+    /// `version` is the version the index was made from; the one it holds now is in its state.
+    Dataset {
+        dataset: String,
+        version: u32,
+        columns: TextColumns,
+    },
+}
+
+/// Which columns of a data set version an index reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextColumns {
+    /// The embedded text (a string column).
+    pub text: String,
+    /// A document's id (any string or integer column); `row-<n>` (the row's position) without.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The row's subject (a string column of pseudonyms: the `subject` column of events);
+    /// searches ask the request's guard about it row by row.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// The row's time (a timestamp, or whole Unix seconds).
+    #[serde(default)]
+    pub time: Option<String>,
 }
 
 impl IndexSource {
     pub fn event_type(&self) -> Option<&str> {
         match self {
-            IndexSource::Items => None,
+            IndexSource::Items | IndexSource::Dataset { .. } => None,
             IndexSource::Events { event_type, .. } => Some(event_type),
         }
     }

@@ -3,12 +3,14 @@
 //! every hit and an erasure can find a subject's vectors.
 //!
 //! Snapshot (the plaintext of `index-<n>.sealed`): `STWIDX01`, the metadata's length (u64 LE),
-//! the metadata as JSON (watermark, next id, documents with their subject pseudonyms), then
-//! [`VectorIndex::to_bytes`]. The sealed file is the only place a document's subject and vector
-//! are written; both leave it at the next snapshot after a delete.
+//! the metadata as JSON (watermark, next id, documents with their subject pseudonyms; for an
+//! index of a data set version also the rows' texts, the version and its subjects bitmap), then
+//! [`VectorIndex::to_bytes`]. The sealed file is the only place a document's subject, text and
+//! vector are written; they leave it at the next snapshot after a delete.
 
 use std::collections::HashMap;
 
+use roaring::RoaringTreemap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use steward_crypto::Pseudonym;
@@ -16,7 +18,7 @@ use steward_ml::ann::{AnnParams, Metric, VectorIndex};
 
 use super::bm25::Bm25;
 use crate::ServeError;
-use crate::limits::INDEX_DOCUMENTS_MAX;
+use crate::limits::{INDEX_DOCUMENTS_MAX, INDEX_TEXT_BYTES_MAX};
 
 const MAGIC: &[u8; 8] = b"STWIDX01";
 
@@ -35,6 +37,29 @@ pub(crate) struct Doc {
     /// The text's terms (hashed, with counts) and its length in terms, for BM25.
     pub terms: Vec<(u32, u16)>,
     pub length: u32,
+    /// A data set row's text (cut to `PASSAGE_BYTES_MAX`): the version's files are not read
+    /// again by position for each passage (see `dataset.rs`). Events and items keep none.
+    pub text: Option<String>,
+}
+
+/// The data set version an index holds (indexes of a data set version only).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct DatasetCut {
+    pub version: u32,
+    /// The erasure generation the version was cut at: later erasures of its subjects reach it.
+    pub generation: u64,
+    /// The version's rows, and how many of them were read into the index so far.
+    pub rows: u64,
+    pub read: u64,
+    /// Every subject the version holds (its `subjects.roaring`, by `subject_bit`), kept here
+    /// because the data set kind removes the version's bitmap with its files.
+    pub subjects: RoaringTreemap,
+}
+
+impl DatasetCut {
+    pub fn complete(&self) -> bool {
+        self.read >= self.rows
+    }
 }
 
 pub(crate) struct IndexState {
@@ -48,6 +73,10 @@ pub(crate) struct IndexState {
     pub watermark: u64,
     /// Changed since the last snapshot.
     pub changed: bool,
+    /// The data set version held (`None` for events and items, and before a build starts).
+    pub cut: Option<DatasetCut>,
+    /// Bytes of the documents' kept texts (bounded by `INDEX_TEXT_BYTES_MAX`).
+    pub text_bytes: usize,
 }
 
 pub(crate) fn text_hash(text: &str) -> u64 {
@@ -79,6 +108,8 @@ impl IndexState {
             next_id: 1,
             watermark: 0,
             changed: false,
+            cut: None,
+            text_bytes: 0,
         })
     }
 
@@ -97,6 +128,13 @@ impl IndexState {
                 message: format!("an index holds at most {INDEX_DOCUMENTS_MAX} documents"),
             });
         }
+        let text_len = doc.text.as_ref().map_or(0, String::len);
+        if self.text_bytes + text_len > INDEX_TEXT_BYTES_MAX {
+            return Err(ServeError::Conflict {
+                code: "index_full",
+                message: format!("an index keeps at most {INDEX_TEXT_BYTES_MAX} bytes of text"),
+            });
+        }
         let id = self.next_id;
         self.next_id += 1;
         self.vectors
@@ -111,6 +149,7 @@ impl IndexState {
         }
         self.by_key.insert(doc.key.clone(), id);
         self.bm25.add(id, &doc.terms, doc.length);
+        self.text_bytes += text_len;
         self.docs.insert(id, doc);
         self.changed = true;
         Ok(())
@@ -122,6 +161,7 @@ impl IndexState {
         };
         self.vectors.delete(id);
         self.bm25.remove(id, &doc.terms);
+        self.text_bytes -= doc.text.as_ref().map_or(0, String::len);
         self.by_key.remove(&doc.key);
         if let Some(subject) = doc.subject
             && let Some(ids) = self.by_subject.get_mut(&subject)
@@ -170,8 +210,21 @@ impl IndexState {
                     hash: d.hash,
                     terms: d.terms.clone(),
                     length: d.length,
+                    text: d.text.clone(),
                 })
                 .collect(),
+            dataset: self.cut.as_ref().map(|c| {
+                let mut bitmap = Vec::with_capacity(c.subjects.serialized_size());
+                // A RoaringTreemap serializes into a Vec without error.
+                let _ = c.subjects.serialize_into(&mut bitmap);
+                SnapshotCut {
+                    version: c.version,
+                    generation: c.generation,
+                    rows: c.rows,
+                    read: c.read,
+                    subjects: to_hex(&bitmap),
+                }
+            }),
         };
         let meta = serde_json::to_vec(&meta).unwrap_or_default();
         let vectors = self.vectors.to_bytes();
@@ -209,7 +262,21 @@ impl IndexState {
             next_id: meta.next_id,
             watermark: meta.watermark,
             changed: false,
+            cut: None,
+            text_bytes: 0,
         };
+        if let Some(c) = meta.dataset {
+            let bytes = from_hex(&c.subjects).ok_or("the subjects bitmap is not hex")?;
+            let subjects = RoaringTreemap::deserialize_from(&bytes[..])
+                .map_err(|e| format!("subjects bitmap: {e}"))?;
+            state.cut = Some(DatasetCut {
+                version: c.version,
+                generation: c.generation,
+                rows: c.rows,
+                read: c.read,
+                subjects,
+            });
+        }
         for d in meta.docs {
             let subject = match d.subject {
                 Some(hex) => {
@@ -225,6 +292,7 @@ impl IndexState {
             }
             state.by_key.insert(d.key.clone(), d.id);
             state.bm25.add(d.id, &d.terms, d.length);
+            state.text_bytes += d.text.as_ref().map_or(0, String::len);
             state.docs.insert(
                 d.id,
                 Doc {
@@ -235,6 +303,7 @@ impl IndexState {
                     hash: d.hash,
                     terms: d.terms,
                     length: d.length,
+                    text: d.text,
                 },
             );
         }
@@ -250,6 +319,39 @@ struct SnapshotMeta {
     watermark: u64,
     next_id: u64,
     docs: Vec<SnapshotDoc>,
+    #[serde(default)]
+    dataset: Option<SnapshotCut>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotCut {
+    version: u32,
+    generation: u64,
+    rows: u64,
+    read: u64,
+    /// The version's subjects bitmap (`RoaringTreemap` bytes), hex.
+    subjects: String,
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    text.as_bytes()
+        .chunks_exact(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -264,6 +366,8 @@ struct SnapshotDoc {
     terms: Vec<(u32, u16)>,
     #[serde(default)]
     length: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
 }
 
 #[cfg(test)]
@@ -295,6 +399,7 @@ mod tests {
             hash: text_hash(text),
             terms,
             length,
+            text: None,
         }
     }
 
@@ -348,6 +453,45 @@ mod tests {
         assert_eq!(back.len(), 40);
         // event-3 was replaced by a text without "message".
         assert_eq!(back.bm25.search("message", 100, &|_| true).len(), 39);
+    }
+
+    #[test]
+    fn a_data_set_cut_and_row_texts_round_trip_and_leave_with_their_rows() {
+        let dim = 8;
+        let mut state = IndexState::new(dim).unwrap();
+        let mut subjects = RoaringTreemap::new();
+        subjects.insert(7);
+        subjects.insert(u64::MAX - 3);
+        state.cut = Some(DatasetCut {
+            version: 3,
+            generation: 9,
+            rows: 10,
+            read: 4,
+            subjects,
+        });
+        for i in 0..4u8 {
+            let mut d = doc(&format!("row-{i}"), Some(i), "text");
+            d.text = Some(format!("the passage of row {i}"));
+            state.upsert(d, &vector(u64::from(i), dim)).unwrap();
+        }
+        assert_eq!(state.text_bytes, 4 * "the passage of row 0".len());
+        let bytes = state.encode();
+        let back = IndexState::decode(&bytes, dim).unwrap();
+        assert_eq!(back.cut, state.cut);
+        assert_eq!(back.docs, state.docs);
+        assert_eq!(back.text_bytes, state.text_bytes);
+        assert!(find(&bytes, b"the passage of row 2"));
+        state.remove_subject(&Pseudonym::from_bytes([2; 32]));
+        let bytes = state.encode();
+        assert!(!find(&bytes, b"the passage of row 2"), "its text left");
+        assert!(find(&bytes, b"the passage of row 1"));
+        assert_eq!(state.text_bytes, 3 * "the passage of row 0".len());
+        assert_eq!(
+            from_hex(&to_hex(&[0, 1, 0xab, 0xff])),
+            Some(vec![0, 1, 0xab, 0xff])
+        );
+        assert_eq!(from_hex("abc"), None);
+        assert_eq!(from_hex("zz"), None);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Consent and opt-out: a subject's decision per purpose (with its history), bulk import by
 //! external id (NDJSON), and the tenant's regime per purpose (opt-out by default, or opt-in).
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
@@ -80,11 +82,16 @@ pub async fn put(
     let request = body(request)?;
     let subject = subject(&subject_hex)?;
     let source = source(request.source.as_deref(), ConsentSource::Api)?;
+    let (t, p) = (tenant.clone(), purpose.clone());
     let consent = state
-        .blocking(move |engine| {
-            engine.set_consent(&tenant, &subject, &purpose, request.granted, source, None)
-        })
+        .blocking(move |engine| engine.set_consent(&t, &subject, &p, request.granted, source, None))
         .await?;
+    if request.granted {
+        // After the commit: indexes catch up on the events they could not read before.
+        state
+            .indexes
+            .consent_granted(&tenant, &purpose, vec![subject]);
+    }
     Ok(Json(consent_json(&consent)))
 }
 
@@ -159,7 +166,7 @@ pub async fn import(
     // Every line checked first (subjects resolved, purposes and values valid), then the valid
     // ones applied together: one commit, and one ledger task per refused purpose, so data sets
     // are redone once per version, not once per line.
-    let (accepted, more_rejected) = state
+    let (accepted, more_rejected, granted, tenant) = state
         .blocking(move |engine| {
             let mut rejected = Vec::new();
             let mut changes = Vec::with_capacity(parsed.len());
@@ -192,9 +199,19 @@ pub async fn import(
             } else {
                 engine.set_consents(&tenant, &changes)?.len() as u64
             };
-            Ok((accepted, rejected))
+            let mut granted: HashMap<String, Vec<Pseudonym>> = HashMap::new();
+            for c in changes.iter().filter(|c| c.granted) {
+                granted
+                    .entry(c.purpose.clone())
+                    .or_default()
+                    .push(c.subject);
+            }
+            Ok((accepted, rejected, granted, tenant))
         })
         .await?;
+    for (purpose, subjects) in granted {
+        state.indexes.consent_granted(&tenant, &purpose, subjects);
+    }
     rejected.extend(more_rejected);
     Ok(Json(
         json!({"accepted": accepted, "rejected_count": rejected.len(), "rejected": rejected}),
@@ -219,10 +236,11 @@ pub async fn put_regime(
             ));
         }
     };
-    let p = purpose.clone();
+    let (t, p) = (tenant.clone(), purpose.clone());
     state
-        .blocking(move |engine| engine.set_consent_regime(&tenant, &p, regime))
+        .blocking(move |engine| engine.set_consent_regime(&t, &p, regime))
         .await?;
+    state.indexes.regime_changed(&tenant, &purpose);
     Ok(Json(json!({"purpose": purpose, "regime": request.regime})))
 }
 

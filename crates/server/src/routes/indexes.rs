@@ -15,7 +15,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use steward_engine::Engine;
 use steward_serve::ItemFilter;
-use steward_serve::indexes::{AnswerRequest, Hit, IndexSource, Passage, SearchQuery, embed_texts};
+use steward_serve::indexes::{
+    AnswerRequest, Hit, IndexSource, Passage, SearchQuery, TextColumns, embed_texts,
+};
 
 use crate::auth::{AuditFacts, Authorized};
 use crate::routes::body;
@@ -70,23 +72,123 @@ pub struct AnswerArg {
     purpose: Option<String>,
 }
 
-/// `{"items": "text"}` or `{"event_type": ..., "field": ...}`.
-fn parse_source(value: &Value) -> Result<IndexSource, ApiError> {
+/// A source as the request names it: a data set version may be `"latest"`, resolved when the
+/// index is made.
+enum SourceArg {
+    Named(IndexSource),
+    Dataset {
+        name: String,
+        version: String,
+        columns: TextColumns,
+    },
+}
+
+/// Bytes of a column name a data set source may give.
+const COLUMN_NAME_BYTES_MAX: usize = 128;
+
+/// `{"dataset": {"name", "version"}, "columns": {"text", "id"?, "subject"?, "time"?}}`.
+fn parse_dataset_source(object: &serde_json::Map<String, Value>) -> Result<SourceArg, ApiError> {
+    let bad = |field: &'static str, message: &'static str| {
+        ApiError::bad_request("invalid_source", Some(field), message)
+    };
+    if object.keys().any(|k| k != "dataset" && k != "columns") {
+        return Err(bad(
+            "source",
+            "a data set source has only `dataset` and `columns`",
+        ));
+    }
+    let dataset = object
+        .get("dataset")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            bad(
+                "source.dataset",
+                "expected {\"name\": ..., \"version\": ...}",
+            )
+        })?;
+    if dataset.keys().any(|k| k != "name" && k != "version") {
+        return Err(bad("source.dataset", "expected only `name` and `version`"));
+    }
+    let name = match dataset.get("name") {
+        Some(Value::String(n)) if !n.is_empty() => n.clone(),
+        _ => return Err(bad("source.dataset.name", "expected a data set name")),
+    };
+    let version = match dataset.get("version") {
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|v| v <= u64::from(u32::MAX)) => {
+            n.to_string()
+        }
+        Some(Value::String(s)) if s == "latest" => s.clone(),
+        _ => {
+            return Err(bad(
+                "source.dataset.version",
+                "expected a version number or \"latest\"",
+            ));
+        }
+    };
+    let columns = object
+        .get("columns")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            bad(
+                "source.columns",
+                "expected {\"text\": ..., \"id\"?, \"subject\"?, \"time\"?}",
+            )
+        })?;
+    let mut text = None;
+    let (mut id, mut subject, mut time) = (None, None, None);
+    for (key, value) in columns {
+        let (slot, field) = match key.as_str() {
+            "text" => (&mut text, "source.columns.text"),
+            "id" => (&mut id, "source.columns.id"),
+            "subject" => (&mut subject, "source.columns.subject"),
+            "time" => (&mut time, "source.columns.time"),
+            _ => {
+                return Err(bad(
+                    "source.columns",
+                    "expected only `text`, `id`, `subject` and `time`",
+                ));
+            }
+        };
+        match value {
+            Value::String(c) if !c.is_empty() && c.len() <= COLUMN_NAME_BYTES_MAX => {
+                *slot = Some(c.clone())
+            }
+            _ => return Err(bad(field, "expected a column name")),
+        }
+    }
+    let text = text.ok_or_else(|| bad("source.columns.text", "the text column is required"))?;
+    Ok(SourceArg::Dataset {
+        name,
+        version,
+        columns: TextColumns {
+            text,
+            id,
+            subject,
+            time,
+        },
+    })
+}
+
+/// `{"items": "text"}`, `{"event_type": ..., "field": ...}` or a data set version's columns.
+fn parse_source(value: &Value) -> Result<SourceArg, ApiError> {
     let bad = || {
         ApiError::bad_request(
             "invalid_source",
             Some("source"),
-            "expected {\"items\": \"text\"} or {\"event_type\": ..., \"field\": ...}",
+            "expected {\"items\": \"text\"}, {\"event_type\": ..., \"field\": ...} or {\"dataset\": {\"name\": ..., \"version\": ...}, \"columns\": {\"text\": ...}}",
         )
     };
     let object = value.as_object().ok_or_else(bad)?;
+    if object.contains_key("dataset") {
+        return parse_dataset_source(object);
+    }
     match (
         object.get("items"),
         object.get("event_type"),
         object.get("field"),
     ) {
         (Some(Value::String(t)), None, None) if t == "text" && object.len() == 1 => {
-            Ok(IndexSource::Items)
+            Ok(SourceArg::Named(IndexSource::Items))
         }
         (None, Some(Value::String(event_type)), Some(Value::String(field)))
             if object.len() == 2 =>
@@ -101,10 +203,10 @@ fn parse_source(value: &Value) -> Result<IndexSource, ApiError> {
             steward_privacy::validate_field_name(field).map_err(|_| {
                 ApiError::bad_request("invalid_source", Some("source.field"), "not a field name")
             })?;
-            Ok(IndexSource::Events {
+            Ok(SourceArg::Named(IndexSource::Events {
                 event_type: event_type.clone(),
                 field: field.clone(),
-            })
+            }))
         }
         _ => Err(bad()),
     }
@@ -189,8 +291,21 @@ pub async fn create(
     let access = auth.read_access();
     let visible = access.visible().to_vec();
     let indexes = state.indexes.clone();
+    let datasets = state.datasets.clone();
     let summary = state
         .blocking_api(move |_| {
+            let source = match source {
+                SourceArg::Named(source) => source,
+                SourceArg::Dataset {
+                    name,
+                    version,
+                    columns,
+                } => IndexSource::Dataset {
+                    version: datasets.resolve_version(&tenant, &name, &version)?,
+                    dataset: name,
+                    columns,
+                },
+            };
             indexes
                 .create(&tenant, &request.name, source, &purpose, &visible)
                 .map_err(ApiError::from)
