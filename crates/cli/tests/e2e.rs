@@ -674,6 +674,8 @@ fn end_to_end_over_http() {
         "steward_ingest_events_total",
         "steward_http_requests_total",
         "steward_wal_fsync_seconds",
+        // read by the alert rules (deploy/prometheus/steward-alerts.yml)
+        "steward_audit_unsigned_seconds",
     ] {
         assert!(
             metrics.text.contains(name),

@@ -172,5 +172,15 @@ impl Engine {
         {
             tracing::error!(%error, "signing the system audit head failed");
         }
+        // The longest any log's records have waited for a signed head (alerts: a signing
+        // failure shows here before a verifier notices).
+        let waited = self
+            .tenant_list()
+            .iter()
+            .map(|t| t.audit().unsigned_for())
+            .chain(std::iter::once(self.system_audit.unsigned_for()))
+            .max()
+            .unwrap_or_default();
+        metrics::gauge!("steward_audit_unsigned_seconds").set(waited.as_secs_f64());
     }
 }

@@ -48,6 +48,7 @@ pub(crate) fn spawn(
         COMPACTION_TICK_MS,
         |engine| {
             engine.advance_erasures();
+            engine.report_erasures();
             engine.enforce_retention(false);
             for tenant in engine.tenant_list() {
                 if let Err(error) = tenant.partition().compact_once() {

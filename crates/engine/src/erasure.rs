@@ -22,6 +22,8 @@ const ERASURES: &str = "erasures";
 const RECEIPTS: &str = "erasure_receipts";
 /// Subjects in one batch request.
 pub const ERASURE_BATCH_MAX: usize = 10_000;
+/// How often the erasure gauges are recomputed (a scan of each tenant's requests).
+const ERASURE_REPORT_INTERVAL_US: i64 = 10_000_000;
 /// The audit principal of the steps the engine takes on its own.
 const ERASURE_PRINCIPAL: &str = "steward:erasure";
 
@@ -427,6 +429,59 @@ impl Engine {
                     tracing::error!(tenant = tenant.id(), %error, "erasure step failed; retried later")
                 }
             }
+        }
+    }
+
+    /// Sets the erasure gauges (at most every `ERASURE_REPORT_INTERVAL_US`): per tenant, the
+    /// open requests by state and the age of the oldest one not `done` (alerts fire on it well
+    /// before a legal deadline).
+    pub fn report_erasures(&self) {
+        static LAST_US: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+        let now = Utc::now();
+        let now_us = now.timestamp_micros();
+        let last = LAST_US.load(std::sync::atomic::Ordering::SeqCst);
+        if now_us.saturating_sub(last) < ERASURE_REPORT_INTERVAL_US {
+            return;
+        }
+        LAST_US.store(now_us, std::sync::atomic::Ordering::SeqCst);
+        for tenant in self.tenant_list() {
+            let rows = match tenant.partition().catalog().scan_prefix(ERASURES, b"") {
+                Ok(rows) => rows,
+                Err(error) => {
+                    tracing::warn!(tenant = tenant.id(), %error, "erasure gauges not updated");
+                    continue;
+                }
+            };
+            let mut open = [0u64; 5];
+            let mut oldest = 0f64;
+            for (_, v) in rows {
+                let Ok(r) = serde_json::from_slice::<ErasureRequest>(&v) else {
+                    continue;
+                };
+                if r.state == ErasureState::Done {
+                    continue;
+                }
+                open[(r.state as usize).min(4)] += 1;
+                if let Some((_, at)) = r.history.first() {
+                    let age = (now - *at).num_milliseconds().max(0) as f64 / 1e3;
+                    oldest = oldest.max(age);
+                }
+            }
+            for (i, state) in [
+                ErasureState::Received,
+                ErasureState::Shredded,
+                ErasureState::Hidden,
+                ErasureState::Purged,
+                ErasureState::Derived,
+            ]
+            .iter()
+            .enumerate()
+            {
+                metrics::gauge!("steward_erasures_open", "tenant" => tenant.id().to_owned(), "state" => state.as_str())
+                    .set(open[i] as f64);
+            }
+            metrics::gauge!("steward_erasure_oldest_open_seconds", "tenant" => tenant.id().to_owned())
+                .set(oldest);
         }
     }
 

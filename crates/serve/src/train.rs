@@ -187,6 +187,8 @@ impl Registry {
             };
             if !cancelled {
                 tracing::warn!(tenant, model = name, version, code, %error, "training failed");
+                metrics::counter!("steward_model_trainings_failed_total", "code" => code)
+                    .increment(1);
             }
             self.sink.emit(&run.fail(code));
             self.update_manifest(tenant, name, version, |m| {

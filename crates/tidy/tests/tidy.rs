@@ -163,3 +163,58 @@ fn crates_depend_only_downward() {
     }
     assert!(checked >= 9);
 }
+
+/// Every metric an alert rule (deploy/prometheus/steward-alerts.yml) reads is emitted by the
+/// code under that name (histogram series by their base name), and every alert has its runbook
+/// entry: a renamed metric would leave an alert silent forever.
+#[test]
+fn alert_rules_read_metrics_the_code_emits_and_each_has_a_runbook_entry() {
+    let root = root();
+    let rules = std::fs::read_to_string(root.join("deploy/prometheus/steward-alerts.yml"))
+        .expect("the alert rules");
+    let mut files = Vec::new();
+    rust_files(&root.join("crates"), &mut files);
+    let code: String = files
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .collect();
+    let mut names: Vec<String> = Vec::new();
+    for (i, _) in rules.match_indices("steward_") {
+        let name: String = rules[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        let base = name
+            .strip_suffix("_bucket")
+            .or_else(|| name.strip_suffix("_count"))
+            .or_else(|| name.strip_suffix("_sum"))
+            .unwrap_or(&name)
+            .to_owned();
+        if !names.contains(&base) {
+            names.push(base);
+        }
+    }
+    assert!(names.len() >= 10, "{names:?}");
+    for name in &names {
+        assert!(
+            code.contains(&format!("\"{name}\"")),
+            "the alert rules read {name}, which no code emits"
+        );
+    }
+    let runbook = std::fs::read_to_string(root.join("docs/runbook.md")).expect("the runbook");
+    let alerts: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .collect();
+    assert!(alerts.len() >= 10, "{alerts:?}");
+    for alert in alerts {
+        assert!(
+            runbook.contains(&format!("\n## {alert}\n")),
+            "docs/runbook.md has no entry for {alert}"
+        );
+        assert!(
+            rules.contains(&format!("docs/runbook.md#{}", alert.to_ascii_lowercase())),
+            "{alert} does not link its runbook entry"
+        );
+    }
+}
