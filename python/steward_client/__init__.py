@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Python client for Steward's versioned training data sets.
+"""Python client for Steward: data sets, SQL, models, serving, search and retrieval,
+experiments.
 
     from steward_client import Client
     c = Client("http://steward:8080", key="...", tenant="acme")
@@ -7,6 +8,9 @@
     links = c.links("churn_features", 3, ttl_s=900)                    # hand these to a job
     for batch in from_links(links).iter_batches(batch_size=65536):     # no key needed there
         ...
+    c.sql("SELECT type, count(*) AS n FROM events GROUP BY type", purpose="analytics")
+    c.recommend("user-42", model="recs", k=10, purpose="personalization")
+    c.search("tickets", "parcel never came", purpose="support")
 """
 
 from .client import (
@@ -28,4 +32,4 @@ __all__ = [
     "content_sha256",
     "from_links",
 ]
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the server's version (Cargo.toml); checked by crates/cli/tests/python_package.rs

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""HTTP client for Steward's versioned training data sets.
+"""HTTP client for Steward: versioned training data sets, SQL, models, serving, search and
+retrieval, experiments.
 
 Only the standard library does HTTP (``urllib.request``), so the client adds no dependency to a
 training image beyond pyarrow (and pandas for ``read_pandas``). Everything read through Parquet
@@ -23,7 +24,7 @@ import pyarrow.ipc
 import pyarrow.parquet as pq
 
 CHUNK = 8 << 20  # bytes per range request: big enough to amortise a round trip, small enough to retry
-USER_AGENT = "steward-client-python/0.1"
+USER_AGENT = "steward-client-python/0.1.0"
 
 
 class StewardError(Exception):
@@ -190,10 +191,12 @@ def from_links(links: dict[str, Any] | str, url: Optional[str] = None, timeout: 
 
 
 class Client:
-    """A tenant's view of Steward's data sets, authenticated with a bearer API key.
+    """A tenant's view of Steward, authenticated with a bearer API key.
 
-    Every call names ``purpose`` (default ``model_training``): the server checks it against the
-    data's consent and records it in the access log, so it is part of the request, not a hint.
+    Every call names ``purpose`` (default ``model_training``; each method takes ``purpose=`` to
+    name another): the server checks it against the data's consent and records it in the access
+    log, so it is part of the request, not a hint. Subjects are named by their external id in
+    request bodies, never in URLs.
     """
 
     def __init__(self, url: str, key: Optional[str] = None, tenant: str = "",
@@ -207,9 +210,9 @@ class Client:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"} if self.key else {}
 
-    def _url(self, *path: str) -> str:
+    def _url(self, *path: str, purpose: Optional[str] = None) -> str:
         segs = "/".join(urllib.parse.quote(str(p), safe="") for p in ("v1", "tenants", self.tenant, *path))
-        return f"{self.url}/{segs}?{urllib.parse.urlencode({'purpose': self.purpose})}"
+        return f"{self.url}/{segs}?{urllib.parse.urlencode({'purpose': purpose or self.purpose})}"
 
     def _json(self, url: str, body: Optional[dict[str, Any]] = None) -> Any:
         headers = {**self._headers, "Accept": "application/json"}
@@ -265,3 +268,120 @@ class Client:
                    timeout: float = 60) -> VersionReader:
         """Same as the module-level :func:`from_links`."""
         return from_links(links, url, timeout)
+
+
+    # ---- SQL
+
+    def sql(self, query: str, *, purpose: Optional[str] = None, max_rows: Optional[int] = None,
+            timeout_ms: Optional[int] = None) -> pa.Table:
+        """A read-only query's result as a ``pyarrow.Table`` (Arrow IPC stream on the wire)."""
+        body: dict[str, Any] = {"sql": query}
+        if purpose:
+            body["purpose"] = purpose
+        if max_rows is not None:
+            body["max_rows"] = max_rows
+        if timeout_ms is not None:
+            body["timeout_ms"] = timeout_ms
+        headers = {**self._headers, "Accept": "application/vnd.apache.arrow.stream",
+                   "Content-Type": "application/json"}
+        with _open(self._url("sql", purpose=purpose), headers, self.timeout, "POST",
+                   json.dumps(body).encode()) as r:
+            return pa.ipc.open_stream(io.BytesIO(r.read())).read_all()
+
+    # ---- models
+
+    def train(self, name: str, dataset: str, columns: dict[str, str], *, algorithm: str = "als",
+              params: Optional[dict[str, Any]] = None, dataset_version: int | str = "latest",
+              evaluation: Optional[dict[str, Any]] = None, purpose: Optional[str] = None) -> dict[str, Any]:
+        """Queues a training job on a data set version; returns the queued version's manifest."""
+        body: dict[str, Any] = {"name": name, "algorithm": algorithm, "columns": columns,
+                                "dataset": {"name": dataset, "version": dataset_version},
+                                "params": params or {}}
+        if evaluation is not None:
+            body["evaluation"] = evaluation
+        return self._json(self._url("models", purpose=purpose), body)
+
+    def models(self, *, purpose: Optional[str] = None) -> list[dict[str, Any]]:
+        return self._json(self._url("models", purpose=purpose))["models"]
+
+    def model(self, name: str, version: Optional[int] = None, *,
+              purpose: Optional[str] = None) -> dict[str, Any]:
+        """A model (its versions and aliases), or one version's manifest with its metrics."""
+        path = ("models", name) if version is None else ("models", name, "versions", str(version))
+        return self._json(self._url(*path, purpose=purpose))
+
+    def wait_for_model(self, name: str, version: int, *, timeout: float = 600,
+                       purpose: Optional[str] = None) -> dict[str, Any]:
+        """Polls until the version is ``ready``; raises StewardError when it failed or timed out."""
+        import time
+        deadline = time.monotonic() + timeout
+        while True:
+            m = self.model(name, version, purpose=purpose)
+            if m.get("state") == "ready":
+                return m
+            if m.get("state") in ("failed", "cancelled"):
+                raise StewardError(0, str(m.get("error") or m["state"]), str(m.get("message", "")))
+            if time.monotonic() > deadline:
+                raise StewardError(0, "timeout", f"model {name} version {version} not ready")
+            time.sleep(0.2)
+
+    # ---- serving
+
+    def recommend(self, external_id: str, *, model: Optional[str] = None, k: int = 10,
+                  purpose: Optional[str] = None, **options: Any) -> dict[str, Any]:
+        """Recommendations for a subject (``items``, ``personalized``, ``reason``, ``model``)."""
+        body = {"external_id": external_id, "k": k, **options}
+        if model is not None:
+            body["model"] = model
+        return self._json(self._url("recommendations", purpose=purpose), body)
+
+    def rerank(self, external_id: str, candidates: Sequence[str], *, model: Optional[str] = None,
+               purpose: Optional[str] = None, **options: Any) -> dict[str, Any]:
+        body = {"external_id": external_id, "candidates": list(candidates), **options}
+        if model is not None:
+            body["model"] = model
+        return self._json(self._url("rerank", purpose=purpose), body)
+
+    def similar(self, item_id: str, *, model: Optional[str] = None, k: int = 10,
+                purpose: Optional[str] = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"k": k}
+        if model is not None:
+            body["model"] = model
+        return self._json(self._url("items", item_id, "similar", purpose=purpose), body)
+
+    def popular(self, *, model: Optional[str] = None, k: int = 10,
+                purpose: Optional[str] = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"k": k}
+        if model is not None:
+            body["model"] = model
+        return self._json(self._url("popular", purpose=purpose), body)
+
+    # ---- semantic search and retrieval
+
+    def embed(self, texts: Sequence[str], *, purpose: Optional[str] = None) -> list[list[float]]:
+        return self._json(self._url("embeddings", purpose=purpose), {"texts": list(texts)})["vectors"]
+
+    def search(self, index: str, query: str, *, k: int = 10, purpose: Optional[str] = None,
+               **options: Any) -> list[dict[str, Any]]:
+        """Hits (``id``, ``score``, ``kind``, ``time``); options: ``filter``, ``hybrid``, ..."""
+        body = {"query": query, "k": k, **options}
+        return self._json(self._url("indexes", index, "search", purpose=purpose), body)["hits"]
+
+    def retrieve(self, index: str, question: str, *, k: int = 5,
+                 purpose: Optional[str] = None) -> list[dict[str, Any]]:
+        """Passages shaped for the purpose, each with its citation, ready for a prompt."""
+        body = {"question": question, "k": k}
+        return self._json(self._url("indexes", index, "retrieve", purpose=purpose), body)["passages"]
+
+    def answer(self, index: str, question: str, *, k: int = 3, max_tokens: Optional[int] = None,
+               purpose: Optional[str] = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"question": question, "k": k}
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        return self._json(self._url("indexes", index, "answer", purpose=purpose), body)
+
+    # ---- experiments
+
+    def experiment_results(self, name: str, *, purpose: Optional[str] = None) -> dict[str, Any]:
+        """Per-arm exposures, conversions, rates with intervals, lift, p-values, SRM."""
+        return self._json(self._url("experiments", name, "results", purpose=purpose))
