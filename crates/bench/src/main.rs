@@ -15,6 +15,7 @@ mod http;
 mod http_guard;
 mod inproc;
 mod serve_load;
+mod soak;
 mod sql;
 mod stats;
 mod timeline;
@@ -56,6 +57,9 @@ enum Command {
     /// POST JSON request bodies (an NDJSON file, cycled) to any HTTP endpoint: closed loop, or
     /// open loop at `--rate` with latency from the due time (serving: Steward against a peer).
     ServeLoad(serve_load::ServeLoadArgs),
+    /// Mixed traffic (ingest, timelines, SQL, recommendations, consent changes, erasures) at a
+    /// fixed rate against a server it starts; RSS sampled; acknowledged events read back.
+    Soak(soak::SoakArgs),
 }
 
 /// Why a run failed; printed on stderr, exit status 1.
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Command::Contention(args) => contention::run(args),
         Command::Timeline(args) => timeline::run(args),
         Command::ServeLoad(args) => serve_load::run(args),
+        Command::Soak(args) => soak::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
