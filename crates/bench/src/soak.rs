@@ -386,7 +386,7 @@ fn operate(agent: &ureq::Agent, s: &Shared, kind: usize, n: u64) -> Result<bool,
             call(agent, "POST", &format!("{b}/sql"), &s.keys.reader, Some(&json!({"sql": "SELECT track_id, count(*) AS n FROM play GROUP BY track_id ORDER BY n DESC LIMIT 10", "purpose": "analytics"})))?.0 == 200
         }
         "consent" => {
-            call(agent, "PUT", &format!("{b}/subjects/{pseudonym}/consents/personalization"), &s.keys.officer, Some(&json!({"granted": n % 2 == 0})))?.0 == 200
+            call(agent, "PUT", &format!("{b}/subjects/{pseudonym}/consents/personalization"), &s.keys.officer, Some(&json!({"granted": n.is_multiple_of(2)})))?.0 == 200
         }
         _ => {
             let which = {
