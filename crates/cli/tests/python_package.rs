@@ -62,6 +62,23 @@ fn the_installed_python_package_drives_the_server() {
         Ok(o) if o.status.success() => {}
         _ => return skip("python3 -m venv is not available"),
     }
+    // From a copy: pip builds in the source tree (build/, *.egg-info) otherwise.
+    let source = dir.path().join("package");
+    std::fs::create_dir_all(source.join("steward_client")).unwrap();
+    std::fs::copy(
+        root().join("python/pyproject.toml"),
+        source.join("pyproject.toml"),
+    )
+    .unwrap();
+    for entry in std::fs::read_dir(root().join("python/steward_client")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let to = source
+                .join("steward_client")
+                .join(path.file_name().unwrap());
+            std::fs::copy(&path, to).unwrap();
+        }
+    }
     let pip = Command::new(venv.join("bin/python"))
         .args([
             "-m",
@@ -70,7 +87,7 @@ fn the_installed_python_package_drives_the_server() {
             "--quiet",
             "--disable-pip-version-check",
         ])
-        .arg(root().join("python"))
+        .arg(&source)
         .output()
         .expect("run pip");
     if !pip.status.success() {

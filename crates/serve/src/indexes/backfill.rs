@@ -10,11 +10,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
-use serde_json::Value;
 use steward_crypto::Pseudonym;
 
-use super::state::{Doc, text_hash};
-use super::{IndexSource, Indexes, Live, bm25, cut, embed};
+use super::{IndexSource, Indexes, Live, embed, event_doc};
 use crate::ServeError;
 use crate::limits::{BACKFILL_SUBJECTS_MAX, INDEX_FOLLOW_PAGE};
 
@@ -132,22 +130,9 @@ impl Indexes {
                     if state.by_key.contains_key(&e.event_id) {
                         continue;
                     }
-                    if let Some(Value::String(text)) = e.properties.get(field)
-                        && !text.trim().is_empty()
-                    {
-                        let text = cut(text, steward_text::limits::EMBED_TEXT_BYTES_MAX);
-                        let (terms, length) = bm25::terms(text);
-                        docs.push(Doc {
-                            key: e.event_id.clone(),
-                            subject: Some(e.subject),
-                            seq: e.seq,
-                            time_us: e.time_us,
-                            hash: text_hash(text),
-                            terms,
-                            length,
-                            text: None,
-                        });
-                        texts.push(text.to_owned());
+                    if let Some((doc, text)) = event_doc(e, field) {
+                        docs.push(doc);
+                        texts.push(text);
                     }
                 }
             }

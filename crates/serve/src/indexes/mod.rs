@@ -601,24 +601,9 @@ impl Indexes {
             let mut docs = Vec::new();
             let mut texts = Vec::new();
             for e in &page.events {
-                if let Some(Value::String(text)) = e.properties.get(field)
-                    && !text.trim().is_empty()
-                // The embedder's byte bound: a longer text is embedded from its start
-                // (only its first 256 tokens count anyway).
-                {
-                    let text = cut(text, steward_text::limits::EMBED_TEXT_BYTES_MAX);
-                    let (terms, length) = bm25::terms(text);
-                    docs.push(Doc {
-                        key: e.event_id.clone(),
-                        subject: Some(e.subject),
-                        seq: e.seq,
-                        time_us: e.time_us,
-                        hash: text_hash(text),
-                        terms,
-                        length,
-                        text: None,
-                    });
-                    texts.push(text.to_owned());
+                if let Some((doc, text)) = event_doc(e, field) {
+                    docs.push(doc);
+                    texts.push(text);
                 }
             }
             let vectors = embed(embedder, texts)?;
@@ -777,6 +762,30 @@ fn summary(live: &Live) -> IndexSummary {
             Indexes::build_progress(live)
         },
     }
+}
+
+/// The document and the text to embed of a followed event, when its field holds text. A text
+/// over the embedder's byte bound is embedded from its start (only its first 256 tokens count).
+pub(crate) fn event_doc(e: &steward_engine::FollowedEvent, field: &str) -> Option<(Doc, String)> {
+    let Some(Value::String(text)) = e.properties.get(field) else {
+        return None;
+    };
+    if text.trim().is_empty() {
+        return None;
+    }
+    let text = cut(text, steward_text::limits::EMBED_TEXT_BYTES_MAX);
+    let (terms, length) = bm25::terms(text);
+    let doc = Doc {
+        key: e.event_id.clone(),
+        subject: Some(e.subject),
+        seq: e.seq,
+        time_us: e.time_us,
+        hash: text_hash(text),
+        terms,
+        length,
+        text: None,
+    };
+    Some((doc, text.to_owned()))
 }
 
 /// `text` cut to at most `max` bytes at a character boundary.
