@@ -1,0 +1,830 @@
+//! The document's `components/schemas`: the JSON shapes of request bodies (as the handlers
+//! deserialize them: required fields, enums, bounds, `additionalProperties: false` where the
+//! handler refuses unknown fields) and of answers (their top level, open to additions).
+
+use serde_json::{Map, Value, json};
+use steward_engine::limits::{
+    EVENT_ID_BYTES_MAX, EXTERNAL_ID_BYTES_MAX, INGEST_BATCH_EVENTS_MAX, ITEMS_BULK_MAX,
+};
+
+/// A reference to a component schema.
+pub fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// A request body the handler deserializes with `deny_unknown_fields`.
+fn closed(required: &[&str], properties: Value) -> Value {
+    json!({"type": "object", "required": required, "properties": properties, "additionalProperties": false})
+}
+
+/// An answer: its top-level fields; later versions may add fields.
+fn open(required: &[&str], properties: Value) -> Value {
+    json!({"type": "object", "required": required, "properties": properties})
+}
+
+fn string() -> Value {
+    json!({"type": "string"})
+}
+
+fn nullable(kind: &str) -> Value {
+    json!({"type": [kind, "null"]})
+}
+
+fn array_of(items: Value) -> Value {
+    json!({"type": "array", "items": items})
+}
+
+fn u32_() -> Value {
+    json!({"type": "integer", "minimum": 0, "maximum": u32::MAX})
+}
+
+fn u64_() -> Value {
+    json!({"type": "integer", "minimum": 0})
+}
+
+fn purpose() -> Value {
+    json!({"type": "string", "description": "A purpose name: one of the six built in or one the tenant's policies name", "examples": steward_engine::steward_policy::BUILTIN_PURPOSES})
+}
+
+fn external_id() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": EXTERNAL_ID_BYTES_MAX, "description": format!("The subject's id in the caller's systems (1 to {EXTERNAL_ID_BYTES_MAX} bytes)")})
+}
+
+fn k() -> Value {
+    json!({"type": "integer", "minimum": 0})
+}
+
+/// `filter` of serving and search calls: `{property: value | {in|ne|exists|gt|gte|lt|lte}}`.
+fn item_filter() -> Value {
+    json!({"type": "object", "description": "Item properties: {property: value | {in: [..]} | {ne: v} | {exists: bool} | {gt|gte|lt|lte: number}}"})
+}
+
+/// The problem document every error answers with (RFC 9457).
+fn problem() -> Value {
+    json!({
+        "type": "object",
+        "required": ["type", "title", "status", "code"],
+        "properties": {
+            "type": {"type": "string", "description": "https://steward.dev/problems/<code>"},
+            "title": string(),
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "code": {"type": "string", "description": "Stable; clients match on it. Each operation's responses list the codes it answers with"},
+            "detail": {"type": "string", "description": "Human-readable; never repeats a submitted value"},
+            "field": {"type": "string", "description": "The dotted path of the field at fault"},
+            "errors": {"type": "array", "description": "Every error when there are several (schema fields, policy diagnostics)"},
+        },
+    })
+}
+
+fn event() -> Value {
+    closed(
+        &["event_id", "type", "subject", "time"],
+        json!({
+            "event_id": {"type": "string", "minLength": 1, "maxLength": EVENT_ID_BYTES_MAX, "description": "Idempotency key: an id already stored is a duplicate"},
+            "type": {"type": "string", "maxLength": 64, "description": "An event type with a registered schema"},
+            "subject": external_id(),
+            "time": {"type": "string", "format": "date-time"},
+            "properties": {"type": ["object", "null"], "description": "Validated against the event type's schema"},
+        }),
+    )
+}
+
+fn item_entry(id_required: bool) -> Value {
+    let required: &[&str] = if id_required { &["item_id"] } else { &[] };
+    closed(
+        required,
+        json!({
+            "item_id": {"type": "string", "description": "In PUT, must equal the path's item_id when given"},
+            "properties": {"type": "object", "description": "Public values; follow the _items schema when there is one"},
+            "text": {"type": "string", "description": "Text an items index embeds"},
+        }),
+    )
+}
+
+fn key() -> Value {
+    open(
+        &["id", "name", "role", "created_at", "purposes"],
+        json!({
+            "id": string(),
+            "name": string(),
+            "role": {"type": "string", "enum": ["admin", "writer", "reader", "privacy_officer"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "expires_at": nullable("string"),
+            "revoked_at": nullable("string"),
+            "purposes": array_of(string()),
+            "rate_limit": {"type": ["object", "null"]},
+            "secret": {"type": "string", "description": "stw_k_<id>_<secret>: shown once, when the key is made"},
+        }),
+    )
+}
+
+fn served() -> Value {
+    open(
+        &["items", "personalized", "purpose"],
+        json!({
+            "items": array_of(open(&["item"], json!({"item": string(), "score": nullable("number")}))),
+            "model": {"type": ["object", "null"]},
+            "personalized": {"type": "boolean"},
+            "purpose": string(),
+            "reason": {"type": "string", "enum": ["opted_out", "erased", "unknown_subject", "no_model", "model_not_personalized", "control_arm", "unknown_item"]},
+            "folded_in": {"type": "boolean"},
+            "unknown": array_of(string()),
+            "experiment": string(),
+            "arm": string(),
+            "exposed": {"type": "boolean"},
+        }),
+    )
+}
+
+fn subject_call(extra: Value) -> Value {
+    let mut properties = json!({
+        "model": {"type": "string", "description": "name, name@alias or name@vN"},
+        "experiment": {"type": "string", "description": "Instead of model: the experiment's arm names the model"},
+        "subject": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "A pseudonym from subjects/resolve (or external_id, not both)"},
+        "external_id": external_id(),
+        "purpose": purpose(),
+    });
+    if let (Some(map), Value::Object(more)) = (properties.as_object_mut(), extra) {
+        map.extend(more);
+    }
+    properties
+}
+
+/// Every component schema, by name.
+pub fn schemas() -> Map<String, Value> {
+    let time = json!({"type": "string", "format": "date-time"});
+    let list = |name: &str, items: Value| open(&[name], json!({ name: array_of(items) }));
+    let entries: Vec<(&str, Value)> = vec![
+        ("Problem", problem()),
+        // Requests.
+        (
+            "CreateTenant",
+            closed(
+                &["id"],
+                json!({"id": {"type": "string", "description": "The tenant id"}}),
+            ),
+        ),
+        (
+            "CreateKey",
+            closed(
+                &["name", "role"],
+                json!({
+                    "name": string(),
+                    "role": {"type": "string", "enum": ["admin", "writer", "reader", "privacy_officer"]},
+                    "expires_at": {"type": "string", "format": "date-time"},
+                    "purposes": {"type": "array", "items": purpose(), "description": "Purposes the key may read for; empty: any its role permits"},
+                    "rate_limit": closed(&["per_second", "burst"], json!({"per_second": u32_(), "burst": u32_()})),
+                }),
+            ),
+        ),
+        (
+            "Identity",
+            closed(
+                &["issuer", "audience", "jwks"],
+                json!({
+                    "issuer": string(),
+                    "audience": string(),
+                    "jwks": {"type": "object", "description": "The JWKS document (RFC 7517)"},
+                    "tenant_claim": {"type": "string", "description": "The claim that must carry this tenant's id; required when another tenant trusts the issuer"},
+                }),
+            ),
+        ),
+        (
+            "PolicyCheck",
+            closed(
+                &["action"],
+                json!({
+                    "key_id": string(),
+                    "role": {"type": "string", "enum": ["admin", "writer", "reader", "privacy_officer"]},
+                    "purposes": array_of(string()),
+                    "action": {"type": "string", "description": "A Cedar action of the policy schema"},
+                    "resource": closed(&["kind"], json!({
+                        "kind": {"type": "string", "enum": ["Tenant", "Subject", "EventType", "Dataset", "Model", "PolicySet", "AuditLog"]},
+                        "id": string(),
+                    })),
+                    "purpose": purpose(),
+                    "source_ip": {"type": "string", "description": "An IPv4 or IPv6 address"},
+                    "time": {"type": "integer", "description": "Unix seconds; default now"},
+                    "policies": {"type": "string", "description": "A draft policy text to check instead of the set in force"},
+                }),
+            ),
+        ),
+        (
+            "PiiScan",
+            closed(
+                &["text"],
+                json!({
+                    "text": {"type": "string", "maxLength": steward_privacy::limits::PII_SCAN_BYTES_MAX, "description": "At most 1 MiB (413 beyond)"},
+                    "action": {"type": "string", "enum": ["redact", "mask", "tokenize", "seal"], "default": "redact"},
+                }),
+            ),
+        ),
+        (
+            "SchemaDocument",
+            closed(
+                &["fields"],
+                json!({
+                    "fields": {"type": "object", "description": "Field name to {type, class, required?, description?, pii?, and the type's options}", "additionalProperties": {"type": "object"}},
+                    "allow_unknown_fields": {"type": "boolean"},
+                    "description": string(),
+                    "retention": {"type": "string", "pattern": "^[0-9]+[smhd]$", "description": "\"30d\", \"12h\", \"90m\" or \"45s\", at most 100 years"},
+                    "unknown_fields_pii": {"type": "string", "enum": ["redact", "mask", "tokenize", "seal"]},
+                }),
+            ),
+        ),
+        ("Item", item_entry(false)),
+        ("ItemEntry", item_entry(true)),
+        (
+            "ItemEntries",
+            json!({"type": "array", "maxItems": ITEMS_BULK_MAX, "items": schema_ref("ItemEntry")}),
+        ),
+        ("Event", event()),
+        (
+            "Events",
+            json!({"oneOf": [schema_ref("Event"), {"type": "array", "maxItems": INGEST_BATCH_EVENTS_MAX, "items": schema_ref("Event")}]}),
+        ),
+        (
+            "Resolve",
+            closed(&["external_id"], json!({"external_id": external_id()})),
+        ),
+        (
+            "Consent",
+            closed(
+                &["granted"],
+                json!({
+                    "granted": {"type": "boolean"},
+                    "source": {"type": "string", "enum": ["api", "gpc", "import"], "default": "api"},
+                }),
+            ),
+        ),
+        (
+            "ConsentImportLine",
+            closed(
+                &["external_id", "purpose", "granted"],
+                json!({
+                    "external_id": external_id(),
+                    "purpose": purpose(),
+                    "granted": {"type": "boolean"},
+                    "source": {"type": "string", "enum": ["api", "gpc", "import"], "default": "import"},
+                    "at": time,
+                }),
+            ),
+        ),
+        (
+            "Regime",
+            closed(
+                &["regime"],
+                json!({"regime": {"type": "string", "enum": ["opt_in", "opt_out"]}}),
+            ),
+        ),
+        (
+            "Erase",
+            closed(
+                &["external_id"],
+                json!({
+                    "external_id": external_id(),
+                    "now": {"type": "boolean", "default": false, "description": "Purge at once instead of at the deadline"},
+                    "block_future": {"type": "boolean", "default": false, "description": "Refuse the subject's future events"},
+                }),
+            ),
+        ),
+        (
+            "EraseBatch",
+            closed(
+                &["external_ids"],
+                json!({
+                    "external_ids": {"type": "array", "maxItems": 10_000, "items": external_id()},
+                    "now": {"type": "boolean", "default": false},
+                    "block_future": {"type": "boolean", "default": false},
+                }),
+            ),
+        ),
+        (
+            "Sql",
+            closed(
+                &["sql"],
+                json!({
+                    "sql": {"type": "string", "description": "One read-only SELECT"},
+                    "purpose": purpose(),
+                    "max_rows": {"type": "integer", "minimum": 1, "maximum": steward_query::session::MAX_ROWS_CEILING},
+                    "max_bytes": {"type": "integer", "minimum": 1, "maximum": steward_query::session::MAX_BYTES_CEILING},
+                    "timeout_ms": {"type": "integer", "minimum": 1, "maximum": steward_query::session::TIMEOUT_CEILING.as_millis() as u64},
+                }),
+            ),
+        ),
+        (
+            "CreateDataset",
+            closed(
+                &["name", "sql"],
+                json!({
+                    "name": string(),
+                    "sql": string(),
+                    "purpose": purpose(),
+                    "background": {"type": "boolean", "default": false, "description": "Answer 202 at once and build in the background"},
+                }),
+            ),
+        ),
+        (
+            "Links",
+            closed(
+                &[],
+                json!({"ttl_s": {"type": "integer", "minimum": 1, "maximum": steward_lineage::links::LINK_TTL_MAX_S, "default": 900}}),
+            ),
+        ),
+        (
+            "Recommend",
+            closed(
+                &[],
+                subject_call(json!({
+                    "k": k(),
+                    "exclude_seen": {"type": "boolean", "default": true},
+                    "exclude_items": array_of(string()),
+                    "filter": item_filter(),
+                    "fallback": {"type": "array", "items": string(), "description": "Models to try in order when the first cannot answer"},
+                })),
+            ),
+        ),
+        (
+            "Rerank",
+            closed(
+                &["items"],
+                subject_call(json!({"items": array_of(string())})),
+            ),
+        ),
+        (
+            "Similar",
+            closed(
+                &["model"],
+                json!({"model": string(), "k": k(), "filter": item_filter(), "purpose": purpose()}),
+            ),
+        ),
+        (
+            "Popular",
+            closed(
+                &["model"],
+                json!({"model": string(), "k": k(), "filter": item_filter(), "exclude_items": array_of(string()), "purpose": purpose()}),
+            ),
+        ),
+        (
+            "Embed",
+            closed(
+                &["texts"],
+                json!({
+                    "texts": {"type": "array", "minItems": 1, "maxItems": 1024, "items": {"type": "string", "description": "At most 64 KiB"}},
+                    "purpose": purpose(),
+                }),
+            ),
+        ),
+        (
+            "CreateIndex",
+            closed(
+                &["name", "source"],
+                json!({
+                    "name": string(),
+                    "source": {"oneOf": [
+                        closed(&["items"], json!({"items": {"const": "text"}})),
+                        closed(&["event_type", "field"], json!({"event_type": string(), "field": string()})),
+                        closed(&["dataset", "columns"], json!({
+                            "dataset": closed(&["name", "version"], json!({"name": {"type": "string", "minLength": 1}, "version": {"oneOf": [u32_(), {"const": "latest"}]}})),
+                            "columns": closed(&["text"], json!({
+                                "text": {"type": "string", "minLength": 1, "maxLength": 128},
+                                "id": {"type": "string", "minLength": 1, "maxLength": 128},
+                                "subject": {"type": "string", "minLength": 1, "maxLength": 128},
+                                "time": {"type": "string", "minLength": 1, "maxLength": 128},
+                            })),
+                        })),
+                    ]},
+                    "purpose": purpose(),
+                }),
+            ),
+        ),
+        (
+            "Search",
+            closed(
+                &[],
+                json!({
+                    "query": string(),
+                    "vector": {"type": "array", "items": {"type": "number"}, "description": "384 numbers (instead of query)"},
+                    "k": {"type": "integer", "minimum": 0, "default": 5, "description": "At most 100"},
+                    "filter": item_filter(),
+                    "from": time,
+                    "to": time,
+                    "hybrid": {"type": "boolean", "default": false},
+                    "purpose": purpose(),
+                }),
+            ),
+        ),
+        (
+            "Retrieve",
+            closed(
+                &["question"],
+                json!({"question": string(), "k": k(), "purpose": purpose()}),
+            ),
+        ),
+        (
+            "Answer",
+            closed(
+                &["question"],
+                json!({
+                    "question": string(),
+                    "k": k(),
+                    "stream": {"type": "boolean", "default": false, "description": "Answer as server-sent events"},
+                    "max_tokens": {"type": "integer", "minimum": 0, "default": 200, "description": "At most 512"},
+                    "purpose": purpose(),
+                }),
+            ),
+        ),
+        (
+            "CreateExperiment",
+            closed(
+                &["name", "arms", "outcome"],
+                json!({
+                    "name": string(),
+                    "arms": array_of(closed(&["name"], json!({
+                        "name": string(),
+                        "model": {"type": "string", "description": "name, name@alias or name@vN (or control: true)"},
+                        "control": {"type": "boolean", "default": false},
+                        "weight": {"type": "integer", "minimum": 0, "maximum": u32::MAX, "default": 1},
+                    }))),
+                    "outcome": schema_ref("ExperimentMetric"),
+                    "guardrail": schema_ref("ExperimentMetric"),
+                    "purpose": purpose(),
+                    "alpha": {"type": "number", "default": 0.05},
+                    "effect_sd": {"type": "number"},
+                }),
+            ),
+        ),
+        (
+            "ExperimentMetric",
+            closed(
+                &["event_type", "window"],
+                json!({
+                    "event_type": string(),
+                    "window": {"oneOf": [u64_(), {"type": "string", "description": "30m, 2h, 7d or seconds"}]},
+                    "value": {"type": "string", "description": "A numeric field"},
+                    "better": {"type": "string", "enum": ["higher", "lower"]},
+                }),
+            ),
+        ),
+        (
+            "StopExperiment",
+            closed(
+                &[],
+                json!({"conclusion": {"type": "string", "description": "The arm everyone gets; default the baseline"}}),
+            ),
+        ),
+        (
+            "CreateModel",
+            closed(
+                &["name", "algorithm", "dataset", "columns"],
+                json!({
+                    "name": string(),
+                    "algorithm": {"type": "string", "enum": ["als", "bpr", "item_knn", "popularity"]},
+                    "dataset": closed(&["name", "version"], json!({"name": string(), "version": {"oneOf": [u64_(), {"const": "latest"}]}})),
+                    "columns": closed(&["user", "item"], json!({"user": string(), "item": string(), "weight": string(), "time": string()})),
+                    "params": {"type": "object", "description": "The algorithm's parameters"},
+                    "evaluation": closed(&["split", "k"], json!({
+                        "split": {"type": "string", "enum": ["time", "leave_last", "random"]},
+                        "holdout": {"type": "number"},
+                        "k": array_of(json!({"type": "integer", "minimum": 0})),
+                        "seed": u64_(),
+                    })),
+                    "seed": u64_(),
+                    "purpose": purpose(),
+                }),
+            ),
+        ),
+        ("Empty", closed(&[], json!({}))),
+        ("Alias", closed(&["version"], json!({"version": u32_()}))),
+        // Answers.
+        ("Health", open(&["status"], json!({"status": string()}))),
+        (
+            "Ready",
+            open(
+                &["status"],
+                json!({"status": string(), "detail": string(), "unavailable_tenants": array_of(string())}),
+            ),
+        ),
+        (
+            "Tenant",
+            open(
+                &["id", "created_at"],
+                json!({"id": string(), "created_at": time}),
+            ),
+        ),
+        (
+            "TenantCreated",
+            open(
+                &["id", "created_at", "admin_key"],
+                json!({"id": string(), "created_at": time, "admin_key": schema_ref("Key")}),
+            ),
+        ),
+        ("Tenants", list("tenants", schema_ref("Tenant"))),
+        ("Key", key()),
+        ("Keys", list("keys", schema_ref("Key"))),
+        (
+            "IdentityInfo",
+            open(
+                &["configured"],
+                json!({"configured": {"type": "boolean"}, "issuer": string(), "audience": string(), "tenant_claim": nullable("string"), "jwks": {}}),
+            ),
+        ),
+        (
+            "PolicyVersion",
+            open(
+                &["version", "default"],
+                json!({
+                    "version": u32_(), "created_at": nullable("string"), "created_by": nullable("string"), "default": {"type": "boolean"},
+                    "text": string(), "policy_ids": array_of(string()),
+                }),
+            ),
+        ),
+        (
+            "PolicyVersions",
+            list("versions", schema_ref("PolicyVersion")),
+        ),
+        (
+            "Decision",
+            open(
+                &["decision", "policy_ids"],
+                json!({"decision": {"type": "string", "enum": ["allow", "deny"]}, "policy_ids": array_of(string()), "errors": {"type": "array"}, "field_classes": {"type": "array"}}),
+            ),
+        ),
+        (
+            "PiiFindings",
+            open(
+                &["findings", "action", "result"],
+                json!({"findings": {"type": "array"}, "action": string(), "result": string()}),
+            ),
+        ),
+        (
+            "SchemaVersion",
+            open(
+                &["event_type", "version", "schema"],
+                json!({"event_type": string(), "version": u32_(), "schema": {"type": "object"}}),
+            ),
+        ),
+        (
+            "SchemaVersions",
+            list("schemas", schema_ref("SchemaVersion")),
+        ),
+        (
+            "ItemRecord",
+            open(
+                &["item_id", "properties", "updated_at", "revision"],
+                json!({"item_id": string(), "properties": {"type": "object"}, "updated_at": time, "revision": u64_(), "text": string()}),
+            ),
+        ),
+        (
+            "ItemPage",
+            open(
+                &["items", "next_cursor", "total"],
+                json!({"items": array_of(schema_ref("ItemRecord")), "next_cursor": nullable("string"), "total": u64_()}),
+            ),
+        ),
+        (
+            "ItemsReport",
+            open(
+                &["upserted", "unchanged", "rejected"],
+                json!({"upserted": u64_(), "unchanged": u64_(), "rejected": array_of(schema_ref("Rejection"))}),
+            ),
+        ),
+        (
+            "Rejection",
+            open(
+                &["index", "code"],
+                json!({"index": u64_(), "code": string(), "field": nullable("string"), "message": string(), "errors": {"type": "array"}}),
+            ),
+        ),
+        (
+            "IngestReport",
+            open(
+                &["accepted", "duplicates", "rejected_count", "rejected"],
+                json!({
+                    "accepted": u64_(), "duplicates": u64_(), "rejected_count": u64_(),
+                    "rejected": {"type": "array", "maxItems": crate::limits::REJECTED_LISTED_MAX, "items": schema_ref("Rejection"), "description": "The first 1,000 refused events, by index (an NDJSON line number)"},
+                }),
+            ),
+        ),
+        (
+            "Subject",
+            open(
+                &["subject"],
+                json!({"subject": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}),
+            ),
+        ),
+        (
+            "Timeline",
+            open(
+                &["subject", "purpose", "events", "next_cursor"],
+                json!({
+                    "subject": string(), "purpose": string(), "decided_by": array_of(string()),
+                    "visible_classes": array_of(string()), "masked_classes": array_of(string()),
+                    "events": array_of(open(&["event_id", "type", "time"], json!({"event_id": string(), "type": string(), "time": string(), "schema_version": u32_(), "properties": {"type": "object"}}))),
+                    "next_cursor": nullable("string"),
+                }),
+            ),
+        ),
+        (
+            "ConsentRecord",
+            open(
+                &["purpose", "granted", "source", "at"],
+                json!({"purpose": string(), "granted": {"type": "boolean"}, "source": string(), "at": time}),
+            ),
+        ),
+        (
+            "Consents",
+            open(
+                &["consents", "history", "regimes"],
+                json!({"consents": array_of(schema_ref("ConsentRecord")), "history": array_of(schema_ref("ConsentRecord")), "regimes": {"type": "object"}}),
+            ),
+        ),
+        (
+            "ConsentImport",
+            open(
+                &["accepted", "rejected_count", "rejected"],
+                json!({"accepted": u64_(), "rejected_count": u64_(), "rejected": array_of(schema_ref("Rejection"))}),
+            ),
+        ),
+        (
+            "Regimes",
+            open(
+                &["default", "regimes"],
+                json!({"default": string(), "regimes": {"type": "object", "additionalProperties": {"type": "string", "enum": ["opt_in", "opt_out"]}}}),
+            ),
+        ),
+        (
+            "RegimeSet",
+            open(
+                &["purpose", "regime"],
+                json!({"purpose": string(), "regime": string()}),
+            ),
+        ),
+        (
+            "Erasure",
+            open(
+                &["id", "state"],
+                json!({"id": string(), "state": {"type": "string", "enum": ["received", "shredded", "hidden", "purged", "derived", "done"]}, "history": {"type": "array"}, "subject_hash": string(), "subject_salt": string()}),
+            ),
+        ),
+        ("Erasures", list("requests", schema_ref("Erasure"))),
+        (
+            "Receipt",
+            json!({"type": "object", "description": "The signed receipt (verify offline: steward receipt verify)"}),
+        ),
+        (
+            "AuditHead",
+            open(
+                &["size", "root", "public_key"],
+                json!({"size": u64_(), "root": string(), "signed": {"type": ["object", "null"]}, "public_key": string()}),
+            ),
+        ),
+        (
+            "AuditHeads",
+            open(
+                &["start", "total", "heads", "public_key"],
+                json!({"start": u64_(), "total": u64_(), "next_start": nullable("integer"), "heads": {"type": "array"}, "public_key": string()}),
+            ),
+        ),
+        (
+            "Proof",
+            json!({"type": "object", "description": "An RFC 9162 proof"}),
+        ),
+        (
+            "Report",
+            open(
+                &["subject_known", "scanned", "truncated", "records"],
+                json!({"subject_known": {"type": ["boolean", "null"]}, "scanned": u64_(), "truncated": {"type": "boolean"}, "next_after_index": nullable("integer"), "records": {"type": "array"}}),
+            ),
+        ),
+        (
+            "SqlResult",
+            json!({"type": "object", "description": "Columns, rows and what the purpose may see (purpose, visible_classes, masked_classes, stats)"}),
+        ),
+        (
+            "Manifest",
+            json!({"type": "object", "description": "A data set version's manifest (name, version, rows, files, content hash, purpose, progress while it builds)"}),
+        ),
+        (
+            "DatasetBuilding",
+            open(
+                &["name", "state"],
+                json!({"name": string(), "state": {"const": "building"}}),
+            ),
+        ),
+        ("Datasets", list("datasets", json!({"type": "object"}))),
+        ("DatasetVersions", list("versions", schema_ref("Manifest"))),
+        (
+            "DatasetDiff",
+            json!({"type": "object", "description": "Rows and subjects added and removed between two versions"}),
+        ),
+        (
+            "SignedLinks",
+            open(
+                &["expires_at", "files", "arrow_url", "manifest"],
+                json!({"expires_at": {}, "files": {}, "arrow_url": string(), "manifest": schema_ref("Manifest")}),
+            ),
+        ),
+        ("Served", served()),
+        (
+            "Embeddings",
+            open(
+                &["model", "dim", "vectors"],
+                json!({"model": string(), "dim": u64_(), "vectors": array_of(array_of(json!({"type": "number"})))}),
+            ),
+        ),
+        (
+            "Index",
+            open(
+                &["name"],
+                json!({"name": string(), "documents": u64_(), "watermark": u64_(), "error": nullable("string")}),
+            ),
+        ),
+        ("Indexes", list("indexes", schema_ref("Index"))),
+        (
+            "Hits",
+            open(
+                &["hits", "purpose"],
+                json!({"hits": array_of(json!({"type": "object"})), "purpose": string()}),
+            ),
+        ),
+        (
+            "Passages",
+            open(
+                &["passages", "purpose"],
+                json!({"passages": array_of(json!({"type": "object"})), "purpose": string()}),
+            ),
+        ),
+        (
+            "AnswerResult",
+            open(
+                &["answer", "citations", "passages", "model"],
+                json!({"answer": string(), "citations": {"type": "array"}, "passages": {"type": "array"}, "model": string(), "tokens": u64_(), "ttft_ms": {}, "tokens_per_s": {}, "purpose": string()}),
+            ),
+        ),
+        (
+            "Experiment",
+            open(
+                &["name", "arms"],
+                json!({"name": string(), "arms": {"type": "array"}, "baseline": string()}),
+            ),
+        ),
+        ("Experiments", list("experiments", schema_ref("Experiment"))),
+        (
+            "ExperimentResults",
+            json!({"type": "object", "description": "Per arm and against the baseline; srm; the guardrail"}),
+        ),
+        (
+            "TrainingStarted",
+            open(
+                &["name", "version", "state"],
+                json!({"name": string(), "version": u32_(), "state": string(), "dataset": {"type": "object"}, "memory_estimate_bytes": {}}),
+            ),
+        ),
+        ("Models", list("models", json!({"type": "object"}))),
+        (
+            "Model",
+            open(
+                &["name", "versions", "aliases", "alias_history"],
+                json!({"name": string(), "versions": array_of(schema_ref("ModelVersion")), "aliases": {"type": "object"}, "alias_history": {"type": "array"}}),
+            ),
+        ),
+        (
+            "ModelVersion",
+            open(
+                &["name", "version", "state"],
+                json!({"name": string(), "version": u32_(), "state": string()}),
+            ),
+        ),
+        (
+            "Cancelled",
+            open(
+                &["name", "version", "state", "cancelling"],
+                json!({"name": string(), "version": u32_(), "state": string(), "cancelling": {"type": "boolean"}}),
+            ),
+        ),
+        (
+            "AliasMoved",
+            open(
+                &["name", "alias", "version", "previous"],
+                json!({"name": string(), "alias": string(), "version": u32_(), "previous": nullable("integer")}),
+            ),
+        ),
+        (
+            "Lineage",
+            open(
+                &["subject", "datasets", "models"],
+                json!({"subject": string(), "datasets": {"type": "array"}, "models": {"type": "array"}}),
+            ),
+        ),
+        (
+            "Whoami",
+            json!({"type": "object", "description": "The calling principal: kind, role(s), key_id or sub, purposes"}),
+        ),
+        ("Document", json!({"type": "object"})),
+    ];
+    entries
+        .into_iter()
+        .map(|(name, schema)| (name.to_owned(), schema))
+        .collect()
+}
