@@ -15,6 +15,8 @@ bash python/setup.sh
 bash scripts/models.sh
 # The alert rules: promtool check and unit tests (promtool from Debian, installed once).
 bash scripts/promtool.sh
+# The console's browser test: Debian chromium and npm playwright-core (pinned), installed once.
+bash scripts/browser.sh
 # The tests that need those peers fail, not skip, when this is set.
 export STEWARD_TEST_PEERS=required
 cargo build --workspace --all-targets

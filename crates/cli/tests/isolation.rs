@@ -27,6 +27,7 @@ fn allowed(route: &RouteSpec) -> &'static [&'static str] {
         | ("GET", "/v1/tenants/{tenant}/keys")
         | ("DELETE", "/v1/tenants/{tenant}/keys/{key_id}") => &["admin", "operator"],
         ("GET", "/v1/tenants/{tenant}/schemas")
+        | ("GET", "/v1/tenants/{tenant}/whoami")
         | ("GET", "/v1/tenants/{tenant}/schemas/{event_type}") => {
             &["admin", "writer", "reader", "privacy_officer"]
         }

@@ -61,6 +61,16 @@ fn routes() -> Router<AppState> {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(health::openapi))
+        .route("/console", get(console::index))
+        .route("/console/console.css", get(console::css))
+        .route("/console/app.js", get(console::app_js))
+        .route("/console/api.js", get(console::api_js))
+        .route("/console/dom.js", get(console::dom_js))
+        .route("/console/charts.js", get(console::charts_js))
+        .route("/console/pages.js", get(console::pages_js))
+        .route("/console/verify.js", get(console::verify_js))
+        .route("/console/favicon.svg", get(console::favicon))
+        .route("/v1/tenants/{tenant}/whoami", get(console::whoami))
         .route("/v1/tenants", post(tenants::create).get(tenants::list))
         .route(
             "/v1/tenants/{tenant}/keys",

@@ -194,6 +194,34 @@ pub const ROUTES: &[RouteSpec] = &[
         .answers(200, "Metrics"),
     public("GET", "/openapi.json", "This document")
         .answers(200, "Document"),
+    public("GET", "/console", "The web console (HTML; strict Content-Security-Policy)")
+        .answers(200, "Html"),
+    public("GET", "/console/console.css", "The web console's style sheet")
+        .answers(200, "Css"),
+    public("GET", "/console/app.js", "The web console: sign-in and navigation (ES module)")
+        .answers(200, "Js"),
+    public("GET", "/console/api.js", "The web console: API client (ES module)")
+        .answers(200, "Js"),
+    public("GET", "/console/dom.js", "The web console: DOM helpers (ES module)")
+        .answers(200, "Js"),
+    public("GET", "/console/charts.js", "The web console: SVG charts (ES module)")
+        .answers(200, "Js"),
+    public("GET", "/console/pages.js", "The web console: pages (ES module)")
+        .answers(200, "Js"),
+    public("GET", "/console/verify.js", "The web console: receipt and audit log checks (ES module)")
+        .answers(200, "Js"),
+    public("GET", "/console/favicon.svg", "The web console's icon")
+        .answers(200, "Svg"),
+    route(
+        "GET",
+        "/v1/tenants/{tenant}/whoami",
+        Action::ReadSchemas,
+        R::Tenant,
+        None,
+        "any tenant role",
+        "The calling key or user in this tenant: kind, principal, role(s), key_id or sub, purposes scope (what the console shapes its pages by)",
+    )
+        .answers(200, "Whoami"),
     route(
         "POST",
         "/v1/tenants",

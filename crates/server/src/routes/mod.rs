@@ -3,6 +3,7 @@
 pub mod access_requests;
 pub mod audit;
 pub mod consents;
+pub mod console;
 pub mod datasets;
 pub mod erasures;
 pub mod events;
