@@ -110,6 +110,26 @@ impl Client {
         finish(Ok(response)).map(|_| Vec::new())
     }
 
+    /// Posts with no body and streams a successful answer into `out` (a backup: no size
+    /// limit, never held in memory); answers the bytes written.
+    pub fn post_to_writer(
+        &self,
+        path: &str,
+        out: &mut impl std::io::Write,
+    ) -> Result<u64, CliError> {
+        let response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", self.auth()?)
+            .send_empty();
+        let mut response = response.map_err(|e| CliError::Http(e.to_string()))?;
+        if (200..300).contains(&response.status().as_u16()) {
+            let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+            return std::io::copy(&mut reader, out).map_err(|e| CliError::Http(e.to_string()));
+        }
+        finish(Ok(response)).map(|_| 0)
+    }
+
     /// Posts an NDJSON body (a batch of lines).
     pub fn post_ndjson(&self, path: &str, body: &[u8]) -> Result<Value, CliError> {
         let response = self

@@ -20,6 +20,9 @@ pub enum CliError {
     },
     #[error("{0}")]
     Usage(String),
+    /// A backup or restore refused: a damaged or foreign file, an existing target.
+    #[error("{0} ({code})", code = .0.code())]
+    Backup(#[from] steward_engine::backup::BackupError),
 }
 
 impl CliError {

@@ -88,6 +88,10 @@ enum Command {
     /// Search a stopped data directory for personal data with the master key (offline).
     #[command(subcommand)]
     Forensics(commands::forensics::ForensicsCommand),
+    /// A sealed, verified backup of a data directory (online when a server holds it).
+    Backup(commands::backup::BackupArgs),
+    /// A new data directory from a backup, with the erasure ledger replayed before it serves.
+    Restore(commands::backup::RestoreArgs),
     /// Verify or export a tenant's audit log (offline).
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -121,6 +125,8 @@ fn main() -> ExitCode {
             Ok(false) => return ExitCode::from(1),
             Err(e) => Err(e),
         },
+        Command::Backup(args) => commands::backup::backup_run(args),
+        Command::Restore(args) => commands::backup::restore_run(args),
         Command::Forensics(cmd) => match commands::forensics::run(cmd) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),

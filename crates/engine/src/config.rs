@@ -22,9 +22,21 @@ pub struct EngineConfig {
     /// How often rows past their type's retention are looked for and removed from disk: an
     /// expired row is unreadable at once and gone from every file within this interval.
     pub retention_check_interval_ms: u64,
+    /// Where the erasure ledger lives (kept outside backups; `steward restore` replays it).
+    /// None: `erasure.ledger` in the data directory (backups leave it out). Put it on other
+    /// storage to survive the loss of the data directory.
+    pub erasure_ledger: Option<PathBuf>,
 }
 
 impl EngineConfig {
+    /// The erasure ledger's path (configured, else in the data directory).
+    pub fn erasure_ledger_path(&self) -> PathBuf {
+        self.erasure_ledger.clone().unwrap_or_else(|| {
+            self.data_dir
+                .join(crate::erasure_ledger::ERASURE_LEDGER_FILE)
+        })
+    }
+
     pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
         EngineConfig {
             data_dir: data_dir.into(),
@@ -35,6 +47,7 @@ impl EngineConfig {
             audit_head_interval_ms: crate::AUDIT_HEAD_INTERVAL_MS,
             erasure_purge_after_s: 3600,
             retention_check_interval_ms: 60_000,
+            erasure_ledger: None,
         }
     }
 }

@@ -77,6 +77,15 @@ impl DataDir {
     }
 }
 
+/// Whether a process (a running server) holds the directory's lock now.
+pub fn data_dir_in_use(path: &Path) -> bool {
+    match File::options().write(true).open(path.join("LOCK")) {
+        // Taking the lock and dropping the file releases it at once.
+        Ok(file) => !try_flock(&file),
+        Err(_) => false,
+    }
+}
+
 #[cfg(unix)]
 fn try_flock(file: &File) -> bool {
     use std::os::unix::io::AsRawFd;

@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Instant;
 use steward_audit::{AuditRecord, Decision};
 use steward_crypto::Pseudonym;
@@ -191,9 +192,33 @@ impl Engine {
             .iter()
             .map(|e| tenant.pseudonym(e))
             .collect::<Result<_, _>>()?;
+        self.request_erasures_of(&tenant, &subjects, now, block_future)
+    }
+
+    /// [`request_erasures`](Self::request_erasures) by pseudonym (the erasure ledger's replay
+    /// finds subjects by their keys, not their external ids).
+    pub(crate) fn request_erasures_of(
+        &self,
+        tenant: &Arc<Tenant>,
+        subjects: &[Pseudonym],
+        now: bool,
+        block_future: bool,
+    ) -> Result<Vec<ErasureRequest>, EngineError> {
+        let tenant_id = tenant.id();
         let _serialized = tenant.erasure_lock().lock();
         if block_future {
-            tenant.suppress(&subjects)?;
+            // Kept outside backups first, so a restore refuses the subject's events again.
+            self.note_erasures(vec![crate::erasure_ledger::LedgerEntry {
+                tenant: tenant_id.to_owned(),
+                erasure: None,
+                keys: Vec::new(),
+                suppress: subjects
+                    .iter()
+                    .map(|s| data_encoding::HEXLOWER.encode(&tenant.suppression_key(s)))
+                    .collect(),
+                at: Utc::now().to_rfc3339(),
+            }])?;
+            tenant.suppress(subjects)?;
         }
         let at = Utc::now();
         let purge_after = if now {
@@ -206,12 +231,12 @@ impl Engine {
         let mut requests = Vec::with_capacity(subjects.len());
         let mut changed = Vec::new();
         let mut received = Vec::new();
-        for subject in &subjects {
+        for subject in subjects {
             let id = tenant.erasure_id(subject);
             if requests.iter().any(|r: &ErasureRequest| r.id == id) {
                 continue;
             }
-            match load(&tenant, &id)? {
+            match load(tenant, &id)? {
                 Some(mut existing) => {
                     if now && existing.state < ErasureState::Purged && existing.purge_after > at {
                         existing.purge_after = at;
@@ -249,7 +274,7 @@ impl Engine {
         }
         if !changed.is_empty() {
             store(
-                &tenant,
+                tenant,
                 &changed.iter().map(|&i| &requests[i]).collect::<Vec<_>>(),
                 None,
             )?;
@@ -262,11 +287,11 @@ impl Engine {
                 .map(|&i| requests[i].id.clone())
                 .collect();
             if !hastened.is_empty() {
-                self.hasten_tasks(&tenant, &hastened, at.timestamp_micros())?;
+                self.hasten_tasks(tenant, &hastened, at.timestamp_micros())?;
             }
         }
         if !received.is_empty() {
-            self.audit_many(&tenant, &received)?;
+            self.audit_many(tenant, &received)?;
         }
         if let Some(earliest) = changed
             .iter()
@@ -277,7 +302,7 @@ impl Engine {
                 .erasures_due_us()
                 .fetch_min(earliest, std::sync::atomic::Ordering::SeqCst);
         }
-        self.shred_and_hide(&tenant, &mut requests)?;
+        self.shred_and_hide(tenant, &mut requests)?;
         Ok(requests)
     }
 
@@ -311,8 +336,32 @@ impl Engine {
             })
             .collect::<Result<_, _>>()?;
         let started = Instant::now();
-        // Idempotent: a subject shredded before keeps its first cutoff.
-        let shredded = tenant.partition().shred_subjects(&subjects)?;
+        // Idempotent: a subject shredded before keeps its first cutoff. The keys about to be
+        // destroyed go to the erasure ledger first (outside backups), while appends wait.
+        let at = Utc::now().to_rfc3339();
+        let shredded = tenant
+            .partition()
+            .shred_subjects_noting(&subjects, &mut |noted| {
+                let entries = noted
+                    .iter()
+                    .filter(|(_, keys)| !keys.is_empty())
+                    .map(|(subject, keys)| crate::erasure_ledger::LedgerEntry {
+                        tenant: tenant.id().to_owned(),
+                        erasure: Some(tenant.erasure_id(subject)),
+                        keys: keys
+                            .iter()
+                            .map(|k| data_encoding::HEXLOWER.encode(k))
+                            .collect(),
+                        suppress: Vec::new(),
+                        at: at.clone(),
+                    })
+                    .collect();
+                self.note_erasures(entries)
+                    .map_err(|e| steward_store::StoreError::Io {
+                        path: self.erasure_ledger.path().to_owned(),
+                        source: std::io::Error::other(e.to_string()),
+                    })
+            })?;
         metrics::histogram!("steward_erasure_shred_seconds")
             .record(started.elapsed().as_secs_f64());
         let mut prepared = Prepared::default();

@@ -11,12 +11,14 @@
 mod access_request;
 mod audit;
 mod background;
+pub mod backup;
 mod builder;
 mod config;
 mod consent;
 mod datadir;
 mod derived;
 mod erasure;
+pub mod erasure_ledger;
 mod error;
 mod exposures;
 mod follow;
@@ -30,6 +32,7 @@ pub mod ledger;
 pub mod limits;
 mod policies;
 mod receipt;
+mod replay;
 mod reports;
 mod retention;
 mod rotate;
@@ -45,7 +48,7 @@ pub use audit::{AUDIT_HEAD_INTERVAL_MS, SYSTEM_LOG as SYSTEM_AUDIT_LOG};
 pub use builder::EngineBuilder;
 pub use config::EngineConfig;
 pub use consent::{CONSENT_BATCH_MAX, Consent, ConsentChange, ConsentSource, ConsentView, Regime};
-pub use datadir::{InitOutput, init};
+pub use datadir::{InitOutput, data_dir_in_use, init};
 pub use derived::{DerivedArtifact, DerivedStep};
 pub use erasure::{ErasureRequest, ErasureState};
 pub use error::{EngineError, damaged_file};
@@ -61,9 +64,11 @@ pub use ingest::{EventError, EventOutcome, IngestOptions, IngestReport};
 pub use ledger::{ArtifactKind, HeldArtifact, Hide, Outcome, Work};
 pub use policies::PolicyVersion;
 pub use receipt::{RECEIPT_FORMAT, ReceiptCheck, subject_hash, verify_receipt};
+pub use replay::{ReplayReport, TenantReplay};
 pub use reports::{Report, ReportFilter};
 pub use rotate::rotate_master;
 pub use steward_audit::{AuditRecord, Decision as AuditDecision, VerifyingKey};
+pub use steward_crypto;
 pub use steward_policy;
 pub use system::{NewKey, TenantInfo};
 pub use tenant_files::FileKey;
@@ -106,6 +111,8 @@ pub struct Engine {
     required_kinds: RwLock<Vec<String>>,
     ledger_signal: Arc<ledger::worker::Signal>,
     health: health::Health,
+    /// Outside backups: what a restore must erase again.
+    erasure_ledger: erasure_ledger::ErasureLedger,
 }
 
 impl Engine {
@@ -138,6 +145,7 @@ impl Engine {
         )
         .map_err(|e| EngineError::Audit(e.to_string()))?;
         let required_kinds = system.artifact_kinds()?;
+        let erasure_ledger = erasure_ledger::ErasureLedger::new(config.erasure_ledger_path());
         let engine = Arc::new(Engine {
             config,
             dir,
@@ -154,6 +162,7 @@ impl Engine {
             required_kinds: RwLock::new(required_kinds),
             ledger_signal: Arc::new(ledger::worker::Signal::default()),
             health: health::Health::default(),
+            erasure_ledger,
         });
         for info in engine.system.tenants()? {
             let id = info.id.clone();

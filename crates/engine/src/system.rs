@@ -92,6 +92,11 @@ pub(crate) struct SystemCatalog {
 }
 
 impl SystemCatalog {
+    /// The catalog file itself (an online backup holds it still while copying it).
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
     pub fn open(path: &Path) -> Result<SystemCatalog, EngineError> {
         Ok(SystemCatalog {
             catalog: Catalog::open(path)?,

@@ -142,7 +142,7 @@ impl Tenant {
     }
 
     /// The suppression entry of a subject: a keyed hash, never the pseudonym itself.
-    fn suppression_key(&self, subject: &Pseudonym) -> [u8; 32] {
+    pub(crate) fn suppression_key(&self, subject: &Pseudonym) -> [u8; 32] {
         steward_crypto::hmac_sha256(&self.erasure_key, &[b"suppress", subject.as_bytes()])
     }
 
@@ -156,6 +156,21 @@ impl Tenant {
             Ok(())
         })?;
         self.suppressed.write().extend(keys);
+        Ok(())
+    }
+
+    /// Restores suppression entries (a restore's erasure replay), durably.
+    pub(crate) fn suppress_keys(&self, keys: &[[u8; 32]]) -> Result<(), EngineError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.partition.catalog().write(|txn| {
+            for key in keys {
+                txn.put(SUPPRESSED, key, &[])?;
+            }
+            Ok(())
+        })?;
+        self.suppressed.write().extend(keys.iter().copied());
         Ok(())
     }
 

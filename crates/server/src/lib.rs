@@ -72,6 +72,7 @@ fn routes() -> Router<AppState> {
         .route("/console/favicon.svg", get(console::favicon))
         .route("/v1/tenants/{tenant}/whoami", get(console::whoami))
         .route("/v1/tenants", post(tenants::create).get(tenants::list))
+        .route("/v1/backup", post(routes::backup::create))
         .route(
             "/v1/tenants/{tenant}/keys",
             post(keys::create).get(keys::list),

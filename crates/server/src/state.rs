@@ -266,6 +266,16 @@ impl AppState {
         self.ready.store(false, Ordering::SeqCst);
     }
 
+    /// Stops what `open` started without serving (`steward restore`): the index followers,
+    /// then the engine's threads, flushing every memtable and closing the audit logs.
+    pub fn close(&self) {
+        self.set_not_ready();
+        self.indexes.shutdown();
+        if let Err(error) = self.engine.shutdown() {
+            tracing::error!(%error, "flush at close failed; the WAL still holds every acknowledged event");
+        }
+    }
+
     /// Runs a blocking engine call on the blocking pool, at most ENGINE_CALLS_MAX at once.
     pub async fn blocking<T: Send + 'static>(
         &self,

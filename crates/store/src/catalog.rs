@@ -126,6 +126,22 @@ pub struct Catalog {
     created_in: parking_lot::Mutex<Option<SharedVfs>>,
 }
 
+/// See [`Catalog::freeze`]; dropping it aborts the empty transaction.
+pub struct CatalogFreeze<'a> {
+    txn: Option<redb::WriteTransaction>,
+    _db: parking_lot::RwLockReadGuard<'a, Database>,
+}
+
+impl Drop for CatalogFreeze<'_> {
+    fn drop(&mut self) {
+        if let Some(txn) = self.txn.take()
+            && let Err(error) = txn.abort()
+        {
+            tracing::warn!(%error, "catalog: releasing a backup's hold failed");
+        }
+    }
+}
+
 /// A write transaction; committed durably by [`Catalog::write`] when the closure returns Ok.
 pub struct CatalogTxn<'a> {
     txn: redb::WriteTransaction,
@@ -309,6 +325,40 @@ impl Catalog {
                     .map_err(|e| self.corrupted("subject_keys", e.to_string()))
             })
             .transpose()
+    }
+
+    /// Every stored subject key (a restore's erasure replay matches their fingerprints).
+    pub fn subject_keys(&self) -> Result<Vec<(Pseudonym, WrappedKey)>, CatalogError> {
+        let txn = self
+            .db
+            .read()
+            .begin_read()
+            .map_err(|e| db_err(&self.path, e))?;
+        let table = txn
+            .open_table(SUBJECT_KEYS)
+            .map_err(|e| db_err(&self.path, e))?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(|e| db_err(&self.path, e))? {
+            let (subject, wrapped) = entry.map_err(|e| db_err(&self.path, e))?;
+            let subject = Pseudonym::from_slice(subject.value())
+                .map_err(|e| self.corrupted("subject_keys", e.to_string()))?;
+            let wrapped = WrappedKey::from_bytes(wrapped.value().to_vec())
+                .map_err(|e| self.corrupted("subject_keys", e.to_string()))?;
+            out.push((subject, wrapped));
+        }
+        Ok(out)
+    }
+
+    /// Holds the catalog still: new write transactions wait (reads go on) until the guard
+    /// drops, and no compaction rewrites the file meanwhile. An online backup copies the file
+    /// under it; an open, unused write transaction makes redb write nothing.
+    pub fn freeze(&self) -> Result<CatalogFreeze<'_>, CatalogError> {
+        let db = self.db.read();
+        let txn = db.begin_write().map_err(|e| db_err(&self.path, e))?;
+        Ok(CatalogFreeze {
+            txn: Some(txn),
+            _db: db,
+        })
     }
 
     pub fn subject_count(&self) -> Result<u64, CatalogError> {

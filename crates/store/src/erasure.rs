@@ -21,6 +21,9 @@ use crate::{Catalog, EventRecord, StoreError};
 const TOMBSTONES: &str = "tombstones";
 const DESTROYED_KEYS: &str = "destroyed_keys";
 
+/// Each subject about to be shredded, with the fingerprints of the keys it is losing.
+pub type ShredNote<'a> = dyn FnMut(&[(Pseudonym, Vec<[u8; 32]>)]) -> Result<(), StoreError> + 'a;
+
 /// What shredding found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shredded {
@@ -89,11 +92,24 @@ impl Partition {
     /// [`shred_subject`](Self::shred_subject) for many subjects in one catalog commit (one
     /// fsync, whatever the count).
     pub fn shred_subjects(&self, subjects: &[Pseudonym]) -> Result<Vec<Shredded>, StoreError> {
+        self.shred_subjects_noting(subjects, &mut |_| Ok(()))
+    }
+
+    /// [`shred_subjects`](Self::shred_subjects), first handing `note` each subject about to be
+    /// shredded with the fingerprints of the keys it is about to lose, while appends wait: no
+    /// key can be made for it between the note and the commit. The engine writes these to the
+    /// erasure ledger kept outside backups; an error from `note` shreds nothing.
+    pub fn shred_subjects_noting(
+        &self,
+        subjects: &[Pseudonym],
+        note: &mut ShredNote<'_>,
+    ) -> Result<Vec<Shredded>, StoreError> {
         let _exclusive = self.append_lock.write();
         let cut = EventRecord::seq_of(self.wal.last_lsn() + 1, 0) - 1;
         let mut out = Vec::with_capacity(subjects.len());
         let mut fresh = Vec::new();
         let mut fingerprints = Vec::new();
+        let mut noted = Vec::new();
         {
             let tombstones = self.tombstones.read();
             let pending = self.pending_keys.lock();
@@ -107,14 +123,17 @@ impl Partition {
                     continue;
                 }
                 let mut had_key = false;
+                let mut own = Vec::new();
                 if let Some(w) = self.catalog.subject_key(subject)? {
-                    fingerprints.push(key_fingerprint(&self.tenant_key, &w));
+                    own.push(key_fingerprint(&self.tenant_key, &w));
                     had_key = true;
                 }
                 if let Some(p) = pending.get(subject) {
-                    fingerprints.push(key_fingerprint(&self.tenant_key, &p.wrapped));
+                    own.push(key_fingerprint(&self.tenant_key, &p.wrapped));
                     had_key = true;
                 }
+                fingerprints.extend_from_slice(&own);
+                noted.push((*subject, own));
                 fresh.push(*subject);
                 out.push(Shredded {
                     had_key,
@@ -125,6 +144,7 @@ impl Partition {
         if fresh.is_empty() {
             return Ok(out);
         }
+        note(&noted)?;
         self.catalog.write(|txn| {
             for f in &fingerprints {
                 txn.put(DESTROYED_KEYS, f, &[])?;
@@ -148,6 +168,28 @@ impl Partition {
             }
         }
         metrics::counter!("steward_subjects_shredded_total", "tenant" => self.config.tenant.clone()).increment(fresh.len() as u64);
+        Ok(out)
+    }
+
+    /// The subjects holding a key (stored, or made by events not yet flushed) whose
+    /// fingerprint is in `fingerprints`: what a restore's erasure replay must erase again.
+    pub fn subjects_with_key_fingerprints(
+        &self,
+        fingerprints: &HashSet<[u8; 32]>,
+    ) -> Result<Vec<Pseudonym>, StoreError> {
+        let mut out = HashSet::new();
+        for (subject, wrapped) in self.catalog.subject_keys()? {
+            if fingerprints.contains(&key_fingerprint(&self.tenant_key, &wrapped)) {
+                out.insert(subject);
+            }
+        }
+        for (subject, pending) in self.pending_keys.lock().iter() {
+            if fingerprints.contains(&key_fingerprint(&self.tenant_key, &pending.wrapped)) {
+                out.insert(*subject);
+            }
+        }
+        let mut out: Vec<Pseudonym> = out.into_iter().collect();
+        out.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         Ok(out)
     }
 

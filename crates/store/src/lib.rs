@@ -26,7 +26,7 @@ mod segment;
 mod seq_scan;
 mod subject_scan;
 
-pub use catalog::{Catalog, CatalogError, CatalogTxn, SegmentMeta};
+pub use catalog::{Catalog, CatalogError, CatalogFreeze, CatalogTxn, SegmentMeta};
 pub use dedup::EventKey;
 pub use erasure::{Purged, Shredded};
 pub use error::StoreError;

@@ -42,6 +42,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         audit_head_interval_ms: steward_engine::AUDIT_HEAD_INTERVAL_MS,
         retention_check_interval_ms: 60_000,
         erasure_purge_after_s: 3600,
+        erasure_ledger: None,
         openlineage_url: None,
         opt_out_grace_s: 24 * 3600,
         erasure_marks_only: false,

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod backup;
 pub mod consent;
 pub mod demo;
 pub mod erasure;

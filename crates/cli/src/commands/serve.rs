@@ -29,6 +29,11 @@ pub struct ServeArgs {
     /// Look for rows past their type's retention this often; they leave the disk within it.
     #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..))]
     pub retention_check_interval_ms: u64,
+    /// The erasure ledger (kept outside backups; `steward restore --from-erasure-ledger`
+    /// replays it). Default DATA/erasure.ledger; put it on other storage so it outlives the
+    /// data directory.
+    #[arg(long)]
+    pub erasure_ledger: Option<PathBuf>,
     /// Purge an erasure's rows this long after the request unless it asks for `now`.
     #[arg(long, default_value_t = 3600)]
     pub erasure_purge_after_s: u64,
@@ -185,6 +190,7 @@ pub fn engine_config(args: &ServeArgs) -> EngineConfig {
     config.audit_head_interval_ms = args.audit_head_interval_ms;
     config.retention_check_interval_ms = args.retention_check_interval_ms;
     config.erasure_purge_after_s = args.erasure_purge_after_s;
+    config.erasure_ledger = args.erasure_ledger.clone();
     config
 }
 

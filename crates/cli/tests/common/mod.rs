@@ -106,6 +106,26 @@ impl Deployment {
         }
     }
 
+    /// A deployment whose data directory does not exist yet (a restore makes it), served with
+    /// `operator_key` (the restored system catalog's).
+    pub fn empty(operator_key: &str) -> Deployment {
+        let root = tempfile::Builder::new()
+            .prefix("steward-it-")
+            .tempdir()
+            .expect("temp dir");
+        let logs = root.path().join("logs");
+        std::fs::create_dir_all(&logs).expect("logs dir");
+        Deployment {
+            data: root.path().join("data"),
+            root,
+            logs,
+            operator_key: operator_key.to_owned(),
+            rust_log: None,
+            env: Vec::new(),
+            starts: 0,
+        }
+    }
+
     pub fn root(&self) -> &Path {
         self.root.path()
     }

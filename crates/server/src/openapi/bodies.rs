@@ -135,6 +135,10 @@ pub fn responses() -> Map<String, Value> {
         ("AuditHeads", "A page of signed heads"),
         ("Proof", "The proof"),
         ("Manifest", "The manifest"),
+        (
+            "DatasetBuilding",
+            "With background: the build started; poll the version",
+        ),
         ("Datasets", "Data sets and their latest versions"),
         ("DatasetVersions", "Every version's manifest"),
         ("DatasetDiff", "The difference"),
@@ -167,10 +171,7 @@ pub fn responses() -> Map<String, Value> {
         "IngestReport".into(),
         json!({"description": "Counts, and the refused events by index (422 instead when all_or_nothing refused the array)", "content": {"application/json": {"schema": schema_ref("IngestReport")}}}),
     );
-    out.insert(
-        "DatasetCreated".into(),
-        json!({"description": "The version's manifest (201), or {name, state: building} (202) with background", "content": {"application/json": {"schema": {"oneOf": [schema_ref("Manifest"), schema_ref("DatasetBuilding")]}}}}),
-    );
+
     out.insert(
         "SqlResult".into(),
         json!({"description": "The rows, in the format Accept names", "content": {

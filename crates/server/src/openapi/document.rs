@@ -146,6 +146,12 @@ fn operation(route: &RouteSpec) -> Value {
             json!({"$ref": format!("#/components/responses/{answer}")}),
         );
     }
+    for (status, answer) in route.also {
+        responses_out.insert(
+            status.to_string(),
+            json!({"$ref": format!("#/components/responses/{answer}")}),
+        );
+    }
     for (status, codes) in route_problems(route) {
         responses_out.insert(
             status.to_string(),
@@ -297,6 +303,14 @@ mod tests {
                 route.path,
                 route.ok.1
             );
+            for (_, answer) in route.also {
+                assert!(
+                    answers.contains_key(*answer),
+                    "{} {}: no answer {answer}",
+                    route.method,
+                    route.path
+                );
+            }
             for key in route.query {
                 assert!(
                     params.contains_key(*key),

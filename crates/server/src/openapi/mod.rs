@@ -47,6 +47,9 @@ pub struct RouteSpec {
     /// The route's own problem answers (status, stable code), beyond those every
     /// authenticated route, every body and every query string may meet (`document.rs`).
     pub problems: &'static [(u16, &'static str)],
+    /// Other answers that are not problems (status, a key of `bodies::responses`): a 202 of a
+    /// background build, the report of an all-or-nothing ingest that refused (422).
+    pub also: &'static [(u16, &'static str)],
 }
 
 /// Builders for the document's fields, chained on a constructor in `ROUTES`.
@@ -75,6 +78,10 @@ impl RouteSpec {
     const fn refuses(self, problems: &'static [(u16, &'static str)]) -> RouteSpec {
         RouteSpec { problems, ..self }
     }
+
+    const fn also_answers(self, also: &'static [(u16, &'static str)]) -> RouteSpec {
+        RouteSpec { also, ..self }
+    }
 }
 
 const fn public(method: &'static str, path: &'static str, summary: &'static str) -> RouteSpec {
@@ -96,6 +103,7 @@ const fn public(method: &'static str, path: &'static str, summary: &'static str)
         ok: (200, "Document"),
         query: &[],
         problems: &[],
+        also: &[],
     }
 }
 
@@ -127,6 +135,7 @@ const fn route(
         ok: (200, "Document"),
         query: &[],
         problems: &[],
+        also: &[],
     }
 }
 
@@ -234,6 +243,17 @@ pub const ROUTES: &[RouteSpec] = &[
         .with_body("CreateTenant")
         .answers(201, "TenantCreated")
         .refuses(&[(400, "invalid_tenant"), (409, "conflict")]),
+    route(
+        "POST",
+        "/v1/backup",
+        Action::ManageTenants,
+        R::Deployment,
+        None,
+        "operator",
+        "An online backup of the whole data directory, streamed as it is made (application/octet-stream, sealed under the master key; `steward backup` calls this and verifies the file); catalog commits wait while catalogs, WAL and audit files are copied; 409 backup_in_progress",
+    )
+        .answers(200, "Backup")
+        .refuses(&[(409, "backup_in_progress")]),
     route(
         "GET",
         "/v1/tenants",
@@ -452,7 +472,8 @@ pub const ROUTES: &[RouteSpec] = &[
         .with_body("Events")
         .answers(200, "IngestReport")
         .with_query(&["all_or_nothing"])
-        .refuses(&[(400, "unsupported_option"), (400, "body_read_failed"), (422, "rejected")]),
+        .refuses(&[(400, "unsupported_option"), (400, "body_read_failed")])
+        .also_answers(&[(422, "IngestReport")]),
     post_read(
         "/v1/tenants/{tenant}/subjects/resolve",
         Action::ResolveSubject,
@@ -657,7 +678,8 @@ pub const ROUTES: &[RouteSpec] = &[
         )
     })
         .with_body("CreateDataset")
-        .answers(201, "DatasetCreated")
+        .answers(201, "Manifest")
+        .also_answers(&[(202, "DatasetBuilding")])
         .with_query(&["purpose"])
         .refuses(&[(400, "invalid_sql"), (400, "not_allowed"), (400, "unknown_table"), (400, "too_complex"), (400, "invalid_limit"), (422, "too_many_rows"), (422, "too_many_bytes"), (422, "memory"), (503, "busy"), (504, "timeout"), (400, "invalid_name"), (409, "conflict")]),
     route(

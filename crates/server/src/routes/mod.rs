@@ -2,6 +2,7 @@
 
 pub mod access_requests;
 pub mod audit;
+pub mod backup;
 pub mod consents;
 pub mod console;
 pub mod datasets;
