@@ -110,4 +110,19 @@ fn erasure_and_audit_gauges_follow_the_requests() {
     // --- the audit heads keep up with the records
     let unsigned = sample(&text, "steward_audit_unsigned_seconds", &[]).expect("gauge");
     assert!(unsigned < 30.0, "records waited {unsigned} s for a head");
+
+    // --- ingest acknowledgements are timed; the WAL's size is watched between flushes
+    let acks = sample(&text, "steward_ingest_ack_seconds_count", &[]).expect("ack histogram");
+    assert!(acks >= 1.0, "one ingest call at least: {acks}");
+    let more: Vec<_> = (10..30)
+        .map(|i| {
+            json!({"event_id": format!("p{i}"), "type": "play", "subject": format!("user-{i}"),
+                   "time": time_at(1_000_000 * (i + 1)), "properties": {"item": "b"}})
+        })
+        .collect();
+    assert_eq!(ingest(&api, &keys.writer, TENANT, &more)["accepted"], 20);
+    wait_for(&api, "the WAL size gauge", |t| {
+        sample(t, "steward_wal_bytes", &[&tenant]).is_some_and(|b| b > 0.0)
+            && sample(t, "steward_ingest_ack_seconds_count", &[]).is_some_and(|n| n > acks)
+    });
 }

@@ -494,6 +494,8 @@ impl Engine {
         }
         LAST_US.store(now_us, std::sync::atomic::Ordering::SeqCst);
         for tenant in self.tenant_list() {
+            // The WAL grows between flushes: its size gauge is refreshed here too.
+            tenant.partition().publish_gauges();
             let rows = match tenant.partition().catalog().scan_prefix(ERASURES, b"") {
                 Ok(rows) => rows,
                 Err(error) => {

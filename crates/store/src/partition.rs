@@ -91,6 +91,8 @@ pub struct PartitionStats {
     pub memtable_events: u64,
     pub frozen_memtables: u64,
     pub wal_files: u64,
+    /// Valid bytes across the WAL files (what a restart replays; flushed files go away).
+    pub wal_bytes: u64,
     pub stored_events: u64,
 }
 
@@ -712,6 +714,7 @@ impl Partition {
     }
 
     pub fn stats(&self) -> PartitionStats {
+        let wal_files = self.wal.files();
         let state = self.state.read();
         let segment_rows: u64 = state.segments.iter().map(|s| s.meta.rows).sum();
         let memtable_events =
@@ -722,17 +725,23 @@ impl Partition {
             segment_rows,
             memtable_events,
             frozen_memtables: state.frozen.len() as u64,
-            wal_files: self.wal.files().len() as u64,
+            wal_files: wal_files.len() as u64,
+            wal_bytes: wal_files.iter().map(|f| f.bytes).sum(),
             stored_events: segment_rows + memtable_events,
         }
     }
 
-    pub(crate) fn publish_gauges(&self) {
+    /// Sets the storage gauges (segments, WAL, stored events); also every 10 s by the engine.
+    pub fn publish_gauges(&self) {
         let stats = self.stats();
         let tenant = self.config.tenant.clone();
         metrics::gauge!("steward_segments", "tenant" => tenant.clone()).set(stats.segments as f64);
         metrics::gauge!("steward_segment_bytes", "tenant" => tenant.clone())
             .set(stats.segment_bytes as f64);
+        metrics::gauge!("steward_wal_bytes", "tenant" => tenant.clone())
+            .set(stats.wal_bytes as f64);
+        metrics::gauge!("steward_wal_files", "tenant" => tenant.clone())
+            .set(stats.wal_files as f64);
         metrics::gauge!("steward_stored_events", "tenant" => tenant)
             .set(stats.stored_events as f64);
     }
