@@ -380,11 +380,12 @@ fn an_online_backup_under_writes_restores_whole() {
     assert_eq!(restored["erasure_ledger"]["entries"], 0);
     let server = target.start(&[]);
     let api = server.api();
-    api.get("/readyz", None).expect(200, "the restored server is ready");
+    api.get("/readyz", None)
+        .expect(200, "the restored server is ready");
     assert_eq!(timeline_len(&api, &keys, &before), 40);
     let kept = timeline_len(&api, &keys, &during);
     assert!(
-        kept as u64 <= acked && kept % 20 == 0,
+        kept as u64 <= acked && kept.is_multiple_of(20),
         "whole batches only (each batch is one WAL record): {kept} of {acked}"
     );
     server.terminate();
