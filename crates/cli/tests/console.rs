@@ -230,9 +230,9 @@ fn console_assets_and_whoami() {
 }
 
 /// A tenant with events, a data set, two ready model versions of `recs` and an experiment;
-/// returns the keys and an external id that is in no data set (its erasure has no derived
-/// work to wait for).
-fn set_up(api: &Api, operator_key: &str, with_models: bool) -> (TenantKeys, String) {
+/// returns the keys, an external id that is in no data set (its erasure has no derived work to
+/// wait for) and one that is.
+fn set_up(api: &Api, operator_key: &str, with_models: bool) -> (TenantKeys, String, String) {
     let keys = tenant_with_keys(api, operator_key, TENANT);
     put_schema(api, &keys.admin, TENANT, "play", &play_schema());
     let tag = random_hex(4);
@@ -298,17 +298,40 @@ fn set_up(api: &Api, operator_key: &str, with_models: bool) -> (TenantKeys, Stri
             &json!({"name": "homepage", "arms": arms, "outcome": {"event_type": "play", "window": "1h"}}),
         )
         .expect(201, "experiment");
+        let mut outcomes = Vec::new();
         for p in 0..24 {
             let person = format!("person-{p}-{tag}@example.org");
-            api.post(
-                &keys.path("/recommendations"),
-                Some(&keys.reader),
-                &json!({"experiment": "homepage", "external_id": person, "k": 5}),
-            )
-            .expect(200, "exposure");
+            let answer = api
+                .post(
+                    &keys.path("/recommendations"),
+                    Some(&keys.reader),
+                    &json!({"experiment": "homepage", "external_id": person, "k": 5}),
+                )
+                .expect(200, "exposure")
+                .body;
+            // Some exposed people play within the outcome window: conversions to chart.
+            let converts = if answer["arm"] == "als" {
+                p % 2 == 0
+            } else {
+                p % 3 == 0
+            };
+            if converts {
+                let now = chrono::Utc::now() + chrono::Duration::seconds(1);
+                outcomes.push(play_event(
+                    &format!("outcome-{tag}-{p}"),
+                    &person,
+                    &now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    "x@example.org",
+                    "trk_2",
+                    100,
+                ));
+            }
+        }
+        if !outcomes.is_empty() {
+            ingest(api, &keys.writer, TENANT, &outcomes);
         }
     }
-    (keys, late)
+    (keys, late, format!("person-0-{tag}@example.org"))
 }
 
 fn wait_model(api: &Api, keys: &TenantKeys, version: u64) {
@@ -339,7 +362,7 @@ fn console_admin_in_chromium() {
     let mut deployment = Deployment::init();
     let server = deployment.start(&[]);
     let api = server.api();
-    let (keys, late) = set_up(&api, &deployment.operator_key, true);
+    let (keys, late, someone) = set_up(&api, &deployment.operator_key, true);
     let set_up_took = started.elapsed();
     let shots = screenshots_dir().join("admin");
     let _ = std::fs::remove_dir_all(&shots);
@@ -352,6 +375,7 @@ fn console_admin_in_chromium() {
             ("STEWARD_MODE", "admin".to_owned()),
             ("STEWARD_SCREENSHOTS", shots.display().to_string()),
             ("STEWARD_ERASE_EXTERNAL_ID", late.clone()),
+            ("STEWARD_CONSENT_EXTERNAL_ID", someone.clone()),
             ("STEWARD_MODEL", "recs".to_owned()),
             ("STEWARD_ALIAS_VERSION", "1".to_owned()),
         ],
@@ -389,11 +413,59 @@ fn console_admin_in_chromium() {
             path.display()
         );
     }
+    // The opt-out recorded in the page is in force.
+    let subject = resolve(&api, &keys.reader, TENANT, &someone);
+    let consents = api
+        .get(
+            &keys.path(&format!("/subjects/{subject}/consents")),
+            Some(&keys.admin),
+        )
+        .expect(200, "consents")
+        .body;
+    assert!(
+        consents["consents"]
+            .as_array()
+            .expect("consents")
+            .iter()
+            .any(|c| c["purpose"] == "analytics" && c["granted"] == false),
+        "{consents}"
+    );
+    // The operator: tenants page, a tenant created in the page.
+    let operator_shots = screenshots_dir().join("operator");
+    let _ = std::fs::remove_dir_all(&operator_shots);
+    let operator = run_browser(
+        &script,
+        &[
+            ("STEWARD_URL", server.base()),
+            ("STEWARD_TENANT", String::new()),
+            ("STEWARD_KEY", deployment.operator_key.clone()),
+            ("STEWARD_MODE", "operator".to_owned()),
+            ("STEWARD_SCREENSHOTS", operator_shots.display().to_string()),
+        ],
+    );
+    let tenants = api
+        .get("/v1/tenants", Some(&deployment.operator_key))
+        .expect(200, "tenants")
+        .body;
+    assert!(
+        tenants["tenants"]
+            .as_array()
+            .expect("tenants")
+            .iter()
+            .any(|t| t["id"] == "made-in-console"),
+        "{tenants}"
+    );
+    assert!(
+        !server.stderr().contains(&deployment.operator_key),
+        "the operator key is in the server log"
+    );
     eprintln!(
-        "console admin test: set-up {set_up_took:?}, browser {} ms, {} screenshots in {}",
+        "console admin test: set-up {set_up_took:?}, browser {} ms (admin) + {} ms (operator), {} screenshots in {} and {}",
         result["total_ms"],
+        operator["total_ms"],
         screenshots.len(),
-        shots.display()
+        shots.display(),
+        operator_shots.display()
     );
 }
 
@@ -405,7 +477,7 @@ fn console_reader_in_chromium() {
     let mut deployment = Deployment::init();
     let server = deployment.start(&[]);
     let api = server.api();
-    let (keys, _) = set_up(&api, &deployment.operator_key, false);
+    let (keys, _, _) = set_up(&api, &deployment.operator_key, false);
     let shots = screenshots_dir().join("reader");
     let _ = std::fs::remove_dir_all(&shots);
     let result = run_browser(

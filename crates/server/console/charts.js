@@ -3,7 +3,17 @@
 
 import { s, h, text } from './dom.js';
 
-const fmt = (v) => (v === null || v === undefined || Number.isNaN(v) ? '—' : text(v));
+const fmt = (v) => {
+  if (v === null || v === undefined || Number.isNaN(v)) return '—';
+  if (typeof v !== 'number') return text(v);
+  if (Number.isInteger(v)) return String(v);
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${(v / 1e6).toFixed(1)}M`;
+  if (a >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
+  if (a >= 10) return v.toFixed(1);
+  return String(Number(v.toPrecision(3)));
+};
+const short = (label, n = 28) => (String(label).length > n ? `…${String(label).slice(-(n - 1))}` : String(label));
 
 function frame(width, height, label) {
   return s('svg', {
@@ -18,8 +28,8 @@ function frame(width, height, label) {
  */
 export function bars(items, opts = {}) {
   const rowH = 26;
-  const left = 140;
-  const width = 560;
+  const left = 190;
+  const width = 600;
   const plotW = width - left - 70;
   const height = items.length * rowH + 30;
   const finite = items.flatMap((i) => [i.value, i.high]).filter((v) => Number.isFinite(v));
@@ -28,7 +38,7 @@ export function bars(items, opts = {}) {
   const svg = frame(width, height, opts.title || 'bar chart');
   items.forEach((item, i) => {
     const y = 10 + i * rowH;
-    svg.append(s('text', { x: left - 8, y: y + 15, class: 'label', 'text-anchor': 'end' }, item.label));
+    svg.append(s('text', { x: left - 8, y: y + 15, class: 'label', 'text-anchor': 'end' }, s('title', {}, item.label), short(item.label)));
     if (Number.isFinite(item.value)) {
       svg.append(s('rect', {
         x: left, y: y + 3, width: Math.max(1, x(item.value) - left), height: rowH - 10,
@@ -104,7 +114,7 @@ export function lines(series, opts = {}) {
   }
   const t0 = Math.min(...all.map((p) => p[0]));
   const t1 = Math.max(t0 + 1, ...all.map((p) => p[0]));
-  const vmax = Math.max(1e-9, ...all.map((p) => p[1]).filter(Number.isFinite));
+  const vmax = Math.max(1, ...all.map((p) => p[1]).filter(Number.isFinite));
   const x = (t) => left + ((t - t0) / (t1 - t0)) * plotW;
   const y = (v) => top + plotH - (Math.max(0, v) / vmax) * plotH;
   svg.append(

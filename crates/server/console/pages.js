@@ -702,6 +702,47 @@ export function parsePrometheus(body) {
 
 const history = { samples: [] };
 
+/**
+ * Per-series quantile of a Prometheus histogram (`_bucket` lines with `le`), estimated by
+ * linear interpolation inside the bucket that holds it (as histogram_quantile does); falls back
+ * to summary lines with a `quantile` label.
+ */
+export function histogramQuantiles(metrics, name, q) {
+  const series = new Map();
+  for (const m of metrics) {
+    if (m.name !== `${name}_bucket`) continue;
+    const { le, ...rest } = m.labels;
+    const key = Object.entries(rest).map(([k, v]) => `${k}=${v}`).join(',');
+    if (!series.has(key)) series.set(key, { labels: rest, buckets: [] });
+    series.get(key).buckets.push([le === '+Inf' ? Infinity : Number(le), m.value]);
+  }
+  const out = [];
+  for (const { labels, buckets } of series.values()) {
+    buckets.sort((a, b) => a[0] - b[0]);
+    const total = buckets.length ? buckets[buckets.length - 1][1] : 0;
+    if (!total) continue;
+    const rank = q * total;
+    let prevLe = 0;
+    let prevCount = 0;
+    let value = NaN;
+    for (const [le, count] of buckets) {
+      if (count >= rank) {
+        value = le === Infinity ? prevLe : prevLe + (le - prevLe) * ((rank - prevCount) / Math.max(1e-12, count - prevCount));
+        break;
+      }
+      prevLe = le;
+      prevCount = count;
+    }
+    out.push({ label: `${labels.method || ''} ${labels.route || ''}`.trim(), value, count: total });
+  }
+  if (out.length === 0) {
+    for (const m of metrics) {
+      if (m.name === name && m.labels.quantile === String(q)) out.push({ label: `${m.labels.method || ''} ${m.labels.route || ''}`.trim(), value: m.value, count: 0 });
+    }
+  }
+  return out;
+}
+
 async function healthPage(root, ctx) {
   const ready = h('div');
   const charts = h('div', { class: 'grid' });
@@ -722,7 +763,8 @@ async function healthPage(root, ctx) {
         requests: sum('steward_http_requests_total'),
         errors: sum('steward_http_requests_total', (l) => l.status && l.status.startsWith('5')),
         events: sum('steward_ingest_events_total'),
-        rss: sum('process_resident_memory_bytes'),
+        audit_unsigned: sum('steward_audit_unsigned_seconds'),
+        erasure_oldest: sum('steward_erasure_oldest_open_seconds'),
       });
       if (history.samples.length > 120) history.samples.shift();
       const rate = (key) => {
@@ -740,8 +782,8 @@ async function healthPage(root, ctx) {
       }
       const top = [...byRoute.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([label, value]) => ({ label, value }));
       const erasures = metrics.filter((m) => m.name === 'steward_erasures_open').map((m) => ({ label: m.labels.state || 'all', value: m.value }));
-      const p99 = metrics.filter((m) => m.name === 'steward_http_request_duration_seconds' && m.labels.quantile === '0.99')
-        .map((m) => ({ label: `${m.labels.method} ${m.labels.route}`, value: m.value * 1000 }))
+      const p99 = histogramQuantiles(metrics, 'steward_http_request_duration_seconds', 0.99)
+        .map((q) => ({ label: q.label, value: q.value * 1000 }))
         .sort((a, b) => b.value - a.value).slice(0, 8);
       replace(charts,
         chartCard('Requests per second', lines([{ name: 'requests/s', points: rate('requests') }, { name: '5xx/s', points: rate('errors') }], { title: 'HTTP requests per second' })),
@@ -749,7 +791,10 @@ async function healthPage(root, ctx) {
         chartCard('Requests by route (total)', top.length ? bars(top, { title: 'requests by route' }) : empty('No requests yet.')),
         chartCard('p99 latency by route (ms)', p99.length ? bars(p99, { title: 'p99 latency in milliseconds' }) : empty('No latency summaries exported.')),
         chartCard('Erasures open by state', erasures.length ? bars(erasures, { title: 'open erasures by state' }) : empty('No erasures open.')),
-        chartCard('Resident memory (bytes)', lines([{ name: 'RSS', points: history.samples.filter((x) => x.rss).map((x) => [x.t, x.rss]) }], { title: 'resident memory' })));
+        chartCard('Seconds since the last signed audit head; oldest open erasure', lines([
+          { name: 'audit unsigned (s)', points: history.samples.map((x) => [x.t, x.audit_unsigned]) },
+          { name: 'oldest open erasure (s)', points: history.samples.map((x) => [x.t, x.erasure_oldest]) },
+        ], { title: 'audit head age and oldest open erasure, in seconds' })));
       const watch = metrics.filter((m) => /^steward_(erasure_oldest_open_seconds|audit_unsigned_seconds|retention_oldest_overdue_seconds|tenants_unavailable|worker_panics_total|storage_damaged_total|experiment_srm)/.test(m.name));
       replace(gauges, table(watch.map((m) => ({ metric: m.name, labels: Object.entries(m.labels).map(([k, v]) => `${k}=${v}`).join(', '), value: m.value })), undefined, { emptyText: 'No operator gauges exported yet.' }));
     } catch (err) {
