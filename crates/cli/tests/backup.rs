@@ -307,6 +307,37 @@ fn a_restored_backup_never_brings_an_erased_subject_back() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // --- a restore killed after the directory appeared, before its replay: the marker makes
+    // the next open (a plain `steward serve`) replay the ledger before it serves anything
+    let mut killed = Deployment::empty(&source.operator_key);
+    let out = Command::new(steward_bin())
+        .env("STEWARD_FAULT_EXIT", "restore-before-replay")
+        .args(["restore", "--in"])
+        .arg(&backup_file)
+        .arg("--master-key-file")
+        .arg(&master)
+        .arg("--from-erasure-ledger")
+        .arg(&ledger)
+        .arg("--data")
+        .arg(&killed.data)
+        .output()
+        .expect("run restore");
+    assert!(
+        !out.status.success(),
+        "the injected fault stops the restore"
+    );
+    assert!(killed.data.join("RESTORE_PENDING").is_file());
+    let server = killed.start(&[]);
+    let api = server.api();
+    assert_eq!(
+        timeline_len(&api, &keys, &victim),
+        0,
+        "replayed at the first open"
+    );
+    assert_eq!(timeline_len(&api, &keys, &kept), 12);
+    assert!(!killed.data.join("RESTORE_PENDING").exists());
+    server.terminate();
 }
 
 /// An online backup taken while writers keep ingesting: the server answers throughout, the

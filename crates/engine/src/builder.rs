@@ -49,6 +49,9 @@ impl EngineBuilder {
             kinds.push(kind);
         }
         engine.start(kinds)?;
+        // A restored directory replays its erasure ledger before anything can serve it, at
+        // every open until one completes (a restore killed mid-replay resumes here).
+        engine.replay_if_restored()?;
         Ok(engine)
     }
 }

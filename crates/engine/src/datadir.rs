@@ -87,14 +87,14 @@ pub fn data_dir_in_use(path: &Path) -> bool {
 }
 
 #[cfg(unix)]
-fn try_flock(file: &File) -> bool {
+pub(crate) fn try_flock(file: &File) -> bool {
     use std::os::unix::io::AsRawFd;
     // SAFETY: flock on a file descriptor we own; no memory is involved.
     unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
 }
 
 #[cfg(not(unix))]
-fn try_flock(_file: &File) -> bool {
+pub(crate) fn try_flock(_file: &File) -> bool {
     true
 }
 

@@ -64,7 +64,7 @@ pub use ingest::{EventError, EventOutcome, IngestOptions, IngestReport};
 pub use ledger::{ArtifactKind, HeldArtifact, Hide, Outcome, Work};
 pub use policies::PolicyVersion;
 pub use receipt::{RECEIPT_FORMAT, ReceiptCheck, subject_hash, verify_receipt};
-pub use replay::{ReplayReport, TenantReplay};
+pub use replay::{RESTORE_PENDING_FILE, ReplayReport, TenantReplay, mark_restore_pending};
 pub use reports::{Report, ReportFilter};
 pub use rotate::rotate_master;
 pub use steward_audit::{AuditRecord, Decision as AuditDecision, VerifyingKey};
@@ -113,6 +113,8 @@ pub struct Engine {
     health: health::Health,
     /// Outside backups: what a restore must erase again.
     erasure_ledger: erasure_ledger::ErasureLedger,
+    /// The replay a restored directory ran at this open.
+    last_replay: parking_lot::Mutex<Option<ReplayReport>>,
 }
 
 impl Engine {
@@ -163,6 +165,7 @@ impl Engine {
             ledger_signal: Arc::new(ledger::worker::Signal::default()),
             health: health::Health::default(),
             erasure_ledger,
+            last_replay: parking_lot::Mutex::new(None),
         });
         for info in engine.system.tenants()? {
             let id = info.id.clone();

@@ -25,7 +25,78 @@ pub struct TenantReplay {
     pub suppressions: usize,
 }
 
+/// Left in a restored directory by `steward restore` (written before the directory appears
+/// under its name): the erasure ledger to replay. Removed once a replay has completed.
+pub const RESTORE_PENDING_FILE: &str = "RESTORE_PENDING";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Pending {
+    ledger: std::path::PathBuf,
+}
+
+/// Writes the marker into a directory being restored.
+pub fn mark_restore_pending(
+    data_dir: &std::path::Path,
+    ledger: &std::path::Path,
+) -> std::io::Result<()> {
+    let text = serde_json::to_vec(&Pending {
+        ledger: ledger.to_owned(),
+    })
+    .map_err(std::io::Error::other)?;
+    let path = data_dir.join(RESTORE_PENDING_FILE);
+    std::fs::write(&path, text)?;
+    std::fs::File::open(&path)?.sync_all()
+}
+
 impl Engine {
+    /// Replays the ledger a restore left to replay (see [`RESTORE_PENDING_FILE`]), then
+    /// removes the marker. An unreadable ledger keeps the directory from opening.
+    pub(crate) fn replay_if_restored(&self) -> Result<(), EngineError> {
+        let marker = self.data_dir().join(RESTORE_PENDING_FILE);
+        let bytes = match std::fs::read(&marker) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(EngineError::DataDir {
+                    path: marker,
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let refuse = |reason: String| EngineError::DataDir {
+            path: marker.clone(),
+            reason,
+        };
+        let pending: Pending = serde_json::from_slice(&bytes)
+            .map_err(|_| refuse("a restore's marker does not decode".into()))?;
+        let entries = crate::erasure_ledger::read_ledger(&pending.ledger).map_err(|e| {
+            refuse(format!(
+                "this directory was restored from a backup and its erasure ledger cannot be replayed ({e});                  nothing serves it until it is"
+            ))
+        })?;
+        let report = self.replay_erasure_ledger(&entries)?;
+        tracing::info!(
+            entries = report.entries,
+            erasures = report
+                .tenants
+                .values()
+                .map(|t| t.erasures.len())
+                .sum::<usize>(),
+            "restored directory: erasure ledger replayed"
+        );
+        *self.last_replay.lock() = Some(report);
+        std::fs::remove_file(&marker).map_err(|e| refuse(e.to_string()))?;
+        std::fs::File::open(self.data_dir())
+            .and_then(|d| d.sync_all())
+            .map_err(|e| refuse(e.to_string()))?;
+        Ok(())
+    }
+
+    /// What the replay at this open did, if the directory was a restore's.
+    pub fn last_replay(&self) -> Option<ReplayReport> {
+        self.last_replay.lock().clone()
+    }
+
     /// Appends to the erasure ledger (durably).
     pub(crate) fn note_erasures(&self, entries: Vec<LedgerEntry>) -> Result<(), EngineError> {
         self.erasure_ledger

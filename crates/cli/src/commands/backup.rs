@@ -130,6 +130,10 @@ pub fn backup_run(args: BackupArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+fn absolute(path: &Path) -> Result<PathBuf, CliError> {
+    std::path::absolute(path).map_err(CliError::io(path.display()))
+}
+
 pub fn restore_run(args: RestoreArgs) -> Result<(), CliError> {
     let entries = match (&args.from_erasure_ledger, args.no_erasure_ledger) {
         (Some(path), _) => read_ledger(path).map_err(|e| CliError::Usage(e.to_string()))?,
@@ -144,22 +148,49 @@ pub fn restore_run(args: RestoreArgs) -> Result<(), CliError> {
     };
     let master = master_from(args.master_key_file.as_deref())?;
     let input = std::fs::File::open(&args.input).map_err(CliError::io(args.input.display()))?;
-    let restored = backup::restore(input, &master, &args.serve.data)?;
-    // The new directory keeps the ledger going: a backup of it must not resurrect either.
     let config = serve::engine_config(&args.serve);
-    let own = config.erasure_ledger_path();
-    if let Some(source) = &args.from_erasure_ledger {
+    let own = absolute(&config.erasure_ledger_path())?;
+    let target = absolute(&args.serve.data)?;
+    let source = args.from_erasure_ledger.as_deref();
+    // Before the directory takes its name: the ledger it keeps going with, and the marker
+    // that makes every open replay it until one completes (a kill below loses nothing).
+    let mut prepare = |partial: &Path| -> Result<(), backup::BackupError> {
+        let Some(source) = source else {
+            return Ok(());
+        };
+        let io = |e: std::io::Error| backup::BackupError::Io(format!("the erasure ledger: {e}"));
         let same = std::fs::canonicalize(source).ok() == std::fs::canonicalize(&own).ok();
         if !same {
-            std::fs::copy(source, &own).map_err(CliError::io(own.display()))?;
-            std::fs::File::open(&own)
+            let place = match own.strip_prefix(&target) {
+                Ok(inside) => partial.join(inside),
+                Err(_) if own.exists() => {
+                    return Err(backup::BackupError::Io(format!(
+                        "{} already holds another erasure ledger; serve the restore with \
+                         --erasure-ledger naming a new path, or that ledger with --from-erasure-ledger",
+                        own.display()
+                    )));
+                }
+                Err(_) => own.clone(),
+            };
+            if let Some(dir) = place.parent() {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
+            std::fs::copy(source, &place).map_err(io)?;
+            std::fs::File::open(&place)
                 .and_then(|f| f.sync_all())
-                .map_err(CliError::io(own.display()))?;
+                .map_err(io)?;
         }
+        steward_engine::mark_restore_pending(partial, &own).map_err(io)
+    };
+    let restored = backup::restore(input, &master, &args.serve.data, &mut prepare)?;
+    // Tests: the process dies right after the directory appeared, before any replay.
+    if std::env::var("STEWARD_FAULT_EXIT").as_deref() == Ok("restore-before-replay") {
+        std::process::abort();
     }
     let key_in_env = std::env::var_os(steward_crypto::MASTER_KEY_ENV).is_some();
+    // Opening the directory replays the ledger before anything could serve it.
     let state = serve::open(&args.serve)?;
-    let report = state.engine.replay_erasure_ledger(&entries)?;
+    let report = state.engine.last_replay().unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(args.wait_s);
     let mut pending: Vec<(String, String)> = report
         .tenants
@@ -187,6 +218,7 @@ pub fn restore_run(args: RestoreArgs) -> Result<(), CliError> {
             "restored": restored,
             "erasure_ledger": {
                 "entries": report.entries,
+                "entries_read_before_restore": entries.len(),
                 "erasures_replayed": replayed,
                 "erasures_not_done": pending.iter().map(|(t, id)| json!({"tenant": t, "id": id})).collect::<Vec<_>>(),
                 "tenants": report.tenants,

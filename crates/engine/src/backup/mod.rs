@@ -84,6 +84,10 @@ impl BackupError {
 pub(crate) fn excluded(relative: &str) -> bool {
     matches!(
         relative,
-        "LOCK" | "master.key" | "master.key.new" | crate::erasure_ledger::ERASURE_LEDGER_FILE
+        "LOCK"
+            | "master.key"
+            | "master.key.new"
+            | crate::erasure_ledger::ERASURE_LEDGER_FILE
+            | crate::replay::RESTORE_PENDING_FILE
     )
 }

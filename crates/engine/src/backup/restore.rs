@@ -103,10 +103,16 @@ fn sync_dirs(root: &Path) -> Result<(), BackupError> {
 /// is checked while it is written into a hidden sibling directory, which becomes `target` only
 /// when the whole backup proved intact; on any failure nothing is left behind. The master key
 /// file is written too, unless `STEWARD_MASTER_KEY` supplies the key.
+///
+/// `prepare` runs on the checked directory before it takes its name (the CLI puts the erasure
+/// ledger and the replay marker there, so the directory never appears without them).
+/// A restore into the same target at once is refused; a partial directory left by a killed
+/// restore is removed by the next.
 pub fn restore<R: Read>(
     input: R,
     master: &MasterKey,
     target: &Path,
+    prepare: &mut dyn FnMut(&Path) -> Result<(), BackupError>,
 ) -> Result<RestoreSummary, BackupError> {
     let shown = target.display().to_string();
     match std::fs::read_dir(target) {
@@ -127,7 +133,19 @@ pub fn restore<R: Read>(
         .and_then(|n| n.to_str())
         .ok_or_else(|| BackupError::Io("the restore target needs a file name".into()))?;
     std::fs::create_dir_all(&parent).map_err(io("the target's parent"))?;
-    let partial = parent.join(format!(".{name}.restoring-{}", std::process::id()));
+    let lock_path = parent.join(format!(".{name}.restore-lock"));
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io("the restore lock"))?;
+    if !crate::datadir::try_flock(&lock) {
+        return Err(BackupError::TargetExists(format!(
+            "{shown} (another restore into it is running)"
+        )));
+    }
+    let partial = parent.join(format!(".{name}.restoring"));
     if partial.exists() {
         std::fs::remove_dir_all(&partial).map_err(io("a previous partial restore"))?;
     }
@@ -148,6 +166,7 @@ pub fn restore<R: Read>(
                 .write_file(&partial.join("master.key"))
                 .map_err(|e| BackupError::Engine(e.into()))?;
         }
+        prepare(&partial)?;
         sync_dirs(&partial)?;
         Ok(summary(&reader.header, &manifest))
     })();
@@ -165,5 +184,7 @@ pub fn restore<R: Read>(
     std::fs::File::open(&parent)
         .and_then(|d| d.sync_all())
         .map_err(io("the target's parent"))?;
+    drop(lock);
+    let _ = std::fs::remove_file(&lock_path);
     Ok(summary)
 }
