@@ -273,6 +273,44 @@ try {
     check(file.suggestedFilename().endsWith('.tar'), 'the access request archive downloads');
   }
 
+  if (MODE === 'admin') {
+    // --- data sets: diff two versions
+    await goto('datasets');
+    await page.click('#page table button.link:text("plays")');
+    await page.waitForSelector('#page form:has(select[name=from])');
+    await page.selectOption('select[name=from]', '1');
+    await page.selectOption('select[name=to]', '2');
+    await page.click('#page form:has(select[name=from]) button[type=submit]');
+    await page.waitForSelector('[data-test=dataset-diff], #page .problem');
+    const diff = await page.textContent('#page .form-out');
+    result.dataset_diff = diff;
+    check(await page.$('[data-test=dataset-diff]') !== null, `the data set diff shows: ${diff}`);
+    await page.waitForSelector('#page svg.chart');
+    await shot('datasets-diff');
+
+    // --- audit: a principal report of this key
+    await goto('audit');
+    await page.click('form:has(input[name=principal]) button[type=submit]');
+    await page.waitForSelector('form:has(input[name=principal]) table tbody tr');
+    const reported = await page.$$eval('form:has(input[name=principal]) table tbody tr', (trs) => trs.length);
+    result.principal_report_rows = reported;
+    check(reported > 0, `the principal report lists this key's actions (${reported})`);
+    await shot('audit-principal-report');
+
+    // --- experiments: the per-arm chart, then stop through the confirmation dialog
+    await goto('experiments');
+    await page.click('#page table button.link:text("homepage")');
+    await page.waitForSelector('button[data-action="stop-experiment"]');
+    check(await page.$('#page svg.chart') !== null, 'the experiment chart is drawn');
+    await page.click('button[data-action="stop-experiment"]');
+    await page.click('dialog[open] [data-test=confirm]');
+    await page.waitForFunction(() => !document.querySelector('button[data-action="stop-experiment"]') && document.querySelector('#page dl.kv'), null, { timeout: 20000 });
+    const expState = await page.textContent('#page dl.kv');
+    result.experiment_after_stop = expState;
+    check(/stopped|concluded|ended/.test(expState), `the experiment is stopped: ${expState}`);
+    await shot('experiment-stopped');
+  }
+
   if (MODE === 'operator') {
     check(navIds.includes('tenants') && navIds.includes('keys'), `the operator sees tenants and keys: ${navIds}`);
     check(!navIds.includes('sql') && !navIds.includes('requests'), 'the operator is offered no data pages');

@@ -260,7 +260,27 @@ fn set_up(api: &Api, operator_key: &str, with_models: bool) -> (TenantKeys, Stri
         &json!({"name": "plays", "sql": "SELECT subject, track_id, time FROM play"}),
     )
     .expect(201, "cut");
-    // Someone who joins after the cut: in no data set or model.
+    // A second version with a few more rows (the page diffs the two).
+    let more: Vec<Value> = (0..5)
+        .map(|i| {
+            play_event(
+                &format!("more-{tag}-{i}"),
+                &format!("person-1-{tag}@example.org"),
+                &time_at(80_000_000_000 + i),
+                "x@example.org",
+                "trk_3",
+                75,
+            )
+        })
+        .collect();
+    ingest(api, &keys.writer, TENANT, &more);
+    api.post(
+        &keys.path("/datasets"),
+        Some(&keys.reader),
+        &json!({"name": "plays", "sql": "SELECT subject, track_id, time FROM play"}),
+    )
+    .expect(201, "cut v2");
+    // Someone who joins after the cuts: in no data set or model.
     let late = format!("late-{tag}@example.org");
     let late_events: Vec<Value> = (0..3)
         .map(|i| {

@@ -551,16 +551,16 @@ async function datasetsPage(root, ctx) {
     const to = select(vs.map((v) => String(v.version)), { name: 'to' });
     if (vs.length) to.value = String(vs[vs.length - 1].version);
     return section(`Data set ${name}`,
-      table(vs, [['version', 'Version'], ['state', 'State'], ['rows', 'Rows'], ['subjects', 'Subjects'], ['created_at', 'Created', when], ['purpose', 'Purpose'], ['content_sha256', 'Content SHA-256', (x) => (x ? `${String(x).slice(0, 16)}…` : '—')]]),
+      table(vs, [['version', 'Version'], ['state', 'State'], ['rows', 'Rows'], ['subjects', 'Subjects'], ['built_at', 'Built', when], ['built_by', 'By'], ['purpose', 'Purpose'], ['query', 'Query'], ['reason', 'Reason'], ['successor', 'Successor'], ['content_sha256', 'Content SHA-256', (x) => (x ? `${String(x).slice(0, 16)}…` : '—')]]),
       vs.length > 1 ? form([h('div', { class: 'row' }, field('From version', from), field('To version', to))], 'Diff', async () => {
         const d = await api.get(api.t(`/datasets/${api.seg(name)}/diff${api.qs({ from: from.value, to: to.value, purpose })}`));
-        return kv(d);
+        return h('div', { 'data-test': 'dataset-diff' }, kv(d));
       }) : h('p', { class: 'hint' }, 'One version: nothing to diff.'));
   });
   root.append(section('Data sets', list), detail, section('Lineage: data sets to models', lineage));
   into(list, async () => {
     const r = await api.get(api.t(`/datasets${api.qs({ purpose })}`));
-    return table(r.datasets, [['name', 'Name', (v) => button(v, () => openSet(v), { class: 'link' })], ['latest_version', 'Latest'], ['versions', 'Versions'], ['state', 'State']], { emptyText: 'No data sets yet: cut one with POST /datasets or `steward dataset`.' });
+    return table(r.datasets, [['name', 'Name', (v) => button(v, () => openSet(v), { class: 'link' })], ['latest_version', 'Latest version'], ['latest_state', 'State'], ['versions', 'Versions']], { emptyText: 'No data sets yet: cut one with POST /datasets.' });
   });
   into(lineage, async () => {
     const models = (await api.get(api.t('/models'))).models || [];
