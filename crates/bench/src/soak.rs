@@ -40,6 +40,10 @@ pub struct SoakArgs {
     pub subjects: usize,
     #[arg(long, default_value_t = 10)]
     pub rss_every_s: u64,
+    /// Ingest re-sends a fixed pool of event ids (duplicates after the first pass): the
+    /// stored data stops growing, so RSS growth left over is not data (a leak check).
+    #[arg(long)]
+    pub steady: bool,
 }
 
 const KINDS: [&str; 6] = [
@@ -179,6 +183,7 @@ struct Shared {
     acked: Mutex<Vec<Vec<String>>>,
     next_erasable: Mutex<usize>,
     erasables: usize,
+    steady: bool,
     stop: AtomicBool,
 }
 
@@ -355,6 +360,7 @@ fn setup(
         acked: Mutex::new(acked),
         next_erasable: Mutex::new(0),
         erasables,
+        steady: args.steady,
         stop: AtomicBool::new(false),
     })
 }
@@ -366,12 +372,18 @@ fn operate(agent: &ureq::Agent, s: &Shared, kind: usize, n: u64) -> Result<bool,
     let b = &s.base;
     Ok(match KINDS[kind] {
         "ingest" => {
-            let ids: Vec<String> = (0..10).map(|i| format!("{external}-soak-{n}-{i}")).collect();
-            let events: Vec<Value> = ids.iter().enumerate().map(|(i, id)| event(id, external, n * 10 + i as u64)).collect();
+            // Steady: 4 batches per subject, re-sent (same ids, same contents) ever after.
+            let batch = if s.steady { n % 4 } else { n };
+            let ids: Vec<String> = (0..10).map(|i| format!("{external}-soak-{batch}-{i}")).collect();
+            let events: Vec<Value> = ids.iter().enumerate().map(|(i, id)| event(id, external, batch * 10 + i as u64)).collect();
             let (st, body) = call(agent, "POST", &format!("{b}/events"), &s.keys.writer, Some(&json!(events)))?;
-            let ok = st == 200 && body["accepted"] == 10;
+            let taken = body["accepted"].as_u64().unwrap_or(0) + body["duplicates"].as_u64().unwrap_or(0);
+            let ok = st == 200 && (body["accepted"] == 10 || (s.steady && taken == 10));
             if ok && let Ok(mut acked) = s.acked.lock() {
-                acked[pick].extend(ids);
+                // Steady mode re-sends the same ids: each is kept once.
+                if !(s.steady && acked[pick].contains(&ids[0])) {
+                    acked[pick].extend(ids);
+                }
             }
             ok
         }
@@ -512,8 +524,12 @@ pub fn run(args: SoakArgs) -> Result<(), Failed> {
                 None => break,
             }
         }
-        expected += acked[i].len();
-        missing += acked[i].iter().filter(|id| !seen.contains_key(*id)).count();
+        let distinct: std::collections::HashSet<&String> = acked[i].iter().collect();
+        expected += distinct.len();
+        missing += distinct
+            .iter()
+            .filter(|id| !seen.contains_key(**id))
+            .count();
     }
     let half: Vec<&(f64, f64)> = rss
         .iter()
@@ -551,6 +567,7 @@ pub fn run(args: SoakArgs) -> Result<(), Failed> {
         "minutes": args.minutes,
         "rate": args.rate,
         "workers": args.workers,
+        "steady": args.steady,
         "operations": ops,
         "errors": errors.iter().sum::<u64>(),
         "acknowledged_events_checked": expected,
