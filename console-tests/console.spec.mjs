@@ -8,7 +8,7 @@
 // Prints one JSON line `RESULT {...}` and exits 0, or prints what failed and exits 1.
 
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const env = (name, fallback) => {
@@ -168,6 +168,14 @@ try {
     const rows = await page.$$eval('[data-test=sql-results] table tbody tr', (trs) => trs.length);
     result.sql_rows = rows;
     check(rows > 0, `the SQL workbench shows rows (${rows})`);
+    const csv = page.waitForEvent('download');
+    await page.click('button[data-action="run-sql"]:text("Export CSV")');
+    const csvFile = await csv;
+    const csvPath = join(SHOTS, 'query.csv');
+    await csvFile.saveAs(csvPath);
+    const csvText = readFileSync(csvPath, 'utf8');
+    result.csv_head = csvText.split('\n')[0];
+    check(csvText.split('\n')[0] === 'type,events' && csvText.trim().split('\n').length === rows + 1, `the CSV export has the header and every row: ${JSON.stringify(csvText.slice(0, 80))}`);
     lap('sql', t);
     await shot('sql');
 
@@ -324,6 +332,15 @@ try {
     await shot('tenant-created');
   }
 
+  if (MODE === 'officer') {
+    for (const id of ['consent', 'requests', 'audit', 'sql', 'schemas', 'health']) {
+      check(navIds.includes(id), `a privacy officer sees the ${id} page: ${navIds}`);
+    }
+    for (const id of ['keys', 'policies', 'tenants', 'models', 'experiments', 'datasets']) {
+      check(!navIds.includes(id), `a privacy officer is offered no ${id} page`);
+    }
+  }
+
   if (MODE === 'reader') {
     for (const id of ['keys', 'policies', 'consent', 'requests', 'audit', 'tenants']) {
       check(!navIds.includes(id), `a reader is offered no ${id} page`);
@@ -353,6 +370,11 @@ try {
     await shot(id);
   }
   result.actions_offered = offered;
+  if (MODE === 'officer') {
+    const allowed = ['change-consent', 'file-erasure', 'file-access', 'run-sql'];
+    const extra = [...new Set(Object.values(offered).flat())].filter((a) => !allowed.includes(a));
+    check(extra.length === 0, `a privacy officer is offered only subject requests and reads: ${extra.join(', ')}`);
+  }
   await credentialNowhere('after visiting every page');
 
   if (MODE === 'reader') {

@@ -140,6 +140,30 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or("")
 }
 
+const B64: data_encoding::Encoding = data_encoding::BASE64URL_NOPAD;
+const ISSUER: &str = "https://login.console.example";
+
+/// The tenant's JWT issuer (an Ed25519 JWKS) and a token of it for `sub` with `roles`.
+fn identity_and_token(sub: &str, roles: &[&str]) -> (Value, String) {
+    use ed25519_dalek::{Signer, SigningKey};
+    let signing = SigningKey::from_bytes(&[7u8; 32]);
+    let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": "main",
+                                "x": B64.encode(signing.verifying_key().as_bytes())}]});
+    let identity = json!({"issuer": ISSUER, "audience": "steward", "jwks": jwks});
+    let header = B64.encode(
+        json!({"alg": "EdDSA", "typ": "JWT", "kid": "main"})
+            .to_string()
+            .as_bytes(),
+    );
+    let claims = json!({"iss": ISSUER, "aud": "steward", "sub": sub, "exp": chrono::Utc::now().timestamp() + 600, "roles": roles});
+    let payload = B64.encode(claims.to_string().as_bytes());
+    let signature = signing.sign(format!("{header}.{payload}").as_bytes());
+    (
+        identity,
+        format!("{header}.{payload}.{}", B64.encode(&signature.to_bytes())),
+    )
+}
+
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 #[test]
@@ -220,6 +244,20 @@ fn console_assets_and_whoami() {
         api.get(&keys.path("/whoami"), Some(other.key(role)))
             .expect_problem(404, "not_found", "another tenant's whoami");
     }
+    // A user of the tenant's identity provider (JWT): kind user, its sub and roles.
+    let (identity, token) = identity_and_token("officer-7", &["privacy_officer"]);
+    api.put(&keys.path("/identity"), Some(&keys.admin), &identity)
+        .expect(200, "identity");
+    let who = api
+        .get(&keys.path("/whoami"), Some(&token))
+        .expect(200, "whoami with a JWT")
+        .body;
+    assert_eq!(who["kind"], "user", "{who}");
+    assert_eq!(who["sub"], "officer-7", "{who}");
+    assert_eq!(who["roles"], json!(["privacy_officer"]), "{who}");
+    assert_eq!(who["principal"], "user:officer-7", "{who}");
+    api.get(&other.path("/whoami"), Some(&token))
+        .expect(401, "a JWT of another tenant's issuer");
     api.get(&keys.path("/whoami"), None).expect_problem(
         401,
         "unauthenticated",
@@ -524,6 +562,31 @@ fn console_reader_in_chromium() {
     for (what, r) in result["admin_calls_from_page"].as_object().expect("calls") {
         assert_eq!(r["status"], 403, "{what}: {r}");
     }
+    // A privacy officer signed in with a JWT of the tenant's identity provider: the subject
+    // request and audit pages, no key, policy, schema or model controls.
+    let (identity, token) = identity_and_token("officer-7", &["privacy_officer"]);
+    api.put(&keys.path("/identity"), Some(&keys.admin), &identity)
+        .expect(200, "identity");
+    let officer_shots = screenshots_dir().join("officer");
+    let _ = std::fs::remove_dir_all(&officer_shots);
+    let officer = run_browser(
+        &script,
+        &[
+            ("STEWARD_URL", server.base()),
+            ("STEWARD_TENANT", TENANT.to_owned()),
+            ("STEWARD_KEY", token.clone()),
+            ("STEWARD_MODE", "officer".to_owned()),
+            ("STEWARD_SCREENSHOTS", officer_shots.display().to_string()),
+        ],
+    );
+    assert_eq!(
+        officer["who"],
+        "user:officer-7 · privacy_officer · tenant acme"
+    );
+    assert!(
+        !server.stderr().contains(&token),
+        "the JWT is in the server log"
+    );
     // No key was created, nothing erased: the refusals changed nothing.
     let listed = api
         .get(&keys.path("/keys"), Some(&keys.admin))
