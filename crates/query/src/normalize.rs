@@ -86,6 +86,12 @@ pub fn normalize(sql: &str, known: &dyn Fn(&str) -> bool) -> String {
         }
         out.push_str(&text);
     }
+    // A statement with no tokens (empty, only whitespace or comments) is still named: an
+    // audit record's statement is never empty (an empty one would fail the append, and the
+    // request with it).
+    if out.is_empty() {
+        return "<empty query>".to_owned();
+    }
     out
 }
 
@@ -96,6 +102,13 @@ fn plain_identifier(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_statement_without_tokens_is_named_never_empty() {
+        for sql in ["", "   ", "\n\t", "-- only a comment", "/* x */"] {
+            assert_eq!(normalize(sql, &|_| false), "<empty query>", "{sql:?}");
+        }
+    }
 
     #[test]
     fn literals_and_comments_never_survive() {

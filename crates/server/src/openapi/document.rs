@@ -328,6 +328,39 @@ mod tests {
         }
     }
 
+    /// Found by schemathesis: an all-or-nothing ingest that refuses answers 422 with the
+    /// ingest report (application/json), not a problem; the document said problem+json.
+    #[test]
+    fn a_refused_all_or_nothing_ingest_is_documented_as_the_report() {
+        let doc = openapi_document();
+        let answer = &doc["paths"]["/v1/tenants/{tenant}/events"]["post"]["responses"]["422"];
+        assert_eq!(
+            answer["$ref"], "#/components/responses/IngestReport",
+            "{answer}"
+        );
+        let report = &doc["components"]["responses"]["IngestReport"]["content"];
+        assert!(report["application/json"].is_object(), "{report}");
+    }
+
+    /// Every array says what it holds (client generators refuse an array without `items`).
+    #[test]
+    fn every_array_names_its_items() {
+        fn walk(path: &str, value: &Value) {
+            match value {
+                Value::Object(map) => {
+                    if map.get("type") == Some(&json!("array")) {
+                        assert!(map.contains_key("items"), "{path}: an array without items");
+                    }
+                    map.iter()
+                        .for_each(|(k, v)| walk(&format!("{path}/{k}"), v));
+                }
+                Value::Array(items) => items.iter().for_each(|v| walk(path, v)),
+                _ => {}
+            }
+        }
+        walk("", &openapi_document());
+    }
+
     /// Every `$ref` in the document resolves.
     #[test]
     fn every_reference_resolves() {

@@ -665,7 +665,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .with_body("Sql")
         .answers(200, "SqlResult")
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_sql"), (400, "not_allowed"), (400, "unknown_table"), (400, "too_complex"), (400, "invalid_limit"), (422, "too_many_rows"), (422, "too_many_bytes"), (422, "memory"), (503, "busy"), (504, "timeout"), (406, "not_acceptable")]),
+        .refuses(&[(400, "invalid_sql"), (400, "invalid_request"), (400, "not_allowed"), (400, "unknown_table"), (400, "too_complex"), (400, "invalid_limit"), (422, "too_many_rows"), (422, "too_many_bytes"), (422, "memory"), (503, "busy"), (504, "timeout"), (406, "not_acceptable")]),
     // A cut is a read of events: audited after the build, with its statement and rows.
     guarded(RouteSpec {
         default_purpose: Some("model_training"),
@@ -681,7 +681,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .answers(201, "Manifest")
         .also_answers(&[(202, "DatasetBuilding")])
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_sql"), (400, "not_allowed"), (400, "unknown_table"), (400, "too_complex"), (400, "invalid_limit"), (422, "too_many_rows"), (422, "too_many_bytes"), (422, "memory"), (503, "busy"), (504, "timeout"), (400, "invalid_name"), (409, "conflict")]),
+        .refuses(&[(400, "invalid_sql"), (400, "invalid_request"), (400, "not_allowed"), (400, "unknown_table"), (400, "too_complex"), (400, "invalid_limit"), (422, "too_many_rows"), (422, "too_many_bytes"), (422, "memory"), (503, "busy"), (504, "timeout"), (400, "invalid_name"), (409, "conflict")]),
     route(
         "GET",
         "/v1/tenants/{tenant}/datasets",
@@ -981,7 +981,7 @@ pub const ROUTES: &[RouteSpec] = &[
     })
         .answers(200, "ExperimentResults")
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_sql"), (400, "not_allowed"), (400, "unknown_table"), (400, "too_complex"), (400, "invalid_limit"), (422, "too_many_rows"), (422, "too_many_bytes"), (422, "memory"), (503, "busy"), (504, "timeout"), (400, "experiment_purpose_mismatch")]),
+        .refuses(&[(400, "invalid_sql"), (400, "invalid_request"), (400, "not_allowed"), (400, "unknown_table"), (400, "too_complex"), (400, "invalid_limit"), (422, "too_many_rows"), (422, "too_many_bytes"), (422, "memory"), (503, "busy"), (504, "timeout"), (400, "experiment_purpose_mismatch")]),
     route(
         "POST",
         "/v1/tenants/{tenant}/experiments/{name}/stop",

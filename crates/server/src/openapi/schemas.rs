@@ -71,7 +71,7 @@ fn problem() -> Value {
             "code": {"type": "string", "description": "Stable; clients match on it. Each operation's responses list the codes it answers with"},
             "detail": {"type": "string", "description": "Human-readable; never repeats a submitted value"},
             "field": {"type": "string", "description": "The dotted path of the field at fault"},
-            "errors": {"type": "array", "description": "Every error when there are several (schema fields, policy diagnostics)"},
+            "errors": {"type": "array", "items": {"type": "object"}, "description": "Every error when there are several (schema fields, policy diagnostics)"},
         },
     })
 }
@@ -547,14 +547,14 @@ pub fn schemas() -> Map<String, Value> {
             "Decision",
             open(
                 &["decision", "policy_ids"],
-                json!({"decision": {"type": "string", "enum": ["allow", "deny"]}, "policy_ids": array_of(string()), "errors": {"type": "array"}, "field_classes": {"type": "array"}}),
+                json!({"decision": {"type": "string", "enum": ["allow", "deny"]}, "policy_ids": array_of(string()), "errors": {"type": "array", "items": {}}, "field_classes": {"type": "array", "items": {"type": "object"}}}),
             ),
         ),
         (
             "PiiFindings",
             open(
                 &["findings", "action", "result"],
-                json!({"findings": {"type": "array"}, "action": string(), "result": string()}),
+                json!({"findings": {"type": "array", "items": {"type": "object"}}, "action": string(), "result": string()}),
             ),
         ),
         (
@@ -593,7 +593,7 @@ pub fn schemas() -> Map<String, Value> {
             "Rejection",
             open(
                 &["index", "code"],
-                json!({"index": u64_(), "code": string(), "field": nullable("string"), "message": string(), "errors": {"type": "array"}}),
+                json!({"index": u64_(), "code": string(), "field": nullable("string"), "message": string(), "errors": {"type": "array", "items": {"type": "object"}}}),
             ),
         ),
         (
@@ -664,7 +664,7 @@ pub fn schemas() -> Map<String, Value> {
             "Erasure",
             open(
                 &["id", "state"],
-                json!({"id": string(), "state": {"type": "string", "enum": ["received", "shredded", "hidden", "purged", "derived", "done"]}, "history": {"type": "array"}, "subject_hash": string(), "subject_salt": string()}),
+                json!({"id": string(), "state": {"type": "string", "enum": ["received", "shredded", "hidden", "purged", "derived", "done"]}, "history": {"type": "array", "items": {"type": "object"}}, "subject_hash": string(), "subject_salt": string()}),
             ),
         ),
         ("Erasures", list("requests", schema_ref("Erasure"))),
@@ -683,7 +683,7 @@ pub fn schemas() -> Map<String, Value> {
             "AuditHeads",
             open(
                 &["start", "total", "heads", "public_key"],
-                json!({"start": u64_(), "total": u64_(), "next_start": nullable("integer"), "heads": {"type": "array"}, "public_key": string()}),
+                json!({"start": u64_(), "total": u64_(), "next_start": nullable("integer"), "heads": {"type": "array", "items": {"type": "object"}}, "public_key": string()}),
             ),
         ),
         (
@@ -694,7 +694,7 @@ pub fn schemas() -> Map<String, Value> {
             "Report",
             open(
                 &["subject_known", "scanned", "truncated", "records"],
-                json!({"subject_known": {"type": ["boolean", "null"]}, "scanned": u64_(), "truncated": {"type": "boolean"}, "next_after_index": nullable("integer"), "records": {"type": "array"}}),
+                json!({"subject_known": {"type": ["boolean", "null"]}, "scanned": u64_(), "truncated": {"type": "boolean"}, "next_after_index": nullable("integer"), "records": {"type": "array", "items": {"type": "object"}}}),
             ),
         ),
         (
@@ -759,14 +759,14 @@ pub fn schemas() -> Map<String, Value> {
             "AnswerResult",
             open(
                 &["answer", "citations", "passages", "model"],
-                json!({"answer": string(), "citations": {"type": "array"}, "passages": {"type": "array"}, "model": string(), "tokens": u64_(), "ttft_ms": {}, "tokens_per_s": {}, "purpose": string()}),
+                json!({"answer": string(), "citations": {"type": "array", "items": {"type": "object"}}, "passages": {"type": "array", "items": {"type": "object"}}, "model": string(), "tokens": u64_(), "ttft_ms": {}, "tokens_per_s": {}, "purpose": string()}),
             ),
         ),
         (
             "Experiment",
             open(
                 &["name", "arms"],
-                json!({"name": string(), "arms": {"type": "array"}, "baseline": string()}),
+                json!({"name": string(), "arms": {"type": "array", "items": {"type": "object"}}, "baseline": string()}),
             ),
         ),
         ("Experiments", list("experiments", schema_ref("Experiment"))),
@@ -786,7 +786,7 @@ pub fn schemas() -> Map<String, Value> {
             "Model",
             open(
                 &["name", "versions", "aliases", "alias_history"],
-                json!({"name": string(), "versions": array_of(schema_ref("ModelVersion")), "aliases": {"type": "object"}, "alias_history": {"type": "array"}}),
+                json!({"name": string(), "versions": array_of(schema_ref("ModelVersion")), "aliases": {"type": "object"}, "alias_history": {"type": "array", "items": {"type": "object"}}}),
             ),
         ),
         (
@@ -814,7 +814,7 @@ pub fn schemas() -> Map<String, Value> {
             "Lineage",
             open(
                 &["subject", "datasets", "models"],
-                json!({"subject": string(), "datasets": {"type": "array"}, "models": {"type": "array"}}),
+                json!({"subject": string(), "datasets": {"type": "array", "items": {"type": "object"}}, "models": {"type": "array", "items": {"type": "object"}}}),
             ),
         ),
         (
