@@ -404,6 +404,13 @@ try {
     }
   }
 
+  // Sign out: the credential leaves the tab's storage and the sign-in form is back.
+  await page.click('#sign-out');
+  await page.waitForSelector('#sign-in-form', { state: 'visible' });
+  const left = await page.evaluate((key) => JSON.stringify({ ...sessionStorage }).includes(key), KEY);
+  check(!left, 'signing out removes the credential from sessionStorage');
+  check(await page.$('#nav a') === null || !(await page.isVisible('#nav')), 'signing out hides the pages');
+
   const violations = await page.evaluate(() => window.__csp);
   check(violations.length === 0, `CSP violations: ${violations.join('; ')}`);
   check(consoleErrors.length === 0, `console errors: ${consoleErrors.join(' | ')}`);

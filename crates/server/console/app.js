@@ -3,7 +3,7 @@
 
 import { h, replace, problem, loading } from './dom.js';
 import * as api from './api.js';
-import { PAGES, roles } from './pages.js';
+import { PAGES, roles, resetState } from './pages.js';
 
 const $ = (id) => document.getElementById(id);
 let leaving = [];
@@ -94,6 +94,7 @@ function signOut() {
   leaving.forEach((fn) => fn());
   leaving = [];
   api.signOut();
+  resetState();
   history.replaceState(null, '', location.pathname);
   start();
 }

@@ -352,7 +352,14 @@ async function consentPage(root, ctx) {
 // ---- erasure and access requests ------------------------------------------------------------
 
 const STATES = ['received', 'shredded', 'hidden', 'purged', 'derived', 'done'];
+/** Erasures filed or followed in this session (with the salt the filing answer carried). */
 const tracked = [];
+
+/** Forgets what pages kept for the signed-in principal (called at sign-out). */
+export function resetState() {
+  tracked.length = 0;
+  healthHistory.samples.length = 0;
+}
 
 async function requestsPage(root, ctx) {
   const listBox = h('div', { class: 'requests' });
@@ -387,6 +394,7 @@ async function requestsPage(root, ctx) {
     }
     return h('article', { class: 'request card', 'data-test': 'erasure' },
       h('h3', {}, 'Erasure ', h('code', {}, req.id)),
+      req.error ? problem(req.error) : null,
       h('p', {}, 'State: ', h('strong', { 'data-test': 'erasure-state' }, req.status.state)),
       steps, req.status.rows_removed !== undefined ? kv({ rows_removed: req.status.rows_removed, segments_rewritten: req.status.segments_rewritten, files_removed: req.status.files_removed, derived_artifacts: req.status.derived_artifacts }) : null,
       h('div', { class: 'actions' }, actions), out);
@@ -400,7 +408,8 @@ async function requestsPage(root, ctx) {
         req.error = err;
       }
       render();
-      if (req.status.state !== 'done' && root.isConnected) timers.add(setTimeout(tick, 700));
+      // Every 0.7 s while it moves; every 5 s while the server answers with a problem.
+      if (req.status.state !== 'done' && root.isConnected) timers.add(setTimeout(tick, req.error ? 5000 : 700));
     };
     tick();
   };
@@ -700,7 +709,7 @@ export function parsePrometheus(body) {
   return out;
 }
 
-const history = { samples: [] };
+const healthHistory = { samples: [] };
 
 /**
  * Per-series quantile of a Prometheus histogram (`_bucket` lines with `le`), estimated by
@@ -758,7 +767,7 @@ async function healthPage(root, ctx) {
       replace(ready, h('p', { class: readyz.status === 'ready' ? 'ok' : 'problem', 'data-test': 'readiness' }, `Readiness: ${readyz.status}${readyz.detail ? ` (${readyz.detail})` : ''}`));
       const metrics = parsePrometheus(text_);
       const sum = (name, pred = () => true) => metrics.filter((m) => m.name === name && pred(m.labels)).reduce((a, m) => a + m.value, 0);
-      history.samples.push({
+      healthHistory.samples.push({
         t: Date.now(),
         requests: sum('steward_http_requests_total'),
         errors: sum('steward_http_requests_total', (l) => l.status && l.status.startsWith('5')),
@@ -766,12 +775,12 @@ async function healthPage(root, ctx) {
         audit_unsigned: sum('steward_audit_unsigned_seconds'),
         erasure_oldest: sum('steward_erasure_oldest_open_seconds'),
       });
-      if (history.samples.length > 120) history.samples.shift();
+      if (healthHistory.samples.length > 120) healthHistory.samples.shift();
       const rate = (key) => {
         const pts = [];
-        for (let i = 1; i < history.samples.length; i++) {
-          const a = history.samples[i - 1];
-          const b = history.samples[i];
+        for (let i = 1; i < healthHistory.samples.length; i++) {
+          const a = healthHistory.samples[i - 1];
+          const b = healthHistory.samples[i];
           pts.push([b.t, Math.max(0, (b[key] - a[key]) / ((b.t - a.t) / 1000))]);
         }
         return pts;
@@ -792,8 +801,8 @@ async function healthPage(root, ctx) {
         chartCard('p99 latency by route (ms)', p99.length ? bars(p99, { title: 'p99 latency in milliseconds' }) : empty('No latency summaries exported.')),
         chartCard('Erasures open by state', erasures.length ? bars(erasures, { title: 'open erasures by state' }) : empty('No erasures open.')),
         chartCard('Seconds since the last signed audit head; oldest open erasure', lines([
-          { name: 'audit unsigned (s)', points: history.samples.map((x) => [x.t, x.audit_unsigned]) },
-          { name: 'oldest open erasure (s)', points: history.samples.map((x) => [x.t, x.erasure_oldest]) },
+          { name: 'audit unsigned (s)', points: healthHistory.samples.map((x) => [x.t, x.audit_unsigned]) },
+          { name: 'oldest open erasure (s)', points: healthHistory.samples.map((x) => [x.t, x.erasure_oldest]) },
         ], { title: 'audit head age and oldest open erasure, in seconds' })));
       const watch = metrics.filter((m) => /^steward_(erasure_oldest_open_seconds|audit_unsigned_seconds|retention_oldest_overdue_seconds|tenants_unavailable|worker_panics_total|storage_damaged_total|experiment_srm)/.test(m.name));
       replace(gauges, table(watch.map((m) => ({ metric: m.name, labels: Object.entries(m.labels).map(([k, v]) => `${k}=${v}`).join(', '), value: m.value })), undefined, { emptyText: 'No operator gauges exported yet.' }));
