@@ -4,6 +4,9 @@
 //! (status codes, media types, response schemas); then a client that openapi-python-client
 //! generates from the same document makes authenticated calls (list schemas, ingest, resolve).
 //!
+//! `STEWARD_FUZZ_EXAMPLES` and `STEWARD_FUZZ_SEED` run a longer or different search by hand
+//! (the time limit grows with the examples).
+//!
 //! Needs python/.venv (`bash python/setup.sh`): skipped with a printed reason when it is
 //! missing, unless in CI or with STEWARD_TEST_PEERS=required.
 
@@ -19,9 +22,19 @@ use serde_json::{Value, json};
 const TENANT: &str = "fuzz";
 
 /// Test cases per operation and phase (schemathesis `--max-examples`).
-const EXAMPLES_PER_OPERATION: u32 = 15;
-/// The whole schemathesis run, killed past it (it takes about 30 s on two cores).
-const FUZZ_TIMEOUT: Duration = Duration::from_secs(240);
+const EXAMPLES_PER_OPERATION: u64 = 20;
+/// The whole schemathesis run at the default examples, killed past it (it takes about 35 s on
+/// two cores).
+const FUZZ_TIMEOUT_S: u64 = 240;
+/// The seed of the search, so a failure replays.
+const SEED: u64 = 14;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 /// One request of the run (a debug build embeds texts slowly).
 const REQUEST_TIMEOUT_S: u32 = 60;
 
@@ -142,6 +155,8 @@ parameters = {{ "path.name" = "ab" }}
 /// Runs schemathesis against the live document; returns its JSON run report.
 fn fuzz(bin: &Path, base: &str, admin: &str, excluded_ids: &[String], dir: &Path) -> Value {
     let report_dir = dir.join("report");
+    let examples = env_u64("STEWARD_FUZZ_EXAMPLES", EXAMPLES_PER_OPERATION);
+    let timeout = Duration::from_secs(FUZZ_TIMEOUT_S * examples.div_ceil(EXAMPLES_PER_OPERATION));
     let out = dir.join("schemathesis.out");
     let mut command = Command::new(bin.join("schemathesis"));
     command
@@ -154,11 +169,11 @@ fn fuzz(bin: &Path, base: &str, admin: &str, excluded_ids: &[String], dir: &Path
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
         ])
-        .args(["--max-examples", &EXAMPLES_PER_OPERATION.to_string()])
+        .args(["--max-examples", &examples.to_string()])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--workers", "1"])
         .args(["--request-timeout", &REQUEST_TIMEOUT_S.to_string()])
-        .args(["--seed", "14"])
+        .args(["--seed", &env_u64("STEWARD_FUZZ_SEED", SEED).to_string()])
         .args(["--report", "json", "--report-dir"])
         .arg(&report_dir)
         .args(["--no-color", "--output-truncate", "false"]);
@@ -177,7 +192,7 @@ fn fuzz(bin: &Path, base: &str, admin: &str, excluded_ids: &[String], dir: &Path
         ));
     let started = Instant::now();
     let mut child = command.spawn().expect("run schemathesis");
-    let status = wait_with_deadline(&mut child, FUZZ_TIMEOUT);
+    let status = wait_with_deadline(&mut child, timeout);
     if status.is_none() {
         let _ = child.kill();
         let _ = child.wait();
@@ -185,8 +200,7 @@ fn fuzz(bin: &Path, base: &str, admin: &str, excluded_ids: &[String], dir: &Path
     let output = read_lossy(&out) + &read_lossy(&dir.join("schemathesis.err"));
     eprintln!("{output}");
     eprintln!("schemathesis ran {:.1} s", started.elapsed().as_secs_f64());
-    let status =
-        status.unwrap_or_else(|| panic!("schemathesis ran past {FUZZ_TIMEOUT:?}:\n{output}"));
+    let status = status.unwrap_or_else(|| panic!("schemathesis ran past {timeout:?}:\n{output}"));
     let report = std::fs::read_dir(&report_dir)
         .ok()
         .and_then(|mut entries| entries.find_map(|e| e.ok().map(|e| e.path())))

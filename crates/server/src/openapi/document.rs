@@ -127,7 +127,18 @@ fn path_parameter(name: &str) -> Value {
             json!({"type": "string", "pattern": "^([0-9]+|latest)$"}),
             "A version number or latest",
         ),
-        "purpose" => (json!({"type": "string", "minLength": 1}), "A purpose name"),
+        "purpose" => (
+            json!({"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$"}),
+            "A purpose name",
+        ),
+        "event_type" => (
+            json!({"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "maxLength": 64}),
+            "An event type",
+        ),
+        "alias" => (
+            json!({"type": "string", "pattern": "^[a-z][a-z0-9_-]*$", "maxLength": 64}),
+            "An alias name (production, candidate, any name)",
+        ),
         _ => (json!({"type": "string", "minLength": 1}), ""),
     };
     json!({"name": name, "in": "path", "required": true, "schema": schema, "description": description})

@@ -242,7 +242,7 @@ pub const ROUTES: &[RouteSpec] = &[
     )
         .with_body("CreateTenant")
         .answers(201, "TenantCreated")
-        .refuses(&[(400, "invalid_tenant"), (409, "conflict")]),
+        .refuses(&[(400, "invalid_tenant_id"), (409, "conflict")]),
     route(
         "POST",
         "/v1/backup",
@@ -275,7 +275,7 @@ pub const ROUTES: &[RouteSpec] = &[
     )
         .with_body("CreateKey")
         .answers(201, "Key")
-        .refuses(&[(400, "invalid_role"), (400, "invalid_expiry"), (400, "invalid_rate_limit"), (400, "invalid_purpose")]),
+        .refuses(&[(400, "invalid_role"), (400, "invalid_expiry"), (400, "invalid_rate_limit"), (400, "invalid_purposes"), (400, "invalid_key_name")]),
     route(
         "GET",
         "/v1/tenants/{tenant}/keys",
@@ -317,7 +317,7 @@ pub const ROUTES: &[RouteSpec] = &[
     )
         .with_body("Identity")
         .answers(200, "IdentityInfo")
-        .refuses(&[(400, "invalid_identity"), (400, "identity_issuer_shared")]),
+        .refuses(&[(400, "invalid_identity"), (400, "invalid_jwks"), (400, "identity_issuer_shared")]),
     route(
         "GET",
         "/v1/tenants/{tenant}/policies",
@@ -415,7 +415,7 @@ pub const ROUTES: &[RouteSpec] = &[
     )
         .with_body("Item")
         .answers(200, "ItemRecord")
-        .refuses(&[(400, "item_id_mismatch"), (400, "invalid_item_id"), (400, "invalid_item"), (400, "invalid_properties")]),
+        .refuses(&[(400, "item_id_mismatch"), (400, "invalid_item_id"), (400, "invalid_item"), (400, "invalid_item_properties"), (400, "invalid_item_text"), (400, "item_field_not_public"), (400, "item_unknown_fields"), (400, "invalid_properties")]),
     route(
         "GET",
         "/v1/tenants/{tenant}/items/{item_id}",
@@ -586,7 +586,7 @@ pub const ROUTES: &[RouteSpec] = &[
     )
         .with_body("EraseBatch")
         .answers(202, "Erasures")
-        .refuses(&[(400, "invalid_subject")]),
+        .refuses(&[(400, "invalid_subject"), (400, "invalid_batch")]),
     route(
         "GET",
         "/v1/tenants/{tenant}/erasures/{erasure_id}",
@@ -642,7 +642,7 @@ pub const ROUTES: &[RouteSpec] = &[
     )
         .answers(200, "Proof")
         .with_query(&["index", "size"])
-        .refuses(&[(400, "invalid_proof")]),
+        .refuses(&[(400, "invalid_proof_request")]),
     route(
         "GET",
         "/v1/tenants/{tenant}/audit/proofs/consistency",
@@ -654,7 +654,7 @@ pub const ROUTES: &[RouteSpec] = &[
     )
         .answers(200, "Proof")
         .with_query(&["from_size", "to_size"])
-        .refuses(&[(400, "invalid_proof")]),
+        .refuses(&[(400, "invalid_proof_request")]),
     guarded(post_query(
         "/v1/tenants/{tenant}/sql",
         Action::Query,
@@ -665,7 +665,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .with_body("Sql")
         .answers(200, "SqlResult")
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_sql"), (400, "invalid_request"), (400, "not_allowed"), (400, "unknown_table"), (400, "too_complex"), (400, "invalid_limit"), (422, "too_many_rows"), (422, "too_many_bytes"), (422, "memory"), (503, "busy"), (504, "timeout"), (406, "not_acceptable")]),
+        .refuses(&[(400, "invalid_sql"), (400, "invalid_request"), (400, "statement_not_allowed"), (400, "unknown_table"), (400, "query_too_complex"), (400, "query_resource_limit"), (400, "query_value_error"), (400, "invalid_limit"), (422, "result_rows_exceeded"), (422, "result_bytes_exceeded"), (422, "query_memory_exceeded"), (503, "query_memory_busy"), (503, "busy"), (504, "query_timeout"), (406, "not_acceptable")]),
     // A cut is a read of events: audited after the build, with its statement and rows.
     guarded(RouteSpec {
         default_purpose: Some("model_training"),
@@ -681,7 +681,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .answers(201, "Manifest")
         .also_answers(&[(202, "DatasetBuilding")])
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_sql"), (400, "invalid_request"), (400, "not_allowed"), (400, "unknown_table"), (400, "too_complex"), (400, "invalid_limit"), (422, "too_many_rows"), (422, "too_many_bytes"), (422, "memory"), (503, "busy"), (504, "timeout"), (400, "invalid_name"), (409, "conflict")]),
+        .refuses(&[(400, "invalid_sql"), (400, "invalid_request"), (400, "statement_not_allowed"), (400, "unknown_table"), (400, "query_too_complex"), (400, "query_resource_limit"), (400, "query_value_error"), (400, "invalid_limit"), (422, "result_rows_exceeded"), (422, "result_bytes_exceeded"), (422, "query_memory_exceeded"), (503, "query_memory_busy"), (503, "busy"), (504, "query_timeout"), (400, "invalid_dataset_name"), (409, "conflict")]),
     route(
         "GET",
         "/v1/tenants/{tenant}/datasets",
@@ -727,7 +727,7 @@ pub const ROUTES: &[RouteSpec] = &[
     ))
         .answers(200, "DatasetDiff")
         .with_query(&["purpose_required", "from_version", "to_version"])
-        .refuses(&[(403, "dataset_purpose_forbidden"), (409, "dataset_version_stale"), (410, "dataset_version_gone")]),
+        .refuses(&[(400, "invalid_version"), (403, "dataset_purpose_forbidden"), (409, "dataset_version_stale"), (410, "dataset_version_gone"), (400, "diff_too_large")]),
     guarded(signed_get(
         "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/files/{file}",
         "reader, admin, per purpose; or a signed link",
@@ -769,7 +769,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .with_body("Recommend")
         .answers(200, "Served")
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_request"), (400, "invalid_subject"), (400, "invalid_filter"), (400, "invalid_model"), (400, "experiment_purpose_mismatch"), (409, "model_not_ready"), (502, "upstream"), (503, "busy")]),
+        .refuses(&[(400, "invalid_request"), (400, "invalid_subject"), (400, "invalid_filter"), (400, "invalid_k"), (400, "invalid_exclude"), (400, "invalid_fallback"), (400, "invalid_model"), (400, "invalid_items"), (400, "experiment_purpose_mismatch"), (409, "model_version_not_ready"), (503, "busy")]),
     guarded(RouteSpec {
         default_purpose: Some("personalization"),
         ..post_query(
@@ -783,7 +783,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .with_body("Rerank")
         .answers(200, "Served")
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_request"), (400, "invalid_subject"), (400, "invalid_filter"), (400, "invalid_model"), (400, "experiment_purpose_mismatch"), (409, "model_not_ready"), (502, "upstream"), (503, "busy")]),
+        .refuses(&[(400, "invalid_request"), (400, "invalid_subject"), (400, "invalid_filter"), (400, "invalid_k"), (400, "invalid_exclude"), (400, "invalid_fallback"), (400, "invalid_model"), (400, "invalid_items"), (400, "experiment_purpose_mismatch"), (409, "model_version_not_ready"), (503, "busy")]),
     guarded(RouteSpec {
         default_purpose: Some("personalization"),
         ..post_query(
@@ -797,7 +797,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .with_body("Similar")
         .answers(200, "Served")
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_request"), (400, "invalid_subject"), (400, "invalid_filter"), (400, "invalid_model"), (400, "experiment_purpose_mismatch"), (409, "model_not_ready"), (502, "upstream"), (503, "busy")]),
+        .refuses(&[(400, "invalid_request"), (400, "invalid_subject"), (400, "invalid_filter"), (400, "invalid_k"), (400, "invalid_exclude"), (400, "invalid_fallback"), (400, "invalid_model"), (400, "invalid_items"), (400, "experiment_purpose_mismatch"), (409, "model_version_not_ready"), (503, "busy"), (400, "similar_unsupported")]),
     guarded(RouteSpec {
         default_purpose: Some("personalization"),
         ..post_query(
@@ -811,7 +811,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .with_body("Popular")
         .answers(200, "Served")
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_request"), (400, "invalid_subject"), (400, "invalid_filter"), (400, "invalid_model"), (400, "experiment_purpose_mismatch"), (409, "model_not_ready"), (502, "upstream"), (503, "busy")]),
+        .refuses(&[(400, "invalid_request"), (400, "invalid_subject"), (400, "invalid_filter"), (400, "invalid_k"), (400, "invalid_exclude"), (400, "invalid_fallback"), (400, "invalid_model"), (400, "invalid_items"), (400, "experiment_purpose_mismatch"), (409, "model_version_not_ready"), (503, "busy")]),
     // Embeddings, vector indexes, semantic search and RAG (issue 13): searches read events
     // through the read guard for a purpose (personalization unless named).
     RouteSpec {
@@ -827,7 +827,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .with_body("Embed")
         .answers(200, "Embeddings")
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_texts"), (409, "embedding_model_missing"), (413, "too_large"), (503, "busy")]),
+        .refuses(&[(400, "invalid_texts"), (400, "embedding_input_invalid"), (409, "embedding_model_missing"), (503, "embedding_busy")]),
     guarded(RouteSpec {
         purpose_in_body: true,
         default_purpose: Some("personalization"),
@@ -844,7 +844,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .with_body("CreateIndex")
         .answers(201, "Index")
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_index"), (409, "embedding_model_missing"), (409, "index_purpose_forbidden"), (503, "busy"), (400, "invalid_source"), (409, "index_exists"), (409, "index_limit")]),
+        .refuses(&[(400, "invalid_source"), (400, "index_invalid"), (409, "index_exists"), (409, "index_limit"), (409, "index_purpose_forbidden"), (409, "embedding_model_missing"), (503, "embedding_busy"), (400, "invalid_version"), (403, "dataset_purpose_forbidden"), (409, "dataset_version_stale"), (410, "dataset_version_gone")]),
     RouteSpec {
         default_purpose: Some("personalization"),
         ..route(
@@ -886,7 +886,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .with_body("Search")
         .answers(200, "Hits")
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_index"), (409, "embedding_model_missing"), (409, "index_purpose_forbidden"), (503, "busy"), (400, "invalid_search"), (400, "invalid_time"), (400, "invalid_filter")]),
+        .refuses(&[(400, "invalid_k"), (400, "invalid_query"), (400, "question_too_long"), (409, "embedding_model_missing"), (409, "index_purpose_forbidden"), (503, "embedding_busy"), (400, "invalid_vector"), (400, "index_vector_invalid"), (400, "invalid_time"), (400, "invalid_filter")]),
     guarded(RouteSpec {
         default_purpose: Some("personalization"),
         ..post_query(
@@ -900,7 +900,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .with_body("Retrieve")
         .answers(200, "Passages")
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_index"), (409, "embedding_model_missing"), (409, "index_purpose_forbidden"), (503, "busy")]),
+        .refuses(&[(400, "invalid_k"), (400, "invalid_query"), (400, "question_too_long"), (409, "embedding_model_missing"), (409, "index_purpose_forbidden"), (503, "embedding_busy")]),
     guarded(RouteSpec {
         default_purpose: Some("personalization"),
         ..post_query(
@@ -914,7 +914,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .with_body("Answer")
         .answers(200, "AnswerResult")
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_index"), (409, "embedding_model_missing"), (409, "index_purpose_forbidden"), (503, "busy"), (409, "generation_model_missing")]),
+        .refuses(&[(400, "invalid_k"), (400, "invalid_query"), (400, "question_too_long"), (409, "embedding_model_missing"), (409, "index_purpose_forbidden"), (503, "embedding_busy"), (400, "invalid_max_tokens"), (409, "generation_model_missing"), (502, "generation_upstream_failed"), (503, "generation_busy")]),
     route(
         "DELETE",
         "/v1/tenants/{tenant}/indexes/{name}",
@@ -938,7 +938,7 @@ pub const ROUTES: &[RouteSpec] = &[
     )
         .with_body("CreateExperiment")
         .answers(201, "Experiment")
-        .refuses(&[(400, "invalid_experiment"), (409, "experiment_exists"), (409, "experiment_model_missing")]),
+        .refuses(&[(400, "invalid_experiment_name"), (400, "invalid_arms"), (400, "invalid_outcome"), (400, "invalid_guardrail"), (400, "invalid_window"), (400, "invalid_alpha"), (400, "invalid_effect_sd"), (400, "invalid_model"), (400, "unknown_event_type"), (400, "unknown_field"), (409, "experiment_exists"), (409, "experiment_model_missing"), (409, "experiments_too_many")]),
     RouteSpec {
         default_purpose: Some("personalization"),
         ..route(
@@ -981,7 +981,7 @@ pub const ROUTES: &[RouteSpec] = &[
     })
         .answers(200, "ExperimentResults")
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_sql"), (400, "invalid_request"), (400, "not_allowed"), (400, "unknown_table"), (400, "too_complex"), (400, "invalid_limit"), (422, "too_many_rows"), (422, "too_many_bytes"), (422, "memory"), (503, "busy"), (504, "timeout"), (400, "experiment_purpose_mismatch")]),
+        .refuses(&[(400, "invalid_sql"), (400, "invalid_request"), (400, "statement_not_allowed"), (400, "unknown_table"), (400, "query_too_complex"), (400, "query_resource_limit"), (400, "query_value_error"), (400, "invalid_limit"), (422, "result_rows_exceeded"), (422, "result_bytes_exceeded"), (422, "query_memory_exceeded"), (503, "query_memory_busy"), (503, "busy"), (504, "query_timeout"), (400, "experiment_purpose_mismatch"), (400, "experiment_statistics_undefined")]),
     route(
         "POST",
         "/v1/tenants/{tenant}/experiments/{name}/stop",
@@ -993,7 +993,7 @@ pub const ROUTES: &[RouteSpec] = &[
     )
         .with_body("StopExperiment")
         .answers(200, "Experiment")
-        .refuses(&[(400, "invalid_conclusion"), (409, "experiment_stopped")]),
+        .refuses(&[(400, "invalid_conclusion")]),
     // Training reads a data set version for a purpose through the read guard (an export's
     // rule) and starts a job: a change, audited durably, whose handler takes its read access.
     guarded(RouteSpec {
@@ -1012,7 +1012,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .with_body("CreateModel")
         .answers(202, "TrainingStarted")
         .with_query(&["purpose"])
-        .refuses(&[(400, "invalid_version"), (403, "dataset_purpose_forbidden"), (409, "dataset_version_stale"), (410, "dataset_version_gone"), (400, "invalid_algorithm"), (400, "invalid_params"), (400, "invalid_evaluation"), (422, "model_memory_over_budget"), (503, "model_queue_full")]),
+        .refuses(&[(400, "invalid_version"), (403, "dataset_purpose_forbidden"), (409, "dataset_version_stale"), (410, "dataset_version_gone"), (400, "invalid_model_name"), (400, "invalid_algorithm"), (400, "invalid_params"), (400, "invalid_evaluation"), (400, "evaluation_needs_time"), (400, "unknown_column"), (400, "column_type"), (422, "model_memory_over_budget"), (503, "model_queue_full")]),
     RouteSpec {
         default_purpose: Some("model_training"),
         ..route(
@@ -1083,7 +1083,7 @@ pub const ROUTES: &[RouteSpec] = &[
     )
         .with_body("Alias")
         .answers(200, "AliasMoved")
-        .refuses(&[(400, "invalid_alias"), (409, "model_not_ready")]),
+        .refuses(&[(400, "invalid_alias"), (400, "too_many_aliases"), (409, "model_version_not_ready")]),
     route(
         "GET",
         "/v1/tenants/{tenant}/subjects/{subject}/lineage",

@@ -43,7 +43,17 @@ fn u64_() -> Value {
 }
 
 fn purpose() -> Value {
-    json!({"type": "string", "description": "A purpose name: one of the six built in or one the tenant's policies name", "examples": steward_engine::steward_policy::BUILTIN_PURPOSES})
+    json!({"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$", "description": "A purpose name: one of the six built in or one the tenant's policies name", "examples": steward_engine::steward_policy::BUILTIN_PURPOSES})
+}
+
+/// A data set, model or experiment name: `[a-z][a-z0-9_-]*`, at most 64 bytes.
+fn name() -> Value {
+    json!({"type": "string", "pattern": "^[a-z][a-z0-9_-]*$", "maxLength": 64})
+}
+
+/// An event type: `[a-z][a-z0-9_]*`, at most 64 bytes.
+fn event_type() -> Value {
+    json!({"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "maxLength": 64})
 }
 
 fn external_id() -> Value {
@@ -81,7 +91,7 @@ fn event() -> Value {
         &["event_id", "type", "subject", "time"],
         json!({
             "event_id": {"type": "string", "minLength": 1, "maxLength": EVENT_ID_BYTES_MAX, "description": "Idempotency key: an id already stored is a duplicate"},
-            "type": {"type": "string", "maxLength": 64, "description": "An event type with a registered schema"},
+            "type": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "maxLength": 64, "description": "An event type with a registered schema"},
             "subject": external_id(),
             "time": {"type": "string", "format": "date-time"},
             "properties": {"type": ["object", "null"], "description": "Validated against the event type's schema"},
@@ -161,7 +171,7 @@ pub fn schemas() -> Map<String, Value> {
             "CreateTenant",
             closed(
                 &["id"],
-                json!({"id": {"type": "string", "description": "The tenant id"}}),
+                json!({"id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$", "maxLength": steward_engine::limits::TENANT_ID_BYTES_MAX, "description": "The tenant id"}}),
             ),
         ),
         (
@@ -317,7 +327,7 @@ pub fn schemas() -> Map<String, Value> {
             closed(
                 &["name", "sql"],
                 json!({
-                    "name": string(),
+                    "name": name(),
                     "sql": string(),
                     "purpose": purpose(),
                     "background": {"type": "boolean", "default": false, "description": "Answer 202 at once and build in the background"},
@@ -383,7 +393,7 @@ pub fn schemas() -> Map<String, Value> {
                     "name": string(),
                     "source": {"oneOf": [
                         closed(&["items"], json!({"items": {"const": "text"}})),
-                        closed(&["event_type", "field"], json!({"event_type": string(), "field": string()})),
+                        closed(&["event_type", "field"], json!({"event_type": event_type(), "field": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$", "maxLength": 64}})),
                         closed(&["dataset", "columns"], json!({
                             "dataset": closed(&["name", "version"], json!({"name": {"type": "string", "minLength": 1}, "version": {"oneOf": [u32_(), {"const": "latest"}]}})),
                             "columns": closed(&["text"], json!({
@@ -439,7 +449,7 @@ pub fn schemas() -> Map<String, Value> {
             closed(
                 &["name", "arms", "outcome"],
                 json!({
-                    "name": string(),
+                    "name": name(),
                     "arms": array_of(closed(&["name"], json!({
                         "name": string(),
                         "model": {"type": "string", "description": "name, name@alias or name@vN (or control: true)"},
@@ -459,7 +469,7 @@ pub fn schemas() -> Map<String, Value> {
             closed(
                 &["event_type", "window"],
                 json!({
-                    "event_type": string(),
+                    "event_type": event_type(),
                     "window": {"oneOf": [u64_(), {"type": "string", "description": "30m, 2h, 7d or seconds"}]},
                     "value": {"type": "string", "description": "A numeric field"},
                     "better": {"type": "string", "enum": ["higher", "lower"]},
@@ -478,9 +488,9 @@ pub fn schemas() -> Map<String, Value> {
             closed(
                 &["name", "algorithm", "dataset", "columns"],
                 json!({
-                    "name": string(),
+                    "name": name(),
                     "algorithm": {"type": "string", "enum": ["als", "bpr", "item_knn", "popularity"]},
-                    "dataset": closed(&["name", "version"], json!({"name": string(), "version": {"oneOf": [u64_(), {"const": "latest"}]}})),
+                    "dataset": closed(&["name", "version"], json!({"name": name(), "version": {"oneOf": [u64_(), {"const": "latest"}]}})),
                     "columns": closed(&["user", "item"], json!({"user": string(), "item": string(), "weight": string(), "time": string()})),
                     "params": {"type": "object", "description": "The algorithm's parameters"},
                     "evaluation": closed(&["split", "k"], json!({
