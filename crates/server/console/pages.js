@@ -260,8 +260,9 @@ async function policiesPage(root, ctx) {
     }
   };
   const diagnostics = (err) => {
-    const box = problem(err);
     const list = (err.errors || []).filter((e) => e.line);
+    // Positioned diagnostics are listed once, as links that move the caret there.
+    const box = problem({ title: err.title, code: err.code, status: err.status, detail: err.detail, errors: (err.errors || []).filter((e) => !e.line) });
     if (list.length) {
       box.append(h('ol', { class: 'diagnostics' }, list.map((e) => h('li', {},
         button(`line ${e.line}, column ${e.column}`, () => goTo(area, e.line, e.column), { class: 'link', 'data-test': 'diagnostic' }),
