@@ -104,6 +104,21 @@ try {
   result.csp = csp;
   await shot('sign-in');
 
+  // --- a refused sign-in shows the problem (reader run only)
+  if (MODE === 'reader') {
+    expectedFailures.push('/whoami');
+    await page.fill('#tenant', TENANT);
+    await page.fill('#credential', 'stw_k_aaaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb');
+    await page.click('#sign-in-form button[type=submit]');
+    await page.waitForSelector('#sign-in-out .problem');
+    const refused = await page.textContent('#sign-in-out .problem');
+    check(/unauthenticated/.test(refused), `a wrong key is refused on the page: ${refused}`);
+    await page.fill('#tenant', '');
+    await page.click('#sign-in-form button[type=submit]');
+    await page.waitForSelector('#sign-in-out .problem:has-text("missing_tenant")');
+    await shot('sign-in-refused');
+  }
+
   // --- sign in
   await page.fill('#tenant', MODE === 'operator' ? '' : TENANT);
   await page.fill('#credential', KEY);

@@ -28,6 +28,14 @@ async function signIn(event) {
     $('credential').setAttribute('aria-invalid', 'true');
     return;
   }
+  if (!tenant && !token.startsWith('stw_op_')) {
+    replace(out, problem({ title: 'Which tenant?', code: 'missing_tenant', detail: 'A tenant key or JWT works in its own tenant: enter the tenant id (only the operator key signs in without one).' }));
+    $('tenant').setAttribute('aria-invalid', 'true');
+    $('tenant').focus();
+    return;
+  }
+  $('tenant').removeAttribute('aria-invalid');
+  $('credential').removeAttribute('aria-invalid');
   replace(out, loading('Signing in'));
   try {
     const who = await identify(token, tenant);
