@@ -327,8 +327,8 @@ async function consentPage(root, ctx) {
     const children = [
       h('p', {}, 'Subject pseudonym: ', h('code', {}, subject)),
       table(r.consents, [['purpose', 'Purpose'], ['granted', 'Granted', (g) => (g ? 'yes' : 'no')], ['source', 'Source'], ['at', 'At', when]], { emptyText: 'No decisions recorded: each purpose follows its regime.', caption: 'In force' }),
-      kv(r.regimes || {}),
-      table(r.history, [['purpose', 'Purpose'], ['granted', 'Granted'], ['source', 'Source'], ['at', 'At', when]], { emptyText: 'No history.', caption: 'History' }),
+      Object.keys(r.regimes || {}).length ? h('div', {}, h('h3', {}, 'Regimes set by the tenant'), kv(r.regimes)) : h('p', { class: 'hint' }, 'Every purpose is opt-out unless the tenant set a regime.'),
+      table(r.history, [['purpose', 'Purpose'], ['granted', 'Granted', (g) => (g ? 'yes' : 'no')], ['source', 'Source'], ['at', 'At', when]], { emptyText: 'No history.', caption: 'History' }),
     ];
     if (can(ctx.who, 'change-consent')) {
       const purpose = select(PURPOSES.admin, { name: 'purpose' });
