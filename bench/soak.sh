@@ -10,6 +10,8 @@
 #
 #   bash bench/soak.sh                        MINUTES=10 RATE=40 WORKERS=4
 #   BINARY=dist/steward NO_BUILD=1 bash bench/soak.sh   the shipped binary (scripts/release.sh)
+#   STEADY=1 bash bench/soak.sh               ingest re-sends a fixed pool of ids: data stops
+#                                             growing, so RSS growth left over is not data
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -23,6 +25,8 @@ bench="${BENCH:-$target/release/steward-bench}"
 mkdir -p bench/out
 out="bench/out/soak-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 echo "{\"bench\":\"soak_start\",\"commit\":\"$(git rev-parse --short HEAD)\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" > "$out"
-"$bench" soak --binary "$binary" --minutes "$MINUTES" --rate "$RATE" --workers "$WORKERS" | tee -a "$out"
+steady=()
+[ -z "${STEADY:-}" ] || steady=(--steady)
+"$bench" soak --binary "$binary" --minutes "$MINUTES" --rate "$RATE" --workers "$WORKERS" "${steady[@]}" | tee -a "$out"
 echo "{\"bench\":\"soak_end\",\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >> "$out"
 echo "written: $out"
