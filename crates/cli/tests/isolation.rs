@@ -22,7 +22,7 @@ const B: &str = "tenant-b";
 /// test: a new route must say who may call it.
 fn allowed(route: &RouteSpec) -> &'static [&'static str] {
     match (route.method, route.path) {
-        ("POST", "/v1/tenants") | ("GET", "/v1/tenants") => &["operator"],
+        ("POST", "/v1/tenants") | ("GET", "/v1/tenants") | ("POST", "/v1/backup") => &["operator"],
         ("POST", "/v1/tenants/{tenant}/keys")
         | ("GET", "/v1/tenants/{tenant}/keys")
         | ("DELETE", "/v1/tenants/{tenant}/keys/{key_id}") => &["admin", "operator"],
