@@ -293,6 +293,18 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Outside input: any bytes behind the magic are refused, never a panic or a hang.
+        #[test]
+        fn arbitrary_files_are_refused(tail in proptest::collection::vec(any::<u8>(), 0..2000)) {
+            let master = MasterKey::generate();
+            let mut bytes = MAGIC.to_vec();
+            bytes.extend_from_slice(&tail);
+            prop_assert!(crate::backup::verify(&bytes[..], &master).is_err());
+        }
+    }
+
+    proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
         fn any_flipped_byte_is_refused(plain in proptest::collection::vec(any::<u8>(), 0..3000), at in any::<usize>(), bit in 0u8..8) {
