@@ -272,7 +272,7 @@ fn generated_client_calls(bin: &Path, server: &Server, api: &Api, keys: &TenantK
             .is_some_and(|types| types.contains(&json!("play"))),
         "{answer}"
     );
-    let subject = resolve(&api, &keys.reader, TENANT, "generated-client-person");
+    let subject = resolve(api, &keys.reader, TENANT, "generated-client-person");
     assert_eq!(answer["subject"], subject);
 }
 

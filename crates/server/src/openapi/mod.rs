@@ -275,7 +275,7 @@ pub const ROUTES: &[RouteSpec] = &[
     )
         .with_body("CreateKey")
         .answers(201, "Key")
-        .refuses(&[(400, "invalid_role"), (400, "invalid_expiry"), (400, "invalid_rate_limit"), (400, "invalid_purposes"), (400, "invalid_key_name")]),
+        .refuses(&[(400, "invalid_role"), (400, "invalid_expiry"), (400, "invalid_rate_limit"), (400, "invalid_purposes"), (400, "invalid_purpose"), (400, "invalid_key_name")]),
     route(
         "GET",
         "/v1/tenants/{tenant}/keys",

@@ -179,10 +179,10 @@ pub fn schemas() -> Map<String, Value> {
             closed(
                 &["name", "role"],
                 json!({
-                    "name": string(),
+                    "name": {"type": "string", "minLength": 1, "maxLength": steward_engine::limits::KEY_NAME_BYTES_MAX, "description": "Without control characters"},
                     "role": {"type": "string", "enum": ["admin", "writer", "reader", "privacy_officer"]},
-                    "expires_at": {"type": "string", "format": "date-time"},
-                    "purposes": {"type": "array", "items": purpose(), "description": "Purposes the key may read for; empty: any its role permits"},
+                    "expires_at": {"type": "string", "format": "date-time", "description": "In the future"},
+                    "purposes": {"type": "array", "maxItems": steward_engine::limits::KEY_PURPOSES_MAX, "items": purpose(), "description": "Purposes the key may read for; empty: any its role permits"},
                     "rate_limit": closed(&["per_second", "burst"], json!({"per_second": u32_(), "burst": u32_()})),
                 }),
             ),
