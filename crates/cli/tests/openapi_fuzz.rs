@@ -137,7 +137,7 @@ fn config(dir: &Path) -> PathBuf {
 
 [[operations]]
 include-path-regex = "/datasets/\\{{name\\}}"
-parameters = {{ "path.name" = "plays", "path.version" = "1" }}
+parameters = {{ "path.name" = "plays", "path.version" = "1", "path.file" = "part-00000.parquet", "query.purpose" = "model_training", "query.from" = 1, "query.to" = 1 }}
 
 [[operations]]
 include-path-regex = "/models/\\{{name\\}}"

@@ -246,7 +246,7 @@ fn query(name: &str, required: bool, schema: Value, description: &str) -> Value 
     json!({"name": name, "in": "query", "required": required, "schema": schema, "description": description})
 }
 
-/// Every query parameter, by name (the key; several keys may share a parameter name).
+/// Every query (and header) parameter, by key (several keys may share a parameter name).
 pub fn parameters() -> Map<String, Value> {
     let u32_ = json!({"type": "integer", "minimum": 0, "maximum": u32::MAX});
     let u64_ = json!({"type": "integer", "minimum": 0});
@@ -433,6 +433,10 @@ pub fn parameters() -> Map<String, Value> {
                 json!({"type": "string"}),
                 "Signed link: the signature",
             ),
+        ),
+        (
+            "range",
+            json!({"name": "Range", "in": "header", "required": false, "schema": {"type": "string"}, "description": "One range: bytes=a-b, bytes=a- or bytes=-n (answered 206; 416 when unsatisfiable)"}),
         ),
     ];
     entries

@@ -42,7 +42,7 @@ pub struct RouteSpec {
     pub body: Option<&'static str>,
     /// The success status and its answer: a key of `bodies::responses`.
     pub ok: (u16, &'static str),
-    /// Query parameters: keys of `bodies::parameters`.
+    /// Query (and header) parameters: keys of `bodies::parameters`.
     pub query: &'static [&'static str],
     /// The route's own problem answers (status, stable code), beyond those every
     /// authenticated route, every body and every query string may meet (`document.rs`).
@@ -734,7 +734,7 @@ pub const ROUTES: &[RouteSpec] = &[
         "A version's Parquet file, decrypted; Range requests (206). Refused (403) unless the purpose sees every class it holds; 409 with the successor once a subject it holds was erased or refused the purpose",
     ))
         .answers(200, "Parquet")
-        .with_query(&["purpose", "expires", "key_id", "sig"])
+        .with_query(&["purpose", "expires", "key_id", "sig", "range"])
         .refuses(&[(400, "invalid_version"), (403, "dataset_purpose_forbidden"), (409, "dataset_version_stale"), (410, "dataset_version_gone"), (416, "invalid_range")]),
     guarded(signed_get(
         "/v1/tenants/{tenant}/datasets/{name}/versions/{version}/arrow",
