@@ -1,8 +1,9 @@
 //! The API document against the live server (issue 14 item 3): schemathesis (PyPI, pinned in
 //! python/requirements.txt) fuzzes every operation of `/openapi.json` with an admin key, bounded
 //! in examples and time, and checks that no answer is a 5xx and none violates the document
-//! (status codes, media types, response schemas); then a client that openapi-python-client
-//! generates from the same document makes authenticated calls (list schemas, ingest, resolve).
+//! (status codes, media types, response schemas). Before that, the document passes
+//! openapi-spec-validator (OpenAPI 3.1) and a client that openapi-python-client generates from
+//! it makes authenticated calls (list schemas, ingest, resolve).
 //!
 //! `STEWARD_FUZZ_EXAMPLES` and `STEWARD_FUZZ_SEED` run a longer or different search by hand
 //! (the time limit grows with the examples).
@@ -59,7 +60,12 @@ fn root() -> PathBuf {
 /// The Python environment the project's setup makes (`python/setup.sh`); CI always has it.
 fn venv_bin() -> Option<PathBuf> {
     let bin = root().join("python/.venv/bin");
-    if bin.join("schemathesis").exists() && bin.join("openapi-python-client").exists() {
+    let tools = [
+        "schemathesis",
+        "openapi-python-client",
+        "openapi-spec-validator",
+    ];
+    if tools.iter().all(|tool| bin.join(tool).exists()) {
         return Some(bin);
     }
     let reason =
@@ -297,6 +303,20 @@ fn the_document_holds_against_the_live_server_and_generates_a_working_client() {
                 .to_owned()
         })
         .collect();
+
+    // The document is valid OpenAPI 3.1 (openapi-spec-validator, the official schema).
+    let saved = dir.path().join("openapi.json");
+    std::fs::write(&saved, serde_json::to_vec(&document).expect("document")).expect("save");
+    let valid = Command::new(bin.join("openapi-spec-validator"))
+        .arg(&saved)
+        .output()
+        .expect("run openapi-spec-validator");
+    assert!(
+        valid.status.success(),
+        "the document is not valid OpenAPI: {}{}",
+        String::from_utf8_lossy(&valid.stdout),
+        String::from_utf8_lossy(&valid.stderr)
+    );
 
     // First the generated client, on the state the test made (the fuzzer replaces schemas).
     generated_client_calls(&bin, &server, &api, &keys, dir.path());
