@@ -133,7 +133,8 @@ pub fn responses() -> Map<String, Value> {
         ("Receipt", "The signed receipt"),
         ("AuditHead", "Current size and root, latest signed head"),
         ("AuditHeads", "A page of signed heads"),
-        ("Proof", "The proof"),
+        ("InclusionProof", "The inclusion proof"),
+        ("ConsistencyProof", "The consistency proof"),
         ("Manifest", "The manifest"),
         (
             "DatasetBuilding",

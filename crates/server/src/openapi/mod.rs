@@ -640,7 +640,7 @@ pub const ROUTES: &[RouteSpec] = &[
         "privacy_officer, admin",
         "Inclusion proof (?index=&size=) per RFC 9162",
     )
-        .answers(200, "Proof")
+        .answers(200, "InclusionProof")
         .with_query(&["index", "size"])
         .refuses(&[(400, "invalid_proof_request")]),
     route(
@@ -652,7 +652,7 @@ pub const ROUTES: &[RouteSpec] = &[
         "privacy_officer, admin",
         "Consistency proof (?from=&to=) per RFC 9162",
     )
-        .answers(200, "Proof")
+        .answers(200, "ConsistencyProof")
         .with_query(&["from_size", "to_size"])
         .refuses(&[(400, "invalid_proof_request")]),
     guarded(post_query(

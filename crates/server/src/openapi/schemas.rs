@@ -697,8 +697,18 @@ pub fn schemas() -> Map<String, Value> {
             ),
         ),
         (
-            "Proof",
-            json!({"type": "object", "description": "An RFC 9162 proof"}),
+            "InclusionProof",
+            open(
+                &["index", "tree_size", "leaf_hash", "path", "root"],
+                json!({"index": u64_(), "tree_size": u64_(), "leaf_hash": string(), "path": array_of(string()), "root": string()}),
+            ),
+        ),
+        (
+            "ConsistencyProof",
+            open(
+                &["from", "to", "root_from", "root_to", "path"],
+                json!({"from": u64_(), "to": u64_(), "root_from": string(), "root_to": string(), "path": array_of(string())}),
+            ),
         ),
         (
             "Report",
@@ -709,11 +719,36 @@ pub fn schemas() -> Map<String, Value> {
         ),
         (
             "SqlResult",
-            json!({"type": "object", "description": "Columns, rows and what the purpose may see (purpose, visible_classes, masked_classes, stats)"}),
+            open(
+                &["columns", "rows", "row_count", "purpose"],
+                json!({
+                    "columns": {"type": "array", "items": {}},
+                    "rows": {"type": "array", "items": {}},
+                    "row_count": u64_(),
+                    "purpose": string(),
+                    "decided_by": array_of(string()),
+                    "visible_classes": array_of(string()),
+                    "masked_classes": array_of(string()),
+                    "stats": {"type": "object"},
+                }),
+            ),
         ),
         (
             "Manifest",
-            json!({"type": "object", "description": "A data set version's manifest (name, version, rows, files, content hash, purpose, progress while it builds)"}),
+            open(
+                &["name", "version", "state"],
+                json!({
+                    "name": string(),
+                    "version": u32_(),
+                    "state": string(),
+                    "rows": u64_(),
+                    "bytes": u64_(),
+                    "content_sha256": {"type": ["string", "null"]},
+                    "files": {"type": "array", "items": {"type": "object"}},
+                    "purpose": string(),
+                    "progress": {"type": "object", "description": "While it builds"},
+                }),
+            ),
         ),
         (
             "DatasetBuilding",
@@ -722,11 +757,31 @@ pub fn schemas() -> Map<String, Value> {
                 json!({"name": string(), "state": {"const": "building"}}),
             ),
         ),
-        ("Datasets", list("datasets", json!({"type": "object"}))),
+        (
+            "Datasets",
+            list(
+                "datasets",
+                open(
+                    &["name"],
+                    json!({"name": string(), "latest_version": nullable("integer"), "versions": u64_(), "latest_state": nullable("string")}),
+                ),
+            ),
+        ),
         ("DatasetVersions", list("versions", schema_ref("Manifest"))),
         (
             "DatasetDiff",
-            json!({"type": "object", "description": "Rows and subjects added and removed between two versions"}),
+            open(
+                &[
+                    "name",
+                    "from",
+                    "to",
+                    "rows_added",
+                    "rows_removed",
+                    "subjects_added",
+                    "subjects_removed",
+                ],
+                json!({"name": string(), "from": u32_(), "to": u32_(), "rows_added": u64_(), "rows_removed": u64_(), "subjects_added": u64_(), "subjects_removed": u64_()}),
+            ),
         ),
         (
             "SignedLinks",
@@ -782,7 +837,10 @@ pub fn schemas() -> Map<String, Value> {
         ("Experiments", list("experiments", schema_ref("Experiment"))),
         (
             "ExperimentResults",
-            json!({"type": "object", "description": "Per arm and against the baseline; srm; the guardrail"}),
+            open(
+                &["experiment", "baseline", "arms", "purpose"],
+                json!({"experiment": {"type": "object"}, "alpha": {"type": "number"}, "baseline": string(), "subjects": u64_(), "srm": {"type": ["object", "null"]}, "arms": {"type": "array", "items": {"type": "object"}}, "notes": {"type": "object"}, "purpose": string()}),
+            ),
         ),
         (
             "TrainingStarted",
@@ -791,7 +849,16 @@ pub fn schemas() -> Map<String, Value> {
                 json!({"name": string(), "version": u32_(), "state": string(), "dataset": {"type": "object"}, "memory_estimate_bytes": {}}),
             ),
         ),
-        ("Models", list("models", json!({"type": "object"}))),
+        (
+            "Models",
+            list(
+                "models",
+                open(
+                    &["name", "versions", "aliases"],
+                    json!({"name": string(), "versions": u64_(), "latest_version": nullable("integer"), "latest_state": nullable("string"), "aliases": {"type": "object"}}),
+                ),
+            ),
+        ),
         (
             "Model",
             open(
@@ -829,7 +896,10 @@ pub fn schemas() -> Map<String, Value> {
         ),
         (
             "Whoami",
-            json!({"type": "object", "description": "The calling principal: kind, role(s), key_id or sub, purposes"}),
+            open(
+                &["kind", "principal"],
+                json!({"kind": string(), "principal": string(), "tenant": nullable("string"), "role": nullable("string"), "roles": array_of(string()), "key_id": string(), "sub": string(), "purposes": array_of(string())}),
+            ),
         ),
         ("Document", json!({"type": "object"})),
     ];
