@@ -43,12 +43,21 @@ fn sql_plan_world() -> &'static SqlPlanWorld {
 }
 
 pub fn sql_plan(data: &[u8]) -> &'static str {
-    let Ok(sql) = std::str::from_utf8(data) else { return "not_utf8" };
+    let Ok(sql) = std::str::from_utf8(data) else {
+        return "not_utf8";
+    };
     let world = sql_plan_world();
-    let limits = steward_query::QueryLimits { max_rows: 1_000, max_bytes: 1 << 20, timeout: std::time::Duration::from_secs(1), memory_bytes: 64 << 20 };
+    let limits = steward_query::QueryLimits {
+        max_rows: 1_000,
+        max_bytes: 1 << 20,
+        timeout: std::time::Duration::from_secs(1),
+        memory_bytes: 64 << 20,
+    };
     let (guard, sql) = (world.guard.clone(), sql.to_owned());
     let outcome = world.pool.block_on(async move {
-        let session = steward_query::Session::open(guard, &limits, &steward_query::QueryOptions::default()).await?;
+        let session =
+            steward_query::Session::open(guard, &limits, &steward_query::QueryOptions::default())
+                .await?;
         session.start(&sql).await?.collect().await
     });
     match outcome {
